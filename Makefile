@@ -1,0 +1,137 @@
+# recstream — one non-recursive Makefile.
+#
+#   make            build build/recstream
+#   make demo       run the demo on the embedded broker
+#   make test       unit, config, interop and end-to-end tests
+#   make asan       the unit and codec tests under AddressSanitizer + UBSan
+#   make bench      benchmarks (see BENCHMARKS.md)
+#   make deps       install the Debian packages (root)
+#   V=1             show full commands
+
+CC       ?= cc
+PYTHON   ?= /usr/bin/python3
+BUILD    ?= build
+PREFIX   ?= /usr/local
+
+PKGS      := rdkafka avro-c yaml-0.1 openblas
+TEST_PKGS := cmocka
+APT_PKGS  := build-essential pkg-config librdkafka-dev libavro-dev \
+             libopenblas-dev libyaml-dev libcmocka-dev python3 \
+             python3-confluent-kafka python3-avro kcat clang-format
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+            -Wmissing-prototypes -Wformat=2 -Wvla
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 $(WARN) -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L \
+            -Iinclude -I$(BUILD)/gen -MMD -MP
+# Recursively expanded: evaluated at link time, after `deps` has run.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LIBS       = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+TEST_LIBS  = $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+LIB_SRCS := $(filter-out src/main.c,$(wildcard src/*.c)) $(wildcard src/cli/*.c)
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/schemas.o
+BIN      := $(BUILD)/recstream
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+SCHEMAS  := $(wildcard schemas/*.avsc)
+
+.PHONY: all deps check-deps check-test-deps test unit asan demo bench \
+        format format-check install clean
+all: $(BIN)
+
+# --- dependencies -----------------------------------------------------------
+# The build checks pkg-config first; as root it installs what is missing,
+# otherwise it prints the exact apt-get line and stops.
+define need_deps
+	@if ! command -v pkg-config >/dev/null 2>&1 || \
+	    ! pkg-config --exists $(1) 2>/dev/null || ! $(2); then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "recstream: installing build and test dependencies"; \
+			$(MAKE) --no-print-directory deps; \
+		else \
+			echo "recstream: missing dependencies; run:"; \
+			echo "  sudo apt-get update && sudo apt-get install -y $(APT_PKGS)"; \
+			exit 1; \
+		fi; \
+	fi
+endef
+
+deps:
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(APT_PKGS)
+
+check-deps:
+	$(call need_deps,$(PKGS),true)
+
+TEST_TOOLS_OK = $(PYTHON) -c 'import confluent_kafka; import avro' 2>/dev/null && command -v kcat >/dev/null
+check-test-deps:
+	$(call need_deps,$(PKGS) $(TEST_PKGS),$(TEST_TOOLS_OK))
+
+# --- build ------------------------------------------------------------------
+$(BUILD)/gen/schemas.c: scripts/embed-schemas.sh $(SCHEMAS)
+	@mkdir -p $(@D)
+	$(Q)sh scripts/embed-schemas.sh $@ $(SCHEMAS)
+
+$(BUILD)/%.o: %.c | check-deps
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
+
+$(BUILD)/gen/schemas.o: $(BUILD)/gen/schemas.c
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/librecstream.a: $(LIB_OBJS)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BIN): $(BUILD)/src/main.o $(BUILD)/librecstream.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/librecstream.a | check-test-deps
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(BUILD)/librecstream.a \
+		$(TEST_LIBS) $(LIBS)
+
+# --- run --------------------------------------------------------------------
+demo: $(BIN)
+	$(BIN) demo
+
+test: check-test-deps $(BIN) $(UNIT_BINS)
+	$(Q)BUILD=$(BUILD) PYTHON=$(PYTHON) sh tests/run.sh
+
+unit: $(UNIT_BINS)
+	$(Q)BUILD=$(BUILD) PYTHON=$(PYTHON) sh tests/run.sh unit
+
+# AddressSanitizer + UBSan over the unit and codec tests, in its own tree.
+asan:
+	$(Q)$(MAKE) --no-print-directory BUILD=build/asan \
+		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+		LDFLAGS="-fsanitize=address,undefined" unit
+
+bench: $(BIN)
+	$(Q)sh bench/run.sh
+
+format:
+	clang-format -i $(shell git ls-files '*.c' '*.h')
+
+format-check:
+	$(Q)clang-format --dry-run --Werror $(shell git ls-files '*.c' '*.h')
+
+install: $(BIN)
+	install -D -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/recstream
+	install -d $(DESTDIR)$(PREFIX)/share/recstream/pipelines $(DESTDIR)$(PREFIX)/share/recstream/schemas
+	install -m 644 pipelines/*.yaml $(DESTDIR)$(PREFIX)/share/recstream/pipelines
+	install -m 644 schemas/*.avsc $(DESTDIR)$(PREFIX)/share/recstream/schemas
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,108 @@
+/* codec.h — Avro encoding and decoding of BehaviorEvent and UserRecs.
+ *
+ * The only module that sees avro-c. A codec is made for one framing (plain
+ * Avro binary, Confluent wire format, or Avro single-object encoding) and
+ * one string table; it owns reusable Avro values, so decoding allocates
+ * nothing per record beyond what interning a new id needs. A codec is not
+ * thread-safe: one per thread.
+ *
+ * Schema evolution: every writer schema the pipeline accepts is bound once,
+ * at load time, to the reader contract (the built-in BehaviorEvent schema)
+ * by field name and enum symbol: fields the reader does not know are
+ * skipped, reader fields the writer lacks take their defaults, int/long/
+ * float/double promote as Avro specifies, and enum symbols map by name (an
+ * unknown symbol fails that record only). */
+#ifndef RECSTREAM_CODEC_H
+#define RECSTREAM_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "recstream/err.h"
+#include "recstream/event.h"
+#include "recstream/intern.h"
+
+typedef enum rs_framing {
+        RS_FRAMING_PLAIN,         /* the Avro binary record alone */
+        RS_FRAMING_CONFLUENT,     /* 0x00, 4-byte big-endian schema id */
+        RS_FRAMING_SINGLE_OBJECT, /* 0xC3 0x01, 8-byte LE CRC-64-AVRO */
+        RS_FRAMING__COUNT
+} rs_framing_t;
+
+const char *rs_framing_name(int framing);
+/* -1 when unknown. Names: plain, confluent, single-object. */
+int rs_framing_parse(const char *name);
+
+/* The built-in schemas (the .avsc files of schemas/, embedded at build time). */
+extern const char rs_schema_BehaviorEvent[];
+extern const char rs_schema_ItemMeta[];
+extern const char rs_schema_UserRecs[];
+
+/* The Avro Parsing Canonical Form of a schema's JSON text, and its
+ * CRC-64-AVRO fingerprint. Caller frees *canonical. */
+rs_err_t rs_codec_canonical_form(const char *json, size_t len,
+                                 char **canonical, uint64_t *fingerprint,
+                                 char *errstr, size_t errstr_size);
+
+/* An event as strings, for encoding (produce, generators, tests).
+ * Absent optional fields: NULL strings, RS_NONE_I64, NAN. */
+typedef struct rs_event_fields {
+        const char *event_id, *user_id, *item_id;
+        int type; /* rs_event_type_t */
+        int64_t ts, watch_ms, duration_ms;
+        const char *category;
+        double value;
+        const char *device, *session_id;
+} rs_event_fields_t;
+
+typedef struct rs_codec rs_codec_t;
+
+/* `strings` is borrowed and must outlive the codec. NULL on failure. */
+rs_codec_t *rs_codec_new(rs_framing_t framing, rs_intern_t *strings,
+                         char *errstr, size_t errstr_size);
+void rs_codec_destroy(rs_codec_t *codec);
+
+/* Confluent schema ids of the built-in BehaviorEvent and UserRecs schemas
+ * (used to frame what this codec encodes, and accepted on decode). */
+void rs_codec_set_schema_ids(rs_codec_t *codec, int32_t event_id,
+                             int32_t recs_id);
+/* The pipeline reference written into every UserRecs (copied). */
+void rs_codec_set_pipeline(rs_codec_t *codec, const char *name,
+                           const char *config_hash);
+
+/* Accept BehaviorEvents written with the schema `json` (copied). With
+ * Confluent framing `schema_id` is its registry id; with plain framing the
+ * writer schema added last is the one records are read with. */
+rs_err_t rs_codec_add_event_writer(rs_codec_t *codec, const char *json,
+                                   size_t len, int32_t schema_id,
+                                   char *errstr, size_t errstr_size);
+
+/* Decode one framed BehaviorEvent into *ev, interning its ids. On failure
+ * returns RS_ERR_DECODE (or RS_ERR_NOMEM) and the record alone is lost;
+ * rs_codec_reason() and rs_codec_error() describe it. */
+rs_err_t rs_codec_decode_event(rs_codec_t *codec, const void *buf, size_t len,
+                               rs_event_t *ev);
+
+/* A short static reason code of the last failure, for counters and dead
+ * letters: framing, unknown_schema, avro, missing_field, bad_field,
+ * unknown_event_type, encode, nomem. */
+const char *rs_codec_reason(const rs_codec_t *codec);
+/* A human-readable description of the last failure (owned by the codec). */
+const char *rs_codec_error(const rs_codec_t *codec);
+
+/* Encode into a buffer owned by the codec, valid until its next encode. */
+rs_err_t rs_codec_encode_event(rs_codec_t *codec, const rs_event_fields_t *f,
+                               const void **out, size_t *out_len);
+rs_err_t rs_codec_encode_recs(rs_codec_t *codec, const rs_recs_t *recs,
+                              const void **out, size_t *out_len);
+
+/* Decode one framed UserRecs (built-in schema) into *recs, interning ids. */
+rs_err_t rs_codec_decode_recs(rs_codec_t *codec, const void *buf, size_t len,
+                              rs_recs_t *recs);
+
+/* The Avro JSON encoding of one framed BehaviorEvent, read with its writer
+ * schema, for `tail --events`. Caller frees *json. */
+rs_err_t rs_codec_event_to_json(rs_codec_t *codec, const void *buf, size_t len,
+                                char **json);
+
+#endif

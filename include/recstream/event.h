@@ -1,0 +1,78 @@
+/* event.h — the fixed C forms of a behaviour event and a recommendation list.
+ *
+ * Ids are interned (intern.h) once, at decode; stages never see strings. */
+#ifndef RECSTREAM_EVENT_H
+#define RECSTREAM_EVENT_H
+
+#include <stdint.h>
+
+#include "recstream/intern.h"
+
+/* In the order of the BehaviorEvent.event_type enum in
+ * schemas/BehaviorEvent.avsc (the codec maps writer symbols by name). */
+typedef enum rs_event_type {
+        RS_EV_IMPRESSION,
+        RS_EV_PLAY,
+        RS_EV_CLICK,
+        RS_EV_WATCH,
+        RS_EV_LIKE,
+        RS_EV_SHARE,
+        RS_EV_COMMENT,
+        RS_EV_ADD_TO_CART,
+        RS_EV_PURCHASE,
+        RS_EV_SKIP,
+        RS_EV_DISLIKE,
+        RS_EV_RATE,
+        RS_EV__COUNT
+} rs_event_type_t;
+
+/* Static symbol, e.g. "add_to_cart"; "?" when out of range. */
+const char *rs_event_type_name(int type);
+/* The type of symbol s[0..len), or -1 when unknown. */
+int rs_event_type_parse(const char *s, size_t len);
+
+#define RS_NONE_I64 INT64_MIN /* an absent nullable long */
+
+typedef struct rs_event {
+        int64_t ts;          /* event time, ms since the Unix epoch */
+        int64_t watch_ms;    /* ms watched, 0 when not a watch */
+        int64_t duration_ms; /* RS_NONE_I64 when absent */
+        double value;        /* stars of a rate event; NAN when absent */
+        uint64_t event_hash; /* rs_hash_bytes(event_id), for dedupe */
+        uint32_t user;       /* interned user_id */
+        uint32_t item;       /* interned item_id */
+        uint32_t category;   /* interned category, RS_ID_NONE when absent */
+        uint8_t type;        /* rs_event_type_t */
+        uint8_t drop;        /* 0 kept, else the stage's drop reason */
+        float weight;        /* signed implicit weight (weight stage) */
+        int32_t partition;   /* origin, -1 when not from Kafka */
+        int64_t offset;      /* origin offset, -1 when not from Kafka */
+} rs_event_t;
+
+typedef enum rs_reason {
+        RS_REASON_COVISIT,
+        RS_REASON_INTEREST,
+        RS_REASON_TRENDING,
+        RS_REASON__COUNT
+} rs_reason_t;
+
+const char *rs_reason_name(int reason);
+int rs_reason_parse(const char *s, size_t len);
+
+#define RS_RECS_MAX 200 /* upper bound of any pipeline's top-K */
+
+typedef struct rs_rec {
+        uint32_t item;
+        uint32_t because_of; /* RS_ID_NONE when null */
+        double score;
+        uint8_t reason; /* rs_reason_t */
+} rs_rec_t;
+
+typedef struct rs_recs {
+        uint32_t user;
+        int64_t generated_ts; /* event time of the newest event behind it */
+        uint32_t n;
+        rs_rec_t items[RS_RECS_MAX];
+} rs_recs_t;
+
+#endif

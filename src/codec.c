@@ -1,0 +1,1052 @@
+/* codec.c — Avro BehaviorEvent/UserRecs codec on avro-c's generic values.
+ *
+ * Why not avro-c's resolver: in avro-c 1.11 avro_resolved_writer_new()
+ * rejects a reader field that the writer lacks (it does not apply
+ * defaults), and it maps enums by index instead of by symbol. So each
+ * writer schema is read with its own generic class (avro_value_read, the
+ * fast path) and bound once to the reader contract below by name. */
+#include <avro.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "recstream/buf.h"
+#include "recstream/codec.h"
+#include "recstream/hash.h"
+
+#define CRC64_AVRO_EMPTY 0xc15d213aa4d7a795ULL
+
+enum kind { K_STRING, K_LONG, K_DOUBLE, K_ENUM };
+
+/* The reader contract: BehaviorEvent fields the stages use. */
+enum {
+        EF_EVENT_ID,
+        EF_USER_ID,
+        EF_ITEM_ID,
+        EF_EVENT_TYPE,
+        EF_TS,
+        EF_WATCH_MS,
+        EF_DURATION_MS,
+        EF_CATEGORY,
+        EF_VALUE,
+        EF__COUNT
+};
+
+static const struct {
+        const char *name;
+        enum kind kind;
+        int required;
+} contract[EF__COUNT] = {
+        [EF_EVENT_ID] = {"event_id", K_STRING, 1},
+        [EF_USER_ID] = {"user_id", K_STRING, 1},
+        [EF_ITEM_ID] = {"item_id", K_STRING, 1},
+        [EF_EVENT_TYPE] = {"event_type", K_ENUM, 1},
+        [EF_TS] = {"ts", K_LONG, 1},
+        [EF_WATCH_MS] = {"watch_ms", K_LONG, 0},
+        [EF_DURATION_MS] = {"duration_ms", K_LONG, 0},
+        [EF_CATEGORY] = {"category", K_STRING, 0},
+        [EF_VALUE] = {"value", K_DOUBLE, 0},
+};
+
+typedef struct field {
+        int idx;         /* field index in the writer record, -1 absent */
+        int null_branch; /* union branch of null, -1 if none */
+        int branch;      /* union branch holding the value, -1 not a union */
+        avro_type_t type; /* writer type of the value */
+} field_t;
+
+typedef struct binding {
+        avro_schema_t schema;
+        avro_value_iface_t *iface;
+        avro_value_t value;
+        int32_t id;           /* Confluent id, -1 when none */
+        uint64_t fingerprint; /* CRC-64-AVRO of the canonical form */
+        field_t f[EF__COUNT];
+        int8_t *enum_map; /* writer event_type symbol -> rs type or -1 */
+        int enum_n;
+} binding_t;
+
+struct rs_codec {
+        rs_framing_t framing;
+        rs_intern_t *strings; /* borrowed */
+        binding_t *bindings;  /* [0] is the built-in BehaviorEvent */
+        size_t nbindings;
+        size_t plain; /* binding plain framing reads with */
+        avro_reader_t reader;
+
+        avro_schema_t recs_schema;
+        avro_value_iface_t *recs_iface;
+        avro_value_t recs_value;
+        uint64_t recs_fp;
+        int32_t recs_id;
+
+        avro_writer_t writer;
+        char *out;
+        size_t out_size;
+
+        char pipeline[128];
+        char config_hash[40];
+        const char *reason;
+        char err[256];
+};
+
+static const char *const framing_names[RS_FRAMING__COUNT] = {
+        "plain",
+        "confluent",
+        "single-object",
+};
+
+const char *rs_framing_name(int framing)
+{
+        return framing >= 0 && framing < RS_FRAMING__COUNT
+                       ? framing_names[framing]
+                       : "?";
+}
+
+int rs_framing_parse(const char *name)
+{
+        for (int i = 0; i < RS_FRAMING__COUNT; i++)
+                if (!strcmp(name, framing_names[i]))
+                        return i;
+        return -1;
+}
+
+static rs_err_t fail(rs_codec_t *codec, rs_err_t err, const char *reason,
+                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static rs_err_t fail(rs_codec_t *codec, rs_err_t err, const char *reason,
+                     const char *fmt, ...)
+{
+        va_list ap;
+
+        codec->reason = reason;
+        va_start(ap, fmt);
+        vsnprintf(codec->err, sizeof(codec->err), fmt, ap);
+        va_end(ap);
+        return err;
+}
+
+/*
+ * Parsing Canonical Form and CRC-64-AVRO (Avro specification, "Schema
+ * Fingerprints"); avro-c 1.11 has neither.
+ */
+
+static uint64_t crc64_avro(const void *data, size_t len)
+{
+        const unsigned char *p = data;
+        uint64_t fp = CRC64_AVRO_EMPTY;
+
+        for (size_t i = 0; i < len; i++) {
+                fp ^= p[i];
+                for (int j = 0; j < 8; j++)
+                        fp = (fp >> 1) ^ (CRC64_AVRO_EMPTY & (0 - (fp & 1)));
+        }
+        return fp;
+}
+
+static void full_name(rs_buf_t *b, avro_schema_t s)
+{
+        const char *ns = avro_schema_namespace(s);
+
+        rs_buf_adds(b, "\"");
+        if (ns && *ns) {
+                rs_buf_adds(b, ns);
+                rs_buf_adds(b, ".");
+        }
+        rs_buf_adds(b, avro_schema_name(s));
+        rs_buf_adds(b, "\"");
+}
+
+static void canonical(rs_buf_t *b, avro_schema_t s)
+{
+        size_t i, n;
+
+        switch (avro_typeof(s)) {
+        case AVRO_STRING: rs_buf_adds(b, "\"string\""); break;
+        case AVRO_BYTES: rs_buf_adds(b, "\"bytes\""); break;
+        case AVRO_INT32: rs_buf_adds(b, "\"int\""); break;
+        case AVRO_INT64: rs_buf_adds(b, "\"long\""); break;
+        case AVRO_FLOAT: rs_buf_adds(b, "\"float\""); break;
+        case AVRO_DOUBLE: rs_buf_adds(b, "\"double\""); break;
+        case AVRO_BOOLEAN: rs_buf_adds(b, "\"boolean\""); break;
+        case AVRO_NULL: rs_buf_adds(b, "\"null\""); break;
+        case AVRO_LINK: full_name(b, avro_schema_link_target(s)); break;
+        case AVRO_RECORD:
+                rs_buf_adds(b, "{\"name\":");
+                full_name(b, s);
+                rs_buf_adds(b, ",\"type\":\"record\",\"fields\":[");
+                n = avro_schema_record_size(s);
+                for (i = 0; i < n; i++) {
+                        rs_buf_printf(b, "%s{\"name\":\"%s\",\"type\":",
+                                      i ? "," : "",
+                                      avro_schema_record_field_name(s, (int)i));
+                        canonical(b, avro_schema_record_field_get_by_index(
+                                             s, (int)i));
+                        rs_buf_adds(b, "}");
+                }
+                rs_buf_adds(b, "]}");
+                break;
+        case AVRO_ENUM:
+                rs_buf_adds(b, "{\"name\":");
+                full_name(b, s);
+                rs_buf_adds(b, ",\"type\":\"enum\",\"symbols\":[");
+                n = (size_t)avro_schema_enum_number_of_symbols(s);
+                for (i = 0; i < n; i++)
+                        rs_buf_printf(b, "%s\"%s\"", i ? "," : "",
+                                      avro_schema_enum_get(s, (int)i));
+                rs_buf_adds(b, "]}");
+                break;
+        case AVRO_FIXED:
+                rs_buf_adds(b, "{\"name\":");
+                full_name(b, s);
+                rs_buf_printf(b, ",\"type\":\"fixed\",\"size\":%lld}",
+                              (long long)avro_schema_fixed_size(s));
+                break;
+        case AVRO_ARRAY:
+                rs_buf_adds(b, "{\"type\":\"array\",\"items\":");
+                canonical(b, avro_schema_array_items(s));
+                rs_buf_adds(b, "}");
+                break;
+        case AVRO_MAP:
+                rs_buf_adds(b, "{\"type\":\"map\",\"values\":");
+                canonical(b, avro_schema_map_values(s));
+                rs_buf_adds(b, "}");
+                break;
+        case AVRO_UNION:
+                rs_buf_adds(b, "[");
+                n = avro_schema_union_size(s);
+                for (i = 0; i < n; i++) {
+                        if (i)
+                                rs_buf_adds(b, ",");
+                        canonical(b, avro_schema_union_branch(s, (int)i));
+                }
+                rs_buf_adds(b, "]");
+                break;
+        default: rs_buf_adds(b, "\"?\""); break;
+        }
+}
+
+static rs_err_t parse_schema(const char *json, size_t len, avro_schema_t *s,
+                             char *errstr, size_t errstr_size)
+{
+        if (avro_schema_from_json_length(json, len, s))
+                return rs_seterr(errstr, errstr_size, RS_ERR_INVALID,
+                                 "invalid Avro schema: %s", avro_strerror());
+        return RS_OK;
+}
+
+static uint64_t schema_fingerprint(avro_schema_t s, char **canon)
+{
+        rs_buf_t b;
+        uint64_t fp;
+
+        rs_buf_init(&b);
+        canonical(&b, s);
+        fp = crc64_avro(b.p, b.len);
+        if (canon)
+                *canon = b.p;
+        else
+                rs_buf_fini(&b);
+        return fp;
+}
+
+rs_err_t rs_codec_canonical_form(const char *json, size_t len,
+                                 char **canon, uint64_t *fingerprint,
+                                 char *errstr, size_t errstr_size)
+{
+        avro_schema_t s;
+        rs_err_t err = parse_schema(json, len, &s, errstr, errstr_size);
+
+        if (err)
+                return err;
+        *fingerprint = schema_fingerprint(s, canon);
+        avro_schema_decref(s);
+        return canon && !*canon ? RS_ERR_NOMEM : RS_OK;
+}
+
+/*
+ * Binding writer schemas to the reader contract.
+ */
+
+static int kind_accepts(enum kind kind, avro_type_t t)
+{
+        switch (kind) {
+        case K_STRING: return t == AVRO_STRING || t == AVRO_BYTES;
+        case K_LONG: return t == AVRO_INT32 || t == AVRO_INT64;
+        case K_DOUBLE:
+                return t == AVRO_INT32 || t == AVRO_INT64 ||
+                       t == AVRO_FLOAT || t == AVRO_DOUBLE;
+        case K_ENUM: return t == AVRO_ENUM || t == AVRO_STRING;
+        }
+        return 0;
+}
+
+static avro_schema_t deref(avro_schema_t s)
+{
+        while (avro_typeof(s) == AVRO_LINK)
+                s = avro_schema_link_target(s);
+        return s;
+}
+
+static void binding_fini(binding_t *b)
+{
+        if (b->iface) {
+                avro_value_decref(&b->value);
+                avro_value_iface_decref(b->iface);
+        }
+        if (b->schema)
+                avro_schema_decref(b->schema);
+        free(b->enum_map);
+}
+
+static rs_err_t bind_field(binding_t *b, int ef, char *errstr,
+                           size_t errstr_size)
+{
+        field_t *f = &b->f[ef];
+        avro_schema_t fs, vs = NULL;
+        const char *name = contract[ef].name;
+
+        f->idx = avro_schema_record_field_get_index(b->schema, name);
+        f->null_branch = f->branch = -1;
+        if (f->idx < 0)
+                return contract[ef].required
+                               ? rs_seterr(errstr, errstr_size, RS_ERR_INVALID,
+                                           "writer schema lacks required "
+                                           "field '%s'",
+                                           name)
+                               : RS_OK;
+
+        fs = deref(avro_schema_record_field_get_by_index(b->schema, f->idx));
+        if (avro_typeof(fs) == AVRO_UNION) {
+                size_t n = avro_schema_union_size(fs);
+                for (size_t i = 0; i < n; i++) {
+                        avro_schema_t br =
+                                deref(avro_schema_union_branch(fs, (int)i));
+                        if (avro_typeof(br) == AVRO_NULL)
+                                f->null_branch = (int)i;
+                        else if (f->branch < 0 &&
+                                 kind_accepts(contract[ef].kind,
+                                              avro_typeof(br))) {
+                                f->branch = (int)i;
+                                vs = br;
+                        }
+                }
+        } else if (kind_accepts(contract[ef].kind, avro_typeof(fs))) {
+                vs = fs;
+        }
+        if (!vs)
+                return rs_seterr(errstr, errstr_size, RS_ERR_INVALID,
+                                 "writer field '%s' has type %s, which "
+                                 "cannot be read as the reader's",
+                                 name, avro_schema_type_name(fs));
+        f->type = avro_typeof(vs);
+
+        if (contract[ef].kind == K_ENUM && f->type == AVRO_ENUM) {
+                int n = avro_schema_enum_number_of_symbols(vs);
+                b->enum_map = malloc((size_t)n + 1);
+                if (!b->enum_map)
+                        return RS_ERR_NOMEM;
+                b->enum_n = n;
+                for (int i = 0; i < n; i++) {
+                        const char *sym = avro_schema_enum_get(vs, i);
+                        b->enum_map[i] =
+                                (int8_t)rs_event_type_parse(sym, strlen(sym));
+                }
+        }
+        return RS_OK;
+}
+
+static rs_err_t binding_init(binding_t *b, const char *json, size_t len,
+                             int32_t id, char *errstr, size_t errstr_size)
+{
+        rs_err_t err;
+
+        memset(b, 0, sizeof(*b));
+        b->id = id;
+        if ((err = parse_schema(json, len, &b->schema, errstr, errstr_size)))
+                return err;
+        if (!is_avro_record(b->schema) ||
+            strcmp(avro_schema_name(b->schema), "BehaviorEvent"))
+                return rs_seterr(errstr, errstr_size, RS_ERR_INVALID,
+                                 "writer schema is not a record named "
+                                 "BehaviorEvent");
+        for (int ef = 0; ef < EF__COUNT; ef++)
+                if ((err = bind_field(b, ef, errstr, errstr_size)))
+                        return err;
+        b->fingerprint = schema_fingerprint(b->schema, NULL);
+        b->iface = avro_generic_class_from_schema(b->schema);
+        if (!b->iface || avro_generic_value_new(b->iface, &b->value)) {
+                if (b->iface)
+                        avro_value_iface_decref(b->iface);
+                b->iface = NULL;
+                return rs_seterr(errstr, errstr_size, RS_ERR_NOMEM,
+                                 "cannot create Avro value: %s",
+                                 avro_strerror());
+        }
+        return RS_OK;
+}
+
+rs_codec_t *rs_codec_new(rs_framing_t framing, rs_intern_t *strings,
+                         char *errstr, size_t errstr_size)
+{
+        rs_codec_t *codec = calloc(1, sizeof(*codec));
+
+        if (!codec) {
+                rs_seterr(errstr, errstr_size, RS_ERR_NOMEM, "out of memory");
+                return NULL;
+        }
+        codec->framing = framing;
+        codec->strings = strings;
+        codec->recs_id = 2;
+        codec->reader = avro_reader_memory("", 0);
+        codec->out_size = 4096;
+        codec->out = malloc(codec->out_size);
+        codec->writer = codec->out ? avro_writer_memory(codec->out,
+                                                        (int64_t)codec->out_size)
+                                   : NULL;
+        if (!codec->reader || !codec->writer) {
+                rs_seterr(errstr, errstr_size, RS_ERR_NOMEM, "out of memory");
+                goto fail;
+        }
+        if (rs_codec_add_event_writer(codec, rs_schema_BehaviorEvent,
+                                      strlen(rs_schema_BehaviorEvent), 1,
+                                      errstr, errstr_size))
+                goto fail;
+        if (parse_schema(rs_schema_UserRecs, strlen(rs_schema_UserRecs),
+                         &codec->recs_schema, errstr, errstr_size))
+                goto fail;
+        codec->recs_fp = schema_fingerprint(codec->recs_schema, NULL);
+        codec->recs_iface = avro_generic_class_from_schema(codec->recs_schema);
+        if (!codec->recs_iface ||
+            avro_generic_value_new(codec->recs_iface, &codec->recs_value)) {
+                if (codec->recs_iface)
+                        avro_value_iface_decref(codec->recs_iface);
+                codec->recs_iface = NULL;
+                rs_seterr(errstr, errstr_size, RS_ERR_NOMEM,
+                          "cannot create Avro value: %s", avro_strerror());
+                goto fail;
+        }
+        strcpy(codec->pipeline, "unnamed");
+        strcpy(codec->config_hash, "0");
+        return codec;
+fail:
+        rs_codec_destroy(codec);
+        return NULL;
+}
+
+void rs_codec_destroy(rs_codec_t *codec)
+{
+        if (!codec)
+                return;
+        for (size_t i = 0; i < codec->nbindings; i++)
+                binding_fini(&codec->bindings[i]);
+        free(codec->bindings);
+        if (codec->recs_iface) {
+                avro_value_decref(&codec->recs_value);
+                avro_value_iface_decref(codec->recs_iface);
+        }
+        if (codec->recs_schema)
+                avro_schema_decref(codec->recs_schema);
+        if (codec->reader)
+                avro_reader_free(codec->reader);
+        if (codec->writer)
+                avro_writer_free(codec->writer);
+        free(codec->out);
+        free(codec);
+}
+
+void rs_codec_set_schema_ids(rs_codec_t *codec, int32_t event_id,
+                             int32_t recs_id)
+{
+        codec->bindings[0].id = event_id;
+        codec->recs_id = recs_id;
+}
+
+void rs_codec_set_pipeline(rs_codec_t *codec, const char *name,
+                           const char *config_hash)
+{
+        snprintf(codec->pipeline, sizeof(codec->pipeline), "%s", name);
+        snprintf(codec->config_hash, sizeof(codec->config_hash), "%s",
+                 config_hash);
+}
+
+rs_err_t rs_codec_add_event_writer(rs_codec_t *codec, const char *json,
+                                   size_t len, int32_t schema_id,
+                                   char *errstr, size_t errstr_size)
+{
+        binding_t *bs = realloc(codec->bindings,
+                                (codec->nbindings + 1) * sizeof(*bs));
+        rs_err_t err;
+
+        if (!bs)
+                return rs_seterr(errstr, errstr_size, RS_ERR_NOMEM,
+                                 "out of memory");
+        codec->bindings = bs;
+        err = binding_init(&bs[codec->nbindings], json, len, schema_id, errstr,
+                           errstr_size);
+        if (err) {
+                binding_fini(&bs[codec->nbindings]);
+                return err;
+        }
+        codec->plain = codec->nbindings++;
+        return RS_OK;
+}
+
+const char *rs_codec_reason(const rs_codec_t *codec)
+{
+        return codec->reason ? codec->reason : "none";
+}
+
+const char *rs_codec_error(const rs_codec_t *codec)
+{
+        return codec->err;
+}
+
+/*
+ * Framing.
+ */
+
+static uint32_t be32(const unsigned char *p)
+{
+        return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+               (uint32_t)p[2] << 8 | p[3];
+}
+
+static uint64_t le64(const unsigned char *p)
+{
+        uint64_t v = 0;
+        for (int i = 7; i >= 0; i--)
+                v = v << 8 | p[i];
+        return v;
+}
+
+/* Strips the framing of buf; *b is the binding to read with (events) or
+ * NULL when the header names the UserRecs schema. */
+static rs_err_t unframe(rs_codec_t *codec, const unsigned char **buf,
+                        size_t *len, int recs, binding_t **b)
+{
+        const unsigned char *p = *buf;
+        size_t i;
+
+        *b = NULL;
+        switch (codec->framing) {
+        case RS_FRAMING_PLAIN:
+                if (!recs)
+                        *b = &codec->bindings[codec->plain];
+                return RS_OK;
+        case RS_FRAMING_CONFLUENT: {
+                if (*len < 5 || p[0] != 0)
+                        return fail(codec, RS_ERR_DECODE, "framing",
+                                    "not Confluent-framed (%zu bytes, first "
+                                    "byte 0x%02x)",
+                                    *len, *len ? p[0] : 0);
+                int32_t id = (int32_t)be32(p + 1);
+                *buf += 5;
+                *len -= 5;
+                if (recs) {
+                        if (id == codec->recs_id)
+                                return RS_OK;
+                } else {
+                        for (i = 0; i < codec->nbindings; i++)
+                                if (codec->bindings[i].id == id) {
+                                        *b = &codec->bindings[i];
+                                        return RS_OK;
+                                }
+                }
+                return fail(codec, RS_ERR_DECODE, "unknown_schema",
+                            "unknown Confluent schema id %d", id);
+        }
+        case RS_FRAMING_SINGLE_OBJECT: {
+                if (*len < 10 || p[0] != 0xC3 || p[1] != 0x01)
+                        return fail(codec, RS_ERR_DECODE, "framing",
+                                    "not Avro single-object encoded (%zu "
+                                    "bytes)",
+                                    *len);
+                uint64_t fp = le64(p + 2);
+                *buf += 10;
+                *len -= 10;
+                if (recs) {
+                        if (fp == codec->recs_fp)
+                                return RS_OK;
+                } else {
+                        for (i = 0; i < codec->nbindings; i++)
+                                if (codec->bindings[i].fingerprint == fp) {
+                                        *b = &codec->bindings[i];
+                                        return RS_OK;
+                                }
+                }
+                return fail(codec, RS_ERR_DECODE, "unknown_schema",
+                            "unknown schema fingerprint %016llx",
+                            (unsigned long long)fp);
+        }
+        default: break;
+        }
+        return fail(codec, RS_ERR_DECODE, "framing", "bad framing");
+}
+
+static rs_err_t read_value(rs_codec_t *codec, const unsigned char *p,
+                           size_t len, avro_value_t *value)
+{
+        avro_reader_memory_set_source(codec->reader, (const char *)p,
+                                      (int64_t)len);
+        char extra;
+
+        if (avro_value_read(codec->reader, value))
+                return fail(codec, RS_ERR_DECODE, "avro", "%s",
+                            avro_strerror());
+        /* avro-c's memory reader cannot tell EOF; a further byte that
+         * reads means the record was not what its schema says. */
+        if (!avro_read(codec->reader, &extra, 1))
+                return fail(codec, RS_ERR_DECODE, "avro",
+                            "trailing bytes after the record");
+        return RS_OK;
+}
+
+/*
+ * Decoding events.
+ */
+
+/* 0: present in *v; 1: absent or null; -1: an unexpected union branch. */
+static int get_field(const binding_t *b, int ef, avro_value_t *v)
+{
+        const field_t *f = &b->f[ef];
+        avro_value_t u;
+        int d;
+
+        if (f->idx < 0)
+                return 1;
+        avro_value_get_by_index(&b->value, (size_t)f->idx, v, NULL);
+        if (f->branch < 0)
+                return 0;
+        u = *v;
+        if (avro_value_get_discriminant(&u, &d))
+                return -1;
+        if (d == f->null_branch)
+                return 1;
+        if (d != f->branch)
+                return -1;
+        return avro_value_get_current_branch(&u, v) ? -1 : 0;
+}
+
+static int get_str(const field_t *f, avro_value_t *v, const char **s,
+                   size_t *len)
+{
+        const void *p;
+        if (f->type == AVRO_BYTES) {
+                if (avro_value_get_bytes(v, &p, len))
+                        return -1;
+                *s = p;
+                return 0;
+        }
+        if (avro_value_get_string(v, s, len))
+                return -1;
+        (*len)--; /* avro-c counts the NUL */
+        return 0;
+}
+
+static int get_long(const field_t *f, avro_value_t *v, int64_t *out)
+{
+        int32_t i;
+        if (f->type == AVRO_INT64)
+                return avro_value_get_long(v, out);
+        if (avro_value_get_int(v, &i))
+                return -1;
+        *out = i;
+        return 0;
+}
+
+static int get_double(const field_t *f, avro_value_t *v, double *out)
+{
+        float x;
+        int64_t l;
+        switch (f->type) {
+        case AVRO_DOUBLE: return avro_value_get_double(v, out);
+        case AVRO_FLOAT:
+                if (avro_value_get_float(v, &x))
+                        return -1;
+                *out = x;
+                return 0;
+        default:
+                if (get_long(f, v, &l))
+                        return -1;
+                *out = (double)l;
+                return 0;
+        }
+}
+
+static rs_err_t field_fail(rs_codec_t *codec, int ef, int rc)
+{
+        if (rc > 0)
+                return fail(codec, RS_ERR_DECODE, "missing_field",
+                            "required field '%s' is null",
+                            contract[ef].name);
+        return fail(codec, RS_ERR_DECODE, "bad_field",
+                    "field '%s' cannot be read", contract[ef].name);
+}
+
+static rs_err_t intern_field(rs_codec_t *codec, const binding_t *b, int ef,
+                             uint32_t *id)
+{
+        avro_value_t v;
+        const char *s;
+        size_t len;
+        int rc = get_field(b, ef, &v);
+
+        if (rc > 0 && !contract[ef].required) {
+                *id = RS_ID_NONE;
+                return RS_OK;
+        }
+        if (rc || get_str(&b->f[ef], &v, &s, &len))
+                return field_fail(codec, ef, rc ? rc : -1);
+        *id = rs_intern_id(codec->strings, s, len);
+        if (*id == RS_ID_NONE)
+                return fail(codec, RS_ERR_NOMEM, "nomem",
+                            "cannot intern '%s'", contract[ef].name);
+        return RS_OK;
+}
+
+static rs_err_t get_type(rs_codec_t *codec, const binding_t *b, uint8_t *type)
+{
+        const field_t *f = &b->f[EF_EVENT_TYPE];
+        avro_value_t v;
+        int rc = get_field(b, EF_EVENT_TYPE, &v), t = -1;
+
+        if (rc)
+                return field_fail(codec, EF_EVENT_TYPE, rc);
+        if (f->type == AVRO_ENUM) {
+                int sym;
+                if (avro_value_get_enum(&v, &sym))
+                        return field_fail(codec, EF_EVENT_TYPE, -1);
+                t = sym >= 0 && sym < b->enum_n ? b->enum_map[sym] : -1;
+                if (t < 0)
+                        return fail(codec, RS_ERR_DECODE, "unknown_event_type",
+                                    "event_type symbol %d is unknown here",
+                                    sym);
+        } else {
+                const char *s;
+                size_t len;
+                if (get_str(f, &v, &s, &len))
+                        return field_fail(codec, EF_EVENT_TYPE, -1);
+                t = rs_event_type_parse(s, len);
+                if (t < 0)
+                        return fail(codec, RS_ERR_DECODE, "unknown_event_type",
+                                    "unknown event_type '%.*s'",
+                                    (int)(len > 64 ? 64 : len), s);
+        }
+        *type = (uint8_t)t;
+        return RS_OK;
+}
+
+static rs_err_t get_long_field(rs_codec_t *codec, const binding_t *b, int ef,
+                               int64_t *out, int64_t absent)
+{
+        avro_value_t v;
+        int rc = get_field(b, ef, &v);
+
+        if (rc > 0 && !contract[ef].required) {
+                *out = absent;
+                return RS_OK;
+        }
+        if (rc || get_long(&b->f[ef], &v, out))
+                return field_fail(codec, ef, rc ? rc : -1);
+        return RS_OK;
+}
+
+rs_err_t rs_codec_decode_event(rs_codec_t *codec, const void *buf, size_t len,
+                               rs_event_t *ev)
+{
+        const unsigned char *p = buf;
+        binding_t *b;
+        avro_value_t v;
+        const char *s;
+        size_t slen;
+        rs_err_t err;
+        int rc;
+
+        if ((err = unframe(codec, &p, &len, 0, &b)) ||
+            (err = read_value(codec, p, len, &b->value)))
+                return err;
+
+        if ((rc = get_field(b, EF_EVENT_ID, &v)) ||
+            get_str(&b->f[EF_EVENT_ID], &v, &s, &slen))
+                return field_fail(codec, EF_EVENT_ID, rc ? rc : -1);
+        ev->event_hash = rs_hash_bytes(s, slen);
+
+        if ((err = intern_field(codec, b, EF_USER_ID, &ev->user)) ||
+            (err = intern_field(codec, b, EF_ITEM_ID, &ev->item)) ||
+            (err = intern_field(codec, b, EF_CATEGORY, &ev->category)) ||
+            (err = get_type(codec, b, &ev->type)) ||
+            (err = get_long_field(codec, b, EF_TS, &ev->ts, 0)) ||
+            (err = get_long_field(codec, b, EF_WATCH_MS, &ev->watch_ms, 0)) ||
+            (err = get_long_field(codec, b, EF_DURATION_MS, &ev->duration_ms,
+                                  RS_NONE_I64)))
+                return err;
+
+        rc = get_field(b, EF_VALUE, &v);
+        if (rc > 0)
+                ev->value = NAN;
+        else if (rc || get_double(&b->f[EF_VALUE], &v, &ev->value))
+                return field_fail(codec, EF_VALUE, rc ? rc : -1);
+
+        ev->drop = 0;
+        ev->weight = 0;
+        ev->partition = -1;
+        ev->offset = -1;
+        return RS_OK;
+}
+
+rs_err_t rs_codec_event_to_json(rs_codec_t *codec, const void *buf, size_t len,
+                                char **json)
+{
+        const unsigned char *p = buf;
+        binding_t *b;
+        rs_err_t err;
+
+        if ((err = unframe(codec, &p, &len, 0, &b)) ||
+            (err = read_value(codec, p, len, &b->value)))
+                return err;
+        if (avro_value_to_json(&b->value, 1, json))
+                return fail(codec, RS_ERR_DECODE, "avro", "%s",
+                            avro_strerror());
+        return RS_OK;
+}
+
+/*
+ * Encoding.
+ */
+
+static rs_err_t set_string(avro_value_t *rec, const char *name,
+                           const char *s, size_t len)
+{
+        avro_value_t f;
+        if (avro_value_get_by_name(rec, name, &f, NULL) ||
+            avro_value_set_string_len(&f, s, len + 1))
+                return RS_ERR_ENCODE;
+        return RS_OK;
+}
+
+/* Sets a ["null", X] union: branch 0 when absent, else branch 1 in *br. */
+static int set_nullable(avro_value_t *rec, const char *name, int present,
+                        avro_value_t *br)
+{
+        avro_value_t f;
+        if (avro_value_get_by_name(rec, name, &f, NULL) ||
+            avro_value_set_branch(&f, present ? 1 : 0, br))
+                return -1;
+        return present ? 0 : avro_value_set_null(br);
+}
+
+static rs_err_t frame_and_write(rs_codec_t *codec, avro_value_t *value,
+                                int32_t id, uint64_t fp, const void **out,
+                                size_t *out_len)
+{
+        size_t hdr = codec->framing == RS_FRAMING_CONFLUENT       ? 5
+                     : codec->framing == RS_FRAMING_SINGLE_OBJECT ? 10
+                                                                   : 0;
+        size_t need;
+
+        if (avro_value_sizeof(value, &need))
+                return fail(codec, RS_ERR_ENCODE, "encode", "%s",
+                            avro_strerror());
+        if (need + hdr > codec->out_size) {
+                size_t size = (need + hdr) * 2;
+                char *p = realloc(codec->out, size);
+                if (!p)
+                        return fail(codec, RS_ERR_NOMEM, "nomem",
+                                    "out of memory");
+                codec->out = p;
+                codec->out_size = size;
+        }
+        unsigned char *o = (unsigned char *)codec->out;
+        if (codec->framing == RS_FRAMING_CONFLUENT) {
+                uint32_t u = (uint32_t)id;
+                o[0] = 0;
+                o[1] = (unsigned char)(u >> 24);
+                o[2] = (unsigned char)(u >> 16);
+                o[3] = (unsigned char)(u >> 8);
+                o[4] = (unsigned char)u;
+        } else if (codec->framing == RS_FRAMING_SINGLE_OBJECT) {
+                o[0] = 0xC3;
+                o[1] = 0x01;
+                for (int i = 0; i < 8; i++)
+                        o[2 + i] = (unsigned char)(fp >> (8 * i));
+        }
+        avro_writer_memory_set_dest(codec->writer, codec->out + hdr,
+                                    (int64_t)need);
+        if (avro_value_write(codec->writer, value))
+                return fail(codec, RS_ERR_ENCODE, "encode", "%s",
+                            avro_strerror());
+        *out = codec->out;
+        *out_len = hdr + need;
+        return RS_OK;
+}
+
+rs_err_t rs_codec_encode_event(rs_codec_t *codec, const rs_event_fields_t *e,
+                               const void **out, size_t *out_len)
+{
+        binding_t *b = &codec->bindings[0];
+        avro_value_t *rec = &b->value, f, br;
+        int bad = 0;
+
+        avro_value_reset(rec);
+        if (!e->event_id || !e->user_id || !e->item_id ||
+            e->type < 0 || e->type >= RS_EV__COUNT)
+                return fail(codec, RS_ERR_ENCODE, "encode",
+                            "event lacks a required field");
+        bad |= set_string(rec, "event_id", e->event_id, strlen(e->event_id));
+        bad |= set_string(rec, "user_id", e->user_id, strlen(e->user_id));
+        bad |= set_string(rec, "item_id", e->item_id, strlen(e->item_id));
+        bad |= avro_value_get_by_name(rec, "event_type", &f, NULL) ||
+               avro_value_set_enum(&f, e->type);
+        bad |= avro_value_get_by_name(rec, "ts", &f, NULL) ||
+               avro_value_set_long(&f, e->ts);
+        bad |= avro_value_get_by_name(rec, "watch_ms", &f, NULL) ||
+               avro_value_set_long(&f, e->watch_ms);
+        int has = e->duration_ms != RS_NONE_I64;
+        bad |= set_nullable(rec, "duration_ms", has, &br) ||
+               (has && avro_value_set_long(&br, e->duration_ms));
+        has = !isnan(e->value);
+        bad |= set_nullable(rec, "value", has, &br) ||
+               (has && avro_value_set_double(&br, e->value));
+
+        const struct {
+                const char *name, *s;
+        } opt[] = {{"category", e->category},
+                   {"device", e->device},
+                   {"session_id", e->session_id}};
+        for (size_t i = 0; i < sizeof(opt) / sizeof(opt[0]); i++)
+                bad |= set_nullable(rec, opt[i].name, opt[i].s != NULL, &br) ||
+                       (opt[i].s && avro_value_set_string_len(
+                                            &br, opt[i].s,
+                                            strlen(opt[i].s) + 1));
+        if (bad)
+                return fail(codec, RS_ERR_ENCODE, "encode",
+                            "cannot set event fields: %s", avro_strerror());
+        return frame_and_write(codec, rec, b->id, b->fingerprint, out,
+                               out_len);
+}
+
+static rs_err_t set_id(rs_codec_t *codec, avro_value_t *rec, const char *name,
+                       uint32_t id)
+{
+        size_t len;
+        const char *s = rs_intern_str(codec->strings, id, &len);
+
+        if (!s)
+                return fail(codec, RS_ERR_ENCODE, "encode",
+                            "%s: unknown id %u", name, id);
+        return set_string(rec, name, s, len);
+}
+
+rs_err_t rs_codec_encode_recs(rs_codec_t *codec, const rs_recs_t *recs,
+                              const void **out, size_t *out_len)
+{
+        avro_value_t *rec = &codec->recs_value, f, items, pl;
+        rs_err_t err;
+
+        avro_value_reset(rec);
+        if ((err = set_id(codec, rec, "user_id", recs->user)))
+                return err;
+        if (avro_value_get_by_name(rec, "generated_ts", &f, NULL) ||
+            avro_value_set_long(&f, recs->generated_ts) ||
+            avro_value_get_by_name(rec, "pipeline", &pl, NULL) ||
+            set_string(&pl, "name", codec->pipeline,
+                       strlen(codec->pipeline)) ||
+            set_string(&pl, "config_hash", codec->config_hash,
+                       strlen(codec->config_hash)) ||
+            avro_value_get_by_name(rec, "items", &items, NULL))
+                return fail(codec, RS_ERR_ENCODE, "encode", "%s",
+                            avro_strerror());
+
+        for (uint32_t i = 0; i < recs->n && i < RS_RECS_MAX; i++) {
+                const rs_rec_t *r = &recs->items[i];
+                avro_value_t it, br;
+                if (avro_value_append(&items, &it, NULL))
+                        return fail(codec, RS_ERR_ENCODE, "encode", "%s",
+                                    avro_strerror());
+                if ((err = set_id(codec, &it, "item_id", r->item)))
+                        return err;
+                int has = r->because_of != RS_ID_NONE;
+                if (avro_value_get_by_name(&it, "score", &f, NULL) ||
+                    avro_value_set_double(&f, r->score) ||
+                    avro_value_get_by_name(&it, "reason", &f, NULL) ||
+                    avro_value_set_enum(&f, r->reason) ||
+                    set_nullable(&it, "because_of", has, &br))
+                        return fail(codec, RS_ERR_ENCODE, "encode", "%s",
+                                    avro_strerror());
+                if (has) {
+                        size_t len;
+                        const char *s = rs_intern_str(codec->strings,
+                                                      r->because_of, &len);
+                        if (!s || avro_value_set_string_len(&br, s, len + 1))
+                                return fail(codec, RS_ERR_ENCODE, "encode",
+                                            "because_of: bad id");
+                }
+        }
+        return frame_and_write(codec, rec, codec->recs_id, codec->recs_fp,
+                               out, out_len);
+}
+
+static rs_err_t intern_value(rs_codec_t *codec, avro_value_t *v, uint32_t *id)
+{
+        const char *s;
+        size_t len;
+
+        if (avro_value_get_string(v, &s, &len))
+                return fail(codec, RS_ERR_DECODE, "bad_field", "%s",
+                            avro_strerror());
+        *id = rs_intern_id(codec->strings, s, len - 1);
+        return *id == RS_ID_NONE ? fail(codec, RS_ERR_NOMEM, "nomem",
+                                        "cannot intern id")
+                                 : RS_OK;
+}
+
+rs_err_t rs_codec_decode_recs(rs_codec_t *codec, const void *buf, size_t len,
+                              rs_recs_t *recs)
+{
+        const unsigned char *p = buf;
+        avro_value_t *rec = &codec->recs_value, f, items;
+        binding_t *unused;
+        size_t n;
+        rs_err_t err;
+
+        if ((err = unframe(codec, &p, &len, 1, &unused)) ||
+            (err = read_value(codec, p, len, rec)))
+                return err;
+        avro_value_get_by_name(rec, "user_id", &f, NULL);
+        if ((err = intern_value(codec, &f, &recs->user)))
+                return err;
+        avro_value_get_by_name(rec, "generated_ts", &f, NULL);
+        avro_value_get_long(&f, &recs->generated_ts);
+        avro_value_get_by_name(rec, "items", &items, NULL);
+        avro_value_get_size(&items, &n);
+        if (n > RS_RECS_MAX)
+                return fail(codec, RS_ERR_DECODE, "bad_field",
+                            "%zu items, more than %d", n, RS_RECS_MAX);
+        recs->n = (uint32_t)n;
+        for (size_t i = 0; i < n; i++) {
+                rs_rec_t *r = &recs->items[i];
+                avro_value_t it, br;
+                int sym, d;
+                avro_value_get_by_index(&items, i, &it, NULL);
+                avro_value_get_by_name(&it, "item_id", &f, NULL);
+                if ((err = intern_value(codec, &f, &r->item)))
+                        return err;
+                avro_value_get_by_name(&it, "score", &f, NULL);
+                avro_value_get_double(&f, &r->score);
+                avro_value_get_by_name(&it, "reason", &f, NULL);
+                avro_value_get_enum(&f, &sym);
+                r->reason = (uint8_t)sym;
+                avro_value_get_by_name(&it, "because_of", &f, NULL);
+                avro_value_get_discriminant(&f, &d);
+                r->because_of = RS_ID_NONE;
+                if (d == 1) {
+                        avro_value_get_current_branch(&f, &br);
+                        if ((err = intern_value(codec, &br, &r->because_of)))
+                                return err;
+                }
+        }
+        return RS_OK;
+}
