@@ -1,0 +1,30 @@
+/* csvin.h — the canonical event CSV of shared/data/README.md:
+ *
+ *   event_id,user_id,item_id,event_type,ts_ms,watch_ms,duration_ms,category,value
+ *
+ * Columns are found by header name (order free, extra columns ignored);
+ * watch_ms, duration_ms, category and value may be empty. */
+#ifndef RECSTREAM_CSVIN_H
+#define RECSTREAM_CSVIN_H
+
+#include <stdio.h>
+
+#include "recstream/codec.h"
+#include "recstream/err.h"
+
+typedef struct rs_csv rs_csv_t;
+
+/* Reads the header from f (borrowed). NULL with errstr when it lacks a
+ * required column. */
+rs_csv_t *rs_csv_new(FILE *f, char *errstr, size_t errstr_size);
+void rs_csv_destroy(rs_csv_t *csv);
+
+/* The next row into *ev (strings owned by csv, valid until the next call).
+ * RS_OK; RS_ERR_NOENT at end of file; RS_ERR_DECODE for a bad row, with
+ * errstr naming the line — the caller may go on to the next row. */
+rs_err_t rs_csv_next(rs_csv_t *csv, rs_event_fields_t *ev, char *errstr,
+                     size_t errstr_size);
+/* Line number of the row last read (the header is line 1). */
+long rs_csv_line(const rs_csv_t *csv);
+
+#endif

@@ -1,0 +1,33 @@
+/* gen.h — a deterministic generator of short-video behaviour, for the demo,
+ * tests and benchmarks: users with favourite categories binge series of
+ * episodes in order, browse standalone videos, like, share and skip.
+ * The same seed gives the same events on every machine. */
+#ifndef RECSTREAM_GEN_H
+#define RECSTREAM_GEN_H
+
+#include <stdint.h>
+
+#include "recstream/codec.h"
+
+typedef struct rs_gen_conf {
+        uint64_t seed;
+        uint32_t users;
+        uint32_t series;      /* each in one category */
+        uint32_t episodes;    /* per series */
+        uint32_t standalone;  /* videos outside any series */
+        uint32_t categories;  /* at most 16 */
+        int64_t start_ts;     /* ms, first event time */
+} rs_gen_conf_t;
+
+typedef struct rs_gen rs_gen_t;
+
+/* Caller owns; NULL on allocation failure. */
+rs_gen_t *rs_gen_new(const rs_gen_conf_t *conf);
+void rs_gen_destroy(rs_gen_t *gen);
+/* The next event; its strings are owned by gen until the next call. */
+void rs_gen_next(rs_gen_t *gen, rs_event_fields_t *ev);
+
+/* Names used by the generator: "s<series>e<episode>" for episodes,
+ * "v<n>" for standalone videos, "u<n>" for users. */
+
+#endif

@@ -1,0 +1,113 @@
+/* kafka.h — the Kafka source (high-level consumer) and sink (idempotent
+ * producer). With devbroker.c the only modules that see librdkafka.
+ *
+ * At-least-once: the source hands out each polled batch with a ticket. The
+ * worker holds the ticket once per output produced from the batch and
+ * releases it on each delivery report; when a batch is processed and all
+ * its outputs are delivered, and so are all batches before it, the source
+ * stores the batch's offsets, which librdkafka then commits. */
+#ifndef RECSTREAM_KAFKA_H
+#define RECSTREAM_KAFKA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "recstream/config.h"
+#include "recstream/err.h"
+#include "recstream/pipeline.h"
+
+/* Whether librdkafka accepts key=value; errstr says why not. */
+rs_err_t rs_kafka_conf_check(const char *key, const char *value, char *errstr,
+                             size_t errstr_size);
+
+typedef struct rs_msg {
+        const void *key;
+        size_t key_len;
+        const void *value;
+        size_t len;
+        const char *topic;
+        int32_t partition;
+        int64_t offset;
+        int64_t timestamp; /* broker/producer timestamp, ms; -1 unknown */
+} rs_msg_t;
+
+/*
+ * Source.
+ */
+
+typedef struct rs_source rs_source_t;
+
+/* Called when partitions are about to be revoked: the worker delivers all
+ * outstanding output so the offsets can be committed before the handover. */
+typedef void(rs_drain_fn)(void *opaque);
+
+/* Caller owns; NULL on failure with errstr. Subscribes at once. */
+rs_source_t *rs_source_new(const rs_kv_list_t *common,
+                           const rs_source_conf_t *conf, rs_drain_fn *drain,
+                           void *opaque, char *errstr, size_t errstr_size);
+/* Commits what is stored and leaves the group. NULL is fine. */
+void rs_source_destroy(rs_source_t *src);
+
+/* Up to `max` messages into msgs (valid until rs_source_done(*ticket)).
+ * Returns how many; 0 on timeout or while too many batches are in flight.
+ * Consumer errors are logged; a fatal one returns -1. */
+long rs_source_poll(rs_source_t *src, rs_msg_t *msgs, size_t max,
+                    int timeout_ms, uint64_t *ticket);
+/* One more output of batch `ticket` is in flight. */
+void rs_source_hold(rs_source_t *src, uint64_t ticket);
+/* One output of batch `ticket` was delivered. */
+void rs_source_release(rs_source_t *src, uint64_t ticket);
+/* The batch is processed: its messages are freed, its offsets stored once
+ * its outputs are delivered. */
+void rs_source_done(rs_source_t *src, uint64_t ticket);
+/* Batches polled whose offsets are not stored yet. */
+size_t rs_source_inflight(const rs_source_t *src);
+/* Partitions currently assigned. */
+int rs_source_assigned(const rs_source_t *src);
+/* Synchronous commit of stored offsets. */
+rs_err_t rs_source_commit(rs_source_t *src);
+
+/*
+ * Sink.
+ */
+
+typedef struct rs_sink rs_sink_t;
+
+/* Delivery report of one produced message: err RS_OK or RS_ERR_KAFKA with
+ * a description. Called from rs_sink_poll()/rs_sink_flush(). */
+typedef void(rs_delivery_fn)(void *opaque, void *msg_opaque, rs_err_t err,
+                             const char *reason);
+
+rs_sink_t *rs_sink_new(const rs_kv_list_t *common, const rs_sink_conf_t *conf,
+                       rs_delivery_fn *dr, void *opaque, char *errstr,
+                       size_t errstr_size);
+void rs_sink_destroy(rs_sink_t *sink);
+
+/* Copies key and value. Waits (serving delivery reports) while the local
+ * queue is full. */
+rs_err_t rs_sink_produce(rs_sink_t *sink, const void *key, size_t key_len,
+                         const void *value, size_t len, void *msg_opaque);
+/* Produces to another topic (e.g. tools); same semantics. */
+rs_err_t rs_sink_produce_to(rs_sink_t *sink, const char *topic,
+                            const void *key, size_t key_len,
+                            const void *value, size_t len, void *msg_opaque);
+void rs_sink_poll(rs_sink_t *sink, int timeout_ms);
+/* Waits until everything produced is delivered or failed. */
+rs_err_t rs_sink_flush(rs_sink_t *sink, int timeout_ms);
+/* Messages produced and not yet reported. */
+int rs_sink_outstanding(rs_sink_t *sink);
+
+/*
+ * Plain consumer for tools (tail) and tests: assign all partitions of a
+ * topic, no group commits.
+ */
+typedef struct rs_reader rs_reader_t;
+
+rs_reader_t *rs_reader_new(const char *bootstrap, const char *topic,
+                           int from_beginning, const rs_kv_list_t *props,
+                           char *errstr, size_t errstr_size);
+void rs_reader_destroy(rs_reader_t *rd);
+/* One message (valid until the next call) or NULL on timeout. */
+const rs_msg_t *rs_reader_next(rs_reader_t *rd, int timeout_ms);
+
+#endif

@@ -1,0 +1,73 @@
+/* pipeline.h — a validated pipeline definition, loaded from YAML.
+ *
+ * rs_pipeline_load() checks everything a run needs before a single record
+ * is consumed: every key and value, every librdkafka property (at its own
+ * line and column), every writer schema file, every stage's settings. */
+#ifndef RECSTREAM_PIPELINE_H
+#define RECSTREAM_PIPELINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "recstream/config.h"
+#include "recstream/stage.h"
+
+enum { RS_OFFSET_EARLIEST, RS_OFFSET_LATEST };
+
+typedef struct rs_writer_schema {
+        const char *file; /* as written in the YAML */
+        char *json;       /* the file's text (owned by the pipeline doc) */
+        size_t len;
+        int32_t id; /* Confluent id, -1 when none */
+} rs_writer_schema_t;
+
+typedef struct rs_source_conf {
+        rs_strings_t topics;
+        const char *group;
+        int framing; /* rs_framing_t */
+        int64_t schema_id;
+        const rs_node_t *writer_schemas;
+        int64_t batch_size;
+        int64_t poll_timeout; /* ms */
+        int auto_offset_reset;
+        int64_t max_inflight_batches;
+        rs_kv_list_t kafka; /* consumer-only librdkafka properties */
+        /* derived */
+        rs_writer_schema_t *writers;
+        size_t nwriters;
+} rs_source_conf_t;
+
+typedef struct rs_sink_conf {
+        const char *topic;
+        const char *framing_name; /* NULL: the source's framing */
+        int framing;              /* rs_framing_t, resolved */
+        int64_t schema_id;
+        int64_t flush_timeout; /* ms, on shutdown */
+        rs_kv_list_t kafka;    /* producer-only librdkafka properties */
+} rs_sink_conf_t;
+
+typedef struct rs_stage_def {
+        const rs_stage_ops_t *ops;
+        void *conf; /* ops->conf_size bytes, owned by the pipeline */
+} rs_stage_def_t;
+
+typedef struct rs_pipeline {
+        rs_doc_t *doc;
+        const char *file;
+        const char *name;
+        char hash[17]; /* hex of the file text's 64-bit hash */
+        rs_kv_list_t kafka; /* librdkafka properties of every client */
+        rs_source_conf_t source;
+        rs_sink_conf_t sink;
+        rs_stage_def_t *stages;
+        size_t nstages;
+} rs_pipeline_t;
+
+/* Loads and validates `path`. NULL with every error in d. Caller owns. */
+rs_pipeline_t *rs_pipeline_load(const char *path, rs_diag_t *d);
+void rs_pipeline_destroy(rs_pipeline_t *pl);
+
+/* Markdown reference of every section and stage, for `recstream doc`. */
+void rs_pipeline_doc(rs_buf_t *b);
+
+#endif

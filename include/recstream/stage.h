@@ -1,0 +1,54 @@
+/* stage.h — the one interface every pipeline stage implements, and the
+ * static registry that finds a stage by its YAML `type:`.
+ *
+ * A batch of decoded events flows through the stages in YAML order. A stage
+ * may mark an event dropped (ev->drop = its reason), annotate it (weight),
+ * update its own state, and emit recommendation lists through `out`. */
+#ifndef RECSTREAM_STAGE_H
+#define RECSTREAM_STAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "recstream/config.h"
+#include "recstream/err.h"
+#include "recstream/event.h"
+#include "recstream/intern.h"
+
+/* Where stages send recommendation lists (the sink, a file, a test). The
+ * list is borrowed for the duration of the call. */
+typedef struct rs_emit {
+        rs_err_t (*fn)(void *opaque, const rs_recs_t *recs);
+        void *opaque;
+} rs_emit_t;
+
+/* What a stage instance may use; borrowed, outlives the instance. */
+typedef struct rs_stage_env {
+        rs_intern_t *strings;
+        const char *pipeline;
+} rs_stage_env_t;
+
+typedef struct rs_stage_ops {
+        const char *type;
+        const char *doc;
+        const rs_prop_t *props; /* NULL-name terminated */
+        size_t conf_size;       /* the struct props fill */
+        /* Optional cross-key rules after props applied; returns errors. */
+        int (*check)(void *conf, const rs_node_t *node, const char *path,
+                     rs_diag_t *d);
+        /* conf is borrowed and outlives the instance. NULL on failure. */
+        void *(*create)(const void *conf, const rs_stage_env_t *env,
+                        char *errstr, size_t errstr_size);
+        rs_err_t (*process)(void *st, rs_event_t *ev, size_t n,
+                            const rs_emit_t *out);
+        /* Emit what is pending as of event time `now` (may be NULL). */
+        rs_err_t (*flush)(void *st, int64_t now, const rs_emit_t *out);
+        void (*destroy)(void *st);
+} rs_stage_ops_t;
+
+/* The registered stage of `type`, or NULL. */
+const rs_stage_ops_t *rs_stage_find(const char *type);
+/* The i-th registered stage, NULL past the end. */
+const rs_stage_ops_t *rs_stage_at(size_t i);
+
+#endif

@@ -1,0 +1,35 @@
+/* cli.h — subcommands. Each parses its own arguments and returns the
+ * process exit code: 0 ok, 1 runtime failure, 2 usage or configuration. */
+#ifndef RECSTREAM_CLI_H
+#define RECSTREAM_CLI_H
+
+#include <signal.h>
+
+#include "recstream/config.h"
+
+enum { RS_EXIT_OK = 0, RS_EXIT_FAIL = 1, RS_EXIT_USAGE = 2 };
+
+int rs_cmd_run(int argc, char **argv);
+int rs_cmd_validate(int argc, char **argv);
+int rs_cmd_doc(int argc, char **argv);
+int rs_cmd_devbroker(int argc, char **argv);
+int rs_cmd_produce(int argc, char **argv);
+int rs_cmd_tail(int argc, char **argv);
+int rs_cmd_demo(int argc, char **argv);
+
+/* Set by SIGINT/SIGTERM once rs_cli_on_signals() ran. */
+extern volatile sig_atomic_t rs_cli_stop;
+void rs_cli_on_signals(void);
+
+/* -X key=value librdkafka properties gathered by a command. */
+typedef struct rs_cli_props {
+        rs_kv_t v[64];
+        size_t n;
+} rs_cli_props_t;
+
+/* Adds "key=value"; -1 (with a message on stderr) when malformed. */
+int rs_cli_props_add(rs_cli_props_t *p, char *arg);
+/* The list view of p. */
+rs_kv_list_t rs_cli_props_list(const rs_cli_props_t *p);
+
+#endif

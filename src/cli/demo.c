@@ -1,0 +1,260 @@
+/* demo.c — `recstream demo`: the embedded default in one process. Starts
+ * the dev broker, writes generated short-video events, runs the demo
+ * pipeline until every event is processed and its output delivered, then
+ * reads the output topic back and prints it. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "recstream/buf.h"
+#include "recstream/codec.h"
+#include "recstream/devbroker.h"
+#include "recstream/gen.h"
+#include "recstream/kafka.h"
+#include "recstream/log.h"
+#include "recstream/pipeline.h"
+#include "recstream/worker.h"
+
+static const char usage[] =
+        "usage: recstream demo [-c PIPELINE] [--events N] [--show N]\n"
+        "Runs the dev broker, N generated events (default 2000), the pipeline\n"
+        "(default pipelines/demo.yaml) and prints what reached the output "
+        "topic.\n";
+
+static double now_s(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+typedef struct counts {
+        unsigned long long ok, failed;
+} counts_t;
+
+static void on_delivery(void *opaque, void *msg_opaque, rs_err_t err,
+                        const char *reason)
+{
+        counts_t *c = opaque;
+        (void)msg_opaque;
+        (void)reason;
+        if (err)
+                c->failed++;
+        else
+                c->ok++;
+}
+
+/* Writes n generated events to the pipeline's first input topic. */
+static int produce_events(const rs_pipeline_t *pl, long n, char *errstr,
+                          size_t errstr_size)
+{
+        rs_gen_conf_t gc = {.seed = 7,
+                            .users = 200,
+                            .series = 24,
+                            .episodes = 6,
+                            .standalone = 300,
+                            .categories = 8,
+                            .start_ts = 1767225600000LL};
+        rs_sink_conf_t sc = {.topic = pl->source.topics.v[0]};
+        counts_t dr = {0, 0};
+        rs_intern_t *in = rs_intern_new();
+        rs_gen_t *gen = rs_gen_new(&gc);
+        rs_codec_t *codec = in ? rs_codec_new(pl->source.framing, in, errstr,
+                                              errstr_size)
+                               : NULL;
+        rs_sink_t *sink = rs_sink_new(&pl->kafka, &sc, on_delivery, &dr,
+                                      errstr, errstr_size);
+        int rc = -1;
+
+        if (!gen || !codec || !sink)
+                goto out;
+        rs_codec_set_schema_ids(codec, (int32_t)pl->source.schema_id,
+                                (int32_t)pl->sink.schema_id);
+        for (long i = 0; i < n; i++) {
+                rs_event_fields_t ev;
+                const void *buf;
+                size_t len;
+                rs_gen_next(gen, &ev);
+                if (rs_codec_encode_event(codec, &ev, &buf, &len) ||
+                    rs_sink_produce(sink, ev.user_id, strlen(ev.user_id), buf,
+                                    len, NULL)) {
+                        rs_seterr(errstr, errstr_size, RS_ERR_ENCODE,
+                                  "cannot produce event %ld", i);
+                        goto out;
+                }
+        }
+        if (rs_sink_flush(sink, 30000) || dr.failed || dr.ok != (unsigned long long)n) {
+                rs_seterr(errstr, errstr_size, RS_ERR_KAFKA,
+                          "%llu of %ld events delivered", dr.ok, n);
+                goto out;
+        }
+        rc = 0;
+out:
+        rs_sink_destroy(sink);
+        rs_codec_destroy(codec);
+        rs_gen_destroy(gen);
+        rs_intern_destroy(in);
+        return rc;
+}
+
+/* Reads the output topic from the beginning and prints up to `show`
+ * records; returns how many records it read. */
+static long print_output(const rs_pipeline_t *pl, const char *bootstrap,
+                         long expect, long show)
+{
+        char errstr[512];
+        rs_intern_t *in = rs_intern_new();
+        rs_codec_t *codec = in ? rs_codec_new(pl->sink.framing, in, errstr,
+                                              sizeof(errstr))
+                               : NULL;
+        rs_reader_t *rd = rs_reader_new(bootstrap, pl->sink.topic, 1, NULL,
+                                        errstr, sizeof(errstr));
+        rs_buf_t line;
+        rs_recs_t recs;
+        long got = 0, bad = 0;
+        double deadline = now_s() + 20;
+
+        rs_buf_init(&line);
+        if (!codec || !rd) {
+                fprintf(stderr, "recstream: demo: %s\n", errstr);
+                goto out;
+        }
+        rs_codec_set_schema_ids(codec, (int32_t)pl->source.schema_id,
+                                (int32_t)pl->sink.schema_id);
+        while (got + bad < expect && now_s() < deadline) {
+                const rs_msg_t *m = rs_reader_next(rd, 200);
+                if (!m)
+                        continue;
+                if (rs_codec_decode_recs(codec, m->value, m->len, &recs)) {
+                        bad++;
+                        continue;
+                }
+                if (got++ < show) {
+                        rs_buf_reset(&line);
+                        rs_buf_recs_json(&line, &recs, in);
+                        printf("%s\n", line.p);
+                }
+        }
+        if (got > show)
+                printf("... and %ld more records\n", got - show);
+out:
+        rs_buf_fini(&line);
+        rs_reader_destroy(rd);
+        rs_codec_destroy(codec);
+        rs_intern_destroy(in);
+        return bad ? -1 : got;
+}
+
+int rs_cmd_demo(int argc, char **argv)
+{
+        static const struct option opts[] = {{"config", 1, NULL, 'c'},
+                                             {"events", 1, NULL, 'n'},
+                                             {"show", 1, NULL, 's'},
+                                             {"help", 0, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+        const char *path = "pipelines/demo.yaml";
+        const char *const topics[] = {"video.behavior", "video.recs"};
+        long events = 2000, show = 12;
+        char errstr[512];
+        int c, rc = RS_EXIT_FAIL;
+        rs_devbroker_t *db = NULL;
+        rs_pipeline_t *pl = NULL;
+        rs_worker_t *w = NULL;
+        rs_worker_stats_t st;
+        rs_diag_t d;
+        double t0 = now_s();
+
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+                switch (c) {
+                case 'c': path = optarg; break;
+                case 'n': events = atol(optarg); break;
+                case 's': show = atol(optarg); break;
+                case 'h': fputs(usage, stdout); return RS_EXIT_OK;
+                default: fputs(usage, stderr); return RS_EXIT_USAGE;
+                }
+        }
+        if (optind != argc || events < 1) {
+                fputs(usage, stderr);
+                return RS_EXIT_USAGE;
+        }
+        if (!getenv("RECSTREAM_LOG_LEVEL"))
+                rs_log_set_level(RS_LOG_WARNING);
+        rs_cli_on_signals();
+
+        if (!(db = rs_devbroker_new(1, 4, 0, topics, 2, errstr,
+                                    sizeof(errstr)))) {
+                fprintf(stderr, "recstream: demo: %s\n", errstr);
+                return RS_EXIT_FAIL;
+        }
+        /* The pipeline reads its broker from ${KAFKA_BOOTSTRAP}. */
+        setenv("KAFKA_BOOTSTRAP", rs_devbroker_bootstrap(db), 1);
+        printf("dev broker:   %s\n", rs_devbroker_bootstrap(db));
+
+        rs_diag_init(&d, path);
+        pl = rs_pipeline_load(path, &d);
+        if (!pl)
+                fprintf(stderr, "%s", d.text.p ? d.text.p : "");
+        rs_diag_fini(&d);
+        if (!pl) {
+                rc = RS_EXIT_USAGE;
+                goto out;
+        }
+        printf("pipeline:     %s (%s, config %s)\n", pl->name, path, pl->hash);
+
+        if (produce_events(pl, events, errstr, sizeof(errstr))) {
+                fprintf(stderr, "recstream: demo: %s\n", errstr);
+                goto out;
+        }
+        printf("produced:     %ld generated events to %s\n", events,
+               pl->source.topics.v[0]);
+
+        if (!(w = rs_worker_new(pl, errstr, sizeof(errstr)))) {
+                fprintf(stderr, "recstream: demo: %s\n", errstr);
+                goto out;
+        }
+        double deadline = now_s() + 45;
+        for (;;) {
+                if (rs_worker_step(w) || rs_cli_stop || now_s() > deadline)
+                        break;
+                rs_worker_stats(w, &st);
+                if (st.consumed >= (unsigned long long)events &&
+                    st.delivered == st.produced)
+                        break;
+        }
+        rs_worker_stats(w, &st);
+        rs_err_t err = rs_worker_close(w);
+        w = NULL;
+        printf("worker:       consumed %llu, decoded %llu, produced %llu, "
+               "delivered %llu UserRecs\n",
+               (unsigned long long)st.consumed, (unsigned long long)st.decoded,
+               (unsigned long long)st.produced,
+               (unsigned long long)st.delivered);
+        if (err || st.consumed < (unsigned long long)events) {
+                fprintf(stderr, "recstream: demo: the worker did not finish "
+                                "(%s)\n",
+                        err ? rs_err_str(err) : "timed out");
+                goto out;
+        }
+
+        printf("\noutput topic %s:\n", pl->sink.topic);
+        long got = print_output(pl, rs_devbroker_bootstrap(db),
+                                (long)st.delivered, show);
+        if (got != (long)st.delivered) {
+                fprintf(stderr, "recstream: demo: read %ld of %llu output "
+                                "records back\n",
+                        got, (unsigned long long)st.delivered);
+                goto out;
+        }
+        printf("\ndemo OK: %ld events in, %ld UserRecs out, %.1f s\n", events,
+               got, now_s() - t0);
+        rc = RS_EXIT_OK;
+out:
+        rs_worker_close(w);
+        rs_pipeline_destroy(pl);
+        rs_devbroker_destroy(db);
+        return rc;
+}

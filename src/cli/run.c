@@ -1,0 +1,113 @@
+/* run.c — `recstream run`, `validate` and `doc`. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "recstream/log.h"
+#include "recstream/pipeline.h"
+#include "recstream/worker.h"
+
+/* Loads -c FILE; prints every error and returns NULL on failure. */
+static rs_pipeline_t *load(const char *path)
+{
+        rs_diag_t d;
+        rs_pipeline_t *pl;
+
+        rs_diag_init(&d, path);
+        pl = rs_pipeline_load(path, &d);
+        if (!pl)
+                fprintf(stderr, "%s%d error%s\n", d.text.p ? d.text.p : "",
+                        d.errors, d.errors == 1 ? "" : "s");
+        rs_diag_fini(&d);
+        return pl;
+}
+
+static const char *config_arg(int argc, char **argv, const char *usage)
+{
+        static const struct option opts[] = {{"config", 1, NULL, 'c'},
+                                             {"help", 0, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+        const char *path = NULL;
+        int c;
+
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+                switch (c) {
+                case 'c': path = optarg; break;
+                case 'h': printf("usage: %s\n", usage); return "";
+                default: path = NULL; goto bad;
+                }
+        }
+        if (path && optind == argc)
+                return path;
+bad:
+        fprintf(stderr, "usage: %s\n", usage);
+        return NULL;
+}
+
+int rs_cmd_validate(int argc, char **argv)
+{
+        const char *path = config_arg(argc, argv, "recstream validate -c FILE");
+        rs_pipeline_t *pl;
+
+        if (!path)
+                return RS_EXIT_USAGE;
+        if (!*path)
+                return RS_EXIT_OK;
+        if (!(pl = load(path)))
+                return RS_EXIT_USAGE;
+        printf("configuration OK\n");
+        rs_pipeline_destroy(pl);
+        return RS_EXIT_OK;
+}
+
+int rs_cmd_run(int argc, char **argv)
+{
+        const char *path = config_arg(argc, argv, "recstream run -c FILE");
+        char errstr[512];
+        rs_pipeline_t *pl;
+        rs_worker_t *w;
+        rs_err_t err;
+
+        if (!path)
+                return RS_EXIT_USAGE;
+        if (!*path)
+                return RS_EXIT_OK;
+        if (!(pl = load(path)))
+                return RS_EXIT_USAGE;
+        rs_cli_on_signals();
+        if (!(w = rs_worker_new(pl, errstr, sizeof(errstr)))) {
+                rs_log(RS_LOG_ERR, "component=worker event=start_failed "
+                                   "reason=\"%s\"",
+                       errstr);
+                rs_pipeline_destroy(pl);
+                return RS_EXIT_FAIL;
+        }
+        err = rs_worker_run(w, &rs_cli_stop);
+        if (!err)
+                rs_log(RS_LOG_INFO, "component=worker event=stopping "
+                                    "reason=signal");
+        rs_err_t cerr = rs_worker_close(w);
+        rs_pipeline_destroy(pl);
+        if (err || cerr) {
+                rs_log(RS_LOG_ERR, "component=worker event=failed reason=\"%s\"",
+                       rs_err_str(err ? err : cerr));
+                return RS_EXIT_FAIL;
+        }
+        rs_log(RS_LOG_INFO, "component=worker event=stopped");
+        return RS_EXIT_OK;
+}
+
+int rs_cmd_doc(int argc, char **argv)
+{
+        rs_buf_t b;
+
+        (void)argc;
+        (void)argv;
+        rs_buf_init(&b);
+        rs_pipeline_doc(&b);
+        fputs(b.p ? b.p : "", stdout);
+        rs_buf_fini(&b);
+        return b.oom ? RS_EXIT_FAIL : RS_EXIT_OK;
+}

@@ -1,0 +1,759 @@
+/* config.c — libyaml → node tree with positions; property tables. */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "recstream/config.h"
+
+/*
+ * Diagnostics.
+ */
+
+void rs_diag_init(rs_diag_t *d, const char *file)
+{
+        rs_buf_init(&d->text);
+        d->errors = 0;
+        d->file = file;
+}
+
+void rs_diag_fini(rs_diag_t *d)
+{
+        rs_buf_fini(&d->text);
+}
+
+static void diag_vat(rs_diag_t *d, int line, int col, const char *path,
+                     const char *fmt, va_list ap)
+{
+        char msg[512];
+
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        rs_buf_printf(&d->text, "%s:%d:%d: error: %s%s%s\n",
+                      d->file ? d->file : "<config>", line, col, path,
+                      *path ? ": " : "", msg);
+        d->errors++;
+}
+
+void rs_diag_error(rs_diag_t *d, const rs_node_t *at, const char *path,
+                   const char *fmt, ...)
+{
+        va_list ap;
+
+        va_start(ap, fmt);
+        diag_vat(d, at ? at->line : 1, at ? at->col : 1, path ? path : "",
+                 fmt, ap);
+        va_end(ap);
+}
+
+static void diag_at(rs_diag_t *d, int line, int col, const char *path,
+                    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void diag_at(rs_diag_t *d, int line, int col, const char *path,
+                    const char *fmt, ...)
+{
+        va_list ap;
+
+        va_start(ap, fmt);
+        diag_vat(d, line, col, path, fmt, ap);
+        va_end(ap);
+}
+
+/*
+ * Documents: every allocation is chained to the document.
+ */
+
+typedef struct chunk {
+        struct chunk *next;
+        max_align_t data[];
+} chunk_t;
+
+struct rs_doc {
+        chunk_t *chunks;
+        rs_node_t *root;
+        char *text;
+        size_t text_len;
+        char *dir;
+};
+
+void *rs_doc_alloc(rs_doc_t *doc, size_t size)
+{
+        chunk_t *c = calloc(1, sizeof(*c) + size);
+
+        if (!c)
+                return NULL;
+        c->next = doc->chunks;
+        doc->chunks = c;
+        return c->data;
+}
+
+static char *doc_strndup(rs_doc_t *doc, const char *s, size_t len)
+{
+        char *p = rs_doc_alloc(doc, len + 1);
+        if (p)
+                memcpy(p, s, len);
+        return p;
+}
+
+void rs_doc_destroy(rs_doc_t *doc)
+{
+        if (!doc)
+                return;
+        for (chunk_t *c = doc->chunks, *next; c; c = next) {
+                next = c->next;
+                free(c);
+        }
+        free(doc->text);
+        free(doc->dir);
+        free(doc);
+}
+
+const rs_node_t *rs_doc_root(const rs_doc_t *doc)
+{
+        return doc->root;
+}
+
+const char *rs_doc_text(const rs_doc_t *doc, size_t *len)
+{
+        *len = doc->text_len;
+        return doc->text;
+}
+
+const char *rs_doc_dir(const rs_doc_t *doc)
+{
+        return doc->dir ? doc->dir : ".";
+}
+
+/* ${VAR} and ${VAR:-default} in scalars; $$ is a literal $. */
+static char *interpolate(rs_doc_t *doc, const char *s, size_t len, int line,
+                         int col, rs_diag_t *d)
+{
+        rs_buf_t b;
+        char *out = NULL;
+
+        if (!memchr(s, '$', len))
+                return doc_strndup(doc, s, len);
+        rs_buf_init(&b);
+        for (size_t i = 0; i < len; i++) {
+                if (s[i] != '$' || i + 1 == len) {
+                        rs_buf_add(&b, &s[i], 1);
+                        continue;
+                }
+                if (s[i + 1] == '$') {
+                        rs_buf_add(&b, "$", 1);
+                        i++;
+                        continue;
+                }
+                if (s[i + 1] != '{') {
+                        rs_buf_add(&b, &s[i], 1);
+                        continue;
+                }
+                const char *start = s + i + 2;
+                const char *end = memchr(start, '}', len - (i + 2));
+                if (!end) {
+                        diag_at(d, line, col, "", "unterminated ${ in '%.*s'",
+                                (int)len, s);
+                        goto out;
+                }
+                const char *dflt = NULL;
+                size_t nlen = (size_t)(end - start);
+                for (size_t k = 0; k + 1 < nlen; k++)
+                        if (start[k] == ':' && start[k + 1] == '-') {
+                                dflt = start + k + 2;
+                                nlen = k;
+                                break;
+                        }
+                char name[128];
+                if (nlen == 0 || nlen >= sizeof(name)) {
+                        diag_at(d, line, col, "", "bad variable name in '%.*s'",
+                                (int)len, s);
+                        goto out;
+                }
+                memcpy(name, start, nlen);
+                name[nlen] = '\0';
+                const char *val = getenv(name);
+                if (val && *val)
+                        rs_buf_adds(&b, val);
+                else if (dflt)
+                        rs_buf_add(&b, dflt, (size_t)(end - dflt));
+                else {
+                        diag_at(d, line, col, "",
+                                "environment variable %s is not set (write "
+                                "${%s:-default} for a default)",
+                                name, name);
+                        goto out;
+                }
+                i = (size_t)(end - s);
+        }
+        out = doc_strndup(doc, b.p ? b.p : "", b.len);
+out:
+        rs_buf_fini(&b);
+        return out;
+}
+
+/* Node construction: kids grow in a temporary array, then move to doc. */
+typedef struct frame {
+        rs_node_t *node;
+        rs_node_t **kids;
+        size_t n, cap;
+} frame_t;
+
+static int frame_push_kid(frame_t *f, rs_node_t *kid)
+{
+        if (f->n == f->cap) {
+                size_t cap = f->cap ? f->cap * 2 : 8;
+                rs_node_t **k = realloc(f->kids, cap * sizeof(*k));
+                if (!k)
+                        return -1;
+                f->kids = k;
+                f->cap = cap;
+        }
+        f->kids[f->n++] = kid;
+        return 0;
+}
+
+static void check_duplicates(const rs_node_t *map, rs_diag_t *d)
+{
+        for (size_t i = 1; i < map->n; i++) {
+                const rs_node_t *k = RS_NODE_KEY(map, i);
+                if (k->type != RS_NODE_SCALAR)
+                        continue;
+                for (size_t j = 0; j < i; j++) {
+                        const rs_node_t *p = RS_NODE_KEY(map, j);
+                        if (p->type == RS_NODE_SCALAR &&
+                            !strcmp(p->value, k->value)) {
+                                rs_diag_error(d, k, k->value,
+                                              "duplicate key (first at "
+                                              "line %d)",
+                                              p->line);
+                                break;
+                        }
+                }
+        }
+}
+
+static int frame_close(rs_doc_t *doc, frame_t *f, rs_diag_t *d)
+{
+        rs_node_t *node = f->node;
+
+        node->kids = rs_doc_alloc(doc, (f->n ? f->n : 1) * sizeof(*node->kids));
+        if (!node->kids)
+                return -1;
+        memcpy(node->kids, f->kids, f->n * sizeof(*node->kids));
+        node->n = node->type == RS_NODE_MAP ? f->n / 2 : f->n;
+        free(f->kids);
+        if (node->type == RS_NODE_MAP)
+                check_duplicates(node, d);
+        return 0;
+}
+
+#define MAX_DEPTH 64
+
+rs_doc_t *rs_doc_parse(const char *name, const char *text, size_t len,
+                       rs_diag_t *d)
+{
+        yaml_parser_t parser;
+        yaml_event_t ev;
+        frame_t stack[MAX_DEPTH];
+        int depth = 0, done = 0, docs = 0, ok = 1;
+        rs_doc_t *doc = calloc(1, sizeof(*doc));
+
+        if (!doc || !(doc->text = malloc(len + 1))) {
+                free(doc);
+                rs_diag_error(d, NULL, "", "out of memory");
+                return NULL;
+        }
+        memcpy(doc->text, text, len);
+        doc->text[len] = '\0';
+        doc->text_len = len;
+        (void)name;
+
+        if (!yaml_parser_initialize(&parser)) {
+                rs_doc_destroy(doc);
+                rs_diag_error(d, NULL, "", "cannot initialise YAML parser");
+                return NULL;
+        }
+        yaml_parser_set_input_string(&parser, (const unsigned char *)doc->text,
+                                     len);
+        while (!done && ok) {
+                if (!yaml_parser_parse(&parser, &ev)) {
+                        diag_at(d, (int)parser.problem_mark.line + 1,
+                                (int)parser.problem_mark.column + 1, "",
+                                "YAML syntax: %s%s%s",
+                                parser.problem ? parser.problem : "error",
+                                parser.context ? " " : "",
+                                parser.context ? parser.context : "");
+                        ok = 0;
+                        break;
+                }
+                int line = (int)ev.start_mark.line + 1;
+                int col = (int)ev.start_mark.column + 1;
+                rs_node_t *node = NULL;
+
+                switch (ev.type) {
+                case YAML_STREAM_END_EVENT: done = 1; break;
+                case YAML_DOCUMENT_START_EVENT:
+                        if (++docs > 1) {
+                                diag_at(d, line, col, "",
+                                        "only one YAML document per pipeline "
+                                        "file");
+                                ok = 0;
+                        }
+                        break;
+                case YAML_ALIAS_EVENT:
+                        diag_at(d, line, col, "",
+                                "YAML aliases (*%s) are not supported in "
+                                "pipeline files",
+                                (const char *)ev.data.alias.anchor);
+                        ok = 0;
+                        break;
+                case YAML_SCALAR_EVENT:
+                case YAML_SEQUENCE_START_EVENT:
+                case YAML_MAPPING_START_EVENT:
+                        node = rs_doc_alloc(doc, sizeof(*node));
+                        if (!node) {
+                                ok = 0;
+                                break;
+                        }
+                        node->line = line;
+                        node->col = col;
+                        if (ev.type == YAML_SCALAR_EVENT) {
+                                node->type = RS_NODE_SCALAR;
+                                node->quoted = ev.data.scalar.style !=
+                                               YAML_PLAIN_SCALAR_STYLE;
+                                node->value = interpolate(
+                                        doc, (const char *)ev.data.scalar.value,
+                                        ev.data.scalar.length, line, col, d);
+                                if (!node->value)
+                                        node->value = "";
+                        } else {
+                                node->type = ev.type == YAML_MAPPING_START_EVENT
+                                                     ? RS_NODE_MAP
+                                                     : RS_NODE_SEQ;
+                        }
+                        if (depth == 0)
+                                doc->root = node;
+                        else if (frame_push_kid(&stack[depth - 1], node))
+                                ok = 0;
+                        if (node->type != RS_NODE_SCALAR) {
+                                if (depth == MAX_DEPTH) {
+                                        diag_at(d, line, col, "",
+                                                "nested deeper than %d",
+                                                MAX_DEPTH);
+                                        ok = 0;
+                                        break;
+                                }
+                                stack[depth++] = (frame_t){node, NULL, 0, 0};
+                        }
+                        break;
+                case YAML_SEQUENCE_END_EVENT:
+                case YAML_MAPPING_END_EVENT:
+                        if (frame_close(doc, &stack[--depth], d))
+                                ok = 0;
+                        break;
+                default: break;
+                }
+                yaml_event_delete(&ev);
+        }
+        while (depth > 0)
+                free(stack[--depth].kids);
+        yaml_parser_delete(&parser);
+        if (!ok) {
+                rs_doc_destroy(doc);
+                return NULL;
+        }
+        return doc;
+}
+
+rs_doc_t *rs_doc_load(const char *path, rs_diag_t *d)
+{
+        FILE *f = fopen(path, "rb");
+        rs_buf_t b;
+        char chunk[65536];
+        size_t n;
+        rs_doc_t *doc;
+
+        if (!f) {
+                rs_diag_error(d, NULL, "", "cannot open: %s", strerror(errno));
+                return NULL;
+        }
+        rs_buf_init(&b);
+        while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+                rs_buf_add(&b, chunk, n);
+        int bad = ferror(f) || b.oom;
+        fclose(f);
+        if (bad) {
+                rs_buf_fini(&b);
+                rs_diag_error(d, NULL, "", "cannot read the file");
+                return NULL;
+        }
+        doc = rs_doc_parse(path, b.p ? b.p : "", b.len, d);
+        rs_buf_fini(&b);
+        if (doc) {
+                const char *slash = strrchr(path, '/');
+                doc->dir = slash ? strndup(path, (size_t)(slash - path + (slash == path)))
+                                 : NULL;
+        }
+        return doc;
+}
+
+const rs_node_t *rs_node_get(const rs_node_t *map, const char *key)
+{
+        if (!map || map->type != RS_NODE_MAP)
+                return NULL;
+        for (size_t i = 0; i < map->n; i++) {
+                const rs_node_t *k = RS_NODE_KEY(map, i);
+                if (k->type == RS_NODE_SCALAR && !strcmp(k->value, key))
+                        return RS_NODE_VAL(map, i);
+        }
+        return NULL;
+}
+
+/*
+ * Property tables.
+ */
+
+int64_t rs_duration_parse(const char *s)
+{
+        static const struct {
+                const char *unit;
+                int64_t ms;
+        } units[] = {{"ms", 1},       {"s", 1000},      {"m", 60000},
+                     {"h", 3600000}, {"d", 86400000}, {"w", 604800000}};
+        char *end;
+        double v;
+
+        errno = 0;
+        v = strtod(s, &end);
+        if (end == s || errno || !isfinite(v) || v < 0)
+                return -1;
+        if (!*end)
+                return v == 0 ? 0 : -1; /* a bare number is only ok as 0 */
+        for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+                if (!strcmp(end, units[i].unit)) {
+                        double ms = v * (double)units[i].ms;
+                        return ms > 9.2e18 ? -1 : (int64_t)llround(ms);
+                }
+        return -1;
+}
+
+static int edit_distance(const char *a, const char *b)
+{
+        size_t la = strlen(a), lb = strlen(b);
+        int row[64];
+
+        if (la >= 63 || lb >= 63)
+                return 99;
+        for (size_t j = 0; j <= lb; j++)
+                row[j] = (int)j;
+        for (size_t i = 1; i <= la; i++) {
+                int prev = row[0];
+                row[0] = (int)i;
+                for (size_t j = 1; j <= lb; j++) {
+                        int cur = row[j];
+                        int sub = prev + (a[i - 1] != b[j - 1]);
+                        int del = row[j] + 1, ins = row[j - 1] + 1;
+                        row[j] = sub < del ? (sub < ins ? sub : ins)
+                                           : (del < ins ? del : ins);
+                        prev = cur;
+                }
+        }
+        return row[lb];
+}
+
+static void unknown_key(const rs_prop_t *props, const rs_node_t *key,
+                        const char *path, rs_diag_t *d)
+{
+        const char *best = NULL;
+        int best_d = 3;
+        char full[256];
+
+        for (const rs_prop_t *p = props; p->name; p++) {
+                int dist = edit_distance(key->value, p->name);
+                if (dist < best_d) {
+                        best_d = dist;
+                        best = p->name;
+                }
+        }
+        snprintf(full, sizeof(full), "%s%s%s", path, *path ? "." : "",
+                 key->value);
+        if (best)
+                rs_diag_error(d, key, full, "unknown key (did you mean '%s'?)",
+                              best);
+        else
+                rs_diag_error(d, key, full, "unknown key");
+}
+
+static int is_null(const rs_node_t *n)
+{
+        return n->type == RS_NODE_SCALAR && !n->quoted &&
+               (!strcmp(n->value, "~") || !strcmp(n->value, "null") ||
+                !*n->value);
+}
+
+static int in_range(const rs_prop_t *p, double v)
+{
+        return p->min > p->max || (v >= p->min && v <= p->max);
+}
+
+static void range_error(const rs_prop_t *p, const rs_node_t *n,
+                        const char *path, rs_diag_t *d)
+{
+        if (p->type == RS_PROP_DURATION)
+                rs_diag_error(d, n, path,
+                              "%s is out of range [%.0fms, %.0fms]", n->value,
+                              p->min, p->max);
+        else
+                rs_diag_error(d, n, path, "%s is out of range [%g, %g]",
+                              n->value, p->min, p->max);
+}
+
+/* Converts one value node (or the default text when n is a fake scalar). */
+static void apply_one(const rs_prop_t *p, const rs_node_t *n, void *dst,
+                      const char *path, rs_doc_t *doc, rs_diag_t *d)
+{
+        char *field = (char *)dst + p->offset;
+        char *end;
+
+        if (p->type != RS_PROP_STRINGS && p->type != RS_PROP_KAFKA &&
+            p->type != RS_PROP_NODE && n->type != RS_NODE_SCALAR) {
+                rs_diag_error(d, n, path, "expected a single value, not a %s",
+                              n->type == RS_NODE_MAP ? "map" : "list");
+                return;
+        }
+        switch (p->type) {
+        case RS_PROP_STRING:
+                if (is_null(n) && (p->flags & RS_PROP_REQUIRED)) {
+                        rs_diag_error(d, n, path, "must not be empty");
+                        return;
+                }
+                *(const char **)field = n->value;
+                return;
+        case RS_PROP_INT: {
+                errno = 0;
+                long long v = strtoll(n->value, &end, 10);
+                if (n->quoted || end == n->value || *end || errno) {
+                        rs_diag_error(d, n, path, "expected an integer, got '%s'",
+                                      n->value);
+                        return;
+                }
+                if (!in_range(p, (double)v)) {
+                        range_error(p, n, path, d);
+                        return;
+                }
+                *(int64_t *)field = v;
+                return;
+        }
+        case RS_PROP_DOUBLE: {
+                errno = 0;
+                double v = strtod(n->value, &end);
+                if (n->quoted || end == n->value || *end || errno ||
+                    !isfinite(v)) {
+                        rs_diag_error(d, n, path, "expected a number, got '%s'",
+                                      n->value);
+                        return;
+                }
+                if (!in_range(p, v)) {
+                        range_error(p, n, path, d);
+                        return;
+                }
+                *(double *)field = v;
+                return;
+        }
+        case RS_PROP_BOOL: {
+                static const char *const yes[] = {"true", "yes", "on"};
+                static const char *const no[] = {"false", "no", "off"};
+                for (int i = 0; i < 3; i++) {
+                        if (!strcmp(n->value, yes[i])) {
+                                *(int *)field = 1;
+                                return;
+                        }
+                        if (!strcmp(n->value, no[i])) {
+                                *(int *)field = 0;
+                                return;
+                        }
+                }
+                rs_diag_error(d, n, path, "expected true or false, got '%s'",
+                              n->value);
+                return;
+        }
+        case RS_PROP_ENUM: {
+                rs_buf_t b;
+                for (int i = 0; p->enums[i]; i++)
+                        if (!strcmp(n->value, p->enums[i])) {
+                                *(int *)field = i;
+                                return;
+                        }
+                rs_buf_init(&b);
+                for (int i = 0; p->enums[i]; i++)
+                        rs_buf_printf(&b, "%s%s", i ? ", " : "", p->enums[i]);
+                rs_diag_error(d, n, path, "'%s' is not one of: %s", n->value,
+                              b.p ? b.p : "");
+                rs_buf_fini(&b);
+                return;
+        }
+        case RS_PROP_DURATION: {
+                int64_t ms = rs_duration_parse(n->value);
+                if (ms < 0) {
+                        rs_diag_error(d, n, path,
+                                      "expected a duration like 250ms, 30s, "
+                                      "5m, 2h or 7d, got '%s'",
+                                      n->value);
+                        return;
+                }
+                if (!in_range(p, (double)ms)) {
+                        range_error(p, n, path, d);
+                        return;
+                }
+                *(int64_t *)field = ms;
+                return;
+        }
+        case RS_PROP_STRINGS: {
+                rs_strings_t *l = (rs_strings_t *)field;
+                size_t cnt = n->type == RS_NODE_SEQ ? n->n : 1;
+                if (n->type == RS_NODE_MAP) {
+                        rs_diag_error(d, n, path, "expected a list of strings");
+                        return;
+                }
+                l->v = rs_doc_alloc(doc, (cnt ? cnt : 1) * sizeof(*l->v));
+                l->n = 0;
+                for (size_t i = 0; l->v && i < cnt; i++) {
+                        const rs_node_t *it = n->type == RS_NODE_SEQ
+                                                      ? n->kids[i]
+                                                      : n;
+                        if (it->type != RS_NODE_SCALAR || !*it->value) {
+                                rs_diag_error(d, it, path,
+                                              "expected a non-empty string");
+                                continue;
+                        }
+                        l->v[l->n++] = it->value;
+                }
+                return;
+        }
+        case RS_PROP_KAFKA: {
+                rs_kv_list_t *l = (rs_kv_list_t *)field;
+                if (n->type != RS_NODE_MAP) {
+                        rs_diag_error(d, n, path,
+                                      "expected a map of librdkafka "
+                                      "properties");
+                        return;
+                }
+                l->v = rs_doc_alloc(doc, (n->n ? n->n : 1) * sizeof(*l->v));
+                l->n = 0;
+                for (size_t i = 0; l->v && i < n->n; i++) {
+                        const rs_node_t *k = RS_NODE_KEY(n, i);
+                        const rs_node_t *v = RS_NODE_VAL(n, i);
+                        if (k->type != RS_NODE_SCALAR ||
+                            v->type != RS_NODE_SCALAR) {
+                                rs_diag_error(d, v, path,
+                                              "librdkafka properties take "
+                                              "single values");
+                                continue;
+                        }
+                        l->v[l->n++] = (rs_kv_t){k->value, v->value, v};
+                }
+                return;
+        }
+        case RS_PROP_NODE: *(const rs_node_t **)field = n; return;
+        }
+}
+
+int rs_props_apply(const rs_prop_t *props, const rs_node_t *map, void *dst,
+                   const char *path, rs_doc_t *doc, rs_diag_t *d)
+{
+        int before = d->errors;
+        char full[256];
+
+        if (map && is_null(map))
+                map = NULL;
+        if (map && map->type != RS_NODE_MAP) {
+                rs_diag_error(d, map, path, "expected a map of settings");
+                return d->errors - before;
+        }
+        for (size_t i = 0; map && i < map->n; i++) {
+                const rs_node_t *k = RS_NODE_KEY(map, i);
+                const rs_prop_t *p;
+                if (k->type != RS_NODE_SCALAR) {
+                        rs_diag_error(d, k, path, "keys must be plain strings");
+                        continue;
+                }
+                for (p = props; p->name && strcmp(p->name, k->value); p++)
+                        ;
+                if (!p->name)
+                        unknown_key(props, k, path, d);
+        }
+        for (const rs_prop_t *p = props; p->name; p++) {
+                const rs_node_t *v = rs_node_get(map, p->name);
+                snprintf(full, sizeof(full), "%s%s%s", path, *path ? "." : "",
+                         p->name);
+                if (v && !(is_null(v) && p->type != RS_PROP_STRING)) {
+                        apply_one(p, v, dst, full, doc, d);
+                        continue;
+                }
+                if (p->flags & RS_PROP_REQUIRED) {
+                        rs_diag_error(d, v ? v : map, full,
+                                      "required key is missing");
+                        continue;
+                }
+                if (p->def) {
+                        /* Defaults go through the same conversion; they
+                         * are the code's own, so errors here are bugs. */
+                        rs_diag_t own;
+                        rs_diag_init(&own, "<default>");
+                        rs_doc_t *dd = rs_doc_parse("<default>", p->def,
+                                                    strlen(p->def), &own);
+                        if (dd) {
+                                apply_one(p, rs_doc_root(dd), dst, full, doc,
+                                          &own);
+                                /* Strings must outlive the scratch doc. */
+                                if (p->type == RS_PROP_STRING)
+                                        *(const char **)((char *)dst +
+                                                         p->offset) = p->def;
+                                rs_doc_destroy(dd);
+                        }
+                        rs_diag_fini(&own);
+                }
+        }
+        return d->errors - before;
+}
+
+static const char *type_name(const rs_prop_t *p)
+{
+        switch (p->type) {
+        case RS_PROP_STRING: return "string";
+        case RS_PROP_INT: return "integer";
+        case RS_PROP_DOUBLE: return "number";
+        case RS_PROP_BOOL: return "boolean";
+        case RS_PROP_ENUM: return "enum";
+        case RS_PROP_DURATION: return "duration";
+        case RS_PROP_STRINGS: return "list of strings";
+        case RS_PROP_KAFKA: return "map (librdkafka)";
+        case RS_PROP_NODE: return "structure";
+        }
+        return "?";
+}
+
+void rs_props_doc(const rs_prop_t *props, const char *title, rs_buf_t *b)
+{
+        rs_buf_printf(b, "### %s\n\n| key | type | default | range | "
+                         "meaning |\n|---|---|---|---|---|\n",
+                      title);
+        for (const rs_prop_t *p = props; p->name; p++) {
+                rs_buf_printf(b, "| `%s` | %s | %s | ", p->name, type_name(p),
+                              p->flags & RS_PROP_REQUIRED ? "required"
+                              : p->def                    ? p->def
+                                                          : "—");
+                if (p->type == RS_PROP_ENUM)
+                        for (int i = 0; p->enums[i]; i++)
+                                rs_buf_printf(b, "%s`%s`", i ? ", " : "",
+                                              p->enums[i]);
+                else if (p->min <= p->max && p->type == RS_PROP_DURATION)
+                        rs_buf_printf(b, "%.0fms – %.0fms", p->min, p->max);
+                else if (p->min <= p->max)
+                        rs_buf_printf(b, "%g – %g", p->min, p->max);
+                rs_buf_printf(b, " | %s |\n", p->doc);
+        }
+        rs_buf_adds(b, "\n");
+}

@@ -1,0 +1,229 @@
+/* csvin.c — canonical event CSV reader (RFC 4180 quoting). */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "recstream/buf.h"
+#include "recstream/csvin.h"
+
+enum {
+        C_EVENT_ID,
+        C_USER_ID,
+        C_ITEM_ID,
+        C_EVENT_TYPE,
+        C_TS,
+        C_WATCH,
+        C_DURATION,
+        C_CATEGORY,
+        C_VALUE,
+        C__COUNT
+};
+
+static const char *const names[C__COUNT] = {
+        "event_id", "user_id",     "item_id",  "event_type", "ts_ms",
+        "watch_ms", "duration_ms", "category", "value",
+};
+
+#define MAX_FIELDS 64
+
+struct rs_csv {
+        FILE *f;
+        long line;
+        int col[C__COUNT]; /* field index of each column, -1 absent */
+        rs_buf_t row;      /* the row, fields NUL-separated in place */
+        size_t off[MAX_FIELDS]; /* field starts while the row grows */
+        char *field[MAX_FIELDS];
+        int nfields;
+};
+
+/* Reads one record (which may span lines inside quotes) into csv->row and
+ * splits it. 0 ok, -1 EOF. */
+static int read_record(rs_csv_t *csv)
+{
+        int c, quoted = 0, start = 1, any = 0;
+        size_t fstart = 0;
+
+        rs_buf_reset(&csv->row);
+        csv->nfields = 0;
+        for (;;) {
+                c = getc(csv->f);
+                if (c == EOF) {
+                        if (!any)
+                                return -1;
+                        break;
+                }
+                any = 1;
+                if (quoted) {
+                        if (c == '"') {
+                                int d = getc(csv->f);
+                                if (d == '"') {
+                                        rs_buf_add(&csv->row, "\"", 1);
+                                        continue;
+                                }
+                                quoted = 0;
+                                if (d == EOF)
+                                        break;
+                                c = d;
+                        } else {
+                                if (c == '\n')
+                                        csv->line++;
+                                char ch = (char)c;
+                                rs_buf_add(&csv->row, &ch, 1);
+                                continue;
+                        }
+                }
+                if (c == '"' && start) {
+                        quoted = 1;
+                        start = 0;
+                        continue;
+                }
+                if (c == '\r')
+                        continue;
+                if (c == ',' || c == '\n') {
+                        if (csv->nfields < MAX_FIELDS)
+                                csv->off[csv->nfields++] = fstart;
+                        rs_buf_add(&csv->row, "", 1); /* NUL */
+                        fstart = csv->row.len;
+                        start = 1;
+                        if (c == '\n')
+                                break;
+                        continue;
+                }
+                start = 0;
+                char ch = (char)c;
+                rs_buf_add(&csv->row, &ch, 1);
+        }
+        if (c == EOF && (csv->row.len > fstart || csv->nfields == 0 ||
+                         !start)) {
+                if (csv->nfields < MAX_FIELDS)
+                        csv->off[csv->nfields++] = fstart;
+                rs_buf_add(&csv->row, "", 1);
+        }
+        csv->line++;
+        if (csv->row.oom)
+                return -1;
+        for (int i = 0; i < csv->nfields; i++)
+                csv->field[i] = csv->row.p + csv->off[i];
+        return 0;
+}
+
+rs_csv_t *rs_csv_new(FILE *f, char *errstr, size_t errstr_size)
+{
+        rs_csv_t *csv = calloc(1, sizeof(*csv));
+
+        if (!csv) {
+                rs_seterr(errstr, errstr_size, RS_ERR_NOMEM, "out of memory");
+                return NULL;
+        }
+        csv->f = f;
+        rs_buf_init(&csv->row);
+        if (read_record(csv)) {
+                rs_seterr(errstr, errstr_size, RS_ERR_DECODE,
+                          "empty file: no CSV header");
+                goto fail;
+        }
+        for (int c = 0; c < C__COUNT; c++) {
+                csv->col[c] = -1;
+                for (int i = 0; i < csv->nfields; i++)
+                        if (!strcmp(csv->field[i], names[c]))
+                                csv->col[c] = i;
+                if (csv->col[c] < 0 && c <= C_TS) {
+                        rs_seterr(errstr, errstr_size, RS_ERR_DECODE,
+                                  "line 1: the header lacks column '%s'",
+                                  names[c]);
+                        goto fail;
+                }
+        }
+        return csv;
+fail:
+        rs_csv_destroy(csv);
+        return NULL;
+}
+
+void rs_csv_destroy(rs_csv_t *csv)
+{
+        if (!csv)
+                return;
+        rs_buf_fini(&csv->row);
+        free(csv);
+}
+
+long rs_csv_line(const rs_csv_t *csv)
+{
+        return csv->line;
+}
+
+static const char *col(const rs_csv_t *csv, int c)
+{
+        int i = csv->col[c];
+        return i >= 0 && i < csv->nfields ? csv->field[i] : "";
+}
+
+static int parse_i64(const char *s, int64_t *out)
+{
+        char *end;
+        errno = 0;
+        long long v = strtoll(s, &end, 10);
+        if (end == s || *end || errno)
+                return -1;
+        *out = v;
+        return 0;
+}
+
+rs_err_t rs_csv_next(rs_csv_t *csv, rs_event_fields_t *ev, char *errstr,
+                     size_t errstr_size)
+{
+        const char *s;
+
+        do {
+                if (read_record(csv))
+                        return RS_ERR_NOENT;
+        } while (csv->nfields == 1 && !*csv->field[0]); /* blank line */
+
+        memset(ev, 0, sizeof(*ev));
+        ev->event_id = col(csv, C_EVENT_ID);
+        ev->user_id = col(csv, C_USER_ID);
+        ev->item_id = col(csv, C_ITEM_ID);
+        if (!*ev->event_id || !*ev->user_id || !*ev->item_id)
+                return rs_seterr(errstr, errstr_size, RS_ERR_DECODE,
+                                 "line %ld: empty event_id, user_id or "
+                                 "item_id",
+                                 csv->line);
+        s = col(csv, C_EVENT_TYPE);
+        ev->type = rs_event_type_parse(s, strlen(s));
+        if (ev->type < 0)
+                return rs_seterr(errstr, errstr_size, RS_ERR_DECODE,
+                                 "line %ld: unknown event_type '%s'",
+                                 csv->line, s);
+        if (parse_i64(col(csv, C_TS), &ev->ts))
+                return rs_seterr(errstr, errstr_size, RS_ERR_DECODE,
+                                 "line %ld: bad ts_ms '%s'", csv->line,
+                                 col(csv, C_TS));
+        s = col(csv, C_WATCH);
+        if (!*s)
+                ev->watch_ms = 0;
+        else if (parse_i64(s, &ev->watch_ms))
+                return rs_seterr(errstr, errstr_size, RS_ERR_DECODE,
+                                 "line %ld: bad watch_ms '%s'", csv->line, s);
+        s = col(csv, C_DURATION);
+        if (!*s)
+                ev->duration_ms = RS_NONE_I64;
+        else if (parse_i64(s, &ev->duration_ms))
+                return rs_seterr(errstr, errstr_size, RS_ERR_DECODE,
+                                 "line %ld: bad duration_ms '%s'", csv->line,
+                                 s);
+        s = col(csv, C_CATEGORY);
+        ev->category = *s ? s : NULL;
+        s = col(csv, C_VALUE);
+        ev->value = NAN;
+        if (*s) {
+                char *end;
+                ev->value = strtod(s, &end);
+                if (*end || !isfinite(ev->value))
+                        return rs_seterr(errstr, errstr_size, RS_ERR_DECODE,
+                                         "line %ld: bad value '%s'",
+                                         csv->line, s);
+        }
+        return RS_OK;
+}

@@ -1,0 +1,648 @@
+/* kafka.c — high-level consumer with ticketed offset storing, idempotent
+ * producer, and a plain assign-all reader for tools. */
+#include <librdkafka/rdkafka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "recstream/kafka.h"
+#include "recstream/log.h"
+
+rs_err_t rs_kafka_conf_check(const char *key, const char *value, char *errstr,
+                             size_t errstr_size)
+{
+        rd_kafka_conf_t *conf = rd_kafka_conf_new();
+        rd_kafka_conf_res_t res =
+                rd_kafka_conf_set(conf, key, value, errstr, errstr_size);
+
+        rd_kafka_conf_destroy(conf);
+        return res == RD_KAFKA_CONF_OK ? RS_OK : RS_ERR_INVALID;
+}
+
+/* librdkafka's logs arrive on a queue we poll, never from its threads. */
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
+                   const char *buf)
+{
+        (void)rk;
+        rs_log(level, "component=rdkafka fac=%s msg=\"%s\"", fac, buf);
+}
+
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+        (void)opaque;
+        if (err == RD_KAFKA_RESP_ERR__FATAL) {
+                char fatal[512];
+                rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
+                rs_log(RS_LOG_ERR, "component=kafka event=fatal reason=\"%s\"",
+                       fatal);
+                return;
+        }
+        /* Transient (broker down, transport): librdkafka retries. */
+        rs_log(RS_LOG_WARNING, "component=kafka event=error err=%s reason=\"%s\"",
+               rd_kafka_err2name(err), reason);
+}
+
+typedef struct setting {
+        const char *key, *value;
+} setting_t;
+
+/* defaults, then the pipeline's common and client lists, then what
+ * recstream's guarantees depend on. */
+static rd_kafka_conf_t *make_conf(const setting_t *defaults,
+                                  const rs_kv_list_t *common,
+                                  const rs_kv_list_t *own,
+                                  const setting_t *forced, char *errstr,
+                                  size_t errstr_size)
+{
+        rd_kafka_conf_t *conf = rd_kafka_conf_new();
+        const rs_kv_list_t *lists[2] = {common, own};
+
+        for (const setting_t *s = defaults; s && s->key; s++)
+                if (rd_kafka_conf_set(conf, s->key, s->value, errstr,
+                                      errstr_size) != RD_KAFKA_CONF_OK)
+                        goto fail;
+        for (int l = 0; l < 2; l++)
+                for (size_t i = 0; lists[l] && i < lists[l]->n; i++)
+                        if (rd_kafka_conf_set(conf, lists[l]->v[i].key,
+                                              lists[l]->v[i].value, errstr,
+                                              errstr_size) != RD_KAFKA_CONF_OK)
+                                goto fail;
+        for (const setting_t *s = forced; s && s->key; s++)
+                if (rd_kafka_conf_set(conf, s->key, s->value, errstr,
+                                      errstr_size) != RD_KAFKA_CONF_OK)
+                        goto fail;
+        rd_kafka_conf_set_log_cb(conf, log_cb);
+        rd_kafka_conf_set_error_cb(conf, error_cb);
+        return conf;
+fail:
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+}
+
+/*
+ * Source.
+ */
+
+typedef struct slot {
+        int pending; /* outputs in flight + 1 while the batch is processed */
+        rd_kafka_topic_partition_list_t *offsets; /* next offset to read */
+        rd_kafka_message_t **msgs;
+        size_t nmsgs;
+} slot_t;
+
+struct rs_source {
+        rd_kafka_t *rk;
+        rd_kafka_queue_t *queue;
+        slot_t *ring;
+        size_t cap;
+        uint64_t head, tail; /* oldest unstored ticket, next ticket */
+        size_t batch_max;
+        rs_drain_fn *drain;
+        void *opaque;
+        int assigned;
+};
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+        rs_source_t *src = opaque;
+        int coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+        rd_kafka_error_t *error = NULL;
+        rd_kafka_resp_err_t aerr = RD_KAFKA_RESP_ERR_NO_ERROR;
+
+        if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+                if (coop)
+                        error = rd_kafka_incremental_assign(rk, parts);
+                else
+                        aerr = rd_kafka_assign(rk, parts);
+                src->assigned = coop ? src->assigned + parts->cnt : parts->cnt;
+                rs_log(RS_LOG_INFO,
+                       "component=source event=assigned partitions=%d total=%d",
+                       parts->cnt, src->assigned);
+        } else {
+                /* Deliver what depends on the revoked records, store and
+                 * commit their offsets, then let them go. */
+                if (!rd_kafka_assignment_lost(rk)) {
+                        if (src->drain)
+                                src->drain(src->opaque);
+                        rd_kafka_commit(rk, NULL, 0);
+                }
+                if (coop)
+                        error = rd_kafka_incremental_unassign(rk, parts);
+                else
+                        aerr = rd_kafka_assign(rk, NULL);
+                src->assigned = coop ? src->assigned - parts->cnt : 0;
+                rs_log(RS_LOG_INFO,
+                       "component=source event=revoked partitions=%d total=%d",
+                       parts->cnt, src->assigned);
+        }
+        if (error) {
+                rs_log(RS_LOG_ERR, "component=source event=assign_failed "
+                                   "reason=\"%s\"",
+                       rd_kafka_error_string(error));
+                rd_kafka_error_destroy(error);
+        } else if (aerr) {
+                rs_log(RS_LOG_ERR, "component=source event=assign_failed "
+                                   "reason=\"%s\"",
+                       rd_kafka_err2str(aerr));
+        }
+}
+
+rs_source_t *rs_source_new(const rs_kv_list_t *common,
+                           const rs_source_conf_t *conf, rs_drain_fn *drain,
+                           void *opaque, char *errstr, size_t errstr_size)
+{
+        static const setting_t defaults[] = {
+                /* Prefetch deep: see DESIGN "Measured costs". */
+                {"queued.min.messages", "1000000"},
+                {"enable.partition.eof", "false"},
+                {NULL, NULL},
+        };
+        const setting_t forced[] = {
+                {"group.id", conf->group},
+                {"enable.auto.offset.store", "false"},
+                {"auto.offset.reset",
+                 conf->auto_offset_reset == RS_OFFSET_LATEST ? "latest"
+                                                             : "earliest"},
+                {NULL, NULL},
+        };
+        rs_source_t *src = calloc(1, sizeof(*src));
+        rd_kafka_conf_t *kconf = NULL;
+        rd_kafka_topic_partition_list_t *topics = NULL;
+        rd_kafka_resp_err_t err;
+
+        if (!src)
+                goto nomem;
+        src->cap = (size_t)conf->max_inflight_batches;
+        src->batch_max = (size_t)conf->batch_size;
+        src->drain = drain;
+        src->opaque = opaque;
+        src->ring = calloc(src->cap, sizeof(*src->ring));
+        if (!src->ring)
+                goto nomem;
+        for (size_t i = 0; i < src->cap; i++)
+                if (!(src->ring[i].msgs = malloc(src->batch_max *
+                                                 sizeof(*src->ring[i].msgs))))
+                        goto nomem;
+
+        if (!(kconf = make_conf(defaults, common, &conf->kafka, forced, errstr,
+                                errstr_size)))
+                goto fail;
+        rd_kafka_conf_set_opaque(kconf, src);
+        rd_kafka_conf_set_rebalance_cb(kconf, rebalance_cb);
+        if (!(src->rk = rd_kafka_new(RD_KAFKA_CONSUMER, kconf, errstr,
+                                     errstr_size)))
+                goto fail;
+        kconf = NULL; /* owned by rk now */
+        rd_kafka_set_log_queue(src->rk, NULL);
+        rd_kafka_poll_set_consumer(src->rk);
+        src->queue = rd_kafka_queue_get_consumer(src->rk);
+
+        topics = rd_kafka_topic_partition_list_new((int)conf->topics.n);
+        for (size_t i = 0; i < conf->topics.n; i++)
+                rd_kafka_topic_partition_list_add(topics, conf->topics.v[i],
+                                                  RD_KAFKA_PARTITION_UA);
+        err = rd_kafka_subscribe(src->rk, topics);
+        rd_kafka_topic_partition_list_destroy(topics);
+        if (err) {
+                rs_seterr(errstr, errstr_size, RS_ERR_KAFKA,
+                          "cannot subscribe: %s", rd_kafka_err2str(err));
+                goto fail;
+        }
+        return src;
+nomem:
+        rs_seterr(errstr, errstr_size, RS_ERR_NOMEM, "out of memory");
+fail:
+        if (kconf)
+                rd_kafka_conf_destroy(kconf);
+        rs_source_destroy(src);
+        return NULL;
+}
+
+static void slot_clear(slot_t *s)
+{
+        for (size_t i = 0; i < s->nmsgs; i++)
+                rd_kafka_message_destroy(s->msgs[i]);
+        s->nmsgs = 0;
+        if (s->offsets)
+                rd_kafka_topic_partition_list_destroy(s->offsets);
+        s->offsets = NULL;
+}
+
+void rs_source_destroy(rs_source_t *src)
+{
+        if (!src)
+                return;
+        if (src->rk) {
+                rd_kafka_resp_err_t err;
+                if (src->queue)
+                        rd_kafka_queue_destroy(src->queue);
+                /* Commits the stored offsets (auto-commit) and leaves. */
+                if ((err = rd_kafka_consumer_close(src->rk)))
+                        rs_log(RS_LOG_WARNING,
+                               "component=source event=close_failed "
+                               "reason=\"%s\"",
+                               rd_kafka_err2str(err));
+                rd_kafka_destroy(src->rk);
+        }
+        for (size_t i = 0; src->ring && i < src->cap; i++) {
+                slot_clear(&src->ring[i]);
+                free(src->ring[i].msgs);
+        }
+        free(src->ring);
+        free(src);
+}
+
+long rs_source_poll(rs_source_t *src, rs_msg_t *msgs, size_t max,
+                    int timeout_ms, uint64_t *ticket)
+{
+        slot_t *s;
+        ssize_t n;
+        size_t out = 0;
+
+        if (src->tail - src->head >= src->cap)
+                return 0;
+        s = &src->ring[src->tail % src->cap];
+        if (max > src->batch_max)
+                max = src->batch_max;
+        n = rd_kafka_consume_batch_queue(src->queue, timeout_ms, s->msgs, max);
+        if (n < 0) {
+                rs_log(RS_LOG_ERR, "component=source event=poll_failed "
+                                   "reason=\"%s\"",
+                       rd_kafka_err2str(rd_kafka_last_error()));
+                return -1;
+        }
+        if (n == 0)
+                return 0;
+        s->nmsgs = (size_t)n;
+        s->offsets = rd_kafka_topic_partition_list_new(8);
+        s->pending = 1;
+
+        rd_kafka_topic_partition_t *last = NULL;
+        for (ssize_t i = 0; i < n; i++) {
+                rd_kafka_message_t *m = s->msgs[i];
+                const char *topic = m->rkt ? rd_kafka_topic_name(m->rkt) : "";
+                if (m->err) {
+                        rs_log(RS_LOG_WARNING,
+                               "component=source event=consume_error "
+                               "topic=%s partition=%d reason=\"%s\"",
+                               topic, (int)m->partition,
+                               rd_kafka_message_errstr(m));
+                        if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
+                                slot_clear(s);
+                                return -1;
+                        }
+                        continue;
+                }
+                if (!last || last->partition != m->partition ||
+                    strcmp(last->topic, topic)) {
+                        last = rd_kafka_topic_partition_list_find(
+                                s->offsets, topic, m->partition);
+                        if (!last)
+                                last = rd_kafka_topic_partition_list_add(
+                                        s->offsets, topic, m->partition);
+                }
+                last->offset = m->offset + 1;
+                rd_kafka_timestamp_type_t tstype;
+                msgs[out++] = (rs_msg_t){
+                        .key = m->key,
+                        .key_len = m->key_len,
+                        .value = m->payload,
+                        .len = m->len,
+                        .topic = topic,
+                        .partition = m->partition,
+                        .offset = m->offset,
+                        .timestamp = rd_kafka_message_timestamp(m, &tstype),
+                };
+        }
+        if (out == 0) { /* only errors: nothing to process or store */
+                slot_clear(s);
+                return 0;
+        }
+        *ticket = src->tail++;
+        return (long)out;
+}
+
+void rs_source_hold(rs_source_t *src, uint64_t ticket)
+{
+        src->ring[ticket % src->cap].pending++;
+}
+
+void rs_source_release(rs_source_t *src, uint64_t ticket)
+{
+        src->ring[ticket % src->cap].pending--;
+        /* Store in ticket order: an offset is stored only when every record
+         * before it, on every partition, has its output delivered. */
+        while (src->head < src->tail) {
+                slot_t *s = &src->ring[src->head % src->cap];
+                if (s->pending > 0)
+                        break;
+                if (s->offsets && s->offsets->cnt) {
+                        rd_kafka_resp_err_t err =
+                                rd_kafka_offsets_store(src->rk, s->offsets);
+                        if (err)
+                                rs_log(RS_LOG_DEBUG,
+                                       "component=source event=store_skipped "
+                                       "reason=\"%s\"",
+                                       rd_kafka_err2str(err));
+                }
+                slot_clear(s);
+                src->head++;
+        }
+}
+
+void rs_source_done(rs_source_t *src, uint64_t ticket)
+{
+        slot_t *s = &src->ring[ticket % src->cap];
+
+        for (size_t i = 0; i < s->nmsgs; i++)
+                rd_kafka_message_destroy(s->msgs[i]);
+        s->nmsgs = 0;
+        rs_source_release(src, ticket);
+}
+
+size_t rs_source_inflight(const rs_source_t *src)
+{
+        return (size_t)(src->tail - src->head);
+}
+
+int rs_source_assigned(const rs_source_t *src)
+{
+        return src->assigned;
+}
+
+rs_err_t rs_source_commit(rs_source_t *src)
+{
+        rd_kafka_resp_err_t err = rd_kafka_commit(src->rk, NULL, 0);
+
+        if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+                rs_log(RS_LOG_WARNING,
+                       "component=source event=commit_failed reason=\"%s\"",
+                       rd_kafka_err2str(err));
+                return RS_ERR_KAFKA;
+        }
+        return RS_OK;
+}
+
+/*
+ * Sink.
+ */
+
+struct rs_sink {
+        rd_kafka_t *rk;
+        rd_kafka_topic_t *rkt;
+        rs_delivery_fn *dr;
+        void *opaque;
+};
+
+static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m,
+                      void *opaque)
+{
+        rs_sink_t *sink = opaque;
+
+        (void)rk;
+        if (sink->dr)
+                sink->dr(sink->opaque, m->_private,
+                         m->err ? RS_ERR_KAFKA : RS_OK,
+                         m->err ? rd_kafka_err2str(m->err) : NULL);
+}
+
+rs_sink_t *rs_sink_new(const rs_kv_list_t *common, const rs_sink_conf_t *conf,
+                       rs_delivery_fn *dr, void *opaque, char *errstr,
+                       size_t errstr_size)
+{
+        static const setting_t defaults[] = {
+                {"linger.ms", "5"},
+                {NULL, NULL},
+        };
+        static const setting_t forced[] = {
+                {"enable.idempotence", "true"},
+                {NULL, NULL},
+        };
+        rs_sink_t *sink = calloc(1, sizeof(*sink));
+        rd_kafka_conf_t *kconf;
+
+        if (!sink) {
+                rs_seterr(errstr, errstr_size, RS_ERR_NOMEM, "out of memory");
+                return NULL;
+        }
+        sink->dr = dr;
+        sink->opaque = opaque;
+        if (!(kconf = make_conf(defaults, common, &conf->kafka, forced, errstr,
+                                errstr_size)))
+                goto fail;
+        rd_kafka_conf_set_opaque(kconf, sink);
+        rd_kafka_conf_set_dr_msg_cb(kconf, dr_msg_cb);
+        if (!(sink->rk = rd_kafka_new(RD_KAFKA_PRODUCER, kconf, errstr,
+                                      errstr_size))) {
+                rd_kafka_conf_destroy(kconf);
+                goto fail;
+        }
+        rd_kafka_set_log_queue(sink->rk, NULL);
+        if (conf->topic &&
+            !(sink->rkt = rd_kafka_topic_new(sink->rk, conf->topic, NULL))) {
+                rs_seterr(errstr, errstr_size, RS_ERR_KAFKA,
+                          "cannot create topic handle %s: %s", conf->topic,
+                          rd_kafka_err2str(rd_kafka_last_error()));
+                goto fail;
+        }
+        return sink;
+fail:
+        rs_sink_destroy(sink);
+        return NULL;
+}
+
+void rs_sink_destroy(rs_sink_t *sink)
+{
+        if (!sink)
+                return;
+        if (sink->rkt)
+                rd_kafka_topic_destroy(sink->rkt);
+        if (sink->rk)
+                rd_kafka_destroy(sink->rk);
+        free(sink);
+}
+
+static rs_err_t produce(rs_sink_t *sink, rd_kafka_topic_t *rkt,
+                        const char *topic, const void *key, size_t key_len,
+                        const void *value, size_t len, void *msg_opaque)
+{
+        for (;;) {
+                rd_kafka_resp_err_t err;
+                if (rkt)
+                        err = rd_kafka_producev(
+                                sink->rk, RD_KAFKA_V_RKT(rkt),
+                                RD_KAFKA_V_KEY(key, key_len),
+                                RD_KAFKA_V_VALUE((void *)value, len),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                RD_KAFKA_V_OPAQUE(msg_opaque), RD_KAFKA_V_END);
+                else
+                        err = rd_kafka_producev(
+                                sink->rk, RD_KAFKA_V_TOPIC(topic),
+                                RD_KAFKA_V_KEY(key, key_len),
+                                RD_KAFKA_V_VALUE((void *)value, len),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                RD_KAFKA_V_OPAQUE(msg_opaque), RD_KAFKA_V_END);
+                if (!err)
+                        return RS_OK;
+                if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+                        rs_log(RS_LOG_ERR,
+                               "component=sink event=produce_failed "
+                               "reason=\"%s\"",
+                               rd_kafka_err2str(err));
+                        return RS_ERR_KAFKA;
+                }
+                rd_kafka_poll(sink->rk, 50); /* serve deliveries, retry */
+        }
+}
+
+rs_err_t rs_sink_produce(rs_sink_t *sink, const void *key, size_t key_len,
+                         const void *value, size_t len, void *msg_opaque)
+{
+        return produce(sink, sink->rkt, NULL, key, key_len, value, len,
+                       msg_opaque);
+}
+
+rs_err_t rs_sink_produce_to(rs_sink_t *sink, const char *topic,
+                            const void *key, size_t key_len,
+                            const void *value, size_t len, void *msg_opaque)
+{
+        return produce(sink, NULL, topic, key, key_len, value, len,
+                       msg_opaque);
+}
+
+void rs_sink_poll(rs_sink_t *sink, int timeout_ms)
+{
+        rd_kafka_poll(sink->rk, timeout_ms);
+}
+
+rs_err_t rs_sink_flush(rs_sink_t *sink, int timeout_ms)
+{
+        return rd_kafka_flush(sink->rk, timeout_ms) ? RS_ERR_TIMEOUT : RS_OK;
+}
+
+int rs_sink_outstanding(rs_sink_t *sink)
+{
+        return rd_kafka_outq_len(sink->rk);
+}
+
+/*
+ * Reader.
+ */
+
+struct rs_reader {
+        rd_kafka_t *rk;
+        rd_kafka_message_t *last;
+        rs_msg_t msg;
+};
+
+rs_reader_t *rs_reader_new(const char *bootstrap, const char *topic,
+                           int from_beginning, const rs_kv_list_t *props,
+                           char *errstr, size_t errstr_size)
+{
+        const setting_t forced[] = {
+                {"bootstrap.servers", bootstrap},
+                {"group.id", "recstream-reader"},
+                {"enable.auto.commit", "false"},
+                {"enable.partition.eof", "false"},
+                {NULL, NULL},
+        };
+        rs_reader_t *rd = calloc(1, sizeof(*rd));
+        rd_kafka_conf_t *kconf;
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_topic_t *rkt = NULL;
+        int parts = 0;
+
+        if (!rd)
+                return NULL;
+        if (!(kconf = make_conf(NULL, props, NULL, forced, errstr,
+                                errstr_size)))
+                goto fail;
+        if (!(rd->rk = rd_kafka_new(RD_KAFKA_CONSUMER, kconf, errstr,
+                                    errstr_size))) {
+                rd_kafka_conf_destroy(kconf);
+                goto fail;
+        }
+        rd_kafka_set_log_queue(rd->rk, NULL);
+        rd_kafka_poll_set_consumer(rd->rk);
+        rkt = rd_kafka_topic_new(rd->rk, topic, NULL);
+        /* The topic may not exist yet: wait for it a while. */
+        for (int tries = 0; tries < 100 && parts == 0; tries++) {
+                if (rd_kafka_metadata(rd->rk, 0, rkt, &md, 2000) ==
+                    RD_KAFKA_RESP_ERR_NO_ERROR) {
+                        if (md->topic_cnt == 1 && !md->topics[0].err)
+                                parts = md->topics[0].partition_cnt;
+                        rd_kafka_metadata_destroy(md);
+                }
+                if (!parts)
+                        rd_kafka_poll(rd->rk, 100);
+        }
+        rd_kafka_topic_destroy(rkt);
+        if (!parts) {
+                rs_seterr(errstr, errstr_size, RS_ERR_NOENT,
+                          "topic %s not found on %s", topic, bootstrap);
+                goto fail;
+        }
+        rd_kafka_topic_partition_list_t *list =
+                rd_kafka_topic_partition_list_new(parts);
+        for (int p = 0; p < parts; p++)
+                rd_kafka_topic_partition_list_add(list, topic, p)->offset =
+                        from_beginning ? RD_KAFKA_OFFSET_BEGINNING
+                                       : RD_KAFKA_OFFSET_END;
+        rd_kafka_resp_err_t err = rd_kafka_assign(rd->rk, list);
+        rd_kafka_topic_partition_list_destroy(list);
+        if (err) {
+                rs_seterr(errstr, errstr_size, RS_ERR_KAFKA,
+                          "cannot assign %s: %s", topic, rd_kafka_err2str(err));
+                goto fail;
+        }
+        return rd;
+fail:
+        rs_reader_destroy(rd);
+        return NULL;
+}
+
+void rs_reader_destroy(rs_reader_t *rd)
+{
+        if (!rd)
+                return;
+        if (rd->last)
+                rd_kafka_message_destroy(rd->last);
+        if (rd->rk) {
+                rd_kafka_consumer_close(rd->rk);
+                rd_kafka_destroy(rd->rk);
+        }
+        free(rd);
+}
+
+const rs_msg_t *rs_reader_next(rs_reader_t *rd, int timeout_ms)
+{
+        rd_kafka_message_t *m;
+
+        if (rd->last) {
+                rd_kafka_message_destroy(rd->last);
+                rd->last = NULL;
+        }
+        m = rd_kafka_consumer_poll(rd->rk, timeout_ms);
+        if (!m)
+                return NULL;
+        if (m->err) {
+                rs_log(RS_LOG_WARNING, "component=reader event=error "
+                                       "reason=\"%s\"",
+                       rd_kafka_message_errstr(m));
+                rd_kafka_message_destroy(m);
+                return NULL;
+        }
+        rd->last = m;
+        rd_kafka_timestamp_type_t tstype;
+        rd->msg = (rs_msg_t){
+                .key = m->key,
+                .key_len = m->key_len,
+                .value = m->payload,
+                .len = m->len,
+                .topic = rd_kafka_topic_name(m->rkt),
+                .partition = m->partition,
+                .offset = m->offset,
+                .timestamp = rd_kafka_message_timestamp(m, &tstype),
+        };
+        return &rd->msg;
+}

@@ -1,0 +1,358 @@
+/* pipeline.c — the pipeline file: sections, property tables, validation. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "recstream/codec.h"
+#include "recstream/hash.h"
+#include "recstream/intern.h"
+#include "recstream/kafka.h"
+#include "recstream/pipeline.h"
+
+typedef struct top {
+        const char *name;
+        const char *description;
+        rs_kv_list_t kafka;
+        const rs_node_t *source, *stages, *sink;
+} top_t;
+
+static const char *const framings[] = {"plain", "confluent", "single-object",
+                                       NULL};
+static const char *const offset_resets[] = {"earliest", "latest", NULL};
+
+#define TOP(f) offsetof(top_t, f)
+static const rs_prop_t top_props[] = {
+        {"name", RS_PROP_STRING, TOP(name), NULL, 0, -1, NULL, RS_PROP_REQUIRED,
+         "Pipeline name: prefixes its consumer groups and internal topics, "
+         "and is written into every UserRecs."},
+        {"description", RS_PROP_STRING, TOP(description), "", 0, -1, NULL, 0,
+         "Free text for people."},
+        {"kafka", RS_PROP_KAFKA, TOP(kafka), NULL, 0, -1, NULL, 0,
+         "librdkafka properties for every client (bootstrap.servers, "
+         "security); passed through unchanged."},
+        {"source", RS_PROP_NODE, TOP(source), NULL, 0, -1, NULL,
+         RS_PROP_REQUIRED, "Where events come from (see source)."},
+        {"stages", RS_PROP_NODE, TOP(stages), NULL, 0, -1, NULL,
+         RS_PROP_REQUIRED, "The processing stages, in order, each with a "
+                           "`type:`."},
+        {"sink", RS_PROP_NODE, TOP(sink), NULL, 0, -1, NULL, RS_PROP_REQUIRED,
+         "Where recommendations go (see sink)."},
+        {0},
+};
+
+#define SRC(f) offsetof(rs_source_conf_t, f)
+static const rs_prop_t source_props[] = {
+        {"topics", RS_PROP_STRINGS, SRC(topics), "[video.behavior]", 0, -1,
+         NULL, 0, "Topics of BehaviorEvent records, keyed by user_id."},
+        {"group", RS_PROP_STRING, SRC(group), NULL, 0, -1, NULL, 0,
+         "Consumer group id; default `<name>.users`."},
+        {"framing", RS_PROP_ENUM, SRC(framing), "plain", 0, -1, framings, 0,
+         "Wire format of the records (schemas/README.md)."},
+        {"schema_id", RS_PROP_INT, SRC(schema_id), "1", 0, 2147483647, NULL, 0,
+         "Confluent schema id of the built-in BehaviorEvent schema."},
+        {"writer_schemas", RS_PROP_NODE, SRC(writer_schemas), NULL, 0, -1,
+         NULL, 0,
+         "Other BehaviorEvent versions accepted: a list of `{file, id}` "
+         "(file relative to this YAML; id for Confluent framing). With plain "
+         "framing the last one is the schema the topic is written with."},
+        {"batch_size", RS_PROP_INT, SRC(batch_size), "2000", 1, 100000, NULL,
+         0, "Messages consumed per batch."},
+        {"poll_timeout", RS_PROP_DURATION, SRC(poll_timeout), "100ms", 0,
+         10000, NULL, 0, "How long one poll waits for messages."},
+        {"auto_offset_reset", RS_PROP_ENUM, SRC(auto_offset_reset), "earliest",
+         0, -1, offset_resets, 0,
+         "Where a group with no committed offset starts."},
+        {"max_inflight_batches", RS_PROP_INT, SRC(max_inflight_batches), "64",
+         1, 4096, NULL, 0,
+         "Batches whose output may await delivery before polling pauses."},
+        {"kafka", RS_PROP_KAFKA, SRC(kafka), NULL, 0, -1, NULL, 0,
+         "librdkafka properties for the consumer only (e.g. "
+         "queued.min.messages)."},
+        {0},
+};
+
+#define SNK(f) offsetof(rs_sink_conf_t, f)
+static const rs_prop_t sink_props[] = {
+        {"topic", RS_PROP_STRING, SNK(topic), "video.recs", 0, -1, NULL, 0,
+         "Topic of UserRecs records, keyed by user_id (compacted)."},
+        {"framing", RS_PROP_STRING, SNK(framing_name), NULL, 0, -1, NULL, 0,
+         "plain, confluent or single-object; default the source's."},
+        {"schema_id", RS_PROP_INT, SNK(schema_id), "2", 0, 2147483647, NULL, 0,
+         "Confluent schema id of the built-in UserRecs schema."},
+        {"flush_timeout", RS_PROP_DURATION, SNK(flush_timeout), "30s", 0,
+         600000, NULL, 0,
+         "On shutdown, how long to wait for outstanding deliveries."},
+        {"kafka", RS_PROP_KAFKA, SNK(kafka), NULL, 0, -1, NULL, 0,
+         "librdkafka properties for the producer only (e.g. linger.ms)."},
+        {0},
+};
+
+static void check_kafka(const rs_kv_list_t *kv, const char *path,
+                        rs_diag_t *d)
+{
+        char errstr[512], full[256];
+
+        for (size_t i = 0; i < kv->n; i++) {
+                if (rs_kafka_conf_check(kv->v[i].key, kv->v[i].value, errstr,
+                                        sizeof(errstr)) == RS_OK)
+                        continue;
+                snprintf(full, sizeof(full), "%s.%s", path, kv->v[i].key);
+                rs_diag_error(d, kv->v[i].at, full, "%s", errstr);
+        }
+}
+
+static char *read_file(const char *dir, const char *file, size_t *len,
+                       char *errstr, size_t errstr_size)
+{
+        char path[4096];
+        FILE *f;
+        rs_buf_t b;
+        char chunk[8192];
+        size_t n;
+
+        if (file[0] == '/')
+                snprintf(path, sizeof(path), "%s", file);
+        else
+                snprintf(path, sizeof(path), "%s/%s", dir, file);
+        if (!(f = fopen(path, "rb"))) {
+                rs_seterr(errstr, errstr_size, RS_ERR_IO, "cannot open %s: %s",
+                          path, strerror(errno));
+                return NULL;
+        }
+        rs_buf_init(&b);
+        while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+                rs_buf_add(&b, chunk, n);
+        fclose(f);
+        *len = b.len;
+        return b.p ? b.p : calloc(1, 1);
+}
+
+typedef struct ws_raw {
+        const char *file;
+        int64_t id;
+} ws_raw_t;
+
+static void load_writer_schemas(rs_pipeline_t *pl, rs_diag_t *d)
+{
+        rs_source_conf_t *src = &pl->source;
+        const rs_node_t *list = src->writer_schemas;
+        static const rs_prop_t ws_props[] = {
+                {"file", RS_PROP_STRING, offsetof(ws_raw_t, file), NULL, 0,
+                 -1, NULL, RS_PROP_REQUIRED, "Path of the .avsc"},
+                {"id", RS_PROP_INT, offsetof(ws_raw_t, id), "-1", -1,
+                 2147483647, NULL, 0, "Confluent schema id"},
+                {0},
+        };
+        char errstr[512], path[128];
+        rs_intern_t *in = NULL;
+        rs_codec_t *codec = NULL;
+
+        if (!list)
+                return;
+        if (list->type != RS_NODE_SEQ) {
+                rs_diag_error(d, list, "source.writer_schemas",
+                              "expected a list of {file, id}");
+                return;
+        }
+        src->writers = rs_doc_alloc(pl->doc, (list->n + 1) * sizeof(*src->writers));
+        in = rs_intern_new();
+        codec = in ? rs_codec_new(src->framing, in, errstr, sizeof(errstr))
+                   : NULL;
+        if (!src->writers || !codec) {
+                rs_diag_error(d, list, "source.writer_schemas", "out of memory");
+                goto out;
+        }
+        for (size_t i = 0; i < list->n; i++) {
+                rs_writer_schema_t *w = &src->writers[src->nwriters];
+                ws_raw_t raw = {0};
+                snprintf(path, sizeof(path), "source.writer_schemas[%zu]", i);
+                if (rs_props_apply(ws_props, list->kids[i], &raw, path,
+                                   pl->doc, d))
+                        continue;
+                w->file = raw.file;
+                w->id = (int32_t)raw.id;
+                if (src->framing == RS_FRAMING_CONFLUENT && w->id < 0) {
+                        rs_diag_error(d, list->kids[i], path,
+                                      "Confluent framing needs an id for "
+                                      "every writer schema");
+                        continue;
+                }
+                char *text = read_file(rs_doc_dir(pl->doc), w->file, &w->len,
+                                       errstr, sizeof(errstr));
+                if (!text) {
+                        rs_diag_error(d, rs_node_get(list->kids[i], "file"),
+                                      path, "%s", errstr);
+                        continue;
+                }
+                w->json = rs_doc_alloc(pl->doc, w->len + 1);
+                if (w->json)
+                        memcpy(w->json, text, w->len);
+                free(text);
+                if (!w->json)
+                        continue;
+                if (rs_codec_add_event_writer(codec, w->json, w->len, w->id,
+                                              errstr, sizeof(errstr))) {
+                        rs_diag_error(d, rs_node_get(list->kids[i], "file"),
+                                      path, "%s: %s", w->file, errstr);
+                        continue;
+                }
+                src->nwriters++;
+        }
+out:
+        rs_codec_destroy(codec);
+        rs_intern_destroy(in);
+}
+
+static void load_stages(rs_pipeline_t *pl, const rs_node_t *list,
+                        rs_diag_t *d)
+{
+        char path[64];
+
+        if (list->type != RS_NODE_SEQ || list->n == 0) {
+                rs_diag_error(d, list, "stages",
+                              "expected a non-empty list of stages");
+                return;
+        }
+        pl->stages = rs_doc_alloc(pl->doc, list->n * sizeof(*pl->stages));
+        if (!pl->stages)
+                return;
+        for (size_t i = 0; i < list->n; i++) {
+                const rs_node_t *st = list->kids[i];
+                const rs_node_t *type = rs_node_get(st, "type");
+                const rs_stage_ops_t *ops;
+                snprintf(path, sizeof(path), "stages[%zu]", i);
+                if (st->type != RS_NODE_MAP || !type ||
+                    type->type != RS_NODE_SCALAR) {
+                        rs_diag_error(d, st, path,
+                                      "a stage is a map with a `type:`");
+                        continue;
+                }
+                if (!(ops = rs_stage_find(type->value))) {
+                        rs_buf_t known;
+                        rs_buf_init(&known);
+                        for (size_t k = 0; rs_stage_at(k); k++)
+                                rs_buf_printf(&known, "%s%s", k ? ", " : "",
+                                              rs_stage_at(k)->type);
+                        rs_diag_error(d, type, path,
+                                      "unknown stage type '%s' (known: %s)",
+                                      type->value, known.p ? known.p : "");
+                        rs_buf_fini(&known);
+                        continue;
+                }
+                snprintf(path, sizeof(path), "stages[%zu](%s)", i, ops->type);
+                /* `type` is the registry's key, the stage's table the rest:
+                 * a copy of the table with `type` added, stored past the
+                 * stage's own struct. */
+                size_t nprops = 0;
+                while (ops->props[nprops].name)
+                        nprops++;
+                size_t type_off = (ops->conf_size + sizeof(void *) - 1) /
+                                  sizeof(void *) * sizeof(void *);
+                rs_prop_t *props = rs_doc_alloc(pl->doc,
+                                                (nprops + 2) * sizeof(*props));
+                void *conf = rs_doc_alloc(pl->doc, type_off + sizeof(void *));
+                if (!props || !conf)
+                        continue;
+                memcpy(props, ops->props, nprops * sizeof(*props));
+                props[nprops] = (rs_prop_t){.name = "type",
+                                            .type = RS_PROP_NODE,
+                                            .offset = type_off,
+                                            .min = 0,
+                                            .max = -1,
+                                            .doc = "stage type"};
+                if (rs_props_apply(props, st, conf, path, pl->doc, d))
+                        continue;
+                if (ops->check && ops->check(conf, st, path, d))
+                        continue;
+                pl->stages[pl->nstages++] = (rs_stage_def_t){ops, conf};
+        }
+}
+
+rs_pipeline_t *rs_pipeline_load(const char *path, rs_diag_t *d)
+{
+        rs_pipeline_t *pl = calloc(1, sizeof(*pl));
+        top_t top = {0};
+        int before = d->errors;
+        const char *text;
+        size_t len;
+
+        if (!pl) {
+                rs_diag_error(d, NULL, "", "out of memory");
+                return NULL;
+        }
+        pl->file = path;
+        if (!(pl->doc = rs_doc_load(path, d)))
+                goto fail;
+        if (!rs_doc_root(pl->doc)) {
+                rs_diag_error(d, NULL, "", "the file is empty");
+                goto fail;
+        }
+        text = rs_doc_text(pl->doc, &len);
+        snprintf(pl->hash, sizeof(pl->hash), "%016llx",
+                 (unsigned long long)rs_hash_bytes(text, len));
+
+        if (rs_props_apply(top_props, rs_doc_root(pl->doc), &top, "", pl->doc,
+                           d))
+                goto fail;
+        pl->name = top.name;
+        pl->kafka = top.kafka;
+        check_kafka(&pl->kafka, "kafka", d);
+
+        rs_props_apply(source_props, top.source, &pl->source, "source",
+                       pl->doc, d);
+        check_kafka(&pl->source.kafka, "source.kafka", d);
+        if (!pl->source.group) {
+                size_t n = strlen(pl->name) + sizeof(".users");
+                char *g = rs_doc_alloc(pl->doc, n);
+                if (g)
+                        snprintf(g, n, "%s.users", pl->name);
+                pl->source.group = g;
+        }
+        load_writer_schemas(pl, d);
+
+        rs_props_apply(sink_props, top.sink, &pl->sink, "sink", pl->doc, d);
+        check_kafka(&pl->sink.kafka, "sink.kafka", d);
+        pl->sink.framing = pl->source.framing;
+        if (pl->sink.framing_name) {
+                int f = rs_framing_parse(pl->sink.framing_name);
+                if (f < 0)
+                        rs_diag_error(d, rs_node_get(top.sink, "framing"),
+                                      "sink.framing",
+                                      "'%s' is not one of: plain, "
+                                      "confluent, single-object",
+                                      pl->sink.framing_name);
+                else
+                        pl->sink.framing = f;
+        }
+        load_stages(pl, top.stages, d);
+        if (d->errors == before)
+                return pl;
+fail:
+        rs_pipeline_destroy(pl);
+        return NULL;
+}
+
+void rs_pipeline_destroy(rs_pipeline_t *pl)
+{
+        if (!pl)
+                return;
+        rs_doc_destroy(pl->doc);
+        free(pl);
+}
+
+void rs_pipeline_doc(rs_buf_t *b)
+{
+        rs_buf_adds(b, "# Pipeline file reference\n\nGenerated by "
+                       "`recstream doc` from the property tables.\n\n");
+        rs_props_doc(top_props, "top level", b);
+        rs_props_doc(source_props, "source", b);
+        rs_props_doc(sink_props, "sink", b);
+        for (size_t i = 0; rs_stage_at(i); i++) {
+                const rs_stage_ops_t *ops = rs_stage_at(i);
+                char title[128];
+                snprintf(title, sizeof(title), "stage `%s`", ops->type);
+                rs_buf_printf(b, "%s\n\n", ops->doc);
+                rs_props_doc(ops->props, title, b);
+        }
+}
