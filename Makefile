@@ -40,6 +40,7 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/schemas.o
 BIN      := $(BUILD)/recstream
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+TOOL_BINS := $(BUILD)/tests/codec_tool
 SCHEMAS  := $(wildcard schemas/*.avsc)
 
 .PHONY: all deps check-deps check-test-deps test unit asan demo bench \
@@ -94,6 +95,10 @@ $(BIN): $(BUILD)/src/main.o $(BUILD)/librecstream.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+$(BUILD)/tests/codec_tool: tests/tools/codec_tool.c $(BUILD)/librecstream.a
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -o $@ $< $(BUILD)/librecstream.a $(LIBS)
+
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/librecstream.a | check-test-deps
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
@@ -104,7 +109,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/librecstream.a | check-test-deps
 demo: $(BIN)
 	$(BIN) demo
 
-test: check-test-deps $(BIN) $(UNIT_BINS)
+test: check-test-deps $(BIN) $(UNIT_BINS) $(TOOL_BINS)
 	$(Q)BUILD=$(BUILD) PYTHON=$(PYTHON) sh tests/run.sh
 
 unit: $(UNIT_BINS)

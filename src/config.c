@@ -697,22 +697,21 @@ int rs_props_apply(const rs_prop_t *props, const rs_node_t *map, void *dst,
                                       "required key is missing");
                         continue;
                 }
-                if (p->def) {
-                        /* Defaults go through the same conversion; they
-                         * are the code's own, so errors here are bugs. */
+                if (p->def && p->type == RS_PROP_STRING) {
+                        *(const char **)((char *)dst + p->offset) = p->def;
+                } else if (p->def) {
+                        /* Defaults go through the same conversion as the
+                         * file's values; they are the code's own, so an
+                         * error here is a bug (caught by test_config). */
                         rs_diag_t own;
                         rs_diag_init(&own, "<default>");
                         rs_doc_t *dd = rs_doc_parse("<default>", p->def,
                                                     strlen(p->def), &own);
-                        if (dd) {
+                        if (dd && rs_doc_root(dd))
                                 apply_one(p, rs_doc_root(dd), dst, full, doc,
                                           &own);
-                                /* Strings must outlive the scratch doc. */
-                                if (p->type == RS_PROP_STRING)
-                                        *(const char **)((char *)dst +
-                                                         p->offset) = p->def;
-                                rs_doc_destroy(dd);
-                        }
+                        d->errors += own.errors;
+                        rs_doc_destroy(dd);
                         rs_diag_fini(&own);
                 }
         }

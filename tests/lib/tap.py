@@ -1,0 +1,40 @@
+"""A tiny TAP emitter shared by the Python tests: `ok N - name` lines that
+tests/run.sh counts. Run with Debian's /usr/bin/python3 (python3-avro and
+python3-confluent-kafka live there)."""
+import os
+import sys
+import traceback
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BUILD = os.environ.get("BUILD", os.path.join(ROOT, "build"))
+if not os.path.isabs(BUILD):
+    BUILD = os.path.join(ROOT, BUILD)
+RECSTREAM = os.path.join(BUILD, "recstream")
+
+_n = 0
+_failed = 0
+
+
+def check(name, fn, *args):
+    """Runs fn(*args); an exception or AssertionError is a failure."""
+    global _n, _failed
+    _n += 1
+    try:
+        fn(*args)
+        print(f"ok {_n} - {name}", flush=True)
+    except Exception:  # noqa: BLE001 - every failure is reported
+        _failed += 1
+        print(f"not ok {_n} - {name}", flush=True)
+        for line in traceback.format_exc().splitlines():
+            print(f"# {line}", flush=True)
+
+
+def skip(name, why):
+    global _n
+    _n += 1
+    print(f"ok {_n} - {name} # SKIP {why}", flush=True)
+
+
+def done():
+    print(f"1..{_n}", flush=True)
+    sys.exit(1 if _failed else 0)

@@ -1,0 +1,108 @@
+#!/bin/sh
+# Runs the test suites and ends with one summary line: N passed, N failed.
+#   tests/run.sh [unit|config|interop|e2e]...   (default: all)
+# Every suite prints TAP (`ok N - name` / `not ok N - name`); this script
+# counts those lines, so one failing case never hides the others.
+set -u
+BUILD=${BUILD:-build}
+PYTHON=${PYTHON:-/usr/bin/python3}
+export BUILD PYTHON
+cd "$(dirname "$0")/.." || exit 2
+suites=${*:-unit config interop e2e}
+log=$(mktemp)
+trap 'rm -f "$log" "$log.out" "$log.want"' EXIT
+pass=0 fail=0 skip=0
+
+# Echoes TAP lines from stdin and keeps them for tally.
+count() {
+        tee -a "$log"
+}
+
+tally() {
+        p=$(grep -c '^ok ' "$log" | tr -d ' ')
+        s=$(grep -c '^ok .*# SKIP' "$log" | tr -d ' ')
+        f=$(grep -c '^not ok ' "$log" | tr -d ' ')
+        pass=$((pass + p - s)) skip=$((skip + s)) fail=$((fail + f))
+        : >"$log"
+}
+
+for suite in $suites; do
+        case $suite in
+        unit)
+                for t in "$BUILD"/tests/test_*; do
+                        [ -x "$t" ] || continue
+                        echo "# --- unit: $(basename "$t")"
+                        if ! CMOCKA_MESSAGE_OUTPUT=TAP "$t" >"$log.out" 2>&1; then
+                                grep -q '^not ok ' "$log.out" ||
+                                        echo "not ok - $(basename "$t") exited non-zero" >>"$log.out"
+                        fi
+                        count <"$log.out"
+                        tally
+                done
+                ;;
+        config)
+                echo "# --- config: bad pipeline files and their exact errors"
+                n=0
+                for f in tests/config/*.yaml; do
+                        n=$((n + 1))
+                        out=$("$BUILD/recstream" validate -c "$f" 2>&1)
+                        rc=$?
+                        ok=1
+                        [ $rc -eq 2 ] || ok=0
+                        grep '^# expect: ' "$f" | sed 's/^# expect: //' >"$log.want"
+                        [ -s "$log.want" ] || ok=0
+                        while IFS= read -r want; do
+                                printf '%s\n' "$out" | grep -qxF "$f:$want" || ok=0
+                        done <"$log.want"
+                        if [ $ok = 1 ]; then
+                                echo "ok $n - $f" | count
+                        else
+                                echo "not ok $n - $f (exit $rc)" | count
+                                printf '%s\n' "$out" | sed 's/^/# got: /'
+                                sed 's/^/# want: /' "$log.want"
+                        fi
+                done
+                n=$((n + 1))
+                out=$("$BUILD/recstream" validate -c pipelines/video.yaml 2>&1)
+                if [ "$out" = "configuration OK" ]; then
+                        echo "ok $n - pipelines/video.yaml is valid" | count
+                else
+                        echo "not ok $n - pipelines/video.yaml: $out" | count
+                fi
+                for p in pipelines/*.yaml; do
+                        n=$((n + 1))
+                        if "$BUILD/recstream" validate -c "$p" >/dev/null 2>&1; then
+                                echo "ok $n - $p validates" | count
+                        else
+                                echo "not ok $n - $p does not validate" | count
+                        fi
+                done
+                tally
+                ;;
+        interop | e2e)
+                for t in tests/"$suite"/*.py; do
+                        [ -f "$t" ] || continue
+                        echo "# --- $suite: $t"
+                        if ! "$PYTHON" "$t" >"$log.out" 2>&1; then
+                                grep -q '^not ok ' "$log.out" ||
+                                        echo "not ok - $t exited non-zero" >>"$log.out"
+                        fi
+                        count <"$log.out" >/dev/null
+                        cat "$log.out"
+                        tally
+                done
+                ;;
+        *)
+                echo "unknown suite: $suite" >&2
+                exit 2
+                ;;
+        esac
+done
+rm -f "$log.out" "$log.want"
+echo
+if [ $skip -gt 0 ]; then
+        echo "$pass passed, $fail failed, $skip skipped"
+else
+        echo "$pass passed, $fail failed"
+fi
+[ $fail -eq 0 ]
