@@ -21,8 +21,10 @@ APT_PKGS  := build-essential pkg-config librdkafka-dev libavro-dev \
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
             -Wmissing-prototypes -Wformat=2 -Wvla
+# CFLAGS/LDFLAGS are the caller's (optimisation, sanitizers); RS_CFLAGS
+# are what the code needs and always apply.
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=c11 $(WARN) -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L \
+RS_CFLAGS := -std=c11 $(WARN) -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L \
             -Iinclude -Isrc -I$(BUILD)/gen -MMD -MP
 # Recursively expanded: evaluated at link time, after `deps` has run.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -83,26 +85,26 @@ $(BUILD)/gen/schemas.c: scripts/embed-schemas.sh $(SCHEMAS)
 $(BUILD)/%.o: %.c | check-deps
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) $(RS_CFLAGS) $(PKG_CFLAGS) -c $< -o $@
 
 $(BUILD)/gen/schemas.o: $(BUILD)/gen/schemas.c
-	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) $(RS_CFLAGS) -c $< -o $@
 
 $(BUILD)/librecstream.a: $(LIB_OBJS)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(BIN): $(BUILD)/src/main.o $(BUILD)/librecstream.a
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(Q)$(CC) $(CFLAGS) $(RS_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/tests/codec_tool: tests/tools/codec_tool.c $(BUILD)/librecstream.a
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -o $@ $< $(BUILD)/librecstream.a $(LIBS)
+	$(Q)$(CC) $(CFLAGS) $(RS_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/librecstream.a $(LIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/librecstream.a | check-test-deps
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(BUILD)/librecstream.a \
+	$(Q)$(CC) $(CFLAGS) $(RS_CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/librecstream.a \
 		$(TEST_LIBS) $(LIBS)
 
 # --- run --------------------------------------------------------------------
@@ -112,10 +114,11 @@ demo: $(BIN)
 test: check-test-deps $(BIN) $(UNIT_BINS) $(TOOL_BINS)
 	$(Q)BUILD=$(BUILD) PYTHON=$(PYTHON) sh tests/run.sh
 
-unit: $(UNIT_BINS)
-	$(Q)BUILD=$(BUILD) PYTHON=$(PYTHON) sh tests/run.sh unit
+unit: $(UNIT_BINS) $(TOOL_BINS)
+	$(Q)BUILD=$(BUILD) PYTHON=$(PYTHON) sh tests/run.sh unit interop
 
-# AddressSanitizer + UBSan over the unit and codec tests, in its own tree.
+# AddressSanitizer + UBSan over the unit tests and the codec interop tests
+# (python3-avro against the sanitized codec), in its own tree.
 asan:
 	$(Q)$(MAKE) --no-print-directory BUILD=build/asan \
 		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +18,31 @@
 #include "recstream/hash.h"
 
 #define CRC64_AVRO_EMPTY 0xc15d213aa4d7a795ULL
+
+/* avro-c allocates a string's or array's claimed length before it checks
+ * that the buffer holds it, so one garbage length would ask for gigabytes.
+ * No value of a Kafka record can be larger than the record, so a single
+ * allocation beyond this cap is refused and the read fails with ENOMEM —
+ * that record only. avro-c's allocator is process-wide: installed once. */
+#define AVRO_ALLOC_CAP (64u << 20)
+
+static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+        (void)ud;
+        (void)osize;
+        if (nsize == 0) {
+                free(ptr);
+                return NULL;
+        }
+        return nsize > AVRO_ALLOC_CAP ? NULL : realloc(ptr, nsize);
+}
+
+static pthread_once_t alloc_once = PTHREAD_ONCE_INIT;
+
+static void install_allocator(void)
+{
+        avro_set_allocator(capped_alloc, NULL);
+}
 
 enum kind { K_STRING, K_LONG, K_DOUBLE, K_ENUM };
 
@@ -397,6 +423,7 @@ rs_codec_t *rs_codec_new(rs_framing_t framing, rs_intern_t *strings,
                 rs_seterr(errstr, errstr_size, RS_ERR_NOMEM, "out of memory");
                 return NULL;
         }
+        pthread_once(&alloc_once, install_allocator);
         codec->framing = framing;
         codec->strings = strings;
         codec->recs_id = 2;
@@ -586,21 +613,32 @@ static rs_err_t unframe(rs_codec_t *codec, const unsigned char **buf,
         return fail(codec, RS_ERR_DECODE, "framing", "bad framing");
 }
 
-static rs_err_t read_value(rs_codec_t *codec, const unsigned char *p,
-                           size_t len, avro_value_t *value)
+/* Reads one record of `schema` from p[0..len) into value. avro-c leaks
+ * the buffer of a string cut short by the end of the input (its AVRO_READ
+ * returns without freeing), so the bytes are first walked with
+ * avro_skip_data, which checks every length against the buffer and
+ * allocates nothing; only a structurally sound record is then read. */
+static rs_err_t read_value(rs_codec_t *codec, avro_schema_t schema,
+                           const unsigned char *p, size_t len,
+                           avro_value_t *value)
 {
-        avro_reader_memory_set_source(codec->reader, (const char *)p,
-                                      (int64_t)len);
         char extra;
 
-        if (avro_value_read(codec->reader, value))
+        avro_reader_memory_set_source(codec->reader, (const char *)p,
+                                      (int64_t)len);
+        if (avro_skip_data(codec->reader, schema))
                 return fail(codec, RS_ERR_DECODE, "avro", "%s",
                             avro_strerror());
-        /* avro-c's memory reader cannot tell EOF; a further byte that
-         * reads means the record was not what its schema says. */
+        /* The memory reader cannot tell EOF; a further byte that reads
+         * means the record was not what its schema says. */
         if (!avro_read(codec->reader, &extra, 1))
                 return fail(codec, RS_ERR_DECODE, "avro",
                             "trailing bytes after the record");
+        avro_reader_memory_set_source(codec->reader, (const char *)p,
+                                      (int64_t)len);
+        if (avro_value_read(codec->reader, value))
+                return fail(codec, RS_ERR_DECODE, "avro", "%s",
+                            avro_strerror());
         return RS_OK;
 }
 
@@ -766,7 +804,7 @@ rs_err_t rs_codec_decode_event(rs_codec_t *codec, const void *buf, size_t len,
         int rc;
 
         if ((err = unframe(codec, &p, &len, 0, &b)) ||
-            (err = read_value(codec, p, len, &b->value)))
+            (err = read_value(codec, b->schema, p, len, &b->value)))
                 return err;
 
         if ((rc = get_field(b, EF_EVENT_ID, &v)) ||
@@ -805,7 +843,7 @@ rs_err_t rs_codec_event_to_json(rs_codec_t *codec, const void *buf, size_t len,
         rs_err_t err;
 
         if ((err = unframe(codec, &p, &len, 0, &b)) ||
-            (err = read_value(codec, p, len, &b->value)))
+            (err = read_value(codec, b->schema, p, len, &b->value)))
                 return err;
         if (avro_value_to_json(&b->value, 1, json))
                 return fail(codec, RS_ERR_DECODE, "avro", "%s",
@@ -1013,7 +1051,7 @@ rs_err_t rs_codec_decode_recs(rs_codec_t *codec, const void *buf, size_t len,
         rs_err_t err;
 
         if ((err = unframe(codec, &p, &len, 1, &unused)) ||
-            (err = read_value(codec, p, len, rec)))
+            (err = read_value(codec, codec->recs_schema, p, len, rec)))
                 return err;
         avro_value_get_by_name(rec, "user_id", &f, NULL);
         if ((err = intern_value(codec, &f, &recs->user)))

@@ -241,7 +241,8 @@ static int frame_close(rs_doc_t *doc, frame_t *f, rs_diag_t *d)
         node->kids = rs_doc_alloc(doc, (f->n ? f->n : 1) * sizeof(*node->kids));
         if (!node->kids)
                 return -1;
-        memcpy(node->kids, f->kids, f->n * sizeof(*node->kids));
+        if (f->n)
+                memcpy(node->kids, f->kids, f->n * sizeof(*node->kids));
         node->n = node->type == RS_NODE_MAP ? f->n / 2 : f->n;
         free(f->kids);
         if (node->type == RS_NODE_MAP)
@@ -470,9 +471,10 @@ static void unknown_key(const rs_prop_t *props, const rs_node_t *key,
         int best_d = 3;
         char full[256];
 
+        /* Suggest only near misses: at most 2 edits, under half the key. */
         for (const rs_prop_t *p = props; p->name; p++) {
                 int dist = edit_distance(key->value, p->name);
-                if (dist < best_d) {
+                if (dist < best_d && 2 * dist < (int)strlen(key->value)) {
                         best_d = dist;
                         best = p->name;
                 }
@@ -628,7 +630,11 @@ static void apply_one(const rs_prop_t *p, const rs_node_t *n, void *dst,
                                               "expected a non-empty string");
                                 continue;
                         }
-                        l->v[l->n++] = it->value;
+                        /* Copied: a default's node lives in a scratch doc. */
+                        l->v[l->n] = doc_strndup(doc, it->value,
+                                                 strlen(it->value));
+                        if (l->v[l->n])
+                                l->n++;
                 }
                 return;
         }

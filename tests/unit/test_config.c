@@ -1,0 +1,203 @@
+/* Config reader: positions, interpolation, durations, property tables. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "recstream/config.h"
+
+static rs_doc_t *parse(const char *text, rs_diag_t *d)
+{
+        rs_diag_init(d, "t.yaml");
+        return rs_doc_parse("t.yaml", text, strlen(text), d);
+}
+
+static void test_positions(void **state)
+{
+        rs_diag_t d;
+        rs_doc_t *doc = parse("a: 1\nb:\n  c: [x, y]\n", &d);
+        const rs_node_t *root, *b, *c;
+
+        (void)state;
+        assert_non_null(doc);
+        root = rs_doc_root(doc);
+        assert_int_equal(root->type, RS_NODE_MAP);
+        b = rs_node_get(root, "b");
+        assert_int_equal(b->line, 3);
+        assert_int_equal(b->col, 3);
+        c = rs_node_get(b, "c");
+        assert_int_equal(c->type, RS_NODE_SEQ);
+        assert_int_equal(c->n, 2);
+        assert_string_equal(c->kids[1]->value, "y");
+        assert_int_equal(c->kids[1]->line, 3);
+        assert_int_equal(c->kids[1]->col, 10);
+        rs_doc_destroy(doc);
+        rs_diag_fini(&d);
+}
+
+static void test_interpolation(void **state)
+{
+        rs_diag_t d;
+        rs_doc_t *doc;
+
+        (void)state;
+        setenv("RS_T_HOST", "kafka-1", 1);
+        unsetenv("RS_T_UNSET");
+        setenv("RS_T_EMPTY", "", 1);
+        doc = parse("a: ${RS_T_HOST}:9092\n"
+                    "b: ${RS_T_UNSET:-fallback}\n"
+                    "c: ${RS_T_EMPTY:-x}\n"
+                    "d: cost $$5 and $x\n",
+                    &d);
+        assert_non_null(doc);
+        assert_int_equal(d.errors, 0);
+        const rs_node_t *root = rs_doc_root(doc);
+        assert_string_equal(rs_node_get(root, "a")->value, "kafka-1:9092");
+        assert_string_equal(rs_node_get(root, "b")->value, "fallback");
+        assert_string_equal(rs_node_get(root, "c")->value, "x");
+        assert_string_equal(rs_node_get(root, "d")->value, "cost $5 and $x");
+        rs_doc_destroy(doc);
+        rs_diag_fini(&d);
+
+        doc = parse("a: x\nb: ${RS_T_UNSET}\n", &d);
+        assert_int_equal(d.errors, 1);
+        assert_non_null(strstr(d.text.p, "t.yaml:2:4: error: environment "
+                                         "variable RS_T_UNSET is not set"));
+        rs_doc_destroy(doc);
+        rs_diag_fini(&d);
+}
+
+static void test_durations(void **state)
+{
+        (void)state;
+        assert_int_equal(rs_duration_parse("250ms"), 250);
+        assert_int_equal(rs_duration_parse("30s"), 30000);
+        assert_int_equal(rs_duration_parse("1.5m"), 90000);
+        assert_int_equal(rs_duration_parse("2h"), 7200000);
+        assert_int_equal(rs_duration_parse("7d"), 604800000);
+        assert_int_equal(rs_duration_parse("0"), 0);
+        assert_int_equal(rs_duration_parse("10"), -1); /* unit required */
+        assert_int_equal(rs_duration_parse("-1s"), -1);
+        assert_int_equal(rs_duration_parse("5 minutes"), -1);
+        assert_int_equal(rs_duration_parse("s"), -1);
+}
+
+typedef struct conf {
+        const char *s;
+        int64_t i;
+        double x;
+        int b;
+        int e;
+        int64_t ms;
+        rs_strings_t list;
+        rs_kv_list_t kafka;
+} conf_t;
+
+static const char *const colours[] = {"red", "green", NULL};
+static const rs_prop_t props[] = {
+        {"s", RS_PROP_STRING, offsetof(conf_t, s), "dflt", 0, -1, NULL, 0, ""},
+        {"i", RS_PROP_INT, offsetof(conf_t, i), "7", 1, 10, NULL, 0, ""},
+        {"x", RS_PROP_DOUBLE, offsetof(conf_t, x), "0.5", 0, 1, NULL, 0, ""},
+        {"b", RS_PROP_BOOL, offsetof(conf_t, b), "true", 0, -1, NULL, 0, ""},
+        {"e", RS_PROP_ENUM, offsetof(conf_t, e), "green", 0, -1, colours, 0,
+         ""},
+        {"ms", RS_PROP_DURATION, offsetof(conf_t, ms), "1m", 0, 3600000, NULL,
+         0, ""},
+        {"list", RS_PROP_STRINGS, offsetof(conf_t, list), "[a, b]", 0, -1,
+         NULL, 0, ""},
+        {"kafka", RS_PROP_KAFKA, offsetof(conf_t, kafka), NULL, 0, -1, NULL, 0,
+         ""},
+        {0},
+};
+
+static void test_defaults(void **state)
+{
+        rs_diag_t d;
+        rs_doc_t *doc = parse("{}\n", &d);
+        conf_t c = {0};
+
+        (void)state;
+        assert_int_equal(rs_props_apply(props, rs_doc_root(doc), &c, "sec",
+                                        doc, &d),
+                         0);
+        assert_string_equal(c.s, "dflt");
+        assert_int_equal(c.i, 7);
+        assert_true(c.x == 0.5);
+        assert_int_equal(c.b, 1);
+        assert_int_equal(c.e, 1);
+        assert_int_equal(c.ms, 60000);
+        assert_int_equal(c.list.n, 2);
+        assert_string_equal(c.list.v[1], "b");
+        assert_int_equal(c.kafka.n, 0);
+        rs_doc_destroy(doc);
+        rs_diag_fini(&d);
+}
+
+static void test_values_and_errors(void **state)
+{
+        rs_diag_t d;
+        rs_doc_t *doc = parse("s: hello\n"
+                              "i: 11\n"
+                              "x: 0.25\n"
+                              "b: maybe\n"
+                              "e: red\n"
+                              "ms: 90s\n"
+                              "list: one\n"
+                              "kafka: {linger.ms: 5}\n"
+                              "zz: 1\n",
+                              &d);
+        conf_t c = {0};
+
+        (void)state;
+        assert_int_equal(rs_props_apply(props, rs_doc_root(doc), &c, "sec",
+                                        doc, &d),
+                         3);
+        assert_non_null(strstr(d.text.p, "t.yaml:9:1: error: sec.zz: unknown "
+                                         "key\n"));
+        assert_non_null(strstr(d.text.p, "t.yaml:2:4: error: sec.i: 11 is out "
+                                         "of range [1, 10]\n"));
+        assert_non_null(strstr(d.text.p, "t.yaml:4:4: error: sec.b: expected "
+                                         "true or false, got 'maybe'\n"));
+        assert_string_equal(c.s, "hello");
+        assert_true(c.x == 0.25);
+        assert_int_equal(c.e, 0);
+        assert_int_equal(c.ms, 90000);
+        assert_int_equal(c.list.n, 1);
+        assert_string_equal(c.list.v[0], "one");
+        assert_int_equal(c.kafka.n, 1);
+        assert_string_equal(c.kafka.v[0].key, "linger.ms");
+        assert_string_equal(c.kafka.v[0].value, "5");
+        assert_int_equal(c.kafka.v[0].at->line, 8);
+        rs_doc_destroy(doc);
+        rs_diag_fini(&d);
+}
+
+static void test_rejects_aliases_and_documents(void **state)
+{
+        rs_diag_t d;
+
+        (void)state;
+        assert_null(parse("a: &x 1\nb: *x\n", &d));
+        assert_non_null(strstr(d.text.p, "t.yaml:2:4: error: YAML aliases"));
+        rs_diag_fini(&d);
+        assert_null(parse("a: 1\n---\nb: 2\n", &d));
+        assert_non_null(strstr(d.text.p, "only one YAML document"));
+        rs_diag_fini(&d);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_positions),
+                cmocka_unit_test(test_interpolation),
+                cmocka_unit_test(test_durations),
+                cmocka_unit_test(test_defaults),
+                cmocka_unit_test(test_values_and_errors),
+                cmocka_unit_test(test_rejects_aliases_and_documents),
+        };
+        return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}
