@@ -77,9 +77,9 @@ static const struct {
 };
 
 typedef struct field {
-        int idx;         /* field index in the writer record, -1 absent */
-        int null_branch; /* union branch of null, -1 if none */
-        int branch;      /* union branch holding the value, -1 not a union */
+        int idx;          /* field index in the writer record, -1 absent */
+        int null_branch;  /* union branch of null, -1 if none */
+        int branch;       /* union branch holding the value, -1 not a union */
         avro_type_t type; /* writer type of the value */
 } field_t;
 
@@ -140,7 +140,8 @@ int rs_framing_parse(const char *name)
 }
 
 static rs_err_t fail(rs_codec_t *codec, rs_err_t err, const char *reason,
-                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+                     const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
 
 static rs_err_t fail(rs_codec_t *codec, rs_err_t err, const char *reason,
                      const char *fmt, ...)
@@ -205,9 +206,9 @@ static void canonical(rs_buf_t *b, avro_schema_t s)
                 rs_buf_adds(b, ",\"type\":\"record\",\"fields\":[");
                 n = avro_schema_record_size(s);
                 for (i = 0; i < n; i++) {
-                        rs_buf_printf(b, "%s{\"name\":\"%s\",\"type\":",
-                                      i ? "," : "",
-                                      avro_schema_record_field_name(s, (int)i));
+                        rs_buf_printf(
+                                b, "%s{\"name\":\"%s\",\"type\":", i ? "," : "",
+                                avro_schema_record_field_name(s, (int)i));
                         canonical(b, avro_schema_record_field_get_by_index(
                                              s, (int)i));
                         rs_buf_adds(b, "}");
@@ -278,9 +279,9 @@ static uint64_t schema_fingerprint(avro_schema_t s, char **canon)
         return fp;
 }
 
-rs_err_t rs_codec_canonical_form(const char *json, size_t len,
-                                 char **canon, uint64_t *fingerprint,
-                                 char *errstr, size_t errstr_size)
+rs_err_t rs_codec_canonical_form(const char *json, size_t len, char **canon,
+                                 uint64_t *fingerprint, char *errstr,
+                                 size_t errstr_size)
 {
         avro_schema_t s;
         rs_err_t err = parse_schema(json, len, &s, errstr, errstr_size);
@@ -302,8 +303,8 @@ static int kind_accepts(enum kind kind, avro_type_t t)
         case K_STRING: return t == AVRO_STRING || t == AVRO_BYTES;
         case K_LONG: return t == AVRO_INT32 || t == AVRO_INT64;
         case K_DOUBLE:
-                return t == AVRO_INT32 || t == AVRO_INT64 ||
-                       t == AVRO_FLOAT || t == AVRO_DOUBLE;
+                return t == AVRO_INT32 || t == AVRO_INT64 || t == AVRO_FLOAT ||
+                       t == AVRO_DOUBLE;
         case K_ENUM: return t == AVRO_ENUM || t == AVRO_STRING;
         }
         return 0;
@@ -430,9 +431,10 @@ rs_codec_t *rs_codec_new(rs_framing_t framing, rs_intern_t *strings,
         codec->reader = avro_reader_memory("", 0);
         codec->out_size = 4096;
         codec->out = malloc(codec->out_size);
-        codec->writer = codec->out ? avro_writer_memory(codec->out,
-                                                        (int64_t)codec->out_size)
-                                   : NULL;
+        codec->writer = codec->out
+                                ? avro_writer_memory(codec->out,
+                                                     (int64_t)codec->out_size)
+                                : NULL;
         if (!codec->reader || !codec->writer) {
                 rs_seterr(errstr, errstr_size, RS_ERR_NOMEM, "out of memory");
                 goto fail;
@@ -500,11 +502,11 @@ void rs_codec_set_pipeline(rs_codec_t *codec, const char *name,
 }
 
 rs_err_t rs_codec_add_event_writer(rs_codec_t *codec, const char *json,
-                                   size_t len, int32_t schema_id,
-                                   char *errstr, size_t errstr_size)
+                                   size_t len, int32_t schema_id, char *errstr,
+                                   size_t errstr_size)
 {
-        binding_t *bs = realloc(codec->bindings,
-                                (codec->nbindings + 1) * sizeof(*bs));
+        binding_t *bs =
+                realloc(codec->bindings, (codec->nbindings + 1) * sizeof(*bs));
         rs_err_t err;
 
         if (!bs)
@@ -718,8 +720,7 @@ static rs_err_t field_fail(rs_codec_t *codec, int ef, int rc)
 {
         if (rc > 0)
                 return fail(codec, RS_ERR_DECODE, "missing_field",
-                            "required field '%s' is null",
-                            contract[ef].name);
+                            "required field '%s' is null", contract[ef].name);
         return fail(codec, RS_ERR_DECODE, "bad_field",
                     "field '%s' cannot be read", contract[ef].name);
 }
@@ -740,8 +741,8 @@ static rs_err_t intern_field(rs_codec_t *codec, const binding_t *b, int ef,
                 return field_fail(codec, ef, rc ? rc : -1);
         *id = rs_intern_id(codec->strings, s, len);
         if (*id == RS_ID_NONE)
-                return fail(codec, RS_ERR_NOMEM, "nomem",
-                            "cannot intern '%s'", contract[ef].name);
+                return fail(codec, RS_ERR_NOMEM, "nomem", "cannot intern '%s'",
+                            contract[ef].name);
         return RS_OK;
 }
 
@@ -855,8 +856,8 @@ rs_err_t rs_codec_event_to_json(rs_codec_t *codec, const void *buf, size_t len,
  * Encoding.
  */
 
-static rs_err_t set_string(avro_value_t *rec, const char *name,
-                           const char *s, size_t len)
+static rs_err_t set_string(avro_value_t *rec, const char *name, const char *s,
+                           size_t len)
 {
         avro_value_t f;
         if (avro_value_get_by_name(rec, name, &f, NULL) ||
@@ -882,7 +883,7 @@ static rs_err_t frame_and_write(rs_codec_t *codec, avro_value_t *value,
 {
         size_t hdr = codec->framing == RS_FRAMING_CONFLUENT       ? 5
                      : codec->framing == RS_FRAMING_SINGLE_OBJECT ? 10
-                                                                   : 0;
+                                                                  : 0;
         size_t need;
 
         if (avro_value_sizeof(value, &need))
@@ -929,8 +930,8 @@ rs_err_t rs_codec_encode_event(rs_codec_t *codec, const rs_event_fields_t *e,
         int bad = 0;
 
         avro_value_reset(rec);
-        if (!e->event_id || !e->user_id || !e->item_id ||
-            e->type < 0 || e->type >= RS_EV__COUNT)
+        if (!e->event_id || !e->user_id || !e->item_id || e->type < 0 ||
+            e->type >= RS_EV__COUNT)
                 return fail(codec, RS_ERR_ENCODE, "encode",
                             "event lacks a required field");
         bad |= set_string(rec, "event_id", e->event_id, strlen(e->event_id));
@@ -956,14 +957,13 @@ rs_err_t rs_codec_encode_event(rs_codec_t *codec, const rs_event_fields_t *e,
                    {"session_id", e->session_id}};
         for (size_t i = 0; i < sizeof(opt) / sizeof(opt[0]); i++)
                 bad |= set_nullable(rec, opt[i].name, opt[i].s != NULL, &br) ||
-                       (opt[i].s && avro_value_set_string_len(
-                                            &br, opt[i].s,
-                                            strlen(opt[i].s) + 1));
+                       (opt[i].s &&
+                        avro_value_set_string_len(&br, opt[i].s,
+                                                  strlen(opt[i].s) + 1));
         if (bad)
                 return fail(codec, RS_ERR_ENCODE, "encode",
                             "cannot set event fields: %s", avro_strerror());
-        return frame_and_write(codec, rec, b->id, b->fingerprint, out,
-                               out_len);
+        return frame_and_write(codec, rec, b->id, b->fingerprint, out, out_len);
 }
 
 static rs_err_t set_id(rs_codec_t *codec, avro_value_t *rec, const char *name,
@@ -973,8 +973,8 @@ static rs_err_t set_id(rs_codec_t *codec, avro_value_t *rec, const char *name,
         const char *s = rs_intern_str(codec->strings, id, &len);
 
         if (!s)
-                return fail(codec, RS_ERR_ENCODE, "encode",
-                            "%s: unknown id %u", name, id);
+                return fail(codec, RS_ERR_ENCODE, "encode", "%s: unknown id %u",
+                            name, id);
         return set_string(rec, name, s, len);
 }
 
@@ -990,8 +990,7 @@ rs_err_t rs_codec_encode_recs(rs_codec_t *codec, const rs_recs_t *recs,
         if (avro_value_get_by_name(rec, "generated_ts", &f, NULL) ||
             avro_value_set_long(&f, recs->generated_ts) ||
             avro_value_get_by_name(rec, "pipeline", &pl, NULL) ||
-            set_string(&pl, "name", codec->pipeline,
-                       strlen(codec->pipeline)) ||
+            set_string(&pl, "name", codec->pipeline, strlen(codec->pipeline)) ||
             set_string(&pl, "config_hash", codec->config_hash,
                        strlen(codec->config_hash)) ||
             avro_value_get_by_name(rec, "items", &items, NULL))
@@ -1023,8 +1022,8 @@ rs_err_t rs_codec_encode_recs(rs_codec_t *codec, const rs_recs_t *recs,
                                             "because_of: bad id");
                 }
         }
-        return frame_and_write(codec, rec, codec->recs_id, codec->recs_fp,
-                               out, out_len);
+        return frame_and_write(codec, rec, codec->recs_id, codec->recs_fp, out,
+                               out_len);
 }
 
 static rs_err_t intern_value(rs_codec_t *codec, avro_value_t *v, uint32_t *id)
@@ -1036,9 +1035,9 @@ static rs_err_t intern_value(rs_codec_t *codec, avro_value_t *v, uint32_t *id)
                 return fail(codec, RS_ERR_DECODE, "bad_field", "%s",
                             avro_strerror());
         *id = rs_intern_id(codec->strings, s, len - 1);
-        return *id == RS_ID_NONE ? fail(codec, RS_ERR_NOMEM, "nomem",
-                                        "cannot intern id")
-                                 : RS_OK;
+        return *id == RS_ID_NONE
+                       ? fail(codec, RS_ERR_NOMEM, "nomem", "cannot intern id")
+                       : RS_OK;
 }
 
 rs_err_t rs_codec_decode_recs(rs_codec_t *codec, const void *buf, size_t len,

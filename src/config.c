@@ -43,8 +43,8 @@ void rs_diag_error(rs_diag_t *d, const rs_node_t *at, const char *path,
         va_list ap;
 
         va_start(ap, fmt);
-        diag_vat(d, at ? at->line : 1, at ? at->col : 1, path ? path : "",
-                 fmt, ap);
+        diag_vat(d, at ? at->line : 1, at ? at->col : 1, path ? path : "", fmt,
+                 ap);
         va_end(ap);
 }
 
@@ -394,7 +394,8 @@ rs_doc_t *rs_doc_load(const char *path, rs_diag_t *d)
         rs_buf_fini(&b);
         if (doc) {
                 const char *slash = strrchr(path, '/');
-                doc->dir = slash ? strndup(path, (size_t)(slash - path + (slash == path)))
+                doc->dir = slash ? strndup(path, (size_t)(slash - path +
+                                                          (slash == path)))
                                  : NULL;
         }
         return doc;
@@ -421,7 +422,7 @@ int64_t rs_duration_parse(const char *s)
         static const struct {
                 const char *unit;
                 int64_t ms;
-        } units[] = {{"ms", 1},       {"s", 1000},      {"m", 60000},
+        } units[] = {{"ms", 1},      {"s", 1000},     {"m", 60000},
                      {"h", 3600000}, {"d", 86400000}, {"w", 604800000}};
         char *end;
         double v;
@@ -504,9 +505,8 @@ static void range_error(const rs_prop_t *p, const rs_node_t *n,
                         const char *path, rs_diag_t *d)
 {
         if (p->type == RS_PROP_DURATION)
-                rs_diag_error(d, n, path,
-                              "%s is out of range [%.0fms, %.0fms]", n->value,
-                              p->min, p->max);
+                rs_diag_error(d, n, path, "%s is out of range [%.0fms, %.0fms]",
+                              n->value, p->min, p->max);
         else
                 rs_diag_error(d, n, path, "%s is out of range [%g, %g]",
                               n->value, p->min, p->max);
@@ -537,7 +537,8 @@ static void apply_one(const rs_prop_t *p, const rs_node_t *n, void *dst,
                 errno = 0;
                 long long v = strtoll(n->value, &end, 10);
                 if (n->quoted || end == n->value || *end || errno) {
-                        rs_diag_error(d, n, path, "expected an integer, got '%s'",
+                        rs_diag_error(d, n, path,
+                                      "expected an integer, got '%s'",
                                       n->value);
                         return;
                 }
@@ -622,17 +623,16 @@ static void apply_one(const rs_prop_t *p, const rs_node_t *n, void *dst,
                 l->v = rs_doc_alloc(doc, (cnt ? cnt : 1) * sizeof(*l->v));
                 l->n = 0;
                 for (size_t i = 0; l->v && i < cnt; i++) {
-                        const rs_node_t *it = n->type == RS_NODE_SEQ
-                                                      ? n->kids[i]
-                                                      : n;
+                        const rs_node_t *it =
+                                n->type == RS_NODE_SEQ ? n->kids[i] : n;
                         if (it->type != RS_NODE_SCALAR || !*it->value) {
                                 rs_diag_error(d, it, path,
                                               "expected a non-empty string");
                                 continue;
                         }
                         /* Copied: a default's node lives in a scratch doc. */
-                        l->v[l->n] = doc_strndup(doc, it->value,
-                                                 strlen(it->value));
+                        l->v[l->n] =
+                                doc_strndup(doc, it->value, strlen(it->value));
                         if (l->v[l->n])
                                 l->n++;
                 }
@@ -742,8 +742,9 @@ static const char *type_name(const rs_prop_t *p)
 
 void rs_props_doc(const rs_prop_t *props, const char *title, rs_buf_t *b)
 {
-        rs_buf_printf(b, "### %s\n\n| key | type | default | range | "
-                         "meaning |\n|---|---|---|---|---|\n",
+        rs_buf_printf(b,
+                      "### %s\n\n| key | type | default | range | "
+                      "meaning |\n|---|---|---|---|---|\n",
                       title);
         for (const rs_prop_t *p = props; p->name; p++) {
                 rs_buf_printf(b, "| `%s` | %s | %s | ", p->name, type_name(p),

@@ -30,8 +30,8 @@ static const char *const names[C__COUNT] = {
 struct rs_csv {
         FILE *f;
         long line;
-        int col[C__COUNT]; /* field index of each column, -1 absent */
-        rs_buf_t row;      /* the row, fields NUL-separated in place */
+        int col[C__COUNT];      /* field index of each column, -1 absent */
+        rs_buf_t row;           /* the row, fields NUL-separated in place */
         size_t off[MAX_FIELDS]; /* field starts while the row grows */
         char *field[MAX_FIELDS];
         int nfields;
@@ -94,8 +94,8 @@ static int read_record(rs_csv_t *csv)
                 char ch = (char)c;
                 rs_buf_add(&csv->row, &ch, 1);
         }
-        if (c == EOF && (csv->row.len > fstart || csv->nfields == 0 ||
-                         !start)) {
+        if (c == EOF &&
+            (csv->row.len > fstart || csv->nfields == 0 || !start)) {
                 if (csv->nfields < MAX_FIELDS)
                         csv->off[csv->nfields++] = fstart;
                 rs_buf_add(&csv->row, "", 1);
@@ -194,8 +194,8 @@ rs_err_t rs_csv_next(rs_csv_t *csv, rs_event_fields_t *ev, char *errstr,
         ev->type = rs_event_type_parse(s, strlen(s));
         if (ev->type < 0)
                 return rs_seterr(errstr, errstr_size, RS_ERR_DECODE,
-                                 "line %ld: unknown event_type '%s'",
-                                 csv->line, s);
+                                 "line %ld: unknown event_type '%s'", csv->line,
+                                 s);
         if (parse_i64(col(csv, C_TS), &ev->ts))
                 return rs_seterr(errstr, errstr_size, RS_ERR_DECODE,
                                  "line %ld: bad ts_ms '%s'", csv->line,
@@ -222,8 +222,8 @@ rs_err_t rs_csv_next(rs_csv_t *csv, rs_event_fields_t *ev, char *errstr,
                 ev->value = strtod(s, &end);
                 if (*end || !isfinite(ev->value))
                         return rs_seterr(errstr, errstr_size, RS_ERR_DECODE,
-                                         "line %ld: bad value '%s'",
-                                         csv->line, s);
+                                         "line %ld: bad value '%s'", csv->line,
+                                         s);
         }
         return RS_OK;
 }

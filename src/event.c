@@ -4,9 +4,8 @@
 #include "recstream/event.h"
 
 static const char *const type_names[RS_EV__COUNT] = {
-        "impression", "play", "click",       "watch",    "like",
-        "share",      "comment", "add_to_cart", "purchase", "skip",
-        "dislike",    "rate",
+        "impression", "play",        "click",    "watch", "like",    "share",
+        "comment",    "add_to_cart", "purchase", "skip",  "dislike", "rate",
 };
 
 static const char *const reason_names[RS_REASON__COUNT] = {

@@ -7,15 +7,15 @@
 #include "recstream/gen.h"
 
 static const char *const category_names[16] = {
-        "comedy", "cooking", "gaming", "music",  "sports", "travel",
-        "beauty", "tech",    "pets",   "dance",  "diy",    "news",
+        "comedy",  "cooking", "gaming",  "music", "sports", "travel",
+        "beauty",  "tech",    "pets",    "dance", "diy",    "news",
         "fashion", "fitness", "science", "kids",
 };
 
 typedef struct user {
-        uint8_t fav[2];     /* favourite categories */
-        uint32_t series;    /* series being watched, UINT32_MAX none */
-        uint32_t episode;   /* next episode to watch */
+        uint8_t fav[2];   /* favourite categories */
+        uint32_t series;  /* series being watched, UINT32_MAX none */
+        uint32_t episode; /* next episode to watch */
 } user_t;
 
 struct rs_gen {
@@ -150,8 +150,8 @@ void rs_gen_next(rs_gen_t *g, rs_event_fields_t *ev)
                          u->episode + 1);
                 ev->category = category_names[c];
                 duration = 30000 + (int64_t)(u->series % 7) * 10000;
-                double completion = unit(g) < 0.85 ? 0.8 + 0.2 * unit(g)
-                                                   : 0.05 * unit(g);
+                double completion =
+                        unit(g) < 0.85 ? 0.8 + 0.2 * unit(g) : 0.05 * unit(g);
                 ev->type = completion < 0.1 ? RS_EV_SKIP : RS_EV_WATCH;
                 ev->duration_ms = duration;
                 ev->watch_ms = (int64_t)(completion * (double)duration);
@@ -182,8 +182,8 @@ void rs_gen_next(rs_gen_t *g, rs_event_fields_t *ev)
                         ev->watch_ms = (int64_t)(0.08 * (double)duration);
                 } else {
                         ev->type = RS_EV_WATCH;
-                        ev->watch_ms =
-                                (int64_t)((0.3 + 0.7 * unit(g)) * (double)duration);
+                        ev->watch_ms = (int64_t)((0.3 + 0.7 * unit(g)) *
+                                                 (double)duration);
                 }
         }
         /* A full watch is sometimes followed by a like or a share. */

@@ -37,7 +37,8 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
                 return;
         }
         /* Transient (broker down, transport): librdkafka retries. */
-        rs_log(RS_LOG_WARNING, "component=kafka event=error err=%s reason=\"%s\"",
+        rs_log(RS_LOG_WARNING,
+               "component=kafka event=error err=%s reason=\"%s\"",
                rd_kafka_err2name(err), reason);
 }
 
@@ -136,13 +137,15 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                        parts->cnt, src->assigned);
         }
         if (error) {
-                rs_log(RS_LOG_ERR, "component=source event=assign_failed "
-                                   "reason=\"%s\"",
+                rs_log(RS_LOG_ERR,
+                       "component=source event=assign_failed "
+                       "reason=\"%s\"",
                        rd_kafka_error_string(error));
                 rd_kafka_error_destroy(error);
         } else if (aerr) {
-                rs_log(RS_LOG_ERR, "component=source event=assign_failed "
-                                   "reason=\"%s\"",
+                rs_log(RS_LOG_ERR,
+                       "component=source event=assign_failed "
+                       "reason=\"%s\"",
                        rd_kafka_err2str(aerr));
         }
 }
@@ -266,8 +269,9 @@ long rs_source_poll(rs_source_t *src, rs_msg_t *msgs, size_t max,
                 max = src->batch_max;
         n = rd_kafka_consume_batch_queue(src->queue, timeout_ms, s->msgs, max);
         if (n < 0) {
-                rs_log(RS_LOG_ERR, "component=source event=poll_failed "
-                                   "reason=\"%s\"",
+                rs_log(RS_LOG_ERR,
+                       "component=source event=poll_failed "
+                       "reason=\"%s\"",
                        rd_kafka_err2str(rd_kafka_last_error()));
                 return -1;
         }
@@ -394,8 +398,7 @@ struct rs_sink {
         void *opaque;
 };
 
-static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m,
-                      void *opaque)
+static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
         rs_sink_t *sink = opaque;
 
@@ -502,12 +505,11 @@ rs_err_t rs_sink_produce(rs_sink_t *sink, const void *key, size_t key_len,
                        msg_opaque);
 }
 
-rs_err_t rs_sink_produce_to(rs_sink_t *sink, const char *topic,
-                            const void *key, size_t key_len,
-                            const void *value, size_t len, void *msg_opaque)
+rs_err_t rs_sink_produce_to(rs_sink_t *sink, const char *topic, const void *key,
+                            size_t key_len, const void *value, size_t len,
+                            void *msg_opaque)
 {
-        return produce(sink, NULL, topic, key, key_len, value, len,
-                       msg_opaque);
+        return produce(sink, NULL, topic, key, key_len, value, len, msg_opaque);
 }
 
 void rs_sink_poll(rs_sink_t *sink, int timeout_ms)
@@ -626,8 +628,9 @@ const rs_msg_t *rs_reader_next(rs_reader_t *rd, int timeout_ms)
         if (!m)
                 return NULL;
         if (m->err) {
-                rs_log(RS_LOG_WARNING, "component=reader event=error "
-                                       "reason=\"%s\"",
+                rs_log(RS_LOG_WARNING,
+                       "component=reader event=error "
+                       "reason=\"%s\"",
                        rd_kafka_message_errstr(m));
                 rd_kafka_message_destroy(m);
                 return NULL;

@@ -34,8 +34,9 @@ static const rs_prop_t top_props[] = {
         {"source", RS_PROP_NODE, TOP(source), NULL, 0, -1, NULL,
          RS_PROP_REQUIRED, "Where events come from (see source)."},
         {"stages", RS_PROP_NODE, TOP(stages), NULL, 0, -1, NULL,
-         RS_PROP_REQUIRED, "The processing stages, in order, each with a "
-                           "`type:`."},
+         RS_PROP_REQUIRED,
+         "The processing stages, in order, each with a "
+         "`type:`."},
         {"sink", RS_PROP_NODE, TOP(sink), NULL, 0, -1, NULL, RS_PROP_REQUIRED,
          "Where recommendations go (see sink)."},
         {0},
@@ -51,15 +52,15 @@ static const rs_prop_t source_props[] = {
          "Wire format of the records (schemas/README.md)."},
         {"schema_id", RS_PROP_INT, SRC(schema_id), "1", 0, 2147483647, NULL, 0,
          "Confluent schema id of the built-in BehaviorEvent schema."},
-        {"writer_schemas", RS_PROP_NODE, SRC(writer_schemas), NULL, 0, -1,
-         NULL, 0,
+        {"writer_schemas", RS_PROP_NODE, SRC(writer_schemas), NULL, 0, -1, NULL,
+         0,
          "Other BehaviorEvent versions accepted: a list of `{file, id}` "
          "(file relative to this YAML; id for Confluent framing). With plain "
          "framing the last one is the schema the topic is written with."},
-        {"batch_size", RS_PROP_INT, SRC(batch_size), "2000", 1, 100000, NULL,
-         0, "Messages consumed per batch."},
-        {"poll_timeout", RS_PROP_DURATION, SRC(poll_timeout), "100ms", 0,
-         10000, NULL, 0, "How long one poll waits for messages."},
+        {"batch_size", RS_PROP_INT, SRC(batch_size), "2000", 1, 100000, NULL, 0,
+         "Messages consumed per batch."},
+        {"poll_timeout", RS_PROP_DURATION, SRC(poll_timeout), "100ms", 0, 10000,
+         NULL, 0, "How long one poll waits for messages."},
         {"auto_offset_reset", RS_PROP_ENUM, SRC(auto_offset_reset), "earliest",
          0, -1, offset_resets, 0,
          "Where a group with no committed offset starts."},
@@ -88,8 +89,7 @@ static const rs_prop_t sink_props[] = {
         {0},
 };
 
-static void check_kafka(const rs_kv_list_t *kv, const char *path,
-                        rs_diag_t *d)
+static void check_kafka(const rs_kv_list_t *kv, const char *path, rs_diag_t *d)
 {
         char errstr[512], full[256];
 
@@ -138,8 +138,8 @@ static void load_writer_schemas(rs_pipeline_t *pl, rs_diag_t *d)
         rs_source_conf_t *src = &pl->source;
         const rs_node_t *list = src->writer_schemas;
         static const rs_prop_t ws_props[] = {
-                {"file", RS_PROP_STRING, offsetof(ws_raw_t, file), NULL, 0,
-                 -1, NULL, RS_PROP_REQUIRED, "Path of the .avsc"},
+                {"file", RS_PROP_STRING, offsetof(ws_raw_t, file), NULL, 0, -1,
+                 NULL, RS_PROP_REQUIRED, "Path of the .avsc"},
                 {"id", RS_PROP_INT, offsetof(ws_raw_t, id), "-1", -1,
                  2147483647, NULL, 0, "Confluent schema id"},
                 {0},
@@ -155,20 +155,22 @@ static void load_writer_schemas(rs_pipeline_t *pl, rs_diag_t *d)
                               "expected a list of {file, id}");
                 return;
         }
-        src->writers = rs_doc_alloc(pl->doc, (list->n + 1) * sizeof(*src->writers));
+        src->writers =
+                rs_doc_alloc(pl->doc, (list->n + 1) * sizeof(*src->writers));
         in = rs_intern_new();
         codec = in ? rs_codec_new(src->framing, in, errstr, sizeof(errstr))
                    : NULL;
         if (!src->writers || !codec) {
-                rs_diag_error(d, list, "source.writer_schemas", "out of memory");
+                rs_diag_error(d, list, "source.writer_schemas",
+                              "out of memory");
                 goto out;
         }
         for (size_t i = 0; i < list->n; i++) {
                 rs_writer_schema_t *w = &src->writers[src->nwriters];
                 ws_raw_t raw = {0};
                 snprintf(path, sizeof(path), "source.writer_schemas[%zu]", i);
-                if (rs_props_apply(ws_props, list->kids[i], &raw, path,
-                                   pl->doc, d))
+                if (rs_props_apply(ws_props, list->kids[i], &raw, path, pl->doc,
+                                   d))
                         continue;
                 w->file = raw.file;
                 w->id = (int32_t)raw.id;
@@ -204,8 +206,7 @@ out:
         rs_intern_destroy(in);
 }
 
-static void load_stages(rs_pipeline_t *pl, const rs_node_t *list,
-                        rs_diag_t *d)
+static void load_stages(rs_pipeline_t *pl, const rs_node_t *list, rs_diag_t *d)
 {
         char path[64];
 
@@ -249,8 +250,8 @@ static void load_stages(rs_pipeline_t *pl, const rs_node_t *list,
                         nprops++;
                 size_t type_off = (ops->conf_size + sizeof(void *) - 1) /
                                   sizeof(void *) * sizeof(void *);
-                rs_prop_t *props = rs_doc_alloc(pl->doc,
-                                                (nprops + 2) * sizeof(*props));
+                rs_prop_t *props =
+                        rs_doc_alloc(pl->doc, (nprops + 2) * sizeof(*props));
                 void *conf = rs_doc_alloc(pl->doc, type_off + sizeof(void *));
                 if (!props || !conf)
                         continue;
@@ -299,8 +300,8 @@ rs_pipeline_t *rs_pipeline_load(const char *path, rs_diag_t *d)
         pl->kafka = top.kafka;
         check_kafka(&pl->kafka, "kafka", d);
 
-        rs_props_apply(source_props, top.source, &pl->source, "source",
-                       pl->doc, d);
+        rs_props_apply(source_props, top.source, &pl->source, "source", pl->doc,
+                       d);
         check_kafka(&pl->source.kafka, "source.kafka", d);
         if (!pl->source.group) {
                 size_t n = strlen(pl->name) + sizeof(".users");

@@ -12,8 +12,8 @@
 #include "recstream/stage.h"
 #include "recstream/worker.h"
 
-#define NO_TICKET UINT64_MAX
-#define MAX_REASONS 16
+#define NO_TICKET      UINT64_MAX
+#define MAX_REASONS    16
 #define STATS_EVERY_MS 10000
 
 struct rs_worker {
@@ -25,7 +25,7 @@ struct rs_worker {
         void **stages; /* instances, pl->nstages */
         rs_msg_t *msgs;
         rs_event_t *events;
-        uint64_t ticket; /* of the batch being processed */
+        uint64_t ticket;    /* of the batch being processed */
         int64_t event_time; /* newest event ts seen */
         rs_err_t failed;    /* first fatal error */
         rs_worker_stats_t st;
@@ -93,8 +93,9 @@ static void on_drain(void *opaque)
         rs_worker_t *w = opaque;
 
         if (rs_sink_flush(w->sink, (int)w->pl->sink.flush_timeout))
-                rs_log(RS_LOG_WARNING, "component=sink event=drain_timeout "
-                                       "outstanding=%d",
+                rs_log(RS_LOG_WARNING,
+                       "component=sink event=drain_timeout "
+                       "outstanding=%d",
                        rs_sink_outstanding(w->sink));
 }
 
@@ -108,8 +109,9 @@ static rs_err_t emit(void *opaque, const rs_recs_t *recs)
 
         if (!key || rs_codec_encode_recs(w->out, recs, &buf, &len)) {
                 w->st.encode_failed++;
-                rs_log(RS_LOG_ERR, "component=sink event=encode_failed "
-                                   "reason=\"%s\"",
+                rs_log(RS_LOG_ERR,
+                       "component=sink event=encode_failed "
+                       "reason=\"%s\"",
                        rs_codec_error(w->out));
                 return RS_OK; /* a bug of ours; counted, not fatal */
         }
@@ -154,10 +156,9 @@ rs_worker_t *rs_worker_new(const rs_pipeline_t *pl, char *errstr,
                                 (int32_t)pl->sink.schema_id);
         rs_codec_set_pipeline(w->out, pl->name, pl->hash);
         for (size_t i = 0; i < sc->nwriters; i++)
-                if (rs_codec_add_event_writer(w->in, sc->writers[i].json,
-                                              sc->writers[i].len,
-                                              sc->writers[i].id, errstr,
-                                              errstr_size))
+                if (rs_codec_add_event_writer(
+                            w->in, sc->writers[i].json, sc->writers[i].len,
+                            sc->writers[i].id, errstr, errstr_size))
                         goto fail;
 
         env = (rs_stage_env_t){w->strings, pl->name};
@@ -200,7 +201,8 @@ rs_err_t rs_worker_step(rs_worker_t *w)
 
         if (w->failed)
                 return w->failed;
-        if (rs_source_inflight(w->src) >= (size_t)pl->source.max_inflight_batches) {
+        if (rs_source_inflight(w->src) >=
+            (size_t)pl->source.max_inflight_batches) {
                 rs_sink_poll(w->sink, 10);
                 return w->failed;
         }

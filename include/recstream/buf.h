@@ -30,7 +30,6 @@ int rs_buf_json_str(rs_buf_t *b, const char *s, size_t len);
 /* One JSON object of a recommendation list, ids resolved through `in`:
  * {"user_id":…,"generated_ts":…,"items":[{"item_id":…,"score":…,
  *  "reason":…,"because_of":…}]} (no newline). */
-int rs_buf_recs_json(rs_buf_t *b, const rs_recs_t *recs,
-                     const rs_intern_t *in);
+int rs_buf_recs_json(rs_buf_t *b, const rs_recs_t *recs, const rs_intern_t *in);
 
 #endif

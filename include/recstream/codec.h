@@ -33,16 +33,17 @@ const char *rs_framing_name(int framing);
 /* -1 when unknown. Names: plain, confluent, single-object. */
 int rs_framing_parse(const char *name);
 
-/* The built-in schemas (the .avsc files of schemas/, embedded at build time). */
+/* The built-in schemas (the .avsc files of schemas/, embedded at build time).
+ */
 extern const char rs_schema_BehaviorEvent[];
 extern const char rs_schema_ItemMeta[];
 extern const char rs_schema_UserRecs[];
 
 /* The Avro Parsing Canonical Form of a schema's JSON text, and its
  * CRC-64-AVRO fingerprint. Caller frees *canonical. */
-rs_err_t rs_codec_canonical_form(const char *json, size_t len,
-                                 char **canonical, uint64_t *fingerprint,
-                                 char *errstr, size_t errstr_size);
+rs_err_t rs_codec_canonical_form(const char *json, size_t len, char **canonical,
+                                 uint64_t *fingerprint, char *errstr,
+                                 size_t errstr_size);
 
 /* An event as strings, for encoding (produce, generators, tests).
  * Absent optional fields: NULL strings, RS_NONE_I64, NAN. */
@@ -74,8 +75,8 @@ void rs_codec_set_pipeline(rs_codec_t *codec, const char *name,
  * Confluent framing `schema_id` is its registry id; with plain framing the
  * writer schema added last is the one records are read with. */
 rs_err_t rs_codec_add_event_writer(rs_codec_t *codec, const char *json,
-                                   size_t len, int32_t schema_id,
-                                   char *errstr, size_t errstr_size);
+                                   size_t len, int32_t schema_id, char *errstr,
+                                   size_t errstr_size);
 
 /* Decode one framed BehaviorEvent into *ev, interning its ids. On failure
  * returns RS_ERR_DECODE (or RS_ERR_NOMEM) and the record alone is lost;

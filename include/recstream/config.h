@@ -100,9 +100,9 @@ typedef struct rs_kv_list {
 typedef struct rs_prop {
         const char *name;
         rs_prop_type_t type;
-        size_t offset;           /* into the destination struct */
-        const char *def;         /* default as YAML text; NULL: none */
-        double min, max;         /* INT, DOUBLE, DURATION(ms); min > max: unbounded */
+        size_t offset;   /* into the destination struct */
+        const char *def; /* default as YAML text; NULL: none */
+        double min, max; /* INT, DOUBLE, DURATION(ms); min > max: unbounded */
         const char *const *enums; /* ENUM symbols, NULL-terminated */
         unsigned flags;
         const char *doc;

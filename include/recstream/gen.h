@@ -12,11 +12,11 @@
 typedef struct rs_gen_conf {
         uint64_t seed;
         uint32_t users;
-        uint32_t series;      /* each in one category */
-        uint32_t episodes;    /* per series */
-        uint32_t standalone;  /* videos outside any series */
-        uint32_t categories;  /* at most 16 */
-        int64_t start_ts;     /* ms, first event time */
+        uint32_t series;     /* each in one category */
+        uint32_t episodes;   /* per series */
+        uint32_t standalone; /* videos outside any series */
+        uint32_t categories; /* at most 16 */
+        int64_t start_ts;    /* ms, first event time */
 } rs_gen_conf_t;
 
 typedef struct rs_gen rs_gen_t;

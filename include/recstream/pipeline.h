@@ -55,7 +55,7 @@ typedef struct rs_pipeline {
         rs_doc_t *doc;
         const char *file;
         const char *name;
-        char hash[17]; /* hex of the file text's 64-bit hash */
+        char hash[17];      /* hex of the file text's 64-bit hash */
         rs_kv_list_t kafka; /* librdkafka properties of every client */
         rs_source_conf_t source;
         rs_sink_conf_t sink;

@@ -62,11 +62,11 @@ static int produce_events(const rs_pipeline_t *pl, long n, char *errstr,
         counts_t dr = {0, 0};
         rs_intern_t *in = rs_intern_new();
         rs_gen_t *gen = rs_gen_new(&gc);
-        rs_codec_t *codec = in ? rs_codec_new(pl->source.framing, in, errstr,
-                                              errstr_size)
-                               : NULL;
-        rs_sink_t *sink = rs_sink_new(&pl->kafka, &sc, on_delivery, &dr,
-                                      errstr, errstr_size);
+        rs_codec_t *codec =
+                in ? rs_codec_new(pl->source.framing, in, errstr, errstr_size)
+                   : NULL;
+        rs_sink_t *sink = rs_sink_new(&pl->kafka, &sc, on_delivery, &dr, errstr,
+                                      errstr_size);
         int rc = -1;
 
         if (!gen || !codec || !sink)
@@ -86,7 +86,8 @@ static int produce_events(const rs_pipeline_t *pl, long n, char *errstr,
                         goto out;
                 }
         }
-        if (rs_sink_flush(sink, 30000) || dr.failed || dr.ok != (unsigned long long)n) {
+        if (rs_sink_flush(sink, 30000) || dr.failed ||
+            dr.ok != (unsigned long long)n) {
                 rs_seterr(errstr, errstr_size, RS_ERR_KAFKA,
                           "%llu of %ld events delivered", dr.ok, n);
                 goto out;
@@ -107,9 +108,9 @@ static long print_output(const rs_pipeline_t *pl, const char *bootstrap,
 {
         char errstr[512];
         rs_intern_t *in = rs_intern_new();
-        rs_codec_t *codec = in ? rs_codec_new(pl->sink.framing, in, errstr,
-                                              sizeof(errstr))
-                               : NULL;
+        rs_codec_t *codec =
+                in ? rs_codec_new(pl->sink.framing, in, errstr, sizeof(errstr))
+                   : NULL;
         rs_reader_t *rd = rs_reader_new(bootstrap, pl->sink.topic, 1, NULL,
                                         errstr, sizeof(errstr));
         rs_buf_t line;
@@ -234,8 +235,9 @@ int rs_cmd_demo(int argc, char **argv)
                (unsigned long long)st.produced,
                (unsigned long long)st.delivered);
         if (err || st.consumed < (unsigned long long)events) {
-                fprintf(stderr, "recstream: demo: the worker did not finish "
-                                "(%s)\n",
+                fprintf(stderr,
+                        "recstream: demo: the worker did not finish "
+                        "(%s)\n",
                         err ? rs_err_str(err) : "timed out");
                 goto out;
         }
@@ -244,8 +246,9 @@ int rs_cmd_demo(int argc, char **argv)
         long got = print_output(pl, rs_devbroker_bootstrap(db),
                                 (long)st.delivered, show);
         if (got != (long)st.delivered) {
-                fprintf(stderr, "recstream: demo: read %ld of %llu output "
-                                "records back\n",
+                fprintf(stderr,
+                        "recstream: demo: read %ld of %llu output "
+                        "records back\n",
                         got, (unsigned long long)st.delivered);
                 goto out;
         }

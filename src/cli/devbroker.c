@@ -17,12 +17,10 @@ static const char usage[] =
 
 int rs_cmd_devbroker(int argc, char **argv)
 {
-        static const struct option opts[] = {{"brokers", 1, NULL, 'n'},
-                                             {"partitions", 1, NULL, 'p'},
-                                             {"port", 1, NULL, 'P'},
-                                             {"topic", 1, NULL, 't'},
-                                             {"help", 0, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
+        static const struct option opts[] = {
+                {"brokers", 1, NULL, 'n'}, {"partitions", 1, NULL, 'p'},
+                {"port", 1, NULL, 'P'},    {"topic", 1, NULL, 't'},
+                {"help", 0, NULL, 'h'},    {NULL, 0, NULL, 0}};
         const char *topics[32] = {"video.behavior", "video.recs"};
         size_t ntopics = 2;
         int brokers = 1, partitions = 4, port = 0, own_topics = 0, c;

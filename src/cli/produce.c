@@ -18,7 +18,8 @@ static const char usage[] =
         "       [--framing plain|confluent|single-object] [--schema-id ID]\n"
         "       [--seed S] [-X librdkafka.key=value]...\n"
         "Writes BehaviorEvent records keyed by user_id. FILE is the canonical\n"
-        "event CSV ('-' for stdin); --generate writes N events of the built-in\n"
+        "event CSV ('-' for stdin); --generate writes N events of the "
+        "built-in\n"
         "short-video generator. Bad CSV rows are reported and skipped.\n";
 
 typedef struct delivery {
@@ -83,7 +84,8 @@ int rs_cmd_produce(int argc, char **argv)
                 default: goto usage;
                 }
         }
-        if (!bootstrap || !topic || optind != argc || (!input) == (generate < 0))
+        if (!bootstrap || !topic || optind != argc ||
+            (!input) == (generate < 0))
                 goto usage;
 
         if (input) {
@@ -133,8 +135,8 @@ int rs_cmd_produce(int argc, char **argv)
                                 break;
                         rs_gen_next(gen, &ev);
                 } else {
-                        rs_err_t err = rs_csv_next(csv, &ev, errstr,
-                                                   sizeof(errstr));
+                        rs_err_t err =
+                                rs_csv_next(csv, &ev, errstr, sizeof(errstr));
                         if (err == RS_ERR_NOENT)
                                 break;
                         if (err) {

@@ -78,8 +78,9 @@ int rs_cmd_run(int argc, char **argv)
                 return RS_EXIT_USAGE;
         rs_cli_on_signals();
         if (!(w = rs_worker_new(pl, errstr, sizeof(errstr)))) {
-                rs_log(RS_LOG_ERR, "component=worker event=start_failed "
-                                   "reason=\"%s\"",
+                rs_log(RS_LOG_ERR,
+                       "component=worker event=start_failed "
+                       "reason=\"%s\"",
                        errstr);
                 rs_pipeline_destroy(pl);
                 return RS_EXIT_FAIL;
@@ -91,7 +92,8 @@ int rs_cmd_run(int argc, char **argv)
         rs_err_t cerr = rs_worker_close(w);
         rs_pipeline_destroy(pl);
         if (err || cerr) {
-                rs_log(RS_LOG_ERR, "component=worker event=failed reason=\"%s\"",
+                rs_log(RS_LOG_ERR,
+                       "component=worker event=failed reason=\"%s\"",
                        rs_err_str(err ? err : cerr));
                 return RS_EXIT_FAIL;
         }

@@ -21,12 +21,15 @@ static const char usage[] =
 
 int rs_cmd_tail(int argc, char **argv)
 {
-        static const struct option opts[] = {
-                {"bootstrap", 1, NULL, 'b'}, {"topic", 1, NULL, 't'},
-                {"from-beginning", 0, NULL, 'B'}, {"max", 1, NULL, 'm'},
-                {"idle-timeout", 1, NULL, 'I'}, {"events", 0, NULL, 'e'},
-                {"framing", 1, NULL, 'f'}, {"help", 0, NULL, 'h'},
-                {NULL, 0, NULL, 0}};
+        static const struct option opts[] = {{"bootstrap", 1, NULL, 'b'},
+                                             {"topic", 1, NULL, 't'},
+                                             {"from-beginning", 0, NULL, 'B'},
+                                             {"max", 1, NULL, 'm'},
+                                             {"idle-timeout", 1, NULL, 'I'},
+                                             {"events", 0, NULL, 'e'},
+                                             {"framing", 1, NULL, 'f'},
+                                             {"help", 0, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
         const char *bootstrap = NULL, *topic = NULL;
         int from_beginning = 0, events = 0, framing = RS_FRAMING_PLAIN, c;
         long long max = -1, idle_ms = -1, seen = 0, bad = 0;
@@ -78,8 +81,9 @@ int rs_cmd_tail(int argc, char **argv)
                 const rs_msg_t *m = rs_reader_next(rd, 100);
                 clock_gettime(CLOCK_MONOTONIC, &now);
                 if (!m) {
-                        long long waited = (now.tv_sec - last.tv_sec) * 1000LL +
-                                           (now.tv_nsec - last.tv_nsec) / 1000000;
+                        long long waited =
+                                (now.tv_sec - last.tv_sec) * 1000LL +
+                                (now.tv_nsec - last.tv_nsec) / 1000000;
                         if (idle_ms >= 0 && waited >= idle_ms)
                                 break;
                         continue;
@@ -91,8 +95,9 @@ int rs_cmd_tail(int argc, char **argv)
                         if (rs_codec_event_to_json(codec, m->value, m->len,
                                                    &json)) {
                                 bad++;
-                                fprintf(stderr, "recstream: tail: %s[%d]@%lld: "
-                                                "%s\n",
+                                fprintf(stderr,
+                                        "recstream: tail: %s[%d]@%lld: "
+                                        "%s\n",
                                         m->topic, (int)m->partition,
                                         (long long)m->offset,
                                         rs_codec_error(codec));
@@ -105,8 +110,9 @@ int rs_cmd_tail(int argc, char **argv)
                         if (rs_codec_decode_recs(codec, m->value, m->len,
                                                  &recs)) {
                                 bad++;
-                                fprintf(stderr, "recstream: tail: %s[%d]@%lld: "
-                                                "%s\n",
+                                fprintf(stderr,
+                                        "recstream: tail: %s[%d]@%lld: "
+                                        "%s\n",
                                         m->topic, (int)m->partition,
                                         (long long)m->offset,
                                         rs_codec_error(codec));

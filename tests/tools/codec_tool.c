@@ -92,8 +92,9 @@ static int decode_events(int argc, char **argv, rs_codec_t *codec,
                 id_json(&b, in, ev.user);
                 rs_buf_adds(&b, ",\"item_id\":");
                 id_json(&b, in, ev.item);
-                rs_buf_printf(&b, ",\"event_type\":\"%s\",\"ts\":%lld,"
-                                  "\"watch_ms\":%lld,\"duration_ms\":",
+                rs_buf_printf(&b,
+                              ",\"event_type\":\"%s\",\"ts\":%lld,"
+                              "\"watch_ms\":%lld,\"duration_ms\":",
                               rs_event_type_name(ev.type), (long long)ev.ts,
                               (long long)ev.watch_ms);
                 if (ev.duration_ms == RS_NONE_I64)
@@ -177,9 +178,9 @@ int main(int argc, char **argv)
                 return 2;
         int framing = rs_framing_parse(argv[2]);
         rs_intern_t *in = rs_intern_new();
-        rs_codec_t *codec = framing < 0 ? NULL
-                                        : rs_codec_new(framing, in, err,
-                                                       sizeof(err));
+        rs_codec_t *codec =
+                framing < 0 ? NULL
+                            : rs_codec_new(framing, in, err, sizeof(err));
         if (!codec)
                 return 2;
         if (!strcmp(argv[1], "decode-events")) {

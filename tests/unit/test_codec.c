@@ -81,24 +81,25 @@ static void test_roundtrip_single_object(void **state)
  * strings are zigzag-varint length + bytes, enum and union indexes are
  * zigzag varints. */
 static const unsigned char sample_plain[] = {
-        0x06, 'e', '-', '1',        /* event_id */
-        0x06, 'u', '4', '2',        /* user_id */
-        0x04, 'v', '7',             /* item_id */
-        0x06,                       /* event_type = 3 (watch) */
+        0x06, 'e',  '-',  '1',              /* event_id */
+        0x06, 'u',  '4',  '2',              /* user_id */
+        0x04, 'v',  '7',                    /* item_id */
+        0x06,                               /* event_type = 3 (watch) */
         0xf6, 0xa1, 0xab, 0xfe, 0xf9, 0x62, /* ts 1700000000123 */
-        0x80, 0x7d,                 /* watch_ms 8000 */
-        0x02, 0xa0, 0x9c, 0x01,     /* duration_ms: branch 1, 10000 */
-        0x02, 0x0e, 'c', 'o', 'o', 'k', 'i', 'n', 'g', /* category */
-        0x00,                       /* value: null */
-        0x02, 0x06, 'i', 'o', 's',  /* device */
-        0x00,                       /* session_id: null */
+        0x80, 0x7d,                         /* watch_ms 8000 */
+        0x02, 0xa0, 0x9c, 0x01,             /* duration_ms: branch 1, 10000 */
+        0x02, 0x0e, 'c',  'o',  'o',  'k',  'i', 'n', 'g', /* category */
+        0x00,                                              /* value: null */
+        0x02, 0x06, 'i',  'o',  's',                       /* device */
+        0x00, /* session_id: null */
 };
 
 static void test_encode_matches_spec_bytes(void **state)
 {
         char err[256];
         rs_intern_t *in = rs_intern_new();
-        rs_codec_t *codec = rs_codec_new(RS_FRAMING_PLAIN, in, err, sizeof(err));
+        rs_codec_t *codec =
+                rs_codec_new(RS_FRAMING_PLAIN, in, err, sizeof(err));
         const void *buf;
         size_t len;
 
@@ -163,9 +164,9 @@ static void test_canonical_form(void **state)
                 "{\"name\":\"a.b.E\",\"type\":\"enum\",\"symbols\":[\"x\","
                 "\"y\"]}}]}");
         free(canon);
-        assert_int_equal(rs_codec_canonical_form("\"int\"", 5, NULL, &fp, NULL,
-                                                 0),
-                         RS_OK);
+        assert_int_equal(
+                rs_codec_canonical_form("\"int\"", 5, NULL, &fp, NULL, 0),
+                RS_OK);
         assert_true(fp == 0x7275d51a3f395c8fULL);
 }
 
@@ -188,11 +189,12 @@ static void test_older_writer(void **state)
 {
         char err[256];
         rs_intern_t *in = rs_intern_new();
-        rs_codec_t *codec = rs_codec_new(RS_FRAMING_PLAIN, in, err, sizeof(err));
+        rs_codec_t *codec =
+                rs_codec_new(RS_FRAMING_PLAIN, in, err, sizeof(err));
         rs_event_t ev;
         /* e, u, i, like(1), ts=5, watch_ms=3, extra="zz" */
-        const unsigned char like[] = {0x02, 'e', 0x02, 'u', 0x02, 'i', 0x02,
-                                      0x0a, 0x06, 0x04, 'z', 'z'};
+        const unsigned char like[] = {0x02, 'e',  0x02, 'u',  0x02, 'i',
+                                      0x02, 0x0a, 0x06, 0x04, 'z',  'z'};
         /* the same with event_type bookmark(0) */
         unsigned char bookmark[sizeof(like)];
 
@@ -213,9 +215,9 @@ static void test_older_writer(void **state)
 
         memcpy(bookmark, like, sizeof(like));
         bookmark[6] = 0x00; /* event_type 0: bookmark */
-        assert_int_equal(rs_codec_decode_event(codec, bookmark,
-                                               sizeof(bookmark), &ev),
-                         RS_ERR_DECODE);
+        assert_int_equal(
+                rs_codec_decode_event(codec, bookmark, sizeof(bookmark), &ev),
+                RS_ERR_DECODE);
         assert_string_equal(rs_codec_reason(codec), "unknown_event_type");
         /* and the next good record still decodes */
         assert_int_equal(rs_codec_decode_event(codec, like, sizeof(like), &ev),
@@ -228,7 +230,8 @@ static void test_incompatible_writer_rejected(void **state)
 {
         char err[256];
         rs_intern_t *in = rs_intern_new();
-        rs_codec_t *codec = rs_codec_new(RS_FRAMING_PLAIN, in, err, sizeof(err));
+        rs_codec_t *codec =
+                rs_codec_new(RS_FRAMING_PLAIN, in, err, sizeof(err));
         const char *no_user =
                 "{\"type\":\"record\",\"name\":\"BehaviorEvent\",\"fields\":["
                 "{\"name\":\"event_id\",\"type\":\"string\"}]}";
@@ -271,9 +274,9 @@ static void test_garbage_fails_record_only(void **state)
         for (int f = 0; f < RS_FRAMING__COUNT; f++) {
                 rs_codec_t *codec = rs_codec_new(f, in, err, sizeof(err));
                 for (size_t i = 0; i < sizeof(junk) / sizeof(junk[0]); i++)
-                        assert_int_equal(rs_codec_decode_event(
-                                                 codec, junk[i],
-                                                 sizeof(junk[i]), &ev),
+                        assert_int_equal(rs_codec_decode_event(codec, junk[i],
+                                                               sizeof(junk[i]),
+                                                               &ev),
                                          RS_ERR_DECODE);
                 assert_int_equal(rs_codec_decode_event(codec, "", 0, &ev),
                                  RS_ERR_DECODE);
@@ -284,9 +287,9 @@ static void test_garbage_fails_record_only(void **state)
                         RS_OK);
                 /* every truncation of a good record fails cleanly */
                 for (size_t cut = 0; cut < len; cut++)
-                        assert_int_equal(rs_codec_decode_event(codec, buf, cut,
-                                                               &ev),
-                                         RS_ERR_DECODE);
+                        assert_int_equal(
+                                rs_codec_decode_event(codec, buf, cut, &ev),
+                                RS_ERR_DECODE);
                 assert_int_equal(rs_codec_decode_event(codec, buf, len, &ev),
                                  RS_OK);
                 check_sample(in, &ev);
@@ -307,16 +310,16 @@ static void test_recs_roundtrip(void **state)
         recs.user = rs_intern_id(in, "u1", 2);
         recs.generated_ts = 123456;
         recs.n = 2;
-        recs.items[0] = (rs_rec_t){rs_intern_id(in, "ep3", 3),
-                                   rs_intern_id(in, "ep2", 3), 0.75,
-                                   RS_REASON_COVISIT};
-        recs.items[1] = (rs_rec_t){rs_intern_id(in, "hot", 3), RS_ID_NONE,
-                                   0.5, RS_REASON_TRENDING};
+        recs.items[0] =
+                (rs_rec_t){rs_intern_id(in, "ep3", 3),
+                           rs_intern_id(in, "ep2", 3), 0.75, RS_REASON_COVISIT};
+        recs.items[1] = (rs_rec_t){rs_intern_id(in, "hot", 3), RS_ID_NONE, 0.5,
+                                   RS_REASON_TRENDING};
         for (int f = 0; f < RS_FRAMING__COUNT; f++) {
                 rs_codec_t *codec = rs_codec_new(f, in, err, sizeof(err));
                 rs_codec_set_pipeline(codec, "video", "abc");
-                assert_int_equal(
-                        rs_codec_encode_recs(codec, &recs, &buf, &len), RS_OK);
+                assert_int_equal(rs_codec_encode_recs(codec, &recs, &buf, &len),
+                                 RS_OK);
                 assert_int_equal(rs_codec_decode_recs(codec, buf, len, &back),
                                  RS_OK);
                 assert_int_equal(back.user, recs.user);

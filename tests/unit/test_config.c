@@ -107,8 +107,8 @@ static const rs_prop_t props[] = {
          ""},
         {"ms", RS_PROP_DURATION, offsetof(conf_t, ms), "1m", 0, 3600000, NULL,
          0, ""},
-        {"list", RS_PROP_STRINGS, offsetof(conf_t, list), "[a, b]", 0, -1,
-         NULL, 0, ""},
+        {"list", RS_PROP_STRINGS, offsetof(conf_t, list), "[a, b]", 0, -1, NULL,
+         0, ""},
         {"kafka", RS_PROP_KAFKA, offsetof(conf_t, kafka), NULL, 0, -1, NULL, 0,
          ""},
         {0},
@@ -121,9 +121,8 @@ static void test_defaults(void **state)
         conf_t c = {0};
 
         (void)state;
-        assert_int_equal(rs_props_apply(props, rs_doc_root(doc), &c, "sec",
-                                        doc, &d),
-                         0);
+        assert_int_equal(
+                rs_props_apply(props, rs_doc_root(doc), &c, "sec", doc, &d), 0);
         assert_string_equal(c.s, "dflt");
         assert_int_equal(c.i, 7);
         assert_true(c.x == 0.5);
@@ -153,9 +152,8 @@ static void test_values_and_errors(void **state)
         conf_t c = {0};
 
         (void)state;
-        assert_int_equal(rs_props_apply(props, rs_doc_root(doc), &c, "sec",
-                                        doc, &d),
-                         3);
+        assert_int_equal(
+                rs_props_apply(props, rs_doc_root(doc), &c, "sec", doc, &d), 3);
         assert_non_null(strstr(d.text.p, "t.yaml:9:1: error: sec.zz: unknown "
                                          "key\n"));
         assert_non_null(strstr(d.text.p, "t.yaml:2:4: error: sec.i: 11 is out "

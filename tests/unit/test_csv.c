@@ -51,8 +51,7 @@ static void test_rows(void **state)
         assert_int_equal(rs_csv_next(csv, &ev, err, sizeof(err)), RS_OK);
         assert_string_equal(ev.event_id, "4");
         assert_null(ev.category);
-        assert_int_equal(rs_csv_next(csv, &ev, err, sizeof(err)),
-                         RS_ERR_NOENT);
+        assert_int_equal(rs_csv_next(csv, &ev, err, sizeof(err)), RS_ERR_NOENT);
         rs_csv_destroy(csv);
         fclose(f);
 }
