@@ -508,7 +508,7 @@ static void range_error(const rs_prop_t *p, const rs_node_t *n,
                 rs_diag_error(d, n, path, "%s is out of range [%.0fms, %.0fms]",
                               n->value, p->min, p->max);
         else
-                rs_diag_error(d, n, path, "%s is out of range [%g, %g]",
+                rs_diag_error(d, n, path, "%s is out of range [%.15g, %.15g]",
                               n->value, p->min, p->max);
 }
 
@@ -758,7 +758,7 @@ void rs_props_doc(const rs_prop_t *props, const char *title, rs_buf_t *b)
                 else if (p->min <= p->max && p->type == RS_PROP_DURATION)
                         rs_buf_printf(b, "%.0fms – %.0fms", p->min, p->max);
                 else if (p->min <= p->max)
-                        rs_buf_printf(b, "%g – %g", p->min, p->max);
+                        rs_buf_printf(b, "%.15g – %.15g", p->min, p->max);
                 rs_buf_printf(b, " | %s |\n", p->doc);
         }
         rs_buf_adds(b, "\n");

@@ -69,6 +69,12 @@ for suite in $suites; do
                 else
                         echo "not ok $n - pipelines/video.yaml: $out" | count
                 fi
+                n=$((n + 1))
+                if "$BUILD/recstream" doc | cmp -s - docs/pipeline.md; then
+                        echo "ok $n - docs/pipeline.md matches recstream doc" | count
+                else
+                        echo "not ok $n - docs/pipeline.md is stale: run build/recstream doc > docs/pipeline.md" | count
+                fi
                 for p in pipelines/*.yaml; do
                         n=$((n + 1))
                         if "$BUILD/recstream" validate -c "$p" >/dev/null 2>&1; then
