@@ -124,8 +124,12 @@ asan:
 		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 		LDFLAGS="-fsanitize=address,undefined" unit
 
-bench: $(BIN)
-	$(Q)sh bench/run.sh
+$(BUILD)/bench/%: bench/%.c $(BUILD)/librecstream.a
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(RS_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/librecstream.a $(LIBS)
+
+bench: $(BIN) $(BUILD)/bench/codec_bench
+	$(Q)BUILD=$(BUILD) sh bench/run.sh
 
 format:
 	clang-format -i $(shell git ls-files '*.c' '*.h')
