@@ -1,4 +1,5 @@
 /* buf.c — growable buffer and the JSON forms built with it. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +73,27 @@ int rs_buf_printf(rs_buf_t *b, const char *fmt, ...)
         va_end(ap);
         b->len += (size_t)n;
         return 0;
+}
+
+int rs_buf_read_file(rs_buf_t *b, const char *path)
+{
+        FILE *f = fopen(path, "rb");
+        char chunk[65536];
+        size_t n;
+        int err;
+
+        if (!f)
+                return -1;
+        while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+                if (rs_buf_add(b, chunk, n))
+                        break;
+        err = ferror(f) ? EIO : b->oom ? ENOMEM : 0;
+        fclose(f);
+        if (err) {
+                errno = err;
+                return -1;
+        }
+        return rs_buf_reserve(b, 0); /* NUL-terminated even when empty */
 }
 
 int rs_buf_json_str(rs_buf_t *b, const char *s, size_t len)

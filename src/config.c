@@ -370,27 +370,16 @@ rs_doc_t *rs_doc_parse(const char *name, const char *text, size_t len,
 
 rs_doc_t *rs_doc_load(const char *path, rs_diag_t *d)
 {
-        FILE *f = fopen(path, "rb");
         rs_buf_t b;
-        char chunk[65536];
-        size_t n;
         rs_doc_t *doc;
 
-        if (!f) {
-                rs_diag_error(d, NULL, "", "cannot open: %s", strerror(errno));
-                return NULL;
-        }
         rs_buf_init(&b);
-        while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-                rs_buf_add(&b, chunk, n);
-        int bad = ferror(f) || b.oom;
-        fclose(f);
-        if (bad) {
+        if (rs_buf_read_file(&b, path)) {
+                rs_diag_error(d, NULL, "", "cannot read: %s", strerror(errno));
                 rs_buf_fini(&b);
-                rs_diag_error(d, NULL, "", "cannot read the file");
                 return NULL;
         }
-        doc = rs_doc_parse(path, b.p ? b.p : "", b.len, d);
+        doc = rs_doc_parse(path, b.p, b.len, d);
         rs_buf_fini(&b);
         if (doc) {
                 const char *slash = strrchr(path, '/');

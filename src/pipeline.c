@@ -106,26 +106,19 @@ static char *read_file(const char *dir, const char *file, size_t *len,
                        char *errstr, size_t errstr_size)
 {
         char path[4096];
-        FILE *f;
         rs_buf_t b;
-        char chunk[8192];
-        size_t n;
 
-        if (file[0] == '/')
-                snprintf(path, sizeof(path), "%s", file);
-        else
-                snprintf(path, sizeof(path), "%s/%s", dir, file);
-        if (!(f = fopen(path, "rb"))) {
+        snprintf(path, sizeof(path), "%s%s%s", file[0] == '/' ? "" : dir,
+                 file[0] == '/' ? "" : "/", file);
+        rs_buf_init(&b);
+        if (rs_buf_read_file(&b, path)) {
                 rs_seterr(errstr, errstr_size, RS_ERR_IO, "cannot open %s: %s",
                           path, strerror(errno));
+                rs_buf_fini(&b);
                 return NULL;
         }
-        rs_buf_init(&b);
-        while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-                rs_buf_add(&b, chunk, n);
-        fclose(f);
         *len = b.len;
-        return b.p ? b.p : calloc(1, 1);
+        return b.p;
 }
 
 typedef struct ws_raw {

@@ -25,6 +25,8 @@ int rs_buf_add(rs_buf_t *b, const void *data, size_t len);
 int rs_buf_adds(rs_buf_t *b, const char *s);
 int rs_buf_printf(rs_buf_t *b, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
+/* Appends the whole file at path; -1 with errno set on failure. */
+int rs_buf_read_file(rs_buf_t *b, const char *path);
 /* A JSON string literal of s[0..len), quotes included. */
 int rs_buf_json_str(rs_buf_t *b, const char *s, size_t len);
 /* One JSON object of a recommendation list, ids resolved through `in`:

@@ -19,6 +19,25 @@ static const char usage[] =
         "JSON object per line on stdout. Stops after N records, after MS\n"
         "milliseconds without a record, or on SIGINT/SIGTERM.\n";
 
+/* The record of m as one JSON line into line; -1 when it cannot be read. */
+static int print_record(rs_codec_t *codec, const rs_intern_t *in, int events,
+                        const rs_msg_t *m, rs_buf_t *line)
+{
+        rs_recs_t recs;
+        char *json = NULL;
+
+        if (!events) {
+                if (rs_codec_decode_recs(codec, m->value, m->len, &recs))
+                        return -1;
+                return rs_buf_recs_json(line, &recs, in);
+        }
+        if (rs_codec_event_to_json(codec, m->value, m->len, &json))
+                return -1;
+        rs_buf_adds(line, json);
+        free(json);
+        return 0;
+}
+
 int rs_cmd_tail(int argc, char **argv)
 {
         static const struct option opts[] = {{"bootstrap", 1, NULL, 'b'},
@@ -90,35 +109,12 @@ int rs_cmd_tail(int argc, char **argv)
                 }
                 last = now;
                 rs_buf_reset(&line);
-                if (events) {
-                        char *json = NULL;
-                        if (rs_codec_event_to_json(codec, m->value, m->len,
-                                                   &json)) {
-                                bad++;
-                                fprintf(stderr,
-                                        "recstream: tail: %s[%d]@%lld: "
-                                        "%s\n",
-                                        m->topic, (int)m->partition,
-                                        (long long)m->offset,
-                                        rs_codec_error(codec));
-                                continue;
-                        }
-                        rs_buf_adds(&line, json);
-                        free(json);
-                } else {
-                        rs_recs_t recs;
-                        if (rs_codec_decode_recs(codec, m->value, m->len,
-                                                 &recs)) {
-                                bad++;
-                                fprintf(stderr,
-                                        "recstream: tail: %s[%d]@%lld: "
-                                        "%s\n",
-                                        m->topic, (int)m->partition,
-                                        (long long)m->offset,
-                                        rs_codec_error(codec));
-                                continue;
-                        }
-                        rs_buf_recs_json(&line, &recs, in);
+                if (print_record(codec, in, events, m, &line)) {
+                        bad++;
+                        fprintf(stderr, "recstream: tail: %s[%d]@%lld: %s\n",
+                                m->topic, (int)m->partition,
+                                (long long)m->offset, rs_codec_error(codec));
+                        continue;
                 }
                 puts(line.p);
                 seen++;

@@ -22,17 +22,13 @@
 
 static char *slurp(const char *path, size_t *len)
 {
-        FILE *f = fopen(path, "rb");
         rs_buf_t b;
-        char chunk[4096];
-        size_t n;
 
-        if (!f)
-                return NULL;
         rs_buf_init(&b);
-        while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-                rs_buf_add(&b, chunk, n);
-        fclose(f);
+        if (rs_buf_read_file(&b, path)) {
+                rs_buf_fini(&b);
+                return NULL;
+        }
         *len = b.len;
         return b.p;
 }
