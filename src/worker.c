@@ -244,7 +244,10 @@ rs_err_t rs_worker_step(rs_worker_t *w)
                                 break;
                         }
                 w->ticket = NO_TICKET;
-                rs_source_done(w->src, ticket);
+                /* A batch that failed part-way is never marked done, so its
+                 * offsets are never stored: it is consumed again. */
+                if (!w->failed)
+                        rs_source_done(w->src, ticket);
         }
         rs_sink_poll(w->sink, 0);
         if (rs_log_level >= RS_LOG_INFO && mono_ms() >= w->next_stats) {

@@ -159,7 +159,72 @@ def scenario(framing):
         assert 'topic "video.recs"' in topics, topics
 
 
+def crash_restart():
+    """Half the events, SIGKILL after their output, the other half, restart:
+    every event gets its output, and the restart resumed from the committed
+    offsets instead of replaying the topic from the start."""
+    n = 3000
+    with Broker() as broker, tempfile.TemporaryDirectory() as tmp:
+        prod = Producer({"bootstrap.servers": broker.bootstrap})
+        want = []
+
+        def produce(lo, hi):
+            for i in range(lo, hi):
+                e = {"event_id": f"k{i}", "user_id": f"u{i % 101}", "item_id": f"v{i}",
+                     "event_type": "watch", "ts": EPOCH + datetime.timedelta(seconds=i),
+                     "watch_ms": 1, "duration_ms": None, "category": None, "value": None,
+                     "device": None, "session_id": None}
+                want.append((e["user_id"], e["item_id"]))
+                prod.produce("video.behavior", key=e["user_id"],
+                             value=encode(EVENT, e, "plain", 1))
+            assert prod.flush(30) == 0
+
+        env = dict(os.environ, KAFKA_BOOTSTRAP=broker.bootstrap)
+        pipeline = os.path.join(ROOT, "pipelines", "video.yaml")
+        log = open(os.path.join(tmp, "worker.log"), "w")
+        cons = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "e2e-crash",
+                         "auto.offset.reset": "earliest"})
+        cons.subscribe(["video.recs"])
+        have, total = set(), 0
+
+        def read_until(pred, seconds):
+            nonlocal total
+            deadline = time.time() + seconds
+            while not pred() and time.time() < deadline:
+                m = cons.poll(0.5)
+                if m is None or m.error():
+                    continue
+                rec = decode_recs(m.value(), "plain")
+                have.add((rec["user_id"], rec["items"][0]["item_id"]))
+                total += 1
+
+        produce(0, n // 2)
+        first = subprocess.Popen([RECSTREAM, "run", "-c", pipeline], env=env,
+                                 stdout=subprocess.DEVNULL, stderr=log)
+        read_until(lambda: have >= set(want), 60)
+        assert have >= set(want), "the first worker did not finish the first half"
+        time.sleep(6)  # past librdkafka's 5 s auto-commit interval
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=30)
+        produce(n // 2, n)
+        del prod
+        second = subprocess.Popen([RECSTREAM, "run", "-c", pipeline], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=log)
+        try:
+            read_until(lambda: have >= set(want), 90)
+        finally:
+            second.send_signal(signal.SIGTERM)
+            rc = second.wait(timeout=60)
+            cons.close()
+        missing = set(want) - have
+        assert not missing, f"{len(missing)} events never got output, e.g. {sorted(missing)[:3]}"
+        assert rc == 0, rc
+        assert n <= total < n + n // 2, f"{total} outputs for {n} events: restart did not resume"
+
+
 check("plain Avro: python producer -> recstream run -> python consumer, "
       "garbage skipped, offsets committed, kcat lists topics", scenario, "plain")
 check("Confluent framing end to end", scenario, "confluent")
+check("SIGKILL and restart: no event lost, resumed from committed offsets",
+      crash_restart)
 done()
