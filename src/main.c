@@ -23,6 +23,9 @@ static const struct {
         {"tail", rs_cmd_tail,
          "tail -b BOOTSTRAP -t TOPIC [--from-beginning] [--max N]\n"
          "                           print a topic's records as JSON lines"},
+        {"replay", rs_cmd_replay,
+         "replay -c PIPELINE --input EVENTS.csv [--output recs.jsonl]\n"
+         "                           the stages over a file, no Kafka"},
         {"demo", rs_cmd_demo,
          "demo                     broker + events + worker + output, "
          "in one process"},

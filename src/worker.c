@@ -5,11 +5,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "recstream/chain.h"
 #include "recstream/codec.h"
 #include "recstream/intern.h"
 #include "recstream/kafka.h"
 #include "recstream/log.h"
-#include "recstream/stage.h"
 #include "recstream/worker.h"
 
 #define NO_TICKET      UINT64_MAX
@@ -22,7 +22,7 @@ struct rs_worker {
         rs_codec_t *in, *out;
         rs_source_t *src;
         rs_sink_t *sink;
-        void **stages; /* instances, pl->nstages */
+        rs_chain_t *chain;
         rs_msg_t *msgs;
         rs_event_t *events;
         uint64_t ticket;    /* of the batch being processed */
@@ -132,7 +132,6 @@ rs_worker_t *rs_worker_new(const rs_pipeline_t *pl, char *errstr,
 {
         rs_worker_t *w = calloc(1, sizeof(*w));
         const rs_source_conf_t *sc = &pl->source;
-        rs_stage_env_t env;
 
         if (!w)
                 goto nomem;
@@ -141,8 +140,7 @@ rs_worker_t *rs_worker_new(const rs_pipeline_t *pl, char *errstr,
         w->event_time = INT64_MIN;
         if (!(w->strings = rs_intern_new()) ||
             !(w->msgs = calloc((size_t)sc->batch_size, sizeof(*w->msgs))) ||
-            !(w->events = calloc((size_t)sc->batch_size, sizeof(*w->events))) ||
-            !(w->stages = calloc(pl->nstages + 1, sizeof(*w->stages))))
+            !(w->events = calloc((size_t)sc->batch_size, sizeof(*w->events))))
                 goto nomem;
 
         if (!(w->in = rs_codec_new(sc->framing, w->strings, errstr,
@@ -161,11 +159,8 @@ rs_worker_t *rs_worker_new(const rs_pipeline_t *pl, char *errstr,
                             sc->writers[i].id, errstr, errstr_size))
                         goto fail;
 
-        env = (rs_stage_env_t){w->strings, pl->name};
-        for (size_t i = 0; i < pl->nstages; i++)
-                if (!(w->stages[i] = pl->stages[i].ops->create(
-                              pl->stages[i].conf, &env, errstr, errstr_size)))
-                        goto fail;
+        if (!(w->chain = rs_chain_new(pl, w->strings, errstr, errstr_size)))
+                goto fail;
 
         if (!(w->sink = rs_sink_new(&pl->kafka, &pl->sink, on_delivery, w,
                                     errstr, errstr_size)) ||
@@ -237,12 +232,8 @@ rs_err_t rs_worker_step(rs_worker_t *w)
                 }
                 w->st.decoded += nev;
                 w->ticket = ticket;
-                for (size_t s = 0; s < pl->nstages && nev; s++)
-                        if ((err = pl->stages[s].ops->process(
-                                     w->stages[s], w->events, nev, &out))) {
-                                w->failed = err;
-                                break;
-                        }
+                if ((err = rs_chain_process(w->chain, w->events, nev, &out)))
+                        w->failed = err;
                 w->ticket = NO_TICKET;
                 /* A batch that failed part-way is never marked done, so its
                  * offsets are never stored: it is consumed again. */
@@ -274,10 +265,8 @@ rs_err_t rs_worker_close(rs_worker_t *w)
         if (!w)
                 return RS_OK;
         if (w->sink && w->src && !w->failed) {
-                for (size_t s = 0; s < w->pl->nstages; s++)
-                        if (w->stages[s] && w->pl->stages[s].ops->flush)
-                                w->pl->stages[s].ops->flush(
-                                        w->stages[s], w->event_time, &out);
+                if (w->chain)
+                        rs_chain_flush(w->chain, w->event_time, 0, &out);
                 if (rs_sink_flush(w->sink, (int)w->pl->sink.flush_timeout)) {
                         rs_log(RS_LOG_ERR,
                                "component=sink event=flush_timeout "
@@ -294,10 +283,7 @@ rs_err_t rs_worker_close(rs_worker_t *w)
                 rs_worker_log_stats(w);
         rs_source_destroy(w->src);
         rs_sink_destroy(w->sink);
-        for (size_t s = 0; w->stages && s < w->pl->nstages; s++)
-                if (w->stages[s])
-                        w->pl->stages[s].ops->destroy(w->stages[s]);
-        free(w->stages);
+        rs_chain_destroy(w->chain);
         rs_codec_destroy(w->in);
         rs_codec_destroy(w->out);
         rs_intern_destroy(w->strings);

@@ -56,6 +56,11 @@ typedef struct rs_event_fields {
         const char *device, *session_id;
 } rs_event_fields_t;
 
+/* The interned form of f (event_id hashed), as decoding would give it.
+ * RS_ERR_NOMEM when interning fails. */
+rs_err_t rs_event_from_fields(const rs_event_fields_t *f, rs_intern_t *in,
+                              rs_event_t *ev);
+
 typedef struct rs_codec rs_codec_t;
 
 /* `strings` is borrowed and must outlive the codec. NULL on failure. */

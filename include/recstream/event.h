@@ -33,6 +33,23 @@ int rs_event_type_parse(const char *s, size_t len);
 
 #define RS_NONE_I64 INT64_MIN /* an absent nullable long */
 
+/* Why a stage dropped an event (rs_event_t.drop); 0 = kept. */
+typedef enum rs_drop {
+        RS_DROP_NONE,
+        RS_DROP_INVALID,     /* empty id, negative watch time, bad value */
+        RS_DROP_TOO_OLD,     /* older than clean.max_age behind the watermark */
+        RS_DROP_FUTURE,      /* more than clean.max_future ahead of it */
+        RS_DROP_DUPLICATE,   /* event_id seen within clean.dedupe_ttl */
+        RS_DROP_RATE_LIMIT,  /* the user is over clean.max_user_rate */
+        RS_DROP_ZERO_WEIGHT, /* weight 0: no signal (e.g. impressions) */
+        RS_DROP__COUNT
+} rs_drop_t;
+
+const char *rs_drop_name(int drop);
+
+/* rs_event_t.flags */
+#define RS_EVF_FIRST 0x01 /* the user's first interaction with the item */
+
 typedef struct rs_event {
         int64_t ts;          /* event time, ms since the Unix epoch */
         int64_t watch_ms;    /* ms watched, 0 when not a watch */
@@ -43,7 +60,8 @@ typedef struct rs_event {
         uint32_t item;       /* interned item_id */
         uint32_t category;   /* interned category, RS_ID_NONE when absent */
         uint8_t type;        /* rs_event_type_t */
-        uint8_t drop;        /* 0 kept, else the stage's drop reason */
+        uint8_t drop;        /* rs_drop_t: 0 kept */
+        uint8_t flags;       /* RS_EVF_* set by user_window */
         float weight;        /* signed implicit weight (weight stage) */
         int32_t partition;   /* origin, -1 when not from Kafka */
         int64_t offset;      /* origin offset, -1 when not from Kafka */

@@ -26,6 +26,10 @@ typedef struct rs_emit {
 typedef struct rs_stage_env {
         rs_intern_t *strings;
         const char *pipeline;
+        /* An instance of an earlier stage of this pipeline by type (e.g.
+         * score finds user_window and cooccur), or NULL. */
+        void *(*find)(const struct rs_stage_env *env, const char *type);
+        void *opaque; /* for find */
 } rs_stage_env_t;
 
 typedef struct rs_stage_ops {
@@ -41,8 +45,9 @@ typedef struct rs_stage_ops {
                         char *errstr, size_t errstr_size);
         rs_err_t (*process)(void *st, rs_event_t *ev, size_t n,
                             const rs_emit_t *out);
-        /* Emit what is pending as of event time `now` (may be NULL). */
-        rs_err_t (*flush)(void *st, int64_t now, const rs_emit_t *out);
+        /* Emit what is due as of event time `now`; with `all`, the current
+         * list of every user (end of a replay). May be NULL. */
+        rs_err_t (*flush)(void *st, int64_t now, int all, const rs_emit_t *out);
         void (*destroy)(void *st);
 } rs_stage_ops_t;
 

@@ -1,0 +1,54 @@
+/* cooccur.h — windowed item-item co-occurrence, the `cooccur` stage's
+ * state: pair counts C(i,j), item marginals N(i), per-item top-N neighbour
+ * lists by the configured similarity, item facts (category, removed) and
+ * decayed popularity for trending. Read by score. */
+#ifndef RECSTREAM_COOCCUR_H
+#define RECSTREAM_COOCCUR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct rs_neighbor {
+        uint32_t item;
+        float sim;
+} rs_neighbor_t;
+
+typedef struct rs_cooc rs_cooc_t;
+
+typedef enum rs_sim {
+        RS_SIM_COSINE,
+        RS_SIM_ASYMMETRIC_COSINE,
+        RS_SIM_JACCARD,
+        RS_SIM_LIFT,
+        RS_SIM_COVISIT,
+        RS_SIM__COUNT
+} rs_sim_t;
+
+/* The top neighbours of item at event time `now`, best first, recomputed
+ * when the item's counts changed since the last refresh (at most once per
+ * refresh interval). *nb is owned by co, valid until its next call. */
+size_t rs_cooc_neighbors(rs_cooc_t *co, uint32_t item, int64_t now,
+                         const rs_neighbor_t **nb);
+/* sim(i → j) from the current counts, 0 when never seen together. */
+double rs_cooc_sim(const rs_cooc_t *co, uint32_t i, uint32_t j, int64_t now);
+/* Decayed C(i,j) and N(i) at `now` (for tests and diagnostics). */
+double rs_cooc_count(const rs_cooc_t *co, uint32_t i, uint32_t j, int64_t now);
+double rs_cooc_marginal(const rs_cooc_t *co, uint32_t i, int64_t now);
+/* Counterparts tracked for i. */
+size_t rs_cooc_tracked(const rs_cooc_t *co, uint32_t i);
+
+/* Item facts: category id (RS_ID_NONE unknown), removed flag. */
+uint32_t rs_cooc_category(const rs_cooc_t *co, uint32_t item);
+int rs_cooc_removed(const rs_cooc_t *co, uint32_t item);
+void rs_cooc_set_removed(rs_cooc_t *co, uint32_t item, int removed);
+
+/* The most popular items now (decayed popularity), best first. *items is
+ * owned by co. score is the popularity on an arbitrary common scale. */
+size_t rs_cooc_trending(const rs_cooc_t *co, const uint32_t **items);
+double rs_cooc_popularity(const rs_cooc_t *co, uint32_t item, int64_t now);
+
+/* Pairs tracked and bytes held, for metrics. */
+size_t rs_cooc_pairs(const rs_cooc_t *co);
+size_t rs_cooc_bytes(const rs_cooc_t *co);
+
+#endif

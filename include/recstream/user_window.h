@@ -1,0 +1,44 @@
+/* user_window.h — per-user sliding windows, seen sets and decayed
+ * affinities: the `user_window` stage's state, read by cooccur and score.
+ *
+ * A window holds a user's last max_events weighted events no older than
+ * horizon (event time). Affinity a_u(i) = Σ w_e · 2^(−(now − t_e)/half_life)
+ * over the window's events on item i. The seen set holds every item the
+ * user touched (bounded by max_seen, oldest forgotten first). Users beyond
+ * max_users are evicted least recently active first. */
+#ifndef RECSTREAM_USER_WINDOW_H
+#define RECSTREAM_USER_WINDOW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct rs_win_entry {
+        int64_t ts;
+        uint32_t item;
+        float w;
+} rs_win_entry_t;
+
+typedef struct rs_uwin rs_uwin_t;
+
+/* Copies u's entries no older than now − horizon, oldest first, into out;
+ * returns how many (at most max). 0 for an unknown user. */
+size_t rs_uwin_get(const rs_uwin_t *win, uint32_t user, int64_t now,
+                   rs_win_entry_t *out, size_t max);
+
+/* Affinities of u's window items at `now`, one per distinct item, into
+ * items/aff (at most max); returns how many. */
+size_t rs_uwin_affinity(const rs_uwin_t *win, uint32_t user, int64_t now,
+                        uint32_t *items, float *aff, size_t max);
+
+/* Whether u ever touched item (within max_seen). */
+int rs_uwin_seen(const rs_uwin_t *win, uint32_t user, uint32_t item);
+/* Distinct items u touched (for heavy-user damping); 0 if unknown. */
+uint32_t rs_uwin_touched(const rs_uwin_t *win, uint32_t user);
+/* The newest event time of u, INT64_MIN if unknown. */
+int64_t rs_uwin_last_ts(const rs_uwin_t *win, uint32_t user);
+size_t rs_uwin_max_events(const rs_uwin_t *win);
+/* Users held now, and bytes of their state. */
+size_t rs_uwin_users(const rs_uwin_t *win);
+size_t rs_uwin_bytes(const rs_uwin_t *win);
+
+#endif

@@ -1,0 +1,253 @@
+/* clean.c — the `clean` stage: drops what must not reach the model, each
+ * drop counted by reason. Time is event time: a watermark (the newest
+ * accepted ts) that a single event can move forward by at most max_future.
+ *
+ *  - invalid: a negative watch time, a rate without a value;
+ *  - too_old: more than max_age behind the watermark;
+ *  - future: more than max_future ahead of it;
+ *  - duplicate: an event_id seen within dedupe_ttl (two generations of
+ *    exact 64-bit hash sets, so memory is bounded by dedupe_max);
+ *  - rate_limit: a user over max_user_rate events per minute (token
+ *    bucket per user, on event time). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "recstream/clean.h"
+#include "recstream/log.h"
+#include "recstream/stage.h"
+
+typedef struct clean_conf {
+        int64_t max_age, max_future, dedupe_ttl, dedupe_max;
+        double max_user_rate; /* events per minute; 0 = off */
+        double burst;
+} clean_conf_t;
+
+#define CC(f) offsetof(clean_conf_t, f)
+static const rs_prop_t props[] = {
+        {"max_age", RS_PROP_DURATION, CC(max_age), "30d", 0, 3.2e11, NULL, 0,
+         "Drop events older than this behind the watermark (0: keep all)."},
+        {"max_future", RS_PROP_DURATION, CC(max_future), "10m", 0, 3.2e11,
+         NULL, 0,
+         "Drop events further ahead of the watermark; also how far one event "
+         "may move it."},
+        {"dedupe_ttl", RS_PROP_DURATION, CC(dedupe_ttl), "1h", 0, 3.2e11,
+         NULL, 0, "How long an event_id is remembered (0: no dedupe)."},
+        {"dedupe_max", RS_PROP_INT, CC(dedupe_max), "1000000", 1024, 1e9,
+         NULL, 0, "Event ids remembered at most (memory: 16 bytes each)."},
+        {"max_user_rate", RS_PROP_DOUBLE, CC(max_user_rate), "600", 0, 1e9,
+         NULL, 0, "Events per minute one user may send (0: no limit)."},
+        {"burst", RS_PROP_DOUBLE, CC(burst), "60", 1, 1e9, NULL, 0,
+         "Events a user may send at once before the rate applies."},
+        {0},
+};
+
+/* An exact set of 64-bit hashes (0 is stored as 1). */
+typedef struct hset {
+        uint64_t *slots;
+        size_t mask, count;
+} hset_t;
+
+typedef struct bucket {
+        float tokens;
+        int64_t ts;
+} bucket_t;
+
+typedef struct clean {
+        const clean_conf_t *conf;
+        int64_t watermark; /* INT64_MIN until the first event */
+        hset_t gen[2];     /* current, previous */
+        int64_t gen_start; /* event time the current generation began */
+        bucket_t *buckets; /* by user id */
+        size_t nbuckets;
+        uint64_t drops[RS_DROP__COUNT];
+        rs_intern_t *strings;
+} clean_t;
+
+static int hset_init(hset_t *h, size_t cap)
+{
+        size_t n = 16;
+        while (n < cap * 2)
+                n *= 2;
+        h->slots = calloc(n, sizeof(*h->slots));
+        h->mask = n - 1;
+        h->count = 0;
+        return h->slots ? 0 : -1;
+}
+
+static int hset_has(const hset_t *h, uint64_t k)
+{
+        k = k ? k : 1;
+        for (size_t i = k & h->mask;; i = (i + 1) & h->mask) {
+                if (h->slots[i] == k)
+                        return 1;
+                if (!h->slots[i])
+                        return 0;
+        }
+}
+
+static void hset_add(hset_t *h, uint64_t k)
+{
+        k = k ? k : 1;
+        size_t i = k & h->mask;
+        while (h->slots[i] && h->slots[i] != k)
+                i = (i + 1) & h->mask;
+        if (!h->slots[i]) {
+                h->slots[i] = k;
+                h->count++;
+        }
+}
+
+static void hset_clear(hset_t *h)
+{
+        memset(h->slots, 0, (h->mask + 1) * sizeof(*h->slots));
+        h->count = 0;
+}
+
+static void *clean_create(const void *conf, const rs_stage_env_t *env,
+                          char *errstr, size_t errstr_size)
+{
+        clean_t *cl = calloc(1, sizeof(*cl));
+        const clean_conf_t *c = conf;
+
+        if (!cl || hset_init(&cl->gen[0], (size_t)c->dedupe_max / 2) ||
+            hset_init(&cl->gen[1], (size_t)c->dedupe_max / 2)) {
+                if (cl) {
+                        free(cl->gen[0].slots);
+                        free(cl);
+                }
+                rs_seterr(errstr, errstr_size, RS_ERR_NOMEM, "out of memory");
+                return NULL;
+        }
+        cl->conf = c;
+        cl->watermark = INT64_MIN;
+        cl->gen_start = INT64_MIN;
+        cl->strings = env->strings;
+        return cl;
+}
+
+static void clean_destroy(void *st)
+{
+        clean_t *cl = st;
+        if (!cl)
+                return;
+        free(cl->gen[0].slots);
+        free(cl->gen[1].slots);
+        free(cl->buckets);
+        free(cl);
+}
+
+/* Two generations: a hash stays findable for at least one generation span
+ * (ttl or half the capacity), at most two. */
+static int is_duplicate(clean_t *cl, const rs_event_t *ev)
+{
+        const clean_conf_t *c = cl->conf;
+
+        if (c->dedupe_ttl == 0)
+                return 0;
+        if (hset_has(&cl->gen[0], ev->event_hash) ||
+            hset_has(&cl->gen[1], ev->event_hash))
+                return 1;
+        if (cl->gen_start == INT64_MIN)
+                cl->gen_start = ev->ts;
+        if (ev->ts - cl->gen_start >= c->dedupe_ttl ||
+            cl->gen[0].count >= (size_t)c->dedupe_max / 2) {
+                hset_t old = cl->gen[1];
+                cl->gen[1] = cl->gen[0];
+                cl->gen[0] = old;
+                hset_clear(&cl->gen[0]);
+                cl->gen_start = ev->ts;
+        }
+        hset_add(&cl->gen[0], ev->event_hash);
+        return 0;
+}
+
+static int over_rate(clean_t *cl, const rs_event_t *ev)
+{
+        const clean_conf_t *c = cl->conf;
+        bucket_t *b;
+
+        if (c->max_user_rate <= 0)
+                return 0;
+        if (ev->user >= cl->nbuckets) {
+                size_t n = cl->nbuckets ? cl->nbuckets : 1024;
+                while (n <= ev->user)
+                        n *= 2;
+                bucket_t *nb = realloc(cl->buckets, n * sizeof(*nb));
+                if (!nb)
+                        return 0; /* no memory to limit: let it through */
+                for (size_t i = cl->nbuckets; i < n; i++)
+                        nb[i] = (bucket_t){(float)c->burst, INT64_MIN};
+                cl->buckets = nb;
+                cl->nbuckets = n;
+        }
+        b = &cl->buckets[ev->user];
+        if (b->ts != INT64_MIN && ev->ts > b->ts) {
+                double refill = (double)(ev->ts - b->ts) / 60000.0 *
+                                c->max_user_rate;
+                b->tokens = (float)fmin(c->burst, b->tokens + refill);
+        }
+        if (b->ts == INT64_MIN || ev->ts > b->ts)
+                b->ts = ev->ts;
+        if (b->tokens < 1.0f)
+                return 1;
+        b->tokens -= 1.0f;
+        return 0;
+}
+
+static int invalid(const rs_event_t *ev)
+{
+        return ev->watch_ms < 0 ||
+               (ev->duration_ms != RS_NONE_I64 && ev->duration_ms < 0) ||
+               (ev->type == RS_EV_RATE && isnan(ev->value));
+}
+
+static rs_err_t clean_process(void *st, rs_event_t *ev, size_t n,
+                              const rs_emit_t *out)
+{
+        clean_t *cl = st;
+        const clean_conf_t *c = cl->conf;
+
+        (void)out;
+        for (size_t i = 0; i < n; i++) {
+                rs_event_t *e = &ev[i];
+                if (e->drop)
+                        continue;
+                if (invalid(e))
+                        e->drop = RS_DROP_INVALID;
+                else if (cl->watermark != INT64_MIN && c->max_age &&
+                         e->ts < cl->watermark - c->max_age)
+                        e->drop = RS_DROP_TOO_OLD;
+                else if (cl->watermark != INT64_MIN &&
+                         e->ts > cl->watermark + c->max_future)
+                        e->drop = RS_DROP_FUTURE;
+                else if (is_duplicate(cl, e))
+                        e->drop = RS_DROP_DUPLICATE;
+                else if (over_rate(cl, e))
+                        e->drop = RS_DROP_RATE_LIMIT;
+                if (e->drop) {
+                        cl->drops[e->drop]++;
+                        continue;
+                }
+                if (e->ts > cl->watermark)
+                        cl->watermark = e->ts;
+        }
+        return RS_OK;
+}
+
+uint64_t rs_clean_drops(const void *st, int reason)
+{
+        const clean_t *cl = st;
+        return reason > 0 && reason < RS_DROP__COUNT ? cl->drops[reason] : 0;
+}
+
+const rs_stage_ops_t rs_stage_clean = {
+        .type = "clean",
+        .doc = "Drops invalid, too old, future, duplicate and rate-limited "
+               "events, counted by reason. Event time only.",
+        .props = props,
+        .conf_size = sizeof(clean_conf_t),
+        .create = clean_create,
+        .process = clean_process,
+        .destroy = clean_destroy,
+};

@@ -1,0 +1,670 @@
+/* cooccur.c — the `cooccur` stage.
+ *
+ * On a user's first positive interaction with item j at time t, j is paired
+ * with the user's positive window items i inside pair_gap (the newest
+ * max_pairs of them): C(i,j) and C(j,i) grow by the user's damping weight,
+ * and N(j) by one. Counts decay exponentially on event time (half_life)
+ * and a count last touched more than horizon ago is gone, so a pair seen
+ * only long ago fades to nothing.
+ *
+ * Each item keeps its counterparts in its own open-addressing table of
+ * 12-byte entries, at most max_neighbors_tracked of them: when full, the
+ * smallest count is evicted and the newcomer inherits it plus its own
+ * weight (space-saving), so heavy pairs survive and memory is bounded by
+ * configuration. Neighbour lists (top max_neighbors by similarity) are
+ * recomputed lazily: only for items whose counts changed, at most once per
+ * `refresh` of event time.
+ *
+ * Trending popularity is kept in forward-decay form
+ * g = Σ w · 2^((t − t0)/trending_half_life), whose order is the order of
+ * the decayed values at any common time, so the top list needs no
+ * periodic re-decay. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "recstream/cooccur.h"
+#include "recstream/stage.h"
+#include "recstream/user_window.h"
+
+enum { DAMP_NONE, DAMP_LOG, DAMP_SQRT };
+
+typedef struct cooc_conf {
+        int similarity;
+        double alpha;
+        int64_t pair_gap, max_pairs;
+        int damping;
+        int64_t half_life, horizon;
+        int64_t max_tracked, max_neighbors, refresh;
+        double min_count;
+        int64_t trending_half_life, trending_size;
+} cooc_conf_t;
+
+static const char *const sims[] = {"cosine", "asymmetric_cosine", "jaccard",
+                                   "lift", "covisit", NULL};
+static const char *const dampings[] = {"none", "log", "sqrt", NULL};
+
+#define CO(f) offsetof(cooc_conf_t, f)
+static const rs_prop_t props[] = {
+        {"similarity", RS_PROP_ENUM, CO(similarity), "cosine", 0, -1, sims, 0,
+         "sim(i,j) from C(i,j), N(i), N(j): cosine C/√(NiNj); "
+         "asymmetric_cosine C/(Ni^α·Nj^(1−α)); jaccard C/(Ni+Nj−C); lift "
+         "C·N/(NiNj); covisit C/(NiNj) (YouTube)."},
+        {"alpha", RS_PROP_DOUBLE, CO(alpha), "0.5", 0, 1, NULL, 0,
+         "α of asymmetric_cosine (0.5 = cosine)."},
+        {"pair_gap", RS_PROP_DURATION, CO(pair_gap), "1h", 0, 3.2e11, NULL, 0,
+         "Only window items at most this much older than the event pair "
+         "with it."},
+        {"max_pairs", RS_PROP_INT, CO(max_pairs), "50", 1, 10000, NULL, 0,
+         "Pairs per event at most (the newest window items)."},
+        {"damping", RS_PROP_ENUM, CO(damping), "log", 0, -1, dampings, 0,
+         "Heavy-user damping of a pair's weight by the user's distinct "
+         "items n: none 1; log 1/log2(2+n); sqrt 1/√(1+n)."},
+        {"half_life", RS_PROP_DURATION, CO(half_life), "7d", 0, 3.2e11, NULL,
+         0, "Half-life of pair counts and marginals (0: no decay)."},
+        {"horizon", RS_PROP_DURATION, CO(horizon), "30d", 1000, 3.2e11, NULL,
+         0, "A count untouched for longer is gone."},
+        {"max_neighbors_tracked", RS_PROP_INT, CO(max_tracked), "200", 1,
+         100000, NULL, 0, "Counterparts kept per item (space-saving)."},
+        {"max_neighbors", RS_PROP_INT, CO(max_neighbors), "50", 1, 10000,
+         NULL, 0, "Length of each item's neighbour list."},
+        {"refresh", RS_PROP_DURATION, CO(refresh), "1m", 0, 3.2e11, NULL, 0,
+         "A changed item's neighbour list is recomputed at most this often "
+         "(event time)."},
+        {"min_count", RS_PROP_DOUBLE, CO(min_count), "0", 0, 1e12, NULL, 0,
+         "Pairs with a smaller decayed count are not neighbours."},
+        {"trending_half_life", RS_PROP_DURATION, CO(trending_half_life), "6h",
+         1000, 3.2e11, NULL, 0, "Half-life of item popularity (trending)."},
+        {"trending_size", RS_PROP_INT, CO(trending_size), "200", 1, 100000,
+         NULL, 0, "Length of the trending list."},
+        {0},
+};
+
+typedef struct cp {
+        uint32_t item; /* RS_ID_NONE: empty slot */
+        float c;
+        uint32_t t; /* seconds since the epoch of the last update */
+} cp_t;
+
+typedef struct item {
+        cp_t *cp;
+        uint32_t mask, count; /* slots - 1; entries */
+        float n;              /* marginal */
+        uint32_t t_n;
+        double g; /* forward-decayed popularity */
+        rs_neighbor_t *nb;
+        uint32_t nnb;
+        int64_t nb_at; /* event time of the last refresh */
+        uint32_t category;
+        uint8_t dirty, removed, in_trend;
+} item_t;
+
+struct rs_cooc {
+        const cooc_conf_t *conf;
+        const rs_uwin_t *win;
+        item_t **items; /* by item id */
+        size_t cap;
+        size_t pairs, bytes;
+        float total; /* Σ N, decayed, for lift */
+        uint32_t t_total;
+        int64_t t0; /* forward-decay origin, INT64_MIN until set */
+        uint32_t *trend;
+        size_t ntrend;
+        rs_win_entry_t *wbuf;
+        uint32_t *paired;
+};
+
+static uint32_t secs(int64_t ms)
+{
+        return ms <= 0 ? 0 : ms / 1000 > UINT32_MAX ? UINT32_MAX
+                                                     : (uint32_t)(ms / 1000);
+}
+
+/* The factor a count last updated at t has decayed by at now (seconds);
+ * 0 beyond the horizon. */
+static double decay(const rs_cooc_t *co, uint32_t t, uint32_t now)
+{
+        double dt = now > t ? (double)(now - t) : 0;
+
+        if (dt * 1000 > (double)co->conf->horizon)
+                return 0;
+        return co->conf->half_life
+                       ? exp2(-dt * 1000 / (double)co->conf->half_life)
+                       : 1;
+}
+
+static item_t *item_find(const rs_cooc_t *co, uint32_t id)
+{
+        return id < co->cap ? co->items[id] : NULL;
+}
+
+static item_t *item_get(rs_cooc_t *co, uint32_t id)
+{
+        item_t *it;
+
+        if (id >= co->cap) {
+                size_t cap = co->cap ? co->cap : 1024;
+                while (cap <= id)
+                        cap *= 2;
+                item_t **items = realloc(co->items, cap * sizeof(*items));
+                if (!items)
+                        return NULL;
+                memset(items + co->cap, 0, (cap - co->cap) * sizeof(*items));
+                co->items = items;
+                co->cap = cap;
+        }
+        if ((it = co->items[id]))
+                return it;
+        if (!(it = calloc(1, sizeof(*it))))
+                return NULL;
+        it->nb_at = INT64_MIN;
+        it->category = RS_ID_NONE;
+        co->items[id] = it;
+        co->bytes += sizeof(*it);
+        return it;
+}
+
+/*
+ * Counterpart tables.
+ */
+
+static uint32_t slot_of(uint32_t item, uint32_t mask)
+{
+        return (item * 0x9E3779B1u) & mask;
+}
+
+static cp_t *cp_find(const item_t *it, uint32_t j)
+{
+        if (!it->cp)
+                return NULL;
+        for (uint32_t s = slot_of(j, it->mask);; s = (s + 1) & it->mask) {
+                if (it->cp[s].item == j)
+                        return &it->cp[s];
+                if (it->cp[s].item == RS_ID_NONE)
+                        return NULL;
+        }
+}
+
+static void cp_put(cp_t *cp, uint32_t mask, cp_t e)
+{
+        uint32_t s = slot_of(e.item, mask);
+        while (cp[s].item != RS_ID_NONE)
+                s = (s + 1) & mask;
+        cp[s] = e;
+}
+
+/* Rebuilds it's table with `slots` slots, keeping entries alive at now
+ * (all when now is 0). */
+static int cp_rebuild(rs_cooc_t *co, item_t *it, uint32_t slots, uint32_t now)
+{
+        cp_t *cp = malloc(slots * sizeof(*cp));
+        uint32_t kept = 0;
+
+        if (!cp)
+                return -1;
+        for (uint32_t s = 0; s < slots; s++)
+                cp[s].item = RS_ID_NONE;
+        for (uint32_t s = 0; it->cp && s <= it->mask; s++) {
+                if (it->cp[s].item == RS_ID_NONE)
+                        continue;
+                if (now && decay(co, it->cp[s].t, now) == 0)
+                        continue;
+                cp_put(cp, slots - 1, it->cp[s]);
+                kept++;
+        }
+        co->bytes += (size_t)slots * sizeof(*cp);
+        if (it->cp)
+                co->bytes -= ((size_t)it->mask + 1) * sizeof(*cp);
+        co->pairs -= it->count - kept;
+        free(it->cp);
+        it->cp = cp;
+        it->mask = slots - 1;
+        it->count = kept;
+        return 0;
+}
+
+static void cp_delete(item_t *it, cp_t *e)
+{
+        uint32_t i = (uint32_t)(e - it->cp), j = i;
+
+        for (;;) {
+                it->cp[i].item = RS_ID_NONE;
+                for (;;) {
+                        j = (j + 1) & it->mask;
+                        if (it->cp[j].item == RS_ID_NONE)
+                                return;
+                        uint32_t k = slot_of(it->cp[j].item, it->mask);
+                        if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
+                                continue;
+                        break;
+                }
+                it->cp[i] = it->cp[j];
+                i = j;
+        }
+}
+
+static int pair_add(rs_cooc_t *co, item_t *it, uint32_t j, float w,
+                    uint32_t now)
+{
+        cp_t *e = cp_find(it, j);
+        float base = 0;
+
+        it->dirty = 1;
+        if (e) {
+                e->c = (float)(e->c * decay(co, e->t, now)) + w;
+                e->t = now;
+                return 0;
+        }
+        if (it->count == (uint32_t)co->conf->max_tracked) {
+                /* space-saving: the smallest count makes room */
+                cp_t *min = NULL;
+                double minc = INFINITY;
+                for (uint32_t s = 0; s <= it->mask; s++) {
+                        if (it->cp[s].item == RS_ID_NONE)
+                                continue;
+                        double c = it->cp[s].c * decay(co, it->cp[s].t, now);
+                        if (c < minc) {
+                                minc = c;
+                                min = &it->cp[s];
+                        }
+                }
+                base = (float)minc;
+                cp_delete(it, min);
+                it->count--;
+                co->pairs--;
+        }
+        if (!it->cp || (it->count + 1) * 2 > it->mask + 1) {
+                uint32_t slots = it->cp ? (it->mask + 1) * 2 : 8;
+                if (cp_rebuild(co, it, slots, 0))
+                        return -1;
+        }
+        cp_put(it->cp, it->mask, (cp_t){j, base + w, now});
+        it->count++;
+        co->pairs++;
+        return 0;
+}
+
+/*
+ * Similarity and neighbour lists.
+ */
+
+static double marginal(const rs_cooc_t *co, const item_t *it, uint32_t now)
+{
+        return it ? it->n * decay(co, it->t_n, now) : 0;
+}
+
+static double similarity(const rs_cooc_t *co, double c, double ni, double nj,
+                         uint32_t now)
+{
+        const cooc_conf_t *k = co->conf;
+        double d;
+
+        if (c <= 0 || ni <= 0 || nj <= 0)
+                return 0;
+        switch (k->similarity) {
+        case RS_SIM_COSINE: return c / sqrt(ni * nj);
+        case RS_SIM_ASYMMETRIC_COSINE:
+                return c / (pow(ni, k->alpha) * pow(nj, 1 - k->alpha));
+        case RS_SIM_JACCARD:
+                d = ni + nj - c;
+                return d > 0 ? c / d : 0;
+        case RS_SIM_LIFT:
+                return c * co->total * decay(co, co->t_total, now) / (ni * nj);
+        case RS_SIM_COVISIT: return c / (ni * nj);
+        }
+        return 0;
+}
+
+double rs_cooc_count(const rs_cooc_t *co, uint32_t i, uint32_t j, int64_t now)
+{
+        const item_t *it = item_find(co, i);
+        const cp_t *e = it ? cp_find(it, j) : NULL;
+        return e ? e->c * decay(co, e->t, secs(now)) : 0;
+}
+
+double rs_cooc_marginal(const rs_cooc_t *co, uint32_t i, int64_t now)
+{
+        return marginal(co, item_find(co, i), secs(now));
+}
+
+double rs_cooc_sim(const rs_cooc_t *co, uint32_t i, uint32_t j, int64_t now)
+{
+        uint32_t t = secs(now);
+        return similarity(co, rs_cooc_count(co, i, j, now),
+                          marginal(co, item_find(co, i), t),
+                          marginal(co, item_find(co, j), t), t);
+}
+
+size_t rs_cooc_tracked(const rs_cooc_t *co, uint32_t i)
+{
+        const item_t *it = item_find(co, i);
+        return it ? it->count : 0;
+}
+
+/* Orders neighbours best first; ties by item id for determinism. */
+static int nb_better(const rs_neighbor_t *a, const rs_neighbor_t *b)
+{
+        return a->sim > b->sim || (a->sim == b->sim && a->item < b->item);
+}
+
+static void heap_down(rs_neighbor_t *h, size_t n, size_t i)
+{
+        for (;;) {
+                size_t l = 2 * i + 1, r = l + 1, m = i;
+                if (l < n && nb_better(&h[m], &h[l]))
+                        m = l;
+                if (r < n && nb_better(&h[m], &h[r]))
+                        m = r;
+                if (m == i)
+                        return;
+                rs_neighbor_t t = h[i];
+                h[i] = h[m];
+                h[m] = t;
+                i = m;
+        }
+}
+
+static int nb_cmp(const void *a, const void *b)
+{
+        return nb_better(a, b) ? -1 : nb_better(b, a) ? 1 : 0;
+}
+
+static int refresh(rs_cooc_t *co, item_t *it, int64_t now_ms)
+{
+        const cooc_conf_t *k = co->conf;
+        uint32_t now = secs(now_ms), expired = 0;
+        size_t n = 0, max = (size_t)k->max_neighbors;
+        double ni = marginal(co, it, now);
+
+        if (!it->nb && !(it->nb = malloc(max * sizeof(*it->nb))))
+                return -1;
+        /* a min-heap of the best `max` (worst on top) */
+        for (uint32_t s = 0; it->cp && s <= it->mask; s++) {
+                const cp_t *e = &it->cp[s];
+                if (e->item == RS_ID_NONE)
+                        continue;
+                double c = e->c * decay(co, e->t, now);
+                if (c == 0) {
+                        expired++;
+                        continue;
+                }
+                if (c < k->min_count)
+                        continue;
+                double sim = similarity(co, c, ni,
+                                        marginal(co, item_find(co, e->item), now),
+                                        now);
+                if (sim <= 0)
+                        continue;
+                rs_neighbor_t cand = {e->item, (float)sim};
+                if (n < max) {
+                        it->nb[n++] = cand;
+                        if (n == max) /* full: heapify once */
+                                for (size_t i = n / 2 + 1; i-- > 0;)
+                                        heap_down(it->nb, n, i);
+                } else if (nb_better(&cand, &it->nb[0])) {
+                        it->nb[0] = cand;
+                        heap_down(it->nb, n, 0);
+                }
+        }
+        qsort(it->nb, n, sizeof(*it->nb), nb_cmp);
+        it->nnb = (uint32_t)n;
+        it->nb_at = now_ms;
+        it->dirty = 0;
+        /* drop what the horizon took, so memory follows live pairs */
+        if (expired && expired * 4 >= it->count) {
+                uint32_t live = it->count - expired, slots = 8;
+                while (slots < live * 2)
+                        slots *= 2;
+                return cp_rebuild(co, it, slots, now);
+        }
+        return 0;
+}
+
+size_t rs_cooc_neighbors(rs_cooc_t *co, uint32_t item, int64_t now,
+                         const rs_neighbor_t **nb)
+{
+        item_t *it = item_find(co, item);
+
+        *nb = NULL;
+        if (!it)
+                return 0;
+        if (it->dirty &&
+            (it->nb_at == INT64_MIN || now - it->nb_at >= co->conf->refresh))
+                if (refresh(co, it, now))
+                        return 0;
+        *nb = it->nb;
+        return it->nnb;
+}
+
+/*
+ * Items and trending.
+ */
+
+uint32_t rs_cooc_category(const rs_cooc_t *co, uint32_t item)
+{
+        const item_t *it = item_find(co, item);
+        return it ? it->category : RS_ID_NONE;
+}
+
+int rs_cooc_removed(const rs_cooc_t *co, uint32_t item)
+{
+        const item_t *it = item_find(co, item);
+        return it && it->removed;
+}
+
+void rs_cooc_set_removed(rs_cooc_t *co, uint32_t item, int removed)
+{
+        item_t *it = item_get(co, item);
+        if (it)
+                it->removed = (uint8_t)(removed != 0);
+}
+
+size_t rs_cooc_trending(const rs_cooc_t *co, const uint32_t **items)
+{
+        *items = co->trend;
+        return co->ntrend;
+}
+
+double rs_cooc_popularity(const rs_cooc_t *co, uint32_t item, int64_t now)
+{
+        const item_t *it = item_find(co, item);
+        if (!it || co->t0 == INT64_MIN)
+                return 0;
+        return it->g * exp2(-(double)(now - co->t0) /
+                            (double)co->conf->trending_half_life);
+}
+
+static void trend_update(rs_cooc_t *co, uint32_t id, item_t *it)
+{
+        size_t i, n = co->ntrend;
+
+        if (!it->in_trend) {
+                if (n < (size_t)co->conf->trending_size) {
+                        i = co->ntrend++;
+                } else if (it->g > co->items[co->trend[n - 1]]->g) {
+                        co->items[co->trend[n - 1]]->in_trend = 0;
+                        i = n - 1;
+                } else {
+                        return;
+                }
+                co->trend[i] = id;
+                it->in_trend = 1;
+        } else {
+                for (i = 0; co->trend[i] != id; i++)
+                        ;
+        }
+        /* bubble towards the front; ties by id */
+        while (i > 0) {
+                item_t *prev = co->items[co->trend[i - 1]];
+                if (prev->g > it->g || (prev->g == it->g && co->trend[i - 1] < id))
+                        break;
+                co->trend[i] = co->trend[i - 1];
+                co->trend[i - 1] = id;
+                i--;
+        }
+}
+
+static void popularity_add(rs_cooc_t *co, uint32_t id, item_t *it, double w,
+                           int64_t ts)
+{
+        double hl = (double)co->conf->trending_half_life;
+        double x;
+
+        if (co->t0 == INT64_MIN)
+                co->t0 = ts;
+        x = (double)(ts - co->t0) / hl;
+        if (x > 900) {
+                /* rebase the forward-decay origin before doubles overflow */
+                double f = exp2(-x);
+                for (size_t i = 0; i < co->cap; i++)
+                        if (co->items[i])
+                                co->items[i]->g *= f;
+                co->t0 = ts;
+                x = 0;
+        }
+        it->g += w * exp2(x);
+        trend_update(co, id, it);
+}
+
+static double damping(const rs_cooc_t *co, uint32_t touched)
+{
+        switch (co->conf->damping) {
+        case DAMP_LOG: return 1.0 / log2(2.0 + touched);
+        case DAMP_SQRT: return 1.0 / sqrt(1.0 + touched);
+        default: return 1.0;
+        }
+}
+
+static rs_err_t pair_event(rs_cooc_t *co, const rs_event_t *e, item_t *ij)
+{
+        const cooc_conf_t *k = co->conf;
+        size_t n = rs_uwin_get(co->win, e->user, e->ts, co->wbuf,
+                               rs_uwin_max_events(co->win));
+        float w = (float)damping(co, rs_uwin_touched(co->win, e->user));
+        uint32_t now = secs(e->ts);
+        size_t npaired = 0;
+
+        for (size_t x = n; x-- > 0 && npaired < (size_t)k->max_pairs;) {
+                const rs_win_entry_t *we = &co->wbuf[x];
+                size_t p;
+                if (we->item == e->item || we->w <= 0)
+                        continue;
+                if (e->ts - we->ts > k->pair_gap)
+                        break; /* older ones are further still */
+                for (p = 0; p < npaired && co->paired[p] != we->item; p++)
+                        ;
+                if (p < npaired)
+                        continue;
+                co->paired[npaired++] = we->item;
+                item_t *ii = item_get(co, we->item);
+                if (!ii || pair_add(co, ii, e->item, w, now) ||
+                    pair_add(co, ij, we->item, w, now))
+                        return RS_ERR_NOMEM;
+        }
+        ij->n = (float)(ij->n * decay(co, ij->t_n, now)) + 1.0f;
+        ij->t_n = now;
+        ij->dirty = 1;
+        co->total = (float)(co->total * decay(co, co->t_total, now)) + 1.0f;
+        co->t_total = now;
+        return RS_OK;
+}
+
+static rs_err_t cooc_process(void *st, rs_event_t *ev, size_t n,
+                             const rs_emit_t *out)
+{
+        rs_cooc_t *co = st;
+        rs_err_t err;
+
+        (void)out;
+        for (size_t i = 0; i < n; i++) {
+                const rs_event_t *e = &ev[i];
+                item_t *it;
+                if (e->drop)
+                        continue;
+                if (!(it = item_get(co, e->item)))
+                        return RS_ERR_NOMEM;
+                if (e->category != RS_ID_NONE)
+                        it->category = e->category;
+                if (e->weight > 0) {
+                        popularity_add(co, e->item, it, e->weight, e->ts);
+                        if ((e->flags & RS_EVF_FIRST) &&
+                            (err = pair_event(co, e, it)))
+                                return err;
+                }
+        }
+        return RS_OK;
+}
+
+static void *cooc_create(const void *conf, const rs_stage_env_t *env,
+                         char *errstr, size_t errstr_size)
+{
+        const cooc_conf_t *k = conf;
+        rs_cooc_t *co = calloc(1, sizeof(*co));
+        const rs_uwin_t *win = env->find ? env->find(env, "user_window") : NULL;
+
+        if (!win) {
+                free(co);
+                rs_seterr(errstr, errstr_size, RS_ERR_INVALID,
+                          "the cooccur stage needs a user_window stage "
+                          "before it");
+                return NULL;
+        }
+        if (!co || !(co->trend = malloc((size_t)k->trending_size *
+                                        sizeof(*co->trend))) ||
+            !(co->wbuf = malloc(rs_uwin_max_events(win) * sizeof(*co->wbuf))) ||
+            !(co->paired = malloc((size_t)k->max_pairs * sizeof(*co->paired)))) {
+                if (co) {
+                        free(co->trend);
+                        free(co->wbuf);
+                        free(co);
+                }
+                rs_seterr(errstr, errstr_size, RS_ERR_NOMEM, "out of memory");
+                return NULL;
+        }
+        co->conf = k;
+        co->win = win;
+        co->t0 = INT64_MIN;
+        return co;
+}
+
+static void cooc_destroy(void *st)
+{
+        rs_cooc_t *co = st;
+
+        if (!co)
+                return;
+        for (size_t i = 0; i < co->cap; i++)
+                if (co->items[i]) {
+                        free(co->items[i]->cp);
+                        free(co->items[i]->nb);
+                        free(co->items[i]);
+                }
+        free(co->items);
+        free(co->trend);
+        free(co->wbuf);
+        free(co->paired);
+        free(co);
+}
+
+size_t rs_cooc_pairs(const rs_cooc_t *co)
+{
+        return co->pairs;
+}
+
+size_t rs_cooc_bytes(const rs_cooc_t *co)
+{
+        return co->bytes + co->cap * sizeof(*co->items);
+}
+
+const rs_stage_ops_t rs_stage_cooccur = {
+        .type = "cooccur",
+        .doc = "Windowed item-item co-occurrence with heavy-user damping, "
+               "bounded counterparts (space-saving), a similarity chosen "
+               "here and lazily refreshed neighbour lists; also item "
+               "popularity for trending.",
+        .props = props,
+        .conf_size = sizeof(cooc_conf_t),
+        .create = cooc_create,
+        .process = cooc_process,
+        .destroy = cooc_destroy,
+};

@@ -1,0 +1,477 @@
+/* score.c — the `score` stage: each user's top-K and its publication.
+ *
+ * score(c) = Σ_i a_u(i)·sim(i,c) over the user's window items i and their
+ * neighbours c, + γ·trending(c) (popularity relative to the most popular
+ * item). Seen and removed items are excluded; at most max_per_category
+ * items of one category; lists shorter than K are filled with trending
+ * items, and users with fewer than min_history positive items get trending
+ * items only. Each item says why: covisit (because_of: the window item that
+ * contributed most) or trending. Ties break by item id string.
+ *
+ * A user is recomputed when one of their events arrives, but published at
+ * most once per min_refresh_interval of event time, and only when the list
+ * (items and order) changed; users waiting for their interval sit in a FIFO
+ * that each batch drains up to its newest event time. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "recstream/cooccur.h"
+#include "recstream/hash.h"
+#include "recstream/stage.h"
+#include "recstream/user_window.h"
+
+typedef struct score_conf {
+        int64_t k;
+        double gamma;
+        int64_t min_history, max_per_category;
+        int64_t min_refresh_interval;
+} score_conf_t;
+
+#define SC(f) offsetof(score_conf_t, f)
+static const rs_prop_t props[] = {
+        {"k", RS_PROP_INT, SC(k), "20", 1, RS_RECS_MAX, NULL, 0,
+         "Items per user list."},
+        {"gamma", RS_PROP_DOUBLE, SC(gamma), "0", 0, 1e6, NULL, 0,
+         "Weight of trending (popularity relative to the top item) added to "
+         "every candidate's score."},
+        {"min_history", RS_PROP_INT, SC(min_history), "1", 0, 10000, NULL, 0,
+         "Users with fewer positive window items get trending items."},
+        {"max_per_category", RS_PROP_INT, SC(max_per_category), "0", 0, 10000,
+         NULL, 0, "Diversity: items of one category per list (0: no cap)."},
+        {"min_refresh_interval", RS_PROP_DURATION, SC(min_refresh_interval),
+         "10s", 0, 3.2e11, NULL, 0,
+         "A user is republished at most this often (event time), and only "
+         "when the list changed."},
+        {0},
+};
+
+typedef struct ustate {
+        uint64_t hash;    /* of the last published list, 0 none */
+        int64_t last_pub; /* event time, INT64_MIN never */
+        uint8_t dirty, queued, known;
+} ustate_t;
+
+typedef struct due {
+        uint32_t user;
+        int64_t at;
+} due_t;
+
+typedef struct cand {
+        uint32_t item, because;
+        double score;
+        uint8_t reason;
+} cand_t;
+
+typedef struct score {
+        const score_conf_t *conf;
+        rs_uwin_t *win;
+        rs_cooc_t *co;
+        const rs_intern_t *strings;
+        ustate_t *users;
+        size_t nusers;
+        due_t *queue; /* ring */
+        size_t qhead, qlen, qcap;
+        /* sparse accumulator by item id, valid where stamp == gen */
+        uint32_t *stamp, gen;
+        double *acc, *best;
+        uint32_t *because, *touched;
+        size_t ntouched, acc_cap;
+        cand_t *cands;
+        size_t cands_cap;
+        uint32_t *witems;
+        float *waff;
+        size_t wmax;
+        rs_recs_t recs;
+        uint32_t *cat_ids, *cat_counts;
+} score_t;
+
+static int grow_users(score_t *sc, uint32_t user)
+{
+        size_t n = sc->nusers ? sc->nusers : 1024;
+
+        if (user < sc->nusers)
+                return 0;
+        while (n <= user)
+                n *= 2;
+        ustate_t *u = realloc(sc->users, n * sizeof(*u));
+        if (!u)
+                return -1;
+        for (size_t i = sc->nusers; i < n; i++)
+                u[i] = (ustate_t){0, INT64_MIN, 0, 0, 0};
+        sc->users = u;
+        sc->nusers = n;
+        return 0;
+}
+
+static int grow_acc(score_t *sc, uint32_t item)
+{
+        size_t n = sc->acc_cap ? sc->acc_cap : 4096;
+
+        if (item < sc->acc_cap)
+                return 0;
+        while (n <= item)
+                n *= 2;
+        uint32_t *stamp = realloc(sc->stamp, n * sizeof(*stamp));
+        if (!stamp)
+                return -1;
+        sc->stamp = stamp;
+        memset(stamp + sc->acc_cap, 0, (n - sc->acc_cap) * sizeof(*stamp));
+        double *acc = realloc(sc->acc, n * sizeof(*acc));
+        if (!acc)
+                return -1;
+        sc->acc = acc;
+        double *best = realloc(sc->best, n * sizeof(*best));
+        if (!best)
+                return -1;
+        sc->best = best;
+        uint32_t *because = realloc(sc->because, n * sizeof(*because));
+        if (!because)
+                return -1;
+        sc->because = because;
+        uint32_t *touched = realloc(sc->touched, n * sizeof(*touched));
+        if (!touched)
+                return -1;
+        sc->touched = touched;
+        sc->acc_cap = n;
+        return 0;
+}
+
+/* Whether a ranks before b: higher score, then smaller item id string
+ * (stable across runs and replicas, unlike interned ids). */
+static int before(const score_t *sc, const cand_t *a, const cand_t *b)
+{
+        if (a->score != b->score)
+                return a->score > b->score;
+        return a->item != b->item &&
+               strcmp(rs_intern_str(sc->strings, a->item, NULL),
+                      rs_intern_str(sc->strings, b->item, NULL)) < 0;
+}
+
+static void sift(const score_t *sc, cand_t *h, size_t n, size_t i)
+{
+        for (;;) {
+                size_t l = 2 * i + 1, r = l + 1, m = i;
+                if (l < n && before(sc, &h[l], &h[m]))
+                        m = l;
+                if (r < n && before(sc, &h[r], &h[m]))
+                        m = r;
+                if (m == i)
+                        return;
+                cand_t t = h[i];
+                h[i] = h[m];
+                h[m] = t;
+                i = m;
+        }
+}
+
+static int excluded(const score_t *sc, uint32_t user, uint32_t item)
+{
+        return rs_uwin_seen(sc->win, user, item) ||
+               rs_cooc_removed(sc->co, item);
+}
+
+/* Appends c unless its category is full; returns 1 when taken. */
+static int take(score_t *sc, const cand_t *c, size_t *ncats)
+{
+        const score_conf_t *k = sc->conf;
+        rs_recs_t *r = &sc->recs;
+
+        if (k->max_per_category) {
+                uint32_t cat = rs_cooc_category(sc->co, c->item);
+                if (cat != RS_ID_NONE) {
+                        size_t x;
+                        for (x = 0; x < *ncats && sc->cat_ids[x] != cat; x++)
+                                ;
+                        if (x == *ncats) {
+                                sc->cat_ids[x] = cat;
+                                sc->cat_counts[x] = 0;
+                                (*ncats)++;
+                        }
+                        if (sc->cat_counts[x] >= (uint32_t)k->max_per_category)
+                                return 0;
+                        sc->cat_counts[x]++;
+                }
+        }
+        r->items[r->n++] = (rs_rec_t){c->item, c->because, c->score, c->reason};
+        return 1;
+}
+
+/* Fills sc->recs with u's list at event time now. */
+static rs_err_t compute(score_t *sc, uint32_t user, int64_t now)
+{
+        const score_conf_t *k = sc->conf;
+        rs_recs_t *r = &sc->recs;
+        size_t na, positives = 0, ncand = 0, ncats = 0;
+        const uint32_t *trend;
+        size_t ntrend = rs_cooc_trending(sc->co, &trend);
+        double top_pop = ntrend ? rs_cooc_popularity(sc->co, trend[0], now) : 0;
+
+        r->user = user;
+        r->generated_ts = now;
+        r->n = 0;
+        na = rs_uwin_affinity(sc->win, user, now, sc->witems, sc->waff,
+                              sc->wmax);
+        for (size_t i = 0; i < na; i++)
+                positives += sc->waff[i] > 0;
+
+        if (positives >= (size_t)k->min_history && positives > 0) {
+                if (++sc->gen == 0) { /* stamps wrapped: clear them */
+                        memset(sc->stamp, 0, sc->acc_cap * sizeof(*sc->stamp));
+                        sc->gen = 1;
+                }
+                sc->ntouched = 0;
+                for (size_t i = 0; i < na; i++) {
+                        const rs_neighbor_t *nb;
+                        size_t nn = rs_cooc_neighbors(sc->co, sc->witems[i],
+                                                      now, &nb);
+                        for (size_t j = 0; j < nn; j++) {
+                                uint32_t c = nb[j].item;
+                                double v = (double)sc->waff[i] * nb[j].sim;
+                                if (grow_acc(sc, c))
+                                        return RS_ERR_NOMEM;
+                                if (sc->stamp[c] != sc->gen) {
+                                        if (excluded(sc, user, c))
+                                                continue;
+                                        sc->stamp[c] = sc->gen;
+                                        sc->acc[c] = 0;
+                                        sc->best[c] = -INFINITY;
+                                        sc->touched[sc->ntouched++] = c;
+                                }
+                                sc->acc[c] += v;
+                                if (v > sc->best[c]) {
+                                        sc->best[c] = v;
+                                        sc->because[c] = sc->witems[i];
+                                }
+                        }
+                }
+                if (sc->ntouched > sc->cands_cap) {
+                        cand_t *cs = realloc(sc->cands, sc->ntouched *
+                                                                sizeof(*cs));
+                        if (!cs)
+                                return RS_ERR_NOMEM;
+                        sc->cands = cs;
+                        sc->cands_cap = sc->ntouched;
+                }
+                for (size_t i = 0; i < sc->ntouched; i++) {
+                        uint32_t c = sc->touched[i];
+                        if (sc->acc[c] <= 0)
+                                continue;
+                        double s = sc->acc[c];
+                        if (k->gamma > 0 && top_pop > 0)
+                                s += k->gamma *
+                                     rs_cooc_popularity(sc->co, c, now) /
+                                     top_pop;
+                        sc->cands[ncand++] = (cand_t){c, sc->because[c], s,
+                                                      RS_REASON_COVISIT};
+                }
+                /* best first from a heap: O(n) to build, then only as
+                 * many pops as the list (and the category cap) needs */
+                for (size_t i = ncand / 2 + 1; i-- > 0 && ncand;)
+                        sift(sc, sc->cands, ncand, i);
+                while (ncand && r->n < (uint32_t)k->k) {
+                        take(sc, &sc->cands[0], &ncats);
+                        sc->cands[0] = sc->cands[--ncand];
+                        sift(sc, sc->cands, ncand, 0);
+                }
+        }
+        /* fill with trending items, below every scored item */
+        double floor_score = r->n ? r->items[r->n - 1].score : 1.0;
+        for (size_t i = 0; i < ntrend && r->n < (uint32_t)k->k; i++) {
+                uint32_t c = trend[i];
+                size_t x;
+                if (excluded(sc, user, c))
+                        continue;
+                for (x = 0; x < r->n && r->items[x].item != c; x++)
+                        ;
+                if (x < r->n)
+                        continue;
+                double p = top_pop > 0
+                                   ? rs_cooc_popularity(sc->co, c, now) / top_pop
+                                   : 0;
+                cand_t t = {c, RS_ID_NONE, floor_score * 0.999 * p,
+                            RS_REASON_TRENDING};
+                take(sc, &t, &ncats);
+        }
+        return RS_OK;
+}
+
+static uint64_t list_hash(const rs_recs_t *r)
+{
+        uint64_t h = 0x51ed270b27a3c9f1ULL ^ r->n;
+        for (uint32_t i = 0; i < r->n; i++)
+                h = rs_hash_mix(h ^ ((uint64_t)r->items[i].item << 8 |
+                                     r->items[i].reason));
+        return h | 1;
+}
+
+static rs_err_t publish(score_t *sc, uint32_t user, int64_t now, int force,
+                        const rs_emit_t *out)
+{
+        ustate_t *u = &sc->users[user];
+        rs_err_t err;
+
+        u->dirty = 0;
+        if ((err = compute(sc, user, now)))
+                return err;
+        uint64_t h = list_hash(&sc->recs);
+        if (!force && h == u->hash)
+                return RS_OK; /* unchanged: nothing to say */
+        u->hash = h;
+        u->last_pub = now;
+        return out->fn(out->opaque, &sc->recs);
+}
+
+static int enqueue(score_t *sc, uint32_t user, int64_t at)
+{
+        if (sc->qlen == sc->qcap) {
+                size_t cap = sc->qcap ? sc->qcap * 2 : 1024;
+                due_t *q = malloc(cap * sizeof(*q));
+                if (!q)
+                        return -1;
+                for (size_t i = 0; i < sc->qlen; i++)
+                        q[i] = sc->queue[(sc->qhead + i) % sc->qcap];
+                free(sc->queue);
+                sc->queue = q;
+                sc->qcap = cap;
+                sc->qhead = 0;
+        }
+        sc->queue[(sc->qhead + sc->qlen++) % sc->qcap] = (due_t){user, at};
+        sc->users[user].queued = 1;
+        return 0;
+}
+
+static rs_err_t drain(score_t *sc, int64_t now, const rs_emit_t *out)
+{
+        rs_err_t err;
+
+        while (sc->qlen) {
+                due_t d = sc->queue[sc->qhead];
+                if (d.at > now)
+                        break;
+                sc->qhead = (sc->qhead + 1) % sc->qcap;
+                sc->qlen--;
+                sc->users[d.user].queued = 0;
+                if (sc->users[d.user].dirty &&
+                    (err = publish(sc, d.user, now, 0, out)))
+                        return err;
+        }
+        return RS_OK;
+}
+
+static rs_err_t score_process(void *st, rs_event_t *ev, size_t n,
+                              const rs_emit_t *out)
+{
+        score_t *sc = st;
+        const int64_t gap = sc->conf->min_refresh_interval;
+        int64_t now = INT64_MIN;
+        rs_err_t err;
+
+        for (size_t i = 0; i < n; i++) {
+                const rs_event_t *e = &ev[i];
+                if (e->drop)
+                        continue;
+                if (grow_users(sc, e->user))
+                        return RS_ERR_NOMEM;
+                ustate_t *u = &sc->users[e->user];
+                u->known = 1;
+                u->dirty = 1;
+                if (e->ts > now)
+                        now = e->ts;
+                if (u->last_pub == INT64_MIN || e->ts - u->last_pub >= gap) {
+                        if ((err = publish(sc, e->user, e->ts, 0, out)))
+                                return err;
+                } else if (!u->queued &&
+                           enqueue(sc, e->user, u->last_pub + gap)) {
+                        return RS_ERR_NOMEM;
+                }
+        }
+        return now == INT64_MIN ? RS_OK : drain(sc, now, out);
+}
+
+static rs_err_t score_flush(void *st, int64_t now, int all,
+                            const rs_emit_t *out)
+{
+        score_t *sc = st;
+        rs_err_t err;
+
+        if (!all)
+                return drain(sc, now, out);
+        for (size_t u = 0; u < sc->nusers; u++)
+                if (sc->users[u].known &&
+                    (err = publish(sc, (uint32_t)u, now, 1, out)))
+                        return err;
+        sc->qlen = 0;
+        return RS_OK;
+}
+
+static void *score_create(const void *conf, const rs_stage_env_t *env,
+                          char *errstr, size_t errstr_size)
+{
+        const score_conf_t *k = conf;
+        score_t *sc = calloc(1, sizeof(*sc));
+
+        if (!sc)
+                goto nomem;
+        sc->conf = k;
+        sc->strings = env->strings;
+        sc->win = env->find ? env->find(env, "user_window") : NULL;
+        sc->co = env->find ? env->find(env, "cooccur") : NULL;
+        if (!sc->win || !sc->co) {
+                free(sc);
+                rs_seterr(errstr, errstr_size, RS_ERR_INVALID,
+                          "the score stage needs user_window and cooccur "
+                          "stages before it");
+                return NULL;
+        }
+        sc->wmax = rs_uwin_max_events(sc->win);
+        if (!(sc->witems = malloc(sc->wmax * sizeof(*sc->witems))) ||
+            !(sc->waff = malloc(sc->wmax * sizeof(*sc->waff))) ||
+            !(sc->cat_ids = malloc(RS_RECS_MAX * sizeof(*sc->cat_ids))) ||
+            !(sc->cat_counts = malloc(RS_RECS_MAX * sizeof(*sc->cat_counts))))
+                goto nomem;
+        return sc;
+nomem:
+        if (sc) {
+                free(sc->witems);
+                free(sc->waff);
+                free(sc->cat_ids);
+                free(sc);
+        }
+        rs_seterr(errstr, errstr_size, RS_ERR_NOMEM, "out of memory");
+        return NULL;
+}
+
+static void score_destroy(void *st)
+{
+        score_t *sc = st;
+
+        if (!sc)
+                return;
+        free(sc->users);
+        free(sc->queue);
+        free(sc->stamp);
+        free(sc->acc);
+        free(sc->best);
+        free(sc->because);
+        free(sc->touched);
+        free(sc->cands);
+        free(sc->witems);
+        free(sc->waff);
+        free(sc->cat_ids);
+        free(sc->cat_counts);
+        free(sc);
+}
+
+const rs_stage_ops_t rs_stage_score = {
+        .type = "score",
+        .doc = "Per-user top-K from the neighbours of the window items plus "
+               "trending; seen and removed items excluded; category cap; "
+               "debounced publication.",
+        .props = props,
+        .conf_size = sizeof(score_conf_t),
+        .create = score_create,
+        .process = score_process,
+        .flush = score_flush,
+        .destroy = score_destroy,
+};

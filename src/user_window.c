@@ -1,0 +1,386 @@
+/* user_window.c — per-user windows in fixed-size records (the ring is
+ * inline), a bounded seen set per user (FIFO + linear probing with
+ * backward-shift deletion), and an LRU list through user ids. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "recstream/stage.h"
+#include "recstream/user_window.h"
+
+typedef struct uwin_conf {
+        int64_t max_events, horizon, half_life, max_users, max_seen;
+} uwin_conf_t;
+
+#define UC(f) offsetof(uwin_conf_t, f)
+static const rs_prop_t props[] = {
+        {"max_events", RS_PROP_INT, UC(max_events), "50", 1, 10000, NULL, 0,
+         "Events kept per user (the newest)."},
+        {"horizon", RS_PROP_DURATION, UC(horizon), "7d", 1000, 3.2e11, NULL,
+         0, "Events older than this (event time) leave the window."},
+        {"half_life", RS_PROP_DURATION, UC(half_life), "1d", 1000, 3.2e11,
+         NULL, 0, "Half-life of an event's weight in the user's affinity."},
+        {"max_users", RS_PROP_INT, UC(max_users), "1000000", 1, 1e9, NULL, 0,
+         "Users held; the least recently active beyond it are evicted."},
+        {"max_seen", RS_PROP_INT, UC(max_seen), "1000", 1, 1e6, NULL, 0,
+         "Items remembered per user as seen (never recommended back)."},
+        {0},
+};
+
+typedef struct seen {
+        uint32_t *set;  /* item + 1, 0 empty; mask + 1 slots */
+        uint32_t *fifo; /* insertion order, cap entries */
+        uint32_t mask, cap, head, count;
+} seen_t;
+
+typedef struct user {
+        uint32_t prev, next; /* LRU, by user id */
+        uint32_t head, n;    /* ring: oldest at head */
+        uint32_t touched;
+        int64_t last_ts;
+        seen_t seen;
+        rs_win_entry_t ring[];
+} user_t;
+
+struct rs_uwin {
+        const uwin_conf_t *conf;
+        user_t **users; /* by user id */
+        size_t cap;     /* of users */
+        size_t count, bytes;
+        uint32_t lru_head, lru_tail; /* most / least recent */
+};
+
+/*
+ * Seen sets.
+ */
+
+static uint32_t *seen_slot(const seen_t *s, uint32_t item)
+{
+        uint32_t i = (item * 0x9E3779B1u) & s->mask;
+        while (s->set[i] && s->set[i] != item + 1)
+                i = (i + 1) & s->mask;
+        return &s->set[i];
+}
+
+static int seen_has(const seen_t *s, uint32_t item)
+{
+        return s->set && *seen_slot(s, item) != 0;
+}
+
+static void seen_del(seen_t *s, uint32_t item)
+{
+        uint32_t *slot = seen_slot(s, item);
+        uint32_t i = (uint32_t)(slot - s->set), j = i;
+
+        if (!*slot)
+                return;
+        /* backward-shift deletion keeps probe chains intact */
+        for (;;) {
+                s->set[i] = 0;
+                for (;;) {
+                        j = (j + 1) & s->mask;
+                        if (!s->set[j])
+                                return;
+                        uint32_t k = ((s->set[j] - 1) * 0x9E3779B1u) & s->mask;
+                        /* move j to i unless k lies cyclically in (i, j] */
+                        if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
+                                continue;
+                        break;
+                }
+                s->set[i] = s->set[j];
+                i = j;
+        }
+}
+
+static int seen_grow(seen_t *s, uint32_t max)
+{
+        uint32_t cap = s->cap ? s->cap * 2 : 8;
+        if (cap > max)
+                cap = max;
+        uint32_t slots = 16;
+        while (slots < cap * 2)
+                slots *= 2;
+        uint32_t *set = calloc(slots, sizeof(*set));
+        uint32_t *fifo = malloc(cap * sizeof(*fifo));
+        if (!set || !fifo) {
+                free(set);
+                free(fifo);
+                return -1;
+        }
+        /* re-insert in FIFO order, oldest first, into a linear fifo */
+        for (uint32_t k = 0; k < s->count; k++)
+                fifo[k] = s->fifo[(s->head + k) % s->cap];
+        free(s->fifo);
+        free(s->set);
+        s->set = set;
+        s->fifo = fifo;
+        s->mask = slots - 1;
+        s->cap = cap;
+        s->head = 0;
+        for (uint32_t k = 0; k < s->count; k++)
+                *seen_slot(s, fifo[k]) = fifo[k] + 1;
+        return 0;
+}
+
+static size_t seen_bytes(const seen_t *s)
+{
+        return s->set ? (s->cap + s->mask + 1) * sizeof(uint32_t) : 0;
+}
+
+/* Adds item; forgets the oldest when the set is at max. */
+static int seen_add(seen_t *s, uint32_t item, uint32_t max)
+{
+        if (s->count == s->cap && s->cap < max && seen_grow(s, max))
+                return -1;
+        if (s->count == s->cap) {
+                seen_del(s, s->fifo[s->head]);
+                s->head = (s->head + 1) % s->cap;
+                s->count--;
+        }
+        s->fifo[(s->head + s->count) % s->cap] = item;
+        s->count++;
+        *seen_slot(s, item) = item + 1;
+        return 0;
+}
+
+/*
+ * Users and the LRU list.
+ */
+
+static void lru_unlink(rs_uwin_t *win, user_t *u)
+{
+        if (u->prev != RS_ID_NONE)
+                win->users[u->prev]->next = u->next;
+        else
+                win->lru_head = u->next;
+        if (u->next != RS_ID_NONE)
+                win->users[u->next]->prev = u->prev;
+        else
+                win->lru_tail = u->prev;
+}
+
+static void lru_push(rs_uwin_t *win, uint32_t id, user_t *u)
+{
+        u->prev = RS_ID_NONE;
+        u->next = win->lru_head;
+        if (win->lru_head != RS_ID_NONE)
+                win->users[win->lru_head]->prev = id;
+        win->lru_head = id;
+        if (win->lru_tail == RS_ID_NONE)
+                win->lru_tail = id;
+}
+
+static size_t user_size(const rs_uwin_t *win)
+{
+        return sizeof(user_t) +
+               (size_t)win->conf->max_events * sizeof(rs_win_entry_t);
+}
+
+static void user_free(rs_uwin_t *win, uint32_t id)
+{
+        user_t *u = win->users[id];
+        win->bytes -= user_size(win) + seen_bytes(&u->seen);
+        free(u->seen.set);
+        free(u->seen.fifo);
+        free(u);
+        win->users[id] = NULL;
+        win->count--;
+}
+
+static user_t *user_get(rs_uwin_t *win, uint32_t id)
+{
+        user_t *u;
+
+        if (id >= win->cap) {
+                size_t cap = win->cap ? win->cap : 1024;
+                while (cap <= id)
+                        cap *= 2;
+                user_t **users = realloc(win->users, cap * sizeof(*users));
+                if (!users)
+                        return NULL;
+                memset(users + win->cap, 0, (cap - win->cap) * sizeof(*users));
+                win->users = users;
+                win->cap = cap;
+        }
+        if ((u = win->users[id])) {
+                lru_unlink(win, u);
+                lru_push(win, id, u);
+                return u;
+        }
+        if (win->count >= (size_t)win->conf->max_users) {
+                uint32_t victim = win->lru_tail;
+                lru_unlink(win, win->users[victim]);
+                user_free(win, victim);
+        }
+        if (!(u = calloc(1, user_size(win))))
+                return NULL;
+        u->last_ts = INT64_MIN;
+        win->users[id] = u;
+        win->count++;
+        win->bytes += user_size(win);
+        lru_push(win, id, u);
+        return u;
+}
+
+static const user_t *user_find(const rs_uwin_t *win, uint32_t id)
+{
+        return id < win->cap ? win->users[id] : NULL;
+}
+
+/*
+ * Stage.
+ */
+
+static void *uwin_create(const void *conf, const rs_stage_env_t *env,
+                         char *errstr, size_t errstr_size)
+{
+        rs_uwin_t *win = calloc(1, sizeof(*win));
+
+        (void)env;
+        if (!win) {
+                rs_seterr(errstr, errstr_size, RS_ERR_NOMEM, "out of memory");
+                return NULL;
+        }
+        win->conf = conf;
+        win->lru_head = win->lru_tail = RS_ID_NONE;
+        return win;
+}
+
+static void uwin_destroy(void *st)
+{
+        rs_uwin_t *win = st;
+
+        if (!win)
+                return;
+        for (size_t i = 0; i < win->cap; i++)
+                if (win->users[i])
+                        user_free(win, (uint32_t)i);
+        free(win->users);
+        free(win);
+}
+
+static rs_err_t uwin_process(void *st, rs_event_t *ev, size_t n,
+                             const rs_emit_t *out)
+{
+        rs_uwin_t *win = st;
+        const uwin_conf_t *c = win->conf;
+
+        (void)out;
+        for (size_t i = 0; i < n; i++) {
+                rs_event_t *e = &ev[i];
+                user_t *u;
+                if (e->drop)
+                        continue;
+                if (!(u = user_get(win, e->user)))
+                        return RS_ERR_NOMEM;
+                if (!seen_has(&u->seen, e->item)) {
+                        size_t before = seen_bytes(&u->seen);
+                        if (seen_add(&u->seen, e->item, (uint32_t)c->max_seen))
+                                return RS_ERR_NOMEM;
+                        win->bytes += seen_bytes(&u->seen) - before;
+                        u->touched++;
+                        e->flags |= RS_EVF_FIRST;
+                }
+                /* the ring: drop the oldest when full */
+                if (u->n == (uint32_t)c->max_events) {
+                        u->head = (u->head + 1) % (uint32_t)c->max_events;
+                        u->n--;
+                }
+                u->ring[(u->head + u->n) % (uint32_t)c->max_events] =
+                        (rs_win_entry_t){e->ts, e->item, e->weight};
+                u->n++;
+                if (e->ts > u->last_ts)
+                        u->last_ts = e->ts;
+        }
+        return RS_OK;
+}
+
+size_t rs_uwin_get(const rs_uwin_t *win, uint32_t user, int64_t now,
+                   rs_win_entry_t *out, size_t max)
+{
+        const user_t *u = user_find(win, user);
+        size_t k = 0;
+
+        if (!u)
+                return 0;
+        for (uint32_t j = 0; j < u->n && k < max; j++) {
+                const rs_win_entry_t *e =
+                        &u->ring[(u->head + j) % (uint32_t)win->conf->max_events];
+                if (e->ts >= now - win->conf->horizon)
+                        out[k++] = *e;
+        }
+        return k;
+}
+
+size_t rs_uwin_affinity(const rs_uwin_t *win, uint32_t user, int64_t now,
+                        uint32_t *items, float *aff, size_t max)
+{
+        const user_t *u = user_find(win, user);
+        const double hl = (double)win->conf->half_life;
+        size_t k = 0;
+
+        if (!u)
+                return 0;
+        for (uint32_t j = 0; j < u->n; j++) {
+                const rs_win_entry_t *e =
+                        &u->ring[(u->head + j) % (uint32_t)win->conf->max_events];
+                if (e->ts < now - win->conf->horizon)
+                        continue;
+                float a = (float)(e->w * exp2(-(double)(now - e->ts) / hl));
+                size_t x;
+                for (x = 0; x < k && items[x] != e->item; x++)
+                        ;
+                if (x < k)
+                        aff[x] += a;
+                else if (k < max) {
+                        items[k] = e->item;
+                        aff[k++] = a;
+                }
+        }
+        return k;
+}
+
+int rs_uwin_seen(const rs_uwin_t *win, uint32_t user, uint32_t item)
+{
+        const user_t *u = user_find(win, user);
+        return u && seen_has(&u->seen, item);
+}
+
+uint32_t rs_uwin_touched(const rs_uwin_t *win, uint32_t user)
+{
+        const user_t *u = user_find(win, user);
+        return u ? u->touched : 0;
+}
+
+int64_t rs_uwin_last_ts(const rs_uwin_t *win, uint32_t user)
+{
+        const user_t *u = user_find(win, user);
+        return u ? u->last_ts : INT64_MIN;
+}
+
+size_t rs_uwin_max_events(const rs_uwin_t *win)
+{
+        return (size_t)win->conf->max_events;
+}
+
+size_t rs_uwin_users(const rs_uwin_t *win)
+{
+        return win->count;
+}
+
+size_t rs_uwin_bytes(const rs_uwin_t *win)
+{
+        return win->bytes + win->cap * sizeof(*win->users);
+}
+
+const rs_stage_ops_t rs_stage_user_window = {
+        .type = "user_window",
+        .doc = "Per-user sliding window (max_events, horizon) with decayed "
+               "affinity (half_life), a bounded seen set, LRU eviction "
+               "beyond max_users.",
+        .props = props,
+        .conf_size = sizeof(uwin_conf_t),
+        .create = uwin_create,
+        .process = uwin_process,
+        .destroy = uwin_destroy,
+};
