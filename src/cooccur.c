@@ -544,10 +544,17 @@ static rs_err_t pair_event(rs_cooc_t *co, const rs_event_t *e, item_t *ij)
         uint32_t now = secs(e->ts);
         size_t npaired = 0;
 
-        for (size_t x = n; x-- > 0 && npaired < (size_t)k->max_pairs;) {
+        /* Stages run batch by batch, so the window may already hold the
+         * user's later events of this batch. The event is the user's first
+         * touch of its item, so its entry is that item's earliest: pair
+         * only with what came before it. */
+        size_t self = 0;
+        while (self < n && co->wbuf[self].item != e->item)
+                self++;
+        for (size_t x = self; x-- > 0 && npaired < (size_t)k->max_pairs;) {
                 const rs_win_entry_t *we = &co->wbuf[x];
                 size_t p;
-                if (we->item == e->item || we->w <= 0)
+                if (we->w <= 0)
                         continue;
                 if (e->ts - we->ts > k->pair_gap)
                         break; /* older ones are further still */
