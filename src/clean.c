@@ -27,14 +27,14 @@ typedef struct clean_conf {
 static const rs_prop_t props[] = {
         {"max_age", RS_PROP_DURATION, CC(max_age), "30d", 0, 3.2e11, NULL, 0,
          "Drop events older than this behind the watermark (0: keep all)."},
-        {"max_future", RS_PROP_DURATION, CC(max_future), "10m", 0, 3.2e11,
-         NULL, 0,
+        {"max_future", RS_PROP_DURATION, CC(max_future), "10m", 0, 3.2e11, NULL,
+         0,
          "Drop events further ahead of the watermark; also how far one event "
          "may move it."},
-        {"dedupe_ttl", RS_PROP_DURATION, CC(dedupe_ttl), "1h", 0, 3.2e11,
-         NULL, 0, "How long an event_id is remembered (0: no dedupe)."},
-        {"dedupe_max", RS_PROP_INT, CC(dedupe_max), "1000000", 1024, 1e9,
-         NULL, 0, "Event ids remembered at most (memory: 16 bytes each)."},
+        {"dedupe_ttl", RS_PROP_DURATION, CC(dedupe_ttl), "1h", 0, 3.2e11, NULL,
+         0, "How long an event_id is remembered (0: no dedupe)."},
+        {"dedupe_max", RS_PROP_INT, CC(dedupe_max), "1000000", 1024, 1e9, NULL,
+         0, "Event ids remembered at most (memory: 16 bytes each)."},
         {"max_user_rate", RS_PROP_DOUBLE, CC(max_user_rate), "600", 0, 1e9,
          NULL, 0, "Events per minute one user may send (0: no limit)."},
         {"burst", RS_PROP_DOUBLE, CC(burst), "60", 1, 1e9, NULL, 0,
@@ -183,8 +183,8 @@ static int over_rate(clean_t *cl, const rs_event_t *ev)
         }
         b = &cl->buckets[ev->user];
         if (b->ts != INT64_MIN && ev->ts > b->ts) {
-                double refill = (double)(ev->ts - b->ts) / 60000.0 *
-                                c->max_user_rate;
+                double refill =
+                        (double)(ev->ts - b->ts) / 60000.0 * c->max_user_rate;
                 b->tokens = (float)fmin(c->burst, b->tokens + refill);
         }
         if (b->ts == INT64_MIN || ev->ts > b->ts)

@@ -41,7 +41,7 @@ typedef struct cooc_conf {
 } cooc_conf_t;
 
 static const char *const sims[] = {"cosine", "asymmetric_cosine", "jaccard",
-                                   "lift", "covisit", NULL};
+                                   "lift",   "covisit",           NULL};
 static const char *const dampings[] = {"none", "log", "sqrt", NULL};
 
 #define CO(f) offsetof(cooc_conf_t, f)
@@ -60,14 +60,14 @@ static const rs_prop_t props[] = {
         {"damping", RS_PROP_ENUM, CO(damping), "log", 0, -1, dampings, 0,
          "Heavy-user damping of a pair's weight by the user's distinct "
          "items n: none 1; log 1/log2(2+n); sqrt 1/√(1+n)."},
-        {"half_life", RS_PROP_DURATION, CO(half_life), "7d", 0, 3.2e11, NULL,
-         0, "Half-life of pair counts and marginals (0: no decay)."},
-        {"horizon", RS_PROP_DURATION, CO(horizon), "30d", 1000, 3.2e11, NULL,
-         0, "A count untouched for longer is gone."},
+        {"half_life", RS_PROP_DURATION, CO(half_life), "7d", 0, 3.2e11, NULL, 0,
+         "Half-life of pair counts and marginals (0: no decay)."},
+        {"horizon", RS_PROP_DURATION, CO(horizon), "30d", 1000, 3.2e11, NULL, 0,
+         "A count untouched for longer is gone."},
         {"max_neighbors_tracked", RS_PROP_INT, CO(max_tracked), "200", 1,
          100000, NULL, 0, "Counterparts kept per item (space-saving)."},
-        {"max_neighbors", RS_PROP_INT, CO(max_neighbors), "50", 1, 10000,
-         NULL, 0, "Length of each item's neighbour list."},
+        {"max_neighbors", RS_PROP_INT, CO(max_neighbors), "50", 1, 10000, NULL,
+         0, "Length of each item's neighbour list."},
         {"refresh", RS_PROP_DURATION, CO(refresh), "1m", 0, 3.2e11, NULL, 0,
          "A changed item's neighbour list is recomputed at most this often "
          "(event time)."},
@@ -116,8 +116,9 @@ struct rs_cooc {
 
 static uint32_t secs(int64_t ms)
 {
-        return ms <= 0 ? 0 : ms / 1000 > UINT32_MAX ? UINT32_MAX
-                                                     : (uint32_t)(ms / 1000);
+        return ms <= 0                  ? 0
+               : ms / 1000 > UINT32_MAX ? UINT32_MAX
+                                        : (uint32_t)(ms / 1000);
 }
 
 /* The factor a count last updated at t has decayed by at now (seconds);
@@ -305,9 +306,7 @@ static double similarity(const rs_cooc_t *co, double c, double ni, double nj,
         case RS_SIM_COSINE: return c / sqrt(ni * nj);
         case RS_SIM_ASYMMETRIC_COSINE:
                 return c / (pow(ni, k->alpha) * pow(nj, 1 - k->alpha));
-        case RS_SIM_JACCARD:
-                d = ni + nj - c;
-                return d > 0 ? c / d : 0;
+        case RS_SIM_JACCARD: d = ni + nj - c; return d > 0 ? c / d : 0;
         case RS_SIM_LIFT:
                 return c * co->total * decay(co, co->t_total, now) / (ni * nj);
         case RS_SIM_COVISIT: return c / (ni * nj);
@@ -390,9 +389,9 @@ static int refresh(rs_cooc_t *co, item_t *it, int64_t now_ms)
                 }
                 if (c < k->min_count)
                         continue;
-                double sim = similarity(co, c, ni,
-                                        marginal(co, item_find(co, e->item), now),
-                                        now);
+                double sim = similarity(
+                        co, c, ni, marginal(co, item_find(co, e->item), now),
+                        now);
                 if (sim <= 0)
                         continue;
                 rs_neighbor_t cand = {e->item, (float)sim};
@@ -496,7 +495,8 @@ static void trend_update(rs_cooc_t *co, uint32_t id, item_t *it)
         /* bubble towards the front; ties by id */
         while (i > 0) {
                 item_t *prev = co->items[co->trend[i - 1]];
-                if (prev->g > it->g || (prev->g == it->g && co->trend[i - 1] < id))
+                if (prev->g > it->g ||
+                    (prev->g == it->g && co->trend[i - 1] < id))
                         break;
                 co->trend[i] = co->trend[i - 1];
                 co->trend[i - 1] = id;
@@ -616,10 +616,12 @@ static void *cooc_create(const void *conf, const rs_stage_env_t *env,
                           "before it");
                 return NULL;
         }
-        if (!co || !(co->trend = malloc((size_t)k->trending_size *
-                                        sizeof(*co->trend))) ||
+        if (!co ||
+            !(co->trend =
+                      malloc((size_t)k->trending_size * sizeof(*co->trend))) ||
             !(co->wbuf = malloc(rs_uwin_max_events(win) * sizeof(*co->wbuf))) ||
-            !(co->paired = malloc((size_t)k->max_pairs * sizeof(*co->paired)))) {
+            !(co->paired =
+                      malloc((size_t)k->max_pairs * sizeof(*co->paired)))) {
                 if (co) {
                         free(co->trend);
                         free(co->wbuf);

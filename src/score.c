@@ -246,8 +246,8 @@ static rs_err_t compute(score_t *sc, uint32_t user, int64_t now)
                         }
                 }
                 if (sc->ntouched > sc->cands_cap) {
-                        cand_t *cs = realloc(sc->cands, sc->ntouched *
-                                                                sizeof(*cs));
+                        cand_t *cs =
+                                realloc(sc->cands, sc->ntouched * sizeof(*cs));
                         if (!cs)
                                 return RS_ERR_NOMEM;
                         sc->cands = cs;
@@ -286,9 +286,9 @@ static rs_err_t compute(score_t *sc, uint32_t user, int64_t now)
                         ;
                 if (x < r->n)
                         continue;
-                double p = top_pop > 0
-                                   ? rs_cooc_popularity(sc->co, c, now) / top_pop
-                                   : 0;
+                double p = top_pop > 0 ? rs_cooc_popularity(sc->co, c, now) /
+                                                 top_pop
+                                       : 0;
                 cand_t t = {c, RS_ID_NONE, floor_score * 0.999 * p,
                             RS_REASON_TRENDING};
                 take(sc, &t, &ncats);

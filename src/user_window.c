@@ -16,10 +16,10 @@ typedef struct uwin_conf {
 static const rs_prop_t props[] = {
         {"max_events", RS_PROP_INT, UC(max_events), "50", 1, 10000, NULL, 0,
          "Events kept per user (the newest)."},
-        {"horizon", RS_PROP_DURATION, UC(horizon), "7d", 1000, 3.2e11, NULL,
-         0, "Events older than this (event time) leave the window."},
-        {"half_life", RS_PROP_DURATION, UC(half_life), "1d", 1000, 3.2e11,
-         NULL, 0, "Half-life of an event's weight in the user's affinity."},
+        {"horizon", RS_PROP_DURATION, UC(horizon), "7d", 1000, 3.2e11, NULL, 0,
+         "Events older than this (event time) leave the window."},
+        {"half_life", RS_PROP_DURATION, UC(half_life), "1d", 1000, 3.2e11, NULL,
+         0, "Half-life of an event's weight in the user's affinity."},
         {"max_users", RS_PROP_INT, UC(max_users), "1000000", 1, 1e9, NULL, 0,
          "Users held; the least recently active beyond it are evicted."},
         {"max_seen", RS_PROP_INT, UC(max_seen), "1000", 1, 1e6, NULL, 0,
@@ -305,7 +305,8 @@ size_t rs_uwin_get(const rs_uwin_t *win, uint32_t user, int64_t now,
                 return 0;
         for (uint32_t j = 0; j < u->n && k < max; j++) {
                 const rs_win_entry_t *e =
-                        &u->ring[(u->head + j) % (uint32_t)win->conf->max_events];
+                        &u->ring[(u->head + j) %
+                                 (uint32_t)win->conf->max_events];
                 if (e->ts >= now - win->conf->horizon)
                         out[k++] = *e;
         }
@@ -323,7 +324,8 @@ size_t rs_uwin_affinity(const rs_uwin_t *win, uint32_t user, int64_t now,
                 return 0;
         for (uint32_t j = 0; j < u->n; j++) {
                 const rs_win_entry_t *e =
-                        &u->ring[(u->head + j) % (uint32_t)win->conf->max_events];
+                        &u->ring[(u->head + j) %
+                                 (uint32_t)win->conf->max_events];
                 if (e->ts < now - win->conf->horizon)
                         continue;
                 float a = (float)(e->w * exp2(-(double)(now - e->ts) / hl));

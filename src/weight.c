@@ -26,11 +26,10 @@ typedef struct weight_conf {
 
 /* Short-video defaults; a pipeline's `weights:` overrides any of them. */
 static const double default_w[RS_EV__COUNT] = {
-        [RS_EV_IMPRESSION] = 0,   [RS_EV_PLAY] = 0.1,    [RS_EV_CLICK] = 0.3,
-        [RS_EV_WATCH] = 1,        [RS_EV_LIKE] = 2,      [RS_EV_SHARE] = 3,
-        [RS_EV_COMMENT] = 2,      [RS_EV_ADD_TO_CART] = 3,
-        [RS_EV_PURCHASE] = 4,     [RS_EV_SKIP] = -0.5,   [RS_EV_DISLIKE] = -2,
-        [RS_EV_RATE] = 1,
+        [RS_EV_IMPRESSION] = 0, [RS_EV_PLAY] = 0.1,      [RS_EV_CLICK] = 0.3,
+        [RS_EV_WATCH] = 1,      [RS_EV_LIKE] = 2,        [RS_EV_SHARE] = 3,
+        [RS_EV_COMMENT] = 2,    [RS_EV_ADD_TO_CART] = 3, [RS_EV_PURCHASE] = 4,
+        [RS_EV_SKIP] = -0.5,    [RS_EV_DISLIKE] = -2,    [RS_EV_RATE] = 1,
 };
 
 #define WC(f) offsetof(weight_conf_t, f)
@@ -39,12 +38,12 @@ static const rs_prop_t props[] = {
          "Map event_type → weight; unlisted types keep their defaults "
          "(impression 0, play 0.1, click 0.3, watch 1, like 2, share 3, "
          "comment 2, add_to_cart 3, purchase 4, skip -0.5, dislike -2)."},
-        {"watch_skip_below", RS_PROP_DOUBLE, WC(watch_skip_below), "0.1", 0,
-         1, NULL, 0, "A watch below this completion counts as a skip."},
+        {"watch_skip_below", RS_PROP_DOUBLE, WC(watch_skip_below), "0.1", 0, 1,
+         NULL, 0, "A watch below this completion counts as a skip."},
         {"watch_full_at", RS_PROP_DOUBLE, WC(watch_full_at), "0.8", 0.01, 1,
          NULL, 0, "Completion from which a watch has its full weight."},
-        {"watch_min_factor", RS_PROP_DOUBLE, WC(watch_min_factor), "0.2", 0,
-         1, NULL, 0, "Share of the watch weight at watch_skip_below."},
+        {"watch_min_factor", RS_PROP_DOUBLE, WC(watch_min_factor), "0.2", 0, 1,
+         NULL, 0, "Share of the watch weight at watch_skip_below."},
         {"rate_weights", RS_PROP_STRINGS, WC(rate_weights),
          "[-1, -0.5, 0.25, 1, 1.5]", 0, -1, NULL, 0,
          "Weights of 1..5 stars (interpolated between)."},
@@ -70,8 +69,9 @@ static int weight_check(void *conf, const rs_node_t *node, const char *path,
         memcpy(c->w, default_w, sizeof(c->w));
         if (map && map->type != RS_NODE_MAP) {
                 snprintf(full, sizeof(full), "%s.weights", path);
-                rs_diag_error(d, map, full, "expected a map event_type: "
-                                            "weight");
+                rs_diag_error(d, map, full,
+                              "expected a map event_type: "
+                              "weight");
                 return 1;
         }
         for (size_t i = 0; map && i < map->n; i++) {
@@ -135,7 +135,8 @@ double rs_weight_of(const void *conf, const rs_event_t *ev)
                         return c->w[RS_EV_SKIP];
                 double f = (done - c->watch_skip_below) /
                            (c->watch_full_at - c->watch_skip_below);
-                f = c->watch_min_factor + (1 - c->watch_min_factor) * fmin(1, f);
+                f = c->watch_min_factor +
+                    (1 - c->watch_min_factor) * fmin(1, f);
                 return c->w[RS_EV_WATCH] * f;
         }
         return c->w[ev->type < RS_EV__COUNT ? ev->type : 0];

@@ -156,8 +156,9 @@ int rs_cmd_replay(int argc, char **argv)
                         double pct = fsize > 0 ? 100.0 * (double)ftell(f) /
                                                          (double)fsize
                                                : 0;
-                        fprintf(stderr, "\rreplay: %5.1f%%  %llu events  "
-                                        "%.0f events/s",
+                        fprintf(stderr,
+                                "\rreplay: %5.1f%%  %llu events  "
+                                "%.0f events/s",
                                 pct, nread, (double)nread / (now_s() - t0));
                         next_progress = now_s() + 0.2;
                 }

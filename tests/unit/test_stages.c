@@ -1,0 +1,369 @@
+/* Stages through a real pipeline and chain: windows, decay, seen sets,
+ * eviction, co-occurrence expiry and bounds, scoring rules, clean, weight.
+ * Expected values are worked out in the comments. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "recstream/chain.h"
+#include "recstream/clean.h"
+#include "recstream/codec.h"
+#include "recstream/cooccur.h"
+#include "recstream/pipeline.h"
+#include "recstream/user_window.h"
+
+typedef struct fixture {
+        rs_pipeline_t *pl;
+        rs_intern_t *in;
+        rs_chain_t *ch;
+        rs_recs_t last[16]; /* by user id, when small */
+        int nemits;
+} fixture_t;
+
+static rs_err_t capture(void *opaque, const rs_recs_t *r)
+{
+        fixture_t *fx = opaque;
+        if (r->user < 16)
+                fx->last[r->user] = *r;
+        fx->nemits++;
+        return RS_OK;
+}
+
+static void setup(fixture_t *fx, const char *stages)
+{
+        char path[256], err[256];
+        const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+        rs_diag_t d;
+        FILE *f;
+        int fd;
+
+        memset(fx, 0, sizeof(*fx));
+        snprintf(path, sizeof(path), "%s/rs_stages_XXXXXX", dir);
+        fd = mkstemp(path);
+        assert_true(fd >= 0);
+        f = fdopen(fd, "w");
+        fprintf(f, "name: t\nsource: {}\nsink: {}\nstages:\n%s", stages);
+        fclose(f);
+        rs_diag_init(&d, path);
+        fx->pl = rs_pipeline_load(path, &d);
+        if (!fx->pl)
+                fprintf(stderr, "%s", d.text.p);
+        rs_diag_fini(&d);
+        unlink(path);
+        assert_non_null(fx->pl);
+        fx->in = rs_intern_new();
+        fx->ch = rs_chain_new(fx->pl, fx->in, err, sizeof(err));
+        assert_non_null(fx->ch);
+}
+
+static void teardown(fixture_t *fx)
+{
+        rs_chain_destroy(fx->ch);
+        rs_intern_destroy(fx->in);
+        rs_pipeline_destroy(fx->pl);
+}
+
+static uint32_t id(fixture_t *fx, const char *s)
+{
+        return rs_intern_id(fx->in, s, strlen(s));
+}
+
+/* One event through the chain; returns its drop reason. */
+static int feed(fixture_t *fx, const char *eid, const char *user,
+                const char *item, int type, int64_t ts, const char *cat)
+{
+        rs_event_fields_t f = {.event_id = eid, .user_id = user,
+                               .item_id = item, .type = type, .ts = ts,
+                               .watch_ms = 0, .duration_ms = RS_NONE_I64,
+                               .category = cat, .value = NAN};
+        rs_event_t ev;
+        rs_emit_t out = {capture, fx};
+
+        assert_int_equal(rs_event_from_fields(&f, fx->in, &ev), RS_OK);
+        assert_int_equal(rs_chain_process(fx->ch, &ev, 1, &out), RS_OK);
+        return ev.drop;
+}
+
+#define WINDOW_ONLY                                                           \
+        "  - type: weight\n    weights: {like: 1, share: 2}\n"
+
+static void test_window_max_events_and_horizon(void **state)
+{
+        fixture_t fx;
+        rs_win_entry_t e[8];
+
+        (void)state;
+        setup(&fx, WINDOW_ONLY "  - type: user_window\n    max_events: 3\n"
+                               "    horizon: 10s\n");
+        rs_uwin_t *win = rs_chain_find(fx.ch, "user_window");
+        feed(&fx, "1", "u", "a", RS_EV_LIKE, 0, NULL);
+        feed(&fx, "2", "u", "b", RS_EV_LIKE, 5000, NULL);
+        feed(&fx, "3", "u", "c", RS_EV_LIKE, 6000, NULL);
+        feed(&fx, "4", "u", "d", RS_EV_LIKE, 7000, NULL);
+        /* max_events 3: a left when d came */
+        assert_int_equal(rs_uwin_get(win, id(&fx, "u"), 7000, e, 8), 3);
+        assert_int_equal(e[0].item, id(&fx, "b"));
+        assert_int_equal(e[2].item, id(&fx, "d"));
+        /* at 16 s the horizon (10 s) keeps events from 6 s on: c, d */
+        assert_int_equal(rs_uwin_get(win, id(&fx, "u"), 16000, e, 8), 2);
+        assert_int_equal(e[0].item, id(&fx, "c"));
+        teardown(&fx);
+}
+
+static void test_affinity_decay(void **state)
+{
+        fixture_t fx;
+        uint32_t items[4];
+        float aff[4];
+
+        (void)state;
+        setup(&fx, WINDOW_ONLY "  - type: user_window\n    half_life: 1s\n");
+        rs_uwin_t *win = rs_chain_find(fx.ch, "user_window");
+        feed(&fx, "1", "u", "a", RS_EV_LIKE, 0, NULL);     /* w 1 */
+        feed(&fx, "2", "u", "b", RS_EV_SHARE, 1000, NULL); /* w 2 */
+        feed(&fx, "3", "u", "a", RS_EV_LIKE, 2000, NULL);  /* w 1 */
+        /* at 2 s: a = 1·2^-2 + 1·2^0 = 1.25; b = 2·2^-1 = 1 */
+        assert_int_equal(rs_uwin_affinity(win, id(&fx, "u"), 2000, items, aff,
+                                          4),
+                         2);
+        assert_int_equal(items[0], id(&fx, "a"));
+        assert_float_equal(aff[0], 1.25, 1e-6);
+        assert_float_equal(aff[1], 1.0, 1e-6);
+        teardown(&fx);
+}
+
+static void test_seen_bound_and_lru(void **state)
+{
+        fixture_t fx;
+
+        (void)state;
+        setup(&fx, WINDOW_ONLY "  - type: user_window\n    max_seen: 2\n"
+                               "    max_users: 2\n");
+        rs_uwin_t *win = rs_chain_find(fx.ch, "user_window");
+        feed(&fx, "1", "u1", "a", RS_EV_LIKE, 0, NULL);
+        feed(&fx, "2", "u1", "b", RS_EV_LIKE, 1, NULL);
+        feed(&fx, "3", "u1", "c", RS_EV_LIKE, 2, NULL);
+        /* max_seen 2: a, the oldest, is forgotten */
+        assert_false(rs_uwin_seen(win, id(&fx, "u1"), id(&fx, "a")));
+        assert_true(rs_uwin_seen(win, id(&fx, "u1"), id(&fx, "b")));
+        assert_true(rs_uwin_seen(win, id(&fx, "u1"), id(&fx, "c")));
+        assert_int_equal(rs_uwin_touched(win, id(&fx, "u1")), 3);
+        feed(&fx, "4", "u2", "a", RS_EV_LIKE, 3, NULL);
+        feed(&fx, "5", "u1", "a", RS_EV_LIKE, 4, NULL); /* u1 active again */
+        feed(&fx, "6", "u3", "a", RS_EV_LIKE, 5, NULL);
+        /* max_users 2: u2 is the least recently active */
+        assert_int_equal(rs_uwin_users(win), 2);
+        assert_true(rs_uwin_last_ts(win, id(&fx, "u2")) == INT64_MIN);
+        assert_int_equal(rs_uwin_last_ts(win, id(&fx, "u1")), 4);
+        teardown(&fx);
+}
+
+#define COOC(extra)                                                           \
+        WINDOW_ONLY "  - type: user_window\n    horizon: 3650d\n"             \
+                    "  - type: cooccur\n    damping: none\n"                  \
+                    "    pair_gap: 3650d\n    refresh: 0\n" extra
+
+static void test_cooccur_decay_and_expiry(void **state)
+{
+        fixture_t fx;
+        const rs_neighbor_t *nb;
+
+        (void)state;
+        setup(&fx, COOC("    half_life: 1s\n    horizon: 10s\n"));
+        rs_cooc_t *co = rs_chain_find(fx.ch, "cooccur");
+        uint32_t a = id(&fx, "a"), b = id(&fx, "b");
+        feed(&fx, "1", "u", "a", RS_EV_LIKE, 0, NULL);
+        feed(&fx, "2", "u", "b", RS_EV_LIKE, 0, NULL);
+        assert_float_equal(rs_cooc_count(co, a, b, 0), 1.0, 1e-6);
+        assert_float_equal(rs_cooc_count(co, b, a, 0), 1.0, 1e-6);
+        /* one half-life later: 0.5; past the horizon: gone */
+        assert_float_equal(rs_cooc_count(co, a, b, 1000), 0.5, 1e-6);
+        assert_float_equal(rs_cooc_count(co, a, b, 11000), 0.0, 0);
+        assert_int_equal(rs_cooc_neighbors(co, a, 0, &nb), 1);
+        assert_int_equal(nb[0].item, b);
+        feed(&fx, "3", "v", "a", RS_EV_LIKE, 11000, NULL); /* a dirty again */
+        assert_int_equal(rs_cooc_neighbors(co, a, 11000, &nb), 0);
+        teardown(&fx);
+}
+
+static void test_cooccur_bounded_counterparts(void **state)
+{
+        fixture_t fx;
+
+        (void)state;
+        setup(&fx, COOC("    half_life: 0\n    max_neighbors_tracked: 2\n"));
+        rs_cooc_t *co = rs_chain_find(fx.ch, "cooccur");
+        uint32_t a = id(&fx, "a");
+        feed(&fx, "1", "u", "b", RS_EV_LIKE, 0, NULL);
+        feed(&fx, "2", "u", "c", RS_EV_LIKE, 1, NULL);
+        feed(&fx, "3", "v", "b", RS_EV_LIKE, 2, NULL);
+        feed(&fx, "4", "v", "a", RS_EV_LIKE, 3, NULL); /* C(a,b) = 1 */
+        feed(&fx, "5", "u", "a", RS_EV_LIKE, 4, NULL); /* C(a,b) = 2, C(a,c) = 1 */
+        feed(&fx, "6", "w", "d", RS_EV_LIKE, 5, NULL);
+        feed(&fx, "7", "w", "a", RS_EV_LIKE, 6, NULL); /* C(a,d): a is full */
+        /* space-saving: c (count 1, the smallest) makes room; d inherits
+         * its count: 1 + 1 = 2; b keeps 2 */
+        assert_int_equal(rs_cooc_tracked(co, a), 2);
+        assert_float_equal(rs_cooc_count(co, a, id(&fx, "c"), 6), 0, 0);
+        assert_float_equal(rs_cooc_count(co, a, id(&fx, "d"), 6), 2, 1e-6);
+        assert_float_equal(rs_cooc_count(co, a, id(&fx, "b"), 6), 2, 1e-6);
+        /* tables: a {b, d}, b {c, a}, c {b, a}, d {a}; evicting c from a's
+         * table leaves C(c,a) in c's own */
+        assert_int_equal(rs_cooc_pairs(co), 7);
+        teardown(&fx);
+}
+
+#define SCORE(extra)                                                          \
+        COOC("    half_life: 0\n") "  - type: score\n    k: 3\n"              \
+                                   "    min_refresh_interval: 0\n" extra
+
+static void test_score_diversity_removed_cold_start(void **state)
+{
+        fixture_t fx;
+        rs_emit_t out = {capture, &fx};
+
+        (void)state;
+        setup(&fx, SCORE("    max_per_category: 1\n    min_history: 2\n"));
+        rs_cooc_t *co = rs_chain_find(fx.ch, "cooccur");
+        /* others like a with b, c (category m) and d (category n) */
+        const char *items[] = {"a", "b", "c", "d"};
+        const char *cats[] = {"m", "m", "m", "n"};
+        for (int u = 0; u < 3; u++)
+                for (int i = 0; i < 4; i++) {
+                        char eid[16], user[8];
+                        snprintf(eid, sizeof(eid), "%d-%d", u, i);
+                        snprintf(user, sizeof(user), "o%d", u);
+                        feed(&fx, eid, user, items[i], RS_EV_LIKE, u * 10 + i,
+                             cats[i]);
+                }
+        /* cold start: one positive item < min_history 2: trending only */
+        feed(&fx, "t1", "me", "a", RS_EV_LIKE, 100, "m");
+        rs_recs_t *r = &fx.last[id(&fx, "me")];
+        assert_true(r->n > 0);
+        for (uint32_t i = 0; i < r->n; i++)
+                assert_int_equal(r->items[i].reason, RS_REASON_TRENDING);
+        /* with history: b, c, d all score, but at most one of category m */
+        feed(&fx, "t2", "me", "x", RS_EV_LIKE, 101, "n");
+        feed(&fx, "t3", "o0", "x", RS_EV_LIKE, 102, "n");
+        r = &fx.last[id(&fx, "me")];
+        int m = 0;
+        for (uint32_t i = 0; i < r->n; i++) {
+                assert_int_not_equal(r->items[i].item, id(&fx, "a")); /* seen */
+                m += rs_cooc_category(co, r->items[i].item) == id(&fx, "m");
+        }
+        assert_int_equal(m, 1);
+        /* removed items never come back */
+        rs_cooc_set_removed(co, id(&fx, "d"), 1);
+        assert_int_equal(rs_chain_flush(fx.ch, 200, 1, &out), RS_OK);
+        r = &fx.last[id(&fx, "me")];
+        for (uint32_t i = 0; i < r->n; i++)
+                assert_int_not_equal(r->items[i].item, id(&fx, "d"));
+        teardown(&fx);
+}
+
+static void test_debounce(void **state)
+{
+        fixture_t fx;
+
+        (void)state;
+        setup(&fx, COOC("") "  - type: score\n    min_refresh_interval: 10s\n");
+        uint32_t u = id(&fx, "u");
+        feed(&fx, "1", "o", "a", RS_EV_LIKE, 0, NULL);
+        feed(&fx, "2", "o", "b", RS_EV_LIKE, 1, NULL);
+        int before = fx.nemits;
+        feed(&fx, "3", "u", "a", RS_EV_LIKE, 1000, NULL); /* first: now */
+        assert_int_equal(fx.nemits, before + 1);
+        assert_int_equal(fx.last[u].n, 1);
+        assert_int_equal(fx.last[u].items[0].item, id(&fx, "b"));
+        /* within 10 s: b is now seen, the list will change, but waits */
+        feed(&fx, "4", "u", "b", RS_EV_LIKE, 2000, NULL);
+        assert_int_equal(fx.nemits, before + 1);
+        /* at 11 s u is due: o likes c, so u's list is [c]. o's own list
+         * (empty: it has seen everything) did not change: not published */
+        feed(&fx, "5", "o", "c", RS_EV_LIKE, 11000, NULL);
+        assert_int_equal(fx.nemits, before + 2);
+        assert_int_equal(fx.last[u].n, 1);
+        assert_int_equal(fx.last[u].items[0].item, id(&fx, "c"));
+        assert_int_equal(fx.last[u].generated_ts, 11000);
+        teardown(&fx);
+}
+
+static void test_clean_drops(void **state)
+{
+        fixture_t fx;
+
+        (void)state;
+        setup(&fx, "  - type: clean\n    max_age: 1h\n    max_future: 1m\n"
+                   "    max_user_rate: 60\n    burst: 2\n");
+        void *cl = rs_chain_find(fx.ch, "clean");
+        assert_int_equal(feed(&fx, "1", "u", "a", RS_EV_LIKE, 7200000, NULL),
+                         0);
+        assert_int_equal(feed(&fx, "1", "v", "a", RS_EV_LIKE, 7200000, NULL),
+                         RS_DROP_DUPLICATE);
+        assert_int_equal(feed(&fx, "2", "v", "a", RS_EV_LIKE, 0, NULL),
+                         RS_DROP_TOO_OLD);
+        assert_int_equal(feed(&fx, "3", "v", "a", RS_EV_LIKE, 7300000, NULL),
+                         RS_DROP_FUTURE);
+        /* burst 2, then 60/min = one a second */
+        assert_int_equal(feed(&fx, "4", "u", "b", RS_EV_LIKE, 7200000, NULL),
+                         0);
+        assert_int_equal(feed(&fx, "5", "u", "c", RS_EV_LIKE, 7200000, NULL),
+                         RS_DROP_RATE_LIMIT);
+        assert_int_equal(feed(&fx, "6", "u", "c", RS_EV_LIKE, 7201000, NULL),
+                         0);
+        assert_int_equal(rs_clean_drops(cl, RS_DROP_DUPLICATE), 1);
+        assert_int_equal(rs_clean_drops(cl, RS_DROP_RATE_LIMIT), 1);
+        teardown(&fx);
+}
+
+double rs_weight_of(const void *conf, const rs_event_t *ev);
+
+static void test_weight_curve(void **state)
+{
+        fixture_t fx;
+        rs_event_t ev = {.type = RS_EV_WATCH, .duration_ms = 10000};
+
+        (void)state;
+        setup(&fx, "  - type: weight\n    weights: {watch: 2, skip: -1}\n"
+                   "    rate_weights: [-1, 0, 1, 2, 3]\n");
+        const void *conf = fx.pl->stages[0].conf;
+        ev.watch_ms = 500; /* 5% < 10%: a skip */
+        assert_float_equal(rs_weight_of(conf, &ev), -1, 1e-9);
+        ev.watch_ms = 1000; /* at 10%: 2 · 0.2 */
+        assert_float_equal(rs_weight_of(conf, &ev), 0.4, 1e-9);
+        ev.watch_ms = 4500; /* halfway from 10% to 80%: 2 · (0.2 + 0.8·0.5) */
+        assert_float_equal(rs_weight_of(conf, &ev), 1.2, 1e-9);
+        ev.watch_ms = 9000; /* past 80%: full */
+        assert_float_equal(rs_weight_of(conf, &ev), 2, 1e-9);
+        ev.duration_ms = RS_NONE_I64; /* unknown duration: the table */
+        assert_float_equal(rs_weight_of(conf, &ev), 2, 1e-9);
+        rs_event_t rate = {.type = RS_EV_RATE, .value = 3.5};
+        assert_float_equal(rs_weight_of(conf, &rate), 1.5, 1e-9);
+        rate.value = 9; /* clamped to 5 stars */
+        assert_float_equal(rs_weight_of(conf, &rate), 3, 1e-9);
+        teardown(&fx);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_window_max_events_and_horizon),
+                cmocka_unit_test(test_affinity_decay),
+                cmocka_unit_test(test_seen_bound_and_lru),
+                cmocka_unit_test(test_cooccur_decay_and_expiry),
+                cmocka_unit_test(test_cooccur_bounded_counterparts),
+                cmocka_unit_test(test_score_diversity_removed_cold_start),
+                cmocka_unit_test(test_debounce),
+                cmocka_unit_test(test_clean_drops),
+                cmocka_unit_test(test_weight_curve),
+        };
+        return cmocka_run_group_tests_name("stages", tests, NULL, NULL);
+}
