@@ -238,7 +238,7 @@ static void test_score_diversity_removed_cold_start(void **state)
         const char *cats[] = {"m", "m", "m", "n"};
         for (int u = 0; u < 3; u++)
                 for (int i = 0; i < 4; i++) {
-                        char eid[16], user[8];
+                        char eid[32], user[32];
                         snprintf(eid, sizeof(eid), "%d-%d", u, i);
                         snprintf(user, sizeof(user), "o%d", u);
                         feed(&fx, eid, user, items[i], RS_EV_LIKE, u * 10 + i,
