@@ -72,14 +72,14 @@ rs_err_t rs_chain_process(rs_chain_t *ch, rs_event_t *ev, size_t n,
         return RS_OK;
 }
 
-rs_err_t rs_chain_flush(rs_chain_t *ch, int64_t now, int all,
+rs_err_t rs_chain_flush(rs_chain_t *ch, int64_t now, rs_flush_t mode,
                         const rs_emit_t *out)
 {
         rs_err_t err;
 
         for (size_t i = 0; i < ch->n; i++)
                 if (ch->pl->stages[i].ops->flush &&
-                    (err = ch->pl->stages[i].ops->flush(ch->st[i], now, all,
+                    (err = ch->pl->stages[i].ops->flush(ch->st[i], now, mode,
                                                         out)))
                         return err;
         return RS_OK;

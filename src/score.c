@@ -341,13 +341,14 @@ static int enqueue(score_t *sc, uint32_t user, int64_t at)
         return 0;
 }
 
-static rs_err_t drain(score_t *sc, int64_t now, const rs_emit_t *out)
+/* Publishes queued users that are due at now (or all of them). */
+static rs_err_t drain(score_t *sc, int64_t now, int all, const rs_emit_t *out)
 {
         rs_err_t err;
 
         while (sc->qlen) {
                 due_t d = sc->queue[sc->qhead];
-                if (d.at > now)
+                if (!all && d.at > now)
                         break;
                 sc->qhead = (sc->qhead + 1) % sc->qcap;
                 sc->qlen--;
@@ -386,21 +387,24 @@ static rs_err_t score_process(void *st, rs_event_t *ev, size_t n,
                         return RS_ERR_NOMEM;
                 }
         }
-        return now == INT64_MIN ? RS_OK : drain(sc, now, out);
+        return now == INT64_MIN ? RS_OK : drain(sc, now, 0, out);
 }
 
-static rs_err_t score_flush(void *st, int64_t now, int all,
+static rs_err_t score_flush(void *st, int64_t now, rs_flush_t mode,
                             const rs_emit_t *out)
 {
         score_t *sc = st;
         rs_err_t err;
 
-        if (!all)
-                return drain(sc, now, out);
+        if (mode != RS_FLUSH_ALL)
+                return drain(sc, now, mode == RS_FLUSH_PENDING, out);
         for (size_t u = 0; u < sc->nusers; u++)
                 if (sc->users[u].known &&
                     (err = publish(sc, (uint32_t)u, now, 1, out)))
                         return err;
+        for (size_t i = 0; i < sc->qlen; i++)
+                sc->users[sc->queue[(sc->qhead + i) % sc->qcap].user].queued =
+                        0;
         sc->qlen = 0;
         return RS_OK;
 }

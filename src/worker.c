@@ -266,7 +266,8 @@ rs_err_t rs_worker_close(rs_worker_t *w)
                 return RS_OK;
         if (w->sink && w->src && !w->failed) {
                 if (w->chain)
-                        rs_chain_flush(w->chain, w->event_time, 0, &out);
+                        rs_chain_flush(w->chain, w->event_time,
+                                       RS_FLUSH_PENDING, &out);
                 if (rs_sink_flush(w->sink, (int)w->pl->sink.flush_timeout)) {
                         rs_log(RS_LOG_ERR,
                                "component=sink event=flush_timeout "

@@ -18,7 +18,7 @@ void rs_chain_destroy(rs_chain_t *ch);
 rs_err_t rs_chain_process(rs_chain_t *ch, rs_event_t *ev, size_t n,
                           const rs_emit_t *out);
 /* Flushes every stage (see rs_stage_ops_t.flush). */
-rs_err_t rs_chain_flush(rs_chain_t *ch, int64_t now, int all,
+rs_err_t rs_chain_flush(rs_chain_t *ch, int64_t now, rs_flush_t mode,
                         const rs_emit_t *out);
 /* The instance of the first stage of `type`, or NULL. */
 void *rs_chain_find(const rs_chain_t *ch, const char *type);

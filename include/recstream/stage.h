@@ -22,6 +22,15 @@ typedef struct rs_emit {
         void *opaque;
 } rs_emit_t;
 
+/* What a flush emits: what is due at `now` (after each batch), what is
+ * pending at all (a draining shutdown), or every user's current list (the
+ * end of a replay). */
+typedef enum rs_flush {
+        RS_FLUSH_DUE,
+        RS_FLUSH_PENDING,
+        RS_FLUSH_ALL,
+} rs_flush_t;
+
 /* What a stage instance may use; borrowed, outlives the instance. */
 typedef struct rs_stage_env {
         rs_intern_t *strings;
@@ -45,9 +54,9 @@ typedef struct rs_stage_ops {
                         char *errstr, size_t errstr_size);
         rs_err_t (*process)(void *st, rs_event_t *ev, size_t n,
                             const rs_emit_t *out);
-        /* Emit what is due as of event time `now`; with `all`, the current
-         * list of every user (end of a replay). May be NULL. */
-        rs_err_t (*flush)(void *st, int64_t now, int all, const rs_emit_t *out);
+        /* Emit by `mode` as of event time `now`. May be NULL. */
+        rs_err_t (*flush)(void *st, int64_t now, rs_flush_t mode,
+                          const rs_emit_t *out);
         void (*destroy)(void *st);
 } rs_stage_ops_t;
 

@@ -164,7 +164,7 @@ int rs_cmd_replay(int argc, char **argv)
                 }
         }
         out.final = 1;
-        if (rs_chain_flush(ch, now, 1, &emit)) {
+        if (rs_chain_flush(ch, now, RS_FLUSH_ALL, &emit)) {
                 fprintf(stderr, "recstream: replay: cannot write the output\n");
                 goto out;
         }

@@ -80,10 +80,15 @@ static uint32_t id(fixture_t *fx, const char *s)
 static int feed(fixture_t *fx, const char *eid, const char *user,
                 const char *item, int type, int64_t ts, const char *cat)
 {
-        rs_event_fields_t f = {.event_id = eid, .user_id = user,
-                               .item_id = item, .type = type, .ts = ts,
-                               .watch_ms = 0, .duration_ms = RS_NONE_I64,
-                               .category = cat, .value = NAN};
+        rs_event_fields_t f = {.event_id = eid,
+                               .user_id = user,
+                               .item_id = item,
+                               .type = type,
+                               .ts = ts,
+                               .watch_ms = 0,
+                               .duration_ms = RS_NONE_I64,
+                               .category = cat,
+                               .value = NAN};
         rs_event_t ev;
         rs_emit_t out = {capture, fx};
 
@@ -92,8 +97,7 @@ static int feed(fixture_t *fx, const char *eid, const char *user,
         return ev.drop;
 }
 
-#define WINDOW_ONLY                                                           \
-        "  - type: weight\n    weights: {like: 1, share: 2}\n"
+#define WINDOW_ONLY "  - type: weight\n    weights: {like: 1, share: 2}\n"
 
 static void test_window_max_events_and_horizon(void **state)
 {
@@ -131,9 +135,8 @@ static void test_affinity_decay(void **state)
         feed(&fx, "2", "u", "b", RS_EV_SHARE, 1000, NULL); /* w 2 */
         feed(&fx, "3", "u", "a", RS_EV_LIKE, 2000, NULL);  /* w 1 */
         /* at 2 s: a = 1·2^-2 + 1·2^0 = 1.25; b = 2·2^-1 = 1 */
-        assert_int_equal(rs_uwin_affinity(win, id(&fx, "u"), 2000, items, aff,
-                                          4),
-                         2);
+        assert_int_equal(
+                rs_uwin_affinity(win, id(&fx, "u"), 2000, items, aff, 4), 2);
         assert_int_equal(items[0], id(&fx, "a"));
         assert_float_equal(aff[0], 1.25, 1e-6);
         assert_float_equal(aff[1], 1.0, 1e-6);
@@ -166,9 +169,9 @@ static void test_seen_bound_and_lru(void **state)
         teardown(&fx);
 }
 
-#define COOC(extra)                                                           \
-        WINDOW_ONLY "  - type: user_window\n    horizon: 3650d\n"             \
-                    "  - type: cooccur\n    damping: none\n"                  \
+#define COOC(extra)                                                            \
+        WINDOW_ONLY "  - type: user_window\n    horizon: 3650d\n"              \
+                    "  - type: cooccur\n    damping: none\n"                   \
                     "    pair_gap: 3650d\n    refresh: 0\n" extra
 
 static void test_cooccur_decay_and_expiry(void **state)
@@ -206,7 +209,8 @@ static void test_cooccur_bounded_counterparts(void **state)
         feed(&fx, "2", "u", "c", RS_EV_LIKE, 1, NULL);
         feed(&fx, "3", "v", "b", RS_EV_LIKE, 2, NULL);
         feed(&fx, "4", "v", "a", RS_EV_LIKE, 3, NULL); /* C(a,b) = 1 */
-        feed(&fx, "5", "u", "a", RS_EV_LIKE, 4, NULL); /* C(a,b) = 2, C(a,c) = 1 */
+        feed(&fx, "5", "u", "a", RS_EV_LIKE, 4,
+             NULL); /* C(a,b) = 2, C(a,c) = 1 */
         feed(&fx, "6", "w", "d", RS_EV_LIKE, 5, NULL);
         feed(&fx, "7", "w", "a", RS_EV_LIKE, 6, NULL); /* C(a,d): a is full */
         /* space-saving: c (count 1, the smallest) makes room; d inherits
@@ -221,9 +225,10 @@ static void test_cooccur_bounded_counterparts(void **state)
         teardown(&fx);
 }
 
-#define SCORE(extra)                                                          \
-        COOC("    half_life: 0\n") "  - type: score\n    k: 3\n"              \
-                                   "    min_refresh_interval: 0\n" extra
+#define SCORE(extra)                                                           \
+        COOC("    half_life: 0\n")                                             \
+        "  - type: score\n    k: 3\n"                                          \
+        "    min_refresh_interval: 0\n" extra
 
 static void test_score_diversity_removed_cold_start(void **state)
 {
@@ -262,7 +267,7 @@ static void test_score_diversity_removed_cold_start(void **state)
         assert_int_equal(m, 1);
         /* removed items never come back */
         rs_cooc_set_removed(co, id(&fx, "d"), 1);
-        assert_int_equal(rs_chain_flush(fx.ch, 200, 1, &out), RS_OK);
+        assert_int_equal(rs_chain_flush(fx.ch, 200, RS_FLUSH_ALL, &out), RS_OK);
         r = &fx.last[id(&fx, "me")];
         for (uint32_t i = 0; i < r->n; i++)
                 assert_int_not_equal(r->items[i].item, id(&fx, "d"));
