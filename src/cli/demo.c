@@ -31,6 +31,31 @@ static double now_s(void)
         return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+#define DEMO_USERS 200
+#define RECENT     5
+
+/* What each generated user did last, to show next to their list. */
+typedef struct recent {
+        char item[DEMO_USERS][RECENT][24];
+        int n[DEMO_USERS];
+} recent_t;
+
+static void remember(recent_t *r, const rs_event_fields_t *ev)
+{
+        int u = atoi(ev->user_id + 1); /* "u<N>" */
+        int positive = ev->type == RS_EV_LIKE || ev->type == RS_EV_SHARE ||
+                       (ev->type == RS_EV_WATCH && ev->duration_ms > 0 &&
+                        ev->watch_ms * 2 >= ev->duration_ms);
+
+        if (!positive || u < 0 || u >= DEMO_USERS)
+                return;
+        if (r->n[u] && !strcmp(r->item[u][(r->n[u] - 1) % RECENT], ev->item_id))
+                return; /* a like right after its watch */
+        snprintf(r->item[u][r->n[u] % RECENT], sizeof(r->item[u][0]), "%s",
+                 ev->item_id);
+        r->n[u]++;
+}
+
 typedef struct counts {
         unsigned long long ok, failed;
 } counts_t;
@@ -48,11 +73,11 @@ static void on_delivery(void *opaque, void *msg_opaque, rs_err_t err,
 }
 
 /* Writes n generated events to the pipeline's first input topic. */
-static int produce_events(const rs_pipeline_t *pl, long n, char *errstr,
-                          size_t errstr_size)
+static int produce_events(const rs_pipeline_t *pl, long n, recent_t *recent,
+                          char *errstr, size_t errstr_size)
 {
         rs_gen_conf_t gc = {.seed = 7,
-                            .users = 200,
+                            .users = DEMO_USERS,
                             .series = 24,
                             .episodes = 6,
                             .standalone = 300,
@@ -78,6 +103,7 @@ static int produce_events(const rs_pipeline_t *pl, long n, char *errstr,
                 const void *buf;
                 size_t len;
                 rs_gen_next(gen, &ev);
+                remember(recent, &ev);
                 if (rs_codec_encode_event(codec, &ev, &buf, &len) ||
                     rs_sink_produce(sink, ev.user_id, strlen(ev.user_id), buf,
                                     len, NULL)) {
@@ -101,10 +127,33 @@ out:
         return rc;
 }
 
-/* Reads the output topic from the beginning and prints up to `show`
- * records; returns how many records it read. */
+static void show_user(const recent_t *recent, int u, const rs_recs_t *r,
+                      const rs_intern_t *in)
+{
+        printf("  u%d watched:", u);
+        int first = recent->n[u] > RECENT ? recent->n[u] - RECENT : 0;
+        for (int i = first; i < recent->n[u]; i++)
+                printf("%s %s", i > first ? "," : "",
+                       recent->item[u][i % RECENT]);
+        printf("\n");
+        for (uint32_t i = 0; i < r->n; i++) {
+                const rs_rec_t *it = &r->items[i];
+                printf("    %2u. %-8s %.3f  ", i + 1,
+                       rs_intern_str(in, it->item, NULL), it->score);
+                if (it->reason == RS_REASON_COVISIT &&
+                    it->because_of != RS_ID_NONE)
+                        printf("because you watched %s\n",
+                               rs_intern_str(in, it->because_of, NULL));
+                else
+                        printf("%s\n", rs_reason_name(it->reason));
+        }
+}
+
+/* Reads the output topic from the beginning, keeps each user's newest
+ * list, prints `show` records as they are on the wire and a few users'
+ * watches next to their lists. Returns how many records it read. */
 static long print_output(const rs_pipeline_t *pl, const char *bootstrap,
-                         long expect, long show)
+                         long expect, long show, const recent_t *recent)
 {
         char errstr[512];
         rs_intern_t *in = rs_intern_new();
@@ -113,18 +162,21 @@ static long print_output(const rs_pipeline_t *pl, const char *bootstrap,
                    : NULL;
         rs_reader_t *rd = rs_reader_new(bootstrap, pl->sink.topic, 1, NULL,
                                         errstr, sizeof(errstr));
+        rs_recs_t *latest = calloc(DEMO_USERS, sizeof(*latest));
         rs_buf_t line;
         rs_recs_t recs;
-        long got = 0, bad = 0;
+        long got = 0, bad = 0, users = 0;
         double deadline = now_s() + 20;
 
         rs_buf_init(&line);
-        if (!codec || !rd) {
+        if (!codec || !rd || !latest) {
                 fprintf(stderr, "recstream: demo: %s\n", errstr);
                 goto out;
         }
         rs_codec_set_schema_ids(codec, (int32_t)pl->source.schema_id,
                                 (int32_t)pl->sink.schema_id);
+        printf("\noutput topic %s, as JSON (first %ld):\n", pl->sink.topic,
+               show);
         while (got + bad < expect && now_s() < deadline) {
                 const rs_msg_t *m = rs_reader_next(rd, 200);
                 if (!m)
@@ -138,10 +190,22 @@ static long print_output(const rs_pipeline_t *pl, const char *bootstrap,
                         rs_buf_recs_json(&line, &recs, in);
                         printf("%s\n", line.p);
                 }
+                const char *uid = rs_intern_str(in, recs.user, NULL);
+                int u = atoi(uid + 1);
+                if (u >= 0 && u < DEMO_USERS &&
+                    recs.generated_ts >= latest[u].generated_ts) {
+                        users += latest[u].generated_ts == 0;
+                        latest[u] = recs;
+                }
         }
-        if (got > show)
-                printf("... and %ld more records\n", got - show);
+        printf("\nlatest lists of a few of the %ld users:\n", users);
+        for (int u = 0, shown = 0; u < DEMO_USERS && shown < 4; u++)
+                if (latest[u].n >= 3 && recent->n[u] >= 3) {
+                        show_user(recent, u, &latest[u], in);
+                        shown++;
+                }
 out:
+        free(latest);
         rs_buf_fini(&line);
         rs_reader_destroy(rd);
         rs_codec_destroy(codec);
@@ -158,7 +222,7 @@ int rs_cmd_demo(int argc, char **argv)
                                              {NULL, 0, NULL, 0}};
         const char *path = "pipelines/demo.yaml";
         const char *const topics[] = {"video.behavior", "video.recs"};
-        long events = 2000, show = 12;
+        long events = 2000, show = 3;
         char errstr[512];
         int c, rc = RS_EXIT_FAIL;
         rs_devbroker_t *db = NULL;
@@ -167,6 +231,10 @@ int rs_cmd_demo(int argc, char **argv)
         rs_worker_stats_t st;
         rs_diag_t d;
         double t0 = now_s();
+        recent_t *recent = calloc(1, sizeof(*recent));
+
+        if (!recent)
+                return RS_EXIT_FAIL;
 
         optind = 1;
         while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
@@ -189,6 +257,7 @@ int rs_cmd_demo(int argc, char **argv)
         if (!(db = rs_devbroker_new(1, 4, 0, topics, 2, errstr,
                                     sizeof(errstr)))) {
                 fprintf(stderr, "recstream: demo: %s\n", errstr);
+                free(recent);
                 return RS_EXIT_FAIL;
         }
         /* The pipeline reads its broker from ${KAFKA_BOOTSTRAP}. */
@@ -206,7 +275,7 @@ int rs_cmd_demo(int argc, char **argv)
         }
         printf("pipeline:     %s (%s, config %s)\n", pl->name, path, pl->hash);
 
-        if (produce_events(pl, events, errstr, sizeof(errstr))) {
+        if (produce_events(pl, events, recent, errstr, sizeof(errstr))) {
                 fprintf(stderr, "recstream: demo: %s\n", errstr);
                 goto out;
         }
@@ -242,9 +311,8 @@ int rs_cmd_demo(int argc, char **argv)
                 goto out;
         }
 
-        printf("\noutput topic %s:\n", pl->sink.topic);
         long got = print_output(pl, rs_devbroker_bootstrap(db),
-                                (long)st.delivered, show);
+                                (long)st.delivered, show, recent);
         if (got != (long)st.delivered) {
                 fprintf(stderr,
                         "recstream: demo: read %ld of %llu output "
@@ -259,5 +327,6 @@ out:
         rs_worker_close(w);
         rs_pipeline_destroy(pl);
         rs_devbroker_destroy(db);
+        free(recent);
         return rc;
 }

@@ -25,6 +25,8 @@ import avro.schema  # noqa: E402
 from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
 
 SCHEMAS = os.path.join(ROOT, "schemas")
+# video.yaml's Kafka settings with the wiring stage: one UserRecs per event.
+PASSTHROUGH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "passthrough.yaml")
 EVENT = avro.schema.parse(open(os.path.join(SCHEMAS, "BehaviorEvent.avsc")).read())
 RECS = avro.schema.parse(open(os.path.join(SCHEMAS, "UserRecs.avsc")).read())
 EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
@@ -84,13 +86,13 @@ class Broker:
 def scenario(framing):
     with Broker() as broker, tempfile.TemporaryDirectory() as tmp:
         if framing == "plain":
-            pipeline = os.path.join(ROOT, "pipelines", "video.yaml")
-            group = "video.users"
+            pipeline = PASSTHROUGH
+            group = "e2e.users"
         else:
-            # The shipped pipeline, switched to Confluent framing.
-            text = open(os.path.join(ROOT, "pipelines", "video.yaml")).read()
+            # The same pipeline, switched to Confluent framing.
+            text = open(PASSTHROUGH).read()
             text = text.replace("framing: plain", "framing: confluent")
-            text = text.replace("group: video.users", "group: e2e.confluent")
+            text = text.replace("group: e2e.users", "group: e2e.confluent")
             pipeline = os.path.join(tmp, "confluent.yaml")
             open(pipeline, "w").write(text)
             group = "e2e.confluent"
@@ -180,7 +182,7 @@ def crash_restart():
             assert prod.flush(30) == 0
 
         env = dict(os.environ, KAFKA_BOOTSTRAP=broker.bootstrap)
-        pipeline = os.path.join(ROOT, "pipelines", "video.yaml")
+        pipeline = PASSTHROUGH
         log = open(os.path.join(tmp, "worker.log"), "w")
         cons = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "e2e-crash",
                          "auto.offset.reset": "earliest"})
