@@ -218,8 +218,8 @@ static rs_err_t clean_process(void *st, rs_event_t *ev, size_t n,
                 else if (cl->watermark != INT64_MIN && c->max_age &&
                          e->ts < cl->watermark - c->max_age)
                         e->drop = RS_DROP_TOO_OLD;
-                else if (cl->watermark != INT64_MIN &&
-                         e->ts > cl->watermark + c->max_future)
+                else if (e->ingest_ts != RS_NONE_I64 &&
+                         e->ts > e->ingest_ts + c->max_future)
                         e->drop = RS_DROP_FUTURE;
                 else if (is_duplicate(cl, e))
                         e->drop = RS_DROP_DUPLICATE;

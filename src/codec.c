@@ -830,7 +830,9 @@ rs_err_t rs_codec_decode_event(rs_codec_t *codec, const void *buf, size_t len,
                 return field_fail(codec, EF_VALUE, rc ? rc : -1);
 
         ev->drop = 0;
+        ev->flags = 0;
         ev->weight = 0;
+        ev->ingest_ts = RS_NONE_I64;
         ev->partition = -1;
         ev->offset = -1;
         return RS_OK;

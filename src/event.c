@@ -73,6 +73,7 @@ rs_err_t rs_event_from_fields(const rs_event_fields_t *f, rs_intern_t *in,
         ev->watch_ms = f->watch_ms;
         ev->duration_ms = f->duration_ms;
         ev->value = f->value;
+        ev->ingest_ts = RS_NONE_I64;
         ev->partition = -1;
         ev->offset = -1;
         return RS_OK;

@@ -49,7 +49,8 @@ static const rs_prop_t props[] = {
 typedef struct ustate {
         uint64_t hash;    /* of the last published list, 0 none */
         int64_t last_pub; /* event time, INT64_MIN never */
-        uint8_t dirty, queued, known;
+        int64_t batch_ts; /* newest event of the user in this batch */
+        uint8_t dirty, queued, known, in_batch;
 } ustate_t;
 
 typedef struct due {
@@ -84,6 +85,8 @@ typedef struct score {
         size_t wmax;
         rs_recs_t recs;
         uint32_t *cat_ids, *cat_counts;
+        uint32_t *batch_users; /* distinct users of the current batch */
+        size_t batch_cap;
 } score_t;
 
 static int grow_users(score_t *sc, uint32_t user)
@@ -98,7 +101,7 @@ static int grow_users(score_t *sc, uint32_t user)
         if (!u)
                 return -1;
         for (size_t i = sc->nusers; i < n; i++)
-                u[i] = (ustate_t){0, INT64_MIN, 0, 0, 0};
+                u[i] = (ustate_t){0, INT64_MIN, INT64_MIN, 0, 0, 0, 0};
         sc->users = u;
         sc->nusers = n;
         return 0;
@@ -360,14 +363,25 @@ static rs_err_t drain(score_t *sc, int64_t now, int all, const rs_emit_t *out)
         return RS_OK;
 }
 
+/* The batch has passed every earlier stage already, so a user's state
+ * reflects all their events of the batch: each user is considered once,
+ * after the batch, at their newest event time in it. */
 static rs_err_t score_process(void *st, rs_event_t *ev, size_t n,
                               const rs_emit_t *out)
 {
         score_t *sc = st;
         const int64_t gap = sc->conf->min_refresh_interval;
         int64_t now = INT64_MIN;
+        size_t nb = 0;
         rs_err_t err;
 
+        if (n > sc->batch_cap) {
+                uint32_t *b = realloc(sc->batch_users, n * sizeof(*b));
+                if (!b)
+                        return RS_ERR_NOMEM;
+                sc->batch_users = b;
+                sc->batch_cap = n;
+        }
         for (size_t i = 0; i < n; i++) {
                 const rs_event_t *e = &ev[i];
                 if (e->drop)
@@ -375,15 +389,27 @@ static rs_err_t score_process(void *st, rs_event_t *ev, size_t n,
                 if (grow_users(sc, e->user))
                         return RS_ERR_NOMEM;
                 ustate_t *u = &sc->users[e->user];
+                if (!u->in_batch) {
+                        u->in_batch = 1;
+                        u->batch_ts = e->ts;
+                        sc->batch_users[nb++] = e->user;
+                } else if (e->ts > u->batch_ts) {
+                        u->batch_ts = e->ts;
+                }
                 u->known = 1;
                 u->dirty = 1;
                 if (e->ts > now)
                         now = e->ts;
-                if (u->last_pub == INT64_MIN || e->ts - u->last_pub >= gap) {
-                        if ((err = publish(sc, e->user, e->ts, 0, out)))
+        }
+        for (size_t i = 0; i < nb; i++) {
+                uint32_t user = sc->batch_users[i];
+                ustate_t *u = &sc->users[user];
+                u->in_batch = 0;
+                if (u->last_pub == INT64_MIN ||
+                    u->batch_ts - u->last_pub >= gap) {
+                        if ((err = publish(sc, user, u->batch_ts, 0, out)))
                                 return err;
-                } else if (!u->queued &&
-                           enqueue(sc, e->user, u->last_pub + gap)) {
+                } else if (!u->queued && enqueue(sc, user, u->last_pub + gap)) {
                         return RS_ERR_NOMEM;
                 }
         }
@@ -464,6 +490,7 @@ static void score_destroy(void *st)
         free(sc->waff);
         free(sc->cat_ids);
         free(sc->cat_counts);
+        free(sc->batch_users);
         free(sc);
 }
 

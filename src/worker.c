@@ -226,6 +226,8 @@ rs_err_t rs_worker_step(rs_worker_t *w)
                         }
                         ev->partition = m->partition;
                         ev->offset = m->offset;
+                        ev->ingest_ts =
+                                m->timestamp >= 0 ? m->timestamp : RS_NONE_I64;
                         if (ev->ts > w->event_time)
                                 w->event_time = ev->ts;
                         nev++;

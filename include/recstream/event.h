@@ -38,7 +38,8 @@ typedef enum rs_drop {
         RS_DROP_NONE,
         RS_DROP_INVALID,     /* empty id, negative watch time, bad value */
         RS_DROP_TOO_OLD,     /* older than clean.max_age behind the watermark */
-        RS_DROP_FUTURE,      /* more than clean.max_future ahead of it */
+        RS_DROP_FUTURE,      /* more than clean.max_future ahead of its
+                              * Kafka timestamp (a wrong client clock) */
         RS_DROP_DUPLICATE,   /* event_id seen within clean.dedupe_ttl */
         RS_DROP_RATE_LIMIT,  /* the user is over clean.max_user_rate */
         RS_DROP_ZERO_WEIGHT, /* weight 0: no signal (e.g. impressions) */
@@ -63,6 +64,7 @@ typedef struct rs_event {
         uint8_t drop;        /* rs_drop_t: 0 kept */
         uint8_t flags;       /* RS_EVF_* set by user_window */
         float weight;        /* signed implicit weight (weight stage) */
+        int64_t ingest_ts;   /* Kafka message timestamp, RS_NONE_I64 unknown */
         int32_t partition;   /* origin, -1 when not from Kafka */
         int64_t offset;      /* origin offset, -1 when not from Kafka */
 } rs_event_t;

@@ -76,9 +76,11 @@ static uint32_t id(fixture_t *fx, const char *s)
         return rs_intern_id(fx->in, s, strlen(s));
 }
 
-/* One event through the chain; returns its drop reason. */
-static int feed(fixture_t *fx, const char *eid, const char *user,
-                const char *item, int type, int64_t ts, const char *cat)
+/* One event through the chain, with a Kafka timestamp (RS_NONE_I64 for
+ * none); returns its drop reason. */
+static int feed_at(fixture_t *fx, const char *eid, const char *user,
+                   const char *item, int type, int64_t ts, const char *cat,
+                   int64_t ingest_ts)
 {
         rs_event_fields_t f = {.event_id = eid,
                                .user_id = user,
@@ -93,8 +95,15 @@ static int feed(fixture_t *fx, const char *eid, const char *user,
         rs_emit_t out = {capture, fx};
 
         assert_int_equal(rs_event_from_fields(&f, fx->in, &ev), RS_OK);
+        ev.ingest_ts = ingest_ts;
         assert_int_equal(rs_chain_process(fx->ch, &ev, 1, &out), RS_OK);
         return ev.drop;
+}
+
+static int feed(fixture_t *fx, const char *eid, const char *user,
+                const char *item, int type, int64_t ts, const char *cat)
+{
+        return feed_at(fx, eid, user, item, type, ts, cat, RS_NONE_I64);
 }
 
 #define WINDOW_ONLY "  - type: weight\n    weights: {like: 1, share: 2}\n"
@@ -315,14 +324,23 @@ static void test_clean_drops(void **state)
                          RS_DROP_DUPLICATE);
         assert_int_equal(feed(&fx, "2", "v", "a", RS_EV_LIKE, 0, NULL),
                          RS_DROP_TOO_OLD);
-        assert_int_equal(feed(&fx, "3", "v", "a", RS_EV_LIKE, 7300000, NULL),
-                         RS_DROP_FUTURE);
-        /* burst 2, then 60/min = one a second */
-        assert_int_equal(feed(&fx, "4", "u", "b", RS_EV_LIKE, 7200000, NULL),
+        /* 2 min ahead of its Kafka timestamp: a wrong clock */
+        assert_int_equal(
+                feed_at(&fx, "3", "v", "a", RS_EV_LIKE, 7320000, NULL, 7200000),
+                RS_DROP_FUTURE);
+        /* an hour after a quiet hour is no future event */
+        assert_int_equal(feed_at(&fx, "3b", "v", "a", RS_EV_LIKE, 10800000,
+                                 NULL, 10800500),
                          0);
-        assert_int_equal(feed(&fx, "5", "u", "c", RS_EV_LIKE, 7200000, NULL),
+        /* an hour refilled u's bucket to its burst of 2; then 60/min is
+         * one a second */
+        assert_int_equal(feed(&fx, "4", "u", "b", RS_EV_LIKE, 10800000, NULL),
+                         0);
+        assert_int_equal(feed(&fx, "4b", "u", "b", RS_EV_LIKE, 10800000, NULL),
+                         0);
+        assert_int_equal(feed(&fx, "5", "u", "c", RS_EV_LIKE, 10800000, NULL),
                          RS_DROP_RATE_LIMIT);
-        assert_int_equal(feed(&fx, "6", "u", "c", RS_EV_LIKE, 7201000, NULL),
+        assert_int_equal(feed(&fx, "6", "u", "c", RS_EV_LIKE, 10801000, NULL),
                          0);
         assert_int_equal(rs_clean_drops(cl, RS_DROP_DUPLICATE), 1);
         assert_int_equal(rs_clean_drops(cl, RS_DROP_RATE_LIMIT), 1);

@@ -1,0 +1,114 @@
+"""End to end with the shipped pipeline (pipelines/video.yaml) on the dev
+broker: 40 users watch episodes 1, 2, 3 of a series in order (20 go on to
+4, 10 to 5) among others browsing standalone videos; a user who then
+watches episodes 1 and 2 gets episode 3 first, reason covisit, because of
+episode 2 — the more recent of two equally similar sources. Events are
+produced with python3-confluent-kafka, UserRecs read with python3-avro."""
+import datetime
+import io
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from tap import RECSTREAM, ROOT, check, done  # noqa: E402
+
+import avro.io  # noqa: E402
+import avro.schema  # noqa: E402
+from confluent_kafka import Consumer, Producer  # noqa: E402
+
+SCHEMAS = os.path.join(ROOT, "schemas")
+EVENT = avro.schema.parse(open(os.path.join(SCHEMAS, "BehaviorEvent.avsc")).read())
+RECS = avro.schema.parse(open(os.path.join(SCHEMAS, "UserRecs.avsc")).read())
+EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+T0 = 1767225600000  # 2026-01-01
+
+
+def watch(eid, user, item, ts, category):
+    return {"event_id": eid, "user_id": user, "item_id": item, "event_type": "watch",
+            "ts": EPOCH + datetime.timedelta(milliseconds=ts), "watch_ms": 58000,
+            "duration_ms": 60000, "category": category, "value": None,
+            "device": "android", "session_id": None}
+
+
+def events():
+    rnd = random.Random(3)
+    out, n = [], 0
+    for u in range(40):
+        start = T0 + u * 30_000
+        last = 5 if u < 10 else 4 if u < 20 else 3
+        for ep in range(1, last + 1):
+            n += 1
+            out.append(watch(f"s{n}", f"fan{u}", f"s1e{ep}", start + ep * 60_000, "drama"))
+    for u in range(40):
+        for k in range(6):
+            n += 1
+            out.append(watch(f"b{n}", f"browser{u}", f"v{rnd.randrange(30)}",
+                             T0 + u * 20_000 + k * 45_000, "comedy"))
+    out.sort(key=lambda e: e["ts"])
+    late = T0 + 3_600_000
+    out.append(watch("t1", "target", "s1e1", late, "drama"))
+    out.append(watch("t2", "target", "s1e2", late + 60_000, "drama"))
+    return out
+
+
+def scenario():
+    with tempfile.TemporaryDirectory() as tmp:
+        broker = subprocess.Popen([RECSTREAM, "dev-broker", "--partitions", "3"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        bootstrap = broker.stdout.readline().strip()
+        assert re.match(r"^[\w.]+:\d+", bootstrap), bootstrap
+        worker = None
+        try:
+            prod = Producer({"bootstrap.servers": bootstrap})
+            evs = events()
+            for e in evs:
+                buf = io.BytesIO()
+                avro.io.DatumWriter(EVENT).write(e, avro.io.BinaryEncoder(buf))
+                prod.produce("video.behavior", key=e["user_id"], value=buf.getvalue())
+            assert prod.flush(30) == 0
+            del prod
+            log = open(os.path.join(tmp, "worker.log"), "w+")
+            worker = subprocess.Popen(
+                [RECSTREAM, "run", "-c", os.path.join(ROOT, "pipelines", "video.yaml")],
+                env=dict(os.environ, KAFKA_BOOTSTRAP=bootstrap), stdout=subprocess.DEVNULL,
+                stderr=log)
+            cons = Consumer({"bootstrap.servers": bootstrap, "group.id": "e2e-recs",
+                             "auto.offset.reset": "earliest"})
+            cons.subscribe(["video.recs"])
+            want_ts = evs[-1]["ts"]
+            got, deadline, seen = None, time.time() + 60, 0
+            while got is None and time.time() < deadline:
+                m = cons.poll(0.5)
+                if m is None or m.error():
+                    continue
+                rec = avro.io.DatumReader(RECS).read(avro.io.BinaryDecoder(io.BytesIO(m.value())))
+                seen += 1
+                assert m.key().decode() == rec["user_id"]
+                assert rec["pipeline"]["name"] == "video"
+                if rec["user_id"] == "target" and rec["generated_ts"] == want_ts:
+                    got = rec
+            cons.close()
+            assert got is not None, f"no UserRecs for target at {want_ts} among {seen}"
+            first = got["items"][0]
+            assert first["item_id"] == "s1e3", got["items"][:3]
+            assert first["reason"] == "covisit" and first["because_of"] == "s1e2", first
+            ids = [it["item_id"] for it in got["items"]]
+            assert "s1e1" not in ids and "s1e2" not in ids  # seen
+            assert ids.index("s1e4") < ids.index("s1e5"), ids  # fewer went on
+        finally:
+            if worker:
+                worker.send_signal(signal.SIGTERM)
+                assert worker.wait(timeout=60) == 0
+            broker.send_signal(signal.SIGTERM)
+            broker.wait(timeout=30)
+
+
+check("episodes 1 and 2 watched: episode 3 first, covisit because of episode 2",
+      scenario)
+done()
