@@ -22,6 +22,11 @@ int rs_cmd_replay(int argc, char **argv);
 extern volatile sig_atomic_t rs_cli_stop;
 void rs_cli_on_signals(void);
 
+struct rs_pipeline;
+/* Loads and validates a pipeline file; on failure prints every error (and
+ * their count) to stderr and returns NULL: exit RS_EXIT_USAGE. */
+struct rs_pipeline *rs_cli_load_pipeline(const char *path);
+
 /* -X key=value librdkafka properties gathered by a command. */
 typedef struct rs_cli_props {
         rs_kv_t v[64];

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "recstream/pipeline.h"
 
 volatile sig_atomic_t rs_cli_stop;
 
@@ -46,4 +47,18 @@ int rs_cli_props_add(rs_cli_props_t *p, char *arg)
 rs_kv_list_t rs_cli_props_list(const rs_cli_props_t *p)
 {
         return (rs_kv_list_t){(rs_kv_t *)p->v, p->n};
+}
+
+rs_pipeline_t *rs_cli_load_pipeline(const char *path)
+{
+        rs_diag_t d;
+        rs_pipeline_t *pl;
+
+        rs_diag_init(&d, path);
+        pl = rs_pipeline_load(path, &d);
+        if (!pl)
+                fprintf(stderr, "%s%d error%s\n", d.text.p ? d.text.p : "",
+                        d.errors, d.errors == 1 ? "" : "s");
+        rs_diag_fini(&d);
+        return pl;
 }

@@ -229,7 +229,6 @@ int rs_cmd_demo(int argc, char **argv)
         rs_pipeline_t *pl = NULL;
         rs_worker_t *w = NULL;
         rs_worker_stats_t st;
-        rs_diag_t d;
         double t0 = now_s();
         recent_t *recent = calloc(1, sizeof(*recent));
 
@@ -264,12 +263,7 @@ int rs_cmd_demo(int argc, char **argv)
         setenv("KAFKA_BOOTSTRAP", rs_devbroker_bootstrap(db), 1);
         printf("dev broker:   %s\n", rs_devbroker_bootstrap(db));
 
-        rs_diag_init(&d, path);
-        pl = rs_pipeline_load(path, &d);
-        if (!pl)
-                fprintf(stderr, "%s", d.text.p ? d.text.p : "");
-        rs_diag_fini(&d);
-        if (!pl) {
+        if (!(pl = rs_cli_load_pipeline(path))) {
                 rc = RS_EXIT_USAGE;
                 goto out;
         }

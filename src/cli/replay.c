@@ -67,7 +67,6 @@ int rs_cmd_replay(int argc, char **argv)
         const char *path = NULL, *input = NULL, *output = NULL;
         char errstr[512];
         int c, rc = RS_EXIT_FAIL, tty = isatty(2);
-        rs_diag_t d;
         rs_pipeline_t *pl = NULL;
         rs_intern_t *in = NULL;
         rs_chain_t *ch = NULL;
@@ -94,13 +93,7 @@ int rs_cmd_replay(int argc, char **argv)
                 fputs(usage, stderr);
                 return RS_EXIT_USAGE;
         }
-        rs_diag_init(&d, path);
-        pl = rs_pipeline_load(path, &d);
-        if (!pl)
-                fprintf(stderr, "%s%d error%s\n", d.text.p ? d.text.p : "",
-                        d.errors, d.errors == 1 ? "" : "s");
-        rs_diag_fini(&d);
-        if (!pl)
+        if (!(pl = rs_cli_load_pipeline(path)))
                 return RS_EXIT_USAGE;
 
         rs_buf_init(&out.line);

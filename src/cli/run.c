@@ -8,21 +8,6 @@
 #include "recstream/pipeline.h"
 #include "recstream/worker.h"
 
-/* Loads -c FILE; prints every error and returns NULL on failure. */
-static rs_pipeline_t *load(const char *path)
-{
-        rs_diag_t d;
-        rs_pipeline_t *pl;
-
-        rs_diag_init(&d, path);
-        pl = rs_pipeline_load(path, &d);
-        if (!pl)
-                fprintf(stderr, "%s%d error%s\n", d.text.p ? d.text.p : "",
-                        d.errors, d.errors == 1 ? "" : "s");
-        rs_diag_fini(&d);
-        return pl;
-}
-
 static const char *config_arg(int argc, char **argv, const char *usage)
 {
         static const struct option opts[] = {{"config", 1, NULL, 'c'},
@@ -55,7 +40,7 @@ int rs_cmd_validate(int argc, char **argv)
                 return RS_EXIT_USAGE;
         if (!*path)
                 return RS_EXIT_OK;
-        if (!(pl = load(path)))
+        if (!(pl = rs_cli_load_pipeline(path)))
                 return RS_EXIT_USAGE;
         printf("configuration OK\n");
         rs_pipeline_destroy(pl);
@@ -74,7 +59,7 @@ int rs_cmd_run(int argc, char **argv)
                 return RS_EXIT_USAGE;
         if (!*path)
                 return RS_EXIT_OK;
-        if (!(pl = load(path)))
+        if (!(pl = rs_cli_load_pipeline(path)))
                 return RS_EXIT_USAGE;
         rs_cli_on_signals();
         if (!(w = rs_worker_new(pl, errstr, sizeof(errstr)))) {
