@@ -5,6 +5,7 @@
 
 #include "cli/cli.h"
 #include "recstream/log.h"
+#include "recstream/vec.h"
 
 static const struct {
         const char *name;
@@ -47,6 +48,7 @@ int main(int argc, char **argv)
 {
         const char *lvl = getenv("RECSTREAM_LOG_LEVEL");
 
+        rs_vec_init();
         if (lvl && rs_log_level_parse(lvl) >= 0)
                 rs_log_set_level(rs_log_level_parse(lvl));
         if (argc < 2) {

@@ -20,10 +20,11 @@
 #include "recstream/hash.h"
 #include "recstream/stage.h"
 #include "recstream/user_window.h"
+#include "recstream/vec.h"
 
 typedef struct score_conf {
         int64_t k;
-        double gamma;
+        double beta, gamma;
         int64_t min_history, max_per_category;
         int64_t min_refresh_interval;
 } score_conf_t;
@@ -32,6 +33,11 @@ typedef struct score_conf {
 static const rs_prop_t props[] = {
         {"k", RS_PROP_INT, SC(k), "20", 1, RS_RECS_MAX, NULL, 0,
          "Items per user list."},
+        {"beta", RS_PROP_DOUBLE, SC(beta), "0", 0, 1e6, NULL, 0,
+         "Weight of the interest channel: the user's unit interest vector "
+         "· the candidate's embedding (user_window.interest_dim > 0). With "
+         "beta > 0 trending items are candidates too, so items without "
+         "co-occurrence yet can reach users through it."},
         {"gamma", RS_PROP_DOUBLE, SC(gamma), "0", 0, 1e6, NULL, 0,
          "Weight of trending (popularity relative to the top item) added to "
          "every candidate's score."},
@@ -87,6 +93,10 @@ typedef struct score {
         uint32_t *cat_ids, *cat_counts;
         uint32_t *batch_users; /* distinct users of the current batch */
         size_t batch_cap;
+        /* interest channel: the user's vector, candidate embeddings (one
+         * row each) and their dot products */
+        size_t dim;
+        float *v, *emb, *isc;
 } score_t;
 
 static int grow_users(score_t *sc, uint32_t user)
@@ -248,25 +258,69 @@ static rs_err_t compute(score_t *sc, uint32_t user, int64_t now)
                                 }
                         }
                 }
-                if (sc->ntouched > sc->cands_cap) {
-                        cand_t *cs =
-                                realloc(sc->cands, sc->ntouched * sizeof(*cs));
-                        if (!cs)
+                /* the interest channel: trending items are candidates too */
+                int interest = k->beta > 0 && sc->dim &&
+                               rs_uwin_interest(sc->win, user, now, sc->v) &&
+                               rs_vec_norm(sc->v, sc->dim) > 0;
+                for (size_t i = 0; interest && i < ntrend; i++) {
+                        uint32_t c = trend[i];
+                        if (grow_acc(sc, c))
                                 return RS_ERR_NOMEM;
-                        sc->cands = cs;
-                        sc->cands_cap = sc->ntouched;
+                        if (sc->stamp[c] == sc->gen || excluded(sc, user, c))
+                                continue;
+                        sc->stamp[c] = sc->gen;
+                        sc->acc[c] = 0;
+                        sc->best[c] = -INFINITY;
+                        sc->touched[sc->ntouched++] = c;
+                }
+                if (sc->ntouched > sc->cands_cap) {
+                        size_t cap = sc->ntouched;
+                        cand_t *cs = realloc(sc->cands, cap * sizeof(*cs));
+                        if (cs)
+                                sc->cands = cs;
+                        float *isc = realloc(sc->isc, cap * sizeof(*isc));
+                        if (isc)
+                                sc->isc = isc;
+                        float *emb = realloc(sc->emb, cap * (sc->dim + 1) *
+                                                              sizeof(*emb));
+                        if (emb)
+                                sc->emb = emb;
+                        if (!cs || !isc || !emb)
+                                return RS_ERR_NOMEM;
+                        sc->cands_cap = cap;
+                }
+                if (interest) {
+                        /* one sgemv: candidate embeddings · unit interest */
+                        rs_vec_scale(sc->v, sc->dim,
+                                     1.0f / rs_vec_norm(sc->v, sc->dim));
+                        for (size_t i = 0; i < sc->ntouched; i++)
+                                rs_vec_category_embedding(
+                                        rs_cooc_category(sc->co,
+                                                         sc->touched[i]),
+                                        sc->emb + i * sc->dim, sc->dim);
+                        rs_vec_gemv(sc->emb, sc->ntouched, sc->dim, sc->v,
+                                    sc->isc);
                 }
                 for (size_t i = 0; i < sc->ntouched; i++) {
                         uint32_t c = sc->touched[i];
-                        if (sc->acc[c] <= 0)
-                                continue;
-                        double s = sc->acc[c];
-                        if (k->gamma > 0 && top_pop > 0)
-                                s += k->gamma *
-                                     rs_cooc_popularity(sc->co, c, now) /
-                                     top_pop;
-                        sc->cands[ncand++] = (cand_t){c, sc->because[c], s,
-                                                      RS_REASON_COVISIT};
+                        double cf = sc->acc[c] > 0 ? sc->acc[c] : 0;
+                        double in = interest ? k->beta * sc->isc[i] : 0;
+                        double tr = k->gamma > 0 && top_pop > 0
+                                            ? k->gamma *
+                                                      rs_cooc_popularity(
+                                                              sc->co, c, now) /
+                                                      top_pop
+                                            : 0;
+                        if (cf + in <= 0)
+                                continue; /* trending alone is the fill */
+                        uint8_t why = cf >= in && cf >= tr ? RS_REASON_COVISIT
+                                      : in >= tr           ? RS_REASON_INTEREST
+                                                           : RS_REASON_TRENDING;
+                        sc->cands[ncand++] = (cand_t){c,
+                                                      why == RS_REASON_COVISIT
+                                                              ? sc->because[c]
+                                                              : RS_ID_NONE,
+                                                      cf + in + tr, why};
                 }
                 /* best first from a heap: O(n) to build, then only as
                  * many pops as the list (and the category cap) needs */
@@ -455,10 +509,12 @@ static void *score_create(const void *conf, const rs_stage_env_t *env,
                 return NULL;
         }
         sc->wmax = rs_uwin_max_events(sc->win);
+        sc->dim = rs_uwin_interest_dim(sc->win);
         if (!(sc->witems = malloc(sc->wmax * sizeof(*sc->witems))) ||
             !(sc->waff = malloc(sc->wmax * sizeof(*sc->waff))) ||
             !(sc->cat_ids = malloc(RS_RECS_MAX * sizeof(*sc->cat_ids))) ||
-            !(sc->cat_counts = malloc(RS_RECS_MAX * sizeof(*sc->cat_counts))))
+            !(sc->cat_counts = malloc(RS_RECS_MAX * sizeof(*sc->cat_counts))) ||
+            !(sc->v = calloc(sc->dim + 1, sizeof(*sc->v))))
                 goto nomem;
         return sc;
 nomem:
@@ -491,6 +547,9 @@ static void score_destroy(void *st)
         free(sc->cat_ids);
         free(sc->cat_counts);
         free(sc->batch_users);
+        free(sc->v);
+        free(sc->emb);
+        free(sc->isc);
         free(sc);
 }
 

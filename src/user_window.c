@@ -7,9 +7,11 @@
 
 #include "recstream/stage.h"
 #include "recstream/user_window.h"
+#include "recstream/vec.h"
 
 typedef struct uwin_conf {
         int64_t max_events, horizon, half_life, max_users, max_seen;
+        int64_t interest_dim;
 } uwin_conf_t;
 
 #define UC(f) offsetof(uwin_conf_t, f)
@@ -24,6 +26,10 @@ static const rs_prop_t props[] = {
          "Users held; the least recently active beyond it are evicted."},
         {"max_seen", RS_PROP_INT, UC(max_seen), "1000", 1, 1e6, NULL, 0,
          "Items remembered per user as seen (never recommended back)."},
+        {"interest_dim", RS_PROP_INT, UC(interest_dim), "0", 0, 1024, NULL, 0,
+         "Dimension of the dense interest vector (0: none): Σ w·embedding "
+         "of the user's items, decayed by half_life; embeddings are hashed "
+         "categories."},
         {0},
 };
 
@@ -38,12 +44,14 @@ typedef struct user {
         uint32_t head, n;    /* ring: oldest at head */
         uint32_t touched;
         int64_t last_ts;
+        int64_t interest_ts; /* time the interest vector is decayed to */
         seen_t seen;
         rs_win_entry_t ring[];
 } user_t;
 
 struct rs_uwin {
         const uwin_conf_t *conf;
+        float *emb;     /* scratch embedding, interest_dim */
         user_t **users; /* by user id */
         size_t cap;     /* of users */
         size_t count, bytes;
@@ -170,10 +178,17 @@ static void lru_push(rs_uwin_t *win, uint32_t id, user_t *u)
                 win->lru_tail = id;
 }
 
+/* A user record: the header, the ring, then interest_dim floats. */
 static size_t user_size(const rs_uwin_t *win)
 {
         return sizeof(user_t) +
-               (size_t)win->conf->max_events * sizeof(rs_win_entry_t);
+               (size_t)win->conf->max_events * sizeof(rs_win_entry_t) +
+               (size_t)win->conf->interest_dim * sizeof(float);
+}
+
+static float *interest_of(const rs_uwin_t *win, const user_t *u)
+{
+        return (float *)(u->ring + win->conf->max_events);
 }
 
 static void user_free(rs_uwin_t *win, uint32_t id)
@@ -215,6 +230,7 @@ static user_t *user_get(rs_uwin_t *win, uint32_t id)
         if (!(u = calloc(1, user_size(win))))
                 return NULL;
         u->last_ts = INT64_MIN;
+        u->interest_ts = INT64_MIN;
         win->users[id] = u;
         win->count++;
         win->bytes += user_size(win);
@@ -237,7 +253,11 @@ static void *uwin_create(const void *conf, const rs_stage_env_t *env,
         rs_uwin_t *win = calloc(1, sizeof(*win));
 
         (void)env;
-        if (!win) {
+        if (!win ||
+            !(win->emb = calloc(
+                      (size_t)((const uwin_conf_t *)conf)->interest_dim + 1,
+                      sizeof(float)))) {
+                free(win);
                 rs_seterr(errstr, errstr_size, RS_ERR_NOMEM, "out of memory");
                 return NULL;
         }
@@ -256,7 +276,26 @@ static void uwin_destroy(void *st)
                 if (win->users[i])
                         user_free(win, (uint32_t)i);
         free(win->users);
+        free(win->emb);
         free(win);
+}
+
+/* v ← v·2^(−Δt/half_life) + w·embedding(item): sscal, then saxpy. */
+static void interest_add(rs_uwin_t *win, user_t *u, const rs_event_t *e)
+{
+        const size_t d = (size_t)win->conf->interest_dim;
+        float *v = interest_of(win, u);
+
+        if (u->interest_ts == INT64_MIN) {
+                u->interest_ts = e->ts;
+        } else if (e->ts > u->interest_ts) {
+                rs_vec_scale(v, d,
+                             (float)exp2(-(double)(e->ts - u->interest_ts) /
+                                         (double)win->conf->half_life));
+                u->interest_ts = e->ts;
+        }
+        rs_vec_category_embedding(e->category, win->emb, d);
+        rs_vec_axpy(v, win->emb, d, e->weight);
 }
 
 static rs_err_t uwin_process(void *st, rs_event_t *ev, size_t n,
@@ -291,6 +330,8 @@ static rs_err_t uwin_process(void *st, rs_event_t *ev, size_t n,
                 u->n++;
                 if (e->ts > u->last_ts)
                         u->last_ts = e->ts;
+                if (c->interest_dim && e->category != RS_ID_NONE)
+                        interest_add(win, u, e);
         }
         return RS_OK;
 }
@@ -340,6 +381,27 @@ size_t rs_uwin_affinity(const rs_uwin_t *win, uint32_t user, int64_t now,
                 }
         }
         return k;
+}
+
+size_t rs_uwin_interest(const rs_uwin_t *win, uint32_t user, int64_t now,
+                        float *out)
+{
+        const user_t *u = user_find(win, user);
+        const size_t d = (size_t)win->conf->interest_dim;
+
+        if (!u || !d || u->interest_ts == INT64_MIN)
+                return 0;
+        memcpy(out, interest_of(win, u), d * sizeof(*out));
+        if (now > u->interest_ts)
+                rs_vec_scale(out, d,
+                             (float)exp2(-(double)(now - u->interest_ts) /
+                                         (double)win->conf->half_life));
+        return d;
+}
+
+size_t rs_uwin_interest_dim(const rs_uwin_t *win)
+{
+        return (size_t)win->conf->interest_dim;
 }
 
 int rs_uwin_seen(const rs_uwin_t *win, uint32_t user, uint32_t item)

@@ -4,8 +4,10 @@
  * A window holds a user's last max_events weighted events no older than
  * horizon (event time). Affinity a_u(i) = Σ w_e · 2^(−(now − t_e)/half_life)
  * over the window's events on item i. The seen set holds every item the
- * user touched (bounded by max_seen, oldest forgotten first). Users beyond
- * max_users are evicted least recently active first. */
+ * user touched (bounded by max_seen, oldest forgotten first). With
+ * interest_dim > 0 a user also has a dense interest vector
+ * v = Σ w·embedding(item)·2^(−age/half_life) (OpenBLAS, vec.h). Users
+ * beyond max_users are evicted least recently active first. */
 #ifndef RECSTREAM_USER_WINDOW_H
 #define RECSTREAM_USER_WINDOW_H
 
@@ -29,6 +31,12 @@ size_t rs_uwin_get(const rs_uwin_t *win, uint32_t user, int64_t now,
  * items/aff (at most max); returns how many. */
 size_t rs_uwin_affinity(const rs_uwin_t *win, uint32_t user, int64_t now,
                         uint32_t *items, float *aff, size_t max);
+
+/* u's interest vector decayed to now into out (interest_dim floats);
+ * returns the dimension, 0 when there is none. */
+size_t rs_uwin_interest(const rs_uwin_t *win, uint32_t user, int64_t now,
+                        float *out);
+size_t rs_uwin_interest_dim(const rs_uwin_t *win);
 
 /* Whether u ever touched item (within max_seen). */
 int rs_uwin_seen(const rs_uwin_t *win, uint32_t user, uint32_t item);

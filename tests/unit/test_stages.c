@@ -19,6 +19,7 @@
 #include "recstream/cooccur.h"
 #include "recstream/pipeline.h"
 #include "recstream/user_window.h"
+#include "recstream/vec.h"
 
 typedef struct fixture {
         rs_pipeline_t *pl;
@@ -375,6 +376,42 @@ static void test_weight_curve(void **state)
         teardown(&fx);
 }
 
+static void test_interest_channel(void **state)
+{
+        fixture_t fx;
+        float v[8], em[8], en[8];
+
+        (void)state;
+        setup(&fx, WINDOW_ONLY "  - type: user_window\n    half_life: 1s\n"
+                               "    interest_dim: 8\n"
+                               "  - type: cooccur\n"
+                               "  - type: score\n    beta: 1\n"
+                               "    min_refresh_interval: 0\n");
+        rs_uwin_t *win = rs_chain_find(fx.ch, "user_window");
+        uint32_t m = id(&fx, "m"), n = id(&fx, "n");
+        rs_vec_category_embedding(m, em, 8);
+        rs_vec_category_embedding(n, en, 8);
+        assert_true(rs_vec_dot(em, en, 8) == 0);      /* different buckets */
+        feed(&fx, "0", "o", "z", RS_EV_LIKE, 0, "n"); /* z: trending only */
+        feed(&fx, "1", "u", "a", RS_EV_LIKE, 0, "m"); /* w 1 */
+        feed(&fx, "2", "u", "b", RS_EV_SHARE, 1000, "n"); /* w 2 */
+        /* v(1 s) = 1·e_m·2^-1 + 2·e_n; at 2 s everything halves */
+        assert_int_equal(rs_uwin_interest(win, id(&fx, "u"), 1000, v), 8);
+        assert_float_equal(rs_vec_dot(v, em, 8), 0.5, 1e-6);
+        assert_float_equal(rs_vec_dot(v, en, 8), 2.0, 1e-6);
+        rs_uwin_interest(win, id(&fx, "u"), 2000, v);
+        assert_float_equal(rs_vec_dot(v, em, 8), 0.25, 1e-6);
+        /* z shares no co-occurrence with a or b; it reaches u through the
+         * interest channel: beta · (v/|v|)·e_n = 2 / √(0.5² + 2²) */
+        rs_recs_t *r = &fx.last[id(&fx, "u")];
+        assert_int_equal(r->n, 1);
+        assert_int_equal(r->items[0].item, id(&fx, "z"));
+        assert_int_equal(r->items[0].reason, RS_REASON_INTEREST);
+        assert_int_equal(r->items[0].because_of, RS_ID_NONE);
+        assert_float_equal(r->items[0].score, 2 / sqrt(4.25), 1e-6);
+        teardown(&fx);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -387,6 +424,7 @@ int main(void)
                 cmocka_unit_test(test_debounce),
                 cmocka_unit_test(test_clean_drops),
                 cmocka_unit_test(test_weight_curve),
+                cmocka_unit_test(test_interest_channel),
         };
         return cmocka_run_group_tests_name("stages", tests, NULL, NULL);
 }
