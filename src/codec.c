@@ -793,20 +793,15 @@ static rs_err_t get_long_field(rs_codec_t *codec, const binding_t *b, int ef,
         return RS_OK;
 }
 
-rs_err_t rs_codec_decode_event(rs_codec_t *codec, const void *buf, size_t len,
-                               rs_event_t *ev)
+/* The contract's fields of the record just read into b->value. */
+static rs_err_t extract_event(rs_codec_t *codec, const binding_t *b,
+                              rs_event_t *ev)
 {
-        const unsigned char *p = buf;
-        binding_t *b;
         avro_value_t v;
         const char *s;
         size_t slen;
         rs_err_t err;
         int rc;
-
-        if ((err = unframe(codec, &p, &len, 0, &b)) ||
-            (err = read_value(codec, b->schema, p, len, &b->value)))
-                return err;
 
         if ((rc = get_field(b, EF_EVENT_ID, &v)) ||
             get_str(&b->f[EF_EVENT_ID], &v, &s, &slen))
@@ -836,6 +831,105 @@ rs_err_t rs_codec_decode_event(rs_codec_t *codec, const void *buf, size_t len,
         ev->partition = -1;
         ev->offset = -1;
         return RS_OK;
+}
+
+rs_err_t rs_codec_decode_event(rs_codec_t *codec, const void *buf, size_t len,
+                               rs_event_t *ev)
+{
+        const unsigned char *p = buf;
+        binding_t *b;
+        rs_err_t err;
+
+        if ((err = unframe(codec, &p, &len, 0, &b)) ||
+            (err = read_value(codec, b->schema, p, len, &b->value)))
+                return err;
+        return extract_event(codec, b, ev);
+}
+
+/*
+ * Avro object container files of BehaviorEvents (replay input).
+ */
+
+struct rs_ocf {
+        avro_file_reader_t reader;
+        rs_codec_t *codec; /* its plain binding is the file's schema */
+};
+
+rs_ocf_t *rs_ocf_open(const char *path, rs_intern_t *strings, char *errstr,
+                      size_t errstr_size)
+{
+        rs_ocf_t *f = calloc(1, sizeof(*f));
+        avro_schema_t ws;
+        rs_buf_t json;
+
+        if (!f) {
+                rs_seterr(errstr, errstr_size, RS_ERR_NOMEM, "out of memory");
+                return NULL;
+        }
+        if (avro_file_reader(path, &f->reader)) {
+                rs_seterr(errstr, errstr_size, RS_ERR_IO, "%s: %s", path,
+                          avro_strerror());
+                f->reader = NULL;
+                goto fail;
+        }
+        if (!(f->codec = rs_codec_new(RS_FRAMING_PLAIN, strings, errstr,
+                                      errstr_size)))
+                goto fail;
+        /* The file's writer schema, bound like any other writer's. */
+        ws = avro_file_reader_get_writer_schema(f->reader);
+        rs_buf_init(&json);
+        for (size_t size = 4096;; size *= 2) {
+                avro_writer_t w;
+                if (rs_buf_reserve(&json, size))
+                        break;
+                w = avro_writer_memory(json.p, (int64_t)size);
+                int rc = avro_schema_to_json(ws, w);
+                json.len = rc ? 0 : (size_t)avro_writer_tell(w);
+                avro_writer_free(w);
+                if (!rc)
+                        break;
+        }
+        avro_schema_decref(ws);
+        rs_err_t err =
+                json.len ? rs_codec_add_event_writer(f->codec, json.p, json.len,
+                                                     -1, errstr, errstr_size)
+                         : RS_ERR_NOMEM;
+        rs_buf_fini(&json);
+        if (err)
+                goto fail;
+        return f;
+fail:
+        rs_ocf_close(f);
+        return NULL;
+}
+
+rs_err_t rs_ocf_next(rs_ocf_t *f, rs_event_t *ev)
+{
+        rs_codec_t *codec = f->codec;
+        binding_t *b = &codec->bindings[codec->plain];
+        int rc = avro_file_reader_read_value(f->reader, &b->value);
+
+        if (rc == EOF)
+                return RS_ERR_NOENT;
+        if (rc)
+                return fail(codec, RS_ERR_DECODE, "avro", "%s",
+                            avro_strerror());
+        return extract_event(codec, b, ev);
+}
+
+const char *rs_ocf_error(const rs_ocf_t *f)
+{
+        return rs_codec_error(f->codec);
+}
+
+void rs_ocf_close(rs_ocf_t *f)
+{
+        if (!f)
+                return;
+        if (f->reader)
+                avro_file_reader_close(f->reader);
+        rs_codec_destroy(f->codec);
+        free(f);
 }
 
 rs_err_t rs_codec_event_to_json(rs_codec_t *codec, const void *buf, size_t len,

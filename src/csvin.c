@@ -171,59 +171,72 @@ static int parse_i64(const char *s, int64_t *out)
         return 0;
 }
 
-rs_err_t rs_csv_next(rs_csv_t *csv, rs_event_fields_t *ev, char *errstr,
-                     size_t errstr_size)
+rs_err_t rs_csv_fields(const char *const cols[RS_CSV_COLUMNS], long line,
+                       rs_event_fields_t *ev, char *errstr, size_t errstr_size)
 {
         const char *s;
 
-        do {
-                if (read_record(csv))
-                        return RS_ERR_NOENT;
-        } while (csv->nfields == 1 && !*csv->field[0]); /* blank line */
-
         memset(ev, 0, sizeof(*ev));
-        ev->event_id = col(csv, C_EVENT_ID);
-        ev->user_id = col(csv, C_USER_ID);
-        ev->item_id = col(csv, C_ITEM_ID);
+        ev->event_id = cols[C_EVENT_ID];
+        ev->user_id = cols[C_USER_ID];
+        ev->item_id = cols[C_ITEM_ID];
         if (!*ev->event_id || !*ev->user_id || !*ev->item_id)
                 return rs_seterr(errstr, errstr_size, RS_ERR_DECODE,
                                  "line %ld: empty event_id, user_id or "
                                  "item_id",
-                                 csv->line);
-        s = col(csv, C_EVENT_TYPE);
+                                 line);
+        s = cols[C_EVENT_TYPE];
         ev->type = rs_event_type_parse(s, strlen(s));
         if (ev->type < 0)
                 return rs_seterr(errstr, errstr_size, RS_ERR_DECODE,
-                                 "line %ld: unknown event_type '%s'", csv->line,
-                                 s);
-        if (parse_i64(col(csv, C_TS), &ev->ts))
+                                 "line %ld: unknown event_type '%s'", line, s);
+        if (parse_i64(cols[C_TS], &ev->ts))
                 return rs_seterr(errstr, errstr_size, RS_ERR_DECODE,
-                                 "line %ld: bad ts_ms '%s'", csv->line,
-                                 col(csv, C_TS));
-        s = col(csv, C_WATCH);
+                                 "line %ld: bad ts_ms '%s'", line, cols[C_TS]);
+        s = cols[C_WATCH];
         if (!*s)
                 ev->watch_ms = 0;
         else if (parse_i64(s, &ev->watch_ms))
                 return rs_seterr(errstr, errstr_size, RS_ERR_DECODE,
-                                 "line %ld: bad watch_ms '%s'", csv->line, s);
-        s = col(csv, C_DURATION);
+                                 "line %ld: bad watch_ms '%s'", line, s);
+        s = cols[C_DURATION];
         if (!*s)
                 ev->duration_ms = RS_NONE_I64;
         else if (parse_i64(s, &ev->duration_ms))
                 return rs_seterr(errstr, errstr_size, RS_ERR_DECODE,
-                                 "line %ld: bad duration_ms '%s'", csv->line,
-                                 s);
-        s = col(csv, C_CATEGORY);
+                                 "line %ld: bad duration_ms '%s'", line, s);
+        s = cols[C_CATEGORY];
         ev->category = *s ? s : NULL;
-        s = col(csv, C_VALUE);
+        s = cols[C_VALUE];
         ev->value = NAN;
         if (*s) {
                 char *end;
                 ev->value = strtod(s, &end);
                 if (*end || !isfinite(ev->value))
                         return rs_seterr(errstr, errstr_size, RS_ERR_DECODE,
-                                         "line %ld: bad value '%s'", csv->line,
-                                         s);
+                                         "line %ld: bad value '%s'", line, s);
         }
         return RS_OK;
+}
+
+int rs_csv_column(const char *name)
+{
+        for (int c = 0; c < C__COUNT; c++)
+                if (!strcmp(name, names[c]))
+                        return c;
+        return -1;
+}
+
+rs_err_t rs_csv_next(rs_csv_t *csv, rs_event_fields_t *ev, char *errstr,
+                     size_t errstr_size)
+{
+        const char *cols[C__COUNT];
+
+        do {
+                if (read_record(csv))
+                        return RS_ERR_NOENT;
+        } while (csv->nfields == 1 && !*csv->field[0]); /* blank line */
+        for (int c = 0; c < C__COUNT; c++)
+                cols[c] = col(csv, c);
+        return rs_csv_fields(cols, csv->line, ev, errstr, errstr_size);
 }

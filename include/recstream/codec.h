@@ -111,4 +111,17 @@ rs_err_t rs_codec_decode_recs(rs_codec_t *codec, const void *buf, size_t len,
 rs_err_t rs_codec_event_to_json(rs_codec_t *codec, const void *buf, size_t len,
                                 char **json);
 
+/* Avro object container files of BehaviorEvents, written with any schema
+ * the reader contract accepts (the file's own schema is bound as above). */
+typedef struct rs_ocf rs_ocf_t;
+
+/* `strings` is borrowed. NULL with errstr on failure. */
+rs_ocf_t *rs_ocf_open(const char *path, rs_intern_t *strings, char *errstr,
+                      size_t errstr_size);
+/* The next event: RS_OK, RS_ERR_NOENT at the end, RS_ERR_DECODE for a
+ * record that cannot be used (rs_ocf_error says why). */
+rs_err_t rs_ocf_next(rs_ocf_t *f, rs_event_t *ev);
+const char *rs_ocf_error(const rs_ocf_t *f);
+void rs_ocf_close(rs_ocf_t *f);
+
 #endif

@@ -24,6 +24,15 @@ void rs_csv_destroy(rs_csv_t *csv);
  * errstr naming the line — the caller may go on to the next row. */
 rs_err_t rs_csv_next(rs_csv_t *csv, rs_event_fields_t *ev, char *errstr,
                      size_t errstr_size);
+/* The canonical columns, in the order above. */
+#define RS_CSV_COLUMNS 9
+/* The column index of a canonical name, -1 if none. */
+int rs_csv_column(const char *name);
+/* Fields from the canonical columns' text ("" for empty), as a CSV row
+ * would give them; strings point into cols. `line` is for messages. */
+rs_err_t rs_csv_fields(const char *const cols[RS_CSV_COLUMNS], long line,
+                       rs_event_fields_t *ev, char *errstr, size_t errstr_size);
+
 /* Line number of the row last read (the header is line 1). */
 long rs_csv_line(const rs_csv_t *csv);
 

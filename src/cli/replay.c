@@ -14,16 +14,17 @@
 #include "recstream/clean.h"
 #include "recstream/codec.h"
 #include "recstream/cooccur.h"
-#include "recstream/csvin.h"
+#include "recstream/evfile.h"
 #include "recstream/pipeline.h"
 #include "recstream/user_window.h"
 
 #define BATCH 4096
 
 static const char usage[] =
-        "usage: recstream replay -c PIPELINE --input EVENTS.csv "
+        "usage: recstream replay -c PIPELINE --input EVENTS "
         "[--output recs.jsonl]\n"
-        "Runs the pipeline's stages over the canonical event CSV (no Kafka)\n"
+        "Runs the pipeline's stages over a file of events (no Kafka): the\n"
+        "canonical CSV (.csv), JSON lines (.jsonl) or Avro container (.avro);\n"
         "and writes each user's final recommendations as one JSON object a\n"
         "line (default stdout). A progress line on stderr when it is a "
         "terminal.\n";
@@ -70,14 +71,12 @@ int rs_cmd_replay(int argc, char **argv)
         rs_pipeline_t *pl = NULL;
         rs_intern_t *in = NULL;
         rs_chain_t *ch = NULL;
-        rs_csv_t *csv = NULL;
-        FILE *f = NULL;
+        rs_evfile_t *f = NULL;
         rs_event_t *ev = NULL;
         sink_t out = {0};
         unsigned long long nread = 0, bad = 0;
         int64_t now = INT64_MIN;
         double t0 = now_s(), next_progress = t0 + 0.2;
-        long fsize = 0;
 
         optind = 1;
         while ((c = getopt_long(argc, argv, "c:i:o:h", opts, NULL)) != -1) {
@@ -97,21 +96,13 @@ int rs_cmd_replay(int argc, char **argv)
                 return RS_EXIT_USAGE;
 
         rs_buf_init(&out.line);
-        if (!(f = fopen(input, "rb"))) {
-                fprintf(stderr, "recstream: replay: cannot open %s\n", input);
-                goto out;
-        }
-        if (!fseek(f, 0, SEEK_END)) {
-                fsize = ftell(f);
-                rewind(f);
-        }
         out.f = output ? fopen(output, "w") : stdout;
         if (!out.f) {
                 fprintf(stderr, "recstream: replay: cannot write %s\n", output);
                 goto out;
         }
         if (!(in = rs_intern_new()) || !(ev = malloc(BATCH * sizeof(*ev))) ||
-            !(csv = rs_csv_new(f, errstr, sizeof(errstr))) ||
+            !(f = rs_evfile_open(input, in, errstr, sizeof(errstr))) ||
             !(ch = rs_chain_new(pl, in, errstr, sizeof(errstr)))) {
                 fprintf(stderr, "recstream: replay: %s\n", errstr);
                 goto out;
@@ -121,13 +112,14 @@ int rs_cmd_replay(int argc, char **argv)
         for (int eof = 0; !eof;) {
                 size_t n = 0;
                 while (n < BATCH) {
-                        rs_event_fields_t fields;
-                        rs_err_t err = rs_csv_next(csv, &fields, errstr,
-                                                   sizeof(errstr));
+                        rs_err_t err = rs_evfile_next(f, &ev[n], errstr,
+                                                      sizeof(errstr));
                         if (err == RS_ERR_NOENT) {
                                 eof = 1;
                                 break;
                         }
+                        if (err == RS_ERR_NOMEM)
+                                goto nomem;
                         if (err) {
                                 if (bad++ < 10)
                                         fprintf(stderr,
@@ -136,8 +128,6 @@ int rs_cmd_replay(int argc, char **argv)
                                                 input, errstr);
                                 continue;
                         }
-                        if (rs_event_from_fields(&fields, in, &ev[n]))
-                                goto nomem;
                         if (ev[n].ts > now)
                                 now = ev[n].ts;
                         n++;
@@ -146,9 +136,7 @@ int rs_cmd_replay(int argc, char **argv)
                 if (rs_chain_process(ch, ev, n, &emit))
                         goto nomem;
                 if (tty && now_s() >= next_progress) {
-                        double pct = fsize > 0 ? 100.0 * (double)ftell(f) /
-                                                         (double)fsize
-                                               : 0;
+                        double pct = 100.0 * rs_evfile_progress(f);
                         fprintf(stderr,
                                 "\rreplay: %5.1f%%  %llu events  "
                                 "%.0f events/s",
@@ -189,9 +177,7 @@ nomem:
         fprintf(stderr, "recstream: replay: out of memory\n");
 out:
         rs_chain_destroy(ch);
-        rs_csv_destroy(csv);
-        if (f)
-                fclose(f);
+        rs_evfile_close(f);
         if (out.f && out.f != stdout)
                 fclose(out.f);
         rs_buf_fini(&out.line);

@@ -1,0 +1,271 @@
+/* evfile.c — CSV, JSON lines and Avro container files of events.
+ *
+ * JSON lines hold one flat object per line with the canonical CSV names;
+ * values are strings, numbers or null. The object is read into the CSV
+ * columns' text and converted by the same code as a CSV row. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "recstream/buf.h"
+#include "recstream/codec.h"
+#include "recstream/csvin.h"
+#include "recstream/evfile.h"
+
+enum { F_CSV, F_JSONL, F_AVRO };
+
+struct rs_evfile {
+        int kind;
+        FILE *f;
+        long size, lineno;
+        rs_intern_t *strings;
+        rs_csv_t *csv;
+        rs_ocf_t *ocf;
+        rs_buf_t line; /* jsonl: the current line */
+        rs_buf_t buf;  /* jsonl: its values, NUL-separated */
+};
+
+static int ends_with(const char *s, const char *suffix)
+{
+        size_t n = strlen(s), k = strlen(suffix);
+        return n >= k && !strcmp(s + n - k, suffix);
+}
+
+rs_evfile_t *rs_evfile_open(const char *path, rs_intern_t *strings,
+                            char *errstr, size_t errstr_size)
+{
+        rs_evfile_t *f = calloc(1, sizeof(*f));
+
+        if (!f) {
+                rs_seterr(errstr, errstr_size, RS_ERR_NOMEM, "out of memory");
+                return NULL;
+        }
+        f->strings = strings;
+        rs_buf_init(&f->buf);
+        rs_buf_init(&f->line);
+        f->kind = ends_with(path, ".avro")                              ? F_AVRO
+                  : ends_with(path, ".jsonl") || ends_with(path, ".json") ? F_JSONL
+                                                                        : F_CSV;
+        if (f->kind == F_AVRO) {
+                if (!(f->ocf = rs_ocf_open(path, strings, errstr,
+                                           errstr_size)))
+                        goto fail;
+                return f;
+        }
+        if (!(f->f = strcmp(path, "-") ? fopen(path, "rb") : stdin)) {
+                rs_seterr(errstr, errstr_size, RS_ERR_IO, "cannot open %s",
+                          path);
+                goto fail;
+        }
+        if (f->f != stdin && !fseek(f->f, 0, SEEK_END)) {
+                f->size = ftell(f->f);
+                rewind(f->f);
+        }
+        if (f->kind == F_CSV &&
+            !(f->csv = rs_csv_new(f->f, errstr, errstr_size)))
+                goto fail;
+        return f;
+fail:
+        rs_evfile_close(f);
+        return NULL;
+}
+
+void rs_evfile_close(rs_evfile_t *f)
+{
+        if (!f)
+                return;
+        rs_csv_destroy(f->csv);
+        rs_ocf_close(f->ocf);
+        if (f->f && f->f != stdin)
+                fclose(f->f);
+        rs_buf_fini(&f->buf);
+        rs_buf_fini(&f->line);
+        free(f);
+}
+
+double rs_evfile_progress(const rs_evfile_t *f)
+{
+        return f->f && f->size > 0 ? (double)ftell(f->f) / (double)f->size : 0;
+}
+
+static void skip_ws(const char **p)
+{
+        while (**p == ' ' || **p == '\t' || **p == '\r' || **p == '\n')
+                (*p)++;
+}
+
+static void put_utf8(rs_buf_t *b, unsigned cp)
+{
+        char u[4];
+        size_t n;
+        if (cp < 0x80) {
+                u[0] = (char)cp;
+                n = 1;
+        } else if (cp < 0x800) {
+                u[0] = (char)(0xC0 | cp >> 6);
+                u[1] = (char)(0x80 | (cp & 0x3F));
+                n = 2;
+        } else if (cp < 0x10000) {
+                u[0] = (char)(0xE0 | cp >> 12);
+                u[1] = (char)(0x80 | (cp >> 6 & 0x3F));
+                u[2] = (char)(0x80 | (cp & 0x3F));
+                n = 3;
+        } else {
+                u[0] = (char)(0xF0 | cp >> 18);
+                u[1] = (char)(0x80 | (cp >> 12 & 0x3F));
+                u[2] = (char)(0x80 | (cp >> 6 & 0x3F));
+                u[3] = (char)(0x80 | (cp & 0x3F));
+                n = 4;
+        }
+        rs_buf_add(b, u, n);
+}
+
+/* A JSON string at *p (after its opening quote) appended to out,
+ * NUL-terminated; -1 when malformed. */
+static int json_string(const char **p, rs_buf_t *out)
+{
+        const char *s = *p;
+
+        for (;;) {
+                char c = *s++;
+                if (!c)
+                        return -1;
+                if (c == '"')
+                        break;
+                if (c != '\\') {
+                        rs_buf_add(out, &c, 1);
+                        continue;
+                }
+                c = *s++;
+                const char *simple = strchr("\"\\/bfnrt", c);
+                if (c && simple) {
+                        rs_buf_add(out, &"\"\\/\b\f\n\r\t"[simple - "\"\\/bfnrt"],
+                                   1);
+                        continue;
+                }
+                if (c != 'u')
+                        return -1;
+                unsigned cp;
+                if (sscanf(s, "%4x", &cp) != 1)
+                        return -1;
+                s += 4;
+                if (cp >= 0xD800 && cp < 0xDC00 && s[0] == '\\' &&
+                    s[1] == 'u') {
+                        unsigned lo;
+                        if (sscanf(s + 2, "%4x", &lo) == 1 && lo >= 0xDC00 &&
+                            lo < 0xE000) {
+                                cp = 0x10000 + ((cp - 0xD800) << 10) +
+                                     (lo - 0xDC00);
+                                s += 6;
+                        }
+                }
+                put_utf8(out, cp);
+        }
+        rs_buf_add(out, "", 1);
+        *p = s;
+        return 0;
+}
+
+/* One flat JSON object into the canonical columns. */
+static rs_err_t json_row(rs_evfile_t *f, const char *line, rs_event_fields_t *ev,
+                         char *errstr, size_t errstr_size)
+{
+        size_t off[RS_CSV_COLUMNS];
+        const char *cols[RS_CSV_COLUMNS];
+        const char *p = line;
+        rs_buf_t *b = &f->buf;
+
+        rs_buf_reset(b);
+        rs_buf_add(b, "", 1); /* offset 0: the empty string */
+        for (int c = 0; c < RS_CSV_COLUMNS; c++)
+                off[c] = 0;
+        skip_ws(&p);
+        if (*p++ != '{')
+                goto bad;
+        skip_ws(&p);
+        while (*p != '}') {
+                size_t key = b->len;
+                if (*p++ != '"' || json_string(&p, b))
+                        goto bad;
+                int c = rs_csv_column(b->p + key);
+                if (c < 0 && !strcmp(b->p + key, "ts"))
+                        c = rs_csv_column("ts_ms");
+                skip_ws(&p);
+                if (*p++ != ':')
+                        goto bad;
+                skip_ws(&p);
+                size_t val = b->len;
+                if (*p == '"') {
+                        p++;
+                        if (json_string(&p, b))
+                                goto bad;
+                } else {
+                        size_t n = strcspn(p, ",} \t\r\n");
+                        if (!n)
+                                goto bad;
+                        if (!(n == 4 && !strncmp(p, "null", 4)))
+                                rs_buf_add(b, p, n);
+                        rs_buf_add(b, "", 1);
+                        p += n;
+                }
+                if (c >= 0)
+                        off[c] = val;
+                skip_ws(&p);
+                if (*p == ',') {
+                        p++;
+                        skip_ws(&p);
+                } else if (*p != '}') {
+                        goto bad;
+                }
+        }
+        if (b->oom)
+                return RS_ERR_NOMEM;
+        for (int c = 0; c < RS_CSV_COLUMNS; c++)
+                cols[c] = b->p + off[c];
+        return rs_csv_fields(cols, f->lineno, ev, errstr, errstr_size);
+bad:
+        return rs_seterr(errstr, errstr_size, RS_ERR_DECODE,
+                         "line %ld: not a flat JSON object", f->lineno);
+}
+
+rs_err_t rs_evfile_next(rs_evfile_t *f, rs_event_t *ev, char *errstr,
+                        size_t errstr_size)
+{
+        rs_event_fields_t fields;
+        rs_err_t err;
+
+        if (f->kind == F_AVRO) {
+                err = rs_ocf_next(f->ocf, ev);
+                if (err == RS_ERR_DECODE)
+                        rs_seterr(errstr, errstr_size, err, "%s",
+                                  rs_ocf_error(f->ocf));
+                return err;
+        }
+        if (f->kind == F_CSV) {
+                err = rs_csv_next(f->csv, &fields, errstr, errstr_size);
+        } else {
+                static const size_t chunk = 4096;
+                rs_buf_t *line = &f->line;
+                do {
+                        rs_buf_reset(line);
+                        for (;;) {
+                                if (rs_buf_reserve(line, chunk))
+                                        return RS_ERR_NOMEM;
+                                if (!fgets(line->p + line->len, (int)chunk,
+                                           f->f))
+                                        break;
+                                line->len += strlen(line->p + line->len);
+                                if (line->len && line->p[line->len - 1] == '\n')
+                                        break;
+                        }
+                        if (!line->len)
+                                return RS_ERR_NOENT;
+                        f->lineno++;
+                        line->p[strcspn(line->p, "\r\n")] = '\0';
+                } while (!line->p[strspn(line->p, " \t")]); /* blank line */
+                err = json_row(f, line->p, &fields, errstr, errstr_size);
+        }
+        if (err)
+                return err;
+        return rs_event_from_fields(&fields, f->strings, ev);
+}
