@@ -43,12 +43,12 @@ rs_evfile_t *rs_evfile_open(const char *path, rs_intern_t *strings,
         f->strings = strings;
         rs_buf_init(&f->buf);
         rs_buf_init(&f->line);
-        f->kind = ends_with(path, ".avro")                              ? F_AVRO
-                  : ends_with(path, ".jsonl") || ends_with(path, ".json") ? F_JSONL
-                                                                        : F_CSV;
+        f->kind = ends_with(path, ".avro") ? F_AVRO
+                  : ends_with(path, ".jsonl") || ends_with(path, ".json")
+                          ? F_JSONL
+                          : F_CSV;
         if (f->kind == F_AVRO) {
-                if (!(f->ocf = rs_ocf_open(path, strings, errstr,
-                                           errstr_size)))
+                if (!(f->ocf = rs_ocf_open(path, strings, errstr, errstr_size)))
                         goto fail;
                 return f;
         }
@@ -139,7 +139,8 @@ static int json_string(const char **p, rs_buf_t *out)
                 c = *s++;
                 const char *simple = strchr("\"\\/bfnrt", c);
                 if (c && simple) {
-                        rs_buf_add(out, &"\"\\/\b\f\n\r\t"[simple - "\"\\/bfnrt"],
+                        rs_buf_add(out,
+                                   &"\"\\/\b\f\n\r\t"[simple - "\"\\/bfnrt"],
                                    1);
                         continue;
                 }
@@ -167,8 +168,9 @@ static int json_string(const char **p, rs_buf_t *out)
 }
 
 /* One flat JSON object into the canonical columns. */
-static rs_err_t json_row(rs_evfile_t *f, const char *line, rs_event_fields_t *ev,
-                         char *errstr, size_t errstr_size)
+static rs_err_t json_row(rs_evfile_t *f, const char *line,
+                         rs_event_fields_t *ev, char *errstr,
+                         size_t errstr_size)
 {
         size_t off[RS_CSV_COLUMNS];
         const char *cols[RS_CSV_COLUMNS];

@@ -26,6 +26,7 @@ typedef struct score_conf {
         int64_t k;
         double beta, gamma;
         int64_t min_history, max_per_category;
+        double mmr_lambda;
         int64_t min_refresh_interval;
 } score_conf_t;
 
@@ -45,6 +46,10 @@ static const rs_prop_t props[] = {
          "Users with fewer positive window items get trending items."},
         {"max_per_category", RS_PROP_INT, SC(max_per_category), "0", 0, 10000,
          NULL, 0, "Diversity: items of one category per list (0: no cap)."},
+        {"mmr_lambda", RS_PROP_DOUBLE, SC(mmr_lambda), "1", 0, 1, NULL, 0,
+         "Diversity by maximal marginal relevance over the best 4·k: pick "
+         "by λ·score/top − (1−λ)·max sim to the items already picked "
+         "(1: off)."},
         {"min_refresh_interval", RS_PROP_DURATION, SC(min_refresh_interval),
          "10s", 0, 3.2e11, NULL, 0,
          "A user is republished at most this often (event time), and only "
@@ -210,6 +215,51 @@ static int take(score_t *sc, const cand_t *c, size_t *ncats)
         return 1;
 }
 
+/* MMR: the best 4·k candidates leave the heap (cands[0..ncand) is one) in
+ * order into a pool; then each pick maximises
+ * λ·score/top − (1−λ)·max over picked p of sim(p → c). */
+static rs_err_t pick_mmr(score_t *sc, size_t ncand, int64_t now, size_t *ncats)
+{
+        const score_conf_t *k = sc->conf;
+        rs_recs_t *r = &sc->recs;
+        size_t pool = 0, want = (size_t)k->k * 4;
+        cand_t *c = sc->cands;
+
+        /* pop into the tail of the array, best first from its end */
+        while (ncand && pool < want) {
+                cand_t best = c[0];
+                c[0] = c[--ncand];
+                sift(sc, c, ncand, 0);
+                c[ncand] = best; /* the slot freed by the shrinking heap */
+                pool++;
+        }
+        cand_t *p = c + ncand; /* p[pool-1] best ... p[0] worst */
+        double top = pool ? p[pool - 1].score : 1;
+        while (pool && r->n < (uint32_t)k->k) {
+                size_t pick = pool;
+                double best = -INFINITY;
+                for (size_t i = pool; i-- > 0;) {
+                        double red = 0;
+                        for (uint32_t j = 0; j < r->n; j++) {
+                                double s = rs_cooc_sim(sc->co, r->items[j].item,
+                                                       p[i].item, now);
+                                if (s > red)
+                                        red = s;
+                        }
+                        double v = k->mmr_lambda * p[i].score / top -
+                                   (1 - k->mmr_lambda) * red;
+                        if (v > best) { /* ties: the better-ranked one */
+                                best = v;
+                                pick = i;
+                        }
+                }
+                take(sc, &p[pick], ncats);
+                memmove(&p[pick], &p[pick + 1], (pool - pick - 1) * sizeof(*p));
+                pool--;
+        }
+        return RS_OK;
+}
+
 /* Fills sc->recs with u's list at event time now. */
 static rs_err_t compute(score_t *sc, uint32_t user, int64_t now)
 {
@@ -219,6 +269,8 @@ static rs_err_t compute(score_t *sc, uint32_t user, int64_t now)
         const uint32_t *trend;
         size_t ntrend = rs_cooc_trending(sc->co, &trend);
         double top_pop = ntrend ? rs_cooc_popularity(sc->co, trend[0], now) : 0;
+
+        rs_err_t err;
 
         r->user = user;
         r->generated_ts = now;
@@ -326,10 +378,15 @@ static rs_err_t compute(score_t *sc, uint32_t user, int64_t now)
                  * many pops as the list (and the category cap) needs */
                 for (size_t i = ncand / 2 + 1; i-- > 0 && ncand;)
                         sift(sc, sc->cands, ncand, i);
-                while (ncand && r->n < (uint32_t)k->k) {
-                        take(sc, &sc->cands[0], &ncats);
-                        sc->cands[0] = sc->cands[--ncand];
-                        sift(sc, sc->cands, ncand, 0);
+                if (k->mmr_lambda < 1) {
+                        if ((err = pick_mmr(sc, ncand, now, &ncats)))
+                                return err;
+                } else {
+                        while (ncand && r->n < (uint32_t)k->k) {
+                                take(sc, &sc->cands[0], &ncats);
+                                sc->cands[0] = sc->cands[--ncand];
+                                sift(sc, sc->cands, ncand, 0);
+                        }
                 }
         }
         /* fill with trending items, below every scored item */

@@ -412,6 +412,46 @@ static void test_interest_channel(void **state)
         teardown(&fx);
 }
 
+/* o1..o4 like a, b, c; o5 a, b; o6 a, d; u likes a. Cosine:
+ * sim(a→b) = 5/√35 = 0.845, sim(a→c) = 4/√28 = 0.756, sim(a→d) = 1/√7 =
+ * 0.378, sim(b→c) = 4/√20 = 0.894. Plain order: b, c, d. MMR λ = 0.5 after
+ * b: c → 0.5·0.756/0.845 − 0.5·0.894 = 0.000, d → 0.5·0.378/0.845 = 0.224:
+ * b, d, c. */
+static void mmr_case(const char *lambda, const char *want)
+{
+        fixture_t fx;
+        char stages[512];
+        const char *likes[] = {"abc", "abc", "abc", "abc", "ab", "ad"};
+
+        snprintf(stages, sizeof(stages),
+                 COOC("    half_life: 0\n") "  - type: score\n    k: 3\n"
+                                            "    mmr_lambda: %s\n",
+                 lambda);
+        setup(&fx, stages);
+        int n = 0;
+        for (int u = 0; u < 6; u++)
+                for (const char *it = likes[u]; *it; it++) {
+                        char eid[16], user[16], item[2] = {*it, 0};
+                        snprintf(eid, sizeof(eid), "e%d", n++);
+                        snprintf(user, sizeof(user), "o%d", u + 1);
+                        feed(&fx, eid, user, item, RS_EV_LIKE, n, NULL);
+                }
+        feed(&fx, "eu", "u", "a", RS_EV_LIKE, 100, NULL);
+        rs_recs_t *r = &fx.last[id(&fx, "u")];
+        char got[8] = {0};
+        for (uint32_t i = 0; i < r->n && i < 7; i++)
+                got[i] = rs_intern_str(fx.in, r->items[i].item, NULL)[0];
+        assert_string_equal(got, want);
+        teardown(&fx);
+}
+
+static void test_mmr(void **state)
+{
+        (void)state;
+        mmr_case("1", "bcd");
+        mmr_case("0.5", "bdc");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -425,6 +465,7 @@ int main(void)
                 cmocka_unit_test(test_clean_drops),
                 cmocka_unit_test(test_weight_curve),
                 cmocka_unit_test(test_interest_channel),
+                cmocka_unit_test(test_mmr),
         };
         return cmocka_run_group_tests_name("stages", tests, NULL, NULL);
 }
