@@ -94,6 +94,15 @@ typedef struct binding {
         int enum_n;
 } binding_t;
 
+/* A record type read and written with its built-in schema only. */
+typedef struct fixed {
+        avro_schema_t schema;
+        avro_value_iface_t *iface;
+        avro_value_t value;
+        uint64_t fp;
+        int32_t id;
+} fixed_t;
+
 struct rs_codec {
         rs_framing_t framing;
         rs_intern_t *strings; /* borrowed */
@@ -102,11 +111,9 @@ struct rs_codec {
         size_t plain; /* binding plain framing reads with */
         avro_reader_t reader;
 
-        avro_schema_t recs_schema;
-        avro_value_iface_t *recs_iface;
-        avro_value_t recs_value;
-        uint64_t recs_fp;
-        int32_t recs_id;
+        fixed_t recs, item;
+        float *emb; /* the last decoded ItemMeta embedding */
+        size_t emb_cap;
 
         avro_writer_t writer;
         char *out;
@@ -415,6 +422,37 @@ static rs_err_t binding_init(binding_t *b, const char *json, size_t len,
         return RS_OK;
 }
 
+static rs_err_t fixed_init(fixed_t *f, const char *json, int32_t id,
+                           char *errstr, size_t errstr_size)
+{
+        rs_err_t err = parse_schema(json, strlen(json), &f->schema, errstr,
+                                    errstr_size);
+        if (err)
+                return err;
+        f->id = id;
+        f->fp = schema_fingerprint(f->schema, NULL);
+        f->iface = avro_generic_class_from_schema(f->schema);
+        if (!f->iface || avro_generic_value_new(f->iface, &f->value)) {
+                if (f->iface)
+                        avro_value_iface_decref(f->iface);
+                f->iface = NULL;
+                return rs_seterr(errstr, errstr_size, RS_ERR_NOMEM,
+                                 "cannot create Avro value: %s",
+                                 avro_strerror());
+        }
+        return RS_OK;
+}
+
+static void fixed_fini(fixed_t *f)
+{
+        if (f->iface) {
+                avro_value_decref(&f->value);
+                avro_value_iface_decref(f->iface);
+        }
+        if (f->schema)
+                avro_schema_decref(f->schema);
+}
+
 rs_codec_t *rs_codec_new(rs_framing_t framing, rs_intern_t *strings,
                          char *errstr, size_t errstr_size)
 {
@@ -427,7 +465,6 @@ rs_codec_t *rs_codec_new(rs_framing_t framing, rs_intern_t *strings,
         pthread_once(&alloc_once, install_allocator);
         codec->framing = framing;
         codec->strings = strings;
-        codec->recs_id = 2;
         codec->reader = avro_reader_memory("", 0);
         codec->out_size = 4096;
         codec->out = malloc(codec->out_size);
@@ -443,20 +480,11 @@ rs_codec_t *rs_codec_new(rs_framing_t framing, rs_intern_t *strings,
                                       strlen(rs_schema_BehaviorEvent), 1,
                                       errstr, errstr_size))
                 goto fail;
-        if (parse_schema(rs_schema_UserRecs, strlen(rs_schema_UserRecs),
-                         &codec->recs_schema, errstr, errstr_size))
+        if (fixed_init(&codec->recs, rs_schema_UserRecs, 2, errstr,
+                       errstr_size) ||
+            fixed_init(&codec->item, rs_schema_ItemMeta, 3, errstr,
+                       errstr_size))
                 goto fail;
-        codec->recs_fp = schema_fingerprint(codec->recs_schema, NULL);
-        codec->recs_iface = avro_generic_class_from_schema(codec->recs_schema);
-        if (!codec->recs_iface ||
-            avro_generic_value_new(codec->recs_iface, &codec->recs_value)) {
-                if (codec->recs_iface)
-                        avro_value_iface_decref(codec->recs_iface);
-                codec->recs_iface = NULL;
-                rs_seterr(errstr, errstr_size, RS_ERR_NOMEM,
-                          "cannot create Avro value: %s", avro_strerror());
-                goto fail;
-        }
         strcpy(codec->pipeline, "unnamed");
         strcpy(codec->config_hash, "0");
         return codec;
@@ -472,12 +500,9 @@ void rs_codec_destroy(rs_codec_t *codec)
         for (size_t i = 0; i < codec->nbindings; i++)
                 binding_fini(&codec->bindings[i]);
         free(codec->bindings);
-        if (codec->recs_iface) {
-                avro_value_decref(&codec->recs_value);
-                avro_value_iface_decref(codec->recs_iface);
-        }
-        if (codec->recs_schema)
-                avro_schema_decref(codec->recs_schema);
+        fixed_fini(&codec->recs);
+        fixed_fini(&codec->item);
+        free(codec->emb);
         if (codec->reader)
                 avro_reader_free(codec->reader);
         if (codec->writer)
@@ -490,7 +515,12 @@ void rs_codec_set_schema_ids(rs_codec_t *codec, int32_t event_id,
                              int32_t recs_id)
 {
         codec->bindings[0].id = event_id;
-        codec->recs_id = recs_id;
+        codec->recs.id = recs_id;
+}
+
+void rs_codec_set_item_schema_id(rs_codec_t *codec, int32_t item_id)
+{
+        codec->item.id = item_id;
 }
 
 void rs_codec_set_pipeline(rs_codec_t *codec, const char *name,
@@ -551,10 +581,10 @@ static uint64_t le64(const unsigned char *p)
         return v;
 }
 
-/* Strips the framing of buf; *b is the binding to read with (events) or
- * NULL when the header names the UserRecs schema. */
+/* Strips the framing of buf. For events (fx NULL) *b is the binding to
+ * read with; for a fixed-schema type the header must name that schema. */
 static rs_err_t unframe(rs_codec_t *codec, const unsigned char **buf,
-                        size_t *len, int recs, binding_t **b)
+                        size_t *len, const fixed_t *fx, binding_t **b)
 {
         const unsigned char *p = *buf;
         size_t i;
@@ -562,7 +592,7 @@ static rs_err_t unframe(rs_codec_t *codec, const unsigned char **buf,
         *b = NULL;
         switch (codec->framing) {
         case RS_FRAMING_PLAIN:
-                if (!recs)
+                if (!fx)
                         *b = &codec->bindings[codec->plain];
                 return RS_OK;
         case RS_FRAMING_CONFLUENT: {
@@ -574,8 +604,8 @@ static rs_err_t unframe(rs_codec_t *codec, const unsigned char **buf,
                 int32_t id = (int32_t)be32(p + 1);
                 *buf += 5;
                 *len -= 5;
-                if (recs) {
-                        if (id == codec->recs_id)
+                if (fx) {
+                        if (id == fx->id)
                                 return RS_OK;
                 } else {
                         for (i = 0; i < codec->nbindings; i++)
@@ -596,8 +626,8 @@ static rs_err_t unframe(rs_codec_t *codec, const unsigned char **buf,
                 uint64_t fp = le64(p + 2);
                 *buf += 10;
                 *len -= 10;
-                if (recs) {
-                        if (fp == codec->recs_fp)
+                if (fx) {
+                        if (fp == fx->fp)
                                 return RS_OK;
                 } else {
                         for (i = 0; i < codec->nbindings; i++)
@@ -840,7 +870,7 @@ rs_err_t rs_codec_decode_event(rs_codec_t *codec, const void *buf, size_t len,
         binding_t *b;
         rs_err_t err;
 
-        if ((err = unframe(codec, &p, &len, 0, &b)) ||
+        if ((err = unframe(codec, &p, &len, NULL, &b)) ||
             (err = read_value(codec, b->schema, p, len, &b->value)))
                 return err;
         return extract_event(codec, b, ev);
@@ -939,7 +969,7 @@ rs_err_t rs_codec_event_to_json(rs_codec_t *codec, const void *buf, size_t len,
         binding_t *b;
         rs_err_t err;
 
-        if ((err = unframe(codec, &p, &len, 0, &b)) ||
+        if ((err = unframe(codec, &p, &len, NULL, &b)) ||
             (err = read_value(codec, b->schema, p, len, &b->value)))
                 return err;
         if (avro_value_to_json(&b->value, 1, json))
@@ -1077,7 +1107,7 @@ static rs_err_t set_id(rs_codec_t *codec, avro_value_t *rec, const char *name,
 rs_err_t rs_codec_encode_recs(rs_codec_t *codec, const rs_recs_t *recs,
                               const void **out, size_t *out_len)
 {
-        avro_value_t *rec = &codec->recs_value, f, items, pl;
+        avro_value_t *rec = &codec->recs.value, f, items, pl;
         rs_err_t err;
 
         avro_value_reset(rec);
@@ -1118,7 +1148,7 @@ rs_err_t rs_codec_encode_recs(rs_codec_t *codec, const rs_recs_t *recs,
                                             "because_of: bad id");
                 }
         }
-        return frame_and_write(codec, rec, codec->recs_id, codec->recs_fp, out,
+        return frame_and_write(codec, rec, codec->recs.id, codec->recs.fp, out,
                                out_len);
 }
 
@@ -1140,13 +1170,13 @@ rs_err_t rs_codec_decode_recs(rs_codec_t *codec, const void *buf, size_t len,
                               rs_recs_t *recs)
 {
         const unsigned char *p = buf;
-        avro_value_t *rec = &codec->recs_value, f, items;
+        avro_value_t *rec = &codec->recs.value, f, items;
         binding_t *unused;
         size_t n;
         rs_err_t err;
 
-        if ((err = unframe(codec, &p, &len, 1, &unused)) ||
-            (err = read_value(codec, codec->recs_schema, p, len, rec)))
+        if ((err = unframe(codec, &p, &len, &codec->recs, &unused)) ||
+            (err = read_value(codec, codec->recs.schema, p, len, rec)))
                 return err;
         avro_value_get_by_name(rec, "user_id", &f, NULL);
         if ((err = intern_value(codec, &f, &recs->user)))
@@ -1181,5 +1211,68 @@ rs_err_t rs_codec_decode_recs(rs_codec_t *codec, const void *buf, size_t len,
                                 return err;
                 }
         }
+        return RS_OK;
+}
+
+/* The value of a ["null", X] union field: 0 present in *v, 1 null. */
+static int nullable(avro_value_t *rec, const char *name, avro_value_t *v)
+{
+        avro_value_t u;
+        int d;
+
+        if (avro_value_get_by_name(rec, name, &u, NULL) ||
+            avro_value_get_discriminant(&u, &d) || d != 1 ||
+            avro_value_get_current_branch(&u, v))
+                return 1;
+        return 0;
+}
+
+rs_err_t rs_codec_decode_item(rs_codec_t *codec, const void *buf, size_t len,
+                              rs_item_meta_t *m)
+{
+        const unsigned char *p = buf;
+        avro_value_t *rec = &codec->item.value, f;
+        binding_t *unused;
+        rs_err_t err;
+        int sym;
+
+        if ((err = unframe(codec, &p, &len, &codec->item, &unused)) ||
+            (err = read_value(codec, codec->item.schema, p, len, rec)))
+                return err;
+        memset(m, 0, sizeof(*m));
+        avro_value_get_by_name(rec, "item_id", &f, NULL);
+        if ((err = intern_value(codec, &f, &m->item)))
+                return err;
+        m->category = RS_ID_NONE;
+        if (!nullable(rec, "category", &f) &&
+            (err = intern_value(codec, &f, &m->category)))
+                return err;
+        m->duration_ms = RS_NONE_I64;
+        if (!nullable(rec, "duration_ms", &f))
+                avro_value_get_long(&f, &m->duration_ms);
+        if (!nullable(rec, "embedding", &f)) {
+                size_t n;
+                avro_value_get_size(&f, &n);
+                if (n > codec->emb_cap) {
+                        float *e = realloc(codec->emb, n * sizeof(*e));
+                        if (!e)
+                                return fail(codec, RS_ERR_NOMEM, "nomem",
+                                            "out of memory");
+                        codec->emb = e;
+                        codec->emb_cap = n;
+                }
+                for (size_t i = 0; i < n; i++) {
+                        avro_value_t el;
+                        avro_value_get_by_index(&f, i, &el, NULL);
+                        avro_value_get_float(&el, &codec->emb[i]);
+                }
+                m->embedding = codec->emb;
+                m->dim = n;
+        }
+        avro_value_get_by_name(rec, "status", &f, NULL);
+        avro_value_get_enum(&f, &sym);
+        m->removed = sym == 1;
+        avro_value_get_by_name(rec, "updated_ts", &f, NULL);
+        avro_value_get_long(&f, &m->updated_ts);
         return RS_OK;
 }

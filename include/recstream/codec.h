@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "recstream/catalog.h"
 #include "recstream/err.h"
 #include "recstream/event.h"
 #include "recstream/intern.h"
@@ -72,6 +73,8 @@ void rs_codec_destroy(rs_codec_t *codec);
  * (used to frame what this codec encodes, and accepted on decode). */
 void rs_codec_set_schema_ids(rs_codec_t *codec, int32_t event_id,
                              int32_t recs_id);
+/* Confluent schema id of the built-in ItemMeta schema (default 3). */
+void rs_codec_set_item_schema_id(rs_codec_t *codec, int32_t item_id);
 /* The pipeline reference written into every UserRecs (copied). */
 void rs_codec_set_pipeline(rs_codec_t *codec, const char *name,
                            const char *config_hash);
@@ -101,6 +104,11 @@ rs_err_t rs_codec_encode_event(rs_codec_t *codec, const rs_event_fields_t *f,
                                const void **out, size_t *out_len);
 rs_err_t rs_codec_encode_recs(rs_codec_t *codec, const rs_recs_t *recs,
                               const void **out, size_t *out_len);
+
+/* Decode one framed ItemMeta (built-in schema) into *m, interning ids;
+ * m->embedding points into the codec until its next decode. */
+rs_err_t rs_codec_decode_item(rs_codec_t *codec, const void *buf, size_t len,
+                              rs_item_meta_t *m);
 
 /* Decode one framed UserRecs (built-in schema) into *recs, interning ids. */
 rs_err_t rs_codec_decode_recs(rs_codec_t *codec, const void *buf, size_t len,

@@ -24,6 +24,7 @@ SCHEMAS = os.path.join(ROOT, "schemas")
 EVENT_JSON = open(os.path.join(SCHEMAS, "BehaviorEvent.avsc")).read()
 EVENT = avro.schema.parse(EVENT_JSON)
 RECS = avro.schema.parse(open(os.path.join(SCHEMAS, "UserRecs.avsc")).read())
+ITEM = avro.schema.parse(open(os.path.join(SCHEMAS, "ItemMeta.avsc")).read())
 
 # CRC-64-AVRO from the Avro specification, written here independently.
 EMPTY = 0xC15D213AA4D7A795
@@ -231,6 +232,26 @@ def older_reader_reads_recs():
                               "reason": "covisit"}]}, got
 
 
+def python_items_decode(framing):
+    items = [
+        {"item_id": "s1e3", "category": "drama", "tags": ["x", "y"], "duration_ms": 61000,
+         "embedding": [0.5, -1.25, 3.0], "status": "active", "updated_ts": ms_to_dt(5)},
+        {"item_id": "v9", "category": None, "tags": [], "duration_ms": None,
+         "embedding": None, "status": "removed", "updated_ts": ms_to_dt(6)},
+    ]
+    blobs = [frame(framing, ITEM, encode(ITEM, it), 3) for it in items]
+    out = subprocess.run([TOOL, "decode-items", framing],
+                         input="".join(b.hex() + "\n" for b in blobs),
+                         capture_output=True, text=True, check=True).stdout
+    got = [json.loads(line) for line in out.splitlines()]
+    assert got == [
+        {"item_id": "s1e3", "category": "drama", "duration_ms": 61000,
+         "embedding": [0.5, -1.25, 3.0], "removed": False, "updated_ts": 5},
+        {"item_id": "v9", "category": None, "duration_ms": None, "embedding": None,
+         "removed": True, "updated_ts": 6},
+    ], got
+
+
 for fr in ("plain", "confluent", "single-object"):
     check(f"python3-avro BehaviorEvent ({fr}) decodes in recstream",
           python_events_decode, fr)
@@ -240,6 +261,8 @@ for fr in ("plain", "confluent", "single-object"):
           older_writer_decodes, fr)
     check(f"recstream UserRecs ({fr}) decodes in python3-avro",
           recstream_recs_decode, fr)
+    check(f"python3-avro ItemMeta ({fr}) decodes in recstream",
+          python_items_decode, fr)
 check("canonical form and CRC-64-AVRO agree with python3-avro",
       fingerprints_agree)
 check("an older UserRecs reader schema reads recstream output",

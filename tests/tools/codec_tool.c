@@ -9,6 +9,9 @@
  *       stdin: "user ts item:score:reason:because_of ..." a line
  *              (because_of "-" for null)
  *       stdout: one hex-encoded framed UserRecs a line
+ *   codec_tool decode-items FRAMING
+ *       stdin: one hex-encoded framed ItemMeta a line
+ *       stdout: one JSON object a line, or {"error":"<reason>"}
  *   codec_tool fingerprint FILE.avsc
  *       stdout: the canonical form, then the fingerprint as 16 hex digits
  */
@@ -109,6 +112,49 @@ static int decode_events(int argc, char **argv, rs_codec_t *codec,
         return 0;
 }
 
+static int decode_items(rs_codec_t *codec, rs_intern_t *in)
+{
+        char line[65536];
+        unsigned char bin[32768];
+        rs_buf_t b;
+
+        rs_buf_init(&b);
+        while (fgets(line, sizeof(line), stdin)) {
+                size_t n = unhex(line, bin, sizeof(bin));
+                rs_item_meta_t m;
+                rs_buf_reset(&b);
+                if (rs_codec_decode_item(codec, bin, n, &m)) {
+                        printf("{\"error\":\"%s\"}\n", rs_codec_reason(codec));
+                        continue;
+                }
+                rs_buf_adds(&b, "{\"item_id\":");
+                id_json(&b, in, m.item);
+                rs_buf_adds(&b, ",\"category\":");
+                id_json(&b, in, m.category);
+                rs_buf_adds(&b, ",\"duration_ms\":");
+                if (m.duration_ms == RS_NONE_I64)
+                        rs_buf_adds(&b, "null");
+                else
+                        rs_buf_printf(&b, "%lld", (long long)m.duration_ms);
+                rs_buf_adds(&b, ",\"embedding\":");
+                if (!m.embedding) {
+                        rs_buf_adds(&b, "null");
+                } else {
+                        rs_buf_adds(&b, "[");
+                        for (size_t i = 0; i < m.dim; i++)
+                                rs_buf_printf(&b, "%s%.9g", i ? "," : "",
+                                              m.embedding[i]);
+                        rs_buf_adds(&b, "]");
+                }
+                rs_buf_printf(&b, ",\"removed\":%s,\"updated_ts\":%lld}",
+                              m.removed ? "true" : "false",
+                              (long long)m.updated_ts);
+                puts(b.p);
+        }
+        rs_buf_fini(&b);
+        return 0;
+}
+
 static int encode_recs(rs_codec_t *codec, rs_intern_t *in)
 {
         char line[65536];
@@ -181,6 +227,8 @@ int main(int argc, char **argv)
                 return 2;
         if (!strcmp(argv[1], "decode-events")) {
                 rc = decode_events(argc - 3, argv + 3, codec, in);
+        } else if (!strcmp(argv[1], "decode-items")) {
+                rc = decode_items(codec, in);
         } else if (!strcmp(argv[1], "encode-recs") && argc == 5) {
                 rs_codec_set_pipeline(codec, argv[3], argv[4]);
                 rc = encode_recs(codec, in);

@@ -1,0 +1,41 @@
+/* catalog.h — what is known about each item from the ItemMeta topic:
+ * category, duration, status and an optional embedding. Shared by the
+ * stages of one pipeline through the stage env; newest record per item
+ * wins (the topic is compacted). */
+#ifndef RECSTREAM_CATALOG_H
+#define RECSTREAM_CATALOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "recstream/err.h"
+
+typedef struct rs_item_meta {
+        uint32_t item;
+        uint32_t category;   /* RS_ID_NONE when absent */
+        int64_t duration_ms; /* RS_NONE_I64 when absent */
+        int removed;
+        const float *embedding; /* NULL when absent */
+        size_t dim;
+        int64_t updated_ts;
+} rs_item_meta_t;
+
+typedef struct rs_catalog rs_catalog_t;
+
+/* Embeddings of exactly `dim` floats are kept (0: none). */
+rs_catalog_t *rs_catalog_new(size_t dim);
+void rs_catalog_destroy(rs_catalog_t *cat);
+
+/* Applies one record (copied). RS_ERR_INVALID when its embedding has
+ * another dimension (nothing is applied), RS_ERR_NOMEM. */
+rs_err_t rs_catalog_apply(rs_catalog_t *cat, const rs_item_meta_t *m);
+
+uint32_t rs_catalog_category(const rs_catalog_t *cat, uint32_t item);
+int64_t rs_catalog_duration(const rs_catalog_t *cat, uint32_t item);
+int rs_catalog_removed(const rs_catalog_t *cat, uint32_t item);
+/* dim floats owned by the catalog, or NULL. */
+const float *rs_catalog_embedding(const rs_catalog_t *cat, uint32_t item);
+size_t rs_catalog_dim(const rs_catalog_t *cat);
+size_t rs_catalog_items(const rs_catalog_t *cat);
+
+#endif
