@@ -40,7 +40,7 @@ void rs_catalog_destroy(rs_catalog_t *cat)
 static const entry_t *find(const rs_catalog_t *cat, uint32_t item)
 {
         return item < cat->cap && cat->items[item].known ? &cat->items[item]
-                                                          : NULL;
+                                                         : NULL;
 }
 
 rs_err_t rs_catalog_apply(rs_catalog_t *cat, const rs_item_meta_t *m)
@@ -64,9 +64,11 @@ rs_err_t rs_catalog_apply(rs_catalog_t *cat, const rs_item_meta_t *m)
         if (m->embedding && cat->dim) {
                 if (!e->emb) {
                         if (cat->nembs == cat->embs_cap) {
-                                size_t n = cat->embs_cap ? cat->embs_cap * 2 : 256;
-                                float *embs = realloc(cat->embs, n * cat->dim *
-                                                                   sizeof(*embs));
+                                size_t n =
+                                        cat->embs_cap ? cat->embs_cap * 2 : 256;
+                                float *embs =
+                                        realloc(cat->embs,
+                                                n * cat->dim * sizeof(*embs));
                                 if (!embs)
                                         return RS_ERR_NOMEM;
                                 cat->embs = embs;

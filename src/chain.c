@@ -25,7 +25,8 @@ static void *env_find(const rs_stage_env_t *env, const char *type)
 }
 
 rs_chain_t *rs_chain_new(const rs_pipeline_t *pl, rs_intern_t *strings,
-                         char *errstr, size_t errstr_size)
+                         rs_catalog_t *catalog, char *errstr,
+                         size_t errstr_size)
 {
         rs_chain_t *ch = calloc(1, sizeof(*ch));
 
@@ -35,7 +36,7 @@ rs_chain_t *rs_chain_new(const rs_pipeline_t *pl, rs_intern_t *strings,
                 return NULL;
         }
         ch->pl = pl;
-        ch->env = (rs_stage_env_t){strings, pl->name, env_find, ch};
+        ch->env = (rs_stage_env_t){strings, pl->name, catalog, env_find, ch};
         for (; ch->n < pl->nstages; ch->n++) {
                 const rs_stage_def_t *def = &pl->stages[ch->n];
                 if (!(ch->st[ch->n] = def->ops->create(def->conf, &ch->env,

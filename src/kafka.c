@@ -535,14 +535,15 @@ struct rs_reader {
         rd_kafka_t *rk;
         rd_kafka_message_t *last;
         rs_msg_t msg;
+        int64_t *end, *pos; /* by partition: high watermark at start, next */
+        int parts;
 };
 
-rs_reader_t *rs_reader_new(const char *bootstrap, const char *topic,
-                           int from_beginning, const rs_kv_list_t *props,
+rs_reader_t *rs_reader_new(const rs_kv_list_t *common, const rs_kv_list_t *own,
+                           const char *topic, int from_beginning, int wait_ms,
                            char *errstr, size_t errstr_size)
 {
         const setting_t forced[] = {
-                {"bootstrap.servers", bootstrap},
                 {"group.id", "recstream-reader"},
                 {"enable.auto.commit", "false"},
                 {"enable.partition.eof", "false"},
@@ -556,7 +557,7 @@ rs_reader_t *rs_reader_new(const char *bootstrap, const char *topic,
 
         if (!rd)
                 return NULL;
-        if (!(kconf = make_conf(NULL, props, NULL, forced, errstr,
+        if (!(kconf = make_conf(NULL, common, own, forced, errstr,
                                 errstr_size)))
                 goto fail;
         if (!(rd->rk = rd_kafka_new(RD_KAFKA_CONSUMER, kconf, errstr,
@@ -568,8 +569,8 @@ rs_reader_t *rs_reader_new(const char *bootstrap, const char *topic,
         rd_kafka_poll_set_consumer(rd->rk);
         rkt = rd_kafka_topic_new(rd->rk, topic, NULL);
         /* The topic may not exist yet: wait for it a while. */
-        for (int tries = 0; tries < 100 && parts == 0; tries++) {
-                if (rd_kafka_metadata(rd->rk, 0, rkt, &md, 2000) ==
+        for (int tries = 0; tries <= wait_ms / 1000 && parts == 0; tries++) {
+                if (rd_kafka_metadata(rd->rk, 0, rkt, &md, 1000) ==
                     RD_KAFKA_RESP_ERR_NO_ERROR) {
                         if (md->topic_cnt == 1 && !md->topics[0].err)
                                 parts = md->topics[0].partition_cnt;
@@ -581,8 +582,24 @@ rs_reader_t *rs_reader_new(const char *bootstrap, const char *topic,
         rd_kafka_topic_destroy(rkt);
         if (!parts) {
                 rs_seterr(errstr, errstr_size, RS_ERR_NOENT,
-                          "topic %s not found on %s", topic, bootstrap);
+                          "topic %s not found within %d ms", topic, wait_ms);
                 goto fail;
+        }
+        rd->parts = parts;
+        rd->end = calloc((size_t)parts, sizeof(*rd->end));
+        rd->pos = calloc((size_t)parts, sizeof(*rd->pos));
+        if (!rd->end || !rd->pos)
+                goto fail;
+        for (int p = 0; p < parts; p++) {
+                int64_t lo = 0, hi = 0;
+                if (rd_kafka_query_watermark_offsets(rd->rk, topic, p, &lo, &hi,
+                                                     5000)) {
+                        rs_seterr(errstr, errstr_size, RS_ERR_KAFKA,
+                                  "cannot read the end of %s[%d]", topic, p);
+                        goto fail;
+                }
+                rd->end[p] = from_beginning ? hi : 0;
+                rd->pos[p] = lo;
         }
         rd_kafka_topic_partition_list_t *list =
                 rd_kafka_topic_partition_list_new(parts);
@@ -613,7 +630,17 @@ void rs_reader_destroy(rs_reader_t *rd)
                 rd_kafka_consumer_close(rd->rk);
                 rd_kafka_destroy(rd->rk);
         }
+        free(rd->end);
+        free(rd->pos);
         free(rd);
+}
+
+int rs_reader_caught_up(const rs_reader_t *rd)
+{
+        for (int p = 0; p < rd->parts; p++)
+                if (rd->pos[p] < rd->end[p])
+                        return 0;
+        return 1;
 }
 
 const rs_msg_t *rs_reader_next(rs_reader_t *rd, int timeout_ms)
@@ -636,6 +663,8 @@ const rs_msg_t *rs_reader_next(rs_reader_t *rd, int timeout_ms)
                 return NULL;
         }
         rd->last = m;
+        if (m->partition >= 0 && m->partition < rd->parts)
+                rd->pos[m->partition] = m->offset + 1;
         rd_kafka_timestamp_type_t tstype;
         rd->msg = (rs_msg_t){
                 .key = m->key,

@@ -14,7 +14,7 @@ typedef struct top {
         const char *name;
         const char *description;
         rs_kv_list_t kafka;
-        const rs_node_t *source, *stages, *sink;
+        const rs_node_t *source, *stages, *sink, *items;
 } top_t;
 
 static const char *const framings[] = {"plain", "confluent", "single-object",
@@ -39,6 +39,9 @@ static const rs_prop_t top_props[] = {
          "`type:`."},
         {"sink", RS_PROP_NODE, TOP(sink), NULL, 0, -1, NULL, RS_PROP_REQUIRED,
          "Where recommendations go (see sink)."},
+        {"items", RS_PROP_NODE, TOP(items), NULL, 0, -1, NULL, 0,
+         "Optional ItemMeta topic: categories, durations, embeddings, "
+         "removals (see items)."},
         {0},
 };
 
@@ -86,6 +89,25 @@ static const rs_prop_t sink_props[] = {
          "On shutdown, how long to wait for outstanding deliveries."},
         {"kafka", RS_PROP_KAFKA, SNK(kafka), NULL, 0, -1, NULL, 0,
          "librdkafka properties for the producer only (e.g. linger.ms)."},
+        {0},
+};
+
+#define ITM(f) offsetof(rs_items_conf_t, f)
+static const rs_prop_t items_props[] = {
+        {"topic", RS_PROP_STRING, ITM(topic), NULL, 0, -1, NULL,
+         RS_PROP_REQUIRED,
+         "Compacted topic of ItemMeta records keyed by item_id; every "
+         "replica reads all its partitions."},
+        {"framing", RS_PROP_STRING, ITM(framing_name), NULL, 0, -1, NULL, 0,
+         "plain, confluent or single-object; default the source's."},
+        {"schema_id", RS_PROP_INT, ITM(schema_id), "3", 0, 2147483647, NULL, 0,
+         "Confluent schema id of the built-in ItemMeta schema."},
+        {"embedding_dim", RS_PROP_INT, ITM(embedding_dim), "0", 0, 1024, NULL,
+         0,
+         "Dimension of ItemMeta embeddings to keep (0: none); used by the "
+         "interest channel when it equals user_window.interest_dim."},
+        {"kafka", RS_PROP_KAFKA, ITM(kafka), NULL, 0, -1, NULL, 0,
+         "librdkafka properties for the catalog reader only."},
         {0},
 };
 
@@ -319,6 +341,24 @@ rs_pipeline_t *rs_pipeline_load(const char *path, rs_diag_t *d)
                 else
                         pl->sink.framing = f;
         }
+        pl->items.framing = pl->source.framing;
+        if (top.items) {
+                rs_props_apply(items_props, top.items, &pl->items, "items",
+                               pl->doc, d);
+                check_kafka(&pl->items.kafka, "items.kafka", d);
+                if (pl->items.framing_name) {
+                        int f = rs_framing_parse(pl->items.framing_name);
+                        if (f < 0)
+                                rs_diag_error(d,
+                                              rs_node_get(top.items, "framing"),
+                                              "items.framing",
+                                              "'%s' is not one of: plain, "
+                                              "confluent, single-object",
+                                              pl->items.framing_name);
+                        else
+                                pl->items.framing = f;
+                }
+        }
         load_stages(pl, top.stages, d);
         if (d->errors == before)
                 return pl;
@@ -342,6 +382,7 @@ void rs_pipeline_doc(rs_buf_t *b)
         rs_props_doc(top_props, "top level", b);
         rs_props_doc(source_props, "source", b);
         rs_props_doc(sink_props, "sink", b);
+        rs_props_doc(items_props, "items (optional)", b);
         for (size_t i = 0; rs_stage_at(i); i++) {
                 const rs_stage_ops_t *ops = rs_stage_at(i);
                 char title[128];

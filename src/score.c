@@ -79,6 +79,7 @@ typedef struct score {
         const score_conf_t *conf;
         rs_uwin_t *win;
         rs_cooc_t *co;
+        const rs_catalog_t *catalog;
         const rs_intern_t *strings;
         ustate_t *users;
         size_t nusers;
@@ -186,7 +187,8 @@ static void sift(const score_t *sc, cand_t *h, size_t n, size_t i)
 static int excluded(const score_t *sc, uint32_t user, uint32_t item)
 {
         return rs_uwin_seen(sc->win, user, item) ||
-               rs_cooc_removed(sc->co, item);
+               rs_cooc_removed(sc->co, item) ||
+               rs_catalog_removed(sc->catalog, item);
 }
 
 /* Appends c unless its category is full; returns 1 when taken. */
@@ -345,11 +347,16 @@ static rs_err_t compute(score_t *sc, uint32_t user, int64_t now)
                         /* one sgemv: candidate embeddings · unit interest */
                         rs_vec_scale(sc->v, sc->dim,
                                      1.0f / rs_vec_norm(sc->v, sc->dim));
-                        for (size_t i = 0; i < sc->ntouched; i++)
-                                rs_vec_category_embedding(
+                        for (size_t i = 0; i < sc->ntouched; i++) {
+                                float *row = sc->emb + i * sc->dim;
+                                const float *e = rs_item_embedding(
+                                        sc->catalog, sc->touched[i],
                                         rs_cooc_category(sc->co,
                                                          sc->touched[i]),
-                                        sc->emb + i * sc->dim, sc->dim);
+                                        row, sc->dim);
+                                if (e != row)
+                                        memcpy(row, e, sc->dim * sizeof(*row));
+                        }
                         rs_vec_gemv(sc->emb, sc->ntouched, sc->dim, sc->v,
                                     sc->isc);
                 }
@@ -556,6 +563,7 @@ static void *score_create(const void *conf, const rs_stage_env_t *env,
                 goto nomem;
         sc->conf = k;
         sc->strings = env->strings;
+        sc->catalog = env->catalog;
         sc->win = env->find ? env->find(env, "user_window") : NULL;
         sc->co = env->find ? env->find(env, "cooccur") : NULL;
         if (!sc->win || !sc->co) {

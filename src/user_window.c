@@ -51,6 +51,7 @@ typedef struct user {
 
 struct rs_uwin {
         const uwin_conf_t *conf;
+        const rs_catalog_t *catalog;
         float *emb;     /* scratch embedding, interest_dim */
         user_t **users; /* by user id */
         size_t cap;     /* of users */
@@ -262,6 +263,7 @@ static void *uwin_create(const void *conf, const rs_stage_env_t *env,
                 return NULL;
         }
         win->conf = conf;
+        win->catalog = env->catalog;
         win->lru_head = win->lru_tail = RS_ID_NONE;
         return win;
 }
@@ -294,8 +296,10 @@ static void interest_add(rs_uwin_t *win, user_t *u, const rs_event_t *e)
                                          (double)win->conf->half_life));
                 u->interest_ts = e->ts;
         }
-        rs_vec_category_embedding(e->category, win->emb, d);
-        rs_vec_axpy(v, win->emb, d, e->weight);
+        rs_vec_axpy(v,
+                    rs_item_embedding(win->catalog, e->item, e->category,
+                                      win->emb, d),
+                    d, e->weight);
 }
 
 static rs_err_t uwin_process(void *st, rs_event_t *ev, size_t n,
@@ -330,7 +334,7 @@ static rs_err_t uwin_process(void *st, rs_event_t *ev, size_t n,
                 u->n++;
                 if (e->ts > u->last_ts)
                         u->last_ts = e->ts;
-                if (c->interest_dim && e->category != RS_ID_NONE)
+                if (c->interest_dim)
                         interest_add(win, u, e);
         }
         return RS_OK;

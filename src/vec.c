@@ -2,6 +2,7 @@
 #include <cblas.h>
 #include <string.h>
 
+#include "recstream/catalog.h"
 #include "recstream/hash.h"
 #include "recstream/intern.h"
 #include "recstream/vec.h"
@@ -43,4 +44,16 @@ void rs_vec_category_embedding(uint32_t category, float *out, size_t dim)
         memset(out, 0, dim * sizeof(*out));
         if (category != RS_ID_NONE && dim)
                 out[rs_hash_mix(category + 0x9e3779b97f4a7c15ULL) % dim] = 1;
+}
+
+const float *rs_item_embedding(const struct rs_catalog *catalog, uint32_t item,
+                               uint32_t category, float *scratch, size_t dim)
+{
+        const float *e = catalog && rs_catalog_dim(catalog) == dim
+                                 ? rs_catalog_embedding(catalog, item)
+                                 : NULL;
+        if (e)
+                return e;
+        rs_vec_category_embedding(category, scratch, dim);
+        return scratch;
 }

@@ -6,7 +6,9 @@
  *       otherwise weights[watch] * f,  f rising linearly from
  *       watch_min_factor at watch_skip_below to 1 at watch_full_at;
  *   rate: rate_weights interpolated at the stars (1..5, clamped).
- * Events of weight 0 carry no signal and are dropped (zero_weight). */
+ * Events of weight 0 carry no signal and are dropped (zero_weight).
+ * Events without a duration or category get the catalog's (ItemMeta), so
+ * the completion curve works for clients that do not send durations. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -142,32 +144,50 @@ double rs_weight_of(const void *conf, const rs_event_t *ev)
         return c->w[ev->type < RS_EV__COUNT ? ev->type : 0];
 }
 
+typedef struct weight {
+        const weight_conf_t *conf;
+        const rs_catalog_t *catalog;
+} weight_t;
+
 static void *weight_create(const void *conf, const rs_stage_env_t *env,
                            char *errstr, size_t errstr_size)
 {
-        (void)env;
-        (void)errstr;
-        (void)errstr_size;
-        return (void *)conf; /* stateless: the conf is the instance */
+        weight_t *wt = calloc(1, sizeof(*wt));
+
+        if (!wt) {
+                rs_seterr(errstr, errstr_size, RS_ERR_NOMEM, "out of memory");
+                return NULL;
+        }
+        wt->conf = conf;
+        wt->catalog = env->catalog;
+        return wt;
 }
 
 static rs_err_t weight_process(void *st, rs_event_t *ev, size_t n,
                                const rs_emit_t *out)
 {
+        weight_t *wt = st;
+
         (void)out;
         for (size_t i = 0; i < n; i++) {
-                if (ev[i].drop)
+                rs_event_t *e = &ev[i];
+                if (e->drop)
                         continue;
-                ev[i].weight = (float)rs_weight_of(st, &ev[i]);
-                if (ev[i].weight == 0.0f)
-                        ev[i].drop = RS_DROP_ZERO_WEIGHT;
+                if (e->duration_ms == RS_NONE_I64)
+                        e->duration_ms =
+                                rs_catalog_duration(wt->catalog, e->item);
+                if (e->category == RS_ID_NONE)
+                        e->category = rs_catalog_category(wt->catalog, e->item);
+                e->weight = (float)rs_weight_of(wt->conf, e);
+                if (e->weight == 0.0f)
+                        e->drop = RS_DROP_ZERO_WEIGHT;
         }
         return RS_OK;
 }
 
 static void weight_destroy(void *st)
 {
-        (void)st;
+        free(st);
 }
 
 const rs_stage_ops_t rs_stage_weight = {

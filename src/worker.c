@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "recstream/catalog.h"
 #include "recstream/chain.h"
 #include "recstream/codec.h"
 #include "recstream/intern.h"
@@ -23,6 +24,9 @@ struct rs_worker {
         rs_source_t *src;
         rs_sink_t *sink;
         rs_chain_t *chain;
+        rs_catalog_t *catalog;
+        rs_reader_t *items; /* ItemMeta topic, NULL when none */
+        rs_codec_t *items_codec;
         rs_msg_t *msgs;
         rs_event_t *events;
         uint64_t ticket;    /* of the batch being processed */
@@ -127,6 +131,32 @@ static rs_err_t emit(void *opaque, const rs_recs_t *recs)
         return RS_OK;
 }
 
+/* Applies what arrived on the ItemMeta topic (at most a batch), waiting
+ * up to timeout_ms for the first record. */
+static void read_items(rs_worker_t *w, int timeout_ms)
+{
+        const rs_msg_t *m;
+        rs_item_meta_t meta;
+
+        for (int k = 0;
+             k < 1000 && (m = rs_reader_next(w->items, k ? 0 : timeout_ms));
+             k++) {
+                rs_err_t err = rs_codec_decode_item(w->items_codec, m->value,
+                                                    m->len, &meta);
+                if (!err)
+                        err = rs_catalog_apply(w->catalog, &meta);
+                if (err) {
+                        w->st.items_failed++;
+                        count_drop(w,
+                                   err == RS_ERR_INVALID
+                                           ? "item_embedding_dim"
+                                           : rs_codec_reason(w->items_codec));
+                        continue;
+                }
+                w->st.items_applied++;
+        }
+}
+
 rs_worker_t *rs_worker_new(const rs_pipeline_t *pl, char *errstr,
                            size_t errstr_size)
 {
@@ -159,8 +189,38 @@ rs_worker_t *rs_worker_new(const rs_pipeline_t *pl, char *errstr,
                             sc->writers[i].id, errstr, errstr_size))
                         goto fail;
 
-        if (!(w->chain = rs_chain_new(pl, w->strings, errstr, errstr_size)))
+        if (!(w->catalog = rs_catalog_new((size_t)pl->items.embedding_dim)) ||
+            !(w->chain = rs_chain_new(pl, w->strings, w->catalog, errstr,
+                                      errstr_size)))
                 goto fail;
+        if (pl->items.topic) {
+                if (!(w->items_codec =
+                              rs_codec_new(pl->items.framing, w->strings,
+                                           errstr, errstr_size)))
+                        goto fail;
+                rs_codec_set_item_schema_id(w->items_codec,
+                                            (int32_t)pl->items.schema_id);
+                /* every replica reads the whole catalog, from the start */
+                if (!(w->items = rs_reader_new(&pl->kafka, &pl->items.kafka,
+                                               pl->items.topic, 1, 10000,
+                                               errstr, errstr_size)))
+                        goto fail;
+                /* the catalog as it is now, before the first event */
+                int64_t until = mono_ms() + 30000;
+                while (!rs_reader_caught_up(w->items) && mono_ms() < until)
+                        read_items(w, 100);
+                if (!rs_reader_caught_up(w->items)) {
+                        rs_seterr(errstr, errstr_size, RS_ERR_TIMEOUT,
+                                  "the catalog topic %s did not load in 30 s",
+                                  pl->items.topic);
+                        goto fail;
+                }
+                rs_log(RS_LOG_INFO,
+                       "component=catalog event=loaded topic=%s items=%zu "
+                       "failed=%llu",
+                       pl->items.topic, rs_catalog_items(w->catalog),
+                       (unsigned long long)w->st.items_failed);
+        }
 
         if (!(w->sink = rs_sink_new(&pl->kafka, &pl->sink, on_delivery, w,
                                     errstr, errstr_size)) ||
@@ -196,6 +256,8 @@ rs_err_t rs_worker_step(rs_worker_t *w)
 
         if (w->failed)
                 return w->failed;
+        if (w->items)
+                read_items(w, 0);
         if (rs_source_inflight(w->src) >=
             (size_t)pl->source.max_inflight_batches) {
                 rs_sink_poll(w->sink, 10);
@@ -287,6 +349,9 @@ rs_err_t rs_worker_close(rs_worker_t *w)
         rs_source_destroy(w->src);
         rs_sink_destroy(w->sink);
         rs_chain_destroy(w->chain);
+        rs_reader_destroy(w->items);
+        rs_codec_destroy(w->items_codec);
+        rs_catalog_destroy(w->catalog);
         rs_codec_destroy(w->in);
         rs_codec_destroy(w->out);
         rs_intern_destroy(w->strings);
@@ -318,7 +383,8 @@ void rs_worker_log_stats(const rs_worker_t *w)
         rs_log(RS_LOG_INFO,
                "component=worker event=stats consumed=%llu decoded=%llu "
                "decode_failed=%llu produced=%llu delivered=%llu "
-               "delivery_failed=%llu encode_failed=%llu partitions=%d%s",
+               "delivery_failed=%llu encode_failed=%llu items_applied=%llu "
+               "items_failed=%llu partitions=%d%s",
                (unsigned long long)w->st.consumed,
                (unsigned long long)w->st.decoded,
                (unsigned long long)w->st.decode_failed,
@@ -326,5 +392,7 @@ void rs_worker_log_stats(const rs_worker_t *w)
                (unsigned long long)w->st.delivered,
                (unsigned long long)w->st.delivery_failed,
                (unsigned long long)w->st.encode_failed,
+               (unsigned long long)w->st.items_applied,
+               (unsigned long long)w->st.items_failed,
                w->src ? rs_source_assigned(w->src) : 0, drops);
 }

@@ -9,9 +9,10 @@
 
 typedef struct rs_chain rs_chain_t;
 
-/* `pl` and `strings` are borrowed and must outlive the chain. */
+/* `pl`, `strings` and `catalog` are borrowed and must outlive the chain. */
 rs_chain_t *rs_chain_new(const rs_pipeline_t *pl, rs_intern_t *strings,
-                         char *errstr, size_t errstr_size);
+                         rs_catalog_t *catalog, char *errstr,
+                         size_t errstr_size);
 void rs_chain_destroy(rs_chain_t *ch);
 
 /* Runs every stage over ev[0..n); stops at the first stage error. */

@@ -103,11 +103,16 @@ int rs_sink_outstanding(rs_sink_t *sink);
  */
 typedef struct rs_reader rs_reader_t;
 
-rs_reader_t *rs_reader_new(const char *bootstrap, const char *topic,
-                           int from_beginning, const rs_kv_list_t *props,
+/* Properties: `common` then `own` (either may be NULL); bootstrap.servers
+ * among them. Waits up to wait_ms for the topic to exist. */
+rs_reader_t *rs_reader_new(const rs_kv_list_t *common, const rs_kv_list_t *own,
+                           const char *topic, int from_beginning, int wait_ms,
                            char *errstr, size_t errstr_size);
 void rs_reader_destroy(rs_reader_t *rd);
 /* One message (valid until the next call) or NULL on timeout. */
 const rs_msg_t *rs_reader_next(rs_reader_t *rd, int timeout_ms);
+/* Whether every partition has been read up to where it ended when the
+ * reader was made (from-beginning readers). */
+int rs_reader_caught_up(const rs_reader_t *rd);
 
 #endif

@@ -46,6 +46,15 @@ typedef struct rs_sink_conf {
         rs_kv_list_t kafka;    /* producer-only librdkafka properties */
 } rs_sink_conf_t;
 
+typedef struct rs_items_conf {
+        const char *topic;        /* NULL: no ItemMeta topic */
+        const char *framing_name; /* NULL: the source's framing */
+        int framing;              /* rs_framing_t, resolved */
+        int64_t schema_id;
+        int64_t embedding_dim;
+        rs_kv_list_t kafka;
+} rs_items_conf_t;
+
 typedef struct rs_stage_def {
         const rs_stage_ops_t *ops;
         void *conf; /* ops->conf_size bytes, owned by the pipeline */
@@ -59,6 +68,7 @@ typedef struct rs_pipeline {
         rs_kv_list_t kafka; /* librdkafka properties of every client */
         rs_source_conf_t source;
         rs_sink_conf_t sink;
+        rs_items_conf_t items;
         rs_stage_def_t *stages;
         size_t nstages;
 } rs_pipeline_t;

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "recstream/catalog.h"
 #include "recstream/config.h"
 #include "recstream/err.h"
 #include "recstream/event.h"
@@ -35,6 +36,7 @@ typedef enum rs_flush {
 typedef struct rs_stage_env {
         rs_intern_t *strings;
         const char *pipeline;
+        rs_catalog_t *catalog; /* item facts (ItemMeta), never NULL */
         /* An instance of an earlier stage of this pipeline by type (e.g.
          * score finds user_window and cooccur), or NULL. */
         void *(*find)(const struct rs_stage_env *env, const char *type);

@@ -23,4 +23,11 @@ void rs_vec_gemv(const float *A, size_t rows, size_t cols, const float *x,
  * own: a one-hot vector at a hash of the id (RS_ID_NONE: all zeros). */
 void rs_vec_category_embedding(uint32_t category, float *out, size_t dim);
 
+struct rs_catalog;
+/* An item's embedding of dimension dim: the catalog's when it has one of
+ * that dimension, else the hashed embedding of `category` written into
+ * scratch (dim floats). Returns the one to use. */
+const float *rs_item_embedding(const struct rs_catalog *catalog, uint32_t item,
+                               uint32_t category, float *scratch, size_t dim);
+
 #endif

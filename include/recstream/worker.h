@@ -18,7 +18,9 @@ typedef struct rs_worker_stats {
         uint64_t delivered;       /* ... and acknowledged by the broker */
         uint64_t delivery_failed; /* ... and lost: the worker stops */
         uint64_t encode_failed;
-        int assigned; /* partitions */
+        uint64_t items_applied; /* ItemMeta records applied to the catalog */
+        uint64_t items_failed;  /* ... and not (counted by reason too) */
+        int assigned;           /* partitions */
 } rs_worker_stats_t;
 
 typedef struct rs_worker rs_worker_t;

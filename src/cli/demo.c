@@ -160,7 +160,9 @@ static long print_output(const rs_pipeline_t *pl, const char *bootstrap,
         rs_codec_t *codec =
                 in ? rs_codec_new(pl->sink.framing, in, errstr, sizeof(errstr))
                    : NULL;
-        rs_reader_t *rd = rs_reader_new(bootstrap, pl->sink.topic, 1, NULL,
+        rs_kv_t boot = {"bootstrap.servers", bootstrap, NULL};
+        rs_kv_list_t common = {&boot, 1};
+        rs_reader_t *rd = rs_reader_new(&common, NULL, pl->sink.topic, 1, 20000,
                                         errstr, sizeof(errstr));
         rs_recs_t *latest = calloc(DEMO_USERS, sizeof(*latest));
         rs_buf_t line;

@@ -10,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "recstream/buf.h"
+#include "recstream/catalog.h"
 #include "recstream/chain.h"
 #include "recstream/clean.h"
 #include "recstream/codec.h"
@@ -71,6 +72,7 @@ int rs_cmd_replay(int argc, char **argv)
         rs_pipeline_t *pl = NULL;
         rs_intern_t *in = NULL;
         rs_chain_t *ch = NULL;
+        rs_catalog_t *cat = NULL;
         rs_evfile_t *f = NULL;
         rs_event_t *ev = NULL;
         sink_t out = {0};
@@ -103,7 +105,8 @@ int rs_cmd_replay(int argc, char **argv)
         }
         if (!(in = rs_intern_new()) || !(ev = malloc(BATCH * sizeof(*ev))) ||
             !(f = rs_evfile_open(input, in, errstr, sizeof(errstr))) ||
-            !(ch = rs_chain_new(pl, in, errstr, sizeof(errstr)))) {
+            !(cat = rs_catalog_new((size_t)pl->items.embedding_dim)) ||
+            !(ch = rs_chain_new(pl, in, cat, errstr, sizeof(errstr)))) {
                 fprintf(stderr, "recstream: replay: %s\n", errstr);
                 goto out;
         }
@@ -177,6 +180,7 @@ nomem:
         fprintf(stderr, "recstream: replay: out of memory\n");
 out:
         rs_chain_destroy(ch);
+        rs_catalog_destroy(cat);
         rs_evfile_close(f);
         if (out.f && out.f != stdout)
                 fclose(out.f);

@@ -85,12 +85,14 @@ int rs_cmd_tail(int argc, char **argv)
                 goto usage;
 
         rs_kv_list_t kv = rs_cli_props_list(&props);
+        rs_kv_t boot = {"bootstrap.servers", bootstrap, NULL};
+        rs_kv_list_t common = {&boot, 1};
         rs_buf_init(&line);
         rs_cli_on_signals();
         if (!(in = rs_intern_new()) ||
             !(codec = rs_codec_new(framing, in, errstr, sizeof(errstr))) ||
-            !(rd = rs_reader_new(bootstrap, topic, from_beginning, &kv, errstr,
-                                 sizeof(errstr)))) {
+            !(rd = rs_reader_new(&common, &kv, topic, from_beginning, 100000,
+                                 errstr, sizeof(errstr)))) {
                 fprintf(stderr, "recstream: tail: %s\n", errstr);
                 goto out;
         }

@@ -2,8 +2,10 @@
 broker: 40 users watch episodes 1, 2, 3 of a series in order (20 go on to
 4, 10 to 5) among others browsing standalone videos; a user who then
 watches episodes 1 and 2 gets episode 3 first, reason covisit, because of
-episode 2 — the more recent of two equally similar sources. Events are
-produced with python3-confluent-kafka, UserRecs read with python3-avro."""
+episode 2 — the more recent of two equally similar sources. With an
+ItemMeta record on the catalog topic saying episode 3 was removed, episode
+4 comes first and 3 never. Events and ItemMeta are produced with
+python3-confluent-kafka, UserRecs read with python3-avro."""
 import datetime
 import io
 import os
@@ -25,6 +27,7 @@ from confluent_kafka import Consumer, Producer  # noqa: E402
 SCHEMAS = os.path.join(ROOT, "schemas")
 EVENT = avro.schema.parse(open(os.path.join(SCHEMAS, "BehaviorEvent.avsc")).read())
 RECS = avro.schema.parse(open(os.path.join(SCHEMAS, "UserRecs.avsc")).read())
+ITEM = avro.schema.parse(open(os.path.join(SCHEMAS, "ItemMeta.avsc")).read())
 EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 T0 = 1767225600000  # 2026-01-01
 
@@ -57,8 +60,19 @@ def events():
     return out
 
 
-def scenario():
+def avro_bytes(schema, rec):
+    buf = io.BytesIO()
+    avro.io.DatumWriter(schema).write(rec, avro.io.BinaryEncoder(buf))
+    return buf.getvalue()
+
+
+def scenario(removed):
     with tempfile.TemporaryDirectory() as tmp:
+        pipeline = os.path.join(ROOT, "pipelines", "video.yaml")
+        if removed:
+            pipeline = os.path.join(tmp, "video-catalog.yaml")
+            text = open(os.path.join(ROOT, "pipelines", "video.yaml")).read()
+            open(pipeline, "w").write(text + "\nitems:\n  topic: video.catalog\n")
         broker = subprocess.Popen([RECSTREAM, "dev-broker", "--partitions", "3"],
                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         bootstrap = broker.stdout.readline().strip()
@@ -68,17 +82,21 @@ def scenario():
             prod = Producer({"bootstrap.servers": bootstrap})
             evs = events()
             for e in evs:
-                buf = io.BytesIO()
-                avro.io.DatumWriter(EVENT).write(e, avro.io.BinaryEncoder(buf))
-                prod.produce("video.behavior", key=e["user_id"], value=buf.getvalue())
+                prod.produce("video.behavior", key=e["user_id"], value=avro_bytes(EVENT, e))
+            if removed:
+                for status in ("active", "removed"):  # the newest wins
+                    prod.produce("video.catalog", key="s1e3", value=avro_bytes(ITEM, {
+                        "item_id": "s1e3", "category": "drama", "tags": [],
+                        "duration_ms": 60000, "embedding": None, "status": status,
+                        "updated_ts": EPOCH}))
             assert prod.flush(30) == 0
             del prod
             log = open(os.path.join(tmp, "worker.log"), "w+")
             worker = subprocess.Popen(
-                [RECSTREAM, "run", "-c", os.path.join(ROOT, "pipelines", "video.yaml")],
+                [RECSTREAM, "run", "-c", pipeline],
                 env=dict(os.environ, KAFKA_BOOTSTRAP=bootstrap), stdout=subprocess.DEVNULL,
                 stderr=log)
-            cons = Consumer({"bootstrap.servers": bootstrap, "group.id": "e2e-recs",
+            cons = Consumer({"bootstrap.servers": bootstrap, "group.id": f"e2e-recs-{removed}",
                              "auto.offset.reset": "earliest"})
             cons.subscribe(["video.recs"])
             want_ts = evs[-1]["ts"]
@@ -96,19 +114,28 @@ def scenario():
             cons.close()
             assert got is not None, f"no UserRecs for target at {want_ts} among {seen}"
             first = got["items"][0]
-            assert first["item_id"] == "s1e3", got["items"][:3]
-            assert first["reason"] == "covisit" and first["because_of"] == "s1e2", first
             ids = [it["item_id"] for it in got["items"]]
             assert "s1e1" not in ids and "s1e2" not in ids  # seen
             assert ids.index("s1e4") < ids.index("s1e5"), ids  # fewer went on
+            if removed:
+                assert "s1e3" not in ids, ids
+                assert first["item_id"] == "s1e4" and first["reason"] == "covisit", first
+            else:
+                assert first["item_id"] == "s1e3", got["items"][:3]
+                assert first["reason"] == "covisit" and first["because_of"] == "s1e2", first
         finally:
             if worker:
                 worker.send_signal(signal.SIGTERM)
                 assert worker.wait(timeout=60) == 0
+                if removed:
+                    log.seek(0)
+                    assert "component=catalog event=loaded topic=video.catalog items=1 " \
+                        in log.read()
             broker.send_signal(signal.SIGTERM)
             broker.wait(timeout=30)
 
 
 check("episodes 1 and 2 watched: episode 3 first, covisit because of episode 2",
-      scenario)
+      scenario, False)
+check("ItemMeta says episode 3 was removed: episode 4 first, 3 never", scenario, True)
 done()

@@ -25,6 +25,7 @@ typedef struct fixture {
         rs_pipeline_t *pl;
         rs_intern_t *in;
         rs_chain_t *ch;
+        rs_catalog_t *cat;
         rs_recs_t last[16]; /* by user id, when small */
         int nemits;
 } fixture_t;
@@ -61,13 +62,15 @@ static void setup(fixture_t *fx, const char *stages)
         unlink(path);
         assert_non_null(fx->pl);
         fx->in = rs_intern_new();
-        fx->ch = rs_chain_new(fx->pl, fx->in, err, sizeof(err));
+        fx->cat = rs_catalog_new((size_t)fx->pl->items.embedding_dim);
+        fx->ch = rs_chain_new(fx->pl, fx->in, fx->cat, err, sizeof(err));
         assert_non_null(fx->ch);
 }
 
 static void teardown(fixture_t *fx)
 {
         rs_chain_destroy(fx->ch);
+        rs_catalog_destroy(fx->cat);
         rs_intern_destroy(fx->in);
         rs_pipeline_destroy(fx->pl);
 }
@@ -412,6 +415,53 @@ static void test_interest_channel(void **state)
         teardown(&fx);
 }
 
+static void test_catalog(void **state)
+{
+        fixture_t fx;
+        float v[4];
+        static const float ea[4] = {1, 0, 0, 0}, eb[4] = {0, 1, 0, 0};
+        uint32_t items[2];
+        float aff[2];
+
+        (void)state;
+        setup(&fx, "  - type: weight\n    weights: {watch: 1, like: 1, "
+                   "skip: -0.5}\n"
+                   "  - type: user_window\n    interest_dim: 4\n"
+                   "items: {topic: video.catalog, embedding_dim: 4}\n");
+        rs_uwin_t *win = rs_chain_find(fx.ch, "user_window");
+        uint32_t a = id(&fx, "a"), b = id(&fx, "b");
+        rs_item_meta_t ma = {a, RS_ID_NONE, 10000, 0, ea, 4, 0};
+        rs_item_meta_t mb = {b, RS_ID_NONE, RS_NONE_I64, 0, eb, 4, 0};
+        rs_item_meta_t bad = {b, RS_ID_NONE, RS_NONE_I64, 0, eb, 3, 0};
+        assert_int_equal(rs_catalog_apply(fx.cat, &ma), RS_OK);
+        assert_int_equal(rs_catalog_apply(fx.cat, &mb), RS_OK);
+        assert_int_equal(rs_catalog_apply(fx.cat, &bad), RS_ERR_INVALID);
+        /* a watch of 0.5 s without a duration: the catalog's 10 s make it a
+         * 5% watch, so a skip (-0.5) */
+        rs_event_fields_t f = {.event_id = "1",
+                               .user_id = "u",
+                               .item_id = "a",
+                               .type = RS_EV_WATCH,
+                               .ts = 0,
+                               .watch_ms = 500,
+                               .duration_ms = RS_NONE_I64,
+                               .value = NAN};
+        rs_event_t ev;
+        rs_emit_t out = {capture, &fx};
+        rs_event_from_fields(&f, fx.in, &ev);
+        assert_int_equal(rs_chain_process(fx.ch, &ev, 1, &out), RS_OK);
+        assert_int_equal(ev.duration_ms, 10000);
+        assert_float_equal(ev.weight, -0.5, 1e-6);
+        feed(&fx, "2", "u", "b", RS_EV_LIKE, 0, NULL);
+        /* the interest vector is built from the catalog's embeddings */
+        assert_int_equal(rs_uwin_interest(win, id(&fx, "u"), 0, v), 4);
+        assert_float_equal(rs_vec_dot(v, ea, 4), -0.5, 1e-6);
+        assert_float_equal(rs_vec_dot(v, eb, 4), 1.0, 1e-6);
+        assert_int_equal(rs_uwin_affinity(win, id(&fx, "u"), 0, items, aff, 2),
+                         2);
+        teardown(&fx);
+}
+
 /* o1..o4 like a, b, c; o5 a, b; o6 a, d; u likes a. Cosine:
  * sim(a→b) = 5/√35 = 0.845, sim(a→c) = 4/√28 = 0.756, sim(a→d) = 1/√7 =
  * 0.378, sim(b→c) = 4/√20 = 0.894. Plain order: b, c, d. MMR λ = 0.5 after
@@ -466,6 +516,7 @@ int main(void)
                 cmocka_unit_test(test_weight_curve),
                 cmocka_unit_test(test_interest_channel),
                 cmocka_unit_test(test_mmr),
+                cmocka_unit_test(test_catalog),
         };
         return cmocka_run_group_tests_name("stages", tests, NULL, NULL);
 }
