@@ -4,9 +4,10 @@
  * neighbours c, + γ·trending(c) (popularity relative to the most popular
  * item). Seen and removed items are excluded; at most max_per_category
  * items of one category; lists shorter than K are filled with trending
- * items, and users with fewer than min_history positive items get trending
- * items only. Each item says why: covisit (because_of: the window item that
- * contributed most) or trending. Ties break by item id string.
+ * items (those in the user's own categories first), and users with fewer
+ * than min_history positive items get trending items only. Each item says why:
+ * covisit (because_of: the window item that contributed most) or trending. Ties
+ * break by item id string.
  *
  * A user is recomputed when one of their events arrives, but published at
  * most once per min_refresh_interval of event time, and only when the list
@@ -396,23 +397,45 @@ static rs_err_t compute(score_t *sc, uint32_t user, int64_t now)
                         }
                 }
         }
-        /* fill with trending items, below every scored item */
-        double floor_score = r->n ? r->items[r->n - 1].score : 1.0;
-        for (size_t i = 0; i < ntrend && r->n < (uint32_t)k->k; i++) {
-                uint32_t c = trend[i];
+        /* Fill with trending items below every scored item: first those
+         * in the categories of the user's window (when known), then the
+         * rest; scores keep falling down the list. */
+        uint32_t cats[16];
+        size_t nucats = 0;
+        for (size_t i = 0; i < na && nucats < 16; i++) {
+                uint32_t cat = rs_cooc_category(sc->co, sc->witems[i]);
                 size_t x;
-                if (excluded(sc, user, c))
-                        continue;
-                for (x = 0; x < r->n && r->items[x].item != c; x++)
+                for (x = 0; x < nucats && cats[x] != cat; x++)
                         ;
-                if (x < r->n)
-                        continue;
-                double p = top_pop > 0 ? rs_cooc_popularity(sc->co, c, now) /
-                                                 top_pop
-                                       : 0;
-                cand_t t = {c, RS_ID_NONE, floor_score * 0.999 * p,
-                            RS_REASON_TRENDING};
-                take(sc, &t, &ncats);
+                if (cat != RS_ID_NONE && x == nucats && sc->waff[i] > 0)
+                        cats[nucats++] = cat;
+        }
+        double floor_score = r->n ? r->items[r->n - 1].score : 1.0;
+        for (int pass = nucats ? 0 : 1; pass < 2; pass++) {
+                for (size_t i = 0; i < ntrend && r->n < (uint32_t)k->k; i++) {
+                        uint32_t c = trend[i], cat;
+                        size_t x;
+                        if (excluded(sc, user, c))
+                                continue;
+                        cat = rs_cooc_category(sc->co, c);
+                        for (x = 0; x < nucats && cats[x] != cat; x++)
+                                ;
+                        if ((x < nucats) != (pass == 0))
+                                continue; /* the other pass takes it */
+                        for (x = 0; x < r->n && r->items[x].item != c; x++)
+                                ;
+                        if (x < r->n)
+                                continue;
+                        double p = top_pop > 0 ? rs_cooc_popularity(sc->co, c,
+                                                                    now) /
+                                                         top_pop
+                                               : 0;
+                        double v = floor_score * 0.999 * p;
+                        if (r->n && v > r->items[r->n - 1].score * 0.999)
+                                v = r->items[r->n - 1].score * 0.999;
+                        cand_t t = {c, RS_ID_NONE, v, RS_REASON_TRENDING};
+                        take(sc, &t, &ncats);
+                }
         }
         return RS_OK;
 }

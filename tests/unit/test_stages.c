@@ -462,6 +462,36 @@ static void test_catalog(void **state)
         teardown(&fx);
 }
 
+static void test_cold_start_own_categories(void **state)
+{
+        fixture_t fx;
+
+        (void)state;
+        setup(&fx, SCORE("    min_history: 2\n"));
+        /* x (news) is the most popular, then y (pets), then z (news) */
+        const char *pop[][2] = {{"x", "news"}, {"x", "news"}, {"x", "news"},
+                                {"y", "pets"}, {"y", "pets"}, {"z", "news"}};
+        for (int i = 0; i < 6; i++) {
+                char eid[16], user[16];
+                snprintf(eid, sizeof(eid), "p%d", i);
+                snprintf(user, sizeof(user), "p%d", i);
+                feed(&fx, eid, user, pop[i][0], RS_EV_LIKE, i, pop[i][1]);
+        }
+        /* a cold user (1 positive < 2) who liked a pets video: pets first */
+        feed(&fx, "c1", "cold", "w", RS_EV_LIKE, 10, "pets");
+        rs_recs_t *r = &fx.last[id(&fx, "cold")];
+        assert_int_equal(r->n, 3);
+        assert_int_equal(r->items[0].item, id(&fx, "y"));
+        assert_int_equal(r->items[1].item, id(&fx, "x"));
+        assert_int_equal(r->items[2].item, id(&fx, "z"));
+        for (uint32_t i = 0; i < r->n; i++) {
+                assert_int_equal(r->items[i].reason, RS_REASON_TRENDING);
+                if (i)
+                        assert_true(r->items[i].score < r->items[i - 1].score);
+        }
+        teardown(&fx);
+}
+
 /* o1..o4 like a, b, c; o5 a, b; o6 a, d; u likes a. Cosine:
  * sim(a→b) = 5/√35 = 0.845, sim(a→c) = 4/√28 = 0.756, sim(a→d) = 1/√7 =
  * 0.378, sim(b→c) = 4/√20 = 0.894. Plain order: b, c, d. MMR λ = 0.5 after
@@ -517,6 +547,7 @@ int main(void)
                 cmocka_unit_test(test_interest_channel),
                 cmocka_unit_test(test_mmr),
                 cmocka_unit_test(test_catalog),
+                cmocka_unit_test(test_cold_start_own_categories),
         };
         return cmocka_run_group_tests_name("stages", tests, NULL, NULL);
 }
