@@ -2,7 +2,8 @@
  * drop counted by reason. Time is event time: a watermark (the newest
  * accepted ts) that a single event can move forward by at most max_future.
  *
- *  - invalid: a negative watch time, a rate without a value;
+ *  - invalid: an empty user_id or item_id, a negative watch time or
+ *    duration, a rate without a value;
  *  - too_old: more than max_age behind the watermark;
  *  - future: more than max_future ahead of it;
  *  - duplicate: an event_id seen within dedupe_ttl (two generations of
@@ -195,9 +196,16 @@ static int over_rate(clean_t *cl, const rs_event_t *ev)
         return 0;
 }
 
-static int invalid(const rs_event_t *ev)
+static int empty(const rs_intern_t *in, uint32_t id)
 {
-        return ev->watch_ms < 0 ||
+        size_t len = 0;
+        return !rs_intern_str(in, id, &len) || len == 0;
+}
+
+static int invalid(const clean_t *cl, const rs_event_t *ev)
+{
+        return empty(cl->strings, ev->user) || empty(cl->strings, ev->item) ||
+               ev->watch_ms < 0 ||
                (ev->duration_ms != RS_NONE_I64 && ev->duration_ms < 0) ||
                (ev->type == RS_EV_RATE && isnan(ev->value));
 }
@@ -213,7 +221,7 @@ static rs_err_t clean_process(void *st, rs_event_t *ev, size_t n,
                 rs_event_t *e = &ev[i];
                 if (e->drop)
                         continue;
-                if (invalid(e))
+                if (invalid(cl, e))
                         e->drop = RS_DROP_INVALID;
                 else if (cl->watermark != INT64_MIN && c->max_age &&
                          e->ts < cl->watermark - c->max_age)

@@ -322,6 +322,10 @@ static void test_clean_drops(void **state)
         setup(&fx, "  - type: clean\n    max_age: 1h\n    max_future: 1m\n"
                    "    max_user_rate: 60\n    burst: 2\n");
         void *cl = rs_chain_find(fx.ch, "clean");
+        assert_int_equal(feed(&fx, "0", "", "a", RS_EV_LIKE, 7200000, NULL),
+                         RS_DROP_INVALID);
+        assert_int_equal(feed(&fx, "0b", "u", "", RS_EV_LIKE, 7200000, NULL),
+                         RS_DROP_INVALID);
         assert_int_equal(feed(&fx, "1", "u", "a", RS_EV_LIKE, 7200000, NULL),
                          0);
         assert_int_equal(feed(&fx, "1", "v", "a", RS_EV_LIKE, 7200000, NULL),
