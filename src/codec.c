@@ -324,6 +324,22 @@ static avro_schema_t deref(avro_schema_t s)
         return s;
 }
 
+/* A reusable generic value of schema s; *iface NULL on failure. */
+static rs_err_t new_value(avro_schema_t s, avro_value_iface_t **iface,
+                          avro_value_t *value, char *errstr, size_t errstr_size)
+{
+        *iface = avro_generic_class_from_schema(s);
+        if (!*iface || avro_generic_value_new(*iface, value)) {
+                if (*iface)
+                        avro_value_iface_decref(*iface);
+                *iface = NULL;
+                return rs_seterr(errstr, errstr_size, RS_ERR_NOMEM,
+                                 "cannot create Avro value: %s",
+                                 avro_strerror());
+        }
+        return RS_OK;
+}
+
 static void binding_fini(binding_t *b)
 {
         if (b->iface) {
@@ -410,16 +426,7 @@ static rs_err_t binding_init(binding_t *b, const char *json, size_t len,
                 if ((err = bind_field(b, ef, errstr, errstr_size)))
                         return err;
         b->fingerprint = schema_fingerprint(b->schema, NULL);
-        b->iface = avro_generic_class_from_schema(b->schema);
-        if (!b->iface || avro_generic_value_new(b->iface, &b->value)) {
-                if (b->iface)
-                        avro_value_iface_decref(b->iface);
-                b->iface = NULL;
-                return rs_seterr(errstr, errstr_size, RS_ERR_NOMEM,
-                                 "cannot create Avro value: %s",
-                                 avro_strerror());
-        }
-        return RS_OK;
+        return new_value(b->schema, &b->iface, &b->value, errstr, errstr_size);
 }
 
 static rs_err_t fixed_init(fixed_t *f, const char *json, int32_t id,
@@ -431,16 +438,7 @@ static rs_err_t fixed_init(fixed_t *f, const char *json, int32_t id,
                 return err;
         f->id = id;
         f->fp = schema_fingerprint(f->schema, NULL);
-        f->iface = avro_generic_class_from_schema(f->schema);
-        if (!f->iface || avro_generic_value_new(f->iface, &f->value)) {
-                if (f->iface)
-                        avro_value_iface_decref(f->iface);
-                f->iface = NULL;
-                return rs_seterr(errstr, errstr_size, RS_ERR_NOMEM,
-                                 "cannot create Avro value: %s",
-                                 avro_strerror());
-        }
-        return RS_OK;
+        return new_value(f->schema, &f->iface, &f->value, errstr, errstr_size);
 }
 
 static void fixed_fini(fixed_t *f)
