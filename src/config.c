@@ -252,8 +252,7 @@ static int frame_close(rs_doc_t *doc, frame_t *f, rs_diag_t *d)
 
 #define MAX_DEPTH 64
 
-rs_doc_t *rs_doc_parse(const char *name, const char *text, size_t len,
-                       rs_diag_t *d)
+rs_doc_t *rs_doc_parse(const char *text, size_t len, rs_diag_t *d)
 {
         yaml_parser_t parser;
         yaml_event_t ev;
@@ -269,7 +268,6 @@ rs_doc_t *rs_doc_parse(const char *name, const char *text, size_t len,
         memcpy(doc->text, text, len);
         doc->text[len] = '\0';
         doc->text_len = len;
-        (void)name;
 
         if (!yaml_parser_initialize(&parser)) {
                 rs_doc_destroy(doc);
@@ -379,7 +377,7 @@ rs_doc_t *rs_doc_load(const char *path, rs_diag_t *d)
                 rs_buf_fini(&b);
                 return NULL;
         }
-        doc = rs_doc_parse(path, b.p, b.len, d);
+        doc = rs_doc_parse(b.p, b.len, d);
         rs_buf_fini(&b);
         if (doc) {
                 const char *slash = strrchr(path, '/');
@@ -700,8 +698,8 @@ int rs_props_apply(const rs_prop_t *props, const rs_node_t *map, void *dst,
                          * error here is a bug (caught by test_config). */
                         rs_diag_t own;
                         rs_diag_init(&own, "<default>");
-                        rs_doc_t *dd = rs_doc_parse("<default>", p->def,
-                                                    strlen(p->def), &own);
+                        rs_doc_t *dd =
+                                rs_doc_parse(p->def, strlen(p->def), &own);
                         if (dd && rs_doc_root(dd))
                                 apply_one(p, rs_doc_root(dd), dst, full, doc,
                                           &own);

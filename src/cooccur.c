@@ -96,7 +96,7 @@ typedef struct item {
         uint32_t nnb;
         int64_t nb_at; /* event time of the last refresh */
         uint32_t category;
-        uint8_t dirty, removed, in_trend;
+        uint8_t dirty, in_trend;
 } item_t;
 
 struct rs_cooc {
@@ -443,19 +443,6 @@ uint32_t rs_cooc_category(const rs_cooc_t *co, uint32_t item)
 {
         const item_t *it = item_find(co, item);
         return it ? it->category : RS_ID_NONE;
-}
-
-int rs_cooc_removed(const rs_cooc_t *co, uint32_t item)
-{
-        const item_t *it = item_find(co, item);
-        return it && it->removed;
-}
-
-void rs_cooc_set_removed(rs_cooc_t *co, uint32_t item, int removed)
-{
-        item_t *it = item_get(co, item);
-        if (it)
-                it->removed = (uint8_t)(removed != 0);
 }
 
 size_t rs_cooc_trending(const rs_cooc_t *co, const uint32_t **items)

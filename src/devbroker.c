@@ -24,7 +24,7 @@
 struct rs_devbroker {
         rd_kafka_t *rk;
         rd_kafka_mock_cluster_t *mc;
-        int partitions;
+        int brokers, partitions;
         char bootstrap[512];
         /* forwarder */
         int listen_fd, wake[2];
@@ -172,6 +172,7 @@ rs_devbroker_t *rs_devbroker_new(int brokers, int partitions, int port,
                 return NULL;
         }
         db->listen_fd = db->wake[0] = db->wake[1] = -1;
+        db->brokers = brokers;
         db->partitions = partitions;
         /* The mock cluster needs a client instance for its bookkeeping. */
         conf = rd_kafka_conf_new();
@@ -233,15 +234,10 @@ const char *rs_devbroker_bootstrap(const rs_devbroker_t *db)
 int rs_devbroker_create_topic(rs_devbroker_t *db, const char *topic,
                               int partitions)
 {
-        int brokers = 1;
-        const char *b = rd_kafka_mock_cluster_bootstraps(db->mc);
-
-        for (; *b; b++)
-                brokers += *b == ',';
         if (partitions <= 0)
                 partitions = db->partitions > 0 ? db->partitions : 4;
         return rd_kafka_mock_topic_create(db->mc, topic, partitions,
-                                          brokers < 3 ? brokers : 3)
+                                          db->brokers < 3 ? db->brokers : 3)
                        ? -1
                        : 0;
 }

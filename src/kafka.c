@@ -441,8 +441,7 @@ rs_sink_t *rs_sink_new(const rs_kv_list_t *common, const rs_sink_conf_t *conf,
                 goto fail;
         }
         rd_kafka_set_log_queue(sink->rk, NULL);
-        if (conf->topic &&
-            !(sink->rkt = rd_kafka_topic_new(sink->rk, conf->topic, NULL))) {
+        if (!(sink->rkt = rd_kafka_topic_new(sink->rk, conf->topic, NULL))) {
                 rs_seterr(errstr, errstr_size, RS_ERR_KAFKA,
                           "cannot create topic handle %s: %s", conf->topic,
                           rd_kafka_err2str(rd_kafka_last_error()));
@@ -465,26 +464,16 @@ void rs_sink_destroy(rs_sink_t *sink)
         free(sink);
 }
 
-static rs_err_t produce(rs_sink_t *sink, rd_kafka_topic_t *rkt,
-                        const char *topic, const void *key, size_t key_len,
-                        const void *value, size_t len, void *msg_opaque)
+rs_err_t rs_sink_produce(rs_sink_t *sink, const void *key, size_t key_len,
+                         const void *value, size_t len, void *msg_opaque)
 {
         for (;;) {
-                rd_kafka_resp_err_t err;
-                if (rkt)
-                        err = rd_kafka_producev(
-                                sink->rk, RD_KAFKA_V_RKT(rkt),
-                                RD_KAFKA_V_KEY(key, key_len),
-                                RD_KAFKA_V_VALUE((void *)value, len),
-                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                RD_KAFKA_V_OPAQUE(msg_opaque), RD_KAFKA_V_END);
-                else
-                        err = rd_kafka_producev(
-                                sink->rk, RD_KAFKA_V_TOPIC(topic),
-                                RD_KAFKA_V_KEY(key, key_len),
-                                RD_KAFKA_V_VALUE((void *)value, len),
-                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                RD_KAFKA_V_OPAQUE(msg_opaque), RD_KAFKA_V_END);
+                rd_kafka_resp_err_t err = rd_kafka_producev(
+                        sink->rk, RD_KAFKA_V_RKT(sink->rkt),
+                        RD_KAFKA_V_KEY(key, key_len),
+                        RD_KAFKA_V_VALUE((void *)value, len),
+                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                        RD_KAFKA_V_OPAQUE(msg_opaque), RD_KAFKA_V_END);
                 if (!err)
                         return RS_OK;
                 if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
@@ -496,20 +485,6 @@ static rs_err_t produce(rs_sink_t *sink, rd_kafka_topic_t *rkt,
                 }
                 rd_kafka_poll(sink->rk, 50); /* serve deliveries, retry */
         }
-}
-
-rs_err_t rs_sink_produce(rs_sink_t *sink, const void *key, size_t key_len,
-                         const void *value, size_t len, void *msg_opaque)
-{
-        return produce(sink, sink->rkt, NULL, key, key_len, value, len,
-                       msg_opaque);
-}
-
-rs_err_t rs_sink_produce_to(rs_sink_t *sink, const char *topic, const void *key,
-                            size_t key_len, const void *value, size_t len,
-                            void *msg_opaque)
-{
-        return produce(sink, NULL, topic, key, key_len, value, len, msg_opaque);
 }
 
 void rs_sink_poll(rs_sink_t *sink, int timeout_ms)

@@ -188,7 +188,6 @@ static void sift(const score_t *sc, cand_t *h, size_t n, size_t i)
 static int excluded(const score_t *sc, uint32_t user, uint32_t item)
 {
         return rs_uwin_seen(sc->win, user, item) ||
-               rs_cooc_removed(sc->co, item) ||
                rs_catalog_removed(sc->catalog, item);
 }
 

@@ -50,9 +50,8 @@ typedef struct rs_doc rs_doc_t;
 /* Reads and parses `path`. The text is also kept for the config hash.
  * NULL when the file cannot be read or is not YAML (errors in d). */
 rs_doc_t *rs_doc_load(const char *path, rs_diag_t *d);
-/* Parses YAML text; `name` is the file name used in messages. */
-rs_doc_t *rs_doc_parse(const char *name, const char *text, size_t len,
-                       rs_diag_t *d);
+/* Parses YAML text (messages name d->file). */
+rs_doc_t *rs_doc_parse(const char *text, size_t len, rs_diag_t *d);
 void rs_doc_destroy(rs_doc_t *doc);
 const rs_node_t *rs_doc_root(const rs_doc_t *doc);
 /* The raw file text and its directory ("." when none). Owned by doc. */

@@ -1,6 +1,6 @@
 /* cooccur.h — windowed item-item co-occurrence, the `cooccur` stage's
  * state: pair counts C(i,j), item marginals N(i), per-item top-N neighbour
- * lists by the configured similarity, item facts (category, removed) and
+ * lists by the configured similarity, the items' observed categories and
  * decayed popularity for trending. Read by score. */
 #ifndef RECSTREAM_COOCCUR_H
 #define RECSTREAM_COOCCUR_H
@@ -37,10 +37,9 @@ double rs_cooc_marginal(const rs_cooc_t *co, uint32_t i, int64_t now);
 /* Counterparts tracked for i. */
 size_t rs_cooc_tracked(const rs_cooc_t *co, uint32_t i);
 
-/* Item facts: category id (RS_ID_NONE unknown), removed flag. */
+/* The category id last seen on the item's events (RS_ID_NONE unknown).
+ * Whether an item was removed is the catalog's (catalog.h). */
 uint32_t rs_cooc_category(const rs_cooc_t *co, uint32_t item);
-int rs_cooc_removed(const rs_cooc_t *co, uint32_t item);
-void rs_cooc_set_removed(rs_cooc_t *co, uint32_t item, int removed);
 
 /* The most popular items now (decayed popularity), best first. *items is
  * owned by co. score is the popularity on an arbitrary common scale. */

@@ -87,10 +87,6 @@ void rs_sink_destroy(rs_sink_t *sink);
  * queue is full. */
 rs_err_t rs_sink_produce(rs_sink_t *sink, const void *key, size_t key_len,
                          const void *value, size_t len, void *msg_opaque);
-/* Produces to another topic (e.g. tools); same semantics. */
-rs_err_t rs_sink_produce_to(rs_sink_t *sink, const char *topic, const void *key,
-                            size_t key_len, const void *value, size_t len,
-                            void *msg_opaque);
 void rs_sink_poll(rs_sink_t *sink, int timeout_ms);
 /* Waits until everything produced is delivered or failed. */
 rs_err_t rs_sink_flush(rs_sink_t *sink, int timeout_ms);

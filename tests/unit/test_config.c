@@ -13,7 +13,7 @@
 static rs_doc_t *parse(const char *text, rs_diag_t *d)
 {
         rs_diag_init(d, "t.yaml");
-        return rs_doc_parse("t.yaml", text, strlen(text), d);
+        return rs_doc_parse(text, strlen(text), d);
 }
 
 static void test_positions(void **state)

@@ -279,7 +279,11 @@ static void test_score_diversity_removed_cold_start(void **state)
         }
         assert_int_equal(m, 1);
         /* removed items never come back */
-        rs_cooc_set_removed(co, id(&fx, "d"), 1);
+        rs_item_meta_t gone = {.item = id(&fx, "d"),
+                               .category = id(&fx, "n"),
+                               .duration_ms = RS_NONE_I64,
+                               .removed = 1};
+        assert_int_equal(rs_catalog_apply(fx.cat, &gone), RS_OK);
         assert_int_equal(rs_chain_flush(fx.ch, 200, RS_FLUSH_ALL, &out), RS_OK);
         r = &fx.last[id(&fx, "me")];
         for (uint32_t i = 0; i < r->n; i++)
