@@ -1,7 +1,6 @@
 /* event.c — symbol tables of the event and recommendation enums. */
 #include <string.h>
 
-#include "recstream/codec.h"
 #include "recstream/event.h"
 #include "recstream/hash.h"
 

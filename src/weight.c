@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "recstream/stage.h"
+#include "recstream/weight.h"
 
 typedef struct weight_conf {
         const rs_node_t *weights;
@@ -116,9 +117,6 @@ static int weight_check(void *conf, const rs_node_t *node, const char *path,
         return errors;
 }
 
-double rs_weight_of(const void *conf, const rs_event_t *ev);
-
-/* The weight of one event under conf (exposed for tests and eval). */
 double rs_weight_of(const void *conf, const rs_event_t *ev)
 {
         const weight_conf_t *c = conf;

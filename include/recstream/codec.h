@@ -46,22 +46,6 @@ rs_err_t rs_codec_canonical_form(const char *json, size_t len, char **canonical,
                                  uint64_t *fingerprint, char *errstr,
                                  size_t errstr_size);
 
-/* An event as strings, for encoding (produce, generators, tests).
- * Absent optional fields: NULL strings, RS_NONE_I64, NAN. */
-typedef struct rs_event_fields {
-        const char *event_id, *user_id, *item_id;
-        int type; /* rs_event_type_t */
-        int64_t ts, watch_ms, duration_ms;
-        const char *category;
-        double value;
-        const char *device, *session_id;
-} rs_event_fields_t;
-
-/* The interned form of f (event_id hashed), as decoding would give it.
- * RS_ERR_NOMEM when interning fails. */
-rs_err_t rs_event_from_fields(const rs_event_fields_t *f, rs_intern_t *in,
-                              rs_event_t *ev);
-
 typedef struct rs_codec rs_codec_t;
 
 /* `strings` is borrowed and must outlive the codec. NULL on failure. */

@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 
+#include "recstream/err.h"
 #include "recstream/intern.h"
 
 /* In the order of the BehaviorEvent.event_type enum in
@@ -68,6 +69,22 @@ typedef struct rs_event {
         int32_t partition;   /* origin, -1 when not from Kafka */
         int64_t offset;      /* origin offset, -1 when not from Kafka */
 } rs_event_t;
+
+/* An event as strings: what files and generators give, what encoding takes.
+ * Absent optional fields: NULL strings, RS_NONE_I64, NAN. */
+typedef struct rs_event_fields {
+        const char *event_id, *user_id, *item_id;
+        int type; /* rs_event_type_t */
+        int64_t ts, watch_ms, duration_ms;
+        const char *category;
+        double value;
+        const char *device, *session_id;
+} rs_event_fields_t;
+
+/* The interned form of f (event_id hashed), as decoding would give it.
+ * RS_ERR_NOMEM when interning fails. */
+rs_err_t rs_event_from_fields(const rs_event_fields_t *f, rs_intern_t *in,
+                              rs_event_t *ev);
 
 typedef enum rs_reason {
         RS_REASON_COVISIT,

@@ -20,6 +20,7 @@
 #include "recstream/pipeline.h"
 #include "recstream/user_window.h"
 #include "recstream/vec.h"
+#include "recstream/weight.h"
 
 typedef struct fixture {
         rs_pipeline_t *pl;
@@ -358,8 +359,6 @@ static void test_clean_drops(void **state)
         assert_int_equal(rs_clean_drops(cl, RS_DROP_RATE_LIMIT), 1);
         teardown(&fx);
 }
-
-double rs_weight_of(const void *conf, const rs_event_t *ev);
 
 static void test_weight_curve(void **state)
 {
