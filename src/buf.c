@@ -75,6 +75,23 @@ int rs_buf_printf(rs_buf_t *b, const char *fmt, ...)
         return 0;
 }
 
+int rs_grow_zeroed(void **arr, size_t *cap, size_t index, size_t size)
+{
+        size_t n = *cap ? *cap : 1024;
+        char *p;
+
+        if (index < *cap)
+                return 0;
+        while (n <= index)
+                n *= 2;
+        if (!(p = realloc(*arr, n * size)))
+                return -1;
+        memset(p + *cap * size, 0, (n - *cap) * size);
+        *arr = p;
+        *cap = n;
+        return 0;
+}
+
 int rs_buf_read_file(rs_buf_t *b, const char *path)
 {
         FILE *f = fopen(path, "rb");

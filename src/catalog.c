@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "recstream/buf.h"
 #include "recstream/catalog.h"
 #include "recstream/event.h"
 
@@ -49,17 +50,9 @@ rs_err_t rs_catalog_apply(rs_catalog_t *cat, const rs_item_meta_t *m)
 
         if (m->embedding && m->dim != cat->dim)
                 return RS_ERR_INVALID;
-        if (m->item >= cat->cap) {
-                size_t cap = cat->cap ? cat->cap : 1024;
-                while (cap <= m->item)
-                        cap *= 2;
-                entry_t *items = realloc(cat->items, cap * sizeof(*items));
-                if (!items)
-                        return RS_ERR_NOMEM;
-                memset(items + cat->cap, 0, (cap - cat->cap) * sizeof(*items));
-                cat->items = items;
-                cat->cap = cap;
-        }
+        if (rs_grow_zeroed((void **)&cat->items, &cat->cap, m->item,
+                           sizeof(*cat->items)))
+                return RS_ERR_NOMEM;
         e = &cat->items[m->item];
         if (m->embedding && cat->dim) {
                 if (!e->emb) {

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "recstream/buf.h"
 #include "recstream/clean.h"
 #include "recstream/log.h"
 #include "recstream/stage.h"
@@ -49,8 +50,10 @@ typedef struct hset {
         size_t mask, count;
 } hset_t;
 
+/* A token bucket as its debt: tokens = burst − debt, so a zeroed bucket
+ * is a full one. */
 typedef struct bucket {
-        float tokens;
+        float debt;
         int64_t ts;
 } bucket_t;
 
@@ -105,28 +108,6 @@ static void hset_clear(hset_t *h)
         h->count = 0;
 }
 
-static void *clean_create(const void *conf, const rs_stage_env_t *env,
-                          char *errstr, size_t errstr_size)
-{
-        clean_t *cl = calloc(1, sizeof(*cl));
-        const clean_conf_t *c = conf;
-
-        if (!cl || hset_init(&cl->gen[0], (size_t)c->dedupe_max / 2) ||
-            hset_init(&cl->gen[1], (size_t)c->dedupe_max / 2)) {
-                if (cl) {
-                        free(cl->gen[0].slots);
-                        free(cl);
-                }
-                rs_seterr(errstr, errstr_size, RS_ERR_NOMEM, "out of memory");
-                return NULL;
-        }
-        cl->conf = c;
-        cl->watermark = INT64_MIN;
-        cl->gen_start = INT64_MIN;
-        cl->strings = env->strings;
-        return cl;
-}
-
 static void clean_destroy(void *st)
 {
         clean_t *cl = st;
@@ -136,6 +117,25 @@ static void clean_destroy(void *st)
         free(cl->gen[1].slots);
         free(cl->buckets);
         free(cl);
+}
+
+static void *clean_create(const void *conf, const rs_stage_env_t *env,
+                          char *errstr, size_t errstr_size)
+{
+        const clean_conf_t *c = conf;
+        clean_t *cl = calloc(1, sizeof(*cl));
+
+        if (!cl || hset_init(&cl->gen[0], (size_t)c->dedupe_max / 2) ||
+            hset_init(&cl->gen[1], (size_t)c->dedupe_max / 2)) {
+                clean_destroy(cl);
+                rs_seterr(errstr, errstr_size, RS_ERR_NOMEM, "out of memory");
+                return NULL;
+        }
+        cl->conf = c;
+        cl->watermark = INT64_MIN;
+        cl->gen_start = INT64_MIN;
+        cl->strings = env->strings;
+        return cl;
 }
 
 /* Two generations: a hash stays findable for at least one generation span
@@ -170,29 +170,19 @@ static int over_rate(clean_t *cl, const rs_event_t *ev)
 
         if (c->max_user_rate <= 0)
                 return 0;
-        if (ev->user >= cl->nbuckets) {
-                size_t n = cl->nbuckets ? cl->nbuckets : 1024;
-                while (n <= ev->user)
-                        n *= 2;
-                bucket_t *nb = realloc(cl->buckets, n * sizeof(*nb));
-                if (!nb)
-                        return 0; /* no memory to limit: let it through */
-                for (size_t i = cl->nbuckets; i < n; i++)
-                        nb[i] = (bucket_t){(float)c->burst, INT64_MIN};
-                cl->buckets = nb;
-                cl->nbuckets = n;
-        }
+        if (rs_grow_zeroed((void **)&cl->buckets, &cl->nbuckets, ev->user,
+                           sizeof(*cl->buckets)))
+                return 0; /* no memory to limit: let it through */
         b = &cl->buckets[ev->user];
-        if (b->ts != INT64_MIN && ev->ts > b->ts) {
+        if (ev->ts > b->ts) {
                 double refill =
                         (double)(ev->ts - b->ts) / 60000.0 * c->max_user_rate;
-                b->tokens = (float)fmin(c->burst, b->tokens + refill);
-        }
-        if (b->ts == INT64_MIN || ev->ts > b->ts)
+                b->debt = (float)fmax(0, b->debt - refill);
                 b->ts = ev->ts;
-        if (b->tokens < 1.0f)
+        }
+        if (c->burst - b->debt < 1.0)
                 return 1;
-        b->tokens -= 1.0f;
+        b->debt += 1.0f;
         return 0;
 }
 

@@ -23,7 +23,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "recstream/buf.h"
 #include "recstream/cooccur.h"
+#include "recstream/hash.h"
 #include "recstream/stage.h"
 #include "recstream/user_window.h"
 
@@ -143,17 +145,9 @@ static item_t *item_get(rs_cooc_t *co, uint32_t id)
 {
         item_t *it;
 
-        if (id >= co->cap) {
-                size_t cap = co->cap ? co->cap : 1024;
-                while (cap <= id)
-                        cap *= 2;
-                item_t **items = realloc(co->items, cap * sizeof(*items));
-                if (!items)
-                        return NULL;
-                memset(items + co->cap, 0, (cap - co->cap) * sizeof(*items));
-                co->items = items;
-                co->cap = cap;
-        }
+        if (rs_grow_zeroed((void **)&co->items, &co->cap, id,
+                           sizeof(*co->items)))
+                return NULL;
         if ((it = co->items[id]))
                 return it;
         if (!(it = calloc(1, sizeof(*it))))
@@ -169,16 +163,11 @@ static item_t *item_get(rs_cooc_t *co, uint32_t id)
  * Counterpart tables.
  */
 
-static uint32_t slot_of(uint32_t item, uint32_t mask)
-{
-        return (item * 0x9E3779B1u) & mask;
-}
-
 static cp_t *cp_find(const item_t *it, uint32_t j)
 {
         if (!it->cp)
                 return NULL;
-        for (uint32_t s = slot_of(j, it->mask);; s = (s + 1) & it->mask) {
+        for (uint32_t s = rs_slot32(j, it->mask);; s = (s + 1) & it->mask) {
                 if (it->cp[s].item == j)
                         return &it->cp[s];
                 if (it->cp[s].item == RS_ID_NONE)
@@ -188,7 +177,7 @@ static cp_t *cp_find(const item_t *it, uint32_t j)
 
 static void cp_put(cp_t *cp, uint32_t mask, cp_t e)
 {
-        uint32_t s = slot_of(e.item, mask);
+        uint32_t s = rs_slot32(e.item, mask);
         while (cp[s].item != RS_ID_NONE)
                 s = (s + 1) & mask;
         cp[s] = e;
@@ -234,8 +223,8 @@ static void cp_delete(item_t *it, cp_t *e)
                         j = (j + 1) & it->mask;
                         if (it->cp[j].item == RS_ID_NONE)
                                 return;
-                        uint32_t k = slot_of(it->cp[j].item, it->mask);
-                        if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
+                        if (rs_probe_stays(i, j,
+                                           rs_slot32(it->cp[j].item, it->mask)))
                                 continue;
                         break;
                 }
@@ -589,40 +578,6 @@ static rs_err_t cooc_process(void *st, rs_event_t *ev, size_t n,
         return RS_OK;
 }
 
-static void *cooc_create(const void *conf, const rs_stage_env_t *env,
-                         char *errstr, size_t errstr_size)
-{
-        const cooc_conf_t *k = conf;
-        rs_cooc_t *co = calloc(1, sizeof(*co));
-        const rs_uwin_t *win = env->find ? env->find(env, "user_window") : NULL;
-
-        if (!win) {
-                free(co);
-                rs_seterr(errstr, errstr_size, RS_ERR_INVALID,
-                          "the cooccur stage needs a user_window stage "
-                          "before it");
-                return NULL;
-        }
-        if (!co ||
-            !(co->trend =
-                      malloc((size_t)k->trending_size * sizeof(*co->trend))) ||
-            !(co->wbuf = malloc(rs_uwin_max_events(win) * sizeof(*co->wbuf))) ||
-            !(co->paired =
-                      malloc((size_t)k->max_pairs * sizeof(*co->paired)))) {
-                if (co) {
-                        free(co->trend);
-                        free(co->wbuf);
-                        free(co);
-                }
-                rs_seterr(errstr, errstr_size, RS_ERR_NOMEM, "out of memory");
-                return NULL;
-        }
-        co->conf = k;
-        co->win = win;
-        co->t0 = INT64_MIN;
-        return co;
-}
-
 static void cooc_destroy(void *st)
 {
         rs_cooc_t *co = st;
@@ -640,6 +595,36 @@ static void cooc_destroy(void *st)
         free(co->wbuf);
         free(co->paired);
         free(co);
+}
+
+static void *cooc_create(const void *conf, const rs_stage_env_t *env,
+                         char *errstr, size_t errstr_size)
+{
+        const cooc_conf_t *k = conf;
+        const rs_uwin_t *win = env->find ? env->find(env, "user_window") : NULL;
+        rs_cooc_t *co;
+
+        if (!win) {
+                rs_seterr(errstr, errstr_size, RS_ERR_INVALID,
+                          "the cooccur stage needs a user_window stage "
+                          "before it");
+                return NULL;
+        }
+        co = calloc(1, sizeof(*co));
+        if (!co ||
+            !(co->trend =
+                      malloc((size_t)k->trending_size * sizeof(*co->trend))) ||
+            !(co->wbuf = malloc(rs_uwin_max_events(win) * sizeof(*co->wbuf))) ||
+            !(co->paired =
+                      malloc((size_t)k->max_pairs * sizeof(*co->paired)))) {
+                cooc_destroy(co);
+                rs_seterr(errstr, errstr_size, RS_ERR_NOMEM, "out of memory");
+                return NULL;
+        }
+        co->conf = k;
+        co->win = win;
+        co->t0 = INT64_MIN;
+        return co;
 }
 
 size_t rs_cooc_pairs(const rs_cooc_t *co)

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "recstream/buf.h"
 #include "recstream/cooccur.h"
 #include "recstream/hash.h"
 #include "recstream/stage.h"
@@ -60,7 +61,7 @@ static const rs_prop_t props[] = {
 
 typedef struct ustate {
         uint64_t hash;    /* of the last published list, 0 none */
-        int64_t last_pub; /* event time, INT64_MIN never */
+        int64_t last_pub; /* event time of the last publication (hash != 0) */
         int64_t batch_ts; /* newest event of the user in this batch */
         uint8_t dirty, queued, known, in_batch;
 } ustate_t;
@@ -69,6 +70,14 @@ typedef struct due {
         uint32_t user;
         int64_t at;
 } due_t;
+
+/* One candidate's accumulator: Σ a(i)·sim(i,c) and the largest term. */
+typedef struct acc {
+        uint32_t stamp;   /* computation it belongs to (score_t.gen) */
+        uint32_t because; /* window item of the largest term */
+        double sum, best;
+        uint8_t skip; /* seen or removed: not a candidate */
+} acc_t;
 
 typedef struct cand {
         uint32_t item, because;
@@ -87,10 +96,11 @@ typedef struct score {
         due_t *queue; /* ring */
         size_t qhead, qlen, qcap;
         /* sparse accumulator by item id, valid where stamp == gen */
-        uint32_t *stamp, gen;
-        double *acc, *best;
-        uint32_t *because, *touched;
-        size_t ntouched, acc_cap;
+        acc_t *acc;
+        size_t acc_cap;
+        uint32_t gen;
+        uint32_t *touched; /* items started in this computation */
+        size_t ntouched, touched_cap;
         cand_t *cands;
         size_t cands_cap;
         uint32_t *witems;
@@ -105,57 +115,6 @@ typedef struct score {
         size_t dim;
         float *v, *emb, *isc;
 } score_t;
-
-static int grow_users(score_t *sc, uint32_t user)
-{
-        size_t n = sc->nusers ? sc->nusers : 1024;
-
-        if (user < sc->nusers)
-                return 0;
-        while (n <= user)
-                n *= 2;
-        ustate_t *u = realloc(sc->users, n * sizeof(*u));
-        if (!u)
-                return -1;
-        for (size_t i = sc->nusers; i < n; i++)
-                u[i] = (ustate_t){0, INT64_MIN, INT64_MIN, 0, 0, 0, 0};
-        sc->users = u;
-        sc->nusers = n;
-        return 0;
-}
-
-static int grow_acc(score_t *sc, uint32_t item)
-{
-        size_t n = sc->acc_cap ? sc->acc_cap : 4096;
-
-        if (item < sc->acc_cap)
-                return 0;
-        while (n <= item)
-                n *= 2;
-        uint32_t *stamp = realloc(sc->stamp, n * sizeof(*stamp));
-        if (!stamp)
-                return -1;
-        sc->stamp = stamp;
-        memset(stamp + sc->acc_cap, 0, (n - sc->acc_cap) * sizeof(*stamp));
-        double *acc = realloc(sc->acc, n * sizeof(*acc));
-        if (!acc)
-                return -1;
-        sc->acc = acc;
-        double *best = realloc(sc->best, n * sizeof(*best));
-        if (!best)
-                return -1;
-        sc->best = best;
-        uint32_t *because = realloc(sc->because, n * sizeof(*because));
-        if (!because)
-                return -1;
-        sc->because = because;
-        uint32_t *touched = realloc(sc->touched, n * sizeof(*touched));
-        if (!touched)
-                return -1;
-        sc->touched = touched;
-        sc->acc_cap = n;
-        return 0;
-}
 
 /* Whether a ranks before b: higher score, then smaller item id string
  * (stable across runs and replicas, unlike interned ids). */
@@ -183,6 +142,28 @@ static void sift(const score_t *sc, cand_t *h, size_t n, size_t i)
                 h[m] = t;
                 i = m;
         }
+}
+
+static int excluded(const score_t *sc, uint32_t user, uint32_t item);
+
+/* c's accumulator in this computation: started (zero, or skipped when c
+ * is seen or removed, so that is checked once) on first touch. */
+static acc_t *touch(score_t *sc, uint32_t user, uint32_t c)
+{
+        acc_t *a;
+
+        if (rs_grow_zeroed((void **)&sc->acc, &sc->acc_cap, c,
+                           sizeof(*sc->acc)) ||
+            rs_grow_zeroed((void **)&sc->touched, &sc->touched_cap,
+                           sc->ntouched, sizeof(*sc->touched)))
+                return NULL;
+        a = &sc->acc[c];
+        if (a->stamp != sc->gen) {
+                *a = (acc_t){sc->gen, RS_ID_NONE, 0, -INFINITY,
+                             (uint8_t)excluded(sc, user, c)};
+                sc->touched[sc->ntouched++] = c;
+        }
+        return a;
 }
 
 static int excluded(const score_t *sc, uint32_t user, uint32_t item)
@@ -284,7 +265,8 @@ static rs_err_t compute(score_t *sc, uint32_t user, int64_t now)
 
         if (positives >= (size_t)k->min_history && positives > 0) {
                 if (++sc->gen == 0) { /* stamps wrapped: clear them */
-                        memset(sc->stamp, 0, sc->acc_cap * sizeof(*sc->stamp));
+                        for (size_t i = 0; i < sc->acc_cap; i++)
+                                sc->acc[i].stamp = 0;
                         sc->gen = 1;
                 }
                 sc->ntouched = 0;
@@ -293,22 +275,14 @@ static rs_err_t compute(score_t *sc, uint32_t user, int64_t now)
                         size_t nn = rs_cooc_neighbors(sc->co, sc->witems[i],
                                                       now, &nb);
                         for (size_t j = 0; j < nn; j++) {
-                                uint32_t c = nb[j].item;
                                 double v = (double)sc->waff[i] * nb[j].sim;
-                                if (grow_acc(sc, c))
+                                acc_t *a = touch(sc, user, nb[j].item);
+                                if (!a)
                                         return RS_ERR_NOMEM;
-                                if (sc->stamp[c] != sc->gen) {
-                                        if (excluded(sc, user, c))
-                                                continue;
-                                        sc->stamp[c] = sc->gen;
-                                        sc->acc[c] = 0;
-                                        sc->best[c] = -INFINITY;
-                                        sc->touched[sc->ntouched++] = c;
-                                }
-                                sc->acc[c] += v;
-                                if (v > sc->best[c]) {
-                                        sc->best[c] = v;
-                                        sc->because[c] = sc->witems[i];
+                                a->sum += v;
+                                if (v > a->best) {
+                                        a->best = v;
+                                        a->because = sc->witems[i];
                                 }
                         }
                 }
@@ -316,17 +290,9 @@ static rs_err_t compute(score_t *sc, uint32_t user, int64_t now)
                 int interest = k->beta > 0 && sc->dim &&
                                rs_uwin_interest(sc->win, user, now, sc->v) &&
                                rs_vec_norm(sc->v, sc->dim) > 0;
-                for (size_t i = 0; interest && i < ntrend; i++) {
-                        uint32_t c = trend[i];
-                        if (grow_acc(sc, c))
+                for (size_t i = 0; interest && i < ntrend; i++)
+                        if (!touch(sc, user, trend[i]))
                                 return RS_ERR_NOMEM;
-                        if (sc->stamp[c] == sc->gen || excluded(sc, user, c))
-                                continue;
-                        sc->stamp[c] = sc->gen;
-                        sc->acc[c] = 0;
-                        sc->best[c] = -INFINITY;
-                        sc->touched[sc->ntouched++] = c;
-                }
                 if (sc->ntouched > sc->cands_cap) {
                         size_t cap = sc->ntouched;
                         cand_t *cs = realloc(sc->cands, cap * sizeof(*cs));
@@ -362,7 +328,10 @@ static rs_err_t compute(score_t *sc, uint32_t user, int64_t now)
                 }
                 for (size_t i = 0; i < sc->ntouched; i++) {
                         uint32_t c = sc->touched[i];
-                        double cf = sc->acc[c] > 0 ? sc->acc[c] : 0;
+                        const acc_t *a = &sc->acc[c];
+                        if (a->skip)
+                                continue;
+                        double cf = a->sum > 0 ? a->sum : 0;
                         double in = interest ? k->beta * sc->isc[i] : 0;
                         double tr = k->gamma > 0 && top_pop > 0
                                             ? k->gamma *
@@ -375,11 +344,11 @@ static rs_err_t compute(score_t *sc, uint32_t user, int64_t now)
                         uint8_t why = cf >= in && cf >= tr ? RS_REASON_COVISIT
                                       : in >= tr           ? RS_REASON_INTEREST
                                                            : RS_REASON_TRENDING;
-                        sc->cands[ncand++] = (cand_t){c,
-                                                      why == RS_REASON_COVISIT
-                                                              ? sc->because[c]
-                                                              : RS_ID_NONE,
-                                                      cf + in + tr, why};
+                        sc->cands[ncand++] =
+                                (cand_t){c,
+                                         why == RS_REASON_COVISIT ? a->because
+                                                                  : RS_ID_NONE,
+                                         cf + in + tr, why};
                 }
                 /* best first from a heap: O(n) to build, then only as
                  * many pops as the list (and the category cap) needs */
@@ -526,7 +495,8 @@ static rs_err_t score_process(void *st, rs_event_t *ev, size_t n,
                 const rs_event_t *e = &ev[i];
                 if (e->drop)
                         continue;
-                if (grow_users(sc, e->user))
+                if (rs_grow_zeroed((void **)&sc->users, &sc->nusers, e->user,
+                                   sizeof(*sc->users)))
                         return RS_ERR_NOMEM;
                 ustate_t *u = &sc->users[e->user];
                 if (!u->in_batch) {
@@ -545,8 +515,7 @@ static rs_err_t score_process(void *st, rs_event_t *ev, size_t n,
                 uint32_t user = sc->batch_users[i];
                 ustate_t *u = &sc->users[user];
                 u->in_batch = 0;
-                if (u->last_pub == INT64_MIN ||
-                    u->batch_ts - u->last_pub >= gap) {
+                if (!u->hash || u->batch_ts - u->last_pub >= gap) {
                         if ((err = publish(sc, user, u->batch_ts, 0, out)))
                                 return err;
                 } else if (!u->queued && enqueue(sc, user, u->last_pub + gap)) {
@@ -575,6 +544,28 @@ static rs_err_t score_flush(void *st, int64_t now, rs_flush_t mode,
         return RS_OK;
 }
 
+static void score_destroy(void *st)
+{
+        score_t *sc = st;
+
+        if (!sc)
+                return;
+        free(sc->users);
+        free(sc->queue);
+        free(sc->acc);
+        free(sc->touched);
+        free(sc->cands);
+        free(sc->witems);
+        free(sc->waff);
+        free(sc->cat_ids);
+        free(sc->cat_counts);
+        free(sc->batch_users);
+        free(sc->v);
+        free(sc->emb);
+        free(sc->isc);
+        free(sc);
+}
+
 static void *score_create(const void *conf, const rs_stage_env_t *env,
                           char *errstr, size_t errstr_size)
 {
@@ -589,7 +580,7 @@ static void *score_create(const void *conf, const rs_stage_env_t *env,
         sc->win = env->find ? env->find(env, "user_window") : NULL;
         sc->co = env->find ? env->find(env, "cooccur") : NULL;
         if (!sc->win || !sc->co) {
-                free(sc);
+                score_destroy(sc);
                 rs_seterr(errstr, errstr_size, RS_ERR_INVALID,
                           "the score stage needs user_window and cooccur "
                           "stages before it");
@@ -605,39 +596,9 @@ static void *score_create(const void *conf, const rs_stage_env_t *env,
                 goto nomem;
         return sc;
 nomem:
-        if (sc) {
-                free(sc->witems);
-                free(sc->waff);
-                free(sc->cat_ids);
-                free(sc);
-        }
+        score_destroy(sc);
         rs_seterr(errstr, errstr_size, RS_ERR_NOMEM, "out of memory");
         return NULL;
-}
-
-static void score_destroy(void *st)
-{
-        score_t *sc = st;
-
-        if (!sc)
-                return;
-        free(sc->users);
-        free(sc->queue);
-        free(sc->stamp);
-        free(sc->acc);
-        free(sc->best);
-        free(sc->because);
-        free(sc->touched);
-        free(sc->cands);
-        free(sc->witems);
-        free(sc->waff);
-        free(sc->cat_ids);
-        free(sc->cat_counts);
-        free(sc->batch_users);
-        free(sc->v);
-        free(sc->emb);
-        free(sc->isc);
-        free(sc);
 }
 
 const rs_stage_ops_t rs_stage_score = {

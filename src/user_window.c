@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "recstream/buf.h"
+#include "recstream/hash.h"
 #include "recstream/stage.h"
 #include "recstream/user_window.h"
 #include "recstream/vec.h"
@@ -65,7 +67,7 @@ struct rs_uwin {
 
 static uint32_t *seen_slot(const seen_t *s, uint32_t item)
 {
-        uint32_t i = (item * 0x9E3779B1u) & s->mask;
+        uint32_t i = rs_slot32(item, s->mask);
         while (s->set[i] && s->set[i] != item + 1)
                 i = (i + 1) & s->mask;
         return &s->set[i];
@@ -90,9 +92,8 @@ static void seen_del(seen_t *s, uint32_t item)
                         j = (j + 1) & s->mask;
                         if (!s->set[j])
                                 return;
-                        uint32_t k = ((s->set[j] - 1) * 0x9E3779B1u) & s->mask;
-                        /* move j to i unless k lies cyclically in (i, j] */
-                        if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
+                        if (rs_probe_stays(i, j,
+                                           rs_slot32(s->set[j] - 1, s->mask)))
                                 continue;
                         break;
                 }
@@ -207,17 +208,9 @@ static user_t *user_get(rs_uwin_t *win, uint32_t id)
 {
         user_t *u;
 
-        if (id >= win->cap) {
-                size_t cap = win->cap ? win->cap : 1024;
-                while (cap <= id)
-                        cap *= 2;
-                user_t **users = realloc(win->users, cap * sizeof(*users));
-                if (!users)
-                        return NULL;
-                memset(users + win->cap, 0, (cap - win->cap) * sizeof(*users));
-                win->users = users;
-                win->cap = cap;
-        }
+        if (rs_grow_zeroed((void **)&win->users, &win->cap, id,
+                           sizeof(*win->users)))
+                return NULL;
         if ((u = win->users[id])) {
                 lru_unlink(win, u);
                 lru_push(win, id, u);
@@ -248,26 +241,6 @@ static const user_t *user_find(const rs_uwin_t *win, uint32_t id)
  * Stage.
  */
 
-static void *uwin_create(const void *conf, const rs_stage_env_t *env,
-                         char *errstr, size_t errstr_size)
-{
-        rs_uwin_t *win = calloc(1, sizeof(*win));
-
-        (void)env;
-        if (!win ||
-            !(win->emb = calloc(
-                      (size_t)((const uwin_conf_t *)conf)->interest_dim + 1,
-                      sizeof(float)))) {
-                free(win);
-                rs_seterr(errstr, errstr_size, RS_ERR_NOMEM, "out of memory");
-                return NULL;
-        }
-        win->conf = conf;
-        win->catalog = env->catalog;
-        win->lru_head = win->lru_tail = RS_ID_NONE;
-        return win;
-}
-
 static void uwin_destroy(void *st)
 {
         rs_uwin_t *win = st;
@@ -280,6 +253,24 @@ static void uwin_destroy(void *st)
         free(win->users);
         free(win->emb);
         free(win);
+}
+
+static void *uwin_create(const void *conf, const rs_stage_env_t *env,
+                         char *errstr, size_t errstr_size)
+{
+        const uwin_conf_t *c = conf;
+        rs_uwin_t *win = calloc(1, sizeof(*win));
+
+        if (!win ||
+            !(win->emb = calloc((size_t)c->interest_dim + 1, sizeof(float)))) {
+                uwin_destroy(win);
+                rs_seterr(errstr, errstr_size, RS_ERR_NOMEM, "out of memory");
+                return NULL;
+        }
+        win->conf = c;
+        win->catalog = env->catalog;
+        win->lru_head = win->lru_tail = RS_ID_NONE;
+        return win;
 }
 
 /* v ← v·2^(−Δt/half_life) + w·embedding(item): sscal, then saxpy. */

@@ -25,6 +25,11 @@ int rs_buf_add(rs_buf_t *b, const void *data, size_t len);
 int rs_buf_adds(rs_buf_t *b, const char *s);
 int rs_buf_printf(rs_buf_t *b, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
+/* Grows *arr (of *cap elements of `size` bytes) by doubling, from 1024,
+ * until index fits; new elements are zeroed. 0, or -1 when memory ran out
+ * (*arr and *cap unchanged). For tables indexed by interned id. */
+int rs_grow_zeroed(void **arr, size_t *cap, size_t index, size_t size);
+
 /* Appends the whole file at path; -1 with errno set on failure. */
 int rs_buf_read_file(rs_buf_t *b, const char *path);
 /* A JSON string literal of s[0..len), quotes included. */

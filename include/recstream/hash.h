@@ -35,4 +35,18 @@ static inline uint64_t rs_hash_bytes(const void *data, size_t len)
         return rs_hash_mix(h ^ t ^ ((uint64_t)len << 59));
 }
 
+/* The home slot of a 32-bit key (an interned id) in mask + 1 slots. */
+static inline uint32_t rs_slot32(uint32_t key, uint32_t mask)
+{
+        return (key * 0x9E3779B1u) & mask;
+}
+
+/* Backward-shift deletion in linear probing: after a hole at slot i, the
+ * entry at j (home slot k) stays put when k lies cyclically in (i, j];
+ * otherwise it moves into the hole. */
+static inline int rs_probe_stays(uint32_t i, uint32_t j, uint32_t k)
+{
+        return i <= j ? (i < k && k <= j) : (i < k || k <= j);
+}
+
 #endif
