@@ -83,18 +83,9 @@ typedef struct field {
         avro_type_t type; /* writer type of the value */
 } field_t;
 
-typedef struct binding {
-        avro_schema_t schema;
-        avro_value_iface_t *iface;
-        avro_value_t value;
-        int32_t id;           /* Confluent id, -1 when none */
-        uint64_t fingerprint; /* CRC-64-AVRO of the canonical form */
-        field_t f[EF__COUNT];
-        int8_t *enum_map; /* writer event_type symbol -> rs type or -1 */
-        int enum_n;
-} binding_t;
-
-/* A record type read and written with its built-in schema only. */
+/* A schema with its reusable generic value, its CRC-64-AVRO fingerprint
+ * and Confluent id (-1 when none). UserRecs and ItemMeta are read and
+ * written with their built-in schemas only. */
 typedef struct fixed {
         avro_schema_t schema;
         avro_value_iface_t *iface;
@@ -102,6 +93,14 @@ typedef struct fixed {
         uint64_t fp;
         int32_t id;
 } fixed_t;
+
+/* A BehaviorEvent writer schema bound to the reader contract. */
+typedef struct binding {
+        fixed_t fx;
+        field_t f[EF__COUNT];
+        int8_t *enum_map; /* writer event_type symbol -> rs type or -1 */
+        int enum_n;
+} binding_t;
 
 struct rs_codec {
         rs_framing_t framing;
@@ -340,14 +339,19 @@ static rs_err_t new_value(avro_schema_t s, avro_value_iface_t **iface,
         return RS_OK;
 }
 
+static void fixed_fini(fixed_t *f)
+{
+        if (f->iface) {
+                avro_value_decref(&f->value);
+                avro_value_iface_decref(f->iface);
+        }
+        if (f->schema)
+                avro_schema_decref(f->schema);
+}
+
 static void binding_fini(binding_t *b)
 {
-        if (b->iface) {
-                avro_value_decref(&b->value);
-                avro_value_iface_decref(b->iface);
-        }
-        if (b->schema)
-                avro_schema_decref(b->schema);
+        fixed_fini(&b->fx);
         free(b->enum_map);
 }
 
@@ -358,7 +362,7 @@ static rs_err_t bind_field(binding_t *b, int ef, char *errstr,
         avro_schema_t fs, vs = NULL;
         const char *name = contract[ef].name;
 
-        f->idx = avro_schema_record_field_get_index(b->schema, name);
+        f->idx = avro_schema_record_field_get_index(b->fx.schema, name);
         f->null_branch = f->branch = -1;
         if (f->idx < 0)
                 return contract[ef].required
@@ -368,7 +372,7 @@ static rs_err_t bind_field(binding_t *b, int ef, char *errstr,
                                            name)
                                : RS_OK;
 
-        fs = deref(avro_schema_record_field_get_by_index(b->schema, f->idx));
+        fs = deref(avro_schema_record_field_get_by_index(b->fx.schema, f->idx));
         if (avro_typeof(fs) == AVRO_UNION) {
                 size_t n = avro_schema_union_size(fs);
                 for (size_t i = 0; i < n; i++) {
@@ -408,32 +412,10 @@ static rs_err_t bind_field(binding_t *b, int ef, char *errstr,
         return RS_OK;
 }
 
-static rs_err_t binding_init(binding_t *b, const char *json, size_t len,
-                             int32_t id, char *errstr, size_t errstr_size)
-{
-        rs_err_t err;
-
-        memset(b, 0, sizeof(*b));
-        b->id = id;
-        if ((err = parse_schema(json, len, &b->schema, errstr, errstr_size)))
-                return err;
-        if (!is_avro_record(b->schema) ||
-            strcmp(avro_schema_name(b->schema), "BehaviorEvent"))
-                return rs_seterr(errstr, errstr_size, RS_ERR_INVALID,
-                                 "writer schema is not a record named "
-                                 "BehaviorEvent");
-        for (int ef = 0; ef < EF__COUNT; ef++)
-                if ((err = bind_field(b, ef, errstr, errstr_size)))
-                        return err;
-        b->fingerprint = schema_fingerprint(b->schema, NULL);
-        return new_value(b->schema, &b->iface, &b->value, errstr, errstr_size);
-}
-
-static rs_err_t fixed_init(fixed_t *f, const char *json, int32_t id,
+static rs_err_t fixed_init(fixed_t *f, const char *json, size_t len, int32_t id,
                            char *errstr, size_t errstr_size)
 {
-        rs_err_t err = parse_schema(json, strlen(json), &f->schema, errstr,
-                                    errstr_size);
+        rs_err_t err = parse_schema(json, len, &f->schema, errstr, errstr_size);
         if (err)
                 return err;
         f->id = id;
@@ -441,14 +423,23 @@ static rs_err_t fixed_init(fixed_t *f, const char *json, int32_t id,
         return new_value(f->schema, &f->iface, &f->value, errstr, errstr_size);
 }
 
-static void fixed_fini(fixed_t *f)
+static rs_err_t binding_init(binding_t *b, const char *json, size_t len,
+                             int32_t id, char *errstr, size_t errstr_size)
 {
-        if (f->iface) {
-                avro_value_decref(&f->value);
-                avro_value_iface_decref(f->iface);
-        }
-        if (f->schema)
-                avro_schema_decref(f->schema);
+        rs_err_t err;
+
+        memset(b, 0, sizeof(*b));
+        if ((err = fixed_init(&b->fx, json, len, id, errstr, errstr_size)))
+                return err;
+        if (!is_avro_record(b->fx.schema) ||
+            strcmp(avro_schema_name(b->fx.schema), "BehaviorEvent"))
+                return rs_seterr(errstr, errstr_size, RS_ERR_INVALID,
+                                 "writer schema is not a record named "
+                                 "BehaviorEvent");
+        for (int ef = 0; ef < EF__COUNT; ef++)
+                if ((err = bind_field(b, ef, errstr, errstr_size)))
+                        return err;
+        return RS_OK;
 }
 
 rs_codec_t *rs_codec_new(rs_framing_t framing, rs_intern_t *strings,
@@ -478,10 +469,10 @@ rs_codec_t *rs_codec_new(rs_framing_t framing, rs_intern_t *strings,
                                       strlen(rs_schema_BehaviorEvent), 1,
                                       errstr, errstr_size))
                 goto fail;
-        if (fixed_init(&codec->recs, rs_schema_UserRecs, 2, errstr,
-                       errstr_size) ||
-            fixed_init(&codec->item, rs_schema_ItemMeta, 3, errstr,
-                       errstr_size))
+        if (fixed_init(&codec->recs, rs_schema_UserRecs,
+                       strlen(rs_schema_UserRecs), 2, errstr, errstr_size) ||
+            fixed_init(&codec->item, rs_schema_ItemMeta,
+                       strlen(rs_schema_ItemMeta), 3, errstr, errstr_size))
                 goto fail;
         strcpy(codec->pipeline, "unnamed");
         strcpy(codec->config_hash, "0");
@@ -512,7 +503,7 @@ void rs_codec_destroy(rs_codec_t *codec)
 void rs_codec_set_schema_ids(rs_codec_t *codec, int32_t event_id,
                              int32_t recs_id)
 {
-        codec->bindings[0].id = event_id;
+        codec->bindings[0].fx.id = event_id;
         codec->recs.id = recs_id;
 }
 
@@ -607,7 +598,7 @@ static rs_err_t unframe(rs_codec_t *codec, const unsigned char **buf,
                                 return RS_OK;
                 } else {
                         for (i = 0; i < codec->nbindings; i++)
-                                if (codec->bindings[i].id == id) {
+                                if (codec->bindings[i].fx.id == id) {
                                         *b = &codec->bindings[i];
                                         return RS_OK;
                                 }
@@ -629,7 +620,7 @@ static rs_err_t unframe(rs_codec_t *codec, const unsigned char **buf,
                                 return RS_OK;
                 } else {
                         for (i = 0; i < codec->nbindings; i++)
-                                if (codec->bindings[i].fingerprint == fp) {
+                                if (codec->bindings[i].fx.fp == fp) {
                                         *b = &codec->bindings[i];
                                         return RS_OK;
                                 }
@@ -685,7 +676,7 @@ static int get_field(const binding_t *b, int ef, avro_value_t *v)
 
         if (f->idx < 0)
                 return 1;
-        avro_value_get_by_index(&b->value, (size_t)f->idx, v, NULL);
+        avro_value_get_by_index(&b->fx.value, (size_t)f->idx, v, NULL);
         if (f->branch < 0)
                 return 0;
         u = *v;
@@ -821,7 +812,7 @@ static rs_err_t get_long_field(rs_codec_t *codec, const binding_t *b, int ef,
         return RS_OK;
 }
 
-/* The contract's fields of the record just read into b->value. */
+/* The contract's fields of the record just read into b->fx.value. */
 static rs_err_t extract_event(rs_codec_t *codec, const binding_t *b,
                               rs_event_t *ev)
 {
@@ -869,7 +860,7 @@ rs_err_t rs_codec_decode_event(rs_codec_t *codec, const void *buf, size_t len,
         rs_err_t err;
 
         if ((err = unframe(codec, &p, &len, NULL, &b)) ||
-            (err = read_value(codec, b->schema, p, len, &b->value)))
+            (err = read_value(codec, b->fx.schema, p, len, &b->fx.value)))
                 return err;
         return extract_event(codec, b, ev);
 }
@@ -935,7 +926,7 @@ rs_err_t rs_ocf_next(rs_ocf_t *f, rs_event_t *ev)
 {
         rs_codec_t *codec = f->codec;
         binding_t *b = &codec->bindings[codec->plain];
-        int rc = avro_file_reader_read_value(f->reader, &b->value);
+        int rc = avro_file_reader_read_value(f->reader, &b->fx.value);
 
         if (rc == EOF)
                 return RS_ERR_NOENT;
@@ -968,9 +959,9 @@ rs_err_t rs_codec_event_to_json(rs_codec_t *codec, const void *buf, size_t len,
         rs_err_t err;
 
         if ((err = unframe(codec, &p, &len, NULL, &b)) ||
-            (err = read_value(codec, b->schema, p, len, &b->value)))
+            (err = read_value(codec, b->fx.schema, p, len, &b->fx.value)))
                 return err;
-        if (avro_value_to_json(&b->value, 1, json))
+        if (avro_value_to_json(&b->fx.value, 1, json))
                 return fail(codec, RS_ERR_DECODE, "avro", "%s",
                             avro_strerror());
         return RS_OK;
@@ -1050,7 +1041,7 @@ rs_err_t rs_codec_encode_event(rs_codec_t *codec, const rs_event_fields_t *e,
                                const void **out, size_t *out_len)
 {
         binding_t *b = &codec->bindings[0];
-        avro_value_t *rec = &b->value, f, br;
+        avro_value_t *rec = &b->fx.value, f, br;
         int bad = 0;
 
         avro_value_reset(rec);
@@ -1087,7 +1078,7 @@ rs_err_t rs_codec_encode_event(rs_codec_t *codec, const rs_event_fields_t *e,
         if (bad)
                 return fail(codec, RS_ERR_ENCODE, "encode",
                             "cannot set event fields: %s", avro_strerror());
-        return frame_and_write(codec, rec, b->id, b->fingerprint, out, out_len);
+        return frame_and_write(codec, rec, b->fx.id, b->fx.fp, out, out_len);
 }
 
 static rs_err_t set_id(rs_codec_t *codec, avro_value_t *rec, const char *name,
