@@ -852,17 +852,25 @@ static rs_err_t extract_event(rs_codec_t *codec, const binding_t *b,
         return RS_OK;
 }
 
+/* Strips the framing and reads the event into its writer's value. */
+static rs_err_t read_event(rs_codec_t *codec, const void *buf, size_t len,
+                           binding_t **b)
+{
+        const unsigned char *p = buf;
+        rs_err_t err = unframe(codec, &p, &len, NULL, b);
+
+        return err ? err
+                   : read_value(codec, (*b)->fx.schema, p, len,
+                                &(*b)->fx.value);
+}
+
 rs_err_t rs_codec_decode_event(rs_codec_t *codec, const void *buf, size_t len,
                                rs_event_t *ev)
 {
-        const unsigned char *p = buf;
         binding_t *b;
-        rs_err_t err;
+        rs_err_t err = read_event(codec, buf, len, &b);
 
-        if ((err = unframe(codec, &p, &len, NULL, &b)) ||
-            (err = read_value(codec, b->fx.schema, p, len, &b->fx.value)))
-                return err;
-        return extract_event(codec, b, ev);
+        return err ? err : extract_event(codec, b, ev);
 }
 
 /*
@@ -954,12 +962,10 @@ void rs_ocf_close(rs_ocf_t *f)
 rs_err_t rs_codec_event_to_json(rs_codec_t *codec, const void *buf, size_t len,
                                 char **json)
 {
-        const unsigned char *p = buf;
         binding_t *b;
-        rs_err_t err;
+        rs_err_t err = read_event(codec, buf, len, &b);
 
-        if ((err = unframe(codec, &p, &len, NULL, &b)) ||
-            (err = read_value(codec, b->fx.schema, p, len, &b->fx.value)))
+        if (err)
                 return err;
         if (avro_value_to_json(&b->fx.value, 1, json))
                 return fail(codec, RS_ERR_DECODE, "avro", "%s",
