@@ -16,6 +16,7 @@
 
 #include "recstream/buf.h"
 #include "recstream/clean.h"
+#include "recstream/hset.h"
 #include "recstream/log.h"
 #include "recstream/stage.h"
 
@@ -44,12 +45,6 @@ static const rs_prop_t props[] = {
         {0},
 };
 
-/* An exact set of 64-bit hashes (0 is stored as 1). */
-typedef struct hset {
-        uint64_t *slots;
-        size_t mask, count;
-} hset_t;
-
 /* A token bucket as its debt: tokens = burst − debt, so a zeroed bucket
  * is a full one. */
 typedef struct bucket {
@@ -60,7 +55,7 @@ typedef struct bucket {
 typedef struct clean {
         const clean_conf_t *conf;
         int64_t watermark; /* INT64_MIN until the first event */
-        hset_t gen[2];     /* current, previous */
+        rs_hset_t gen[2];  /* current, previous */
         int64_t gen_start; /* event time the current generation began */
         bucket_t *buckets; /* by user id */
         size_t nbuckets;
@@ -68,53 +63,13 @@ typedef struct clean {
         rs_intern_t *strings;
 } clean_t;
 
-static int hset_init(hset_t *h, size_t cap)
-{
-        size_t n = 16;
-        while (n < cap * 2)
-                n *= 2;
-        h->slots = calloc(n, sizeof(*h->slots));
-        h->mask = n - 1;
-        h->count = 0;
-        return h->slots ? 0 : -1;
-}
-
-static int hset_has(const hset_t *h, uint64_t k)
-{
-        k = k ? k : 1;
-        for (size_t i = k & h->mask;; i = (i + 1) & h->mask) {
-                if (h->slots[i] == k)
-                        return 1;
-                if (!h->slots[i])
-                        return 0;
-        }
-}
-
-static void hset_add(hset_t *h, uint64_t k)
-{
-        k = k ? k : 1;
-        size_t i = k & h->mask;
-        while (h->slots[i] && h->slots[i] != k)
-                i = (i + 1) & h->mask;
-        if (!h->slots[i]) {
-                h->slots[i] = k;
-                h->count++;
-        }
-}
-
-static void hset_clear(hset_t *h)
-{
-        memset(h->slots, 0, (h->mask + 1) * sizeof(*h->slots));
-        h->count = 0;
-}
-
 static void clean_destroy(void *st)
 {
         clean_t *cl = st;
         if (!cl)
                 return;
-        free(cl->gen[0].slots);
-        free(cl->gen[1].slots);
+        rs_hset_fini(&cl->gen[0]);
+        rs_hset_fini(&cl->gen[1]);
         free(cl->buckets);
         free(cl);
 }
@@ -125,8 +80,8 @@ static void *clean_create(const void *conf, const rs_stage_env_t *env,
         const clean_conf_t *c = conf;
         clean_t *cl = calloc(1, sizeof(*cl));
 
-        if (!cl || hset_init(&cl->gen[0], (size_t)c->dedupe_max / 2) ||
-            hset_init(&cl->gen[1], (size_t)c->dedupe_max / 2)) {
+        if (!cl || rs_hset_init(&cl->gen[0], 0) ||
+            rs_hset_init(&cl->gen[1], 0)) {
                 clean_destroy(cl);
                 rs_seterr(errstr, errstr_size, RS_ERR_NOMEM, "out of memory");
                 return NULL;
@@ -139,28 +94,30 @@ static void *clean_create(const void *conf, const rs_stage_env_t *env,
 }
 
 /* Two generations: a hash stays findable for at least one generation span
- * (ttl or half the capacity), at most two. */
+ * (ttl or half the capacity), at most two. 1: a duplicate; -1: out of
+ * memory. */
 static int is_duplicate(clean_t *cl, const rs_event_t *ev)
 {
         const clean_conf_t *c = cl->conf;
 
         if (c->dedupe_ttl == 0)
                 return 0;
-        if (hset_has(&cl->gen[0], ev->event_hash) ||
-            hset_has(&cl->gen[1], ev->event_hash))
+        if (rs_hset_has(&cl->gen[0], ev->event_hash) ||
+            rs_hset_has(&cl->gen[1], ev->event_hash))
                 return 1;
         if (cl->gen_start == INT64_MIN)
                 cl->gen_start = ev->ts;
         if (ev->ts - cl->gen_start >= c->dedupe_ttl ||
             cl->gen[0].count >= (size_t)c->dedupe_max / 2) {
-                hset_t old = cl->gen[1];
+                rs_hset_t old = cl->gen[1];
                 cl->gen[1] = cl->gen[0];
                 cl->gen[0] = old;
-                hset_clear(&cl->gen[0]);
+                /* sized for what the last generation held */
+                if (rs_hset_init(&cl->gen[0], cl->gen[1].count))
+                        return -1;
                 cl->gen_start = ev->ts;
         }
-        hset_add(&cl->gen[0], ev->event_hash);
-        return 0;
+        return rs_hset_add(&cl->gen[0], ev->event_hash) < 0 ? -1 : 0;
 }
 
 static int over_rate(clean_t *cl, const rs_event_t *ev)
@@ -205,6 +162,7 @@ static rs_err_t clean_process(void *st, rs_event_t *ev, size_t n,
 {
         clean_t *cl = st;
         const clean_conf_t *c = cl->conf;
+        int dup;
 
         (void)out;
         for (size_t i = 0; i < n; i++) {
@@ -219,7 +177,9 @@ static rs_err_t clean_process(void *st, rs_event_t *ev, size_t n,
                 else if (e->ingest_ts != RS_NONE_I64 &&
                          e->ts > e->ingest_ts + c->max_future)
                         e->drop = RS_DROP_FUTURE;
-                else if (is_duplicate(cl, e))
+                else if ((dup = is_duplicate(cl, e)) < 0)
+                        return RS_ERR_NOMEM;
+                else if (dup)
                         e->drop = RS_DROP_DUPLICATE;
                 else if (over_rate(cl, e))
                         e->drop = RS_DROP_RATE_LIMIT;

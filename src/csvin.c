@@ -47,7 +47,7 @@ static int read_record(rs_csv_t *csv)
         rs_buf_reset(&csv->row);
         csv->nfields = 0;
         for (;;) {
-                c = getc(csv->f);
+                c = getc_unlocked(csv->f);
                 if (c == EOF) {
                         if (!any)
                                 return -1;
@@ -56,7 +56,7 @@ static int read_record(rs_csv_t *csv)
                 any = 1;
                 if (quoted) {
                         if (c == '"') {
-                                int d = getc(csv->f);
+                                int d = getc_unlocked(csv->f);
                                 if (d == '"') {
                                         rs_buf_add(&csv->row, "\"", 1);
                                         continue;

@@ -27,6 +27,10 @@ static const struct {
         {"replay", rs_cmd_replay,
          "replay -c PIPELINE --input EVENTS.csv [--output recs.jsonl]\n"
          "                           the stages over a file, no Kafka"},
+        {"eval", rs_cmd_eval,
+         "eval -c PIPELINE --input EVENTS.csv [--k 10] [--test TEST.csv]\n"
+         "                           prequential or split quality, beside "
+         "popularity"},
         {"demo", rs_cmd_demo,
          "demo                     broker + events + worker + output, "
          "in one process"},

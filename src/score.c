@@ -12,7 +12,8 @@
  * A user is recomputed when one of their events arrives, but published at
  * most once per min_refresh_interval of event time, and only when the list
  * (items and order) changed; users waiting for their interval sit in a FIFO
- * that each batch drains up to its newest event time. */
+ * that each batch drains up to its newest event time. Without an `out`
+ * (replay, eval) nothing is computed until asked: rs_score_list or a flush. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include "recstream/buf.h"
 #include "recstream/cooccur.h"
 #include "recstream/hash.h"
+#include "recstream/score.h"
 #include "recstream/stage.h"
 #include "recstream/user_window.h"
 #include "recstream/vec.h"
@@ -85,7 +87,7 @@ typedef struct cand {
         uint8_t reason;
 } cand_t;
 
-typedef struct score {
+typedef struct rs_score {
         const score_conf_t *conf;
         rs_uwin_t *win;
         rs_cooc_t *co;
@@ -511,6 +513,11 @@ static rs_err_t score_process(void *st, rs_event_t *ev, size_t n,
                 if (e->ts > now)
                         now = e->ts;
         }
+        if (!out) { /* nothing is published yet: only remember who */
+                for (size_t i = 0; i < nb; i++)
+                        sc->users[sc->batch_users[i]].in_batch = 0;
+                return RS_OK;
+        }
         for (size_t i = 0; i < nb; i++) {
                 uint32_t user = sc->batch_users[i];
                 ustate_t *u = &sc->users[user];
@@ -542,6 +549,20 @@ static rs_err_t score_flush(void *st, int64_t now, rs_flush_t mode,
                         0;
         sc->qlen = 0;
         return RS_OK;
+}
+
+rs_err_t rs_score_list(rs_score_t *sc, uint32_t user, int64_t now,
+                       const rs_recs_t **recs)
+{
+        rs_err_t err = compute(sc, user, now);
+
+        *recs = &sc->recs;
+        return err;
+}
+
+size_t rs_score_k(const rs_score_t *sc)
+{
+        return (size_t)sc->conf->k;
 }
 
 static void score_destroy(void *st)

@@ -3,7 +3,9 @@
  *
  * A batch of decoded events flows through the stages in YAML order. A stage
  * may mark an event dropped (ev->drop = its reason), annotate it (weight),
- * update its own state, and emit recommendation lists through `out`. */
+ * update its own state, and emit recommendation lists through `out`. A NULL
+ * `out` to process means nothing is published yet (replay, eval): stages only
+ * learn, and a later RS_FLUSH_ALL emits every list. */
 #ifndef RECSTREAM_STAGE_H
 #define RECSTREAM_STAGE_H
 

@@ -17,6 +17,7 @@ int rs_cmd_produce(int argc, char **argv);
 int rs_cmd_tail(int argc, char **argv);
 int rs_cmd_demo(int argc, char **argv);
 int rs_cmd_replay(int argc, char **argv);
+int rs_cmd_eval(int argc, char **argv);
 
 /* Set by SIGINT/SIGTERM once rs_cli_on_signals() ran. */
 extern volatile sig_atomic_t rs_cli_stop;

@@ -35,15 +35,12 @@ typedef struct sink {
         const rs_intern_t *in;
         rs_buf_t line;
         unsigned long long written;
-        int final; /* only the final flush writes */
 } sink_t;
 
 static rs_err_t write_recs(void *opaque, const rs_recs_t *recs)
 {
         sink_t *s = opaque;
 
-        if (!s->final)
-                return RS_OK;
         rs_buf_reset(&s->line);
         if (rs_buf_recs_json(&s->line, recs, s->in) ||
             fprintf(s->f, "%s\n", s->line.p) < 0)
@@ -136,7 +133,7 @@ int rs_cmd_replay(int argc, char **argv)
                         n++;
                 }
                 nread += n;
-                if (rs_chain_process(ch, ev, n, &emit))
+                if (rs_chain_process(ch, ev, n, NULL))
                         goto nomem;
                 if (tty && now_s() >= next_progress) {
                         double pct = 100.0 * rs_evfile_progress(f);
@@ -147,7 +144,6 @@ int rs_cmd_replay(int argc, char **argv)
                         next_progress = now_s() + 0.2;
                 }
         }
-        out.final = 1;
         if (rs_chain_flush(ch, now, RS_FLUSH_ALL, &emit)) {
                 fprintf(stderr, "recstream: replay: cannot write the output\n");
                 goto out;

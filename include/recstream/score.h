@@ -1,0 +1,19 @@
+/* score.h — the `score` stage's lists on demand, for evaluation: the list
+ * a user would be published at event time `now`, without publishing it. */
+#ifndef RECSTREAM_SCORE_H
+#define RECSTREAM_SCORE_H
+
+#include <stdint.h>
+
+#include "recstream/err.h"
+#include "recstream/event.h"
+
+typedef struct rs_score rs_score_t;
+
+/* *recs is owned by sc, valid until its next call. */
+rs_err_t rs_score_list(rs_score_t *sc, uint32_t user, int64_t now,
+                       const rs_recs_t **recs);
+/* The configured list length k. */
+size_t rs_score_k(const rs_score_t *sc);
+
+#endif

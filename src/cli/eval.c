@@ -1,0 +1,669 @@
+/* eval.c — `recstream eval`: how good a pipeline's lists are, on a file of
+ * events, beside a popularity baseline measured in the same run.
+ *
+ * Prequential (the default): events in time order. A target is the first
+ * positive interaction of a (user, item) pair: a watch of at least half the
+ * video, like, share, add_to_cart, purchase, or a rating of 4 or more.
+ * Before the pipeline learns from a target, the user's list is taken as the
+ * worker would publish it at that event time, and so is the baseline's:
+ * the items with the highest decayed popularity that the user has not seen.
+ *
+ * Split (--test): the whole input is replayed, every user's final list is
+ * scored against the test file (the definitions of bench/score_recs.py). */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "recstream/buf.h"
+#include "recstream/chain.h"
+#include "recstream/config.h"
+#include "recstream/evfile.h"
+#include "recstream/hset.h"
+#include "recstream/pipeline.h"
+#include "recstream/score.h"
+#include "recstream/user_window.h"
+
+#define BATCH 4096
+#define POP_TOP 1000 /* popularity ranks kept: a user seeing more is rare */
+
+static const char usage[] =
+        "usage: recstream eval -c PIPELINE --input EVENTS [--k 10]\n"
+        "                      [--test TEST.csv] [--plot out.svg]\n"
+        "                      [--pop-half-life 30d]\n"
+        "Prequential evaluation (default): before each target (a user's "
+        "first\n"
+        "positive interaction with an item) the user's top-k as the worker "
+        "would\n"
+        "publish it is scored: HR@k, nDCG@k, MRR@k, catalogue coverage, "
+        "beside a\n"
+        "decayed-popularity baseline. With --test: replay EVENTS, then score "
+        "every\n"
+        "user's final list against TEST (MAP, nDCG@k, precision@k, "
+        "recall@k).\n"
+        "--plot writes an SVG of HR@k over time (prequential).\n";
+
+typedef struct opts {
+        const char *pipeline, *input, *test, *plot;
+        int k;
+        int64_t pop_half_life;
+} opts_t;
+
+/* What both modes share: the pipeline run over the input. */
+typedef struct run {
+        const opts_t *o;
+        rs_pipeline_t *pl;
+        rs_intern_t *in;
+        rs_catalog_t *cat;
+        rs_chain_t *ch;
+        rs_score_t *score;
+        rs_uwin_t *win;
+        rs_evfile_t *f;
+        rs_event_t *ev;
+        size_t nev; /* events read, not yet learnt */
+        uint8_t *is_item; /* by id: an item of the input */
+        size_t is_item_cap, items;
+        unsigned long long nread, bad;
+        int64_t now;
+        int tty;
+        double t0, next_progress;
+} run_t;
+
+static double now_s(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* The next event into *e: 1, or 0 at the end, -1 out of memory. Unusable
+ * records are reported and skipped. */
+static int next_event(run_t *r, rs_event_t *e)
+{
+        char errstr[512];
+
+        for (;;) {
+                rs_err_t err =
+                        rs_evfile_next(r->f, e, errstr, sizeof(errstr));
+                if (err == RS_ERR_NOENT)
+                        return 0;
+                if (err == RS_ERR_NOMEM)
+                        return -1;
+                if (err) {
+                        if (r->bad++ < 10)
+                                fprintf(stderr,
+                                        "recstream: eval: %s: %s (skipped)\n",
+                                        r->o->input, errstr);
+                        continue;
+                }
+                if (rs_grow_zeroed((void **)&r->is_item, &r->is_item_cap,
+                                   e->item, 1))
+                        return -1;
+                r->items += !r->is_item[e->item];
+                r->is_item[e->item] = 1;
+                if (e->ts > r->now)
+                        r->now = e->ts;
+                r->nread++;
+                return 1;
+        }
+}
+
+/* The pipeline learns the events read so far. */
+static rs_err_t learn(run_t *r)
+{
+        rs_err_t err = rs_chain_process(r->ch, r->ev, r->nev, NULL);
+        r->nev = 0;
+        return err;
+}
+
+static void progress(run_t *r, const char *what)
+{
+        if (!r->tty || now_s() < r->next_progress)
+                return;
+        fprintf(stderr, "\reval: %5.1f%%  %llu events  %s",
+                100.0 * rs_evfile_progress(r->f), r->nread, what);
+        r->next_progress = now_s() + 0.2;
+}
+
+/*
+ * Prequential.
+ */
+
+static int positive(const rs_event_t *e)
+{
+        switch (e->type) {
+        case RS_EV_LIKE:
+        case RS_EV_SHARE:
+        case RS_EV_ADD_TO_CART:
+        case RS_EV_PURCHASE: return 1;
+        case RS_EV_WATCH:
+                return e->duration_ms != RS_NONE_I64 && e->duration_ms > 0 &&
+                       e->watch_ms * 2 >= e->duration_ms;
+        case RS_EV_RATE: return e->value >= 4;
+        default: return 0;
+        }
+}
+
+/* Popularity: every interaction that is not a rejection counts. */
+static int counts_for_popularity(const rs_event_t *e)
+{
+        return e->type != RS_EV_IMPRESSION && e->type != RS_EV_SKIP &&
+               e->type != RS_EV_DISLIKE &&
+               !(e->type == RS_EV_RATE && !(e->value >= 3));
+}
+
+/* The decayed-popularity baseline: forward-decayed counts (their order is
+ * the order of the decayed counts at any common time) and the POP_TOP most
+ * popular items, best first. Counts only grow, so an item enters the top
+ * when it passes the last one and then only moves up. */
+typedef struct pop {
+        double *g; /* by item id */
+        size_t cap;
+        uint8_t *in_top;
+        size_t in_top_cap;
+        uint32_t top[POP_TOP];
+        size_t ntop;
+        int64_t t0, half_life;
+} pop_t;
+
+static int pop_add(pop_t *p, uint32_t item, int64_t ts)
+{
+        size_t i;
+
+        if (rs_grow_zeroed((void **)&p->g, &p->cap, item, sizeof(*p->g)) ||
+            rs_grow_zeroed((void **)&p->in_top, &p->in_top_cap, item, 1))
+                return -1;
+        if (p->t0 == INT64_MIN)
+                p->t0 = ts;
+        double x = (double)(ts - p->t0) / (double)p->half_life;
+        if (x > 900) { /* rebase before doubles overflow */
+                double f = exp2(-x);
+                for (size_t j = 0; j < p->cap; j++)
+                        p->g[j] *= f;
+                p->t0 = ts;
+                x = 0;
+        }
+        p->g[item] += exp2(x);
+        if (p->in_top[item]) {
+                for (i = 0; p->top[i] != item; i++)
+                        ;
+        } else if (p->ntop < POP_TOP) {
+                i = p->ntop++;
+        } else if (p->g[item] > p->g[p->top[POP_TOP - 1]]) {
+                p->in_top[p->top[POP_TOP - 1]] = 0;
+                i = POP_TOP - 1;
+        } else {
+                return 0;
+        }
+        p->top[i] = item;
+        p->in_top[item] = 1;
+        for (; i > 0 && p->g[p->top[i - 1]] < p->g[item]; i--) {
+                p->top[i] = p->top[i - 1];
+                p->top[i - 1] = item;
+        }
+        return 0;
+}
+
+/* The k most popular items the user has not seen. */
+static size_t pop_list(const pop_t *p, const rs_uwin_t *win, uint32_t user,
+                       uint32_t *out, size_t k)
+{
+        size_t n = 0;
+
+        for (size_t i = 0; i < p->ntop && n < k; i++)
+                if (!rs_uwin_seen(win, user, p->top[i]))
+                        out[n++] = p->top[i];
+        return n;
+}
+
+/* HR, nDCG, MRR at k of one list per target, and the items ever listed. */
+typedef struct metrics {
+        double hits, ndcg, rr;
+        uint8_t *listed; /* by item id */
+        size_t listed_cap, nlisted;
+} metrics_t;
+
+/* The 1-based rank of target in list, 0 when absent. */
+static size_t score_list(metrics_t *m, const uint32_t *list, size_t n,
+                         uint32_t target)
+{
+        size_t rank = 0;
+
+        for (size_t i = 0; i < n; i++) {
+                if (list[i] == target && !rank)
+                        rank = i + 1;
+                if (!rs_grow_zeroed((void **)&m->listed, &m->listed_cap,
+                                    list[i], 1) &&
+                    !m->listed[list[i]]) {
+                        m->listed[list[i]] = 1;
+                        m->nlisted++;
+                }
+        }
+        if (rank) {
+                m->hits += 1;
+                m->ndcg += 1 / log2(1.0 + (double)rank);
+                m->rr += 1 / (double)rank;
+        }
+        return rank;
+}
+
+typedef struct target {
+        int64_t ts;
+        uint8_t hit, pop_hit;
+} target_t;
+
+static void write_plot(FILE *f, const target_t *t, size_t n, int k,
+                       const char *name);
+
+static int prequential(run_t *r)
+{
+        const opts_t *o = r->o;
+        pop_t pop = {.t0 = INT64_MIN, .half_life = o->pop_half_life};
+        metrics_t m = {0}, pm = {0};
+        rs_hset_t firsts = {0};
+        uint8_t *warm = NULL; /* by user id: had a positive interaction */
+        size_t warm_cap = 0, cold = 0, ntargets = 0, targets_cap = 0;
+        target_t *targets = NULL;
+        uint32_t list[RS_RECS_MAX], plist[RS_RECS_MAX];
+        char what[96];
+        int rc = RS_EXIT_FAIL, more;
+        rs_event_t cur;
+
+        if (rs_hset_init(&firsts, 0))
+                goto nomem;
+        while ((more = next_event(r, &cur)) > 0) {
+                const rs_event_t *e = &cur;
+                int is_target = 0;
+                if (positive(e)) {
+                        int added = rs_hset_add(
+                                &firsts, (uint64_t)e->user << 32 | e->item);
+                        if (added < 0 ||
+                            rs_grow_zeroed((void **)&warm, &warm_cap, e->user,
+                                           1))
+                                goto nomem;
+                        is_target = added;
+                }
+                if (is_target) {
+                        const rs_recs_t *recs;
+                        size_t n = 0, pn;
+                        if (learn(r) ||
+                            rs_score_list(r->score, e->user, e->ts, &recs))
+                                goto nomem;
+                        for (; n < recs->n && n < (size_t)o->k; n++)
+                                list[n] = recs->items[n].item;
+                        pn = pop_list(&pop, r->win, e->user, plist,
+                                      (size_t)o->k);
+                        if (rs_grow_zeroed((void **)&targets, &targets_cap,
+                                           ntargets, sizeof(*targets)))
+                                goto nomem;
+                        targets[ntargets++] = (target_t){
+                                e->ts, score_list(&m, list, n, e->item) > 0,
+                                score_list(&pm, plist, pn, e->item) > 0};
+                        cold += !warm[e->user];
+                        warm[e->user] = 1;
+                        snprintf(what, sizeof(what),
+                                 "%zu targets  hr@%d %.4f (popularity %.4f)",
+                                 ntargets, o->k, m.hits / (double)ntargets,
+                                 pm.hits / (double)ntargets);
+                        progress(r, what);
+                }
+                if (counts_for_popularity(e) && pop_add(&pop, e->item, e->ts))
+                        goto nomem;
+                r->ev[r->nev] = cur;
+                if (++r->nev == BATCH && learn(r))
+                        goto nomem;
+        }
+        if (more < 0)
+                goto nomem;
+        if (r->tty)
+                fprintf(stderr, "\r%78s\r", "");
+        if (!ntargets) {
+                fprintf(stderr, "recstream: eval: %s has no targets (first "
+                                "positive interactions)\n",
+                        o->input);
+                goto out;
+        }
+        double nt = (double)ntargets, ni = r->items ? (double)r->items : 1;
+        printf("%-12s %8s %8s %8s %9s\n", "", "hr@k", "ndcg@k", "mrr@k",
+               "coverage");
+        printf("%-12s %8.4f %8.4f %8.4f %9.4f\n", r->pl->name, m.hits / nt,
+               m.ndcg / nt, m.rr / nt, (double)m.nlisted / ni);
+        printf("%-12s %8.4f %8.4f %8.4f %9.4f\n", "popularity", pm.hits / nt,
+               pm.ndcg / nt, pm.rr / nt, (double)pm.nlisted / ni);
+        printf("k=%d targets=%zu cold_users=%.4f events=%llu items=%zu "
+               "hr_ratio=%.2f time_s=%.2f\n",
+               o->k, ntargets, (double)cold / nt, r->nread, r->items,
+               pm.hits > 0 ? m.hits / pm.hits : 0.0, now_s() - r->t0);
+        printf("hr@%d=%.4f ndcg@%d=%.4f mrr=%.4f coverage=%.4f targets=%zu "
+               "pop_hr@%d=%.4f pop_ndcg@%d=%.4f\n",
+               o->k, m.hits / nt, o->k, m.ndcg / nt, m.rr / nt,
+               (double)m.nlisted / ni, ntargets, o->k, pm.hits / nt, o->k,
+               pm.ndcg / nt);
+        if (o->plot) {
+                FILE *pf = fopen(o->plot, "w");
+                if (pf)
+                        write_plot(pf, targets, ntargets, o->k, r->pl->name);
+                if (!pf || fclose(pf)) {
+                        fprintf(stderr, "recstream: eval: cannot write %s\n",
+                                o->plot);
+                        goto out;
+                }
+        }
+        rc = RS_EXIT_OK;
+        goto out;
+nomem:
+        fprintf(stderr, "recstream: eval: out of memory\n");
+out:
+        free(pop.g);
+        free(pop.in_top);
+        free(m.listed);
+        free(pm.listed);
+        rs_hset_fini(&firsts);
+        free(warm);
+        free(targets);
+        return rc;
+}
+
+/* HR@k over time: one point per window of targets, the pipeline against
+ * the baseline. */
+static void write_plot(FILE *f, const target_t *t, size_t n, int k,
+                       const char *name)
+{
+        const double W = 800, H = 360, L = 60, R = 20, T = 40, B = 50;
+        size_t bins = n / 100 < 60 ? (n / 100 ? n / 100 : 1) : 60;
+        size_t per = (n + bins - 1) / bins;
+        double ymax = 0.05;
+        char d0[16], d1[16];
+        time_t s0 = (time_t)(t[0].ts / 1000), s1 = (time_t)(t[n - 1].ts / 1000);
+        struct tm tm;
+
+        bins = (n + per - 1) / per;
+        for (size_t b = 0; b < bins; b++) {
+                size_t lo = b * per, hi = lo + per < n ? lo + per : n;
+                double h = 0, p = 0;
+                for (size_t i = lo; i < hi; i++) {
+                        h += t[i].hit;
+                        p += t[i].pop_hit;
+                }
+                h /= (double)(hi - lo);
+                p /= (double)(hi - lo);
+                if (h > ymax)
+                        ymax = h;
+                if (p > ymax)
+                        ymax = p;
+        }
+        ymax = ceil(ymax * 10 * 1.05) / 10;
+        strftime(d0, sizeof(d0), "%Y-%m-%d", gmtime_r(&s0, &tm));
+        strftime(d1, sizeof(d1), "%Y-%m-%d", gmtime_r(&s1, &tm));
+        fprintf(f,
+                "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" "
+                "height=\"%.0f\" font-family=\"sans-serif\" "
+                "font-size=\"12\">\n"
+                "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
+                "<text x=\"%.0f\" y=\"24\" font-size=\"14\">%s: HR@%d per "
+                "%zu targets, prequential</text>\n",
+                W, H, L, name, k, per);
+        for (int g = 0; g <= 4; g++) {
+                double y = H - B - (H - T - B) * g / 4;
+                fprintf(f,
+                        "<line x1=\"%.0f\" x2=\"%.0f\" y1=\"%.1f\" "
+                        "y2=\"%.1f\" stroke=\"#ddd\"/>\n"
+                        "<text x=\"%.0f\" y=\"%.1f\" "
+                        "text-anchor=\"end\">%.3f</text>\n",
+                        L, W - R, y, y, L - 6, y + 4, ymax * g / 4);
+        }
+        fprintf(f,
+                "<text x=\"%.0f\" y=\"%.0f\">%s</text>\n"
+                "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"end\">%s</text>\n"
+                "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">event "
+                "time (UTC)</text>\n",
+                L, H - B + 18, d0, W - R, H - B + 18, d1, (L + W - R) / 2,
+                H - B + 36);
+        for (int line = 0; line < 2; line++) {
+                fprintf(f,
+                        "<polyline fill=\"none\" stroke=\"%s\" "
+                        "stroke-width=\"2\" points=\"",
+                        line ? "#999" : "#1f77b4");
+                for (size_t b = 0; b < bins; b++) {
+                        size_t lo = b * per, hi = lo + per < n ? lo + per : n;
+                        double h = 0;
+                        for (size_t i = lo; i < hi; i++)
+                                h += line ? t[i].pop_hit : t[i].hit;
+                        h /= (double)(hi - lo);
+                        double x = L + (W - L - R) *
+                                               (bins > 1 ? (double)b /
+                                                                   (double)(bins - 1)
+                                                         : 0.5);
+                        fprintf(f, "%.1f,%.1f ", x,
+                                H - B - (H - T - B) * h / ymax);
+                }
+                fprintf(f, "\"/>\n");
+        }
+        fprintf(f,
+                "<text x=\"%.0f\" y=\"%.0f\" fill=\"#1f77b4\">%s</text>\n"
+                "<text x=\"%.0f\" y=\"%.0f\" fill=\"#999\">popularity</text>\n"
+                "</svg>\n",
+                W - R - 200, T - 20 + 36, name, W - R - 200, T - 20 + 52);
+}
+
+/*
+ * Split.
+ */
+
+typedef struct lists {
+        uint32_t *first; /* by user id: 1 + index into items, 0 none */
+        size_t first_cap;
+        uint32_t *items; /* k per user, RS_ID_NONE past a list's end */
+        size_t n, cap, k;
+} lists_t;
+
+static rs_err_t keep_list(void *opaque, const rs_recs_t *recs)
+{
+        lists_t *l = opaque;
+
+        if (rs_grow_zeroed((void **)&l->first, &l->first_cap, recs->user,
+                           sizeof(*l->first)) ||
+            rs_grow_zeroed((void **)&l->items, &l->cap, (l->n + 1) * l->k,
+                           sizeof(*l->items)))
+                return RS_ERR_NOMEM;
+        uint32_t *dst = l->items + l->n * l->k;
+        for (size_t i = 0; i < l->k; i++)
+                dst[i] = i < recs->n ? recs->items[i].item : RS_ID_NONE;
+        l->first[recs->user] = (uint32_t)++l->n;
+        return RS_OK;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+        uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+        return x < y ? -1 : x > y;
+}
+
+static int split(run_t *r)
+{
+        const opts_t *o = r->o;
+        lists_t l = {.k = (size_t)o->k};
+        rs_emit_t keep = {keep_list, &l};
+        rs_evfile_t *tf = NULL;
+        uint64_t *truth = NULL; /* user << 32 | item, sorted */
+        size_t ntruth = 0, truth_cap = 0, users = 0;
+        double map = 0, ndcg = 0, prec = 0, rec = 0;
+        char errstr[512], what[32] = "";
+        int rc = RS_EXIT_FAIL, more;
+        rs_event_t te;
+
+        while ((more = next_event(r, &r->ev[r->nev])) > 0) {
+                if (++r->nev == BATCH && learn(r))
+                        goto nomem;
+                progress(r, what);
+        }
+        if (more < 0 || learn(r) ||
+            rs_chain_flush(r->ch, r->now, RS_FLUSH_ALL, &keep))
+                goto nomem;
+        if (r->tty)
+                fprintf(stderr, "\r%78s\r", "");
+        if (!(tf = rs_evfile_open(o->test, r->in, errstr, sizeof(errstr)))) {
+                fprintf(stderr, "recstream: eval: %s\n", errstr);
+                goto out;
+        }
+        for (rs_err_t err; (err = rs_evfile_next(tf, &te, errstr,
+                                                 sizeof(errstr))) !=
+                           RS_ERR_NOENT;) {
+                if (err == RS_ERR_NOMEM)
+                        goto nomem;
+                if (err) {
+                        fprintf(stderr, "recstream: eval: %s: %s (skipped)\n",
+                                o->test, errstr);
+                        continue;
+                }
+                if (rs_grow_zeroed((void **)&truth, &truth_cap, ntruth,
+                                   sizeof(*truth)))
+                        goto nomem;
+                truth[ntruth++] = (uint64_t)te.user << 32 | te.item;
+        }
+        qsort(truth, ntruth, sizeof(*truth), cmp_u64);
+        for (size_t i = 0, j; i < ntruth; i = j) {
+                uint32_t user = (uint32_t)(truth[i] >> 32);
+                size_t nt = 0, hits = 0;
+                double dcg = 0, idcg = 0, ap = 0;
+                for (j = i; j < ntruth && truth[j] >> 32 == user; j++)
+                        nt += j == i || truth[j] != truth[j - 1];
+                if (user >= l.first_cap || !l.first[user])
+                        continue;
+                const uint32_t *list = l.items + (l.first[user] - 1) * l.k;
+                for (size_t x = 0; x < l.k && list[x] != RS_ID_NONE; x++) {
+                        uint64_t key = (uint64_t)user << 32 | list[x];
+                        if (!bsearch(&key, truth + i, j - i, sizeof(*truth),
+                                     cmp_u64))
+                                continue;
+                        hits++;
+                        dcg += 1 / log2((double)x + 2);
+                        ap += (double)hits / (double)(x + 1);
+                }
+                for (size_t x = 0; x < nt && x < l.k; x++)
+                        idcg += 1 / log2((double)x + 2);
+                users++;
+                prec += (double)hits / (double)l.k;
+                rec += (double)hits / (double)nt;
+                ndcg += dcg / idcg;
+                map += ap / (double)nt;
+        }
+        if (!users) {
+                fprintf(stderr, "recstream: eval: no user is in both the "
+                                "output and %s\n",
+                        o->test);
+                goto out;
+        }
+        double nu = (double)users;
+        printf("events=%llu lists=%zu time_s=%.2f\n", r->nread, l.n,
+               now_s() - r->t0);
+        printf("map=%.4f ndcg@%d=%.4f precision@%d=%.4f recall@%d=%.4f "
+               "users=%zu\n",
+               map / nu, o->k, ndcg / nu, o->k, prec / nu, o->k, rec / nu,
+               users);
+        rc = RS_EXIT_OK;
+        goto out;
+nomem:
+        fprintf(stderr, "recstream: eval: out of memory\n");
+out:
+        rs_evfile_close(tf);
+        free(truth);
+        free(l.first);
+        free(l.items);
+        return rc;
+}
+
+int rs_cmd_eval(int argc, char **argv)
+{
+        static const struct option lopts[] = {
+                {"config", 1, NULL, 'c'}, {"input", 1, NULL, 'i'},
+                {"k", 1, NULL, 'k'},      {"test", 1, NULL, 't'},
+                {"plot", 1, NULL, 'p'},   {"pop-half-life", 1, NULL, 'H'},
+                {"help", 0, NULL, 'h'},   {NULL, 0, NULL, 0}};
+        opts_t o = {.k = 10, .pop_half_life = 30LL * 86400000};
+        run_t r = {.o = &o, .now = INT64_MIN};
+        char errstr[512], *end;
+        int c, rc = RS_EXIT_FAIL;
+
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "c:i:k:t:p:H:h", lopts, NULL)) !=
+               -1) {
+                switch (c) {
+                case 'c': o.pipeline = optarg; break;
+                case 'i': o.input = optarg; break;
+                case 't': o.test = optarg; break;
+                case 'p': o.plot = optarg; break;
+                case 'k':
+                        o.k = (int)strtol(optarg, &end, 10);
+                        if (*end || o.k < 1 || o.k > RS_RECS_MAX) {
+                                fprintf(stderr,
+                                        "recstream: eval: --k must be 1..%d\n",
+                                        RS_RECS_MAX);
+                                return RS_EXIT_USAGE;
+                        }
+                        break;
+                case 'H':
+                        if ((o.pop_half_life = rs_duration_parse(optarg)) <=
+                            0) {
+                                fprintf(stderr,
+                                        "recstream: eval: --pop-half-life: "
+                                        "a duration such as 6h or 7d\n");
+                                return RS_EXIT_USAGE;
+                        }
+                        break;
+                case 'h': fputs(usage, stdout); return RS_EXIT_OK;
+                default: fputs(usage, stderr); return RS_EXIT_USAGE;
+                }
+        }
+        if (!o.pipeline || !o.input || optind != argc) {
+                fputs(usage, stderr);
+                return RS_EXIT_USAGE;
+        }
+        if (!(r.pl = rs_cli_load_pipeline(o.pipeline)))
+                return RS_EXIT_USAGE;
+        r.tty = isatty(2);
+        r.t0 = now_s();
+        r.next_progress = r.t0 + 0.2;
+        if (!(r.in = rs_intern_new()) ||
+            !(r.ev = malloc(BATCH * sizeof(*r.ev))) ||
+            !(r.f = rs_evfile_open(o.input, r.in, errstr, sizeof(errstr))) ||
+            !(r.cat = rs_catalog_new((size_t)r.pl->items.embedding_dim)) ||
+            !(r.ch = rs_chain_new(r.pl, r.in, r.cat, errstr,
+                                  sizeof(errstr)))) {
+                fprintf(stderr, "recstream: eval: %s\n",
+                        r.in && r.ev ? errstr : "out of memory");
+                goto out;
+        }
+        r.score = rs_chain_find(r.ch, "score");
+        r.win = rs_chain_find(r.ch, "user_window");
+        if (!r.score || !r.win) {
+                fprintf(stderr,
+                        "recstream: eval: %s: the pipeline has no "
+                        "user_window and score stages to evaluate\n",
+                        o.pipeline);
+                rc = RS_EXIT_USAGE;
+                goto out;
+        }
+        if (rs_score_k(r.score) < (size_t)o.k) {
+                fprintf(stderr,
+                        "recstream: eval: %s: score.k is %zu, less than "
+                        "--k %d\n",
+                        o.pipeline, rs_score_k(r.score), o.k);
+                rc = RS_EXIT_USAGE;
+                goto out;
+        }
+        rc = o.test ? split(&r) : prequential(&r);
+out:
+        rs_chain_destroy(r.ch);
+        rs_catalog_destroy(r.cat);
+        rs_evfile_close(r.f);
+        free(r.ev);
+        free(r.is_item);
+        rs_intern_destroy(r.in);
+        rs_pipeline_destroy(r.pl);
+        return rc;
+}
