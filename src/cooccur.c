@@ -12,8 +12,8 @@
  * smallest count is evicted and the newcomer inherits it plus its own
  * weight (space-saving), so heavy pairs survive and memory is bounded by
  * configuration. Neighbour lists (top max_neighbors by similarity) are
- * recomputed lazily: only for items whose counts changed, at most once per
- * `refresh` of event time.
+ * recomputed lazily: only for items whose counts changed (by at least
+ * refresh_change of their mass), at most once per `refresh` of event time.
  *
  * Trending popularity is kept in forward-decay form
  * g = Σ w · 2^((t − t0)/trending_half_life), whose order is the order of
@@ -38,7 +38,7 @@ typedef struct cooc_conf {
         int damping;
         int64_t half_life, horizon;
         int64_t max_tracked, max_neighbors, refresh;
-        double min_count;
+        double refresh_change, min_count;
         int64_t trending_half_life, trending_size;
 } cooc_conf_t;
 
@@ -73,6 +73,11 @@ static const rs_prop_t props[] = {
         {"refresh", RS_PROP_DURATION, CO(refresh), "1m", 0, 3.2e11, NULL, 0,
          "A changed item's neighbour list is recomputed at most this often "
          "(event time)."},
+        {"refresh_change", RS_PROP_DOUBLE, CO(refresh_change), "0", 0, 1e6,
+         NULL, 0,
+         "... and only once the counts added to the item since then reach "
+         "this share of what it held (0: any change). Heavy items, whose "
+         "lists cost the most, barely move with one more pair."},
         {"min_count", RS_PROP_DOUBLE, CO(min_count), "0", 0, 1e12, NULL, 0,
          "Pairs with a smaller decayed count are not neighbours."},
         {"trending_half_life", RS_PROP_DURATION, CO(trending_half_life), "6h",
@@ -97,8 +102,10 @@ typedef struct item {
         rs_neighbor_t *nb;
         uint32_t nnb;
         int64_t nb_at; /* event time of the last refresh */
+        float moved;   /* weight added since the last refresh */
+        float mass;    /* Σ of the counts at the last refresh */
         uint32_t category;
-        uint8_t dirty, in_trend;
+        uint8_t in_trend;
 } item_t;
 
 struct rs_cooc {
@@ -239,7 +246,7 @@ static int pair_add(rs_cooc_t *co, item_t *it, uint32_t j, float w,
         cp_t *e = cp_find(it, j);
         float base = 0;
 
-        it->dirty = 1;
+        it->moved += w;
         if (e) {
                 e->c = (float)(e->c * decay(co, e->t, now)) + w;
                 e->t = now;
@@ -362,7 +369,7 @@ static int refresh(rs_cooc_t *co, item_t *it, int64_t now_ms)
         const cooc_conf_t *k = co->conf;
         uint32_t now = secs(now_ms), expired = 0;
         size_t n = 0, max = (size_t)k->max_neighbors;
-        double ni = marginal(co, it, now);
+        double ni = marginal(co, it, now), mass = 0;
 
         if (!it->nb && !(it->nb = malloc(max * sizeof(*it->nb))))
                 return -1;
@@ -376,6 +383,7 @@ static int refresh(rs_cooc_t *co, item_t *it, int64_t now_ms)
                         expired++;
                         continue;
                 }
+                mass += c;
                 if (c < k->min_count)
                         continue;
                 double sim = similarity(
@@ -397,7 +405,8 @@ static int refresh(rs_cooc_t *co, item_t *it, int64_t now_ms)
         qsort(it->nb, n, sizeof(*it->nb), nb_cmp);
         it->nnb = (uint32_t)n;
         it->nb_at = now_ms;
-        it->dirty = 0;
+        it->moved = 0;
+        it->mass = (float)(mass + ni);
         /* drop what the horizon took, so memory follows live pairs */
         if (expired && expired * 4 >= it->count) {
                 uint32_t live = it->count - expired, slots = 8;
@@ -416,8 +425,10 @@ size_t rs_cooc_neighbors(rs_cooc_t *co, uint32_t item, int64_t now,
         *nb = NULL;
         if (!it)
                 return 0;
-        if (it->dirty &&
-            (it->nb_at == INT64_MIN || now - it->nb_at >= co->conf->refresh))
+        if (it->moved > 0 &&
+            (it->nb_at == INT64_MIN ||
+             (now - it->nb_at >= co->conf->refresh &&
+              it->moved >= co->conf->refresh_change * it->mass)))
                 if (refresh(co, it, now))
                         return 0;
         *nb = it->nb;
@@ -546,7 +557,7 @@ static rs_err_t pair_event(rs_cooc_t *co, const rs_event_t *e, item_t *ij)
         }
         ij->n = (float)(ij->n * decay(co, ij->t_n, now)) + 1.0f;
         ij->t_n = now;
-        ij->dirty = 1;
+        ij->moved += 1.0f;
         co->total = (float)(co->total * decay(co, co->t_total, now)) + 1.0f;
         co->t_total = now;
         return RS_OK;

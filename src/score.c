@@ -78,7 +78,6 @@ typedef struct acc {
         uint32_t stamp;   /* computation it belongs to (score_t.gen) */
         uint32_t because; /* window item of the largest term */
         double sum, best;
-        uint8_t skip; /* seen or removed: not a candidate */
 } acc_t;
 
 typedef struct cand {
@@ -102,7 +101,7 @@ typedef struct rs_score {
         size_t acc_cap;
         uint32_t gen;
         uint32_t *touched; /* items started in this computation */
-        size_t ntouched, touched_cap;
+        size_t ntouched;
         cand_t *cands;
         size_t cands_cap;
         uint32_t *witems;
@@ -129,13 +128,14 @@ static int before(const score_t *sc, const cand_t *a, const cand_t *b)
                       rs_intern_str(sc->strings, b->item, NULL)) < 0;
 }
 
-static void sift(const score_t *sc, cand_t *h, size_t n, size_t i)
+/* Sifts h[i] down a heap whose root is its worst candidate. */
+static void sift_worst(const score_t *sc, cand_t *h, size_t n, size_t i)
 {
         for (;;) {
                 size_t l = 2 * i + 1, r = l + 1, m = i;
-                if (l < n && before(sc, &h[l], &h[m]))
+                if (l < n && before(sc, &h[m], &h[l]))
                         m = l;
-                if (r < n && before(sc, &h[r], &h[m]))
+                if (r < n && before(sc, &h[m], &h[r]))
                         m = r;
                 if (m == i)
                         return;
@@ -148,21 +148,14 @@ static void sift(const score_t *sc, cand_t *h, size_t n, size_t i)
 
 static int excluded(const score_t *sc, uint32_t user, uint32_t item);
 
-/* c's accumulator in this computation: started (zero, or skipped when c
- * is seen or removed, so that is checked once) on first touch. */
-static acc_t *touch(score_t *sc, uint32_t user, uint32_t c)
+/* c's accumulator in this computation, started at zero on first touch
+ * (room for every id was made before). */
+static acc_t *touch(score_t *sc, uint32_t c)
 {
-        acc_t *a;
+        acc_t *a = &sc->acc[c];
 
-        if (rs_grow_zeroed((void **)&sc->acc, &sc->acc_cap, c,
-                           sizeof(*sc->acc)) ||
-            rs_grow_zeroed((void **)&sc->touched, &sc->touched_cap,
-                           sc->ntouched, sizeof(*sc->touched)))
-                return NULL;
-        a = &sc->acc[c];
         if (a->stamp != sc->gen) {
-                *a = (acc_t){sc->gen, RS_ID_NONE, 0, -INFINITY,
-                             (uint8_t)excluded(sc, user, c)};
+                *a = (acc_t){sc->gen, RS_ID_NONE, 0, -INFINITY};
                 sc->touched[sc->ntouched++] = c;
         }
         return a;
@@ -200,49 +193,99 @@ static int take(score_t *sc, const cand_t *c, size_t *ncats)
         return 1;
 }
 
-/* MMR: the best 4·k candidates leave the heap (cands[0..ncand) is one) in
- * order into a pool; then each pick maximises
- * λ·score/top − (1−λ)·max over picked p of sim(p → c). */
-static rs_err_t pick_mmr(score_t *sc, size_t ncand, int64_t now, size_t *ncats)
+/* MMR over the pool of the best candidates c[0..pool), best first: each
+ * pick maximises λ·score/top − (1−λ)·max over picked p of sim(p → c). */
+static void pick_mmr(score_t *sc, cand_t *c, size_t pool, int64_t now,
+                     size_t *ncats)
 {
         const score_conf_t *k = sc->conf;
         rs_recs_t *r = &sc->recs;
-        size_t pool = 0, want = (size_t)k->k * 4;
-        cand_t *c = sc->cands;
+        double top = pool ? c[0].score : 1;
 
-        /* pop into the tail of the array, best first from its end */
-        while (ncand && pool < want) {
-                cand_t best = c[0];
-                c[0] = c[--ncand];
-                sift(sc, c, ncand, 0);
-                c[ncand] = best; /* the slot freed by the shrinking heap */
-                pool++;
-        }
-        cand_t *p = c + ncand; /* p[pool-1] best ... p[0] worst */
-        double top = pool ? p[pool - 1].score : 1;
         while (pool && r->n < (uint32_t)k->k) {
                 size_t pick = pool;
                 double best = -INFINITY;
-                for (size_t i = pool; i-- > 0;) {
+                for (size_t i = 0; i < pool; i++) {
                         double red = 0;
                         for (uint32_t j = 0; j < r->n; j++) {
                                 double s = rs_cooc_sim(sc->co, r->items[j].item,
-                                                       p[i].item, now);
+                                                       c[i].item, now);
                                 if (s > red)
                                         red = s;
                         }
-                        double v = k->mmr_lambda * p[i].score / top -
+                        double v = k->mmr_lambda * c[i].score / top -
                                    (1 - k->mmr_lambda) * red;
                         if (v > best) { /* ties: the better-ranked one */
                                 best = v;
                                 pick = i;
                         }
                 }
-                take(sc, &p[pick], ncats);
-                memmove(&p[pick], &p[pick + 1], (pool - pick - 1) * sizeof(*p));
+                take(sc, &c[pick], ncats);
+                memmove(&c[pick], &c[pick + 1], (pool - pick - 1) * sizeof(*c));
                 pool--;
         }
-        return RS_OK;
+}
+
+/* The best `m` candidates of this computation that the user may get, best
+ * first, into sc->cands; returns how many. *more is set when candidates
+ * beyond them were cut off. A bounded heap (worst on top) means most
+ * candidates cost one comparison, and only those that would enter it are
+ * checked for being seen or removed. */
+static size_t select_best(score_t *sc, uint32_t user, int64_t now, size_t m,
+                          int interest, double top_pop, int *more)
+{
+        const score_conf_t *k = sc->conf;
+        cand_t *h = sc->cands;
+        size_t n = 0;
+
+        *more = 0;
+        for (size_t i = 0; i < sc->ntouched; i++) {
+                uint32_t c = sc->touched[i];
+                const acc_t *a = &sc->acc[c];
+                double cf = a->sum > 0 ? a->sum : 0;
+                double in = interest ? k->beta * sc->isc[i] : 0;
+                double tr =
+                        k->gamma > 0 && top_pop > 0
+                                ? k->gamma *
+                                          rs_cooc_popularity(sc->co, c, now) /
+                                          top_pop
+                                : 0;
+                if (cf + in <= 0)
+                        continue; /* trending alone is the fill */
+                uint8_t why = cf >= in && cf >= tr ? RS_REASON_COVISIT
+                              : in >= tr           ? RS_REASON_INTEREST
+                                                   : RS_REASON_TRENDING;
+                cand_t x = {c,
+                            why == RS_REASON_COVISIT ? a->because : RS_ID_NONE,
+                            cf + in + tr, why};
+                if (n == m && !before(sc, &x, &h[0])) {
+                        *more = 1;
+                        continue;
+                }
+                if (excluded(sc, user, c))
+                        continue;
+                if (n < m) {
+                        h[n++] = x;
+                        for (size_t j = n / 2 + 1; n == m && j-- > 0;)
+                                sift_worst(sc, h, n, j); /* full: heapify */
+                        continue;
+                }
+                *more = 1;
+                h[0] = x;
+                sift_worst(sc, h, n, 0);
+        }
+        if (n < m) /* never filled: heapify now */
+                for (size_t j = n / 2 + 1; j-- > 0 && n;)
+                        sift_worst(sc, h, n, j);
+        /* heapsort: the worst goes to the end each round, so the array
+         * ends best first */
+        for (size_t end = n; end > 1; end--) {
+                cand_t t = h[0];
+                h[0] = h[end - 1];
+                h[end - 1] = t;
+                sift_worst(sc, h, end - 1, 0);
+        }
+        return n;
 }
 
 /* Fills sc->recs with u's list at event time now. */
@@ -250,12 +293,10 @@ static rs_err_t compute(score_t *sc, uint32_t user, int64_t now)
 {
         const score_conf_t *k = sc->conf;
         rs_recs_t *r = &sc->recs;
-        size_t na, positives = 0, ncand = 0, ncats = 0;
+        size_t na, positives = 0, ncats = 0;
         const uint32_t *trend;
         size_t ntrend = rs_cooc_trending(sc->co, &trend);
         double top_pop = ntrend ? rs_cooc_popularity(sc->co, trend[0], now) : 0;
-
-        rs_err_t err;
 
         r->user = user;
         r->generated_ts = now;
@@ -271,16 +312,39 @@ static rs_err_t compute(score_t *sc, uint32_t user, int64_t now)
                                 sc->acc[i].stamp = 0;
                         sc->gen = 1;
                 }
+                /* room for every id: candidates are distinct ids */
+                uint32_t ids = rs_intern_count(sc->strings);
+                if (ids > sc->cands_cap) {
+                        size_t cap = ids;
+                        void *p;
+                        if (rs_grow_zeroed((void **)&sc->acc, &sc->acc_cap,
+                                           cap - 1, sizeof(*sc->acc)))
+                                return RS_ERR_NOMEM;
+                        if (!(p = realloc(sc->touched,
+                                          cap * sizeof(*sc->touched))))
+                                return RS_ERR_NOMEM;
+                        sc->touched = p;
+                        if (!(p = realloc(sc->cands, cap * sizeof(*sc->cands))))
+                                return RS_ERR_NOMEM;
+                        sc->cands = p;
+                        if (!(p = realloc(sc->isc, cap * sizeof(*sc->isc))))
+                                return RS_ERR_NOMEM;
+                        sc->isc = p;
+                        if (!(p = realloc(sc->emb, cap * (sc->dim + 1) *
+                                                           sizeof(*sc->emb))))
+                                return RS_ERR_NOMEM;
+                        sc->emb = p;
+                        sc->cands_cap = cap;
+                }
                 sc->ntouched = 0;
                 for (size_t i = 0; i < na; i++) {
                         const rs_neighbor_t *nb;
                         size_t nn = rs_cooc_neighbors(sc->co, sc->witems[i],
                                                       now, &nb);
+                        const double w = sc->waff[i];
                         for (size_t j = 0; j < nn; j++) {
-                                double v = (double)sc->waff[i] * nb[j].sim;
-                                acc_t *a = touch(sc, user, nb[j].item);
-                                if (!a)
-                                        return RS_ERR_NOMEM;
+                                double v = w * nb[j].sim;
+                                acc_t *a = touch(sc, nb[j].item);
                                 a->sum += v;
                                 if (v > a->best) {
                                         a->best = v;
@@ -293,24 +357,7 @@ static rs_err_t compute(score_t *sc, uint32_t user, int64_t now)
                                rs_uwin_interest(sc->win, user, now, sc->v) &&
                                rs_vec_norm(sc->v, sc->dim) > 0;
                 for (size_t i = 0; interest && i < ntrend; i++)
-                        if (!touch(sc, user, trend[i]))
-                                return RS_ERR_NOMEM;
-                if (sc->ntouched > sc->cands_cap) {
-                        size_t cap = sc->ntouched;
-                        cand_t *cs = realloc(sc->cands, cap * sizeof(*cs));
-                        if (cs)
-                                sc->cands = cs;
-                        float *isc = realloc(sc->isc, cap * sizeof(*isc));
-                        if (isc)
-                                sc->isc = isc;
-                        float *emb = realloc(sc->emb, cap * (sc->dim + 1) *
-                                                              sizeof(*emb));
-                        if (emb)
-                                sc->emb = emb;
-                        if (!cs || !isc || !emb)
-                                return RS_ERR_NOMEM;
-                        sc->cands_cap = cap;
-                }
+                        touch(sc, trend[i]);
                 if (interest) {
                         /* one sgemv: candidate embeddings · unit interest */
                         rs_vec_scale(sc->v, sc->dim,
@@ -328,43 +375,27 @@ static rs_err_t compute(score_t *sc, uint32_t user, int64_t now)
                         rs_vec_gemv(sc->emb, sc->ntouched, sc->dim, sc->v,
                                     sc->isc);
                 }
-                for (size_t i = 0; i < sc->ntouched; i++) {
-                        uint32_t c = sc->touched[i];
-                        const acc_t *a = &sc->acc[c];
-                        if (a->skip)
-                                continue;
-                        double cf = a->sum > 0 ? a->sum : 0;
-                        double in = interest ? k->beta * sc->isc[i] : 0;
-                        double tr = k->gamma > 0 && top_pop > 0
-                                            ? k->gamma *
-                                                      rs_cooc_popularity(
-                                                              sc->co, c, now) /
-                                                      top_pop
-                                            : 0;
-                        if (cf + in <= 0)
-                                continue; /* trending alone is the fill */
-                        uint8_t why = cf >= in && cf >= tr ? RS_REASON_COVISIT
-                                      : in >= tr           ? RS_REASON_INTEREST
-                                                           : RS_REASON_TRENDING;
-                        sc->cands[ncand++] =
-                                (cand_t){c,
-                                         why == RS_REASON_COVISIT ? a->because
-                                                                  : RS_ID_NONE,
-                                         cf + in + tr, why};
-                }
-                /* best first from a heap: O(n) to build, then only as
-                 * many pops as the list (and the category cap) needs */
-                for (size_t i = ncand / 2 + 1; i-- > 0 && ncand;)
-                        sift(sc, sc->cands, ncand, i);
-                if (k->mmr_lambda < 1) {
-                        if ((err = pick_mmr(sc, ncand, now, &ncats)))
-                                return err;
-                } else {
-                        while (ncand && r->n < (uint32_t)k->k) {
-                                take(sc, &sc->cands[0], &ncats);
-                                sc->cands[0] = sc->cands[--ncand];
-                                sift(sc, sc->cands, ncand, 0);
-                        }
+                /* The best k suffice, or 4·k for MMR's pool and the
+                 * category cap; should the cap leave the list short,
+                 * select again from all. */
+                int capped = k->mmr_lambda < 1 || k->max_per_category;
+                size_t m = (size_t)k->k * (capped ? 4 : 1);
+                for (;;) {
+                        int more;
+                        size_t ncand = select_best(sc, user, now, m, interest,
+                                                   top_pop, &more);
+                        r->n = 0;
+                        ncats = 0;
+                        if (k->mmr_lambda < 1)
+                                pick_mmr(sc, sc->cands, ncand, now, &ncats);
+                        else
+                                for (size_t i = 0;
+                                     i < ncand && r->n < (uint32_t)k->k; i++)
+                                        take(sc, &sc->cands[i], &ncats);
+                        if (r->n == (uint32_t)k->k || !more ||
+                            k->mmr_lambda < 1)
+                                break;
+                        m = sc->ntouched;
                 }
         }
         /* Fill with trending items below every scored item: first those

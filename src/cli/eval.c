@@ -28,7 +28,7 @@
 #include "recstream/score.h"
 #include "recstream/user_window.h"
 
-#define BATCH 4096
+#define BATCH   4096
 #define POP_TOP 1000 /* popularity ranks kept: a user seeing more is rare */
 
 static const char usage[] =
@@ -64,7 +64,7 @@ typedef struct run {
         rs_uwin_t *win;
         rs_evfile_t *f;
         rs_event_t *ev;
-        size_t nev; /* events read, not yet learnt */
+        size_t nev;       /* events read, not yet learnt */
         uint8_t *is_item; /* by id: an item of the input */
         size_t is_item_cap, items;
         unsigned long long nread, bad;
@@ -87,8 +87,7 @@ static int next_event(run_t *r, rs_event_t *e)
         char errstr[512];
 
         for (;;) {
-                rs_err_t err =
-                        rs_evfile_next(r->f, e, errstr, sizeof(errstr));
+                rs_err_t err = rs_evfile_next(r->f, e, errstr, sizeof(errstr));
                 if (err == RS_ERR_NOENT)
                         return 0;
                 if (err == RS_ERR_NOMEM)
@@ -281,9 +280,8 @@ static int prequential(run_t *r)
                 if (positive(e)) {
                         int added = rs_hset_add(
                                 &firsts, (uint64_t)e->user << 32 | e->item);
-                        if (added < 0 ||
-                            rs_grow_zeroed((void **)&warm, &warm_cap, e->user,
-                                           1))
+                        if (added < 0 || rs_grow_zeroed((void **)&warm,
+                                                        &warm_cap, e->user, 1))
                                 goto nomem;
                         is_target = added;
                 }
@@ -322,8 +320,9 @@ static int prequential(run_t *r)
         if (r->tty)
                 fprintf(stderr, "\r%78s\r", "");
         if (!ntargets) {
-                fprintf(stderr, "recstream: eval: %s has no targets (first "
-                                "positive interactions)\n",
+                fprintf(stderr,
+                        "recstream: eval: %s has no targets (first "
+                        "positive interactions)\n",
                         o->input);
                 goto out;
         }
@@ -434,10 +433,11 @@ static void write_plot(FILE *f, const target_t *t, size_t n, int k,
                         for (size_t i = lo; i < hi; i++)
                                 h += line ? t[i].pop_hit : t[i].hit;
                         h /= (double)(hi - lo);
-                        double x = L + (W - L - R) *
-                                               (bins > 1 ? (double)b /
-                                                                   (double)(bins - 1)
-                                                         : 0.5);
+                        double x =
+                                L +
+                                (W - L -
+                                 R) * (bins > 1 ? (double)b / (double)(bins - 1)
+                                                : 0.5);
                         fprintf(f, "%.1f,%.1f ", x,
                                 H - B - (H - T - B) * h / ymax);
                 }
@@ -510,9 +510,9 @@ static int split(run_t *r)
                 fprintf(stderr, "recstream: eval: %s\n", errstr);
                 goto out;
         }
-        for (rs_err_t err; (err = rs_evfile_next(tf, &te, errstr,
-                                                 sizeof(errstr))) !=
-                           RS_ERR_NOENT;) {
+        for (rs_err_t err;
+             (err = rs_evfile_next(tf, &te, errstr, sizeof(errstr))) !=
+             RS_ERR_NOENT;) {
                 if (err == RS_ERR_NOMEM)
                         goto nomem;
                 if (err) {
@@ -553,8 +553,9 @@ static int split(run_t *r)
                 map += ap / (double)nt;
         }
         if (!users) {
-                fprintf(stderr, "recstream: eval: no user is in both the "
-                                "output and %s\n",
+                fprintf(stderr,
+                        "recstream: eval: no user is in both the "
+                        "output and %s\n",
                         o->test);
                 goto out;
         }
@@ -632,8 +633,7 @@ int rs_cmd_eval(int argc, char **argv)
             !(r.ev = malloc(BATCH * sizeof(*r.ev))) ||
             !(r.f = rs_evfile_open(o.input, r.in, errstr, sizeof(errstr))) ||
             !(r.cat = rs_catalog_new((size_t)r.pl->items.embedding_dim)) ||
-            !(r.ch = rs_chain_new(r.pl, r.in, r.cat, errstr,
-                                  sizeof(errstr)))) {
+            !(r.ch = rs_chain_new(r.pl, r.in, r.cat, errstr, sizeof(errstr)))) {
                 fprintf(stderr, "recstream: eval: %s\n",
                         r.in && r.ev ? errstr : "out of memory");
                 goto out;
