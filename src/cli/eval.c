@@ -266,6 +266,7 @@ static int prequential(run_t *r)
         rs_hset_t firsts = {0};
         uint8_t *warm = NULL; /* by user id: had a positive interaction */
         size_t warm_cap = 0, cold = 0, ntargets = 0, targets_cap = 0;
+        size_t unreachable = 0; /* targets the user had seen: never listed */
         target_t *targets = NULL;
         uint32_t list[RS_RECS_MAX], plist[RS_RECS_MAX];
         char what[96];
@@ -302,6 +303,8 @@ static int prequential(run_t *r)
                                 e->ts, score_list(&m, list, n, e->item) > 0,
                                 score_list(&pm, plist, pn, e->item) > 0};
                         cold += !warm[e->user];
+                        unreachable +=
+                                (size_t)rs_uwin_seen(r->win, e->user, e->item);
                         warm[e->user] = 1;
                         snprintf(what, sizeof(what),
                                  "%zu targets  hr@%d %.4f (popularity %.4f)",
@@ -333,10 +336,11 @@ static int prequential(run_t *r)
                m.ndcg / nt, m.rr / nt, (double)m.nlisted / ni);
         printf("%-12s %8.4f %8.4f %8.4f %9.4f\n", "popularity", pm.hits / nt,
                pm.ndcg / nt, pm.rr / nt, (double)pm.nlisted / ni);
-        printf("k=%d targets=%zu cold_users=%.4f events=%llu items=%zu "
-               "hr_ratio=%.2f time_s=%.2f\n",
-               o->k, ntargets, (double)cold / nt, r->nread, r->items,
-               pm.hits > 0 ? m.hits / pm.hits : 0.0, now_s() - r->t0);
+        printf("k=%d targets=%zu cold_users=%.4f seen_before=%.4f "
+               "events=%llu items=%zu hr_ratio=%.2f time_s=%.2f\n",
+               o->k, ntargets, (double)cold / nt, (double)unreachable / nt,
+               r->nread, r->items, pm.hits > 0 ? m.hits / pm.hits : 0.0,
+               now_s() - r->t0);
         printf("hr@%d=%.4f ndcg@%d=%.4f mrr=%.4f coverage=%.4f targets=%zu "
                "pop_hr@%d=%.4f pop_ndcg@%d=%.4f\n",
                o->k, m.hits / nt, o->k, m.ndcg / nt, m.rr / nt,
