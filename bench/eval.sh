@@ -48,7 +48,7 @@ variant() {
 split="--input $ml/split/train.csv --test $ml/split/test.csv"
 timed "split movielens.yaml" eval -c pipelines/movielens.yaml $split
 timed "split max_pairs 20, max_neighbors 100" eval -c "$(variant 20 100)" $split
-timed "split max_pairs 10, max_neighbors 50" eval -c "$(variant 10 50)" $split
+timed "split max_pairs 20, max_neighbors 50" eval -c "$(variant 20 50)" $split
 timed "prequential movielens-next.yaml" eval -c pipelines/movielens-next.yaml --input "$ml/events.csv"
 tb=$DATA/taobao-sample/events.csv
 if [ -f "$tb" ]; then
