@@ -8,10 +8,12 @@
  * only long ago fades to nothing.
  *
  * Each item keeps its counterparts in its own open-addressing table of
- * 12-byte entries, at most max_neighbors_tracked of them: when full, the
- * smallest count is evicted and the newcomer inherits it plus its own
- * weight (space-saving), so heavy pairs survive and memory is bounded by
- * configuration. Neighbour lists (top max_neighbors by similarity) are
+ * 12-byte entries (linear probing, at most 4/5 full), at most
+ * max_neighbors_tracked of them: when full, the smallest count is evicted
+ * and the newcomer inherits it plus its own weight (space-saving), so
+ * heavy pairs survive and memory is bounded by configuration. A full
+ * table keeps its few smallest counts aside (lows_t), so an eviction
+ * rarely scans the table. Neighbour lists (top max_neighbors by similarity) are
  * recomputed lazily: only for items whose counts changed, at most once per
  * `refresh` of event time.
  *
@@ -88,8 +90,25 @@ typedef struct cp {
         uint32_t t; /* seconds since the epoch of the last update */
 } cp_t;
 
+/* The smallest counts of a full table, ascending, as a list to evict
+ * from. Counts are compared as of time `at`: decay scales every live count
+ * by the same factor, so their order does not change while they are not
+ * updated (an updated one is moved). Every count of the table not listed
+ * is at least `bound` (as of `at`), and none is older than `tmin`: while
+ * no count can have passed the horizon, the smallest listed is the
+ * smallest of the table. */
+#define LOWS 16
+
+typedef struct lows {
+        uint32_t n, at, tmin;
+        double bound;
+        uint32_t item[LOWS];
+        double c[LOWS];
+} lows_t;
+
 typedef struct item {
         cp_t *cp;
+        lows_t *lows;         /* full tables only; NULL until needed */
         uint32_t mask, count; /* slots - 1; entries */
         float n;              /* marginal */
         uint32_t t_n;
@@ -98,6 +117,7 @@ typedef struct item {
         uint32_t nnb;
         int64_t nb_at; /* event time of the last refresh */
         uint32_t category;
+        uint32_t paired; /* pair_event's stamp: paired with this event */
         uint8_t dirty, in_trend;
 } item_t;
 
@@ -113,8 +133,15 @@ struct rs_cooc {
         uint32_t *trend;
         size_t ntrend;
         rs_win_entry_t *wbuf;
-        uint32_t *paired;
+        uint32_t stamp; /* of the current pair_event */
+        /* decay factors by age in seconds (direct-mapped, exact) */
+        struct decay_memo {
+                uint32_t dt; /* UINT32_MAX: empty */
+                double f;
+        } * memo;
 };
+
+#define MEMO 4096
 
 static uint32_t secs(int64_t ms)
 {
@@ -127,13 +154,21 @@ static uint32_t secs(int64_t ms)
  * 0 beyond the horizon. */
 static double decay(const rs_cooc_t *co, uint32_t t, uint32_t now)
 {
-        double dt = now > t ? (double)(now - t) : 0;
+        uint32_t age = now > t ? now - t : 0;
+        double dt = (double)age;
+        struct decay_memo *m;
 
         if (dt * 1000 > (double)co->conf->horizon)
                 return 0;
-        return co->conf->half_life
-                       ? exp2(-dt * 1000 / (double)co->conf->half_life)
-                       : 1;
+        if (!co->conf->half_life || age == 0)
+                return 1;
+        /* exp2 is the cost of every update: ages repeat, so remember */
+        m = &co->memo[age & (MEMO - 1)];
+        if (m->dt != age) {
+                m->dt = age;
+                m->f = exp2(-dt * 1000 / (double)co->conf->half_life);
+        }
+        return m->f;
 }
 
 static item_t *item_find(const rs_cooc_t *co, uint32_t id)
@@ -183,6 +218,13 @@ static void cp_put(cp_t *cp, uint32_t mask, cp_t e)
         cp[s] = e;
 }
 
+/* Whether a table of mask + 1 slots has room for one more entry: it is
+ * kept at most 4/5 full (linear probing stays short). */
+static int cp_room(uint32_t count, uint32_t mask)
+{
+        return (uint64_t)(count + 1) * 5 <= ((uint64_t)mask + 1) * 4;
+}
+
 /* Rebuilds it's table with `slots` slots, keeping entries alive at now
  * (all when now is 0). */
 static int cp_rebuild(rs_cooc_t *co, item_t *it, uint32_t slots, uint32_t now)
@@ -210,6 +252,8 @@ static int cp_rebuild(rs_cooc_t *co, item_t *it, uint32_t slots, uint32_t now)
         it->cp = cp;
         it->mask = slots - 1;
         it->count = kept;
+        if (it->lows)
+                it->lows->n = 0; /* entries went: rescan when full */
         return 0;
 }
 
@@ -233,44 +277,168 @@ static void cp_delete(item_t *it, cp_t *e)
         }
 }
 
+/*
+ * The smallest counts of full tables (lows_t).
+ */
+
+/* A count c as of now, as of lw->at instead. */
+static double lows_ref(const rs_cooc_t *co, const lows_t *lw, double c,
+                       uint32_t now)
+{
+        if (!co->conf->half_life || now == lw->at)
+                return c;
+        return c * exp2((double)(now - lw->at) * 1000 /
+                        (double)co->conf->half_life);
+}
+
+/* Lists item x with count c (as of lw->at) when it is below the bound;
+ * what no longer fits raises nothing: the bound falls to it. */
+static void lows_insert(lows_t *lw, uint32_t x, double c)
+{
+        uint32_t k;
+
+        if (c > lw->bound)
+                return;
+        if (lw->n == LOWS) {
+                if (c >= lw->c[LOWS - 1]) {
+                        lw->bound = c;
+                        return;
+                }
+                lw->bound = lw->c[LOWS - 1];
+                lw->n--;
+        }
+        for (k = lw->n; k > 0 && lw->c[k - 1] > c; k--) {
+                lw->item[k] = lw->item[k - 1];
+                lw->c[k] = lw->c[k - 1];
+        }
+        lw->item[k] = x;
+        lw->c[k] = c;
+        lw->n++;
+}
+
+static void lows_remove(lows_t *lw, uint32_t k)
+{
+        lw->n--;
+        memmove(&lw->item[k], &lw->item[k + 1],
+                (lw->n - k) * sizeof(lw->item[0]));
+        memmove(&lw->c[k], &lw->c[k + 1], (lw->n - k) * sizeof(lw->c[0]));
+}
+
+/* Whether the list still tells the table's smallest count at now. */
+static int lows_valid(const rs_cooc_t *co, const lows_t *lw, uint32_t now)
+{
+        return lw && lw->n && now >= lw->at &&
+               (double)(now - lw->tmin) * 1000 <=
+                       (double)co->conf->horizon && /* none expired */
+               (!co->conf->half_life ||
+                (double)(now - lw->at) * 1000 <=
+                        (double)co->conf->half_life * 512); /* lows_ref */
+}
+
+/* Entry x of a full table was updated to count c at now: keep the list
+ * in order. */
+static void lows_update(const rs_cooc_t *co, lows_t *lw, uint32_t x, double c,
+                        uint32_t now)
+{
+        if (!lows_valid(co, lw, now)) {
+                lw->n = 0; /* a listed count may have grown: rescan */
+                return;
+        }
+        for (uint32_t k = 0; k < lw->n; k++)
+                if (lw->item[k] == x) {
+                        lows_remove(lw, k);
+                        lows_insert(lw, x, lows_ref(co, lw, c, now));
+                        return;
+                }
+}
+
+/* The entry of the smallest count at now of a full table (the first in
+ * slot order among equals), found by a scan that also lists the next
+ * smallest. NULL when memory ran out. */
+static cp_t *lows_scan(rs_cooc_t *co, item_t *it, uint32_t now)
+{
+        lows_t *lw = it->lows;
+        cp_t *min = NULL;
+        double minc = INFINITY;
+
+        if (!lw) {
+                if (!(lw = it->lows = malloc(sizeof(*lw))))
+                        return NULL;
+                co->bytes += sizeof(*lw);
+        }
+        lw->n = 0;
+        lw->at = now;
+        lw->tmin = now;
+        lw->bound = INFINITY;
+        for (uint32_t s = 0; s <= it->mask; s++) {
+                cp_t *e = &it->cp[s];
+                if (e->item == RS_ID_NONE)
+                        continue;
+                double c = e->c * decay(co, e->t, now);
+                if (c < minc) {
+                        if (min)
+                                lows_insert(lw, min->item, minc);
+                        minc = c;
+                        min = e;
+                } else {
+                        lows_insert(lw, e->item, c);
+                }
+                if (e->t < lw->tmin)
+                        lw->tmin = e->t;
+        }
+        /* tmin: every entry's; the one evicted does not matter */
+        return min;
+}
+
+/* The entry space-saving evicts from a full table: the smallest count. */
+static cp_t *evictee(rs_cooc_t *co, item_t *it, uint32_t now)
+{
+        lows_t *lw = it->lows;
+
+        while (lows_valid(co, lw, now)) {
+                cp_t *e = cp_find(it, lw->item[0]);
+                lows_remove(lw, 0);
+                if (e)
+                        return e;
+        }
+        return lows_scan(co, it, now);
+}
+
 static int pair_add(rs_cooc_t *co, item_t *it, uint32_t j, float w,
                     uint32_t now)
 {
         cp_t *e = cp_find(it, j);
         float base = 0;
+        int full = it->count == (uint32_t)co->conf->max_tracked;
 
         it->dirty = 1;
         if (e) {
                 e->c = (float)(e->c * decay(co, e->t, now)) + w;
                 e->t = now;
+                if (full && it->lows)
+                        lows_update(co, it->lows, j, e->c, now);
                 return 0;
         }
-        if (it->count == (uint32_t)co->conf->max_tracked) {
+        if (full) {
                 /* space-saving: the smallest count makes room */
-                cp_t *min = NULL;
-                double minc = INFINITY;
-                for (uint32_t s = 0; s <= it->mask; s++) {
-                        if (it->cp[s].item == RS_ID_NONE)
-                                continue;
-                        double c = it->cp[s].c * decay(co, it->cp[s].t, now);
-                        if (c < minc) {
-                                minc = c;
-                                min = &it->cp[s];
-                        }
-                }
-                base = (float)minc;
+                cp_t *min = evictee(co, it, now);
+                if (!min)
+                        return -1;
+                base = (float)(min->c * decay(co, min->t, now));
                 cp_delete(it, min);
                 it->count--;
                 co->pairs--;
         }
-        if (!it->cp || (it->count + 1) * 2 > it->mask + 1) {
-                uint32_t slots = it->cp ? (it->mask + 1) * 2 : 8;
+        if (!it->cp || !cp_room(it->count, it->mask)) {
+                uint32_t slots = it->cp ? (it->mask + 1) * 2 : 4;
                 if (cp_rebuild(co, it, slots, 0))
                         return -1;
         }
         cp_put(it->cp, it->mask, (cp_t){j, base + w, now});
         it->count++;
         co->pairs++;
+        if (full && lows_valid(co, it->lows, now))
+                lows_insert(it->lows, j, lows_ref(co, it->lows, base + w, now));
         return 0;
 }
 
@@ -511,6 +679,35 @@ static double damping(const rs_cooc_t *co, uint32_t touched)
         }
 }
 
+/* The tables pair_event is about to update are scattered over memory:
+ * fetch them ahead a level at a time (item pointers, items, home slots),
+ * so their cache misses overlap instead of following one another. */
+static void prefetch_pairs(const rs_cooc_t *co, const item_t *ij, uint32_t j,
+                           size_t self)
+{
+        const rs_win_entry_t *wb = co->wbuf;
+        size_t lo = self > 64 ? self - 64 : 0;
+
+        for (size_t x = lo; x < self; x++)
+                if (wb[x].item < co->cap)
+                        __builtin_prefetch(&co->items[wb[x].item]);
+        for (size_t x = lo; x < self; x++) {
+                const item_t *ii = item_find(co, wb[x].item);
+                if (ii) {
+                        __builtin_prefetch(ii);
+                        __builtin_prefetch((const char *)(ii + 1) - 1);
+                }
+                if (ij->cp)
+                        __builtin_prefetch(
+                                &ij->cp[rs_slot32(wb[x].item, ij->mask)]);
+        }
+        for (size_t x = lo; x < self; x++) {
+                const item_t *ii = item_find(co, wb[x].item);
+                if (ii && ii->cp)
+                        __builtin_prefetch(&ii->cp[rs_slot32(j, ii->mask)]);
+        }
+}
+
 static rs_err_t pair_event(rs_cooc_t *co, const rs_event_t *e, item_t *ij)
 {
         const cooc_conf_t *k = co->conf;
@@ -520,6 +717,14 @@ static rs_err_t pair_event(rs_cooc_t *co, const rs_event_t *e, item_t *ij)
         uint32_t now = secs(e->ts);
         size_t npaired = 0;
 
+        if (++co->stamp == 0) {
+                /* wrapped: no item may keep an old stamp */
+                for (size_t i = 0; i < co->cap; i++)
+                        if (co->items[i])
+                                co->items[i]->paired = 0;
+                co->stamp = 1;
+        }
+
         /* Stages run batch by batch, so the window may already hold the
          * user's later events of this batch. The event is the user's first
          * touch of its item, so its entry is that item's earliest: pair
@@ -527,20 +732,21 @@ static rs_err_t pair_event(rs_cooc_t *co, const rs_event_t *e, item_t *ij)
         size_t self = 0;
         while (self < n && co->wbuf[self].item != e->item)
                 self++;
+        prefetch_pairs(co, ij, e->item, self);
         for (size_t x = self; x-- > 0 && npaired < (size_t)k->max_pairs;) {
                 const rs_win_entry_t *we = &co->wbuf[x];
-                size_t p;
                 if (we->w <= 0)
                         continue;
                 if (e->ts - we->ts > k->pair_gap)
                         break; /* older ones are further still */
-                for (p = 0; p < npaired && co->paired[p] != we->item; p++)
-                        ;
-                if (p < npaired)
-                        continue;
-                co->paired[npaired++] = we->item;
                 item_t *ii = item_get(co, we->item);
-                if (!ii || pair_add(co, ii, e->item, w, now) ||
+                if (!ii)
+                        return RS_ERR_NOMEM;
+                if (ii->paired == co->stamp)
+                        continue; /* once per item */
+                ii->paired = co->stamp;
+                npaired++;
+                if (pair_add(co, ii, e->item, w, now) ||
                     pair_add(co, ij, we->item, w, now))
                         return RS_ERR_NOMEM;
         }
@@ -587,13 +793,14 @@ static void cooc_destroy(void *st)
         for (size_t i = 0; i < co->cap; i++)
                 if (co->items[i]) {
                         free(co->items[i]->cp);
+                        free(co->items[i]->lows);
                         free(co->items[i]->nb);
                         free(co->items[i]);
                 }
         free(co->items);
         free(co->trend);
         free(co->wbuf);
-        free(co->paired);
+        free(co->memo);
         free(co);
 }
 
@@ -615,12 +822,13 @@ static void *cooc_create(const void *conf, const rs_stage_env_t *env,
             !(co->trend =
                       malloc((size_t)k->trending_size * sizeof(*co->trend))) ||
             !(co->wbuf = malloc(rs_uwin_max_events(win) * sizeof(*co->wbuf))) ||
-            !(co->paired =
-                      malloc((size_t)k->max_pairs * sizeof(*co->paired)))) {
+            !(co->memo = malloc(MEMO * sizeof(*co->memo)))) {
                 cooc_destroy(co);
                 rs_seterr(errstr, errstr_size, RS_ERR_NOMEM, "out of memory");
                 return NULL;
         }
+        for (size_t i = 0; i < MEMO; i++)
+                co->memo[i].dt = UINT32_MAX;
         co->conf = k;
         co->win = win;
         co->t0 = INT64_MIN;
