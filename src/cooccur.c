@@ -117,7 +117,6 @@ typedef struct item {
         uint32_t nnb;
         int64_t nb_at; /* event time of the last refresh */
         uint32_t category;
-        uint32_t paired; /* pair_event's stamp: paired with this event */
         uint8_t dirty, in_trend;
 } item_t;
 
@@ -133,7 +132,14 @@ struct rs_cooc {
         uint32_t *trend;
         size_t ntrend;
         rs_win_entry_t *wbuf;
-        uint32_t stamp; /* of the current pair_event */
+        uint32_t *paired;
+        /* the batch's pair updates, applied in order after it */
+        struct pair_upd {
+                uint32_t i, j; /* C(i,j) += w at t */
+                float w;
+                uint32_t t;
+        } * upd;
+        size_t nupd, upd_cap;
         /* decay factors by age in seconds (direct-mapped, exact) */
         struct decay_memo {
                 uint32_t dt; /* UINT32_MAX: empty */
@@ -679,35 +685,56 @@ static double damping(const rs_cooc_t *co, uint32_t touched)
         }
 }
 
-/* The tables pair_event is about to update are scattered over memory:
- * fetch them ahead a level at a time (item pointers, items, home slots),
- * so their cache misses overlap instead of following one another. */
-static void prefetch_pairs(const rs_cooc_t *co, const item_t *ij, uint32_t j,
-                           size_t self)
+static int upd_push(rs_cooc_t *co, uint32_t i, uint32_t j, float w, uint32_t t)
 {
-        const rs_win_entry_t *wb = co->wbuf;
-        size_t lo = self > 64 ? self - 64 : 0;
-
-        for (size_t x = lo; x < self; x++)
-                if (wb[x].item < co->cap)
-                        __builtin_prefetch(&co->items[wb[x].item]);
-        for (size_t x = lo; x < self; x++) {
-                const item_t *ii = item_find(co, wb[x].item);
-                if (ii) {
-                        __builtin_prefetch(ii);
-                        __builtin_prefetch((const char *)(ii + 1) - 1);
-                }
-                if (ij->cp)
-                        __builtin_prefetch(
-                                &ij->cp[rs_slot32(wb[x].item, ij->mask)]);
+        if (co->nupd == co->upd_cap) {
+                size_t cap = co->upd_cap ? co->upd_cap * 2 : 4096;
+                struct pair_upd *u = realloc(co->upd, cap * sizeof(*u));
+                if (!u)
+                        return -1;
+                co->upd = u;
+                co->upd_cap = cap;
         }
-        for (size_t x = lo; x < self; x++) {
-                const item_t *ii = item_find(co, wb[x].item);
-                if (ii && ii->cp)
-                        __builtin_prefetch(&ii->cp[rs_slot32(j, ii->mask)]);
-        }
+        co->upd[co->nupd++] = (struct pair_upd){i, j, w, t};
+        return 0;
 }
 
+/* Applies the batch's pair updates in their order. Each touches one
+ * table, scattered over memory, so the tables of the updates a few steps
+ * ahead are fetched a level at a time (item pointer, item, home slot):
+ * their cache misses overlap instead of following one another. */
+static rs_err_t apply_pairs(rs_cooc_t *co)
+{
+        const struct pair_upd *u = co->upd;
+        const size_t n = co->nupd;
+        const item_t *p;
+
+        co->nupd = 0;
+        for (size_t x = 0; x < n; x++) {
+                if (x + 12 < n && u[x + 12].i < co->cap)
+                        __builtin_prefetch(&co->items[u[x + 12].i]);
+                if (x + 8 < n && (p = item_find(co, u[x + 8].i))) {
+                        __builtin_prefetch(p);
+                        __builtin_prefetch((const char *)(p + 1) - 1);
+                }
+                if (x + 4 < n && (p = item_find(co, u[x + 4].i))) {
+                        if (p->cp)
+                                __builtin_prefetch(
+                                        &p->cp[rs_slot32(u[x + 4].j, p->mask)]);
+                        if (p->lows)
+                                __builtin_prefetch(p->lows);
+                }
+                item_t *it = item_get(co, u[x].i);
+                if (!it || pair_add(co, it, u[x].j, u[x].w, u[x].t))
+                        return RS_ERR_NOMEM;
+        }
+        return RS_OK;
+}
+
+/* Pairs the event's item with the user's earlier window items: the
+ * updates are queued for apply_pairs, which runs them after the batch
+ * (nothing reads the counts in between, and each table sees its updates
+ * in event order). */
 static rs_err_t pair_event(rs_cooc_t *co, const rs_event_t *e, item_t *ij)
 {
         const cooc_conf_t *k = co->conf;
@@ -717,14 +744,6 @@ static rs_err_t pair_event(rs_cooc_t *co, const rs_event_t *e, item_t *ij)
         uint32_t now = secs(e->ts);
         size_t npaired = 0;
 
-        if (++co->stamp == 0) {
-                /* wrapped: no item may keep an old stamp */
-                for (size_t i = 0; i < co->cap; i++)
-                        if (co->items[i])
-                                co->items[i]->paired = 0;
-                co->stamp = 1;
-        }
-
         /* Stages run batch by batch, so the window may already hold the
          * user's later events of this batch. The event is the user's first
          * touch of its item, so its entry is that item's earliest: pair
@@ -732,22 +751,20 @@ static rs_err_t pair_event(rs_cooc_t *co, const rs_event_t *e, item_t *ij)
         size_t self = 0;
         while (self < n && co->wbuf[self].item != e->item)
                 self++;
-        prefetch_pairs(co, ij, e->item, self);
         for (size_t x = self; x-- > 0 && npaired < (size_t)k->max_pairs;) {
                 const rs_win_entry_t *we = &co->wbuf[x];
+                size_t p;
                 if (we->w <= 0)
                         continue;
                 if (e->ts - we->ts > k->pair_gap)
                         break; /* older ones are further still */
-                item_t *ii = item_get(co, we->item);
-                if (!ii)
-                        return RS_ERR_NOMEM;
-                if (ii->paired == co->stamp)
-                        continue; /* once per item */
-                ii->paired = co->stamp;
-                npaired++;
-                if (pair_add(co, ii, e->item, w, now) ||
-                    pair_add(co, ij, we->item, w, now))
+                for (p = 0; p < npaired && co->paired[p] != we->item; p++)
+                        ;
+                if (p < npaired)
+                        continue;
+                co->paired[npaired++] = we->item;
+                if (upd_push(co, we->item, e->item, w, now) ||
+                    upd_push(co, e->item, we->item, w, now))
                         return RS_ERR_NOMEM;
         }
         ij->n = (float)(ij->n * decay(co, ij->t_n, now)) + 1.0f;
@@ -767,7 +784,19 @@ static rs_err_t cooc_process(void *st, rs_event_t *ev, size_t n,
         (void)out;
         for (size_t i = 0; i < n; i++) {
                 const rs_event_t *e = &ev[i];
+                const item_t *p;
                 item_t *it;
+                /* events ahead: their items and users' windows */
+                if (i + 8 < n && ev[i + 8].item < co->cap)
+                        __builtin_prefetch(&co->items[ev[i + 8].item]);
+                if (i + 4 < n && (p = item_find(co, ev[i + 4].item))) {
+                        __builtin_prefetch(p);
+                        __builtin_prefetch((const char *)(p + 1) - 1);
+                }
+                if (i + 8 < n)
+                        rs_uwin_prefetch(co->win, ev[i + 8].user, 0);
+                if (i + 4 < n)
+                        rs_uwin_prefetch(co->win, ev[i + 4].user, 1);
                 if (e->drop)
                         continue;
                 if (!(it = item_get(co, e->item)))
@@ -781,7 +810,7 @@ static rs_err_t cooc_process(void *st, rs_event_t *ev, size_t n,
                                 return err;
                 }
         }
-        return RS_OK;
+        return apply_pairs(co);
 }
 
 static void cooc_destroy(void *st)
@@ -800,6 +829,8 @@ static void cooc_destroy(void *st)
         free(co->items);
         free(co->trend);
         free(co->wbuf);
+        free(co->paired);
+        free(co->upd);
         free(co->memo);
         free(co);
 }
@@ -822,6 +853,8 @@ static void *cooc_create(const void *conf, const rs_stage_env_t *env,
             !(co->trend =
                       malloc((size_t)k->trending_size * sizeof(*co->trend))) ||
             !(co->wbuf = malloc(rs_uwin_max_events(win) * sizeof(*co->wbuf))) ||
+            !(co->paired =
+                      malloc((size_t)k->max_pairs * sizeof(*co->paired))) ||
             !(co->memo = malloc(MEMO * sizeof(*co->memo)))) {
                 cooc_destroy(co);
                 rs_seterr(errstr, errstr_size, RS_ERR_NOMEM, "out of memory");

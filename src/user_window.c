@@ -331,6 +331,22 @@ static rs_err_t uwin_process(void *st, rs_event_t *ev, size_t n,
         return RS_OK;
 }
 
+void rs_uwin_prefetch(const rs_uwin_t *win, uint32_t user, int level)
+{
+        const user_t *u;
+
+        if (user >= win->cap)
+                return;
+        if (level == 0) {
+                __builtin_prefetch(&win->users[user]);
+        } else if ((u = win->users[user])) {
+                const char *p = (const char *)u;
+                const char *end = (const char *)(u->ring + u->n);
+                for (; p < end; p += 64)
+                        __builtin_prefetch(p);
+        }
+}
+
 size_t rs_uwin_get(const rs_uwin_t *win, uint32_t user, int64_t now,
                    rs_win_entry_t *out, size_t max)
 {
