@@ -143,16 +143,17 @@ static int over_rate(clean_t *cl, const rs_event_t *ev)
         return 0;
 }
 
-static int empty(const rs_intern_t *in, uint32_t id)
+/* Whether id is unknown or the empty string, whose id is `none` (looked
+ * up once a batch: RS_ID_NONE until someone sent an empty id). */
+static int empty(const rs_intern_t *in, uint32_t none, uint32_t id)
 {
-        size_t len = 0;
-        return !rs_intern_str(in, id, &len) || len == 0;
+        return id == none || id >= rs_intern_count(in);
 }
 
-static int invalid(const clean_t *cl, const rs_event_t *ev)
+static int invalid(const clean_t *cl, uint32_t none, const rs_event_t *ev)
 {
-        return empty(cl->strings, ev->user) || empty(cl->strings, ev->item) ||
-               ev->watch_ms < 0 ||
+        return empty(cl->strings, none, ev->user) ||
+               empty(cl->strings, none, ev->item) || ev->watch_ms < 0 ||
                (ev->duration_ms != RS_NONE_I64 && ev->duration_ms < 0) ||
                (ev->type == RS_EV_RATE && isnan(ev->value));
 }
@@ -162,14 +163,22 @@ static rs_err_t clean_process(void *st, rs_event_t *ev, size_t n,
 {
         clean_t *cl = st;
         const clean_conf_t *c = cl->conf;
+        const uint32_t none = rs_intern_find(cl->strings, "", 0);
         int dup;
 
         (void)out;
         for (size_t i = 0; i < n; i++) {
                 rs_event_t *e = &ev[i];
+                if (i + 6 < n) { /* random reads ahead */
+                        const rs_event_t *f = &ev[i + 6];
+                        rs_hset_prefetch(&cl->gen[0], f->event_hash);
+                        rs_hset_prefetch(&cl->gen[1], f->event_hash);
+                        if (f->user < cl->nbuckets)
+                                __builtin_prefetch(&cl->buckets[f->user]);
+                }
                 if (e->drop)
                         continue;
-                if (invalid(cl, e))
+                if (invalid(cl, none, e))
                         e->drop = RS_DROP_INVALID;
                 else if (cl->watermark != INT64_MIN && c->max_age &&
                          e->ts < cl->watermark - c->max_age)

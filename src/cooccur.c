@@ -8,12 +8,15 @@
  * only long ago fades to nothing.
  *
  * Each item keeps its counterparts in its own open-addressing table of
- * 12-byte entries, at most max_neighbors_tracked of them: when full, the
- * smallest count is evicted and the newcomer inherits it plus its own
- * weight (space-saving), so heavy pairs survive and memory is bounded by
- * configuration. Neighbour lists (top max_neighbors by similarity) are
- * recomputed lazily: only for items whose counts changed (by at least
- * refresh_change of their mass), at most once per `refresh` of event time.
+ * 12-byte entries (linear probing, at most 4/5 full), at most
+ * max_neighbors_tracked of them: when full, the smallest count is evicted
+ * and the newcomer inherits it plus its own weight (space-saving), so
+ * heavy pairs survive and memory is bounded by configuration. A full
+ * table keeps its few smallest counts aside (lows_t), so an eviction
+ * rarely scans the table. Neighbour lists (top max_neighbors by
+ * similarity) are recomputed lazily: only for items whose counts changed
+ * (by at least refresh_change of their mass), at most once per `refresh`
+ * of event time.
  *
  * Trending popularity is kept in forward-decay form
  * g = Σ w · 2^((t − t0)/trending_half_life), whose order is the order of
@@ -93,8 +96,25 @@ typedef struct cp {
         uint32_t t; /* seconds since the epoch of the last update */
 } cp_t;
 
+/* The smallest counts of a full table, ascending, as a list to evict
+ * from. Counts are compared as of time `at`: decay scales every live count
+ * by the same factor, so their order does not change while they are not
+ * updated (an updated one is moved). Every count of the table not listed
+ * is at least `bound` (as of `at`), and none is older than `tmin`: while
+ * no count can have passed the horizon, the smallest listed is the
+ * smallest of the table. */
+#define LOWS 16
+
+typedef struct lows {
+        uint32_t n, at, tmin;
+        double bound;
+        uint32_t item[LOWS];
+        double c[LOWS];
+} lows_t;
+
 typedef struct item {
         cp_t *cp;
+        lows_t *lows;         /* full tables only; NULL until needed */
         uint32_t mask, count; /* slots - 1; entries */
         float n;              /* marginal */
         uint32_t t_n;
@@ -121,7 +141,21 @@ struct rs_cooc {
         size_t ntrend;
         rs_win_entry_t *wbuf;
         uint32_t *paired;
+        /* the batch's pair updates, applied in order after it */
+        struct pair_upd {
+                uint32_t i, j; /* C(i,j) += w at t */
+                float w;
+                uint32_t t;
+        } * upd;
+        size_t nupd, upd_cap;
+        /* decay factors by age in seconds (direct-mapped, exact) */
+        struct decay_memo {
+                uint32_t dt; /* UINT32_MAX: empty */
+                double f;
+        } * memo;
 };
+
+#define MEMO 4096
 
 static uint32_t secs(int64_t ms)
 {
@@ -134,13 +168,21 @@ static uint32_t secs(int64_t ms)
  * 0 beyond the horizon. */
 static double decay(const rs_cooc_t *co, uint32_t t, uint32_t now)
 {
-        double dt = now > t ? (double)(now - t) : 0;
+        uint32_t age = now > t ? now - t : 0;
+        double dt = (double)age;
+        struct decay_memo *m;
 
         if (dt * 1000 > (double)co->conf->horizon)
                 return 0;
-        return co->conf->half_life
-                       ? exp2(-dt * 1000 / (double)co->conf->half_life)
-                       : 1;
+        if (!co->conf->half_life || age == 0)
+                return 1;
+        /* exp2 is the cost of every update: ages repeat, so remember */
+        m = &co->memo[age & (MEMO - 1)];
+        if (m->dt != age) {
+                m->dt = age;
+                m->f = exp2(-dt * 1000 / (double)co->conf->half_life);
+        }
+        return m->f;
 }
 
 static item_t *item_find(const rs_cooc_t *co, uint32_t id)
@@ -190,6 +232,13 @@ static void cp_put(cp_t *cp, uint32_t mask, cp_t e)
         cp[s] = e;
 }
 
+/* Whether a table of mask + 1 slots has room for one more entry: it is
+ * kept at most 4/5 full (linear probing stays short). */
+static int cp_room(uint32_t count, uint32_t mask)
+{
+        return (uint64_t)(count + 1) * 5 <= ((uint64_t)mask + 1) * 4;
+}
+
 /* Rebuilds it's table with `slots` slots, keeping entries alive at now
  * (all when now is 0). */
 static int cp_rebuild(rs_cooc_t *co, item_t *it, uint32_t slots, uint32_t now)
@@ -217,6 +266,8 @@ static int cp_rebuild(rs_cooc_t *co, item_t *it, uint32_t slots, uint32_t now)
         it->cp = cp;
         it->mask = slots - 1;
         it->count = kept;
+        if (it->lows)
+                it->lows->n = 0; /* entries went: rescan when full */
         return 0;
 }
 
@@ -240,44 +291,168 @@ static void cp_delete(item_t *it, cp_t *e)
         }
 }
 
+/*
+ * The smallest counts of full tables (lows_t).
+ */
+
+/* A count c as of now, as of lw->at instead. */
+static double lows_ref(const rs_cooc_t *co, const lows_t *lw, double c,
+                       uint32_t now)
+{
+        if (!co->conf->half_life || now == lw->at)
+                return c;
+        return c * exp2((double)(now - lw->at) * 1000 /
+                        (double)co->conf->half_life);
+}
+
+/* Lists item x with count c (as of lw->at) when it is below the bound;
+ * what no longer fits raises nothing: the bound falls to it. */
+static void lows_insert(lows_t *lw, uint32_t x, double c)
+{
+        uint32_t k;
+
+        if (c > lw->bound)
+                return;
+        if (lw->n == LOWS) {
+                if (c >= lw->c[LOWS - 1]) {
+                        lw->bound = c;
+                        return;
+                }
+                lw->bound = lw->c[LOWS - 1];
+                lw->n--;
+        }
+        for (k = lw->n; k > 0 && lw->c[k - 1] > c; k--) {
+                lw->item[k] = lw->item[k - 1];
+                lw->c[k] = lw->c[k - 1];
+        }
+        lw->item[k] = x;
+        lw->c[k] = c;
+        lw->n++;
+}
+
+static void lows_remove(lows_t *lw, uint32_t k)
+{
+        lw->n--;
+        memmove(&lw->item[k], &lw->item[k + 1],
+                (lw->n - k) * sizeof(lw->item[0]));
+        memmove(&lw->c[k], &lw->c[k + 1], (lw->n - k) * sizeof(lw->c[0]));
+}
+
+/* Whether the list still tells the table's smallest count at now. */
+static int lows_valid(const rs_cooc_t *co, const lows_t *lw, uint32_t now)
+{
+        return lw && lw->n && now >= lw->at &&
+               (double)(now - lw->tmin) * 1000 <=
+                       (double)co->conf->horizon && /* none expired */
+               (!co->conf->half_life ||
+                (double)(now - lw->at) * 1000 <=
+                        (double)co->conf->half_life * 512); /* lows_ref */
+}
+
+/* Entry x of a full table was updated to count c at now: keep the list
+ * in order. */
+static void lows_update(const rs_cooc_t *co, lows_t *lw, uint32_t x, double c,
+                        uint32_t now)
+{
+        if (!lows_valid(co, lw, now)) {
+                lw->n = 0; /* a listed count may have grown: rescan */
+                return;
+        }
+        for (uint32_t k = 0; k < lw->n; k++)
+                if (lw->item[k] == x) {
+                        lows_remove(lw, k);
+                        lows_insert(lw, x, lows_ref(co, lw, c, now));
+                        return;
+                }
+}
+
+/* The entry of the smallest count at now of a full table (the first in
+ * slot order among equals), found by a scan that also lists the next
+ * smallest. NULL when memory ran out. */
+static cp_t *lows_scan(rs_cooc_t *co, item_t *it, uint32_t now)
+{
+        lows_t *lw = it->lows;
+        cp_t *min = NULL;
+        double minc = INFINITY;
+
+        if (!lw) {
+                if (!(lw = it->lows = malloc(sizeof(*lw))))
+                        return NULL;
+                co->bytes += sizeof(*lw);
+        }
+        lw->n = 0;
+        lw->at = now;
+        lw->tmin = now;
+        lw->bound = INFINITY;
+        for (uint32_t s = 0; s <= it->mask; s++) {
+                cp_t *e = &it->cp[s];
+                if (e->item == RS_ID_NONE)
+                        continue;
+                double c = e->c * decay(co, e->t, now);
+                if (c < minc) {
+                        if (min)
+                                lows_insert(lw, min->item, minc);
+                        minc = c;
+                        min = e;
+                } else {
+                        lows_insert(lw, e->item, c);
+                }
+                if (e->t < lw->tmin)
+                        lw->tmin = e->t;
+        }
+        /* tmin: every entry's; the one evicted does not matter */
+        return min;
+}
+
+/* The entry space-saving evicts from a full table: the smallest count. */
+static cp_t *evictee(rs_cooc_t *co, item_t *it, uint32_t now)
+{
+        lows_t *lw = it->lows;
+
+        while (lows_valid(co, lw, now)) {
+                cp_t *e = cp_find(it, lw->item[0]);
+                lows_remove(lw, 0);
+                if (e)
+                        return e;
+        }
+        return lows_scan(co, it, now);
+}
+
 static int pair_add(rs_cooc_t *co, item_t *it, uint32_t j, float w,
                     uint32_t now)
 {
         cp_t *e = cp_find(it, j);
         float base = 0;
+        int full = it->count == (uint32_t)co->conf->max_tracked;
 
         it->moved += w;
         if (e) {
                 e->c = (float)(e->c * decay(co, e->t, now)) + w;
                 e->t = now;
+                if (full && it->lows)
+                        lows_update(co, it->lows, j, e->c, now);
                 return 0;
         }
-        if (it->count == (uint32_t)co->conf->max_tracked) {
+        if (full) {
                 /* space-saving: the smallest count makes room */
-                cp_t *min = NULL;
-                double minc = INFINITY;
-                for (uint32_t s = 0; s <= it->mask; s++) {
-                        if (it->cp[s].item == RS_ID_NONE)
-                                continue;
-                        double c = it->cp[s].c * decay(co, it->cp[s].t, now);
-                        if (c < minc) {
-                                minc = c;
-                                min = &it->cp[s];
-                        }
-                }
-                base = (float)minc;
+                cp_t *min = evictee(co, it, now);
+                if (!min)
+                        return -1;
+                base = (float)(min->c * decay(co, min->t, now));
                 cp_delete(it, min);
                 it->count--;
                 co->pairs--;
         }
-        if (!it->cp || (it->count + 1) * 2 > it->mask + 1) {
-                uint32_t slots = it->cp ? (it->mask + 1) * 2 : 8;
+        if (!it->cp || !cp_room(it->count, it->mask)) {
+                uint32_t slots = it->cp ? (it->mask + 1) * 2 : 4;
                 if (cp_rebuild(co, it, slots, 0))
                         return -1;
         }
         cp_put(it->cp, it->mask, (cp_t){j, base + w, now});
         it->count++;
         co->pairs++;
+        if (full && lows_valid(co, it->lows, now))
+                lows_insert(it->lows, j, lows_ref(co, it->lows, base + w, now));
         return 0;
 }
 
@@ -522,6 +697,56 @@ static double damping(const rs_cooc_t *co, uint32_t touched)
         }
 }
 
+static int upd_push(rs_cooc_t *co, uint32_t i, uint32_t j, float w, uint32_t t)
+{
+        if (co->nupd == co->upd_cap) {
+                size_t cap = co->upd_cap ? co->upd_cap * 2 : 4096;
+                struct pair_upd *u = realloc(co->upd, cap * sizeof(*u));
+                if (!u)
+                        return -1;
+                co->upd = u;
+                co->upd_cap = cap;
+        }
+        co->upd[co->nupd++] = (struct pair_upd){i, j, w, t};
+        return 0;
+}
+
+/* Applies the batch's pair updates in their order. Each touches one
+ * table, scattered over memory, so the tables of the updates a few steps
+ * ahead are fetched a level at a time (item pointer, item, home slot):
+ * their cache misses overlap instead of following one another. */
+static rs_err_t apply_pairs(rs_cooc_t *co)
+{
+        const struct pair_upd *u = co->upd;
+        const size_t n = co->nupd;
+        const item_t *p;
+
+        co->nupd = 0;
+        for (size_t x = 0; x < n; x++) {
+                if (x + 12 < n && u[x + 12].i < co->cap)
+                        __builtin_prefetch(&co->items[u[x + 12].i]);
+                if (x + 8 < n && (p = item_find(co, u[x + 8].i))) {
+                        __builtin_prefetch(p);
+                        __builtin_prefetch((const char *)(p + 1) - 1);
+                }
+                if (x + 4 < n && (p = item_find(co, u[x + 4].i))) {
+                        if (p->cp)
+                                __builtin_prefetch(
+                                        &p->cp[rs_slot32(u[x + 4].j, p->mask)]);
+                        if (p->lows)
+                                __builtin_prefetch(p->lows);
+                }
+                item_t *it = item_get(co, u[x].i);
+                if (!it || pair_add(co, it, u[x].j, u[x].w, u[x].t))
+                        return RS_ERR_NOMEM;
+        }
+        return RS_OK;
+}
+
+/* Pairs the event's item with the user's earlier window items: the
+ * updates are queued for apply_pairs, which runs them after the batch
+ * (nothing reads the counts in between, and each table sees its updates
+ * in event order). */
 static rs_err_t pair_event(rs_cooc_t *co, const rs_event_t *e, item_t *ij)
 {
         const cooc_conf_t *k = co->conf;
@@ -550,9 +775,8 @@ static rs_err_t pair_event(rs_cooc_t *co, const rs_event_t *e, item_t *ij)
                 if (p < npaired)
                         continue;
                 co->paired[npaired++] = we->item;
-                item_t *ii = item_get(co, we->item);
-                if (!ii || pair_add(co, ii, e->item, w, now) ||
-                    pair_add(co, ij, we->item, w, now))
+                if (upd_push(co, we->item, e->item, w, now) ||
+                    upd_push(co, e->item, we->item, w, now))
                         return RS_ERR_NOMEM;
         }
         ij->n = (float)(ij->n * decay(co, ij->t_n, now)) + 1.0f;
@@ -572,7 +796,19 @@ static rs_err_t cooc_process(void *st, rs_event_t *ev, size_t n,
         (void)out;
         for (size_t i = 0; i < n; i++) {
                 const rs_event_t *e = &ev[i];
+                const item_t *p;
                 item_t *it;
+                /* events ahead: their items and users' windows */
+                if (i + 8 < n && ev[i + 8].item < co->cap)
+                        __builtin_prefetch(&co->items[ev[i + 8].item]);
+                if (i + 4 < n && (p = item_find(co, ev[i + 4].item))) {
+                        __builtin_prefetch(p);
+                        __builtin_prefetch((const char *)(p + 1) - 1);
+                }
+                if (i + 8 < n)
+                        rs_uwin_prefetch(co->win, ev[i + 8].user, 0);
+                if (i + 4 < n)
+                        rs_uwin_prefetch(co->win, ev[i + 4].user, 1);
                 if (e->drop)
                         continue;
                 if (!(it = item_get(co, e->item)))
@@ -586,7 +822,7 @@ static rs_err_t cooc_process(void *st, rs_event_t *ev, size_t n,
                                 return err;
                 }
         }
-        return RS_OK;
+        return apply_pairs(co);
 }
 
 static void cooc_destroy(void *st)
@@ -598,6 +834,7 @@ static void cooc_destroy(void *st)
         for (size_t i = 0; i < co->cap; i++)
                 if (co->items[i]) {
                         free(co->items[i]->cp);
+                        free(co->items[i]->lows);
                         free(co->items[i]->nb);
                         free(co->items[i]);
                 }
@@ -605,6 +842,8 @@ static void cooc_destroy(void *st)
         free(co->trend);
         free(co->wbuf);
         free(co->paired);
+        free(co->upd);
+        free(co->memo);
         free(co);
 }
 
@@ -627,11 +866,14 @@ static void *cooc_create(const void *conf, const rs_stage_env_t *env,
                       malloc((size_t)k->trending_size * sizeof(*co->trend))) ||
             !(co->wbuf = malloc(rs_uwin_max_events(win) * sizeof(*co->wbuf))) ||
             !(co->paired =
-                      malloc((size_t)k->max_pairs * sizeof(*co->paired)))) {
+                      malloc((size_t)k->max_pairs * sizeof(*co->paired))) ||
+            !(co->memo = malloc(MEMO * sizeof(*co->memo)))) {
                 cooc_destroy(co);
                 rs_seterr(errstr, errstr_size, RS_ERR_NOMEM, "out of memory");
                 return NULL;
         }
+        for (size_t i = 0; i < MEMO; i++)
+                co->memo[i].dt = UINT32_MAX;
         co->conf = k;
         co->win = win;
         co->t0 = INT64_MIN;

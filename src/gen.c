@@ -22,7 +22,9 @@ struct rs_gen {
         rs_gen_conf_t conf;
         uint64_t state;
         int64_t ts;
+        uint64_t ts_us; /* with gap_us: µs since start_ts */
         uint64_t seq;
+        double *zipf_cdf; /* zipf_items cumulative probabilities */
         user_t *users;
         /* pending follow-up action (like/share after a watch) */
         int pending_type;
@@ -70,6 +72,19 @@ rs_gen_t *rs_gen_new(const rs_gen_conf_t *conf)
                 free(g);
                 return NULL;
         }
+        if (g->conf.zipf_items) {
+                double sum = 0;
+                g->zipf_cdf = malloc(g->conf.zipf_items * sizeof(double));
+                if (!g->zipf_cdf) {
+                        rs_gen_destroy(g);
+                        return NULL;
+                }
+                for (uint32_t r = 0; r < g->conf.zipf_items; r++)
+                        g->zipf_cdf[r] = sum +=
+                                pow(r + 1.0, -g->conf.zipf_exponent);
+                for (uint32_t r = 0; r < g->conf.zipf_items; r++)
+                        g->zipf_cdf[r] /= sum;
+        }
         for (uint32_t u = 0; u < g->conf.users; u++) {
                 g->users[u].fav[0] = (uint8_t)below(g, g->conf.categories);
                 g->users[u].fav[1] = (uint8_t)below(g, g->conf.categories);
@@ -83,6 +98,7 @@ void rs_gen_destroy(rs_gen_t *gen)
         if (!gen)
                 return;
         free(gen->users);
+        free(gen->zipf_cdf);
         free(gen);
 }
 
@@ -104,6 +120,60 @@ static uint32_t pick_series(rs_gen_t *g, uint32_t c)
         return rank * g->conf.categories + c;
 }
 
+/* A Zipf-distributed rank: the first whose cumulative probability
+ * reaches a uniform draw. */
+static uint32_t zipf_rank(rs_gen_t *g)
+{
+        double x = unit(g);
+        uint32_t lo = 0, hi = g->conf.zipf_items - 1;
+
+        while (lo < hi) {
+                uint32_t mid = lo + (hi - lo) / 2;
+                if (g->zipf_cdf[mid] < x)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo;
+}
+
+/* Zipf mode: a uniform user acts on a Zipf-popular standalone video. */
+static void zipf_event(rs_gen_t *g, rs_event_fields_t *ev)
+{
+        uint32_t v = zipf_rank(g);
+        int64_t duration = 15000 + (int64_t)(v % 5) * 5000;
+        double kind = unit(g);
+
+        snprintf(g->item, sizeof(g->item), "v%u", v);
+        ev->category = category_names[v % g->conf.categories];
+        ev->duration_ms = duration;
+        if (kind < 0.15) {
+                ev->type = RS_EV_IMPRESSION;
+        } else if (kind < 0.25) {
+                ev->type = RS_EV_SKIP;
+                ev->watch_ms = (int64_t)(0.05 * (double)duration);
+        } else {
+                ev->type = RS_EV_WATCH;
+                ev->watch_ms =
+                        (int64_t)((0.3 + 0.7 * unit(g)) * (double)duration);
+        }
+}
+
+/* A full watch is sometimes followed by a like or a share. */
+static void follow_up(rs_gen_t *g, const rs_event_fields_t *ev, uint32_t ui)
+{
+        if (ev->type == RS_EV_WATCH && ev->duration_ms > 0 &&
+            ev->watch_ms * 10 >= ev->duration_ms * 9) {
+                double a = unit(g);
+                if (a < 0.12 || a > 0.96) {
+                        g->pending_type = a < 0.12 ? RS_EV_LIKE : RS_EV_SHARE;
+                        g->pending_user = ui;
+                        memcpy(g->pending_item, g->item, sizeof(g->item));
+                        g->pending_category = ev->category;
+                }
+        }
+}
+
 void rs_gen_next(rs_gen_t *g, rs_event_fields_t *ev)
 {
         uint32_t ui;
@@ -113,7 +183,12 @@ void rs_gen_next(rs_gen_t *g, rs_event_fields_t *ev)
         memset(ev, 0, sizeof(*ev));
         ev->duration_ms = RS_NONE_I64;
         ev->value = NAN;
-        g->ts += 200 + below(g, 3000);
+        if (g->conf.gap_us) {
+                g->ts_us += below(g, 2 * g->conf.gap_us + 1);
+                g->ts = g->conf.start_ts + (int64_t)(g->ts_us / 1000);
+        } else {
+                g->ts += 200 + below(g, 3000);
+        }
         snprintf(g->event_id, sizeof(g->event_id), "e%llu",
                  (unsigned long long)++g->seq);
         ev->event_id = g->event_id;
@@ -137,6 +212,11 @@ void rs_gen_next(rs_gen_t *g, rs_event_fields_t *ev)
         ev->user_id = g->user;
         ev->item_id = g->item;
 
+        if (g->conf.zipf_items) {
+                zipf_event(g, ev);
+                follow_up(g, ev, ui);
+                return;
+        }
         double r = unit(g);
         if (g->conf.series && r < 0.7) {
                 /* Binge: the next episode of the current series, or start
@@ -186,15 +266,5 @@ void rs_gen_next(rs_gen_t *g, rs_event_fields_t *ev)
                                                  (double)duration);
                 }
         }
-        /* A full watch is sometimes followed by a like or a share. */
-        if (ev->type == RS_EV_WATCH && ev->duration_ms > 0 &&
-            ev->watch_ms * 10 >= ev->duration_ms * 9) {
-                double a = unit(g);
-                if (a < 0.12 || a > 0.96) {
-                        g->pending_type = a < 0.12 ? RS_EV_LIKE : RS_EV_SHARE;
-                        g->pending_user = ui;
-                        memcpy(g->pending_item, g->item, sizeof(g->item));
-                        g->pending_category = ev->category;
-                }
-        }
+        follow_up(g, ev, ui);
 }

@@ -285,21 +285,24 @@ static void load_stages(rs_pipeline_t *pl, const rs_node_t *list, rs_diag_t *d)
         }
 }
 
-rs_pipeline_t *rs_pipeline_load(const char *path, rs_diag_t *d)
+/* The pipeline of a document parsed when d held `before` errors (doc is
+ * owned by the result, also on failure). */
+static rs_pipeline_t *pipeline_build(rs_doc_t *doc, const char *file,
+                                     int before, rs_diag_t *d)
 {
-        rs_pipeline_t *pl = calloc(1, sizeof(*pl));
+        rs_pipeline_t *pl = doc ? calloc(1, sizeof(*pl)) : NULL;
         top_t top = {0};
-        int before = d->errors;
         const char *text;
         size_t len;
 
         if (!pl) {
-                rs_diag_error(d, NULL, "", "out of memory");
+                if (doc)
+                        rs_diag_error(d, NULL, "", "out of memory");
+                rs_doc_destroy(doc);
                 return NULL;
         }
-        pl->file = path;
-        if (!(pl->doc = rs_doc_load(path, d)))
-                goto fail;
+        pl->file = file;
+        pl->doc = doc;
         if (!rs_doc_root(pl->doc)) {
                 rs_diag_error(d, NULL, "", "the file is empty");
                 goto fail;
@@ -365,6 +368,18 @@ rs_pipeline_t *rs_pipeline_load(const char *path, rs_diag_t *d)
 fail:
         rs_pipeline_destroy(pl);
         return NULL;
+}
+
+rs_pipeline_t *rs_pipeline_load(const char *path, rs_diag_t *d)
+{
+        int before = d->errors;
+        return pipeline_build(rs_doc_load(path, d), path, before, d);
+}
+
+rs_pipeline_t *rs_pipeline_parse(const char *text, size_t len, rs_diag_t *d)
+{
+        int before = d->errors;
+        return pipeline_build(rs_doc_parse(text, len, d), d->file, before, d);
 }
 
 void rs_pipeline_destroy(rs_pipeline_t *pl)

@@ -302,7 +302,20 @@ static rs_err_t uwin_process(void *st, rs_event_t *ev, size_t n,
         (void)out;
         for (size_t i = 0; i < n; i++) {
                 rs_event_t *e = &ev[i];
+                const user_t *ahead;
                 user_t *u;
+                /* users ahead: where their state is, then the state */
+                if (i + 8 < n && ev[i + 8].user < win->cap)
+                        __builtin_prefetch(&win->users[ev[i + 8].user]);
+                if (i + 4 < n && (ahead = user_find(win, ev[i + 4].user))) {
+                        __builtin_prefetch(ahead);
+                        __builtin_prefetch(
+                                &ahead->ring[(ahead->head + ahead->n) %
+                                             (uint32_t)c->max_events]);
+                        if (ahead->seen.set)
+                                __builtin_prefetch(&ahead->seen.set[rs_slot32(
+                                        ev[i + 4].item, ahead->seen.mask)]);
+                }
                 if (e->drop)
                         continue;
                 if (!(u = user_get(win, e->user)))
@@ -329,6 +342,22 @@ static rs_err_t uwin_process(void *st, rs_event_t *ev, size_t n,
                         interest_add(win, u, e);
         }
         return RS_OK;
+}
+
+void rs_uwin_prefetch(const rs_uwin_t *win, uint32_t user, int level)
+{
+        const user_t *u;
+
+        if (user >= win->cap)
+                return;
+        if (level == 0) {
+                __builtin_prefetch(&win->users[user]);
+        } else if ((u = win->users[user])) {
+                const char *p = (const char *)u;
+                const char *end = (const char *)(u->ring + u->n);
+                for (; p < end; p += 64)
+                        __builtin_prefetch(p);
+        }
 }
 
 size_t rs_uwin_get(const rs_uwin_t *win, uint32_t user, int64_t now,

@@ -17,6 +17,14 @@ typedef struct rs_gen_conf {
         uint32_t standalone; /* videos outside any series */
         uint32_t categories; /* at most 16 */
         int64_t start_ts;    /* ms, first event time */
+        /* Zipf mode (zipf_items > 0): uniform users act on standalone
+         * videos "v<rank>" of Zipf(zipf_exponent) popularity over
+         * zipf_items (rank 0 the most popular); no series. */
+        uint32_t zipf_items;
+        double zipf_exponent;
+        /* Mean gap between events in µs (uniform in [0, 2·gap_us]);
+         * 0: 0.2 s to 3.2 s of event time. */
+        uint32_t gap_us;
 } rs_gen_conf_t;
 
 typedef struct rs_gen rs_gen_t;

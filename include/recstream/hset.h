@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "recstream/hash.h"
+
 typedef struct rs_hset {
         uint64_t *slots; /* 0 empty; key 0 is stored as 1 */
         size_t mask, count;
@@ -17,6 +19,12 @@ typedef struct rs_hset {
 int rs_hset_init(rs_hset_t *h, size_t expect);
 void rs_hset_fini(rs_hset_t *h);
 int rs_hset_has(const rs_hset_t *h, uint64_t key);
+/* Asks the CPU for key's home slot ahead of a lookup. */
+static inline void rs_hset_prefetch(const rs_hset_t *h, uint64_t key)
+{
+        key = key ? key : 1;
+        __builtin_prefetch(&h->slots[rs_hash_mix(key) & h->mask]);
+}
 /* 1 when key was added, 0 when it was there, -1 when out of memory. */
 int rs_hset_add(rs_hset_t *h, uint64_t key);
 

@@ -75,6 +75,9 @@ typedef struct rs_pipeline {
 
 /* Loads and validates `path`. NULL with every error in d. Caller owns. */
 rs_pipeline_t *rs_pipeline_load(const char *path, rs_diag_t *d);
+/* The same from YAML text (writer schema files relative to "."); errors
+ * name d->file, which must outlive the pipeline. Caller owns. */
+rs_pipeline_t *rs_pipeline_parse(const char *text, size_t len, rs_diag_t *d);
 void rs_pipeline_destroy(rs_pipeline_t *pl);
 
 /* Markdown reference of every section and stage, for `recstream doc`. */

@@ -22,6 +22,10 @@ typedef struct rs_win_entry {
 
 typedef struct rs_uwin rs_uwin_t;
 
+/* A hint that u's state is about to be read: level 0 fetches where it
+ * is, level 1 (some time later) the state itself. */
+void rs_uwin_prefetch(const rs_uwin_t *win, uint32_t user, int level);
+
 /* Copies u's entries no older than now − horizon, oldest first, into out;
  * returns how many (at most max). 0 for an unknown user. */
 size_t rs_uwin_get(const rs_uwin_t *win, uint32_t user, int64_t now,
