@@ -8,7 +8,7 @@
  * only long ago fades to nothing.
  *
  * Each item keeps its counterparts in its own open-addressing table of
- * 12-byte entries (linear probing, at most 4/5 full), at most
+ * 16-byte entries (linear probing, at most 4/5 full), at most
  * max_neighbors_tracked of them: when full, the smallest count is evicted
  * and the newcomer inherits it plus its own weight (space-saving), so
  * heavy pairs survive and memory is bounded by configuration. A full
@@ -90,9 +90,14 @@ static const rs_prop_t props[] = {
         {0},
 };
 
+/* c is space-saving's estimate, an upper bound; c − err, what was added
+ * since the pair entered the table, is a lower bound. Eviction goes by c,
+ * similarity by c − err: an inherited count must not make a pair seen
+ * once look like a strong one (with a small, full table it made every
+ * list noise). Both decay alike. */
 typedef struct cp {
         uint32_t item; /* RS_ID_NONE: empty slot */
-        float c;
+        float c, err;
         uint32_t t; /* seconds since the epoch of the last update */
 } cp_t;
 
@@ -427,7 +432,9 @@ static int pair_add(rs_cooc_t *co, item_t *it, uint32_t j, float w,
 
         it->moved += w;
         if (e) {
-                e->c = (float)(e->c * decay(co, e->t, now)) + w;
+                double d = decay(co, e->t, now);
+                e->c = (float)(e->c * d) + w;
+                e->err = (float)(e->err * d);
                 e->t = now;
                 if (full && it->lows)
                         lows_update(co, it->lows, j, e->c, now);
@@ -448,7 +455,7 @@ static int pair_add(rs_cooc_t *co, item_t *it, uint32_t j, float w,
                 if (cp_rebuild(co, it, slots, 0))
                         return -1;
         }
-        cp_put(it->cp, it->mask, (cp_t){j, base + w, now});
+        cp_put(it->cp, it->mask, (cp_t){j, base + w, base, now});
         it->count++;
         co->pairs++;
         if (full && lows_valid(co, it->lows, now))
@@ -492,6 +499,14 @@ double rs_cooc_count(const rs_cooc_t *co, uint32_t i, uint32_t j, int64_t now)
         return e ? e->c * decay(co, e->t, secs(now)) : 0;
 }
 
+double rs_cooc_count_min(const rs_cooc_t *co, uint32_t i, uint32_t j,
+                         int64_t now)
+{
+        const item_t *it = item_find(co, i);
+        const cp_t *e = it ? cp_find(it, j) : NULL;
+        return e ? (e->c - e->err) * decay(co, e->t, secs(now)) : 0;
+}
+
 double rs_cooc_marginal(const rs_cooc_t *co, uint32_t i, int64_t now)
 {
         return marginal(co, item_find(co, i), secs(now));
@@ -500,7 +515,7 @@ double rs_cooc_marginal(const rs_cooc_t *co, uint32_t i, int64_t now)
 double rs_cooc_sim(const rs_cooc_t *co, uint32_t i, uint32_t j, int64_t now)
 {
         uint32_t t = secs(now);
-        return similarity(co, rs_cooc_count(co, i, j, now),
+        return similarity(co, rs_cooc_count_min(co, i, j, now),
                           marginal(co, item_find(co, i), t),
                           marginal(co, item_find(co, j), t), t);
 }
@@ -553,11 +568,12 @@ static int refresh(rs_cooc_t *co, item_t *it, int64_t now_ms)
                 const cp_t *e = &it->cp[s];
                 if (e->item == RS_ID_NONE)
                         continue;
-                double c = e->c * decay(co, e->t, now);
-                if (c == 0) {
+                double d = decay(co, e->t, now);
+                if (d == 0) {
                         expired++;
                         continue;
                 }
+                double c = (e->c - e->err) * d;
                 mass += c;
                 if (c < k->min_count)
                         continue;

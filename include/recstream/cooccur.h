@@ -31,8 +31,13 @@ size_t rs_cooc_neighbors(rs_cooc_t *co, uint32_t item, int64_t now,
                          const rs_neighbor_t **nb);
 /* sim(i → j) from the current counts, 0 when never seen together. */
 double rs_cooc_sim(const rs_cooc_t *co, uint32_t i, uint32_t j, int64_t now);
-/* Decayed C(i,j) and N(i) at `now` (for tests and diagnostics). */
+/* Decayed C(i,j) and N(i) at `now` (for tests and diagnostics). A count
+ * inherited by space-saving makes C an upper bound; rs_cooc_count_min is
+ * the lower bound (what was added since the pair was last admitted), which
+ * similarities use. */
 double rs_cooc_count(const rs_cooc_t *co, uint32_t i, uint32_t j, int64_t now);
+double rs_cooc_count_min(const rs_cooc_t *co, uint32_t i, uint32_t j,
+                         int64_t now);
 double rs_cooc_marginal(const rs_cooc_t *co, uint32_t i, int64_t now);
 /* Counterparts tracked for i. */
 size_t rs_cooc_tracked(const rs_cooc_t *co, uint32_t i);

@@ -233,6 +233,14 @@ static void test_cooccur_bounded_counterparts(void **state)
         assert_float_equal(rs_cooc_count(co, a, id(&fx, "c"), 6), 0, 0);
         assert_float_equal(rs_cooc_count(co, a, id(&fx, "d"), 6), 2, 1e-6);
         assert_float_equal(rs_cooc_count(co, a, id(&fx, "b"), 6), 2, 1e-6);
+        /* ... but only the 1 it earned counts for similarity: cosine
+         * C/√(N(a)N(x)) with N(a) = 3, N(d) = 1, N(b) = 2, so d stays
+         * below b (2/√6) instead of above it (2/√3) */
+        assert_float_equal(rs_cooc_count_min(co, a, id(&fx, "d"), 6), 1, 1e-6);
+        assert_float_equal(rs_cooc_sim(co, a, id(&fx, "d"), 6), 1 / sqrt(3),
+                           1e-6);
+        assert_float_equal(rs_cooc_sim(co, a, id(&fx, "b"), 6), 2 / sqrt(6),
+                           1e-6);
         /* tables: a {b, d}, b {c, a}, c {b, a}, d {a}; evicting c from a's
          * table leaves C(c,a) in c's own */
         assert_int_equal(rs_cooc_pairs(co), 7);
