@@ -1,5 +1,7 @@
-/* user_window.c — per-user windows in fixed-size records (the ring is
- * inline), a bounded seen set per user (FIFO + linear probing with
+/* user_window.c — per-user windows in one record per user (the interest
+ * vector and the ring are inline; the ring grows to max_events as the
+ * user's history does), a bounded seen set per user (a FIFO, searched
+ * directly while it is short, then with a linear-probing index with
  * backward-shift deletion), and an LRU list through user ids. */
 #include <math.h>
 #include <stdlib.h>
@@ -41,14 +43,19 @@ typedef struct seen {
         uint32_t mask, cap, head, count;
 } seen_t;
 
+/* Seen sets up to this many items have no index: the FIFO is searched. */
+#define SEEN_SCAN 64
+
+/* A user record: this header, interest_dim floats, then the ring of `cap`
+ * entries (ring_of), which grows until max_events and only then wraps. */
 typedef struct user {
         uint32_t prev, next; /* LRU, by user id */
         uint32_t head, n;    /* ring: oldest at head */
+        uint32_t cap;        /* ring entries allocated */
         uint32_t touched;
         int64_t last_ts;
         int64_t interest_ts; /* time the interest vector is decayed to */
         seen_t seen;
-        rs_win_entry_t ring[];
 } user_t;
 
 struct rs_uwin {
@@ -75,11 +82,19 @@ static uint32_t *seen_slot(const seen_t *s, uint32_t item)
 
 static int seen_has(const seen_t *s, uint32_t item)
 {
-        return s->set && *seen_slot(s, item) != 0;
+        if (s->set)
+                return *seen_slot(s, item) != 0;
+        /* unindexed: a short FIFO that is linear (head 0) until full */
+        for (uint32_t k = 0; k < s->count; k++)
+                if (s->fifo[k] == item)
+                        return 1;
+        return 0;
 }
 
 static void seen_del(seen_t *s, uint32_t item)
 {
+        if (!s->set)
+                return; /* the FIFO slot is all there is */
         uint32_t *slot = seen_slot(s, item);
         uint32_t i = (uint32_t)(slot - s->set), j = i;
 
@@ -110,9 +125,9 @@ static int seen_grow(seen_t *s, uint32_t max)
         uint32_t slots = 16;
         while (slots < cap * 2)
                 slots *= 2;
-        uint32_t *set = calloc(slots, sizeof(*set));
+        uint32_t *set = cap > SEEN_SCAN ? calloc(slots, sizeof(*set)) : NULL;
         uint32_t *fifo = malloc(cap * sizeof(*fifo));
-        if (!set || !fifo) {
+        if ((cap > SEEN_SCAN && !set) || !fifo) {
                 free(set);
                 free(fifo);
                 return -1;
@@ -127,14 +142,14 @@ static int seen_grow(seen_t *s, uint32_t max)
         s->mask = slots - 1;
         s->cap = cap;
         s->head = 0;
-        for (uint32_t k = 0; k < s->count; k++)
+        for (uint32_t k = 0; set && k < s->count; k++)
                 *seen_slot(s, fifo[k]) = fifo[k] + 1;
         return 0;
 }
 
 static size_t seen_bytes(const seen_t *s)
 {
-        return s->set ? (s->cap + s->mask + 1) * sizeof(uint32_t) : 0;
+        return (s->cap + (s->set ? s->mask + 1 : 0)) * sizeof(uint32_t);
 }
 
 /* Adds item; forgets the oldest when the set is at max. */
@@ -149,7 +164,8 @@ static int seen_add(seen_t *s, uint32_t item, uint32_t max)
         }
         s->fifo[(s->head + s->count) % s->cap] = item;
         s->count++;
-        *seen_slot(s, item) = item + 1;
+        if (s->set)
+                *seen_slot(s, item) = item + 1;
         return 0;
 }
 
@@ -180,23 +196,37 @@ static void lru_push(rs_uwin_t *win, uint32_t id, user_t *u)
                 win->lru_tail = id;
 }
 
-/* A user record: the header, the ring, then interest_dim floats. */
-static size_t user_size(const rs_uwin_t *win)
+/* Bytes of the interest vector, kept a multiple of the ring's alignment. */
+static size_t interest_bytes(const rs_uwin_t *win)
 {
-        return sizeof(user_t) +
-               (size_t)win->conf->max_events * sizeof(rs_win_entry_t) +
-               (size_t)win->conf->interest_dim * sizeof(float);
+        return ((size_t)win->conf->interest_dim * sizeof(float) + 7) & ~7u;
+}
+
+/* Bytes of a user record whose ring holds cap entries. */
+static size_t user_size(const rs_uwin_t *win, uint32_t cap)
+{
+        return sizeof(user_t) + interest_bytes(win) +
+               (size_t)cap * sizeof(rs_win_entry_t);
 }
 
 static float *interest_of(const rs_uwin_t *win, const user_t *u)
 {
-        return (float *)(u->ring + win->conf->max_events);
+        (void)win;
+        return (float *)(u + 1);
 }
+
+static rs_win_entry_t *ring_of(const rs_uwin_t *win, const user_t *u)
+{
+        return (rs_win_entry_t *)((char *)(u + 1) + interest_bytes(win));
+}
+
+/* The first ring: a few entries, doubled as the history grows. */
+#define RING_FIRST 4
 
 static void user_free(rs_uwin_t *win, uint32_t id)
 {
         user_t *u = win->users[id];
-        win->bytes -= user_size(win) + seen_bytes(&u->seen);
+        win->bytes -= user_size(win, u->cap) + seen_bytes(&u->seen);
         free(u->seen.set);
         free(u->seen.fifo);
         free(u);
@@ -221,13 +251,17 @@ static user_t *user_get(rs_uwin_t *win, uint32_t id)
                 lru_unlink(win, win->users[victim]);
                 user_free(win, victim);
         }
-        if (!(u = calloc(1, user_size(win))))
+        uint32_t cap = win->conf->max_events < RING_FIRST
+                               ? (uint32_t)win->conf->max_events
+                               : RING_FIRST;
+        if (!(u = calloc(1, user_size(win, cap))))
                 return NULL;
+        u->cap = cap;
         u->last_ts = INT64_MIN;
         u->interest_ts = INT64_MIN;
         win->users[id] = u;
         win->count++;
-        win->bytes += user_size(win);
+        win->bytes += user_size(win, cap);
         lru_push(win, id, u);
         return u;
 }
@@ -309,9 +343,9 @@ static rs_err_t uwin_process(void *st, rs_event_t *ev, size_t n,
                         __builtin_prefetch(&win->users[ev[i + 8].user]);
                 if (i + 4 < n && (ahead = user_find(win, ev[i + 4].user))) {
                         __builtin_prefetch(ahead);
-                        __builtin_prefetch(
-                                &ahead->ring[(ahead->head + ahead->n) %
-                                             (uint32_t)c->max_events]);
+                        __builtin_prefetch(&ring_of(
+                                win,
+                                ahead)[(ahead->head + ahead->n) % ahead->cap]);
                         if (ahead->seen.set)
                                 __builtin_prefetch(&ahead->seen.set[rs_slot32(
                                         ev[i + 4].item, ahead->seen.mask)]);
@@ -328,12 +362,25 @@ static rs_err_t uwin_process(void *st, rs_event_t *ev, size_t n,
                         u->touched++;
                         e->flags |= RS_EVF_FIRST;
                 }
-                /* the ring: drop the oldest when full */
-                if (u->n == (uint32_t)c->max_events) {
-                        u->head = (u->head + 1) % (uint32_t)c->max_events;
+                /* the ring: grow, or drop the oldest at max_events */
+                if (u->n == u->cap && u->cap < (uint32_t)c->max_events) {
+                        /* not wrapped yet (head 0): a longer record */
+                        uint32_t cap = u->cap * 2;
+                        if (cap > (uint32_t)c->max_events)
+                                cap = (uint32_t)c->max_events;
+                        user_t *bigger = realloc(u, user_size(win, cap));
+                        if (!bigger)
+                                return RS_ERR_NOMEM;
+                        win->bytes += user_size(win, cap) -
+                                      user_size(win, bigger->cap);
+                        u = win->users[e->user] = bigger;
+                        u->cap = cap;
+                }
+                if (u->n == u->cap) {
+                        u->head = (u->head + 1) % u->cap;
                         u->n--;
                 }
-                u->ring[(u->head + u->n) % (uint32_t)c->max_events] =
+                ring_of(win, u)[(u->head + u->n) % u->cap] =
                         (rs_win_entry_t){e->ts, e->item, e->weight};
                 u->n++;
                 if (e->ts > u->last_ts)
@@ -354,7 +401,7 @@ void rs_uwin_prefetch(const rs_uwin_t *win, uint32_t user, int level)
                 __builtin_prefetch(&win->users[user]);
         } else if ((u = win->users[user])) {
                 const char *p = (const char *)u;
-                const char *end = (const char *)(u->ring + u->n);
+                const char *end = (const char *)(ring_of(win, u) + u->n);
                 for (; p < end; p += 64)
                         __builtin_prefetch(p);
         }
@@ -370,8 +417,7 @@ size_t rs_uwin_get(const rs_uwin_t *win, uint32_t user, int64_t now,
                 return 0;
         for (uint32_t j = 0; j < u->n && k < max; j++) {
                 const rs_win_entry_t *e =
-                        &u->ring[(u->head + j) %
-                                 (uint32_t)win->conf->max_events];
+                        &ring_of(win, u)[(u->head + j) % u->cap];
                 if (e->ts >= now - win->conf->horizon)
                         out[k++] = *e;
         }
@@ -389,8 +435,7 @@ size_t rs_uwin_affinity(const rs_uwin_t *win, uint32_t user, int64_t now,
                 return 0;
         for (uint32_t j = 0; j < u->n; j++) {
                 const rs_win_entry_t *e =
-                        &u->ring[(u->head + j) %
-                                 (uint32_t)win->conf->max_events];
+                        &ring_of(win, u)[(u->head + j) % u->cap];
                 if (e->ts < now - win->conf->horizon)
                         continue;
                 float a = (float)(e->w * exp2(-(double)(now - e->ts) / hl));
