@@ -224,9 +224,69 @@ def crash_restart():
         assert n <= total < n + n // 2, f"{total} outputs for {n} events: restart did not resume"
 
 
+def lone_event():
+    """A lone event is processed at once, not after the batch fills or the
+    poll times out: with batch_size 2000 and poll_timeout 10s each event's
+    UserRecs arrives within 2 s (the dev broker holds an idle fetch 0.5 s)."""
+    with Broker() as broker, tempfile.TemporaryDirectory() as tmp:
+        text = open(PASSTHROUGH).read().replace("poll_timeout: 100ms", "poll_timeout: 10s")
+        assert "poll_timeout: 10s" in text
+        pipeline = os.path.join(tmp, "slow-poll.yaml")
+        open(pipeline, "w").write(text)
+        env = dict(os.environ, KAFKA_BOOTSTRAP=broker.bootstrap, RECSTREAM_LOG_LEVEL="info")
+        log = open(os.path.join(tmp, "worker.log"), "w+")
+        worker = subprocess.Popen([RECSTREAM, "run", "-c", pipeline], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=log)
+        try:
+            cons = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "e2e-lone",
+                             "auto.offset.reset": "earliest", "fetch.wait.max.ms": 10})
+            cons.subscribe(["video.recs"])
+            deadline = time.time() + 60
+            while "event=assigned" not in open(log.name).read() and time.time() < deadline:
+                cons.poll(0.1)
+            assert time.time() < deadline, "the worker was never assigned"
+            time.sleep(1)  # let its first (empty) fetches pass
+            # Three events 1.5 s apart, each answered within 2 s. Before the
+            # fix a 10 s poll window held at least one of them > 2 s
+            # wherever the window ended.
+            prod = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 0})
+            took = []
+            for i in range(3):
+                e = {"event_id": f"lone{i}", "user_id": f"u{i}", "item_id": "v1",
+                     "event_type": "watch", "ts": EPOCH + datetime.timedelta(seconds=i),
+                     "watch_ms": 1, "duration_ms": None, "category": None, "value": None,
+                     "device": None, "session_id": None}
+                sent = time.time()
+                prod.produce("video.behavior", key=e["user_id"],
+                             value=encode(EVENT, e, "plain", 1))
+                prod.poll(0)
+                got = None
+                while got is None and time.time() < sent + 1.5:
+                    m = cons.poll(0.05)
+                    if m is not None and not m.error():
+                        got = decode_recs(m.value(), "plain")
+                        took.append((got["user_id"], round(time.time() - sent, 2)))
+                while time.time() < sent + 1.5:
+                    time.sleep(0.05)
+            deadline = time.time() + 15
+            while len(took) < 3 and time.time() < deadline:
+                m = cons.poll(0.1)
+                if m is not None and not m.error():
+                    got = decode_recs(m.value(), "plain")
+                    took.append((got["user_id"], None))
+            assert prod.flush(10) == 0
+            cons.close()
+            assert [u for u, _ in took] == ["u0", "u1", "u2"], took
+            assert all(t is not None and t < 2 for _, t in took), took
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(timeout=60)
+
+
 check("plain Avro: python producer -> recstream run -> python consumer, "
       "garbage skipped, offsets committed, kcat lists topics", scenario, "plain")
 check("Confluent framing end to end", scenario, "confluent")
 check("SIGKILL and restart: no event lost, resumed from committed offsets",
       crash_restart)
+check("a lone event is processed without waiting for a full batch", lone_event)
 done()
