@@ -27,6 +27,8 @@ struct rs_pipeline;
 /* Loads and validates a pipeline file; on failure prints every error (and
  * their count) to stderr and returns NULL: exit RS_EXIT_USAGE. */
 struct rs_pipeline *rs_cli_load_pipeline(const char *path);
+/* Monotonic seconds, for progress lines and timings. */
+double rs_cli_now(void);
 
 /* -X key=value librdkafka properties gathered by a command. */
 typedef struct rs_cli_props {

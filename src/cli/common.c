@@ -2,6 +2,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/cli.h"
 #include "recstream/pipeline.h"
@@ -61,4 +62,11 @@ rs_pipeline_t *rs_cli_load_pipeline(const char *path)
                         d.errors, d.errors == 1 ? "" : "s");
         rs_diag_fini(&d);
         return pl;
+}
+
+double rs_cli_now(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }

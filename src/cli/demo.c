@@ -24,13 +24,6 @@ static const char usage[] =
         "(default pipelines/demo.yaml) and prints what reached the output "
         "topic.\n";
 
-static double now_s(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 #define DEMO_USERS 200
 #define RECENT     5
 
@@ -168,7 +161,7 @@ static long print_output(const rs_pipeline_t *pl, const char *bootstrap,
         rs_buf_t line;
         rs_recs_t recs;
         long got = 0, bad = 0, users = 0;
-        double deadline = now_s() + 20;
+        double deadline = rs_cli_now() + 20;
 
         rs_buf_init(&line);
         if (!codec || !rd || !latest) {
@@ -179,7 +172,7 @@ static long print_output(const rs_pipeline_t *pl, const char *bootstrap,
                                 (int32_t)pl->sink.schema_id);
         printf("\noutput topic %s, as JSON (first %ld):\n", pl->sink.topic,
                show);
-        while (got + bad < expect && now_s() < deadline) {
+        while (got + bad < expect && rs_cli_now() < deadline) {
                 const rs_msg_t *m = rs_reader_next(rd, 200);
                 if (!m)
                         continue;
@@ -231,7 +224,7 @@ int rs_cmd_demo(int argc, char **argv)
         rs_pipeline_t *pl = NULL;
         rs_worker_t *w = NULL;
         rs_worker_stats_t st;
-        double t0 = now_s();
+        double t0 = rs_cli_now();
         recent_t *recent = calloc(1, sizeof(*recent));
 
         if (!recent)
@@ -282,9 +275,9 @@ int rs_cmd_demo(int argc, char **argv)
                 fprintf(stderr, "recstream: demo: %s\n", errstr);
                 goto out;
         }
-        double deadline = now_s() + 45;
+        double deadline = rs_cli_now() + 45;
         for (;;) {
-                if (rs_worker_step(w) || rs_cli_stop || now_s() > deadline)
+                if (rs_worker_step(w) || rs_cli_stop || rs_cli_now() > deadline)
                         break;
                 rs_worker_stats(w, &st);
                 if (st.consumed >= (unsigned long long)events &&
@@ -317,7 +310,7 @@ int rs_cmd_demo(int argc, char **argv)
                 goto out;
         }
         printf("\ndemo OK: %ld events in, %ld UserRecs out, %.1f s\n", events,
-               got, now_s() - t0);
+               got, rs_cli_now() - t0);
         rc = RS_EXIT_OK;
 out:
         rs_worker_close(w);

@@ -73,13 +73,6 @@ typedef struct run {
         double t0, next_progress;
 } run_t;
 
-static double now_s(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* The next event into *e: 1, or 0 at the end, -1 out of memory. Unusable
  * records are reported and skipped. */
 static int next_event(run_t *r, rs_event_t *e)
@@ -121,11 +114,11 @@ static rs_err_t learn(run_t *r)
 
 static void progress(run_t *r, const char *what)
 {
-        if (!r->tty || now_s() < r->next_progress)
+        if (!r->tty || rs_cli_now() < r->next_progress)
                 return;
         fprintf(stderr, "\reval: %5.1f%%  %llu events  %s",
                 100.0 * rs_evfile_progress(r->f), r->nread, what);
-        r->next_progress = now_s() + 0.2;
+        r->next_progress = rs_cli_now() + 0.2;
 }
 
 /*
@@ -340,7 +333,7 @@ static int prequential(run_t *r)
                "events=%llu items=%zu hr_ratio=%.2f time_s=%.2f\n",
                o->k, ntargets, (double)cold / nt, (double)unreachable / nt,
                r->nread, r->items, pm.hits > 0 ? m.hits / pm.hits : 0.0,
-               now_s() - r->t0);
+               rs_cli_now() - r->t0);
         printf("hr@%d=%.4f ndcg@%d=%.4f mrr=%.4f coverage=%.4f targets=%zu "
                "pop_hr@%d=%.4f pop_ndcg@%d=%.4f\n",
                o->k, m.hits / nt, o->k, m.ndcg / nt, m.rr / nt,
@@ -565,7 +558,7 @@ static int split(run_t *r)
         }
         double nu = (double)users;
         printf("events=%llu lists=%zu time_s=%.2f\n", r->nread, l.n,
-               now_s() - r->t0);
+               rs_cli_now() - r->t0);
         printf("map=%.4f ndcg@%d=%.4f precision@%d=%.4f recall@%d=%.4f "
                "users=%zu\n",
                map / nu, o->k, ndcg / nu, o->k, prec / nu, o->k, rec / nu,
@@ -631,7 +624,7 @@ int rs_cmd_eval(int argc, char **argv)
         if (!(r.pl = rs_cli_load_pipeline(o.pipeline)))
                 return RS_EXIT_USAGE;
         r.tty = isatty(2);
-        r.t0 = now_s();
+        r.t0 = rs_cli_now();
         r.next_progress = r.t0 + 0.2;
         if (!(r.in = rs_intern_new()) ||
             !(r.ev = malloc(BATCH * sizeof(*r.ev))) ||

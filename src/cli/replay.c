@@ -49,13 +49,6 @@ static rs_err_t write_recs(void *opaque, const rs_recs_t *recs)
         return RS_OK;
 }
 
-static double now_s(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 int rs_cmd_replay(int argc, char **argv)
 {
         static const struct option opts[] = {{"config", 1, NULL, 'c'},
@@ -75,7 +68,7 @@ int rs_cmd_replay(int argc, char **argv)
         sink_t out = {0};
         unsigned long long nread = 0, bad = 0;
         int64_t now = INT64_MIN;
-        double t0 = now_s(), next_progress = t0 + 0.2;
+        double t0 = rs_cli_now(), next_progress = t0 + 0.2;
 
         optind = 1;
         while ((c = getopt_long(argc, argv, "c:i:o:h", opts, NULL)) != -1) {
@@ -135,13 +128,14 @@ int rs_cmd_replay(int argc, char **argv)
                 nread += n;
                 if (rs_chain_process(ch, ev, n, NULL))
                         goto nomem;
-                if (tty && now_s() >= next_progress) {
+                if (tty && rs_cli_now() >= next_progress) {
                         double pct = 100.0 * rs_evfile_progress(f);
                         fprintf(stderr,
                                 "\rreplay: %5.1f%%  %llu events  "
                                 "%.0f events/s",
-                                pct, nread, (double)nread / (now_s() - t0));
-                        next_progress = now_s() + 0.2;
+                                pct, nread,
+                                (double)nread / (rs_cli_now() - t0));
+                        next_progress = rs_cli_now() + 0.2;
                 }
         }
         if (rs_chain_flush(ch, now, RS_FLUSH_ALL, &emit)) {
@@ -160,7 +154,7 @@ int rs_cmd_replay(int argc, char **argv)
         fprintf(stderr,
                 "recstream: replay: %llu events (%llu bad rows), %llu users "
                 "written, %.2f s",
-                nread, bad, out.written, now_s() - t0);
+                nread, bad, out.written, rs_cli_now() - t0);
         for (int r = 1; cl && r < RS_DROP__COUNT; r++)
                 if (rs_clean_drops(cl, r))
                         fprintf(stderr, ", %s %llu", rs_drop_name(r),
