@@ -61,12 +61,12 @@ for tool in sed awk sort mktemp; do
 done
 
 TMP=$(mktemp -d)
-BROKER_PID= WORKER_PID=
+BROKER_PID= WORKER_PID= KB_PID=
 cleanup() {
-        for p in $WORKER_PID $BROKER_PID; do
+        for p in $KB_PID $WORKER_PID $BROKER_PID; do
                 kill "$p" 2>/dev/null || :
         done
-        for p in $WORKER_PID $BROKER_PID; do
+        for p in $KB_PID $WORKER_PID $BROKER_PID; do
                 wait "$p" 2>/dev/null || :
         done
         rm -rf "$TMP"
@@ -97,6 +97,16 @@ stop_broker() {
         BROKER_PID=
 }
 
+# kafka_bench with these arguments, in the background so that a signal
+# stops it at once; its result line in LINE. Fails when it fails.
+kb() {
+        "$KB" "$@" >"$TMP/kb.out" &
+        KB_PID=$!
+        wait "$KB_PID"
+        KB_PID=
+        LINE=$(tail -n 1 "$TMP/kb.out")
+}
+
 # The value of key=... in a kafka_bench result line.
 field() {
         printf '%s\n' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"
@@ -118,7 +128,8 @@ if [ "$ONLY" != latency ]; then
         start_broker --partitions $PARTITIONS --topic video.behavior \
                 --topic video.recs
         echo "\$ kafka_bench load -t video.behavior -n $EVENTS   # $PARTITIONS partitions"
-        line=$("$KB" load -b "$BOOTSTRAP" -t video.behavior -n "$EVENTS")
+        kb load -b "$BOOTSTRAP" -t video.behavior -n "$EVENTS"
+        line=$LINE
         echo "  $line"
         KEPT=$(field kept "$line")
         if [ "$KEPT" -lt "$EVENTS" ]; then
@@ -127,11 +138,13 @@ if [ "$ONLY" != latency ]; then
         : >"$TMP/bare" ; : >"$TMP/pass" ; : >"$TMP/worker"
         : >"$TMP/r_pass" ; : >"$TMP/r_worker"
         for r in $(seq 1 "$RUNS"); do
-                b=$("$KB" bare -b "$BOOTSTRAP" -t video.behavior -g "bench.bare.$r" -n "$KEPT")
-                p=$(KAFKA_BOOTSTRAP=$BOOTSTRAP RECSTREAM_LOG_LEVEL=warning \
-                        "$KB" worker -c tests/e2e/passthrough.yaml -g "bench.pass.$r" -n "$KEPT")
-                w=$(KAFKA_BOOTSTRAP=$BOOTSTRAP RECSTREAM_LOG_LEVEL=warning \
-                        "$KB" worker -c pipelines/video.yaml -g "bench.worker.$r" -n "$KEPT")
+                kb bare -b "$BOOTSTRAP" -t video.behavior -g "bench.bare.$r" -n "$KEPT"
+                b=$LINE
+                export KAFKA_BOOTSTRAP="$BOOTSTRAP" RECSTREAM_LOG_LEVEL=warning
+                kb worker -c tests/e2e/passthrough.yaml -g "bench.pass.$r" -n "$KEPT"
+                p=$LINE
+                kb worker -c pipelines/video.yaml -g "bench.worker.$r" -n "$KEPT"
+                w=$LINE
                 rb=$(field rate "$b") rp=$(field rate "$p") rw=$(field rate "$w")
                 echo "$rb" >>"$TMP/bare"
                 echo "$rp" >>"$TMP/pass"
@@ -216,8 +229,9 @@ for r in $(seq 1 "$RUNS"); do
                 tail -n 5 "$TMP/worker.log"
                 exit 1
         fi
-        line=$("$KB" latency -b "$BOOTSTRAP" -t "lat.$r.behavior" \
-                -r "lat.$r.recs" --rate "$RATE" --seconds "$LAT_S" --seed "$r")
+        kb latency -b "$BOOTSTRAP" -t "lat.$r.behavior" -r "lat.$r.recs" \
+                --rate "$RATE" --seconds "$LAT_S" --seed "$r"
+        line=$LINE
         kill "$WORKER_PID"
         wait "$WORKER_PID" || :
         WORKER_PID=
