@@ -128,7 +128,7 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/librecstream.a
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(RS_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/librecstream.a $(LIBS)
 
-bench: $(BIN) $(BUILD)/bench/codec_bench $(BUILD)/bench/ingest_bench
+bench: $(BIN) $(BUILD)/bench/codec_bench $(BUILD)/bench/ingest_bench $(BUILD)/bench/kafka_bench
 	$(Q)BUILD=$(BUILD) sh bench/run.sh
 
 format:

@@ -1,6 +1,7 @@
 #!/bin/sh
 # make bench: builds and runs the benchmark drivers; results with the
 # command that produced them go into BENCHMARKS.md.
+#   KAFKA_BENCH_QUICK=1 shortens the Kafka part (see bench/kafka_bench.sh).
 set -eu
 BUILD=${BUILD:-build}
 echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ) $(uname -m), $(nproc) cores"
@@ -9,3 +10,5 @@ echo "\$ $BUILD/bench/codec_bench"
 echo "\$ $BUILD/bench/ingest_bench"
 "$BUILD/bench/ingest_bench"
 echo; echo "\$ bench/eval.sh"; bench/eval.sh
+echo; echo "\$ bench/kafka_bench.sh"
+BUILD=$BUILD sh "$(dirname "$0")/kafka_bench.sh"
