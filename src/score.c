@@ -312,29 +312,41 @@ static rs_err_t compute(score_t *sc, uint32_t user, int64_t now)
                                 sc->acc[i].stamp = 0;
                         sc->gen = 1;
                 }
-                /* room for every id: candidates are distinct ids */
+                /* Room made once, so the accumulation below needs no
+                 * checks: an accumulator for every id (random access),
+                 * and for as many candidates as this computation can
+                 * touch (its neighbour lists and trending, at most every
+                 * id). The first pass also refreshes stale lists. */
                 uint32_t ids = rs_intern_count(sc->strings);
-                if (ids > sc->cands_cap) {
-                        size_t cap = ids;
+                size_t most = ntrend;
+                for (size_t i = 0; i < na; i++) {
+                        const rs_neighbor_t *nb;
+                        most += rs_cooc_neighbors(sc->co, sc->witems[i], now,
+                                                  &nb);
+                }
+                if (most > ids)
+                        most = ids;
+                if (ids && rs_grow_zeroed((void **)&sc->acc, &sc->acc_cap,
+                                          ids - 1, sizeof(*sc->acc)))
+                        return RS_ERR_NOMEM;
+                if (most > sc->cands_cap) {
                         void *p;
-                        if (rs_grow_zeroed((void **)&sc->acc, &sc->acc_cap,
-                                           cap - 1, sizeof(*sc->acc)))
-                                return RS_ERR_NOMEM;
                         if (!(p = realloc(sc->touched,
-                                          cap * sizeof(*sc->touched))))
+                                          most * sizeof(*sc->touched))))
                                 return RS_ERR_NOMEM;
                         sc->touched = p;
-                        if (!(p = realloc(sc->cands, cap * sizeof(*sc->cands))))
+                        if (!(p = realloc(sc->cands,
+                                          most * sizeof(*sc->cands))))
                                 return RS_ERR_NOMEM;
                         sc->cands = p;
-                        if (!(p = realloc(sc->isc, cap * sizeof(*sc->isc))))
+                        if (!(p = realloc(sc->isc, most * sizeof(*sc->isc))))
                                 return RS_ERR_NOMEM;
                         sc->isc = p;
-                        if (!(p = realloc(sc->emb, cap * (sc->dim + 1) *
+                        if (!(p = realloc(sc->emb, most * (sc->dim + 1) *
                                                            sizeof(*sc->emb))))
                                 return RS_ERR_NOMEM;
                         sc->emb = p;
-                        sc->cands_cap = cap;
+                        sc->cands_cap = most;
                 }
                 sc->ntouched = 0;
                 for (size_t i = 0; i < na; i++) {
