@@ -29,6 +29,8 @@ static rs_err_t pt_process(void *st, rs_event_t *ev, size_t n,
         passthrough_t *pt = st;
         rs_err_t err;
 
+        if (!out) /* nothing is published yet, and nothing to remember */
+                return RS_OK;
         for (size_t i = 0; i < n; i++) {
                 if (ev[i].drop)
                         continue;

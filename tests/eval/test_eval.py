@@ -140,6 +140,14 @@ def test_usage_errors():
     run("eval", "-c", TINY, rc=2)
 
 
+def test_replay_without_score():
+    # replay learns with no emit until its final flush: a stage that only
+    # emits (passthrough) must take that, and has no final lists to write
+    out = run("replay", "-c", os.path.join(ROOT, "tests", "e2e", "passthrough.yaml"),
+              "--input", os.path.join(HERE, "tiny.csv"))
+    assert out.stdout == "" and "9 events" in out.stderr, out.stderr
+
+
 def test_movielens_prequential():
     events = os.path.join(DATA, "ml-100k", "events.csv")
     out = run("eval", "-c", os.path.join(ROOT, "pipelines", "movielens-next.yaml"), "--input", events)
@@ -161,6 +169,7 @@ check("popularity baseline matches an independent implementation", test_populari
 check("split figures match bench/score_recs.py over replay", test_split_matches_score_recs)
 check("--plot writes an SVG with both curves inside the frame", test_plot)
 check("usage errors exit 2 with a reason", test_usage_errors)
+check("replay of a pipeline without score writes no lists and does not crash", test_replay_without_score)
 if os.path.isfile(os.path.join(DATA, "ml-100k", "events.csv")):
     check("ml-100k prequential: movielens-next HR@10 >= 1.5x popularity", test_movielens_prequential)
     check("ml-100k split: movielens nDCG@10 >= SAR's 0.3938", test_movielens_split)
