@@ -35,6 +35,7 @@
 #include "recstream/intern.h"
 #include "recstream/pipeline.h"
 #include "recstream/user_window.h"
+#include "recstream/vec.h"
 
 #define BATCH    2000
 #define MAX_RUNS 64
@@ -474,6 +475,7 @@ int main(int argc, char **argv)
                 {"seed", 1, NULL, 's'},    {"modes", 1, NULL, 'm'},
                 {"memory", 0, NULL, 'M'},  {"help", 0, NULL, 'h'},
                 {NULL, 0, NULL, 0}};
+        rs_vec_init(); /* as recstream's main(): OpenBLAS on this thread */
         opts_t o = {.events = 0,
                     .users = 0,
                     .items = 1000000,
