@@ -92,6 +92,16 @@ int rs_grow_zeroed(void **arr, size_t *cap, size_t index, size_t size)
         return 0;
 }
 
+int rs_resize(void **arr, size_t n, size_t size)
+{
+        void *p = realloc(*arr, n * size);
+
+        if (!p)
+                return -1;
+        *arr = p;
+        return 0;
+}
+
 int rs_buf_read_file(rs_buf_t *b, const char *path)
 {
         FILE *f = fopen(path, "rb");

@@ -642,13 +642,17 @@ size_t rs_cooc_trending(const rs_cooc_t *co, const uint32_t **items)
         return co->ntrend;
 }
 
-double rs_cooc_popularity(const rs_cooc_t *co, uint32_t item, int64_t now)
+/* Forward decay: g is the popularity scaled by 2^((t - t0)/half_life), so
+ * a ratio of two gs is the ratio of the popularities at any time. */
+rs_cooc_item_t rs_cooc_item(const rs_cooc_t *co, uint32_t item)
 {
         const item_t *it = item_find(co, item);
-        if (!it || co->t0 == INT64_MIN)
-                return 0;
-        return it->g * exp2(-(double)(now - co->t0) /
-                            (double)co->conf->trending_half_life);
+        const item_t *top = co->ntrend ? co->items[co->trend[0]] : NULL;
+
+        if (!it)
+                return (rs_cooc_item_t){RS_ID_NONE, 0};
+        return (rs_cooc_item_t){it->category,
+                                top && top->g > 0 ? it->g / top->g : 0};
 }
 
 static void trend_update(rs_cooc_t *co, uint32_t id, item_t *it)

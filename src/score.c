@@ -84,6 +84,7 @@ typedef struct cand {
         uint32_t item, because;
         double score;
         uint8_t reason;
+        uint32_t category;
 } cand_t;
 
 typedef struct rs_score {
@@ -102,6 +103,7 @@ typedef struct rs_score {
         uint32_t gen;
         uint32_t *touched; /* items started in this computation */
         size_t ntouched;
+        rs_cooc_item_t *info; /* of touched[i], when needed */
         cand_t *cands;
         size_t cands_cap;
         uint32_t *witems;
@@ -115,6 +117,21 @@ typedef struct rs_score {
          * row each) and their dot products */
         size_t dim;
         float *v, *emb, *isc;
+        uint32_t *rowpos; /* the candidate of each row of emb */
+        float *rsc;       /* the rows' dot products */
+        /* The trending items with their category and popularity, and for
+         * the interest channel their embeddings: rows of temb for those
+         * with their own (tdense), lists by slot for those with their
+         * category's one-hot vector (tslot[slot_start[s]..slot_start[s+1])
+         * in popularity order). The same for every user until
+         * co-occurrence changes: made once per batch (trend_ready). */
+        const uint32_t *trend;
+        size_t ntrend, trend_cap, ndense;
+        rs_cooc_item_t *tinfo;
+        float *temb, *tisc;
+        uint32_t *tdense, *tslot, *twhere;
+        uint32_t *slot_start, *slot_next; /* slot_next: this computation's */
+        int trend_ready;
 } score_t;
 
 /* Whether a ranks before b: higher score, then smaller item id string
@@ -174,7 +191,7 @@ static int take(score_t *sc, const cand_t *c, size_t *ncats)
         rs_recs_t *r = &sc->recs;
 
         if (k->max_per_category) {
-                uint32_t cat = rs_cooc_category(sc->co, c->item);
+                uint32_t cat = c->category;
                 if (cat != RS_ID_NONE) {
                         size_t x;
                         for (x = 0; x < *ncats && sc->cat_ids[x] != cat; x++)
@@ -231,8 +248,8 @@ static void pick_mmr(score_t *sc, cand_t *c, size_t pool, int64_t now,
  * beyond them were cut off. A bounded heap (worst on top) means most
  * candidates cost one comparison, and only those that would enter it are
  * checked for being seen or removed. */
-static size_t select_best(score_t *sc, uint32_t user, int64_t now, size_t m,
-                          int interest, double top_pop, int *more)
+static size_t select_best(score_t *sc, uint32_t user, size_t m, int interest,
+                          int info, int *more)
 {
         const score_conf_t *k = sc->conf;
         cand_t *h = sc->cands;
@@ -244,12 +261,7 @@ static size_t select_best(score_t *sc, uint32_t user, int64_t now, size_t m,
                 const acc_t *a = &sc->acc[c];
                 double cf = a->sum > 0 ? a->sum : 0;
                 double in = interest ? k->beta * sc->isc[i] : 0;
-                double tr =
-                        k->gamma > 0 && top_pop > 0
-                                ? k->gamma *
-                                          rs_cooc_popularity(sc->co, c, now) /
-                                          top_pop
-                                : 0;
+                double tr = info ? k->gamma * sc->info[i].popularity : 0;
                 if (cf + in <= 0)
                         continue; /* trending alone is the fill */
                 uint8_t why = cf >= in && cf >= tr ? RS_REASON_COVISIT
@@ -257,13 +269,15 @@ static size_t select_best(score_t *sc, uint32_t user, int64_t now, size_t m,
                                                    : RS_REASON_TRENDING;
                 cand_t x = {c,
                             why == RS_REASON_COVISIT ? a->because : RS_ID_NONE,
-                            cf + in + tr, why};
+                            cf + in + tr, why, RS_ID_NONE};
                 if (n == m && !before(sc, &x, &h[0])) {
                         *more = 1;
                         continue;
                 }
                 if (excluded(sc, user, c))
                         continue;
+                x.category = info ? sc->info[i].category
+                                  : rs_cooc_category(sc->co, c);
                 if (n < m) {
                         h[n++] = x;
                         for (size_t j = n / 2 + 1; n == m && j-- > 0;)
@@ -288,15 +302,162 @@ static size_t select_best(score_t *sc, uint32_t user, int64_t now, size_t m,
         return n;
 }
 
+/* Makes the trending items' category, popularity and embeddings. */
+static rs_err_t trend_prepare(score_t *sc)
+{
+        size_t n = rs_cooc_trending(sc->co, &sc->trend);
+        size_t dim = sc->conf->beta > 0 ? sc->dim : 0;
+
+        if (n > sc->trend_cap) {
+                if (rs_resize((void **)&sc->tinfo, n, sizeof(*sc->tinfo)) ||
+                    rs_resize((void **)&sc->tisc, n, sizeof(*sc->tisc)) ||
+                    rs_resize((void **)&sc->temb, n * (sc->dim + 1),
+                              sizeof(*sc->temb)) ||
+                    rs_resize((void **)&sc->tdense, n, sizeof(*sc->tdense)) ||
+                    rs_resize((void **)&sc->tslot, n, sizeof(*sc->tslot)) ||
+                    rs_resize((void **)&sc->twhere, n, sizeof(*sc->twhere)))
+                        return RS_ERR_NOMEM;
+                sc->trend_cap = n;
+        }
+        sc->ndense = 0;
+        memset(sc->slot_start, 0, (sc->dim + 1) * sizeof(*sc->slot_start));
+        for (size_t i = 0; i < n; i++) {
+                sc->tinfo[i] = rs_cooc_item(sc->co, sc->trend[i]);
+                sc->twhere[i] = (uint32_t)dim;
+                if (!dim)
+                        continue;
+                const float *e =
+                        rs_item_own_embedding(sc->catalog, sc->trend[i], dim);
+                if (e) {
+                        memcpy(sc->temb + sc->ndense * dim, e,
+                               dim * sizeof(*e));
+                        sc->tdense[sc->ndense++] = (uint32_t)i;
+                        continue;
+                }
+                sc->twhere[i] = (uint32_t)rs_vec_category_slot(
+                        sc->tinfo[i].category, dim);
+                if (sc->twhere[i] < dim)
+                        sc->slot_start[sc->twhere[i] + 1]++;
+        }
+        for (size_t x = 0; x < dim; x++) {
+                sc->slot_start[x + 1] += sc->slot_start[x];
+                sc->slot_next[x] = sc->slot_start[x];
+        }
+        for (size_t i = 0; i < n; i++)
+                if (sc->twhere[i] < dim)
+                        sc->tslot[sc->slot_next[sc->twhere[i]]++] = (uint32_t)i;
+        sc->ntrend = n;
+        sc->trend_ready = 1;
+        return RS_OK;
+}
+
+/* Room for `most` candidates in the per-candidate buffers. */
+static rs_err_t reserve(score_t *sc, size_t most)
+{
+        if (most <= sc->cands_cap)
+                return RS_OK;
+        if (rs_resize((void **)&sc->touched, most, sizeof(*sc->touched)) ||
+            rs_resize((void **)&sc->info, most, sizeof(*sc->info)) ||
+            rs_resize((void **)&sc->cands, most, sizeof(*sc->cands)) ||
+            rs_resize((void **)&sc->isc, most, sizeof(*sc->isc)) ||
+            rs_resize((void **)&sc->rowpos, most, sizeof(*sc->rowpos)) ||
+            rs_resize((void **)&sc->rsc, most, sizeof(*sc->rsc)) ||
+            rs_resize((void **)&sc->emb, most * (sc->dim + 1),
+                      sizeof(*sc->emb)))
+                return RS_ERR_NOMEM;
+        sc->cands_cap = most;
+        return RS_OK;
+}
+
+/* The interest channel: the unit interest vector · each candidate's
+ * embedding. A category's one-hot embedding makes it a lookup; items with
+ * their own take one sgemv, and so do the trending items with their own,
+ * which become candidates. */
+static void interest_scores(score_t *sc, float unit)
+{
+        const size_t ncf = sc->ntouched, dim = sc->dim;
+        const float *v = sc->v;
+        size_t nrow = 0;
+
+        rs_vec_scale(sc->v, dim, unit);
+        for (size_t i = 0; i < ncf; i++) {
+                const float *e =
+                        rs_item_own_embedding(sc->catalog, sc->touched[i], dim);
+                if (e) {
+                        memcpy(sc->emb + nrow * dim, e, dim * sizeof(*e));
+                        sc->rowpos[nrow++] = (uint32_t)i;
+                        continue;
+                }
+                size_t slot = rs_vec_category_slot(sc->info[i].category, dim);
+                sc->isc[i] = slot < dim ? v[slot] : 0;
+        }
+        if (nrow) {
+                rs_vec_gemv(sc->emb, nrow, dim, v, sc->rsc);
+                for (size_t r = 0; r < nrow; r++)
+                        sc->isc[sc->rowpos[r]] = sc->rsc[r];
+        }
+        if (sc->ndense)
+                rs_vec_gemv(sc->temb, sc->ndense, dim, v, sc->tisc);
+        for (size_t j = 0; j < sc->ndense; j++) {
+                uint32_t t = sc->tdense[j];
+                if (sc->acc[sc->trend[t]].stamp == sc->gen)
+                        continue; /* a candidate already, scored above */
+                touch(sc, sc->trend[t]);
+                sc->isc[sc->ntouched - 1] = sc->tisc[j];
+                sc->info[sc->ntouched - 1] = sc->tinfo[t];
+        }
+        memcpy(sc->slot_next, sc->slot_start, dim * sizeof(*sc->slot_next));
+}
+
+/* The trending items with their category's embedding score β·v[slot] +
+ * γ·popularity: within a slot, popularity order. So of each slot where the
+ * user's interest is positive (elsewhere trending alone is the fill) only
+ * the first m the user may get can be among the best m candidates: those
+ * become candidates, with any tied with the last. Called again with a
+ * larger m, it goes on where it stopped. Returns whether a slot has more. */
+static int slot_candidates(score_t *sc, uint32_t user, size_t m)
+{
+        const double gamma = sc->conf->gamma;
+        int more = 0;
+
+        for (size_t s = 0; s < sc->dim; s++) {
+                uint32_t i = sc->slot_next[s], end = sc->slot_start[s + 1];
+                size_t took = 0;
+                double last = 0;
+                if (!(sc->v[s] > 0))
+                        continue;
+                for (; i < end; i++) {
+                        uint32_t t = sc->tslot[i], c = sc->trend[t];
+                        double tr = gamma * sc->tinfo[t].popularity;
+                        if (took >= m && tr != last)
+                                break;
+                        if (sc->acc[c].stamp == sc->gen ||
+                            excluded(sc, user, c))
+                                continue;
+                        touch(sc, c);
+                        sc->isc[sc->ntouched - 1] = sc->v[s];
+                        sc->info[sc->ntouched - 1] = sc->tinfo[t];
+                        took++;
+                        last = tr;
+                }
+                sc->slot_next[s] = i;
+                more |= i < end;
+        }
+        return more;
+}
+
 /* Fills sc->recs with u's list at event time now. */
 static rs_err_t compute(score_t *sc, uint32_t user, int64_t now)
 {
         const score_conf_t *k = sc->conf;
         rs_recs_t *r = &sc->recs;
         size_t na, positives = 0, ncats = 0;
-        const uint32_t *trend;
-        size_t ntrend = rs_cooc_trending(sc->co, &trend);
-        double top_pop = ntrend ? rs_cooc_popularity(sc->co, trend[0], now) : 0;
+        rs_err_t err;
+
+        if (!sc->trend_ready && (err = trend_prepare(sc)))
+                return err;
+        const uint32_t *trend = sc->trend;
+        const size_t ntrend = sc->ntrend;
 
         r->user = user;
         r->generated_ts = now;
@@ -329,25 +490,8 @@ static rs_err_t compute(score_t *sc, uint32_t user, int64_t now)
                 if (ids && rs_grow_zeroed((void **)&sc->acc, &sc->acc_cap,
                                           ids - 1, sizeof(*sc->acc)))
                         return RS_ERR_NOMEM;
-                if (most > sc->cands_cap) {
-                        void *p;
-                        if (!(p = realloc(sc->touched,
-                                          most * sizeof(*sc->touched))))
-                                return RS_ERR_NOMEM;
-                        sc->touched = p;
-                        if (!(p = realloc(sc->cands,
-                                          most * sizeof(*sc->cands))))
-                                return RS_ERR_NOMEM;
-                        sc->cands = p;
-                        if (!(p = realloc(sc->isc, most * sizeof(*sc->isc))))
-                                return RS_ERR_NOMEM;
-                        sc->isc = p;
-                        if (!(p = realloc(sc->emb, most * (sc->dim + 1) *
-                                                           sizeof(*sc->emb))))
-                                return RS_ERR_NOMEM;
-                        sc->emb = p;
-                        sc->cands_cap = most;
-                }
+                if ((err = reserve(sc, most)))
+                        return err;
                 sc->ntouched = 0;
                 for (size_t i = 0; i < na; i++) {
                         const rs_neighbor_t *nb;
@@ -355,6 +499,11 @@ static rs_err_t compute(score_t *sc, uint32_t user, int64_t now)
                                                       now, &nb);
                         const double w = sc->waff[i];
                         for (size_t j = 0; j < nn; j++) {
+                                /* accumulators are random accesses:
+                                 * ask for them a few ahead */
+                                if (j + 8 < nn)
+                                        __builtin_prefetch(
+                                                &sc->acc[nb[j + 8].item], 1);
                                 double v = w * nb[j].sim;
                                 acc_t *a = touch(sc, nb[j].item);
                                 a->sum += v;
@@ -364,38 +513,31 @@ static rs_err_t compute(score_t *sc, uint32_t user, int64_t now)
                                 }
                         }
                 }
-                /* the interest channel: trending items are candidates too */
+                /* Category and popularity, when a channel needs them;
+                 * with the interest channel trending items are
+                 * candidates too. */
                 int interest = k->beta > 0 && sc->dim &&
-                               rs_uwin_interest(sc->win, user, now, sc->v) &&
-                               rs_vec_norm(sc->v, sc->dim) > 0;
-                for (size_t i = 0; interest && i < ntrend; i++)
-                        touch(sc, trend[i]);
-                if (interest) {
-                        /* one sgemv: candidate embeddings · unit interest */
-                        rs_vec_scale(sc->v, sc->dim,
-                                     1.0f / rs_vec_norm(sc->v, sc->dim));
-                        for (size_t i = 0; i < sc->ntouched; i++) {
-                                float *row = sc->emb + i * sc->dim;
-                                const float *e = rs_item_embedding(
-                                        sc->catalog, sc->touched[i],
-                                        rs_cooc_category(sc->co,
-                                                         sc->touched[i]),
-                                        row, sc->dim);
-                                if (e != row)
-                                        memcpy(row, e, sc->dim * sizeof(*row));
-                        }
-                        rs_vec_gemv(sc->emb, sc->ntouched, sc->dim, sc->v,
-                                    sc->isc);
-                }
-                /* The best k suffice, or 4·k for MMR's pool and the
-                 * category cap; should the cap leave the list short,
-                 * select again from all. */
-                int capped = k->mmr_lambda < 1 || k->max_per_category;
-                size_t m = (size_t)k->k * (capped ? 4 : 1);
+                               rs_uwin_interest(sc->win, user, now, sc->v);
+                /* a vector decayed to (nearly) nothing has no direction
+                 * left: its unit vector would not be finite in floats */
+                float unit = interest ? 1.0f / rs_vec_norm(sc->v, sc->dim) : 0;
+                interest = interest && isfinite(unit);
+                int info = k->gamma > 0 || interest;
+                for (size_t i = 0; info && i < sc->ntouched; i++)
+                        sc->info[i] = rs_cooc_item(sc->co, sc->touched[i]);
+                if (interest)
+                        interest_scores(sc, unit);
+                /* The best k suffice, 4·k are MMR's pool, and 2·k
+                 * usually leave enough after the category cap; should
+                 * the cap leave the list short, select twice as many. */
+                size_t m = (size_t)k->k * (k->mmr_lambda < 1     ? 4
+                                           : k->max_per_category ? 2
+                                                                 : 1);
+                int slots_more = interest && slot_candidates(sc, user, m);
                 for (;;) {
                         int more;
-                        size_t ncand = select_best(sc, user, now, m, interest,
-                                                   top_pop, &more);
+                        size_t ncand =
+                                select_best(sc, user, m, interest, info, &more);
                         r->n = 0;
                         ncats = 0;
                         if (k->mmr_lambda < 1)
@@ -404,10 +546,11 @@ static rs_err_t compute(score_t *sc, uint32_t user, int64_t now)
                                 for (size_t i = 0;
                                      i < ncand && r->n < (uint32_t)k->k; i++)
                                         take(sc, &sc->cands[i], &ncats);
-                        if (r->n == (uint32_t)k->k || !more ||
+                        if (r->n == (uint32_t)k->k || !(more || slots_more) ||
                             k->mmr_lambda < 1)
                                 break;
-                        m = sc->ntouched;
+                        m *= 2;
+                        slots_more = slot_candidates(sc, user, m);
                 }
         }
         /* Fill with trending items below every scored item: first those
@@ -426,27 +569,21 @@ static rs_err_t compute(score_t *sc, uint32_t user, int64_t now)
         double floor_score = r->n ? r->items[r->n - 1].score : 1.0;
         for (int pass = nucats ? 0 : 1; pass < 2; pass++) {
                 for (size_t i = 0; i < ntrend && r->n < (uint32_t)k->k; i++) {
-                        uint32_t c = trend[i], cat;
+                        uint32_t c = trend[i], cat = sc->tinfo[i].category;
                         size_t x;
-                        if (excluded(sc, user, c))
-                                continue;
-                        cat = rs_cooc_category(sc->co, c);
                         for (x = 0; x < nucats && cats[x] != cat; x++)
                                 ;
                         if ((x < nucats) != (pass == 0))
                                 continue; /* the other pass takes it */
                         for (x = 0; x < r->n && r->items[x].item != c; x++)
                                 ;
-                        if (x < r->n)
+                        if (x < r->n || excluded(sc, user, c))
                                 continue;
-                        double p = top_pop > 0 ? rs_cooc_popularity(sc->co, c,
-                                                                    now) /
-                                                         top_pop
-                                               : 0;
-                        double v = floor_score * 0.999 * p;
+                        double v =
+                                floor_score * 0.999 * sc->tinfo[i].popularity;
                         if (r->n && v > r->items[r->n - 1].score * 0.999)
                                 v = r->items[r->n - 1].score * 0.999;
-                        cand_t t = {c, RS_ID_NONE, v, RS_REASON_TRENDING};
+                        cand_t t = {c, RS_ID_NONE, v, RS_REASON_TRENDING, cat};
                         take(sc, &t, &ncats);
                 }
         }
@@ -529,6 +666,7 @@ static rs_err_t score_process(void *st, rs_event_t *ev, size_t n,
         size_t nb = 0;
         rs_err_t err;
 
+        sc->trend_ready = 0; /* the earlier stages have moved on */
         if (n > sc->batch_cap) {
                 uint32_t *b = realloc(sc->batch_users, n * sizeof(*b));
                 if (!b)
@@ -581,6 +719,7 @@ static rs_err_t score_flush(void *st, int64_t now, rs_flush_t mode,
         score_t *sc = st;
         rs_err_t err;
 
+        sc->trend_ready = 0;
         if (mode != RS_FLUSH_ALL)
                 return drain(sc, now, mode == RS_FLUSH_PENDING, out);
         for (size_t u = 0; u < sc->nusers; u++)
@@ -597,8 +736,10 @@ static rs_err_t score_flush(void *st, int64_t now, rs_flush_t mode,
 rs_err_t rs_score_list(rs_score_t *sc, uint32_t user, int64_t now,
                        const rs_recs_t **recs)
 {
-        rs_err_t err = compute(sc, user, now);
+        rs_err_t err;
 
+        sc->trend_ready = 0; /* called between batches */
+        err = compute(sc, user, now);
         *recs = &sc->recs;
         return err;
 }
@@ -627,6 +768,17 @@ static void score_destroy(void *st)
         free(sc->v);
         free(sc->emb);
         free(sc->isc);
+        free(sc->info);
+        free(sc->rowpos);
+        free(sc->rsc);
+        free(sc->tinfo);
+        free(sc->temb);
+        free(sc->tisc);
+        free(sc->tdense);
+        free(sc->tslot);
+        free(sc->twhere);
+        free(sc->slot_start);
+        free(sc->slot_next);
         free(sc);
 }
 
@@ -656,7 +808,9 @@ static void *score_create(const void *conf, const rs_stage_env_t *env,
             !(sc->waff = malloc(sc->wmax * sizeof(*sc->waff))) ||
             !(sc->cat_ids = malloc(RS_RECS_MAX * sizeof(*sc->cat_ids))) ||
             !(sc->cat_counts = malloc(RS_RECS_MAX * sizeof(*sc->cat_counts))) ||
-            !(sc->v = calloc(sc->dim + 1, sizeof(*sc->v))))
+            !(sc->v = calloc(sc->dim + 1, sizeof(*sc->v))) ||
+            !(sc->slot_start = calloc(sc->dim + 1, sizeof(*sc->slot_start))) ||
+            !(sc->slot_next = calloc(sc->dim + 1, sizeof(*sc->slot_next))))
                 goto nomem;
         return sc;
 nomem:

@@ -39,19 +39,35 @@ void rs_vec_gemv(const float *A, size_t rows, size_t cols, const float *x,
                     1.0f, A, (blasint)cols, x, 1, 0.0f, y, 1);
 }
 
+size_t rs_vec_category_slot(uint32_t category, size_t dim)
+{
+        return category != RS_ID_NONE && dim
+                       ? rs_hash_mix(category + 0x9e3779b97f4a7c15ULL) % dim
+                       : dim;
+}
+
 void rs_vec_category_embedding(uint32_t category, float *out, size_t dim)
 {
+        size_t slot = rs_vec_category_slot(category, dim);
+
         memset(out, 0, dim * sizeof(*out));
-        if (category != RS_ID_NONE && dim)
-                out[rs_hash_mix(category + 0x9e3779b97f4a7c15ULL) % dim] = 1;
+        if (slot < dim)
+                out[slot] = 1;
+}
+
+const float *rs_item_own_embedding(const struct rs_catalog *catalog,
+                                   uint32_t item, size_t dim)
+{
+        return catalog && rs_catalog_dim(catalog) == dim
+                       ? rs_catalog_embedding(catalog, item)
+                       : NULL;
 }
 
 const float *rs_item_embedding(const struct rs_catalog *catalog, uint32_t item,
                                uint32_t category, float *scratch, size_t dim)
 {
-        const float *e = catalog && rs_catalog_dim(catalog) == dim
-                                 ? rs_catalog_embedding(catalog, item)
-                                 : NULL;
+        const float *e = rs_item_own_embedding(catalog, item, dim);
+
         if (e)
                 return e;
         rs_vec_category_embedding(category, scratch, dim);

@@ -29,6 +29,9 @@ int rs_buf_printf(rs_buf_t *b, const char *fmt, ...)
  * until index fits; new elements are zeroed. 0, or -1 when memory ran out
  * (*arr and *cap unchanged). For tables indexed by interned id. */
 int rs_grow_zeroed(void **arr, size_t *cap, size_t index, size_t size);
+/* Resizes *arr to n elements of `size` bytes: 0, or -1 when memory ran
+ * out (*arr unchanged). */
+int rs_resize(void **arr, size_t n, size_t size);
 
 /* Appends the whole file at path; -1 with errno set on failure. */
 int rs_buf_read_file(rs_buf_t *b, const char *path);

@@ -47,9 +47,18 @@ size_t rs_cooc_tracked(const rs_cooc_t *co, uint32_t i);
 uint32_t rs_cooc_category(const rs_cooc_t *co, uint32_t item);
 
 /* The most popular items now (decayed popularity), best first. *items is
- * owned by co. score is the popularity on an arbitrary common scale. */
+ * owned by co. */
 size_t rs_cooc_trending(const rs_cooc_t *co, const uint32_t **items);
-double rs_cooc_popularity(const rs_cooc_t *co, uint32_t item, int64_t now);
+
+/* What score needs of a candidate, in one lookup: its category (as
+ * rs_cooc_category) and its decayed popularity relative to the most
+ * popular item's (1 for that item, 0 for an unknown one). Decay scales
+ * every item alike, so the share does not depend on the time. */
+typedef struct rs_cooc_item {
+        uint32_t category;
+        double popularity;
+} rs_cooc_item_t;
+rs_cooc_item_t rs_cooc_item(const rs_cooc_t *co, uint32_t item);
 
 /* Pairs tracked and bytes held, for metrics. */
 size_t rs_cooc_pairs(const rs_cooc_t *co);

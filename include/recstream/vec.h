@@ -22,8 +22,15 @@ void rs_vec_gemv(const float *A, size_t rows, size_t cols, const float *x,
 /* The embedding of a category id when items have no embedding of their
  * own: a one-hot vector at a hash of the id (RS_ID_NONE: all zeros). */
 void rs_vec_category_embedding(uint32_t category, float *out, size_t dim);
+/* Where that vector has its 1: a hash of the id below dim, or dim (no
+ * slot) for RS_ID_NONE. A dot product with it is a lookup. */
+size_t rs_vec_category_slot(uint32_t category, size_t dim);
 
 struct rs_catalog;
+/* The catalog's embedding of item when it has one of dimension dim, else
+ * NULL: the item then has its category's. */
+const float *rs_item_own_embedding(const struct rs_catalog *catalog,
+                                   uint32_t item, size_t dim);
 /* An item's embedding of dimension dim: the catalog's when it has one of
  * that dimension, else the hashed embedding of `category` written into
  * scratch (dim floats). Returns the one to use. */

@@ -430,6 +430,84 @@ static void test_interest_channel(void **state)
         teardown(&fx);
 }
 
+/* An interest vector decayed into subnormal floats has no direction
+ * left: its unit vector would be infinite and the scores of the whole
+ * list NaN or infinite. The channel is then off and the list is finite. */
+static void test_interest_decayed_to_nothing(void **state)
+{
+        fixture_t fx;
+        float v[8];
+
+        (void)state;
+        setup(&fx, WINDOW_ONLY "  - type: user_window\n    half_life: 1s\n"
+                               "    horizon: 1h\n    interest_dim: 8\n"
+                               "  - type: cooccur\n"
+                               "  - type: score\n    beta: 1\n    gamma: 1\n"
+                               "    min_refresh_interval: 0\n");
+        rs_uwin_t *win = rs_chain_find(fx.ch, "user_window");
+        uint32_t u = id(&fx, "u");
+        feed(&fx, "0", "o", "z", RS_EV_LIKE, 0, "m");
+        feed(&fx, "1", "u", "a", RS_EV_LIKE, 0, "m");
+        /* 130 half-lives later: a's weight is 2^-130, below FLT_MIN; b has
+         * no category, so it adds nothing to the vector */
+        feed(&fx, "2", "u", "b", RS_EV_LIKE, 130000, NULL);
+        assert_int_equal(rs_uwin_interest(win, u, 130000, v), 8);
+        assert_true(rs_vec_norm(v, 8) > 0);
+        assert_false(isfinite(1.0f / rs_vec_norm(v, 8)));
+        rs_recs_t *r = &fx.last[u];
+        assert_int_equal(r->n, 1);
+        assert_int_equal(r->items[0].item, id(&fx, "z"));
+        assert_int_equal(r->items[0].reason, RS_REASON_TRENDING);
+        assert_true(isfinite(r->items[0].score));
+        teardown(&fx);
+}
+
+/* Trending items reach a user through the interest channel slot by slot,
+ * only as many of a slot as can be among the best: when the category cap
+ * leaves the list short, the next ones of the slot are candidates too. A
+ * and B hash to one slot; the slot holds A1..A5 (category A, popularity
+ * 10..6) before B (popularity 1). k 2 with one item per category: A1,
+ * then B, both by interest, B scoring beta·1 + gamma·1/10. */
+static void test_interest_slot_beyond_cap(void **state)
+{
+        fixture_t fx;
+        char a[16], b[16], item[16], user[16], eid[16];
+        int ne = 0;
+
+        (void)state;
+        setup(&fx, WINDOW_ONLY "  - type: user_window\n    interest_dim: 8\n"
+                               "  - type: cooccur\n"
+                               "  - type: score\n    k: 2\n    beta: 1\n"
+                               "    gamma: 0.01\n    max_per_category: 1\n"
+                               "    min_refresh_interval: 0\n");
+        uint32_t u = id(&fx, "u"); /* first: fx.last keeps small ids */
+        /* two category names in one slot */
+        snprintf(a, sizeof(a), "c0");
+        size_t slot = rs_vec_category_slot(id(&fx, a), 8);
+        for (int i = 1;; i++) {
+                snprintf(b, sizeof(b), "c%d", i);
+                if (rs_vec_category_slot(id(&fx, b), 8) == slot)
+                        break;
+        }
+        for (int i = 1; i <= 5; i++)
+                for (int j = 0; j < 11 - i; j++) {
+                        snprintf(item, sizeof(item), "A%d", i);
+                        snprintf(user, sizeof(user), "o%d", j);
+                        snprintf(eid, sizeof(eid), "%d", ne++);
+                        feed(&fx, eid, user, item, RS_EV_LIKE, ne, a);
+                }
+        feed(&fx, "b", "o0", "B", RS_EV_LIKE, ne, b);
+        feed(&fx, "x", "u", "x", RS_EV_LIKE, ne, a);
+        rs_recs_t *r = &fx.last[u];
+        assert_int_equal(r->n, 2);
+        assert_int_equal(r->items[0].item, id(&fx, "A1"));
+        assert_int_equal(r->items[0].reason, RS_REASON_INTEREST);
+        assert_int_equal(r->items[1].item, id(&fx, "B"));
+        assert_int_equal(r->items[1].reason, RS_REASON_INTEREST);
+        assert_float_equal(r->items[1].score, 1 + 0.01 * 0.1, 1e-4);
+        teardown(&fx);
+}
+
 static void test_catalog(void **state)
 {
         fixture_t fx;
@@ -560,6 +638,8 @@ int main(void)
                 cmocka_unit_test(test_clean_drops),
                 cmocka_unit_test(test_weight_curve),
                 cmocka_unit_test(test_interest_channel),
+                cmocka_unit_test(test_interest_decayed_to_nothing),
+                cmocka_unit_test(test_interest_slot_beyond_cap),
                 cmocka_unit_test(test_mmr),
                 cmocka_unit_test(test_catalog),
                 cmocka_unit_test(test_cold_start_own_categories),
