@@ -3,10 +3,12 @@
  * takes.
  *
  * Events are generated (Zipf-popular videos, uniform users, timestamps
- * spread over about an hour), Avro-encoded in memory with plain framing as
- * Kafka would deliver them, then each timed run decodes them with the
- * worker's decode (rs_codec_decode_event) into batches of 2,000 and pushes
- * them through an rs_chain built from pipelines/video.yaml's stage
+ * spread over an hour, `--minutes`, or advancing as a live stream of
+ * `--events-per-s` would: what a debounce can coalesce depends on how
+ * often a user's events arrive in event time), Avro-encoded in memory with
+ * plain framing as Kafka would deliver them, then each timed run decodes them
+ * with the worker's decode (rs_codec_decode_event) into batches of 2,000 and
+ * pushes them through an rs_chain built from pipelines/video.yaml's stage
  * settings. Every run starts from empty state (a new string table, codec
  * and chain). Modes, each a separate timed run, interleaved run by run:
  *
@@ -40,7 +42,9 @@
 #define BATCH    2000
 #define MAX_RUNS 64
 
-/* pipelines/video.yaml's stages; the score stage is appended per mode. */
+/* pipelines/video.yaml's stages, with cooccur.refresh (how often a changed
+ * item's neighbour list is recomputed) from --list-refresh; the score
+ * stage is appended per mode. */
 static const char pipeline_head[] =
         "name: ingest-bench\n"
         "source: {}\n"
@@ -78,7 +82,7 @@ static const char pipeline_head[] =
         "    horizon: 30d\n"
         "    max_neighbors_tracked: 200\n"
         "    max_neighbors: 50\n"
-        "    refresh: 1m\n"
+        "    refresh: %s\n"
         "    min_count: 0\n"
         "    trending_half_life: 6h\n"
         "    trending_size: 200\n";
@@ -110,6 +114,7 @@ typedef struct opts {
         uint64_t seed;
         int memory;
         int want[M__COUNT];
+        const char *list_refresh;
 } opts_t;
 
 /* The encoded events, back to back, as a consumed batch would hold them. */
@@ -207,12 +212,12 @@ static void corpus_make(corpus_t *c, const opts_t *o)
         rs_gen_destroy(gen);
 }
 
-static rs_pipeline_t *pipeline_new(const char *refresh)
+static rs_pipeline_t *pipeline_new(const opts_t *o, const char *refresh)
 {
         char text[4096];
         rs_diag_t d;
         rs_pipeline_t *pl;
-        int n = snprintf(text, sizeof(text), "%s", pipeline_head);
+        int n = snprintf(text, sizeof(text), pipeline_head, o->list_refresh);
 
         if (refresh)
                 n += snprintf(text + n, sizeof(text) - (size_t)n, score_fmt,
@@ -247,10 +252,11 @@ static void decode(rs_codec_t *codec, const corpus_t *c, size_t i,
         ev->ingest_ts = ev->ts;
 }
 
-static void run_once(const corpus_t *c, int mode, rs_event_t *ev, result_t *r)
+static void run_once(const opts_t *o, const corpus_t *c, int mode,
+                     rs_event_t *ev, result_t *r)
 {
         rs_pipeline_t *pl =
-                mode == M_DECODE ? NULL : pipeline_new(modes[mode].refresh);
+                mode == M_DECODE ? NULL : pipeline_new(o, modes[mode].refresh);
         rs_intern_t *in = rs_intern_new();
         rs_catalog_t *cat = rs_catalog_new(0);
         char err[256];
@@ -273,6 +279,9 @@ static void run_once(const corpus_t *c, int mode, rs_event_t *ev, result_t *r)
                 if (ch && rs_chain_process(ch, ev, n, &out))
                         die("a stage failed");
         }
+        /* the lists still owed to debounced users are part of the work */
+        if (ch && rs_chain_flush(ch, c->last_ts, RS_FLUSH_PENDING, &out))
+                die("a stage failed");
         r->secs = now_s() - t0;
         r->cpu = cpu_s() - c0;
         if (ch) {
@@ -302,17 +311,17 @@ static int speed(const opts_t *o)
                 die("out of memory");
         corpus_make(&c, o);
         printf("ingest: %lu events (%.1f MB encoded, made in %.1f s): Zipf "
-               "%.2f over %u items, %u users, %.1f min of event time; batch "
-               "%d, %d runs per mode\n",
+               "%.2f over %u items, %u users, %.1f s of event time; batch "
+               "%d, %d runs per mode; cooccur.refresh %s\n",
                o->events, (double)c.off[c.n] / 1e6, now_s() - t0, o->exponent,
-               o->items, o->users, (double)(c.last_ts - c.first_ts) / 60000.0,
-               BATCH, o->runs);
+               o->items, o->users, (double)(c.last_ts - c.first_ts) / 1000.0,
+               BATCH, o->runs, o->list_refresh);
         fflush(stdout);
         for (int r = 0; r < o->runs; r++)
                 for (int m = 0; m < M__COUNT; m++) {
                         if (!o->want[m])
                                 continue;
-                        run_once(&c, m, ev, &last[m]);
+                        run_once(o, &c, m, ev, &last[m]);
                         rate[m][r] = (double)c.n / last[m].secs;
                         crate[m][r] = (double)c.n / last[m].cpu;
                 }
@@ -380,7 +389,7 @@ static void proc_mem(long *rss, long *hwm)
 
 static int memory(const opts_t *o)
 {
-        rs_pipeline_t *pl = pipeline_new(NULL);
+        rs_pipeline_t *pl = pipeline_new(o, NULL);
         rs_intern_t *in = rs_intern_new();
         rs_catalog_t *cat = rs_catalog_new(0);
         rs_gen_t *gen = gen_new(o);
@@ -462,27 +471,36 @@ static int memory(const opts_t *o)
 static const char usage[] =
         "usage: ingest_bench [--events N] [--users N] [--items N] "
         "[--exponent S]\n"
-        "                    [--minutes M] [--runs R] [--seed S] "
-        "[--modes decode,off,1s,every]\n"
+        "                    [--minutes M | --events-per-s E] [--runs R] "
+        "[--seed S]\n"
+        "                    [--list-refresh DURATION (1m)]\n"
+        "                    [--modes decode,off,1s,every]\n"
         "       ingest_bench --memory [--events N] [--users N] [--items N]\n";
 
 int main(int argc, char **argv)
 {
-        static const struct option lo[] = {
-                {"events", 1, NULL, 'n'},  {"users", 1, NULL, 'u'},
-                {"items", 1, NULL, 'i'},   {"exponent", 1, NULL, 'e'},
-                {"minutes", 1, NULL, 't'}, {"runs", 1, NULL, 'r'},
-                {"seed", 1, NULL, 's'},    {"modes", 1, NULL, 'm'},
-                {"memory", 0, NULL, 'M'},  {"help", 0, NULL, 'h'},
-                {NULL, 0, NULL, 0}};
+        static const struct option lo[] = {{"events", 1, NULL, 'n'},
+                                           {"users", 1, NULL, 'u'},
+                                           {"items", 1, NULL, 'i'},
+                                           {"exponent", 1, NULL, 'e'},
+                                           {"minutes", 1, NULL, 't'},
+                                           {"runs", 1, NULL, 'r'},
+                                           {"seed", 1, NULL, 's'},
+                                           {"modes", 1, NULL, 'm'},
+                                           {"memory", 0, NULL, 'M'},
+                                           {"help", 0, NULL, 'h'},
+                                           {"events-per-s", 1, NULL, 'E'},
+                                           {"list-refresh", 1, NULL, 'L'},
+                                           {NULL, 0, NULL, 0}};
         rs_vec_init(); /* as recstream's main(): OpenBLAS on this thread */
         opts_t o = {.events = 0,
                     .users = 0,
                     .items = 1000000,
                     .exponent = 1.0,
                     .runs = 5,
-                    .seed = 42};
-        double minutes = 60;
+                    .seed = 42,
+                    .list_refresh = "1m"};
+        double minutes = 60, rate = 0;
         const char *want = "decode,off,1s,every";
         int c;
 
@@ -493,6 +511,8 @@ int main(int argc, char **argv)
                 case 'i': o.items = (uint32_t)strtoul(optarg, NULL, 10); break;
                 case 'e': o.exponent = strtod(optarg, NULL); break;
                 case 't': minutes = strtod(optarg, NULL); break;
+                case 'E': rate = strtod(optarg, NULL); break;
+                case 'L': o.list_refresh = optarg; break;
                 case 'r': o.runs = atoi(optarg); break;
                 case 's': o.seed = strtoull(optarg, NULL, 10); break;
                 case 'm': want = optarg; break;
@@ -506,12 +526,14 @@ int main(int argc, char **argv)
         if (!o.users)
                 o.users = o.memory ? 1000000 : 100000;
         if (optind != argc || o.runs < 1 || o.runs > MAX_RUNS || !o.items ||
-            minutes <= 0) {
+            minutes <= 0 || rate < 0 || rate > 1e6) {
                 fputs(usage, stderr);
                 return 2;
         }
-        /* Mean gap so the events span `minutes` of event time. */
-        o.gap_us = (uint32_t)(minutes * 60e6 / (double)o.events);
+        /* Mean gap so the events span `minutes` of event time, or so
+         * that event time advances as fast as a live stream of `rate`. */
+        o.gap_us = (uint32_t)(rate ? 1e6 / rate
+                                   : minutes * 60e6 / (double)o.events);
         if (!o.gap_us)
                 o.gap_us = 1;
         if (o.memory)

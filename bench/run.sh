@@ -9,6 +9,11 @@ echo "\$ $BUILD/bench/codec_bench"
 "$BUILD/bench/codec_bench"
 echo "\$ $BUILD/bench/ingest_bench"
 "$BUILD/bench/ingest_bench"
+# the same events as a live stream of 1M events/s would carry them: each
+# user's events a tenth of a second apart, so the 1 s debounce coalesces
+live="--modes off,1s,every --events-per-s 1000000 --list-refresh 1s"
+echo "\$ $BUILD/bench/ingest_bench $live"
+"$BUILD/bench/ingest_bench" $live
 echo; echo "\$ bench/eval.sh"; bench/eval.sh
 echo; echo "\$ bench/kafka_bench.sh"
 BUILD=$BUILD sh "$(dirname "$0")/kafka_bench.sh"
