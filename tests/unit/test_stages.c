@@ -508,6 +508,57 @@ static void test_interest_slot_beyond_cap(void **state)
         teardown(&fx);
 }
 
+/* Items with their own embeddings (the catalog's) are scored with
+ * sgemv, trending ones and co-occurrence candidates alike: x (1, 0) makes
+ * u's unit interest (1, 0); q (0, 1) co-occurs with x; z (0.6, 0.8) is
+ * only trending. */
+static void test_interest_own_embeddings(void **state)
+{
+        fixture_t fx;
+        static const float ex[2] = {1, 0}, eq[2] = {0, 1}, ez[2] = {0.6f, 0.8f};
+
+        (void)state;
+        setup(&fx, WINDOW_ONLY "  - type: user_window\n    interest_dim: 2\n"
+                               "  - type: cooccur\n    refresh: 0s\n"
+                               "  - type: score\n    k: 3\n    beta: 1\n"
+                               "    min_refresh_interval: 0\n"
+                               "items: {topic: video.catalog, embedding_dim: "
+                               "2}\n");
+        uint32_t u = id(&fx, "u"), x = id(&fx, "x"), q = id(&fx, "q"),
+                 z = id(&fx, "z");
+        rs_item_meta_t mx = {x, RS_ID_NONE, RS_NONE_I64, 0, ex, 2, 0};
+        rs_item_meta_t mq = {q, RS_ID_NONE, RS_NONE_I64, 0, eq, 2, 0};
+        rs_item_meta_t mz = {z, RS_ID_NONE, RS_NONE_I64, 0, ez, 2, 0};
+        assert_int_equal(rs_catalog_apply(fx.cat, &mx), RS_OK);
+        assert_int_equal(rs_catalog_apply(fx.cat, &mq), RS_OK);
+        assert_int_equal(rs_catalog_apply(fx.cat, &mz), RS_OK);
+        feed(&fx, "1", "o", "x", RS_EV_LIKE, 0, NULL);
+        feed(&fx, "2", "o", "q", RS_EV_LIKE, 1, NULL);
+        feed(&fx, "3", "p", "z", RS_EV_LIKE, 2, NULL);
+        feed(&fx, "4", "u", "x", RS_EV_LIKE, 3, NULL);
+        rs_cooc_t *co = rs_chain_find(fx.ch, "cooccur");
+        double sim = rs_cooc_sim(co, x, q, 3);
+        assert_true(sim > 0);
+        rs_recs_t *r = &fx.last[u];
+        /* x is seen: q and z are all there is */
+        assert_int_equal(r->n, 2);
+        assert_true(r->items[0].score >= r->items[1].score);
+        assert_true((r->items[0].item == q && r->items[1].item == z) ||
+                    (r->items[0].item == z && r->items[1].item == q));
+        for (uint32_t i = 0; i < r->n; i++) {
+                if (r->items[i].item == z) {
+                        assert_int_equal(r->items[i].reason,
+                                         RS_REASON_INTEREST);
+                        assert_float_equal(r->items[i].score, 0.6, 1e-6);
+                } else if (r->items[i].item == q) {
+                        assert_int_equal(r->items[i].reason, RS_REASON_COVISIT);
+                        /* a(x) = 1, and q's interest (1,0)·(0,1) = 0 */
+                        assert_float_equal(r->items[i].score, sim, 1e-6);
+                }
+        }
+        teardown(&fx);
+}
+
 static void test_catalog(void **state)
 {
         fixture_t fx;
@@ -640,6 +691,7 @@ int main(void)
                 cmocka_unit_test(test_interest_channel),
                 cmocka_unit_test(test_interest_decayed_to_nothing),
                 cmocka_unit_test(test_interest_slot_beyond_cap),
+                cmocka_unit_test(test_interest_own_embeddings),
                 cmocka_unit_test(test_mmr),
                 cmocka_unit_test(test_catalog),
                 cmocka_unit_test(test_cold_start_own_categories),
