@@ -107,6 +107,8 @@ typedef struct rs_score {
         cand_t *cands;
         size_t cands_cap;
         uint32_t *witems;
+        const rs_neighbor_t **wnb; /* their neighbour lists */
+        size_t *wnn;
         float *waff;
         size_t wmax;
         rs_recs_t recs;
@@ -481,9 +483,11 @@ static rs_err_t compute(score_t *sc, uint32_t user, int64_t now)
                 uint32_t ids = rs_intern_count(sc->strings);
                 size_t most = ntrend;
                 for (size_t i = 0; i < na; i++) {
-                        const rs_neighbor_t *nb;
-                        most += rs_cooc_neighbors(sc->co, sc->witems[i], now,
-                                                  &nb);
+                        sc->wnn[i] = rs_cooc_neighbors(sc->co, sc->witems[i],
+                                                       now, &sc->wnb[i]);
+                        most += sc->wnn[i];
+                        if (sc->wnn[i])
+                                __builtin_prefetch(sc->wnb[i]);
                 }
                 if (most > ids)
                         most = ids;
@@ -494,13 +498,14 @@ static rs_err_t compute(score_t *sc, uint32_t user, int64_t now)
                         return err;
                 sc->ntouched = 0;
                 for (size_t i = 0; i < na; i++) {
-                        const rs_neighbor_t *nb;
-                        size_t nn = rs_cooc_neighbors(sc->co, sc->witems[i],
-                                                      now, &nb);
+                        const rs_neighbor_t *nb = sc->wnb[i];
+                        const size_t nn = sc->wnn[i];
                         const double w = sc->waff[i];
+                        /* accumulators are random accesses: ask for them
+                         * a few ahead */
+                        for (size_t j = 0; j < nn && j < 8; j++)
+                                __builtin_prefetch(&sc->acc[nb[j].item], 1);
                         for (size_t j = 0; j < nn; j++) {
-                                /* accumulators are random accesses:
-                                 * ask for them a few ahead */
                                 if (j + 8 < nn)
                                         __builtin_prefetch(
                                                 &sc->acc[nb[j + 8].item], 1);
@@ -761,6 +766,8 @@ static void score_destroy(void *st)
         free(sc->touched);
         free(sc->cands);
         free(sc->witems);
+        free(sc->wnb);
+        free(sc->wnn);
         free(sc->waff);
         free(sc->cat_ids);
         free(sc->cat_counts);
@@ -805,6 +812,8 @@ static void *score_create(const void *conf, const rs_stage_env_t *env,
         sc->wmax = rs_uwin_max_events(sc->win);
         sc->dim = rs_uwin_interest_dim(sc->win);
         if (!(sc->witems = malloc(sc->wmax * sizeof(*sc->witems))) ||
+            !(sc->wnb = malloc(sc->wmax * sizeof(*sc->wnb))) ||
+            !(sc->wnn = malloc(sc->wmax * sizeof(*sc->wnn))) ||
             !(sc->waff = malloc(sc->wmax * sizeof(*sc->waff))) ||
             !(sc->cat_ids = malloc(RS_RECS_MAX * sizeof(*sc->cat_ids))) ||
             !(sc->cat_counts = malloc(RS_RECS_MAX * sizeof(*sc->cat_counts))) ||
