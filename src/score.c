@@ -555,7 +555,7 @@ static rs_err_t compute(score_t *sc, uint32_t user, int64_t now)
                             k->mmr_lambda < 1)
                                 break;
                         m *= 2;
-                        slots_more = slot_candidates(sc, user, m);
+                        slots_more = interest && slot_candidates(sc, user, m);
                 }
         }
         /* Fill with trending items below every scored item: first those
