@@ -839,27 +839,6 @@ static rs_err_t field_fail(rs_codec_t *codec, int ef, int rc)
                     "field '%s' cannot be read", contract[ef].name);
 }
 
-static rs_err_t intern_field(rs_codec_t *codec, const binding_t *b, int ef,
-                             uint32_t *id)
-{
-        avro_value_t v;
-        const char *s;
-        size_t len;
-        int rc = get_field(b, ef, &v);
-
-        if (rc > 0 && !contract[ef].required) {
-                *id = RS_ID_NONE;
-                return RS_OK;
-        }
-        if (rc || get_str(&b->f[ef], &v, &s, &len))
-                return field_fail(codec, ef, rc ? rc : -1);
-        *id = rs_intern_id(codec->strings, s, len);
-        if (*id == RS_ID_NONE)
-                return fail(codec, RS_ERR_NOMEM, "nomem", "cannot intern '%s'",
-                            contract[ef].name);
-        return RS_OK;
-}
-
 static rs_err_t get_type(rs_codec_t *codec, const binding_t *b, uint8_t *type)
 {
         const field_t *f = &b->f[EF_EVENT_TYPE];
@@ -907,6 +886,43 @@ static rs_err_t get_long_field(rs_codec_t *codec, const binding_t *b, int ef,
         return RS_OK;
 }
 
+/* The ids of the user, the item and the category (RS_ID_NONE when
+ * absent). Their strings are taken up to the first field that fails, then
+ * interned in one rs_intern_ids() call, in that order, so their cache
+ * misses overlap: the same ids, and the same ones interned before a bad
+ * field, as interning each in turn. */
+static rs_err_t intern_ids(rs_codec_t *codec, const binding_t *b,
+                           rs_event_t *ev)
+{
+        static const int fields[] = {EF_USER_ID, EF_ITEM_ID, EF_CATEGORY};
+        uint32_t *out[] = {&ev->user, &ev->item, &ev->category}, ids[3];
+        const char *s[3];
+        size_t len[3], n = 0, at[3];
+        rs_err_t err = RS_OK;
+
+        ev->category = RS_ID_NONE;
+        for (size_t i = 0; i < 3 && !err; i++) {
+                int ef = fields[i];
+                avro_value_t v;
+                int rc = get_field(b, ef, &v);
+                if (rc > 0 && !contract[ef].required)
+                        continue;
+                if (rc || get_str(&b->f[ef], &v, &s[n], &len[n]))
+                        err = field_fail(codec, ef, rc ? rc : -1);
+                else
+                        at[n++] = i;
+        }
+        rs_intern_ids(codec->strings, n, s, len, ids);
+        for (size_t i = 0; i < n; i++) {
+                if (ids[i] == RS_ID_NONE)
+                        return fail(codec, RS_ERR_NOMEM, "nomem",
+                                    "cannot intern '%s'",
+                                    contract[fields[at[i]]].name);
+                *out[at[i]] = ids[i];
+        }
+        return err;
+}
+
 /* The contract's fields of the record just read into b->fx.value. */
 static rs_err_t extract_event(rs_codec_t *codec, const binding_t *b,
                               rs_event_t *ev)
@@ -922,9 +938,7 @@ static rs_err_t extract_event(rs_codec_t *codec, const binding_t *b,
                 return field_fail(codec, EF_EVENT_ID, rc ? rc : -1);
         ev->event_hash = rs_hash_bytes(s, slen);
 
-        if ((err = intern_field(codec, b, EF_USER_ID, &ev->user)) ||
-            (err = intern_field(codec, b, EF_ITEM_ID, &ev->item)) ||
-            (err = intern_field(codec, b, EF_CATEGORY, &ev->category)) ||
+        if ((err = intern_ids(codec, b, ev)) ||
             (err = get_type(codec, b, &ev->type)) ||
             (err = get_long_field(codec, b, EF_TS, &ev->ts, 0)) ||
             (err = get_long_field(codec, b, EF_WATCH_MS, &ev->watch_ms, 0)) ||
