@@ -1,6 +1,7 @@
 /* codec_bench — decode cost of a BehaviorEvent: recstream's full decode
- * (bounds walk + read + field extraction + interning) against bare avro-c
- * avro_value_read into a reused generic value, the floor, in the same run.
+ * (one padded read + end check + field extraction + interning) against
+ * bare avro-c avro_value_read into a reused generic value, the floor, in
+ * the same run.
  * Prints the median of RUNS runs of N generated events each. */
 #include <avro.h>
 #include <stdio.h>

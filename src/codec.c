@@ -26,15 +26,20 @@
  * that record only. avro-c's allocator is process-wide: installed once. */
 #define AVRO_ALLOC_CAP (64u << 20)
 
+/* A lower cap while this thread reads a record in read_padded(); 0: none. */
+static _Thread_local size_t read_cap;
+
 static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
+        size_t cap = read_cap ? read_cap : AVRO_ALLOC_CAP;
+
         (void)ud;
         (void)osize;
         if (nsize == 0) {
                 free(ptr);
                 return NULL;
         }
-        return nsize > AVRO_ALLOC_CAP ? NULL : realloc(ptr, nsize);
+        return nsize > cap ? NULL : realloc(ptr, nsize);
 }
 
 static pthread_once_t alloc_once = PTHREAD_ONCE_INIT;
@@ -92,6 +97,7 @@ typedef struct fixed {
         avro_value_t value;
         uint64_t fp;
         int32_t id;
+        int padded; /* no array, map or recursion: read_padded() applies */
 } fixed_t;
 
 /* A BehaviorEvent writer schema bound to the reader contract. */
@@ -109,6 +115,8 @@ struct rs_codec {
         size_t nbindings;
         size_t plain; /* binding plain framing reads with */
         avro_reader_t reader;
+        char *copy; /* read_padded()'s record and zeros */
+        size_t copy_size;
 
         fixed_t recs, item;
         float *emb; /* the last decoded ItemMeta embedding */
@@ -412,6 +420,34 @@ static rs_err_t bind_field(binding_t *b, int ef, char *errstr,
         return RS_OK;
 }
 
+/* Whether a generic value of s allocates nothing larger than a value of
+ * the record holds: no arrays or maps (their storage grows with the count,
+ * not with the bytes) and no recursion (a link allocates its target). */
+static int paddable(avro_schema_t s)
+{
+        size_t i, n;
+
+        switch (avro_typeof(s)) {
+        case AVRO_ARRAY:
+        case AVRO_MAP:
+        case AVRO_LINK: return 0;
+        case AVRO_RECORD:
+                n = avro_schema_record_size(s);
+                for (i = 0; i < n; i++)
+                        if (!paddable(avro_schema_record_field_get_by_index(
+                                    s, (int)i)))
+                                return 0;
+                return 1;
+        case AVRO_UNION:
+                n = avro_schema_union_size(s);
+                for (i = 0; i < n; i++)
+                        if (!paddable(avro_schema_union_branch(s, (int)i)))
+                                return 0;
+                return 1;
+        default: return 1;
+        }
+}
+
 static rs_err_t fixed_init(fixed_t *f, const char *json, size_t len, int32_t id,
                            char *errstr, size_t errstr_size)
 {
@@ -420,6 +456,7 @@ static rs_err_t fixed_init(fixed_t *f, const char *json, size_t len, int32_t id,
                 return err;
         f->id = id;
         f->fp = schema_fingerprint(f->schema, NULL);
+        f->padded = paddable(f->schema);
         return new_value(f->schema, &f->iface, &f->value, errstr, errstr_size);
 }
 
@@ -494,6 +531,7 @@ void rs_codec_destroy(rs_codec_t *codec)
         free(codec->emb);
         if (codec->reader)
                 avro_reader_free(codec->reader);
+        free(codec->copy);
         if (codec->writer)
                 avro_writer_free(codec->writer);
         free(codec->out);
@@ -634,12 +672,12 @@ static rs_err_t unframe(rs_codec_t *codec, const unsigned char **buf,
         return fail(codec, RS_ERR_DECODE, "framing", "bad framing");
 }
 
-/* Reads one record of `schema` from p[0..len) into value. avro-c leaks
- * the buffer of a string cut short by the end of the input (its AVRO_READ
- * returns without freeing), so the bytes are first walked with
- * avro_skip_data, which checks every length against the buffer and
- * allocates nothing; only a structurally sound record is then read. */
-static rs_err_t read_value(rs_codec_t *codec, avro_schema_t schema,
+/* Reads one record of `schema` from p[0..len) into value, exactly: the
+ * bytes are first walked with avro_skip_data, which checks every length
+ * against the buffer and allocates nothing; only a structurally sound
+ * record is then read. Twice the work of read_padded(), which is tried
+ * first, but its errors are precise. */
+static rs_err_t read_exact(rs_codec_t *codec, avro_schema_t schema,
                            const unsigned char *p, size_t len,
                            avro_value_t *value)
 {
@@ -661,6 +699,63 @@ static rs_err_t read_value(rs_codec_t *codec, avro_schema_t schema,
                 return fail(codec, RS_ERR_DECODE, "avro", "%s",
                             avro_strerror());
         return RS_OK;
+}
+
+/* Records up to this size take read_padded(); larger ones read_exact(). */
+#define PADDED_MAX (64u << 10)
+
+/* One read of p[0..len) into value, without a walk; 0 when it read a
+ * record of exactly len bytes, -1 for anything else (nothing leaked).
+ *
+ * avro-c leaks the buffer of a string or bytes value whose body runs past
+ * the end of its input (read_string allocates, then AVRO_READ returns
+ * without freeing), and nothing else on a bad record. So the record is
+ * read from a copy followed by `pad` zero bytes, with every allocation
+ * capped at len + 64 meanwhile. A body that starts in the record then
+ * ends in the padding: its length varint ends at most one byte past the
+ * record (a zero byte ends a varint) and the cap bounds the body below
+ * len + 64 bytes. A value that starts in the padding is a zero: a long or
+ * a length of 0, branch or symbol 0 (avro-c checks union branches). A
+ * string of a sound record is shorter than the record and the value's
+ * other allocations are small, so the cap refuses nothing a sound record
+ * needs. The read is accepted only if it ended exactly at len: at least
+ * `pad` bytes are left (it never read the padding) and not one more (no
+ * trailing bytes). */
+static int read_padded(rs_codec_t *codec, const unsigned char *p, size_t len,
+                       avro_value_t *value)
+{
+        size_t cap = len + 64, pad = cap + 16;
+        int rc;
+
+        if (len + pad > codec->copy_size) {
+                char *c = realloc(codec->copy, len + pad);
+                if (!c)
+                        return -1;
+                codec->copy = c;
+                codec->copy_size = len + pad;
+        }
+        memcpy(codec->copy, p, len);
+        memset(codec->copy + len, 0, pad);
+        avro_reader_memory_set_source(codec->reader, codec->copy,
+                                      (int64_t)(len + pad));
+        read_cap = cap;
+        rc = avro_value_read(codec->reader, value);
+        read_cap = 0;
+        if (rc || avro_skip(codec->reader, (int64_t)pad) ||
+            !avro_skip(codec->reader, 1))
+                return -1;
+        return 0;
+}
+
+/* Reads one record of fx's schema from p[0..len) into fx's value. A record
+ * read_padded() does not accept is read again exactly, for its error. */
+static rs_err_t read_value(rs_codec_t *codec, fixed_t *fx,
+                           const unsigned char *p, size_t len)
+{
+        if (fx->padded && len <= PADDED_MAX &&
+            !read_padded(codec, p, len, &fx->value))
+                return RS_OK;
+        return read_exact(codec, fx->schema, p, len, &fx->value);
 }
 
 /*
@@ -744,27 +839,6 @@ static rs_err_t field_fail(rs_codec_t *codec, int ef, int rc)
                     "field '%s' cannot be read", contract[ef].name);
 }
 
-static rs_err_t intern_field(rs_codec_t *codec, const binding_t *b, int ef,
-                             uint32_t *id)
-{
-        avro_value_t v;
-        const char *s;
-        size_t len;
-        int rc = get_field(b, ef, &v);
-
-        if (rc > 0 && !contract[ef].required) {
-                *id = RS_ID_NONE;
-                return RS_OK;
-        }
-        if (rc || get_str(&b->f[ef], &v, &s, &len))
-                return field_fail(codec, ef, rc ? rc : -1);
-        *id = rs_intern_id(codec->strings, s, len);
-        if (*id == RS_ID_NONE)
-                return fail(codec, RS_ERR_NOMEM, "nomem", "cannot intern '%s'",
-                            contract[ef].name);
-        return RS_OK;
-}
-
 static rs_err_t get_type(rs_codec_t *codec, const binding_t *b, uint8_t *type)
 {
         const field_t *f = &b->f[EF_EVENT_TYPE];
@@ -812,6 +886,43 @@ static rs_err_t get_long_field(rs_codec_t *codec, const binding_t *b, int ef,
         return RS_OK;
 }
 
+/* The ids of the user, the item and the category (RS_ID_NONE when
+ * absent). Their strings are taken up to the first field that fails, then
+ * interned in one rs_intern_ids() call, in that order, so their cache
+ * misses overlap: the same ids, and the same ones interned before a bad
+ * field, as interning each in turn. */
+static rs_err_t intern_ids(rs_codec_t *codec, const binding_t *b,
+                           rs_event_t *ev)
+{
+        static const int fields[] = {EF_USER_ID, EF_ITEM_ID, EF_CATEGORY};
+        uint32_t *out[] = {&ev->user, &ev->item, &ev->category}, ids[3];
+        const char *s[3];
+        size_t len[3], n = 0, at[3];
+        rs_err_t err = RS_OK;
+
+        ev->category = RS_ID_NONE;
+        for (size_t i = 0; i < 3 && !err; i++) {
+                int ef = fields[i];
+                avro_value_t v;
+                int rc = get_field(b, ef, &v);
+                if (rc > 0 && !contract[ef].required)
+                        continue;
+                if (rc || get_str(&b->f[ef], &v, &s[n], &len[n]))
+                        err = field_fail(codec, ef, rc ? rc : -1);
+                else
+                        at[n++] = i;
+        }
+        rs_intern_ids(codec->strings, n, s, len, ids);
+        for (size_t i = 0; i < n; i++) {
+                if (ids[i] == RS_ID_NONE)
+                        return fail(codec, RS_ERR_NOMEM, "nomem",
+                                    "cannot intern '%s'",
+                                    contract[fields[at[i]]].name);
+                *out[at[i]] = ids[i];
+        }
+        return err;
+}
+
 /* The contract's fields of the record just read into b->fx.value. */
 static rs_err_t extract_event(rs_codec_t *codec, const binding_t *b,
                               rs_event_t *ev)
@@ -827,9 +938,7 @@ static rs_err_t extract_event(rs_codec_t *codec, const binding_t *b,
                 return field_fail(codec, EF_EVENT_ID, rc ? rc : -1);
         ev->event_hash = rs_hash_bytes(s, slen);
 
-        if ((err = intern_field(codec, b, EF_USER_ID, &ev->user)) ||
-            (err = intern_field(codec, b, EF_ITEM_ID, &ev->item)) ||
-            (err = intern_field(codec, b, EF_CATEGORY, &ev->category)) ||
+        if ((err = intern_ids(codec, b, ev)) ||
             (err = get_type(codec, b, &ev->type)) ||
             (err = get_long_field(codec, b, EF_TS, &ev->ts, 0)) ||
             (err = get_long_field(codec, b, EF_WATCH_MS, &ev->watch_ms, 0)) ||
@@ -859,9 +968,7 @@ static rs_err_t read_event(rs_codec_t *codec, const void *buf, size_t len,
         const unsigned char *p = buf;
         rs_err_t err = unframe(codec, &p, &len, NULL, b);
 
-        return err ? err
-                   : read_value(codec, (*b)->fx.schema, p, len,
-                                &(*b)->fx.value);
+        return err ? err : read_value(codec, &(*b)->fx, p, len);
 }
 
 rs_err_t rs_codec_decode_event(rs_codec_t *codec, const void *buf, size_t len,
@@ -1171,7 +1278,7 @@ rs_err_t rs_codec_decode_recs(rs_codec_t *codec, const void *buf, size_t len,
         rs_err_t err;
 
         if ((err = unframe(codec, &p, &len, &codec->recs, &unused)) ||
-            (err = read_value(codec, codec->recs.schema, p, len, rec)))
+            (err = read_value(codec, &codec->recs, p, len)))
                 return err;
         avro_value_get_by_name(rec, "user_id", &f, NULL);
         if ((err = intern_value(codec, &f, &recs->user)))
@@ -1232,7 +1339,7 @@ rs_err_t rs_codec_decode_item(rs_codec_t *codec, const void *buf, size_t len,
         int sym;
 
         if ((err = unframe(codec, &p, &len, &codec->item, &unused)) ||
-            (err = read_value(codec, codec->item.schema, p, len, rec)))
+            (err = read_value(codec, &codec->item, p, len)))
                 return err;
         memset(m, 0, sizeof(*m));
         avro_value_get_by_name(rec, "item_id", &f, NULL);

@@ -174,9 +174,9 @@ static int64_t arena_add(rs_intern_t *in, uint32_t id, const char *s,
         return (int64_t)((in->nblocks - 1) << BLOCK_BITS | off);
 }
 
-uint32_t rs_intern_id(rs_intern_t *in, const char *s, size_t len)
+static uint32_t intern_tagged(rs_intern_t *in, const char *s, size_t len,
+                              uint32_t tag)
 {
-        uint32_t tag = tag_of(s, len);
         slot_t *sl = find_slot(in, s, len, tag);
 
         if (sl->ref)
@@ -200,6 +200,32 @@ uint32_t rs_intern_id(rs_intern_t *in, const char *s, size_t len)
         sl->tag = tag;
         sl->ref = (uint32_t)ref + 1;
         return id;
+}
+
+uint32_t rs_intern_id(rs_intern_t *in, const char *s, size_t len)
+{
+        return intern_tagged(in, s, len, tag_of(s, len));
+}
+
+void rs_intern_ids(rs_intern_t *in, size_t n, const char *const *s,
+                   const size_t *len, uint32_t *ids)
+{
+        uint32_t tag[RS_INTERN_BATCH];
+
+        /* Each lookup is a slot and a record, likely both cache misses:
+         * fetch all home slots, then the records they name, then look up
+         * in order, so the misses overlap instead of queueing. */
+        for (size_t i = 0; i < n; i++) {
+                tag[i] = tag_of(s[i], len[i]);
+                __builtin_prefetch(&in->slots[tag[i] & in->mask]);
+        }
+        for (size_t i = 0; i < n; i++) {
+                const slot_t *sl = &in->slots[tag[i] & in->mask];
+                if (sl->ref && sl->tag == tag[i])
+                        __builtin_prefetch(rec_at(in, sl->ref - 1));
+        }
+        for (size_t i = 0; i < n; i++)
+                ids[i] = intern_tagged(in, s[i], len[i], tag[i]);
 }
 
 const char *rs_intern_str(const rs_intern_t *in, uint32_t id, size_t *lenp)

@@ -18,6 +18,12 @@ void rs_intern_destroy(rs_intern_t *in);
 
 /* The id of s[0..len), added when new. RS_ID_NONE on allocation failure. */
 uint32_t rs_intern_id(rs_intern_t *in, const char *s, size_t len);
+/* At most this many strings in one rs_intern_ids() call. */
+#define RS_INTERN_BATCH 8
+/* ids[i] = rs_intern_id(in, s[i], len[i]) for i < n (n <= RS_INTERN_BATCH),
+ * in order, with their memory accesses overlapped. */
+void rs_intern_ids(rs_intern_t *in, size_t n, const char *const *s,
+                   const size_t *len, uint32_t *ids);
 /* The id of s[0..len) if present, else RS_ID_NONE. Never adds. */
 uint32_t rs_intern_find(const rs_intern_t *in, const char *s, size_t len);
 /* The NUL-terminated string of id (owned by the table); NULL if unknown. */

@@ -298,6 +298,194 @@ static void test_garbage_fails_record_only(void **state)
         rs_intern_destroy(in);
 }
 
+/* The zigzag varint of v (Avro specification, "Binary Encoding"). */
+static size_t put_long(unsigned char *out, int64_t v)
+{
+        uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+        size_t n = 0;
+
+        while (z >= 0x80) {
+                out[n++] = (unsigned char)(z | 0x80);
+                z >>= 7;
+        }
+        out[n++] = (unsigned char)z;
+        return n;
+}
+
+/* Decodes buf and expects a dead letter with reason "avro", then the
+ * sample itself still decoding. */
+static void expect_bad(rs_codec_t *codec, rs_intern_t *in,
+                       const unsigned char *buf, size_t len)
+{
+        rs_event_t ev;
+
+        assert_int_equal(rs_codec_decode_event(codec, buf, len, &ev),
+                         RS_ERR_DECODE);
+        assert_string_equal(rs_codec_reason(codec), "avro");
+        assert_int_equal(rs_codec_decode_event(codec, sample_plain,
+                                               sizeof(sample_plain), &ev),
+                         RS_OK);
+        check_sample(in, &ev);
+}
+
+/* Offsets in sample_plain of the length of each string and of each union
+ * branch index, counted from the bytes written out above. */
+static const size_t string_at[] = {0, 4, 8, 25, 35};
+static const size_t branch_at[] = {20, 24, 33, 34, 39};
+
+/* A string whose length runs past the end of the record, by one byte up
+ * to far beyond any cap, at every string of the record: never a leak
+ * (make asan), always a dead letter. */
+static void test_string_past_the_end(void **state)
+{
+        char err[256];
+        rs_intern_t *in = rs_intern_new();
+        rs_codec_t *codec =
+                rs_codec_new(RS_FRAMING_PLAIN, in, err, sizeof(err));
+        unsigned char buf[sizeof(sample_plain) + 16];
+
+        (void)state;
+        for (size_t f = 0; f < sizeof(string_at) / sizeof(string_at[0]); f++) {
+                size_t at = string_at[f];
+                size_t rest = sizeof(sample_plain) - at - 1;
+                const int64_t over[] = {1,   2,    63,       64,        65, 100,
+                                        200, 4096, 64 << 20, 1LL << 40, -2, -1};
+                for (size_t o = 0; o < sizeof(over) / sizeof(over[0]); o++) {
+                        /* a negative entry is a negative length */
+                        int64_t claim =
+                                over[o] < 0 ? over[o] : (int64_t)rest + over[o];
+                        size_t n = at;
+                        memcpy(buf, sample_plain, at);
+                        n += put_long(buf + n, claim);
+                        memcpy(buf + n, sample_plain + at + 1, rest);
+                        expect_bad(codec, in, buf, n + rest);
+                }
+        }
+        rs_codec_destroy(codec);
+        rs_intern_destroy(in);
+}
+
+/* Every union of the record with a branch index it does not have. */
+static void test_wrong_union_branch(void **state)
+{
+        char err[256];
+        rs_intern_t *in = rs_intern_new();
+        rs_codec_t *codec =
+                rs_codec_new(RS_FRAMING_PLAIN, in, err, sizeof(err));
+        unsigned char buf[sizeof(sample_plain) + 16];
+        const int64_t bad[] = {2, 3, 100, -1, -64, INT32_MAX, INT64_MAX};
+
+        (void)state;
+        for (size_t u = 0; u < sizeof(branch_at) / sizeof(branch_at[0]); u++) {
+                size_t at = branch_at[u];
+                size_t rest = sizeof(sample_plain) - at - 1;
+                for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                        size_t n = at;
+                        memcpy(buf, sample_plain, at);
+                        n += put_long(buf + n, bad[i]);
+                        memcpy(buf + n, sample_plain + at + 1, rest);
+                        expect_bad(codec, in, buf, n + rest);
+                }
+        }
+        rs_codec_destroy(codec);
+        rs_intern_destroy(in);
+}
+
+/* One to 200 bytes after a sound record, zeros or not: the record is not
+ * what its schema says. */
+static void test_trailing_bytes(void **state)
+{
+        char err[256];
+        rs_intern_t *in = rs_intern_new();
+        rs_codec_t *codec =
+                rs_codec_new(RS_FRAMING_PLAIN, in, err, sizeof(err));
+        unsigned char buf[sizeof(sample_plain) + 200];
+
+        (void)state;
+        memcpy(buf, sample_plain, sizeof(sample_plain));
+        for (int fill = 0; fill < 3; fill++) {
+                memset(buf + sizeof(sample_plain),
+                       fill == 0   ? 0x00
+                       : fill == 1 ? 0x02
+                                   : 0xff,
+                       200);
+                for (size_t extra = 1; extra <= 200; extra++) {
+                        expect_bad(codec, in, buf,
+                                   sizeof(sample_plain) + extra);
+                        assert_non_null(strstr(rs_codec_error(codec),
+                                               "trailing bytes"));
+                }
+        }
+        rs_codec_destroy(codec);
+        rs_intern_destroy(in);
+}
+
+/* Varints written longer than they need (0x80 continuation bytes, which
+ * Avro decoders accept): the record reads as the same values. With the
+ * last byte dropped as well, the record has its original length but ends
+ * one byte short: a dead letter, not a record completed by anything
+ * beyond its end. */
+static void test_long_varints(void **state)
+{
+        char err[256];
+        rs_intern_t *in = rs_intern_new();
+        rs_codec_t *codec =
+                rs_codec_new(RS_FRAMING_PLAIN, in, err, sizeof(err));
+        unsigned char buf[sizeof(sample_plain) + 1];
+        rs_event_t ev;
+        const size_t ts_end = 17; /* the last byte of ts, 0x62 */
+
+        (void)state;
+        memcpy(buf, sample_plain, ts_end);
+        buf[ts_end] = 0x62 | 0x80;
+        buf[ts_end + 1] = 0x00;
+        memcpy(buf + ts_end + 2, sample_plain + ts_end + 1,
+               sizeof(sample_plain) - ts_end - 1);
+        assert_int_equal(rs_codec_decode_event(codec, buf, sizeof(buf), &ev),
+                         RS_OK);
+        check_sample(in, &ev);
+        expect_bad(codec, in, buf, sizeof(sample_plain));
+        rs_codec_destroy(codec);
+        rs_intern_destroy(in);
+}
+
+/* A record larger than the codec's copy for one read (64 KiB) decodes the
+ * same, and fails the same when cut short. */
+static void test_large_record(void **state)
+{
+        char err[256];
+        rs_intern_t *in = rs_intern_new();
+        rs_codec_t *codec =
+                rs_codec_new(RS_FRAMING_PLAIN, in, err, sizeof(err));
+        rs_event_fields_t big = sample;
+        char *cat = malloc(100001);
+        const void *buf;
+        size_t len;
+        rs_event_t ev;
+
+        (void)state;
+        memset(cat, 'c', 100000);
+        cat[100000] = '\0';
+        big.category = cat;
+        assert_int_equal(rs_codec_encode_event(codec, &big, &buf, &len), RS_OK);
+        assert_true(len > 100000);
+        unsigned char *copy = malloc(len);
+        memcpy(copy, buf, len);
+        assert_int_equal(rs_codec_decode_event(codec, copy, len, &ev), RS_OK);
+        size_t clen;
+        const char *c = rs_intern_str(in, ev.category, &clen);
+        assert_int_equal(clen, 100000);
+        assert_memory_equal(c, cat, 100000);
+        assert_string_equal(rs_intern_str(in, ev.user, NULL), "u42");
+        const size_t cuts[] = {0, 30, 1000, 65536, len - 10, len - 1};
+        for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++)
+                expect_bad(codec, in, copy, cuts[i]);
+        free(copy);
+        free(cat);
+        rs_codec_destroy(codec);
+        rs_intern_destroy(in);
+}
+
 static void test_recs_roundtrip(void **state)
 {
         char err[256];
@@ -349,6 +537,11 @@ int main(void)
                 cmocka_unit_test(test_incompatible_writer_rejected),
                 cmocka_unit_test(test_garbage_fails_record_only),
                 cmocka_unit_test(test_recs_roundtrip),
+                cmocka_unit_test(test_string_past_the_end),
+                cmocka_unit_test(test_wrong_union_branch),
+                cmocka_unit_test(test_trailing_bytes),
+                cmocka_unit_test(test_long_varints),
+                cmocka_unit_test(test_large_record),
         };
         return cmocka_run_group_tests_name("codec", tests, NULL, NULL);
 }

@@ -42,10 +42,49 @@ static void test_dense_ids(void **state)
         rs_intern_destroy(in);
 }
 
+/* A batch gets the ids one-by-one lookups would, in order: new strings
+ * numbered as they come, repeats within the batch included, across
+ * growth of the table. */
+static void test_batch(void **state)
+{
+        rs_intern_t *in = rs_intern_new();
+        const char *s[RS_INTERN_BATCH] = {"x", "y", "x", "", "y", "zz"};
+        size_t len[RS_INTERN_BATCH] = {1, 1, 1, 0, 1, 2};
+        uint32_t ids[RS_INTERN_BATCH];
+        char buf[RS_INTERN_BATCH][32];
+
+        (void)state;
+        rs_intern_ids(in, 6, s, len, ids);
+        assert_int_equal(ids[0], 0);
+        assert_int_equal(ids[1], 1);
+        assert_int_equal(ids[2], 0);
+        assert_int_equal(ids[3], 2);
+        assert_int_equal(ids[4], 1);
+        assert_int_equal(ids[5], 3);
+        rs_intern_ids(in, 0, s, len, ids);
+        assert_int_equal(rs_intern_count(in), 4);
+        for (int i = 0; i < 100000; i++) {
+                for (int j = 0; j < 3; j++) {
+                        /* a new one, the one before it, an old one */
+                        int k = j == 0 ? i : j == 1 ? i - 1 : i / 2;
+                        len[j] = (size_t)snprintf(buf[j], sizeof(buf[j]),
+                                                  "id-%d", k < 0 ? 0 : k);
+                        s[j] = buf[j];
+                }
+                rs_intern_ids(in, 3, s, len, ids);
+                assert_int_equal(ids[0], (uint32_t)(4 + i));
+                assert_int_equal(ids[1], (uint32_t)(4 + (i ? i - 1 : 0)));
+                assert_int_equal(ids[2], (uint32_t)(4 + i / 2));
+        }
+        assert_int_equal(rs_intern_count(in), 100004);
+        rs_intern_destroy(in);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_dense_ids),
+                cmocka_unit_test(test_batch),
         };
         return cmocka_run_group_tests_name("intern", tests, NULL, NULL);
 }
