@@ -112,11 +112,16 @@ static double count_min(fixture_t *fx, const char *a, const char *x,
         return rs_cooc_count_min(fx->co, id(fx, a), id(fx, x), ms(secs));
 }
 
-static void assert_near(double got, double want, double tol)
+static void near_at(double got, double want, double tol, const char *file,
+                    int line)
 {
-        if (fabs(got - want) > tol)
-                fail_msg("got %.9g, want %.9g (± %.3g)", got, want, tol);
+        if (fabs(got - want) > tol) {
+                print_error("got %.9g, want %.9g (± %.3g)\n", got, want, tol);
+                _fail(file, line);
+        }
 }
+
+#define assert_near(got, want, tol) near_at(got, want, tol, __FILE__, __LINE__)
 
 /* Horizon 2000 s: times are exact seconds, 4096 of them from a table's
  * base. a's table starts at 3000 s with its base 2048 s before; the update
