@@ -8,7 +8,7 @@
  * only long ago fades to nothing.
  *
  * Each item keeps its counterparts in its own open-addressing table of
- * 16-byte entries (linear probing, at most 4/5 full), at most
+ * 12-byte entries (linear probing, at most 4/5 full), at most
  * max_neighbors_tracked of them: when full, the smallest count is evicted
  * and the newcomer inherits it plus its own weight (space-saving), so
  * heavy pairs survive and memory is bounded by configuration. A full
@@ -94,12 +94,32 @@ static const rs_prop_t props[] = {
  * since the pair entered the table, is a lower bound. Eviction goes by c,
  * similarity by c − err: an inherited count must not make a pair seen
  * once look like a strong one (with a small, full table it made every
- * list noise). Both decay alike. */
+ * list noise). Both decay alike, so only updates change err/c, which is
+ * what an entry keeps (err_enc).
+ *
+ * An entry's time t, its last update, is kept in quanta of co->q seconds
+ * (≈ 1/2048 of the longest a count lives, co->span) from its table's base
+ * it->tb, and c is the count as of t: an update at now counts at the start
+ * of now's quantum, its count grown by what it decays from there to now,
+ * so decay stays exact and only expiry can come up to a quantum early. A
+ * base is TMID quanta (at least span) before the update that set it, so
+ * an update older than the base, which counts as at the base, is one the
+ * horizon already took. A table whose times run past TMAX quanta is
+ * rebased (cp_rebase): what it holds has lived at most TMID quanta, so a
+ * rebase comes at most once per span. */
+#define TBITS 12
+#define TMAX  ((1u << TBITS) - 1)
+#define TMID  (1u << (TBITS - 1))
+#define FBITS (32 - TBITS)
+
 typedef struct cp {
-        uint32_t item; /* RS_ID_NONE: empty slot */
-        float c, err;
-        uint32_t t; /* seconds since the epoch of the last update */
+        uint32_t item;      /* RS_ID_NONE: empty slot */
+        float c;            /* at t */
+        uint32_t u : TBITS; /* t = (it->tb + u) * co->q */
+        uint32_t f : FBITS; /* err/c, err_enc */
 } cp_t;
+
+_Static_assert(sizeof(cp_t) == 12, "a counterpart entry is 12 bytes");
 
 /* The smallest counts of a full table, ascending, as a list to evict
  * from. Counts are compared as of time `at`: decay scales every live count
@@ -126,6 +146,7 @@ typedef struct item {
         double g; /* forward-decayed popularity */
         rs_neighbor_t *nb;
         uint32_t nnb;
+        uint32_t tb;   /* table base time, in quanta (cp_t) */
         int64_t nb_at; /* event time of the last refresh */
         float moved;   /* weight added since the last refresh */
         float mass;    /* Σ of the counts at the last refresh */
@@ -139,7 +160,8 @@ struct rs_cooc {
         item_t **items; /* by item id */
         size_t cap;
         size_t pairs, bytes;
-        float total; /* Σ N, decayed, for lift */
+        uint32_t span, q; /* seconds a count lives at most; a quantum */
+        float total;      /* Σ N, decayed, for lift */
         uint32_t t_total;
         int64_t t0; /* forward-decay origin, INT64_MIN until set */
         uint32_t *trend;
@@ -170,14 +192,14 @@ static uint32_t secs(int64_t ms)
 }
 
 /* The factor a count last updated at t has decayed by at now (seconds);
- * 0 beyond the horizon. */
+ * 0 beyond the span. */
 static double decay(const rs_cooc_t *co, uint32_t t, uint32_t now)
 {
         uint32_t age = now > t ? now - t : 0;
         double dt = (double)age;
         struct decay_memo *m;
 
-        if (dt * 1000 > (double)co->conf->horizon)
+        if (age > co->span)
                 return 0;
         if (!co->conf->half_life || age == 0)
                 return 1;
@@ -217,6 +239,69 @@ static item_t *item_get(rs_cooc_t *co, uint32_t id)
  * Counterpart tables.
  */
 
+/* err/c in [0, 1] as FBITS bits: the float's exponent from 2^-15 up
+ * (shares below count as 0) and the top 16 bits of its mantissa, rounded
+ * to nearest, so 17 significant bits (1 becomes 1 − 2^-17, the largest
+ * code). An update that changes err/c by less than half a unit in the
+ * 17th bit (adds less than ≈ 2^-17 of c) leaves it as it was. */
+#define FEXP 111u /* the biased exponent below the code's first */
+
+static uint32_t err_enc(double share)
+{
+        float x = (float)share;
+        uint32_t b;
+
+        memcpy(&b, &x, sizeof(b));
+        b = (b + (1u << 6)) >> 7; /* 8 exponent, 16 mantissa bits */
+        if (b >> 16 <= FEXP)      /* below 2^-15 */
+                return 0;
+        b -= FEXP << 16;
+        return b <= (1u << FBITS) - 1 ? b : (1u << FBITS) - 1;
+}
+
+static double err_dec(uint32_t f)
+{
+        uint32_t b = (f + (FEXP << 16)) << 7;
+        float x;
+
+        if (!f)
+                return 0;
+        memcpy(&x, &b, sizeof(x));
+        return x;
+}
+
+/* The time of entry e of it's table (seconds). */
+static uint32_t cp_time(const rs_cooc_t *co, const item_t *it, const cp_t *e)
+{
+        return (it->tb + e->u) * co->q;
+}
+
+/* e's count at now: c, or with `min` the guaranteed c − err. */
+static double cp_count(const rs_cooc_t *co, const item_t *it, const cp_t *e,
+                       uint32_t now, int min)
+{
+        double c = e->c * decay(co, cp_time(co, it, e), now);
+        return min ? c * (1 - err_dec(e->f)) : c;
+}
+
+/* Sets e, of it's table, to counts c and err at now. The table's base
+ * must be at most TMAX quanta before now (cp_rebase). */
+static void cp_set(const rs_cooc_t *co, const item_t *it, cp_t *e, double c,
+                   double err, uint32_t now)
+{
+        uint32_t qn = now / co->q;
+        double d = 1;
+
+        if (qn >= it->tb) {
+                e->u = qn - it->tb;
+                d = decay(co, qn * co->q, now); /* > 0: q <= span */
+        } else {
+                e->u = 0; /* before the base: at the base */
+        }
+        e->c = (float)(c / d);
+        e->f = err_enc(c > 0 ? err / c : 0);
+}
+
 static cp_t *cp_find(const item_t *it, uint32_t j)
 {
         if (!it->cp)
@@ -244,9 +329,10 @@ static int cp_room(uint32_t count, uint32_t mask)
         return (uint64_t)(count + 1) * 5 <= ((uint64_t)mask + 1) * 4;
 }
 
-/* Rebuilds it's table with `slots` slots, keeping entries alive at now
- * (all when now is 0). */
-static int cp_rebuild(rs_cooc_t *co, item_t *it, uint32_t slots, uint32_t now)
+/* Rebuilds it's table with `slots` slots and base tb, keeping entries
+ * alive at now (all when now is 0) and not before tb. */
+static int cp_rebuild(rs_cooc_t *co, item_t *it, uint32_t slots, uint32_t now,
+                      uint32_t tb)
 {
         cp_t *cp = malloc(slots * sizeof(*cp));
         uint32_t kept = 0;
@@ -256,11 +342,13 @@ static int cp_rebuild(rs_cooc_t *co, item_t *it, uint32_t slots, uint32_t now)
         for (uint32_t s = 0; s < slots; s++)
                 cp[s].item = RS_ID_NONE;
         for (uint32_t s = 0; it->cp && s <= it->mask; s++) {
-                if (it->cp[s].item == RS_ID_NONE)
+                cp_t e = it->cp[s];
+                if (e.item == RS_ID_NONE || it->tb + e.u < tb)
                         continue;
-                if (now && decay(co, it->cp[s].t, now) == 0)
+                if (now && decay(co, cp_time(co, it, &e), now) == 0)
                         continue;
-                cp_put(cp, slots - 1, it->cp[s]);
+                e.u = it->tb + e.u - tb;
+                cp_put(cp, slots - 1, e);
                 kept++;
         }
         co->bytes += (size_t)slots * sizeof(*cp);
@@ -271,8 +359,24 @@ static int cp_rebuild(rs_cooc_t *co, item_t *it, uint32_t slots, uint32_t now)
         it->cp = cp;
         it->mask = slots - 1;
         it->count = kept;
+        it->tb = tb;
         if (it->lows)
                 it->lows->n = 0; /* entries went: rescan when full */
+        return 0;
+}
+
+/* Makes now's quantum representable in it's table: an empty table takes
+ * a base TMID quanta before now (room for late events), a table whose
+ * times would pass TMAX moves its base to that, dropping what is older
+ * (gone: older than span). */
+static int cp_rebase(rs_cooc_t *co, item_t *it, uint32_t now)
+{
+        uint32_t qn = now / co->q, tb = qn > TMID ? qn - TMID : 0;
+
+        if (!it->count)
+                it->tb = tb;
+        else if (qn > it->tb && qn - it->tb > TMAX)
+                return cp_rebuild(co, it, it->mask + 1, now, tb);
         return 0;
 }
 
@@ -347,8 +451,7 @@ static void lows_remove(lows_t *lw, uint32_t k)
 static int lows_valid(const rs_cooc_t *co, const lows_t *lw, uint32_t now)
 {
         return lw && lw->n && now >= lw->at &&
-               (double)(now - lw->tmin) * 1000 <=
-                       (double)co->conf->horizon && /* none expired */
+               now - lw->tmin <= co->span && /* none expired */
                (!co->conf->half_life ||
                 (double)(now - lw->at) * 1000 <=
                         (double)co->conf->half_life * 512); /* lows_ref */
@@ -393,7 +496,8 @@ static cp_t *lows_scan(rs_cooc_t *co, item_t *it, uint32_t now)
                 cp_t *e = &it->cp[s];
                 if (e->item == RS_ID_NONE)
                         continue;
-                double c = e->c * decay(co, e->t, now);
+                double c = cp_count(co, it, e, now, 0);
+                uint32_t t = cp_time(co, it, e);
                 if (c < minc) {
                         if (min)
                                 lows_insert(lw, min->item, minc);
@@ -402,8 +506,8 @@ static cp_t *lows_scan(rs_cooc_t *co, item_t *it, uint32_t now)
                 } else {
                         lows_insert(lw, e->item, c);
                 }
-                if (e->t < lw->tmin)
-                        lw->tmin = e->t;
+                if (t < lw->tmin)
+                        lw->tmin = t;
         }
         /* tmin: every entry's; the one evicted does not matter */
         return min;
@@ -426,18 +530,21 @@ static cp_t *evictee(rs_cooc_t *co, item_t *it, uint32_t now)
 static int pair_add(rs_cooc_t *co, item_t *it, uint32_t j, float w,
                     uint32_t now)
 {
-        cp_t *e = cp_find(it, j);
-        float base = 0;
-        int full = it->count == (uint32_t)co->conf->max_tracked;
+        cp_t *e, add = {.item = j};
+        double base = 0;
+        int full;
 
+        if (cp_rebase(co, it, now))
+                return -1;
+        e = cp_find(it, j);
+        full = it->count == (uint32_t)co->conf->max_tracked;
         it->moved += w;
         if (e) {
-                double d = decay(co, e->t, now);
-                e->c = (float)(e->c * d) + w;
-                e->err = (float)(e->err * d);
-                e->t = now;
+                double c = cp_count(co, it, e, now, 0);
+                double err = c * err_dec(e->f);
+                cp_set(co, it, e, c + w, err, now);
                 if (full && it->lows)
-                        lows_update(co, it->lows, j, e->c, now);
+                        lows_update(co, it->lows, j, c + w, now);
                 return 0;
         }
         if (full) {
@@ -445,17 +552,18 @@ static int pair_add(rs_cooc_t *co, item_t *it, uint32_t j, float w,
                 cp_t *min = evictee(co, it, now);
                 if (!min)
                         return -1;
-                base = (float)(min->c * decay(co, min->t, now));
+                base = cp_count(co, it, min, now, 0);
                 cp_delete(it, min);
                 it->count--;
                 co->pairs--;
         }
         if (!it->cp || !cp_room(it->count, it->mask)) {
                 uint32_t slots = it->cp ? (it->mask + 1) * 2 : 4;
-                if (cp_rebuild(co, it, slots, 0))
+                if (cp_rebuild(co, it, slots, 0, it->tb))
                         return -1;
         }
-        cp_put(it->cp, it->mask, (cp_t){j, base + w, base, now});
+        cp_set(co, it, &add, base + w, base, now);
+        cp_put(it->cp, it->mask, add);
         it->count++;
         co->pairs++;
         if (full && lows_valid(co, it->lows, now))
@@ -496,7 +604,7 @@ double rs_cooc_count(const rs_cooc_t *co, uint32_t i, uint32_t j, int64_t now)
 {
         const item_t *it = item_find(co, i);
         const cp_t *e = it ? cp_find(it, j) : NULL;
-        return e ? e->c * decay(co, e->t, secs(now)) : 0;
+        return e ? cp_count(co, it, e, secs(now), 0) : 0;
 }
 
 double rs_cooc_count_min(const rs_cooc_t *co, uint32_t i, uint32_t j,
@@ -504,7 +612,7 @@ double rs_cooc_count_min(const rs_cooc_t *co, uint32_t i, uint32_t j,
 {
         const item_t *it = item_find(co, i);
         const cp_t *e = it ? cp_find(it, j) : NULL;
-        return e ? (e->c - e->err) * decay(co, e->t, secs(now)) : 0;
+        return e ? cp_count(co, it, e, secs(now), 1) : 0;
 }
 
 double rs_cooc_marginal(const rs_cooc_t *co, uint32_t i, int64_t now)
@@ -568,12 +676,12 @@ static int refresh(rs_cooc_t *co, item_t *it, int64_t now_ms)
                 const cp_t *e = &it->cp[s];
                 if (e->item == RS_ID_NONE)
                         continue;
-                double d = decay(co, e->t, now);
+                double d = decay(co, cp_time(co, it, e), now);
                 if (d == 0) {
                         expired++;
                         continue;
                 }
-                double c = (e->c - e->err) * d;
+                double c = e->c * (1 - err_dec(e->f)) * d;
                 mass += c;
                 if (c < k->min_count)
                         continue;
@@ -603,7 +711,7 @@ static int refresh(rs_cooc_t *co, item_t *it, int64_t now_ms)
                 uint32_t live = it->count - expired, slots = 8;
                 while (slots < live * 2)
                         slots *= 2;
-                return cp_rebuild(co, it, slots, now);
+                return cp_rebuild(co, it, slots, now, it->tb);
         }
         return 0;
 }
@@ -867,6 +975,17 @@ static void cooc_destroy(void *st)
         free(co);
 }
 
+/* The longest a count lives (seconds): the horizon, or with decay 1076
+ * half-lives, past which exp2 underflows to 0 anyway. */
+static uint32_t count_span(const cooc_conf_t *k)
+{
+        int64_t ms = k->horizon;
+
+        if (k->half_life && k->half_life * 1076 < ms)
+                ms = k->half_life * 1076;
+        return (uint32_t)(ms / 1000);
+}
+
 static void *cooc_create(const void *conf, const rs_stage_env_t *env,
                          char *errstr, size_t errstr_size)
 {
@@ -897,6 +1016,8 @@ static void *cooc_create(const void *conf, const rs_stage_env_t *env,
         co->conf = k;
         co->win = win;
         co->t0 = INT64_MIN;
+        co->span = count_span(k);
+        co->q = co->span > TMID ? (co->span + TMID - 1) / TMID : 1;
         return co;
 }
 

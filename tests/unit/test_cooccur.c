@@ -1,0 +1,283 @@
+/* The cooccur stage's packed counterpart entries (12 bytes): times in
+ * quanta from a per-table base (rebased as time runs on), counts kept as
+ * of the quantum so decay stays exact, and the space-saving error kept as
+ * a 17-bit share of the count. Expected values are worked out here in
+ * doubles, from the stage's documented rules, not from its code. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "recstream/chain.h"
+#include "recstream/cooccur.h"
+#include "recstream/pipeline.h"
+
+#define DAY 86400.0
+/* how far a rounding of the error's share may move it, as a part of c */
+#define SHARE (exp2(-17) + 1e-7)
+
+typedef struct fixture {
+        rs_diag_t diag;
+        rs_pipeline_t *pl;
+        rs_intern_t *in;
+        rs_catalog_t *cat;
+        rs_chain_t *ch;
+        rs_cooc_t *co;
+        unsigned users; /* each pair comes from a user of its own */
+} fixture_t;
+
+/* A chain of weight (like = 1), user_window and cooccur with damping none
+ * (every pair weighs 1) and `conf`'s further cooccur keys. */
+static void start(fixture_t *fx, const char *conf)
+{
+        char yaml[1024], err[256];
+
+        snprintf(yaml, sizeof(yaml),
+                 "name: t\nsource: {}\nsink: {}\nstages:\n"
+                 "  - type: weight\n    weights: {like: 1}\n"
+                 "  - type: user_window\n    horizon: 3650d\n"
+                 "  - type: cooccur\n    damping: none\n"
+                 "    pair_gap: 3650d\n    refresh: 0\n%s",
+                 conf);
+        memset(fx, 0, sizeof(*fx));
+        rs_diag_init(&fx->diag, "test_cooccur.yaml");
+        fx->pl = rs_pipeline_parse(yaml, strlen(yaml), &fx->diag);
+        if (!fx->pl)
+                fprintf(stderr, "%s", fx->diag.text.p);
+        assert_non_null(fx->pl);
+        fx->in = rs_intern_new();
+        fx->cat = rs_catalog_new((size_t)fx->pl->items.embedding_dim);
+        fx->ch = rs_chain_new(fx->pl, fx->in, fx->cat, err, sizeof(err));
+        assert_non_null(fx->ch);
+        fx->co = rs_chain_find(fx->ch, "cooccur");
+}
+
+static void stop(fixture_t *fx)
+{
+        rs_chain_destroy(fx->ch);
+        rs_catalog_destroy(fx->cat);
+        rs_intern_destroy(fx->in);
+        rs_pipeline_destroy(fx->pl);
+        rs_diag_fini(&fx->diag);
+}
+
+static uint32_t id(fixture_t *fx, const char *s)
+{
+        return rs_intern_id(fx->in, s, strlen(s));
+}
+
+static int64_t ms(double secs)
+{
+        return (int64_t)llround(secs * 1000);
+}
+
+/* A new user likes x, then a, both at `secs`: C(a,x) and C(x,a) grow by
+ * 1 at that time. */
+static void pair(fixture_t *fx, const char *a, const char *x, double secs)
+{
+        char user[16], eid[32];
+        const char *items[] = {x, a};
+        rs_emit_t out = {NULL, NULL};
+
+        snprintf(user, sizeof(user), "u%u", fx->users++);
+        for (int k = 0; k < 2; k++) {
+                rs_event_fields_t f = {.user_id = user,
+                                       .item_id = items[k],
+                                       .type = RS_EV_LIKE,
+                                       .ts = ms(secs),
+                                       .watch_ms = 0,
+                                       .duration_ms = RS_NONE_I64,
+                                       .value = NAN};
+                rs_event_t ev;
+                snprintf(eid, sizeof(eid), "%s/%d", user, k);
+                f.event_id = eid;
+                assert_int_equal(rs_event_from_fields(&f, fx->in, &ev), RS_OK);
+                assert_int_equal(rs_chain_process(fx->ch, &ev, 1, &out), RS_OK);
+        }
+}
+
+static double count(fixture_t *fx, const char *a, const char *x, double secs)
+{
+        return rs_cooc_count(fx->co, id(fx, a), id(fx, x), ms(secs));
+}
+
+static double count_min(fixture_t *fx, const char *a, const char *x,
+                        double secs)
+{
+        return rs_cooc_count_min(fx->co, id(fx, a), id(fx, x), ms(secs));
+}
+
+static void near_at(double got, double want, double tol, const char *file,
+                    int line)
+{
+        if (fabs(got - want) > tol) {
+                print_error("got %.9g, want %.9g (± %.3g)\n", got, want, tol);
+                _fail(file, line);
+        }
+}
+
+#define assert_near(got, want, tol) near_at(got, want, tol, __FILE__, __LINE__)
+
+/* Horizon 2000 s: times are exact seconds, 4096 of them from a table's
+ * base. a's table starts at 3000 s with its base 2048 s before; the update
+ * at 5100 s is past 4095 s from the base, so the table is rebased: what it
+ * holds keeps its counts and times, and what passed the horizon goes. */
+static void test_cooccur_rebase(void **state)
+{
+        fixture_t fx;
+        const double hl = 100;
+
+        (void)state;
+        start(&fx, "    half_life: 100s\n    horizon: 2000s\n");
+        pair(&fx, "a", "b", 3000);
+        pair(&fx, "a", "c", 5000);
+        pair(&fx, "a", "d", 5100);
+        assert_near(count(&fx, "a", "c", 5100), exp2(-100 / hl), 1e-7);
+        assert_near(count(&fx, "a", "d", 5100), 1, 1e-7);
+        assert_near(count(&fx, "a", "b", 5100), 0, 0); /* 2100 s old */
+        assert_int_equal(rs_cooc_tracked(fx.co, id(&fx, "a")), 2);
+        /* c keeps its time: alive at exactly the horizon, gone after */
+        assert_near(count(&fx, "a", "c", 7000), exp2(-2000 / hl), 1e-12);
+        assert_near(count(&fx, "a", "c", 7001), 0, 0);
+        /* and updates on from there */
+        pair(&fx, "a", "c", 5200);
+        assert_near(count(&fx, "a", "c", 5200), exp2(-200 / hl) + 1, 1e-6);
+        assert_near(count(&fx, "a", "c", 5300),
+                    (exp2(-200 / hl) + 1) * exp2(-100 / hl), 1e-6);
+        /* a jump far past the table's range: everything before is gone */
+        pair(&fx, "a", "e", 100000);
+        assert_near(count(&fx, "a", "e", 100000), 1, 1e-7);
+        assert_near(count(&fx, "a", "c", 100000), 0, 0);
+        assert_int_equal(rs_cooc_tracked(fx.co, id(&fx, "a")), 1);
+        /* b's own table (one entry, C(b,a)) was not touched since 3000 s */
+        assert_near(count(&fx, "b", "a", 3000), 1, 1e-7);
+        assert_near(count(&fx, "b", "a", 3000 + 300), exp2(-300 / hl), 1e-7);
+        stop(&fx);
+}
+
+/* Half-life 7d, horizon 30d: a quantum is ceil(30d / 2048) = 1266 s. The
+ * update times below are not on quanta, yet decay is exact; only expiry
+ * may come up to one quantum early, never late. */
+static void test_cooccur_coarse_time(void **state)
+{
+        fixture_t fx;
+        const double hl = 7 * DAY, horizon = 30 * DAY;
+        const double q = ceil(horizon / 2048), t1 = 1000, t2 = t1 + hl + 500;
+        double c2;
+
+        (void)state;
+        assert_true(q == 1266);
+        start(&fx, "    half_life: 7d\n    horizon: 30d\n");
+        pair(&fx, "a", "b", t1);
+        assert_near(count(&fx, "a", "b", t1), 1, 1e-6);
+        assert_near(count(&fx, "a", "b", t1 + 1), exp2(-1 / hl), 1e-6);
+        assert_near(count(&fx, "a", "b", t1 + hl), 0.5, 1e-6);
+        assert_near(count(&fx, "a", "b", t1 + 2 * hl), 0.25, 1e-6);
+        pair(&fx, "a", "b", t2);
+        c2 = exp2(-(t2 - t1) / hl) + 1;
+        assert_near(count(&fx, "a", "b", t2), c2, 1e-6);
+        assert_near(count(&fx, "a", "b", t2 + 3 * DAY),
+                    c2 * exp2(-3 * DAY / hl), 1e-6);
+        assert_near(count(&fx, "a", "b", t2 + horizon - q),
+                    c2 * exp2(-(horizon - q) / hl), 1e-6);
+        assert_near(count(&fx, "a", "b", t2 + horizon + 1), 0, 0);
+        stop(&fx);
+}
+
+/* max_neighbors_tracked 2, half-life 1000 s. Space-saving evicts by the
+ * count c (the upper bound) and the newcomer inherits it as its error,
+ * so its guaranteed count c − err starts at its own weight; the error,
+ * kept as a share of c to 17 significant bits, decays with c and shrinks
+ * in share as the pair is seen again. */
+static void test_cooccur_guaranteed_count(void **state)
+{
+        fixture_t fx;
+        const double hl = 1000;
+        double cb, cc, cd, gd, ce;
+        int n = 0;
+
+        (void)state;
+        start(&fx, "    half_life: 1000s\n    horizon: 30d\n"
+                   "    max_neighbors_tracked: 2\n");
+        pair(&fx, "a", "b", 0);
+        pair(&fx, "a", "b", 1);
+        pair(&fx, "a", "b", 2);
+        cb = (exp2(-1 / hl) + 1) * exp2(-1 / hl) + 1; /* at 2 */
+        pair(&fx, "a", "c", 3);
+        pair(&fx, "a", "c", 4);
+        cc = exp2(-1 / hl) + 1; /* at 4 */
+        /* at 5 the table is full: c, the smaller count, makes room */
+        pair(&fx, "a", "d", 5);
+        cd = cc * exp2(-1 / hl) + 1;
+        assert_near(count(&fx, "a", "c", 5), 0, 0);
+        assert_near(count(&fx, "a", "d", 5), cd, 1e-6);
+        assert_near(count_min(&fx, "a", "d", 5), 1, cd * SHARE);
+        /* at 6: b's count (3 seen) is below d's (1 seen, 2 inherited), so
+         * b goes though its guaranteed count is the larger */
+        cb *= exp2(-4 / hl);
+        assert_true(cb < cd * exp2(-1 / hl) && cb > 1);
+        pair(&fx, "a", "e", 6);
+        ce = cb + 1;
+        assert_near(count(&fx, "a", "b", 6), 0, 0);
+        assert_near(count(&fx, "a", "e", 6), ce, 1e-6);
+        assert_near(count_min(&fx, "a", "e", 6), 1, ce * SHARE);
+        assert_near(count_min(&fx, "a", "d", 6), exp2(-1 / hl), cd * SHARE);
+        /* d seen again and again: err/c shrinks each time (a share that
+         * is no power of two); each update may round it by 2^-17 of
+         * itself */
+        cd *= exp2(-1 / hl);
+        gd = exp2(-1 / hl);
+        for (double t = 7; t < 207; t++) {
+                pair(&fx, "a", "d", t);
+                cd = cd * exp2(-1 / hl) + 1;
+                gd = gd * exp2(-1 / hl) + 1;
+                n++;
+        }
+        assert_near(count(&fx, "a", "d", 206), cd, cd * 1e-6);
+        assert_near(count_min(&fx, "a", "d", 206), gd,
+                    (cd - gd) * n * SHARE + cd * 1e-6);
+        assert_true(count_min(&fx, "a", "d", 206) < cd);
+        /* e, the smaller count, would be next: its guaranteed 1 decayed */
+        assert_near(count_min(&fx, "a", "e", 206), exp2(-200 / hl), ce * SHARE);
+        stop(&fx);
+}
+
+/* No decay: an error share below 2^-15 of c counts as 0, so the
+ * guaranteed count is then at most 2^-15 of c too high. */
+static void test_cooccur_small_error_share(void **state)
+{
+        fixture_t fx;
+        const int seen = 40000;
+        double c, g;
+
+        (void)state;
+        start(&fx, "    half_life: 0\n    max_neighbors_tracked: 1\n");
+        pair(&fx, "a", "b", 0);
+        pair(&fx, "a", "c", 1); /* evicts b: err 1 */
+        assert_near(count_min(&fx, "a", "c", 1), 1, 1e-6);
+        assert_near(count(&fx, "a", "c", 1), 2, 1e-6);
+        for (int k = 1; k < seen; k++)
+                pair(&fx, "a", "c", 2 + k);
+        c = seen + 1;
+        g = count_min(&fx, "a", "c", seen + 2);
+        assert_near(count(&fx, "a", "c", seen + 2), c, 0);
+        assert_true(1 / c < exp2(-15));
+        assert_true(g >= seen && g <= seen + c * exp2(-15));
+        stop(&fx);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_cooccur_rebase),
+                cmocka_unit_test(test_cooccur_coarse_time),
+                cmocka_unit_test(test_cooccur_guaranteed_count),
+                cmocka_unit_test(test_cooccur_small_error_share),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
