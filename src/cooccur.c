@@ -586,18 +586,27 @@ static double similarity(const rs_cooc_t *co, double c, double ni, double nj,
         const cooc_conf_t *k = co->conf;
         double d;
 
+        /* Long-decayed counts are tiny (2^-1000 after 1,000 half-lives):
+         * a product of two of them would underflow to 0, so each count is
+         * divided in turn and anything still not finite counts as none. */
         if (c <= 0 || ni <= 0 || nj <= 0)
                 return 0;
         switch (k->similarity) {
-        case RS_SIM_COSINE: return c / sqrt(ni * nj);
+        case RS_SIM_COSINE: d = c / sqrt(ni) / sqrt(nj); break;
         case RS_SIM_ASYMMETRIC_COSINE:
-                return c / (pow(ni, k->alpha) * pow(nj, 1 - k->alpha));
-        case RS_SIM_JACCARD: d = ni + nj - c; return d > 0 ? c / d : 0;
+                d = c / pow(ni, k->alpha) / pow(nj, 1 - k->alpha);
+                break;
+        case RS_SIM_JACCARD:
+                d = ni + nj - c;
+                d = d > 0 ? c / d : 0;
+                break;
         case RS_SIM_LIFT:
-                return c * co->total * decay(co, co->t_total, now) / (ni * nj);
-        case RS_SIM_COVISIT: return c / (ni * nj);
+                d = c / ni * (co->total * decay(co, co->t_total, now)) / nj;
+                break;
+        case RS_SIM_COVISIT: d = c / ni / nj; break;
+        default: d = 0;
         }
-        return 0;
+        return isfinite(d) ? d : 0;
 }
 
 double rs_cooc_count(const rs_cooc_t *co, uint32_t i, uint32_t j, int64_t now)

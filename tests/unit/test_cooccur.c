@@ -271,6 +271,36 @@ static void test_cooccur_small_error_share(void **state)
         stop(&fx);
 }
 
+/* Cosine, asymmetric cosine and Jaccard do not change when every count
+ * decays alike. 1,000 half-lives on, the counts are about 1e-301: the
+ * product of two marginals underflows to 0, which must not make the
+ * similarity infinite. */
+static void test_cooccur_similarity_of_decayed_counts(void **state)
+{
+        static const char *const sims[] = {"cosine", "asymmetric_cosine",
+                                           "jaccard"};
+        (void)state;
+        for (size_t k = 0; k < sizeof(sims) / sizeof(*sims); k++) {
+                fixture_t fx;
+                char conf[128];
+                snprintf(conf, sizeof(conf),
+                         "    similarity: %s\n    half_life: 1s\n"
+                         "    horizon: 1h\n",
+                         sims[k]);
+                start(&fx, conf);
+                pair(&fx, "a", "x", 0);
+                pair(&fx, "a", "x", 0);
+                pair(&fx, "a", "y", 0);
+                double s0 = rs_cooc_sim(fx.co, id(&fx, "a"), id(&fx, "x"), 0);
+                double s1 = rs_cooc_sim(fx.co, id(&fx, "a"), id(&fx, "x"),
+                                        ms(1000));
+                assert_true(s0 > 0);
+                assert_true(isfinite(s1));
+                assert_near(s1, s0, 1e-9 * s0);
+                stop(&fx);
+        }
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -278,6 +308,7 @@ int main(void)
                 cmocka_unit_test(test_cooccur_coarse_time),
                 cmocka_unit_test(test_cooccur_guaranteed_count),
                 cmocka_unit_test(test_cooccur_small_error_share),
+                cmocka_unit_test(test_cooccur_similarity_of_decayed_counts),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
