@@ -666,11 +666,6 @@ static void heap_down(rs_neighbor_t *h, size_t n, size_t i)
         }
 }
 
-static int nb_cmp(const void *a, const void *b)
-{
-        return nb_better(a, b) ? -1 : nb_better(b, a) ? 1 : 0;
-}
-
 static int refresh(rs_cooc_t *co, item_t *it, int64_t now_ms)
 {
         const cooc_conf_t *k = co->conf;
@@ -710,7 +705,17 @@ static int refresh(rs_cooc_t *co, item_t *it, int64_t now_ms)
                         heap_down(it->nb, n, 0);
                 }
         }
-        qsort(it->nb, n, sizeof(*it->nb), nb_cmp);
+        if (n < max) /* never filled: heapify now */
+                for (size_t i = n / 2 + 1; i-- > 0 && n;)
+                        heap_down(it->nb, n, i);
+        /* heapsort: the worst goes to the end each round, so the list
+         * ends best first */
+        for (size_t end = n; end > 1; end--) {
+                rs_neighbor_t t = it->nb[0];
+                it->nb[0] = it->nb[end - 1];
+                it->nb[end - 1] = t;
+                heap_down(it->nb, end - 1, 0);
+        }
         it->nnb = (uint32_t)n;
         it->nb_at = now_ms;
         it->moved = 0;
