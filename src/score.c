@@ -1,13 +1,20 @@
 /* score.c — the `score` stage: each user's top-K and its publication.
  *
  * score(c) = Σ_i a_u(i)·sim(i,c) over the user's window items i and their
- * neighbours c, + γ·trending(c) (popularity relative to the most popular
- * item). Seen and removed items are excluded; at most max_per_category
- * items of one category; lists shorter than K are filled with trending
- * items (those in the user's own categories first), and users with fewer
- * than min_history positive items get trending items only. Each item says why:
- * covisit (because_of: the window item that contributed most) or trending. Ties
- * break by item id string.
+ * neighbours c, + β·(unit interest · embedding of c), + γ·trending(c)
+ * (popularity relative to the most popular item). Seen and removed items
+ * are excluded; at most max_per_category items of one category; lists
+ * shorter than K are filled with trending items (those in the user's own
+ * categories first), and users with fewer than min_history positive items
+ * get trending items only. Each item says why: covisit (because_of: the
+ * window item that contributed most), interest or trending. Ties break by
+ * item id string.
+ *
+ * The cost is per computation: one pass over the window items' neighbour
+ * lists into a sparse accumulator, then a bounded selection. What is the
+ * same for every user (the trending items' categories, popularity and
+ * embeddings) is made once per batch, and a category's one-hot embedding
+ * makes the interest score a lookup instead of a dot product.
  *
  * A user is recomputed when one of their events arrives, but published at
  * most once per min_refresh_interval of event time, and only when the list
