@@ -501,6 +501,7 @@ int main(int argc, char **argv)
                     .seed = 42,
                     .list_refresh = "1m"};
         double minutes = 60, rate = 0;
+        int minutes_set = 0;
         const char *want = "decode,off,1s,every";
         int c;
 
@@ -510,7 +511,10 @@ int main(int argc, char **argv)
                 case 'u': o.users = (uint32_t)strtoul(optarg, NULL, 10); break;
                 case 'i': o.items = (uint32_t)strtoul(optarg, NULL, 10); break;
                 case 'e': o.exponent = strtod(optarg, NULL); break;
-                case 't': minutes = strtod(optarg, NULL); break;
+                case 't':
+                        minutes = strtod(optarg, NULL);
+                        minutes_set = 1;
+                        break;
                 case 'E': rate = strtod(optarg, NULL); break;
                 case 'L': o.list_refresh = optarg; break;
                 case 'r': o.runs = atoi(optarg); break;
@@ -526,7 +530,8 @@ int main(int argc, char **argv)
         if (!o.users)
                 o.users = o.memory ? 1000000 : 100000;
         if (optind != argc || o.runs < 1 || o.runs > MAX_RUNS || !o.items ||
-            minutes <= 0 || rate < 0 || rate > 1e6) {
+            minutes <= 0 || rate < 0 || rate > 1e6 || (rate && rate < 1) ||
+            (rate && minutes_set) || strlen(o.list_refresh) > 32) {
                 fputs(usage, stderr);
                 return 2;
         }

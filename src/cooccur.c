@@ -22,6 +22,7 @@
  * g = Σ w · 2^((t − t0)/trending_half_life), whose order is the order of
  * the decayed values at any common time, so the top list needs no
  * periodic re-decay. */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -588,7 +589,8 @@ static double similarity(const rs_cooc_t *co, double c, double ni, double nj,
 
         /* Long-decayed counts are tiny (2^-1000 after 1,000 half-lives):
          * a product of two of them would underflow to 0, so each count is
-         * divided in turn and anything still not finite counts as none. */
+         * divided in turn. covisit and lift grow as counts decay; past
+         * what a neighbour list's float holds they stay at its largest. */
         if (c <= 0 || ni <= 0 || nj <= 0)
                 return 0;
         switch (k->similarity) {
@@ -606,7 +608,7 @@ static double similarity(const rs_cooc_t *co, double c, double ni, double nj,
         case RS_SIM_COVISIT: d = c / ni / nj; break;
         default: d = 0;
         }
-        return isfinite(d) ? d : 0;
+        return isnan(d) ? 0 : d > FLT_MAX ? FLT_MAX : d;
 }
 
 double rs_cooc_count(const rs_cooc_t *co, uint32_t i, uint32_t j, int64_t now)

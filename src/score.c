@@ -229,7 +229,7 @@ static void pick_mmr(score_t *sc, cand_t *c, size_t pool, int64_t now,
         double top = pool ? c[0].score : 1;
 
         while (pool && r->n < (uint32_t)k->k) {
-                size_t pick = pool;
+                size_t pick = 0; /* should every value be NaN */
                 double best = -INFINITY;
                 for (size_t i = 0; i < pool; i++) {
                         double red = 0;
@@ -426,7 +426,7 @@ static void interest_scores(score_t *sc, float unit)
  * larger m, it goes on where it stopped. Returns whether a slot has more. */
 static int slot_candidates(score_t *sc, uint32_t user, size_t m)
 {
-        const double gamma = sc->conf->gamma;
+        const double beta = sc->conf->beta, gamma = sc->conf->gamma;
         int more = 0;
 
         for (size_t s = 0; s < sc->dim; s++) {
@@ -437,8 +437,10 @@ static int slot_candidates(score_t *sc, uint32_t user, size_t m)
                         continue;
                 for (; i < end; i++) {
                         uint32_t t = sc->tslot[i], c = sc->trend[t];
-                        double tr = gamma * sc->tinfo[t].popularity;
-                        if (took >= m && tr != last)
+                        /* as select_best adds it up */
+                        double total = beta * sc->v[s] +
+                                       gamma * sc->tinfo[t].popularity;
+                        if (took >= m && total != last)
                                 break;
                         if (sc->acc[c].stamp == sc->gen ||
                             excluded(sc, user, c))
@@ -447,7 +449,7 @@ static int slot_candidates(score_t *sc, uint32_t user, size_t m)
                         sc->isc[sc->ntouched - 1] = sc->v[s];
                         sc->info[sc->ntouched - 1] = sc->tinfo[t];
                         took++;
-                        last = tr;
+                        last = total;
                 }
                 sc->slot_next[s] = i;
                 more |= i < end;

@@ -26,7 +26,8 @@ typedef enum rs_sim {
 
 /* The top neighbours of item at event time `now`, best first, recomputed
  * when the item's counts changed since the last refresh (at most once per
- * refresh interval). *nb is owned by co, valid until its next call. */
+ * refresh interval). *nb is the item's own list, owned by co: valid until
+ * a call for the same item refreshes it. */
 size_t rs_cooc_neighbors(rs_cooc_t *co, uint32_t item, int64_t now,
                          const rs_neighbor_t **nb);
 /* sim(i → j) from the current counts, 0 when never seen together. */

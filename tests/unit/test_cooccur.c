@@ -3,6 +3,7 @@
  * of the quantum so decay stays exact, and the space-saving error kept as
  * a 17-bit share of the count. Expected values are worked out here in
  * doubles, from the stage's documented rules, not from its code. */
+#include <float.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -301,6 +302,29 @@ static void test_cooccur_similarity_of_decayed_counts(void **state)
         }
 }
 
+/* covisit grows as counts decay (c/(ni·nj) ~ 2^age): 1,000 half-lives
+ * on it is ~1e301, past the largest float a neighbour list holds. It must
+ * stay finite there (an infinite similarity makes scores inf and MMR's
+ * ratios NaN): at the largest float, still the best neighbour. */
+static void test_cooccur_growing_similarity_stays_finite(void **state)
+{
+        fixture_t fx;
+        const rs_neighbor_t *nb;
+
+        (void)state;
+        start(&fx, "    similarity: covisit\n    half_life: 1s\n"
+                   "    horizon: 1h\n");
+        pair(&fx, "a", "x", 0);
+        assert_near(rs_cooc_sim(fx.co, id(&fx, "a"), id(&fx, "x"), 0), 1, 1e-9);
+        assert_true(rs_cooc_sim(fx.co, id(&fx, "a"), id(&fx, "x"), ms(1000)) ==
+                    FLT_MAX);
+        assert_int_equal(rs_cooc_neighbors(fx.co, id(&fx, "a"), ms(1000), &nb),
+                         1);
+        assert_int_equal(nb[0].item, id(&fx, "x"));
+        assert_true(nb[0].sim == FLT_MAX);
+        stop(&fx);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -309,6 +333,7 @@ int main(void)
                 cmocka_unit_test(test_cooccur_guaranteed_count),
                 cmocka_unit_test(test_cooccur_small_error_share),
                 cmocka_unit_test(test_cooccur_similarity_of_decayed_counts),
+                cmocka_unit_test(test_cooccur_growing_similarity_stays_finite),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
