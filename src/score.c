@@ -247,7 +247,8 @@ static void pick_mmr(score_t *sc, cand_t *c, size_t pool, int64_t now,
                         }
                 }
                 take(sc, &c[pick], ncats);
-                memmove(&c[pick], &c[pick + 1], (pool - pick - 1) * sizeof(*c));
+                for (size_t i = pick; i + 1 < pool; i++)
+                        c[i] = c[i + 1]; /* the rest keep their order */
                 pool--;
         }
 }
