@@ -110,6 +110,8 @@ typedef struct rs_score {
         uint32_t gen;
         uint32_t *touched; /* items started in this computation */
         size_t ntouched;
+        size_t from_slots;    /* touched[from_slots..]: slot candidates, the
+                               * user may get them (checked there) */
         rs_cooc_item_t *info; /* of touched[i], when needed */
         cand_t *cands;
         size_t cands_cap;
@@ -257,7 +259,8 @@ static void pick_mmr(score_t *sc, cand_t *c, size_t pool, int64_t now,
  * first, into sc->cands; returns how many. *more is set when candidates
  * beyond them were cut off. A bounded heap (worst on top) means most
  * candidates cost one comparison, and only those that would enter it are
- * checked for being seen or removed. */
+ * checked for being seen or removed (slot candidates were checked when
+ * they became candidates). */
 static size_t select_best(score_t *sc, uint32_t user, size_t m, int interest,
                           int info, int *more)
 {
@@ -284,7 +287,7 @@ static size_t select_best(score_t *sc, uint32_t user, size_t m, int interest,
                         *more = 1;
                         continue;
                 }
-                if (excluded(sc, user, c))
+                if (i < sc->from_slots && excluded(sc, user, c))
                         continue;
                 x.category = info ? sc->info[i].category
                                   : rs_cooc_category(sc->co, c);
@@ -548,6 +551,7 @@ static rs_err_t compute(score_t *sc, uint32_t user, int64_t now)
                 size_t m = (size_t)k->k * (k->mmr_lambda < 1     ? 4
                                            : k->max_per_category ? 2
                                                                  : 1);
+                sc->from_slots = sc->ntouched;
                 int slots_more = interest && slot_candidates(sc, user, m);
                 for (;;) {
                         int more;
