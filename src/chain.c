@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "recstream/chain.h"
+#include "recstream/clock.h"
 
 struct rs_chain {
         const rs_pipeline_t *pl;
@@ -36,7 +37,8 @@ rs_chain_t *rs_chain_new(const rs_pipeline_t *pl, rs_intern_t *strings,
                 return NULL;
         }
         ch->pl = pl;
-        ch->env = (rs_stage_env_t){strings, pl->name, catalog, env_find, ch};
+        ch->env = (rs_stage_env_t){strings,    pl->name, catalog,
+                                   rs_wall_ms, env_find, ch};
         for (; ch->n < pl->nstages; ch->n++) {
                 const rs_stage_def_t *def = &pl->stages[ch->n];
                 if (!(ch->st[ch->n] = def->ops->create(def->conf, &ch->env,

@@ -1,11 +1,19 @@
 /* clean.c — the `clean` stage: drops what must not reach the model, each
- * drop counted by reason. Time is event time: a watermark (the newest
- * accepted ts) that a single event can move forward by at most max_future.
+ * drop counted by reason (ids were checked at decode: rs_event_check_id).
  *
- *  - invalid: an empty user_id or item_id, a negative watch time or
- *    duration, a rate without a value;
- *  - too_old: more than max_age behind the watermark;
- *  - future: more than max_future ahead of it;
+ * Time is event time, kept per input partition (topic, partition): the
+ * partition's clock follows its accepted events, each moving it forward by
+ * at most max_future, so no single record and no burst of N records can
+ * move it further than N·max_future. "Ahead" is judged against the wall
+ * clock: a record cannot have happened after now (plus max_future for
+ * clock skew), in a live stream or in a replay of history.
+ *
+ *  - invalid: a negative watch time or duration, a rate without a value or
+ *    outside 0..5 stars;
+ *  - too_old: before 1970, or more than max_age behind its partition's
+ *    clock;
+ *  - future: more than max_future ahead of the wall clock, or of its own
+ *    Kafka timestamp (a record produced before it happened);
  *  - duplicate: an event_id seen within dedupe_ttl (two generations of
  *    exact 64-bit hash sets, so memory is bounded by dedupe_max);
  *  - rate_limit: a user over max_user_rate events per minute (token
@@ -15,6 +23,7 @@
 #include <string.h>
 
 #include "recstream/buf.h"
+#include "recstream/hash.h"
 #include "recstream/clean.h"
 #include "recstream/hset.h"
 #include "recstream/log.h"
@@ -29,11 +38,13 @@ typedef struct clean_conf {
 #define CC(f) offsetof(clean_conf_t, f)
 static const rs_prop_t props[] = {
         {"max_age", RS_PROP_DURATION, CC(max_age), "30d", 0, 3.2e11, NULL, 0,
-         "Drop events older than this behind the watermark (0: keep all)."},
-        {"max_future", RS_PROP_DURATION, CC(max_future), "10m", 0, 3.2e11, NULL,
-         0,
-         "Drop events further ahead of the watermark; also how far one event "
-         "may move it."},
+         "Drop events older than this behind their partition's clock (0: "
+         "keep all)."},
+        {"max_future", RS_PROP_DURATION, CC(max_future), "10m", 1000, 3.2e11,
+         NULL, 0,
+         "Drop events further ahead of the wall clock (or of their Kafka "
+         "timestamp); also how far one event may move its partition's "
+         "clock."},
         {"dedupe_ttl", RS_PROP_DURATION, CC(dedupe_ttl), "1h", 0, 3.2e11, NULL,
          0, "How long an event_id is remembered (0: no dedupe)."},
         {"dedupe_max", RS_PROP_INT, CC(dedupe_max), "1000000", 1024, 1e9, NULL,
@@ -52,15 +63,26 @@ typedef struct bucket {
         int64_t ts;
 } bucket_t;
 
+/* A partition's clock; the table is open addressing by key, at most
+ * MAX_CLOCKS partitions (more share the last slot's clock). */
+#define MAX_CLOCKS 65536
+
+typedef struct pclock {
+        uint64_t key; /* topic << 32 | partition, + 1; 0 empty */
+        int64_t t;    /* INT64_MIN until its first accepted event */
+} pclock_t;
+
 typedef struct clean {
         const clean_conf_t *conf;
-        int64_t watermark; /* INT64_MIN until the first event */
+        int64_t (*wall_ms)(void);
+        pclock_t *clocks;
+        uint32_t clock_mask, nclocks;
+        pclock_t *last;    /* the clock of the previous event: runs share it */
         rs_hset_t gen[2];  /* current, previous */
         int64_t gen_start; /* event time the current generation began */
         bucket_t *buckets; /* by user id */
         size_t nbuckets;
         uint64_t drops[RS_DROP__COUNT];
-        rs_intern_t *strings;
 } clean_t;
 
 static void clean_destroy(void *st)
@@ -70,6 +92,7 @@ static void clean_destroy(void *st)
                 return;
         rs_hset_fini(&cl->gen[0]);
         rs_hset_fini(&cl->gen[1]);
+        free(cl->clocks);
         free(cl->buckets);
         free(cl);
 }
@@ -87,9 +110,8 @@ static void *clean_create(const void *conf, const rs_stage_env_t *env,
                 return NULL;
         }
         cl->conf = c;
-        cl->watermark = INT64_MIN;
+        cl->wall_ms = env->wall_ms;
         cl->gen_start = INT64_MIN;
-        cl->strings = env->strings;
         return cl;
 }
 
@@ -143,19 +165,62 @@ static int over_rate(clean_t *cl, const rs_event_t *ev)
         return 0;
 }
 
-/* Whether id is unknown or the empty string, whose id is `none` (looked
- * up once a batch: RS_ID_NONE until someone sent an empty id). */
-static int empty(const rs_intern_t *in, uint32_t none, uint32_t id)
+static pclock_t *clock_slot(pclock_t *t, uint32_t mask, uint64_t key)
 {
-        return id == none || id >= rs_intern_count(in);
+        uint32_t i = (uint32_t)rs_hash_mix(key) & mask;
+
+        while (t[i].key && t[i].key != key)
+                i = (i + 1) & mask;
+        return &t[i];
 }
 
-static int invalid(const clean_t *cl, uint32_t none, const rs_event_t *ev)
+/* The clock of ev's partition, made on its first event; NULL out of
+ * memory. */
+static pclock_t *clock_of(clean_t *cl, const rs_event_t *ev)
 {
-        return empty(cl->strings, none, ev->user) ||
-               empty(cl->strings, none, ev->item) || ev->watch_ms < 0 ||
+        uint64_t key =
+                ((uint64_t)ev->topic << 32 | (uint32_t)ev->partition) + 1;
+        pclock_t *pc;
+
+        if (cl->last && cl->last->key == key)
+                return cl->last;
+        if (!cl->clocks || (cl->nclocks * 2 >= cl->clock_mask + 1u &&
+                            cl->nclocks < MAX_CLOCKS)) {
+                uint32_t mask = cl->clock_mask ? cl->clock_mask * 2 + 1 : 15;
+                pclock_t *t = calloc((size_t)mask + 1, sizeof(*t));
+                if (!t)
+                        return NULL;
+                for (uint32_t i = 0; cl->clocks && i <= cl->clock_mask; i++)
+                        if (cl->clocks[i].key)
+                                *clock_slot(t, mask, cl->clocks[i].key) =
+                                        cl->clocks[i];
+                free(cl->clocks);
+                cl->clocks = t;
+                cl->clock_mask = mask;
+        }
+        pc = clock_slot(cl->clocks, cl->clock_mask, key);
+        if (!pc->key) {
+                if (cl->nclocks == MAX_CLOCKS) /* shares a neighbour's */
+                        return cl->last = &cl->clocks[key & cl->clock_mask];
+                pc->key = key;
+                pc->t = INT64_MIN;
+                cl->nclocks++;
+        }
+        return cl->last = pc;
+}
+
+static int invalid(const rs_event_t *ev)
+{
+        return ev->watch_ms < 0 ||
                (ev->duration_ms != RS_NONE_I64 && ev->duration_ms < 0) ||
-               (ev->type == RS_EV_RATE && isnan(ev->value));
+               (ev->type == RS_EV_RATE &&
+                !(ev->value >= 0 && ev->value <= 5)); /* NaN: no value */
+}
+
+/* Whether ts is further ahead than max_future of `ref` (no overflow). */
+static int ahead(int64_t ts, int64_t ref, int64_t max_future)
+{
+        return ts > ref && (uint64_t)ts - (uint64_t)ref > (uint64_t)max_future;
 }
 
 static rs_err_t clean_process(void *st, rs_event_t *ev, size_t n,
@@ -163,12 +228,13 @@ static rs_err_t clean_process(void *st, rs_event_t *ev, size_t n,
 {
         clean_t *cl = st;
         const clean_conf_t *c = cl->conf;
-        const uint32_t none = rs_intern_find(cl->strings, "", 0);
+        const int64_t wall = cl->wall_ms();
         int dup;
 
         (void)out;
         for (size_t i = 0; i < n; i++) {
                 rs_event_t *e = &ev[i];
+                pclock_t *pc;
                 if (i + 6 < n) { /* random reads ahead */
                         const rs_event_t *f = &ev[i + 6];
                         rs_hset_prefetch(&cl->gen[0], f->event_hash);
@@ -178,14 +244,17 @@ static rs_err_t clean_process(void *st, rs_event_t *ev, size_t n,
                 }
                 if (e->drop)
                         continue;
-                if (invalid(cl, none, e))
+                if (!(pc = clock_of(cl, e)))
+                        return RS_ERR_NOMEM;
+                if (invalid(e))
                         e->drop = RS_DROP_INVALID;
-                else if (cl->watermark != INT64_MIN && c->max_age &&
-                         e->ts < cl->watermark - c->max_age)
-                        e->drop = RS_DROP_TOO_OLD;
-                else if (e->ingest_ts != RS_NONE_I64 &&
-                         e->ts > e->ingest_ts + c->max_future)
+                else if (ahead(e->ts, wall, c->max_future) ||
+                         (e->ingest_ts != RS_NONE_I64 &&
+                          ahead(e->ts, e->ingest_ts, c->max_future)))
                         e->drop = RS_DROP_FUTURE;
+                else if (e->ts < 0 || (c->max_age && pc->t != INT64_MIN &&
+                                       e->ts < pc->t - c->max_age))
+                        e->drop = RS_DROP_TOO_OLD;
                 else if ((dup = is_duplicate(cl, e)) < 0)
                         return RS_ERR_NOMEM;
                 else if (dup)
@@ -196,8 +265,13 @@ static rs_err_t clean_process(void *st, rs_event_t *ev, size_t n,
                         cl->drops[e->drop]++;
                         continue;
                 }
-                if (e->ts > cl->watermark)
-                        cl->watermark = e->ts;
+                /* 0 <= ts <= wall + max_future here, so no overflow */
+                if (pc->t == INT64_MIN)
+                        pc->t = e->ts;
+                else if (e->ts > pc->t)
+                        pc->t = e->ts - pc->t > c->max_future
+                                        ? pc->t + c->max_future
+                                        : e->ts;
         }
         return RS_OK;
 }

@@ -15,6 +15,7 @@
 
 #include "recstream/buf.h"
 #include "recstream/codec.h"
+#include "avro_strict.h"
 #include "recstream/hash.h"
 
 #define CRC64_AVRO_EMPTY 0xc15d213aa4d7a795ULL
@@ -26,7 +27,7 @@
  * that record only. avro-c's allocator is process-wide: installed once. */
 #define AVRO_ALLOC_CAP (64u << 20)
 
-/* A lower cap while this thread reads a record in read_padded(); 0: none. */
+/* A lower cap while this thread reads a record in read_value(); 0: none. */
 static _Thread_local size_t read_cap;
 
 static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
@@ -97,7 +98,7 @@ typedef struct fixed {
         avro_value_t value;
         uint64_t fp;
         int32_t id;
-        int padded; /* no array, map or recursion: read_padded() applies */
+        rs_avro_prog_t *prog; /* its strict check (avro_strict.h) */
 } fixed_t;
 
 /* A BehaviorEvent writer schema bound to the reader contract. */
@@ -115,8 +116,6 @@ struct rs_codec {
         size_t nbindings;
         size_t plain; /* binding plain framing reads with */
         avro_reader_t reader;
-        char *copy; /* read_padded()'s record and zeros */
-        size_t copy_size;
 
         fixed_t recs, item;
         float *emb; /* the last decoded ItemMeta embedding */
@@ -126,6 +125,7 @@ struct rs_codec {
         char *out;
         size_t out_size;
 
+        size_t max_id; /* bytes of an id at most */
         char pipeline[128];
         char config_hash[40];
         const char *reason;
@@ -353,6 +353,7 @@ static void fixed_fini(fixed_t *f)
                 avro_value_decref(&f->value);
                 avro_value_iface_decref(f->iface);
         }
+        rs_avro_prog_destroy(f->prog);
         if (f->schema)
                 avro_schema_decref(f->schema);
 }
@@ -420,34 +421,6 @@ static rs_err_t bind_field(binding_t *b, int ef, char *errstr,
         return RS_OK;
 }
 
-/* Whether a generic value of s allocates nothing larger than a value of
- * the record holds: no arrays or maps (their storage grows with the count,
- * not with the bytes) and no recursion (a link allocates its target). */
-static int paddable(avro_schema_t s)
-{
-        size_t i, n;
-
-        switch (avro_typeof(s)) {
-        case AVRO_ARRAY:
-        case AVRO_MAP:
-        case AVRO_LINK: return 0;
-        case AVRO_RECORD:
-                n = avro_schema_record_size(s);
-                for (i = 0; i < n; i++)
-                        if (!paddable(avro_schema_record_field_get_by_index(
-                                    s, (int)i)))
-                                return 0;
-                return 1;
-        case AVRO_UNION:
-                n = avro_schema_union_size(s);
-                for (i = 0; i < n; i++)
-                        if (!paddable(avro_schema_union_branch(s, (int)i)))
-                                return 0;
-                return 1;
-        default: return 1;
-        }
-}
-
 static rs_err_t fixed_init(fixed_t *f, const char *json, size_t len, int32_t id,
                            char *errstr, size_t errstr_size)
 {
@@ -456,7 +429,9 @@ static rs_err_t fixed_init(fixed_t *f, const char *json, size_t len, int32_t id,
                 return err;
         f->id = id;
         f->fp = schema_fingerprint(f->schema, NULL);
-        f->padded = paddable(f->schema);
+        if (!(f->prog = rs_avro_prog_new(f->schema)))
+                return rs_seterr(errstr, errstr_size, RS_ERR_NOMEM,
+                                 "out of memory");
         return new_value(f->schema, &f->iface, &f->value, errstr, errstr_size);
 }
 
@@ -511,6 +486,7 @@ rs_codec_t *rs_codec_new(rs_framing_t framing, rs_intern_t *strings,
             fixed_init(&codec->item, rs_schema_ItemMeta,
                        strlen(rs_schema_ItemMeta), 3, errstr, errstr_size))
                 goto fail;
+        codec->max_id = RS_ID_MAX_DEFAULT;
         strcpy(codec->pipeline, "unnamed");
         strcpy(codec->config_hash, "0");
         return codec;
@@ -531,7 +507,6 @@ void rs_codec_destroy(rs_codec_t *codec)
         free(codec->emb);
         if (codec->reader)
                 avro_reader_free(codec->reader);
-        free(codec->copy);
         if (codec->writer)
                 avro_writer_free(codec->writer);
         free(codec->out);
@@ -543,6 +518,11 @@ void rs_codec_set_schema_ids(rs_codec_t *codec, int32_t event_id,
 {
         codec->bindings[0].fx.id = event_id;
         codec->recs.id = recs_id;
+}
+
+void rs_codec_set_max_id(rs_codec_t *codec, size_t max_id)
+{
+        codec->max_id = max_id;
 }
 
 void rs_codec_set_item_schema_id(rs_codec_t *codec, int32_t item_id)
@@ -672,90 +652,31 @@ static rs_err_t unframe(rs_codec_t *codec, const unsigned char **buf,
         return fail(codec, RS_ERR_DECODE, "framing", "bad framing");
 }
 
-/* Reads one record of `schema` from p[0..len) into value, exactly: the
- * bytes are first walked with avro_skip_data, which checks every length
- * against the buffer and allocates nothing; only a structurally sound
- * record is then read. Twice the work of read_padded(), which is tried
- * first, but its errors are precise. */
-static rs_err_t read_exact(rs_codec_t *codec, avro_schema_t schema,
-                           const unsigned char *p, size_t len,
-                           avro_value_t *value)
-{
-        char extra;
-
-        avro_reader_memory_set_source(codec->reader, (const char *)p,
-                                      (int64_t)len);
-        if (avro_skip_data(codec->reader, schema))
-                return fail(codec, RS_ERR_DECODE, "avro", "%s",
-                            avro_strerror());
-        /* The memory reader cannot tell EOF; a further byte that reads
-         * means the record was not what its schema says. */
-        if (!avro_read(codec->reader, &extra, 1))
-                return fail(codec, RS_ERR_DECODE, "avro",
-                            "trailing bytes after the record");
-        avro_reader_memory_set_source(codec->reader, (const char *)p,
-                                      (int64_t)len);
-        if (avro_value_read(codec->reader, value))
-                return fail(codec, RS_ERR_DECODE, "avro", "%s",
-                            avro_strerror());
-        return RS_OK;
-}
-
-/* Records up to this size take read_padded(); larger ones read_exact(). */
-#define PADDED_MAX (64u << 10)
-
-/* One read of p[0..len) into value, without a walk; 0 when it read a
- * record of exactly len bytes, -1 for anything else (nothing leaked).
- *
- * avro-c leaks the buffer of a string or bytes value whose body runs past
- * the end of its input (read_string allocates, then AVRO_READ returns
- * without freeing), and nothing else on a bad record. So the record is
- * read from a copy followed by `pad` zero bytes, with every allocation
- * capped at len + 64 meanwhile. A body that starts in the record then
- * ends in the padding: its length varint ends at most one byte past the
- * record (a zero byte ends a varint) and the cap bounds the body below
- * len + 64 bytes. A value that starts in the padding is a zero: a long or
- * a length of 0, branch or symbol 0 (avro-c checks union branches). A
- * string of a sound record is shorter than the record and the value's
- * other allocations are small, so the cap refuses nothing a sound record
- * needs. The read is accepted only if it ended exactly at len: at least
- * `pad` bytes are left (it never read the padding) and not one more (no
- * trailing bytes). */
-static int read_padded(rs_codec_t *codec, const unsigned char *p, size_t len,
-                       avro_value_t *value)
-{
-        size_t cap = len + 64, pad = cap + 16;
-        int rc;
-
-        if (len + pad > codec->copy_size) {
-                char *c = realloc(codec->copy, len + pad);
-                if (!c)
-                        return -1;
-                codec->copy = c;
-                codec->copy_size = len + pad;
-        }
-        memcpy(codec->copy, p, len);
-        memset(codec->copy + len, 0, pad);
-        avro_reader_memory_set_source(codec->reader, codec->copy,
-                                      (int64_t)(len + pad));
-        read_cap = cap;
-        rc = avro_value_read(codec->reader, value);
-        read_cap = 0;
-        if (rc || avro_skip(codec->reader, (int64_t)pad) ||
-            !avro_skip(codec->reader, 1))
-                return -1;
-        return 0;
-}
-
-/* Reads one record of fx's schema from p[0..len) into fx's value. A record
- * read_padded() does not accept is read again exactly, for its error. */
+/* Reads one record of fx's schema from p[0..len) into fx's value: the
+ * strict check first (it allocates nothing and rejects what avro-c would
+ * misread or over-allocate), then avro-c's read of a record known to be
+ * sound. Every allocation of the read is capped at len + 64 meanwhile: no
+ * value of a sound record is larger than the record. */
 static rs_err_t read_value(rs_codec_t *codec, fixed_t *fx,
                            const unsigned char *p, size_t len)
 {
-        if (fx->padded && len <= PADDED_MAX &&
-            !read_padded(codec, p, len, &fx->value))
-                return RS_OK;
-        return read_exact(codec, fx->schema, p, len, &fx->value);
+        const char *reason;
+        int rc;
+
+        if (rs_avro_check(fx->prog, p, len, &reason, codec->err,
+                          sizeof(codec->err))) {
+                codec->reason = reason;
+                return RS_ERR_DECODE;
+        }
+        avro_reader_memory_set_source(codec->reader, (const char *)p,
+                                      (int64_t)len);
+        read_cap = len + 64;
+        rc = avro_value_read(codec->reader, &fx->value);
+        read_cap = 0;
+        if (rc)
+                return fail(codec, RS_ERR_DECODE, "avro", "%s",
+                            avro_strerror());
+        return RS_OK;
 }
 
 /*
@@ -886,31 +807,40 @@ static rs_err_t get_long_field(rs_codec_t *codec, const binding_t *b, int ef,
         return RS_OK;
 }
 
+/* The failure of an id that rs_event_check_id() rejects. */
+static rs_err_t id_fail(rs_codec_t *codec, int ef, const char *reason,
+                        size_t len)
+{
+        return fail(codec, RS_ERR_DECODE, reason, "%s: %s (%zu bytes)",
+                    contract[ef].name, reason, len);
+}
+
 /* The ids of the user, the item and the category (RS_ID_NONE when
- * absent). Their strings are taken up to the first field that fails, then
- * interned in one rs_intern_ids() call, in that order, so their cache
- * misses overlap: the same ids, and the same ones interned before a bad
- * field, as interning each in turn. */
+ * absent or empty). Every string is checked before any is interned, so a
+ * record with a bad id interns nothing; then they are interned in one
+ * rs_intern_ids() call, so their cache misses overlap. */
 static rs_err_t intern_ids(rs_codec_t *codec, const binding_t *b,
                            rs_event_t *ev)
 {
         static const int fields[] = {EF_USER_ID, EF_ITEM_ID, EF_CATEGORY};
         uint32_t *out[] = {&ev->user, &ev->item, &ev->category}, ids[3];
-        const char *s[3];
+        const char *s[3], *why;
         size_t len[3], n = 0, at[3];
-        rs_err_t err = RS_OK;
 
         ev->category = RS_ID_NONE;
-        for (size_t i = 0; i < 3 && !err; i++) {
+        for (size_t i = 0; i < 3; i++) {
                 int ef = fields[i];
                 avro_value_t v;
                 int rc = get_field(b, ef, &v);
                 if (rc > 0 && !contract[ef].required)
                         continue;
                 if (rc || get_str(&b->f[ef], &v, &s[n], &len[n]))
-                        err = field_fail(codec, ef, rc ? rc : -1);
-                else
-                        at[n++] = i;
+                        return field_fail(codec, ef, rc ? rc : -1);
+                if (ef == EF_CATEGORY && len[n] == 0)
+                        continue;
+                if ((why = rs_event_check_id(s[n], len[n], codec->max_id)))
+                        return id_fail(codec, ef, why, len[n]);
+                at[n++] = i;
         }
         rs_intern_ids(codec->strings, n, s, len, ids);
         for (size_t i = 0; i < n; i++) {
@@ -920,15 +850,16 @@ static rs_err_t intern_ids(rs_codec_t *codec, const binding_t *b,
                                     contract[fields[at[i]]].name);
                 *out[at[i]] = ids[i];
         }
-        return err;
+        return RS_OK;
 }
 
-/* The contract's fields of the record just read into b->fx.value. */
+/* The contract's fields of the record just read into b->fx.value. Every
+ * field is read and checked before the ids are interned. */
 static rs_err_t extract_event(rs_codec_t *codec, const binding_t *b,
                               rs_event_t *ev)
 {
         avro_value_t v;
-        const char *s;
+        const char *s, *why;
         size_t slen;
         rs_err_t err;
         int rc;
@@ -936,10 +867,11 @@ static rs_err_t extract_event(rs_codec_t *codec, const binding_t *b,
         if ((rc = get_field(b, EF_EVENT_ID, &v)) ||
             get_str(&b->f[EF_EVENT_ID], &v, &s, &slen))
                 return field_fail(codec, EF_EVENT_ID, rc ? rc : -1);
+        if ((why = rs_event_check_id(s, slen, codec->max_id)))
+                return id_fail(codec, EF_EVENT_ID, why, slen);
         ev->event_hash = rs_hash_bytes(s, slen);
 
-        if ((err = intern_ids(codec, b, ev)) ||
-            (err = get_type(codec, b, &ev->type)) ||
+        if ((err = get_type(codec, b, &ev->type)) ||
             (err = get_long_field(codec, b, EF_TS, &ev->ts, 0)) ||
             (err = get_long_field(codec, b, EF_WATCH_MS, &ev->watch_ms, 0)) ||
             (err = get_long_field(codec, b, EF_DURATION_MS, &ev->duration_ms,
@@ -951,6 +883,11 @@ static rs_err_t extract_event(rs_codec_t *codec, const binding_t *b,
                 ev->value = NAN;
         else if (rc || get_double(&b->f[EF_VALUE], &v, &ev->value))
                 return field_fail(codec, EF_VALUE, rc ? rc : -1);
+        else if (!isfinite(ev->value))
+                return fail(codec, RS_ERR_DECODE, "bad_value",
+                            "value is %g, not a finite number", ev->value);
+        if ((err = intern_ids(codec, b, ev)))
+                return err;
 
         ev->drop = 0;
         ev->flags = 0;
@@ -989,8 +926,8 @@ struct rs_ocf {
         rs_codec_t *codec; /* its plain binding is the file's schema */
 };
 
-rs_ocf_t *rs_ocf_open(const char *path, rs_intern_t *strings, char *errstr,
-                      size_t errstr_size)
+rs_ocf_t *rs_ocf_open(const char *path, rs_intern_t *strings, size_t max_id,
+                      char *errstr, size_t errstr_size)
 {
         rs_ocf_t *f = calloc(1, sizeof(*f));
         avro_schema_t ws;
@@ -1009,6 +946,7 @@ rs_ocf_t *rs_ocf_open(const char *path, rs_intern_t *strings, char *errstr,
         if (!(f->codec = rs_codec_new(RS_FRAMING_PLAIN, strings, errstr,
                                       errstr_size)))
                 goto fail;
+        f->codec->max_id = max_id;
         /* The file's writer schema, bound like any other writer's. */
         ws = avro_file_reader_get_writer_schema(f->reader);
         rs_buf_init(&json);
@@ -1049,6 +987,11 @@ rs_err_t rs_ocf_next(rs_ocf_t *f, rs_event_t *ev)
                 return fail(codec, RS_ERR_DECODE, "avro", "%s",
                             avro_strerror());
         return extract_event(codec, b, ev);
+}
+
+const char *rs_ocf_reason(const rs_ocf_t *f)
+{
+        return rs_codec_reason(f->codec);
 }
 
 const char *rs_ocf_error(const rs_ocf_t *f)

@@ -35,10 +35,13 @@ struct rs_csv {
         size_t off[MAX_FIELDS]; /* field starts while the row grows */
         char *field[MAX_FIELDS];
         int nfields;
+        int over; /* the record passed RS_ROW_MAX: skipped to its line end */
 };
 
 /* Reads one record (which may span lines inside quotes) into csv->row and
- * splits it. 0 ok, -1 EOF. */
+ * splits it. 0 ok, -1 EOF. A record longer than RS_ROW_MAX is cut there
+ * and read on to the end of its line, quotes or not (an unclosed quote
+ * must not swallow the rest of the file): csv->over. */
 static int read_record(rs_csv_t *csv)
 {
         int c, quoted = 0, start = 1, any = 0;
@@ -46,6 +49,7 @@ static int read_record(rs_csv_t *csv)
 
         rs_buf_reset(&csv->row);
         csv->nfields = 0;
+        csv->over = 0;
         for (;;) {
                 c = getc_unlocked(csv->f);
                 if (c == EOF) {
@@ -54,6 +58,12 @@ static int read_record(rs_csv_t *csv)
                         break;
                 }
                 any = 1;
+                if (csv->row.len >= RS_ROW_MAX) {
+                        csv->over = 1;
+                        if (c == '\n')
+                                break;
+                        continue;
+                }
                 if (quoted) {
                         if (c == '"') {
                                 int d = getc_unlocked(csv->f);
@@ -171,40 +181,49 @@ static int parse_i64(const char *s, int64_t *out)
         return 0;
 }
 
+/* A bad field: errstr names the line, the field and (cut short) its text. */
+static rs_err_t bad_field(const char **reason, const char *why, long line,
+                          const char *name, const char *s, char *errstr,
+                          size_t errstr_size)
+{
+        *reason = why;
+        return rs_seterr(errstr, errstr_size, RS_ERR_DECODE,
+                         "line %ld: %s: bad %s '%.40s%s'", line, why, name, s,
+                         strlen(s) > 40 ? "..." : "");
+}
+
 rs_err_t rs_csv_fields(const char *const cols[RS_CSV_COLUMNS], long line,
-                       rs_event_fields_t *ev, char *errstr, size_t errstr_size)
+                       rs_event_fields_t *ev, const char **reason, char *errstr,
+                       size_t errstr_size)
 {
         const char *s;
 
         memset(ev, 0, sizeof(*ev));
+        *reason = NULL;
+        /* ids are checked where every input's are: rs_event_from_fields */
         ev->event_id = cols[C_EVENT_ID];
         ev->user_id = cols[C_USER_ID];
         ev->item_id = cols[C_ITEM_ID];
-        if (!*ev->event_id || !*ev->user_id || !*ev->item_id)
-                return rs_seterr(errstr, errstr_size, RS_ERR_DECODE,
-                                 "line %ld: empty event_id, user_id or "
-                                 "item_id",
-                                 line);
         s = cols[C_EVENT_TYPE];
         ev->type = rs_event_type_parse(s, strlen(s));
         if (ev->type < 0)
-                return rs_seterr(errstr, errstr_size, RS_ERR_DECODE,
-                                 "line %ld: unknown event_type '%s'", line, s);
+                return bad_field(reason, "unknown_event_type", line,
+                                 "event_type", s, errstr, errstr_size);
         if (parse_i64(cols[C_TS], &ev->ts))
-                return rs_seterr(errstr, errstr_size, RS_ERR_DECODE,
-                                 "line %ld: bad ts_ms '%s'", line, cols[C_TS]);
+                return bad_field(reason, "bad_field", line, "ts_ms", cols[C_TS],
+                                 errstr, errstr_size);
         s = cols[C_WATCH];
         if (!*s)
                 ev->watch_ms = 0;
         else if (parse_i64(s, &ev->watch_ms))
-                return rs_seterr(errstr, errstr_size, RS_ERR_DECODE,
-                                 "line %ld: bad watch_ms '%s'", line, s);
+                return bad_field(reason, "bad_field", line, "watch_ms", s,
+                                 errstr, errstr_size);
         s = cols[C_DURATION];
         if (!*s)
                 ev->duration_ms = RS_NONE_I64;
         else if (parse_i64(s, &ev->duration_ms))
-                return rs_seterr(errstr, errstr_size, RS_ERR_DECODE,
-                                 "line %ld: bad duration_ms '%s'", line, s);
+                return bad_field(reason, "bad_field", line, "duration_ms", s,
+                                 errstr, errstr_size);
         s = cols[C_CATEGORY];
         ev->category = *s ? s : NULL;
         s = cols[C_VALUE];
@@ -212,9 +231,12 @@ rs_err_t rs_csv_fields(const char *const cols[RS_CSV_COLUMNS], long line,
         if (*s) {
                 char *end;
                 ev->value = strtod(s, &end);
-                if (*end || !isfinite(ev->value))
-                        return rs_seterr(errstr, errstr_size, RS_ERR_DECODE,
-                                         "line %ld: bad value '%s'", line, s);
+                if (*end)
+                        return bad_field(reason, "bad_field", line, "value", s,
+                                         errstr, errstr_size);
+                if (!isfinite(ev->value))
+                        return bad_field(reason, "bad_value", line, "value", s,
+                                         errstr, errstr_size);
         }
         return RS_OK;
 }
@@ -227,16 +249,23 @@ int rs_csv_column(const char *name)
         return -1;
 }
 
-rs_err_t rs_csv_next(rs_csv_t *csv, rs_event_fields_t *ev, char *errstr,
-                     size_t errstr_size)
+rs_err_t rs_csv_next(rs_csv_t *csv, rs_event_fields_t *ev, const char **reason,
+                     char *errstr, size_t errstr_size)
 {
         const char *cols[C__COUNT];
 
         do {
                 if (read_record(csv))
                         return RS_ERR_NOENT;
-        } while (csv->nfields == 1 && !*csv->field[0]); /* blank line */
+        } while (!csv->over && csv->nfields == 1 &&
+                 !*csv->field[0]); /* blank line */
+        if (csv->over) {
+                *reason = "bad_row";
+                return rs_seterr(errstr, errstr_size, RS_ERR_DECODE,
+                                 "line %ld: bad_row: longer than %u bytes",
+                                 csv->line, RS_ROW_MAX);
+        }
         for (int c = 0; c < C__COUNT; c++)
                 cols[c] = col(csv, c);
-        return rs_csv_fields(cols, csv->line, ev, errstr, errstr_size);
+        return rs_csv_fields(cols, csv->line, ev, reason, errstr, errstr_size);
 }

@@ -3,6 +3,7 @@
 
 #include "recstream/event.h"
 #include "recstream/hash.h"
+#include "recstream/utf8.h"
 
 static const char *const type_names[RS_EV__COUNT] = {
         "impression", "play",        "click",    "watch", "like",    "share",
@@ -23,6 +24,17 @@ static const char *const drop_names[RS_DROP__COUNT] = {
 const char *rs_drop_name(int drop)
 {
         return drop >= 0 && drop < RS_DROP__COUNT ? drop_names[drop] : "?";
+}
+
+const char *rs_drop_stage(int drop)
+{
+        return drop == RS_DROP_ZERO_WEIGHT ? "weight" : "clean";
+}
+
+int rs_drop_dead_letter(int drop)
+{
+        return drop == RS_DROP_INVALID || drop == RS_DROP_TOO_OLD ||
+               drop == RS_DROP_FUTURE;
 }
 
 static int lookup(const char *const *names, int n, const char *s, size_t len)
@@ -54,19 +66,41 @@ int rs_reason_parse(const char *s, size_t len)
         return lookup(reason_names, RS_REASON__COUNT, s, len);
 }
 
-rs_err_t rs_event_from_fields(const rs_event_fields_t *f, rs_intern_t *in,
-                              rs_event_t *ev)
+const char *rs_event_check_id(const char *s, size_t len, size_t max)
 {
+        if (len == 0)
+                return "empty_id";
+        if (len > max)
+                return "id_too_long";
+        return rs_utf8_valid(s, len) ? NULL : "invalid_utf8";
+}
+
+rs_err_t rs_event_from_fields(const rs_event_fields_t *f, rs_intern_t *in,
+                              size_t max_id, rs_event_t *ev,
+                              const char **reason)
+{
+        const char *ids[3] = {f->event_id, f->user_id, f->item_id};
+        size_t cat_len = f->category ? strlen(f->category) : 0;
+
         memset(ev, 0, sizeof(*ev));
+        for (int i = 0; i < 3; i++)
+                if ((*reason =
+                             rs_event_check_id(ids[i], strlen(ids[i]), max_id)))
+                        return RS_ERR_DECODE;
+        if (cat_len &&
+            (*reason = rs_event_check_id(f->category, cat_len, max_id)))
+                return RS_ERR_DECODE;
+        *reason = NULL;
         ev->event_hash = rs_hash_bytes(f->event_id, strlen(f->event_id));
         ev->user = rs_intern_id(in, f->user_id, strlen(f->user_id));
         ev->item = rs_intern_id(in, f->item_id, strlen(f->item_id));
         ev->category =
-                f->category ? rs_intern_id(in, f->category, strlen(f->category))
-                            : RS_ID_NONE;
+                cat_len ? rs_intern_id(in, f->category, cat_len) : RS_ID_NONE;
         if (ev->user == RS_ID_NONE || ev->item == RS_ID_NONE ||
-            (f->category && ev->category == RS_ID_NONE))
+            (cat_len && ev->category == RS_ID_NONE)) {
+                *reason = "nomem";
                 return RS_ERR_NOMEM;
+        }
         ev->type = (uint8_t)f->type;
         ev->ts = f->ts;
         ev->watch_ms = f->watch_ms;

@@ -21,8 +21,11 @@ struct rs_evfile {
         rs_intern_t *strings;
         rs_csv_t *csv;
         rs_ocf_t *ocf;
-        rs_buf_t line; /* jsonl: the current line */
-        rs_buf_t buf;  /* jsonl: its values, NUL-separated */
+        size_t max_id;
+        const char *reason; /* of the last record that failed */
+        int over;           /* jsonl: the line passed RS_ROW_MAX */
+        rs_buf_t line;      /* jsonl: the current line */
+        rs_buf_t buf;       /* jsonl: its values, NUL-separated */
 };
 
 static int ends_with(const char *s, const char *suffix)
@@ -32,7 +35,7 @@ static int ends_with(const char *s, const char *suffix)
 }
 
 rs_evfile_t *rs_evfile_open(const char *path, rs_intern_t *strings,
-                            char *errstr, size_t errstr_size)
+                            size_t max_id, char *errstr, size_t errstr_size)
 {
         rs_evfile_t *f = calloc(1, sizeof(*f));
 
@@ -41,6 +44,7 @@ rs_evfile_t *rs_evfile_open(const char *path, rs_intern_t *strings,
                 return NULL;
         }
         f->strings = strings;
+        f->max_id = max_id;
         rs_buf_init(&f->buf);
         rs_buf_init(&f->line);
         f->kind = ends_with(path, ".avro") ? F_AVRO
@@ -48,7 +52,8 @@ rs_evfile_t *rs_evfile_open(const char *path, rs_intern_t *strings,
                           ? F_JSONL
                           : F_CSV;
         if (f->kind == F_AVRO) {
-                if (!(f->ocf = rs_ocf_open(path, strings, errstr, errstr_size)))
+                if (!(f->ocf = rs_ocf_open(path, strings, max_id, errstr,
+                                           errstr_size)))
                         goto fail;
                 return f;
         }
@@ -147,8 +152,8 @@ static int json_string(const char **p, rs_buf_t *out)
                 if (c != 'u')
                         return -1;
                 unsigned cp;
-                if (sscanf(s, "%4x", &cp) != 1)
-                        return -1;
+                if (sscanf(s, "%4x", &cp) != 1 || cp == 0)
+                        return -1; /* a NUL would cut the string short */
                 s += 4;
                 if (cp >= 0xD800 && cp < 0xDC00 && s[0] == '\\' &&
                     s[1] == 'u') {
@@ -169,8 +174,8 @@ static int json_string(const char **p, rs_buf_t *out)
 
 /* One flat JSON object into the canonical columns. */
 static rs_err_t json_row(rs_evfile_t *f, const char *line,
-                         rs_event_fields_t *ev, char *errstr,
-                         size_t errstr_size)
+                         rs_event_fields_t *ev, const char **reason,
+                         char *errstr, size_t errstr_size)
 {
         size_t off[RS_CSV_COLUMNS];
         const char *cols[RS_CSV_COLUMNS];
@@ -224,10 +229,45 @@ static rs_err_t json_row(rs_evfile_t *f, const char *line,
                 return RS_ERR_NOMEM;
         for (int c = 0; c < RS_CSV_COLUMNS; c++)
                 cols[c] = b->p + off[c];
-        return rs_csv_fields(cols, f->lineno, ev, errstr, errstr_size);
+        return rs_csv_fields(cols, f->lineno, ev, reason, errstr, errstr_size);
 bad:
+        *reason = "bad_row";
         return rs_seterr(errstr, errstr_size, RS_ERR_DECODE,
-                         "line %ld: not a flat JSON object", f->lineno);
+                         "line %ld: bad_row: not a flat JSON object",
+                         f->lineno);
+}
+
+/* The next line of a JSON-lines file into f->line, without its end;
+ * RS_ERR_NOENT at the end of the file. A line longer than RS_ROW_MAX is
+ * read to its end but not kept: f->over. */
+static rs_err_t next_line(rs_evfile_t *f)
+{
+        static const size_t chunk = 4096;
+        rs_buf_t *line = &f->line;
+
+        f->over = 0;
+        do {
+                rs_buf_reset(line);
+                for (;;) {
+                        if (line->len >= RS_ROW_MAX) {
+                                f->over = 1;
+                                line->len = 0; /* read on, keep nothing */
+                        }
+                        if (rs_buf_reserve(line, chunk))
+                                return RS_ERR_NOMEM;
+                        if (!fgets(line->p + line->len, (int)chunk, f->f))
+                                break;
+                        line->len += strlen(line->p + line->len);
+                        if (line->len && line->p[line->len - 1] == '\n')
+                                break;
+                }
+                if (!line->len && !f->over)
+                        return RS_ERR_NOENT;
+                f->lineno++;
+                line->p[line->len] = '\0';
+                line->p[strcspn(line->p, "\r\n")] = '\0';
+        } while (!f->over && !line->p[strspn(line->p, " \t")]); /* blank */
+        return RS_OK;
 }
 
 rs_err_t rs_evfile_next(rs_evfile_t *f, rs_event_t *ev, char *errstr,
@@ -236,38 +276,50 @@ rs_err_t rs_evfile_next(rs_evfile_t *f, rs_event_t *ev, char *errstr,
         rs_event_fields_t fields;
         rs_err_t err;
 
+        f->reason = NULL;
         if (f->kind == F_AVRO) {
                 err = rs_ocf_next(f->ocf, ev);
-                if (err == RS_ERR_DECODE)
-                        rs_seterr(errstr, errstr_size, err, "%s",
-                                  rs_ocf_error(f->ocf));
+                if (err == RS_ERR_DECODE) {
+                        f->reason = rs_ocf_reason(f->ocf);
+                        rs_seterr(errstr, errstr_size, err, "record %ld: %s",
+                                  f->lineno + 1, rs_ocf_error(f->ocf));
+                }
+                if (err != RS_ERR_NOENT)
+                        ev->offset = ++f->lineno;
                 return err;
         }
         if (f->kind == F_CSV) {
-                err = rs_csv_next(f->csv, &fields, errstr, errstr_size);
+                err = rs_csv_next(f->csv, &fields, &f->reason, errstr,
+                                  errstr_size);
+                f->lineno = rs_csv_line(f->csv);
+        } else if ((err = next_line(f))) {
+                return err;
+        } else if (f->over) {
+                f->reason = "bad_row";
+                err = rs_seterr(errstr, errstr_size, RS_ERR_DECODE,
+                                "line %ld: bad_row: longer than %u bytes",
+                                f->lineno, RS_ROW_MAX);
         } else {
-                static const size_t chunk = 4096;
-                rs_buf_t *line = &f->line;
-                do {
-                        rs_buf_reset(line);
-                        for (;;) {
-                                if (rs_buf_reserve(line, chunk))
-                                        return RS_ERR_NOMEM;
-                                if (!fgets(line->p + line->len, (int)chunk,
-                                           f->f))
-                                        break;
-                                line->len += strlen(line->p + line->len);
-                                if (line->len && line->p[line->len - 1] == '\n')
-                                        break;
-                        }
-                        if (!line->len)
-                                return RS_ERR_NOENT;
-                        f->lineno++;
-                        line->p[strcspn(line->p, "\r\n")] = '\0';
-                } while (!line->p[strspn(line->p, " \t")]); /* blank line */
-                err = json_row(f, line->p, &fields, errstr, errstr_size);
+                err = json_row(f, f->line.p, &fields, &f->reason, errstr,
+                               errstr_size);
         }
         if (err)
                 return err;
-        return rs_event_from_fields(&fields, f->strings, ev);
+        err = rs_event_from_fields(&fields, f->strings, f->max_id, ev,
+                                   &f->reason);
+        if (err == RS_ERR_DECODE)
+                rs_seterr(errstr, errstr_size, err, "line %ld: %s", f->lineno,
+                          f->reason);
+        ev->offset = f->lineno;
+        return err;
+}
+
+const char *rs_evfile_reason(const rs_evfile_t *f)
+{
+        return f->reason ? f->reason : "none";
+}
+
+long rs_evfile_line(const rs_evfile_t *f)
+{
+        return f->lineno;
 }

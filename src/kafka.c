@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "recstream/clock.h"
 #include "recstream/kafka.h"
 #include "recstream/log.h"
 
@@ -123,9 +124,9 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 /* Deliver what depends on the revoked records, store and
                  * commit their offsets, then let them go. */
                 if (!rd_kafka_assignment_lost(rk)) {
-                        if (src->drain)
-                                src->drain(src->opaque);
-                        rd_kafka_commit(rk, NULL, 0);
+                        int ms = src->drain ? src->drain(src->opaque) : 10000;
+                        if (ms > 0)
+                                rs_source_commit(src, ms);
                 }
                 if (coop)
                         error = rd_kafka_incremental_unassign(rk, parts);
@@ -231,28 +232,73 @@ static void slot_clear(slot_t *s)
         s->offsets = NULL;
 }
 
-void rs_source_destroy(rs_source_t *src)
+rs_err_t rs_source_close(rs_source_t *src, int timeout_ms)
 {
+        rs_err_t rc = RS_OK;
+
         if (!src)
-                return;
+                return RS_OK;
+        /* librdkafka's close and destroy wait until the application has
+         * released every message it holds: first let go of the batches
+         * whose offsets were never stored (a batch that failed). */
+        for (size_t i = 0; src->ring && i < src->cap; i++)
+                slot_clear(&src->ring[i]);
         if (src->rk) {
-                rd_kafka_resp_err_t err;
+                int flags = 0;
                 if (src->queue)
                         rd_kafka_queue_destroy(src->queue);
-                /* Commits the stored offsets (auto-commit) and leaves. */
-                if ((err = rd_kafka_consumer_close(src->rk)))
+                /* Leave the group (auto-commit commits what is stored),
+                 * serving the close's events, at most timeout_ms: with
+                 * brokers away the close would wait for them. */
+                rd_kafka_queue_t *q = rd_kafka_queue_new(src->rk);
+                rd_kafka_error_t *error =
+                        rd_kafka_consumer_close_queue(src->rk, q);
+                if (error) {
                         rs_log(RS_LOG_WARNING,
                                "component=source event=close_failed "
                                "reason=\"%s\"",
-                               rd_kafka_err2str(err));
-                rd_kafka_destroy(src->rk);
+                               rd_kafka_error_string(error));
+                        rd_kafka_error_destroy(error);
+                } else {
+                        int64_t until = rs_mono_ms() + timeout_ms;
+                        while (!rd_kafka_consumer_closed(src->rk) &&
+                               rs_mono_ms() < until) {
+                                rd_kafka_event_t *ev =
+                                        rd_kafka_queue_poll(q, 100);
+                                /* the close's revoke comes as an event */
+                                if (ev && rd_kafka_event_type(ev) ==
+                                                  RD_KAFKA_EVENT_REBALANCE)
+                                        rebalance_cb(
+                                                src->rk,
+                                                rd_kafka_event_error(ev),
+                                                rd_kafka_event_topic_partition_list(
+                                                        ev),
+                                                src);
+                                if (ev)
+                                        rd_kafka_event_destroy(ev);
+                        }
+                }
+                rd_kafka_queue_destroy(q);
+                if (!rd_kafka_consumer_closed(src->rk)) {
+                        rs_log(RS_LOG_ERR,
+                               "component=source event=close_timeout "
+                               "timeout_ms=%d",
+                               timeout_ms);
+                        flags = RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE;
+                        rc = RS_ERR_TIMEOUT;
+                }
+                rd_kafka_destroy_flags(src->rk, flags);
         }
-        for (size_t i = 0; src->ring && i < src->cap; i++) {
-                slot_clear(&src->ring[i]);
+        for (size_t i = 0; src->ring && i < src->cap; i++)
                 free(src->ring[i].msgs);
-        }
         free(src->ring);
         free(src);
+        return rc;
+}
+
+void rs_source_destroy(rs_source_t *src)
+{
+        rs_source_close(src, 10000);
 }
 
 long rs_source_poll(rs_source_t *src, rs_msg_t *msgs, size_t max,
@@ -388,15 +434,31 @@ int rs_source_assigned(const rs_source_t *src)
         return src->assigned;
 }
 
-rs_err_t rs_source_commit(rs_source_t *src)
+rs_err_t rs_source_commit(rs_source_t *src, int timeout_ms)
 {
-        rd_kafka_resp_err_t err = rd_kafka_commit(src->rk, NULL, 0);
+        rd_kafka_queue_t *q = rd_kafka_queue_new(src->rk);
+        rd_kafka_resp_err_t err =
+                rd_kafka_commit_queue(src->rk, NULL, q, NULL, NULL);
+        rd_kafka_event_t *ev = NULL;
 
+        /* Asynchronous, so that brokers away cannot hold it longer. */
+        if (!err) {
+                int64_t until = rs_mono_ms() + timeout_ms;
+                while (!(ev = rd_kafka_queue_poll(q, 100)) &&
+                       rs_mono_ms() < until)
+                        ;
+                err = ev ? rd_kafka_event_error(ev)
+                         : RD_KAFKA_RESP_ERR__TIMED_OUT;
+                if (ev)
+                        rd_kafka_event_destroy(ev);
+        }
+        rd_kafka_queue_destroy(q);
         if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
                 rs_log(RS_LOG_WARNING,
                        "component=source event=commit_failed reason=\"%s\"",
                        rd_kafka_err2str(err));
-                return RS_ERR_KAFKA;
+                return err == RD_KAFKA_RESP_ERR__TIMED_OUT ? RS_ERR_TIMEOUT
+                                                           : RS_ERR_KAFKA;
         }
         return RS_OK;
 }
@@ -405,12 +467,34 @@ rs_err_t rs_source_commit(rs_source_t *src)
  * Sink.
  */
 
+#define MAX_TOPICS 64
+
 struct rs_sink {
         rd_kafka_t *rk;
-        rd_kafka_topic_t *rkt;
+        rd_kafka_topic_t *rkt[MAX_TOPICS];
+        int ntopics;
+        size_t max_message;
+        const volatile sig_atomic_t *stop;
         rs_delivery_fn *dr;
         void *opaque;
 };
+
+/* Errors after which the same record would fail again however often it
+ * is retried: the broker refuses it. Everything else that reaches a
+ * delivery report is librdkafka giving up in time (brokers away). */
+static int permanent(rd_kafka_resp_err_t err)
+{
+        switch (err) {
+        case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+        case RD_KAFKA_RESP_ERR_INVALID_MSG:
+        case RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE:
+        case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+        case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+        case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+        case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION: return 1;
+        default: return 0;
+        }
+}
 
 static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
@@ -419,7 +503,9 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
         (void)rk;
         if (sink->dr)
                 sink->dr(sink->opaque, m->_private,
-                         m->err ? RS_ERR_KAFKA : RS_OK,
+                         !m->err             ? RS_OK
+                         : permanent(m->err) ? RS_ERR_KAFKA
+                                             : RS_ERR_TIMEOUT,
                          m->err ? rd_kafka_err2str(m->err) : NULL);
 }
 
@@ -437,6 +523,8 @@ rs_sink_t *rs_sink_new(const rs_kv_list_t *common, const rs_sink_conf_t *conf,
         };
         rs_sink_t *sink = calloc(1, sizeof(*sink));
         rd_kafka_conf_t *kconf;
+        char value[32];
+        size_t vlen = sizeof(value);
 
         if (!sink) {
                 rs_seterr(errstr, errstr_size, RS_ERR_NOMEM, "out of memory");
@@ -447,6 +535,10 @@ rs_sink_t *rs_sink_new(const rs_kv_list_t *common, const rs_sink_conf_t *conf,
         if (!(kconf = make_conf(defaults, common, &conf->kafka, forced, errstr,
                                 errstr_size)))
                 goto fail;
+        sink->max_message = 1000000;
+        if (rd_kafka_conf_get(kconf, "message.max.bytes", value, &vlen) ==
+            RD_KAFKA_CONF_OK)
+                sink->max_message = (size_t)strtoull(value, NULL, 10);
         rd_kafka_conf_set_opaque(kconf, sink);
         rd_kafka_conf_set_dr_msg_cb(kconf, dr_msg_cb);
         if (!(sink->rk = rd_kafka_new(RD_KAFKA_PRODUCER, kconf, errstr,
@@ -455,50 +547,93 @@ rs_sink_t *rs_sink_new(const rs_kv_list_t *common, const rs_sink_conf_t *conf,
                 goto fail;
         }
         rd_kafka_set_log_queue(sink->rk, NULL);
-        if (!(sink->rkt = rd_kafka_topic_new(sink->rk, conf->topic, NULL))) {
-                rs_seterr(errstr, errstr_size, RS_ERR_KAFKA,
-                          "cannot create topic handle %s: %s", conf->topic,
-                          rd_kafka_err2str(rd_kafka_last_error()));
+        if (rs_sink_add_topic(sink, conf->topic, errstr, errstr_size) < 0)
                 goto fail;
-        }
         return sink;
 fail:
         rs_sink_destroy(sink);
         return NULL;
 }
 
+int rs_sink_add_topic(rs_sink_t *sink, const char *name, char *errstr,
+                      size_t errstr_size)
+{
+        if (sink->ntopics == MAX_TOPICS) {
+                rs_seterr(errstr, errstr_size, RS_ERR_FULL,
+                          "more than %d output topics", MAX_TOPICS);
+                return -1;
+        }
+        if (!(sink->rkt[sink->ntopics] =
+                      rd_kafka_topic_new(sink->rk, name, NULL))) {
+                rs_seterr(errstr, errstr_size, RS_ERR_KAFKA,
+                          "cannot create topic handle %s: %s", name,
+                          rd_kafka_err2str(rd_kafka_last_error()));
+                return -1;
+        }
+        return sink->ntopics++;
+}
+
 void rs_sink_destroy(rs_sink_t *sink)
 {
         if (!sink)
                 return;
-        if (sink->rkt)
-                rd_kafka_topic_destroy(sink->rkt);
-        if (sink->rk)
+        for (int i = 0; i < sink->ntopics; i++)
+                rd_kafka_topic_destroy(sink->rkt[i]);
+        if (sink->rk) {
+                /* Whatever is still queued was given up by the caller
+                 * (rs_sink_flush timed out): do not wait for it here. */
+                rd_kafka_purge(sink->rk, RD_KAFKA_PURGE_F_QUEUE |
+                                                 RD_KAFKA_PURGE_F_INFLIGHT);
+                rd_kafka_poll(sink->rk, 0);
                 rd_kafka_destroy(sink->rk);
+        }
         free(sink);
 }
 
-rs_err_t rs_sink_produce(rs_sink_t *sink, const void *key, size_t key_len,
-                         const void *value, size_t len, void *msg_opaque)
+rs_err_t rs_sink_produce(rs_sink_t *sink, int topic, const void *key,
+                         size_t key_len, const void *value, size_t len,
+                         const rs_header_t *headers, size_t nheaders,
+                         void *msg_opaque)
 {
         for (;;) {
+                rd_kafka_headers_t *hdrs = NULL;
+                if (nheaders) {
+                        hdrs = rd_kafka_headers_new(nheaders);
+                        for (size_t i = 0; i < nheaders; i++)
+                                rd_kafka_header_add(hdrs, headers[i].name, -1,
+                                                    headers[i].value,
+                                                    (ssize_t)headers[i].len);
+                }
                 rd_kafka_resp_err_t err = rd_kafka_producev(
-                        sink->rk, RD_KAFKA_V_RKT(sink->rkt),
+                        sink->rk, RD_KAFKA_V_RKT(sink->rkt[topic]),
                         RD_KAFKA_V_KEY(key, key_len),
                         RD_KAFKA_V_VALUE((void *)value, len),
                         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                        RD_KAFKA_V_OPAQUE(msg_opaque), RD_KAFKA_V_END);
+                        RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(msg_opaque),
+                        RD_KAFKA_V_END);
                 if (!err)
-                        return RS_OK;
+                        return RS_OK; /* hdrs are owned by the message */
+                if (hdrs)
+                        rd_kafka_headers_destroy(hdrs);
+                if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
+                        return RS_ERR_INVALID;
                 if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
                         rs_log(RS_LOG_ERR,
                                "component=sink event=produce_failed "
-                               "reason=\"%s\"",
+                               "topic=%s reason=\"%s\"",
+                               rd_kafka_topic_name(sink->rkt[topic]),
                                rd_kafka_err2str(err));
                         return RS_ERR_KAFKA;
                 }
-                rd_kafka_poll(sink->rk, 50); /* serve deliveries, retry */
+                if (sink->stop && *sink->stop)
+                        return RS_ERR_TIMEOUT; /* brokers away, asked to stop */
+                rd_kafka_poll(sink->rk, 50);   /* serve deliveries, retry */
         }
+}
+
+void rs_sink_set_stop(rs_sink_t *sink, const volatile sig_atomic_t *stop)
+{
+        sink->stop = stop;
 }
 
 void rs_sink_poll(rs_sink_t *sink, int timeout_ms)
@@ -514,6 +649,18 @@ rs_err_t rs_sink_flush(rs_sink_t *sink, int timeout_ms)
 int rs_sink_outstanding(rs_sink_t *sink)
 {
         return rd_kafka_outq_len(sink->rk);
+}
+
+void rs_sink_purge(rs_sink_t *sink)
+{
+        rd_kafka_purge(sink->rk,
+                       RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_poll(sink->rk, 0);
+}
+
+size_t rs_sink_max_message(const rs_sink_t *sink)
+{
+        return sink->max_message;
 }
 
 /*

@@ -14,7 +14,8 @@ typedef struct top {
         const char *name;
         const char *description;
         rs_kv_list_t kafka;
-        const rs_node_t *source, *stages, *sink, *items;
+        int64_t shutdown_timeout;
+        const rs_node_t *source, *stages, *sink, *items, *dlq;
 } top_t;
 
 static const char *const framings[] = {"plain", "confluent", "single-object",
@@ -42,6 +43,14 @@ static const rs_prop_t top_props[] = {
         {"items", RS_PROP_NODE, TOP(items), NULL, 0, -1, NULL, 0,
          "Optional ItemMeta topic: categories, durations, embeddings, "
          "removals (see items)."},
+        {"dlq", RS_PROP_NODE, TOP(dlq), NULL, 0, -1, NULL, 0,
+         "Where records that cannot be used go, with the reason in their "
+         "headers (see dlq)."},
+        {"shutdown_timeout", RS_PROP_DURATION, TOP(shutdown_timeout), "30s",
+         1000, 600000, NULL, 0,
+         "On SIGTERM, the whole drain (lists, deliveries, commit, leaving "
+         "the group) ends within this; what is not delivered by then is not "
+         "committed (exit 1) and is consumed again on restart."},
         {0},
 };
 
@@ -70,9 +79,28 @@ static const rs_prop_t source_props[] = {
         {"max_inflight_batches", RS_PROP_INT, SRC(max_inflight_batches), "64",
          1, 4096, NULL, 0,
          "Batches whose output may await delivery before polling pauses."},
+        {"max_id_bytes", RS_PROP_INT, SRC(max_id_bytes), "256", 1, 65536, NULL,
+         0,
+         "Bytes of an id (event_id, user_id, item_id, category) at most: a "
+         "record with a longer one is dead-lettered (id_too_long), so no "
+         "UserRecs can outgrow the producer's message.max.bytes."},
         {"kafka", RS_PROP_KAFKA, SRC(kafka), NULL, 0, -1, NULL, 0,
          "librdkafka properties for the consumer only (e.g. "
          "queued.min.messages)."},
+        {0},
+};
+
+#define DLQ(f) offsetof(rs_dlq_conf_t, f)
+static const rs_prop_t dlq_props[] = {
+        {"enabled", RS_PROP_BOOL, DLQ(enabled), "true", 0, -1, NULL, 0,
+         "Produce dead letters (false: only count and log them)."},
+        {"topic", RS_PROP_STRING, DLQ(topic), NULL, 0, -1, NULL, 0,
+         "Dead-letter topic; default `<source topic>.dlq` for each source "
+         "topic (and `<items topic>.dlq` for the catalog). A dead letter "
+         "keeps the record's key and value bytes, with headers error.stage, "
+         "error.reason, error.detail, source.topic, source.partition, "
+         "source.offset, source.timestamp; the record's offset is committed "
+         "only once its dead letter is acknowledged."},
         {0},
 };
 
@@ -285,6 +313,40 @@ static void load_stages(rs_pipeline_t *pl, const rs_node_t *list, rs_diag_t *d)
         }
 }
 
+/* The value of librdkafka property `key` in the producer's lists (the
+ * sink's wins), or NULL. */
+static const char *producer_prop(const rs_pipeline_t *pl, const char *key)
+{
+        const rs_kv_list_t *lists[2] = {&pl->sink.kafka, &pl->kafka};
+
+        for (int l = 0; l < 2; l++)
+                for (size_t i = lists[l]->n; i-- > 0;)
+                        if (!strcmp(lists[l]->v[i].key, key))
+                                return lists[l]->v[i].value;
+        return NULL;
+}
+
+/* A UserRecs holds at most RS_RECS_MAX items of two ids each: with ids of
+ * max_id_bytes it must fit the producer's message.max.bytes, or a list
+ * could never be published. */
+static void check_recs_size(const rs_pipeline_t *pl, const rs_node_t *source,
+                            rs_diag_t *d)
+{
+        const char *mmb = producer_prop(pl, "message.max.bytes");
+        unsigned long long limit = mmb ? strtoull(mmb, NULL, 10) : 1000000;
+        unsigned long long id = (unsigned long long)pl->source.max_id_bytes;
+        unsigned long long worst = RS_RECS_MAX * (2 * id + 40) + id + 512;
+
+        if (worst > limit)
+                rs_diag_error(
+                        d, source ? rs_node_get(source, "max_id_bytes") : NULL,
+                        "source.max_id_bytes",
+                        "a UserRecs of %d items with ids of %llu bytes "
+                        "can reach %llu bytes, more than the producer's "
+                        "message.max.bytes %llu",
+                        RS_RECS_MAX, id, worst, limit);
+}
+
 /* The pipeline of a document parsed when d held `before` errors (doc is
  * owned by the result, also on failure). */
 static rs_pipeline_t *pipeline_build(rs_doc_t *doc, const char *file,
@@ -316,6 +378,8 @@ static rs_pipeline_t *pipeline_build(rs_doc_t *doc, const char *file,
                 goto fail;
         pl->name = top.name;
         pl->kafka = top.kafka;
+        pl->shutdown_timeout = top.shutdown_timeout;
+        rs_props_apply(dlq_props, top.dlq, &pl->dlq, "dlq", pl->doc, d);
         check_kafka(&pl->kafka, "kafka", d);
 
         rs_props_apply(source_props, top.source, &pl->source, "source", pl->doc,
@@ -344,6 +408,7 @@ static rs_pipeline_t *pipeline_build(rs_doc_t *doc, const char *file,
                 else
                         pl->sink.framing = f;
         }
+        check_recs_size(pl, top.source, d);
         pl->items.framing = pl->source.framing;
         if (top.items) {
                 rs_props_apply(items_props, top.items, &pl->items, "items",
@@ -398,6 +463,7 @@ void rs_pipeline_doc(rs_buf_t *b)
         rs_props_doc(source_props, "source", b);
         rs_props_doc(sink_props, "sink", b);
         rs_props_doc(items_props, "items (optional)", b);
+        rs_props_doc(dlq_props, "dlq (optional)", b);
         for (size_t i = 0; rs_stage_at(i); i++) {
                 const rs_stage_ops_t *ops = rs_stage_at(i);
                 char title[128];

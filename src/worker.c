@@ -1,12 +1,21 @@
-/* worker.c — the consume → stages → produce loop. */
+/* worker.c — the consume → stages → produce loop, with its dead letters.
+ *
+ * Every polled record ends one of four ways, and the books count each:
+ * processed (it reached the end of the stages), dead-lettered (it could
+ * not be decoded, or a stage found it invalid, too old or from the
+ * future: its bytes go to the DLQ with the reason in headers), a
+ * duplicate, or rate-limited. The batch's offsets are stored only once
+ * every output and every dead letter produced from it — and from every
+ * batch before it — is acknowledged (kafka.h's tickets). */
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "recstream/catalog.h"
 #include "recstream/chain.h"
+#include "recstream/clock.h"
 #include "recstream/codec.h"
 #include "recstream/intern.h"
 #include "recstream/kafka.h"
@@ -14,11 +23,24 @@
 #include "recstream/worker.h"
 
 #define NO_TICKET      UINT64_MAX
-#define MAX_REASONS    16
+#define MAX_REASONS    32
+#define MAX_ORIGINS    64 /* source and catalog topics with a DLQ */
 #define STATS_EVERY_MS 10000
+/* Room left in a dead letter for its key and headers. */
+#define DLQ_OVERHEAD 8192
+
+/* What a delivery report is for: the low bits of its opaque. */
+enum { OUT_RECS, OUT_DLQ, OUT_DLQ_UNTICKETED };
+
+typedef struct origin {
+        const char *topic; /* as librdkafka names it (pointer compared) */
+        char name[256];
+        int dlq; /* sink topic index, -1 while not made */
+} origin_t;
 
 struct rs_worker {
         const rs_pipeline_t *pl;
+        const volatile sig_atomic_t *stop;
         rs_intern_t *strings;
         rs_codec_t *in, *out;
         rs_source_t *src;
@@ -29,23 +51,20 @@ struct rs_worker {
         rs_codec_t *items_codec;
         rs_msg_t *msgs;
         rs_event_t *events;
+        uint32_t *ev_msg;   /* events[i] came from msgs[ev_msg[i]] */
         uint64_t ticket;    /* of the batch being processed */
         int64_t event_time; /* newest event ts seen */
+        int64_t deadline;   /* monotonic ms the shutdown must end by */
         rs_err_t failed;    /* first fatal error */
         rs_worker_stats_t st;
         struct {
                 const char *reason;
                 uint64_t count;
-        } drops[MAX_REASONS];
+        } drops[MAX_REASONS]; /* decode failures by reason */
+        origin_t origins[MAX_ORIGINS];
+        int norigins;
         int64_t next_stats;
 };
-
-static int64_t mono_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void count_drop(rs_worker_t *w, const char *reason)
 {
@@ -54,8 +73,10 @@ static void count_drop(rs_worker_t *w, const char *reason)
         for (i = 0; i < MAX_REASONS && w->drops[i].reason; i++)
                 if (!strcmp(w->drops[i].reason, reason))
                         break;
-        if (i == MAX_REASONS)
+        if (i == MAX_REASONS) {
                 i = MAX_REASONS - 1; /* "other": the table is generous */
+                reason = "other";
+        }
         w->drops[i].reason = reason;
         w->drops[i].count++;
 }
@@ -68,13 +89,49 @@ uint64_t rs_worker_drops(const rs_worker_t *w, const char *reason)
         return 0;
 }
 
+/* The index of topic's origin (for ev->topic and its DLQ), made on first
+ * sight; the last slot is shared past MAX_ORIGINS. */
+static int origin_of(rs_worker_t *w, const char *topic)
+{
+        int i;
+
+        for (i = 0; i < w->norigins; i++)
+                if (w->origins[i].topic == topic ||
+                    !strcmp(w->origins[i].name, topic))
+                        return i;
+        if (w->norigins == MAX_ORIGINS)
+                return MAX_ORIGINS - 1;
+        origin_t *o = &w->origins[w->norigins];
+        o->topic = topic;
+        snprintf(o->name, sizeof(o->name), "%s", topic);
+        o->dlq = -1;
+        return w->norigins++;
+}
+
+static void *opaque_of(uint64_t ticket, int kind)
+{
+        return (void *)(uintptr_t)(ticket << 2 | (uint64_t)kind);
+}
+
 static void on_delivery(void *opaque, void *msg_opaque, rs_err_t err,
                         const char *reason)
 {
         rs_worker_t *w = opaque;
-        uint64_t ticket = (uint64_t)(uintptr_t)msg_opaque;
+        uint64_t v = (uint64_t)(uintptr_t)msg_opaque, ticket = v >> 2;
+        int kind = (int)(v & 3), dlq = kind != OUT_RECS;
 
-        if (err) {
+        if (err == RS_ERR_KAFKA) {
+                /* The broker refuses this record for good: retrying, or
+                 * restarting, would fail the same way, so the record is
+                 * given up, loudly, and the stream goes on. */
+                if (dlq)
+                        w->st.dlq_rejected++;
+                else
+                        w->st.recs_rejected++;
+                rs_log(RS_LOG_ERR,
+                       "component=sink event=rejected what=%s reason=\"%s\"",
+                       dlq ? "dead_letter" : "recs", reason);
+        } else if (err) {
                 /* librdkafka retried until message.timeout.ms: the output
                  * is lost, so its offsets must never be stored. Stop. */
                 w->st.delivery_failed++;
@@ -82,25 +139,38 @@ static void on_delivery(void *opaque, void *msg_opaque, rs_err_t err,
                         w->failed = err;
                         rs_log(RS_LOG_ERR,
                                "component=sink event=delivery_failed "
-                               "topic=%s reason=\"%s\"",
-                               w->pl->sink.topic, reason);
+                               "what=%s reason=\"%s\"",
+                               dlq ? "dead_letter" : "recs", reason);
                 }
                 return;
+        } else if (dlq) {
+                w->st.dlq_delivered++;
+        } else {
+                w->st.delivered++;
         }
-        w->st.delivered++;
-        if (ticket != NO_TICKET)
+        if (kind != OUT_DLQ_UNTICKETED && ticket != (NO_TICKET >> 2))
                 rs_source_release(w->src, ticket);
 }
 
-static void on_drain(void *opaque)
+/* Milliseconds left before the shutdown deadline, or `ms` when none. */
+static int budget(const rs_worker_t *w, int64_t ms)
+{
+        if (!w->deadline)
+                return (int)ms;
+        int64_t left = w->deadline - rs_mono_ms();
+        return (int)(left < 0 ? 0 : left < ms ? left : ms);
+}
+
+static int on_drain(void *opaque)
 {
         rs_worker_t *w = opaque;
 
-        if (rs_sink_flush(w->sink, (int)w->pl->sink.flush_timeout))
+        if (rs_sink_flush(w->sink, budget(w, w->pl->sink.flush_timeout)))
                 rs_log(RS_LOG_WARNING,
                        "component=sink event=drain_timeout "
                        "outstanding=%d",
                        rs_sink_outstanding(w->sink));
+        return budget(w, 10000);
 }
 
 static rs_err_t emit(void *opaque, const rs_recs_t *recs)
@@ -123,11 +193,97 @@ static rs_err_t emit(void *opaque, const rs_recs_t *recs)
                 rs_source_hold(w->src, w->ticket);
         /* On failure the hold is never released, so the batch's offsets
          * are never stored: the records are consumed again on restart. */
-        err = rs_sink_produce(w->sink, key, klen, buf, len,
-                              (void *)(uintptr_t)w->ticket);
+        err = rs_sink_produce(w->sink, 0, key, klen, buf, len, NULL, 0,
+                              opaque_of(w->ticket, OUT_RECS));
+        if (err == RS_ERR_INVALID) {
+                /* larger than message.max.bytes: cannot be published */
+                w->st.recs_rejected++;
+                rs_log(RS_LOG_ERR,
+                       "component=sink event=rejected what=recs bytes=%zu "
+                       "max=%zu",
+                       len, rs_sink_max_message(w->sink));
+                if (w->ticket != NO_TICKET)
+                        rs_source_release(w->src, w->ticket);
+                return RS_OK;
+        }
         if (err)
                 return err;
         w->st.produced++;
+        return RS_OK;
+}
+
+/* Sends m's key and value bytes to its topic's DLQ with the reason and
+ * its origin in headers, holding `ticket` (NO_TICKET: none) until the
+ * broker acknowledges it. A fatal error only when the producer could not
+ * take it (stopping while the brokers are away). */
+static rs_err_t dead_letter(rs_worker_t *w, const rs_msg_t *m, uint64_t ticket,
+                            const char *stage, const char *reason,
+                            const char *detail)
+{
+        char part[16], off[24], ts[24], trunc[24];
+        origin_t *o = &w->origins[origin_of(w, m->topic)];
+        char errstr[256];
+        size_t len = m->len, max;
+        rs_err_t err;
+
+        rs_log(RS_LOG_DEBUG,
+               "component=dlq event=dead_letter stage=%s reason=%s topic=%s "
+               "partition=%d offset=%" PRId64 " detail=\"%s\"",
+               stage, reason, m->topic, (int)m->partition, m->offset, detail);
+        if (!w->pl->dlq.enabled)
+                return RS_OK;
+        if (o->dlq < 0) {
+                char name[300];
+                snprintf(name, sizeof(name), "%s.dlq", o->name);
+                o->dlq = rs_sink_add_topic(
+                        w->sink, w->pl->dlq.topic ? w->pl->dlq.topic : name,
+                        errstr, sizeof(errstr));
+                if (o->dlq < 0) {
+                        rs_log(RS_LOG_ERR,
+                               "component=dlq event=topic_failed reason=\"%s\"",
+                               errstr);
+                        return w->failed = RS_ERR_KAFKA;
+                }
+        }
+        snprintf(part, sizeof(part), "%d", (int)m->partition);
+        snprintf(off, sizeof(off), "%" PRId64, m->offset);
+        snprintf(ts, sizeof(ts), "%" PRId64, m->timestamp);
+        rs_header_t h[8] = {
+                {"error.stage", stage, strlen(stage)},
+                {"error.reason", reason, strlen(reason)},
+                {"error.detail", detail, strlen(detail)},
+                {"source.topic", o->name, strlen(o->name)},
+                {"source.partition", part, strlen(part)},
+                {"source.offset", off, strlen(off)},
+                {"source.timestamp", ts, strlen(ts)},
+        };
+        size_t nh = 7;
+        /* A record the consumer could fetch may still be more than this
+         * producer may send: its head goes, and how long it was. */
+        max = rs_sink_max_message(w->sink);
+        max = max > DLQ_OVERHEAD + m->key_len ? max - DLQ_OVERHEAD - m->key_len
+                                              : 0;
+        if (len > max) {
+                snprintf(trunc, sizeof(trunc), "%zu", len);
+                h[nh++] = (rs_header_t){"error.value.truncated", trunc,
+                                        strlen(trunc)};
+                len = max;
+        }
+        if (ticket != NO_TICKET)
+                rs_source_hold(w->src, ticket);
+        err = rs_sink_produce(
+                w->sink, o->dlq, m->key, m->key_len, m->value, len, h, nh,
+                opaque_of(ticket,
+                          ticket != NO_TICKET ? OUT_DLQ : OUT_DLQ_UNTICKETED));
+        if (err == RS_ERR_INVALID) { /* cannot happen with the cut above */
+                w->st.dlq_rejected++;
+                if (ticket != NO_TICKET)
+                        rs_source_release(w->src, ticket);
+                return RS_OK;
+        }
+        if (err)
+                return w->failed = err;
+        w->st.dlq_produced++;
         return RS_OK;
 }
 
@@ -143,21 +299,30 @@ static void read_items(rs_worker_t *w, int timeout_ms)
              k++) {
                 rs_err_t err = rs_codec_decode_item(w->items_codec, m->value,
                                                     m->len, &meta);
-                if (!err)
-                        err = rs_catalog_apply(w->catalog, &meta);
+                const char *reason = rs_codec_reason(w->items_codec);
+                const char *detail = rs_codec_error(w->items_codec);
+                if (!err && (err = rs_catalog_apply(w->catalog, &meta))) {
+                        reason = err == RS_ERR_INVALID ? "item_embedding_dim"
+                                                       : "nomem";
+                        detail = "the embedding has another dimension than "
+                                 "items.embedding_dim";
+                }
                 if (err) {
                         w->st.items_failed++;
-                        count_drop(w,
-                                   err == RS_ERR_INVALID
-                                           ? "item_embedding_dim"
-                                           : rs_codec_reason(w->items_codec));
+                        rs_log(RS_LOG_WARNING,
+                               "component=catalog event=bad_record "
+                               "partition=%d offset=%" PRId64
+                               " reason=%s detail=\"%s\"",
+                               (int)m->partition, m->offset, reason, detail);
+                        dead_letter(w, m, NO_TICKET, "catalog", reason, detail);
                         continue;
                 }
                 w->st.items_applied++;
         }
 }
 
-rs_worker_t *rs_worker_new(const rs_pipeline_t *pl, char *errstr,
+rs_worker_t *rs_worker_new(const rs_pipeline_t *pl,
+                           const volatile sig_atomic_t *stop, char *errstr,
                            size_t errstr_size)
 {
         rs_worker_t *w = calloc(1, sizeof(*w));
@@ -166,11 +331,13 @@ rs_worker_t *rs_worker_new(const rs_pipeline_t *pl, char *errstr,
         if (!w)
                 goto nomem;
         w->pl = pl;
+        w->stop = stop;
         w->ticket = NO_TICKET;
         w->event_time = INT64_MIN;
         if (!(w->strings = rs_intern_new()) ||
             !(w->msgs = calloc((size_t)sc->batch_size, sizeof(*w->msgs))) ||
-            !(w->events = calloc((size_t)sc->batch_size, sizeof(*w->events))))
+            !(w->events = calloc((size_t)sc->batch_size, sizeof(*w->events))) ||
+            !(w->ev_msg = calloc((size_t)sc->batch_size, sizeof(*w->ev_msg))))
                 goto nomem;
 
         if (!(w->in = rs_codec_new(sc->framing, w->strings, errstr,
@@ -182,6 +349,7 @@ rs_worker_t *rs_worker_new(const rs_pipeline_t *pl, char *errstr,
                                 (int32_t)pl->sink.schema_id);
         rs_codec_set_schema_ids(w->out, (int32_t)sc->schema_id,
                                 (int32_t)pl->sink.schema_id);
+        rs_codec_set_max_id(w->in, (size_t)sc->max_id_bytes);
         rs_codec_set_pipeline(w->out, pl->name, pl->hash);
         for (size_t i = 0; i < sc->nwriters; i++)
                 if (rs_codec_add_event_writer(
@@ -193,6 +361,11 @@ rs_worker_t *rs_worker_new(const rs_pipeline_t *pl, char *errstr,
             !(w->chain = rs_chain_new(pl, w->strings, w->catalog, errstr,
                                       errstr_size)))
                 goto fail;
+        /* The producer first: the catalog's dead letters need it. */
+        if (!(w->sink = rs_sink_new(&pl->kafka, &pl->sink, on_delivery, w,
+                                    errstr, errstr_size)))
+                goto fail;
+        rs_sink_set_stop(w->sink, stop);
         if (pl->items.topic) {
                 if (!(w->items_codec =
                               rs_codec_new(pl->items.framing, w->strings,
@@ -200,14 +373,16 @@ rs_worker_t *rs_worker_new(const rs_pipeline_t *pl, char *errstr,
                         goto fail;
                 rs_codec_set_item_schema_id(w->items_codec,
                                             (int32_t)pl->items.schema_id);
+                rs_codec_set_max_id(w->items_codec, (size_t)sc->max_id_bytes);
                 /* every replica reads the whole catalog, from the start */
                 if (!(w->items = rs_reader_new(&pl->kafka, &pl->items.kafka,
                                                pl->items.topic, 1, 10000,
                                                errstr, errstr_size)))
                         goto fail;
                 /* the catalog as it is now, before the first event */
-                int64_t until = mono_ms() + 30000;
-                while (!rs_reader_caught_up(w->items) && mono_ms() < until)
+                int64_t until = rs_mono_ms() + 30000;
+                while (!rs_reader_caught_up(w->items) && rs_mono_ms() < until &&
+                       !(stop && *stop))
                         read_items(w, 100);
                 if (!rs_reader_caught_up(w->items)) {
                         rs_seterr(errstr, errstr_size, RS_ERR_TIMEOUT,
@@ -217,21 +392,21 @@ rs_worker_t *rs_worker_new(const rs_pipeline_t *pl, char *errstr,
                 }
                 rs_log(RS_LOG_INFO,
                        "component=catalog event=loaded topic=%s items=%zu "
-                       "failed=%llu",
+                       "failed=%" PRIu64,
                        pl->items.topic, rs_catalog_items(w->catalog),
-                       (unsigned long long)w->st.items_failed);
+                       w->st.items_failed);
         }
-
-        if (!(w->sink = rs_sink_new(&pl->kafka, &pl->sink, on_delivery, w,
-                                    errstr, errstr_size)) ||
-            !(w->src = rs_source_new(&pl->kafka, sc, on_drain, w, errstr,
+        if (!(w->src = rs_source_new(&pl->kafka, sc, on_drain, w, errstr,
                                      errstr_size)))
                 goto fail;
-        w->next_stats = mono_ms() + STATS_EVERY_MS;
+        w->next_stats = rs_mono_ms() + STATS_EVERY_MS;
         rs_log(RS_LOG_INFO,
                "component=worker event=started pipeline=%s config_hash=%s "
-               "group=%s topics=%zu sink=%s",
-               pl->name, pl->hash, sc->group, sc->topics.n, pl->sink.topic);
+               "group=%s topics=%zu sink=%s dlq=%s",
+               pl->name, pl->hash, sc->group, sc->topics.n, pl->sink.topic,
+               !pl->dlq.enabled ? "off"
+               : pl->dlq.topic  ? pl->dlq.topic
+                                : "<topic>.dlq");
         return w;
 nomem:
         rs_seterr(errstr, errstr_size, RS_ERR_NOMEM, "out of memory");
@@ -245,13 +420,62 @@ fail:
         return NULL;
 }
 
+/* Decodes the batch into w->events; what cannot be decoded goes to the
+ * DLQ. The number of events. */
+static size_t decode_batch(rs_worker_t *w, long n, uint64_t ticket)
+{
+        size_t nev = 0;
+
+        for (long i = 0; i < n && !w->failed; i++) {
+                const rs_msg_t *m = &w->msgs[i];
+                rs_event_t *ev = &w->events[nev];
+                if (rs_codec_decode_event(w->in, m->value, m->len, ev)) {
+                        w->st.decode_failed++;
+                        w->st.dead_letters++;
+                        count_drop(w, rs_codec_reason(w->in));
+                        dead_letter(w, m, ticket, "decode",
+                                    rs_codec_reason(w->in),
+                                    rs_codec_error(w->in));
+                        continue;
+                }
+                ev->topic = (uint16_t)origin_of(w, m->topic);
+                ev->partition = m->partition;
+                ev->offset = m->offset;
+                ev->ingest_ts = m->timestamp >= 0 ? m->timestamp : RS_NONE_I64;
+                w->ev_msg[nev++] = (uint32_t)i;
+        }
+        return nev;
+}
+
+/* Counts what the stages dropped and dead-letters what is a producer's
+ * bug (rs_drop_dead_letter). */
+static void settle_batch(rs_worker_t *w, size_t nev, uint64_t ticket)
+{
+        char detail[96];
+
+        for (size_t i = 0; i < nev && !w->failed; i++) {
+                const rs_event_t *ev = &w->events[i];
+                int drop = ev->drop;
+                w->st.dropped[drop]++;
+                if (!rs_drop_dead_letter(drop)) {
+                        if (drop != RS_DROP_DUPLICATE &&
+                            drop != RS_DROP_RATE_LIMIT)
+                                w->st.processed++;
+                        continue;
+                }
+                w->st.dead_letters++;
+                snprintf(detail, sizeof(detail), "ts=%" PRId64, ev->ts);
+                dead_letter(w, &w->msgs[w->ev_msg[i]], ticket,
+                            rs_drop_stage(drop), rs_drop_name(drop), detail);
+        }
+}
+
 rs_err_t rs_worker_step(rs_worker_t *w)
 {
         const rs_pipeline_t *pl = w->pl;
         rs_emit_t out = {emit, w};
         uint64_t ticket;
         long n;
-        size_t nev = 0;
         rs_err_t err;
 
         if (w->failed)
@@ -268,46 +492,29 @@ rs_err_t rs_worker_step(rs_worker_t *w)
         if (n < 0)
                 return w->failed = RS_ERR_KAFKA;
         if (n > 0) {
+                size_t nev;
                 w->st.consumed += (uint64_t)n;
-                for (long i = 0; i < n; i++) {
-                        const rs_msg_t *m = &w->msgs[i];
-                        rs_event_t *ev = &w->events[nev];
-                        if (rs_codec_decode_event(w->in, m->value, m->len,
-                                                  ev)) {
-                                w->st.decode_failed++;
-                                count_drop(w, rs_codec_reason(w->in));
-                                rs_log(RS_LOG_DEBUG,
-                                       "component=source event=decode_failed "
-                                       "topic=%s partition=%d offset=%lld "
-                                       "reason=%s detail=\"%s\"",
-                                       m->topic, (int)m->partition,
-                                       (long long)m->offset,
-                                       rs_codec_reason(w->in),
-                                       rs_codec_error(w->in));
-                                continue;
-                        }
-                        ev->partition = m->partition;
-                        ev->offset = m->offset;
-                        ev->ingest_ts =
-                                m->timestamp >= 0 ? m->timestamp : RS_NONE_I64;
-                        if (ev->ts > w->event_time)
-                                w->event_time = ev->ts;
-                        nev++;
-                }
+                nev = decode_batch(w, n, ticket);
                 w->st.decoded += nev;
+                for (size_t i = 0; i < nev; i++)
+                        if (w->events[i].ts > w->event_time)
+                                w->event_time = w->events[i].ts;
                 w->ticket = ticket;
-                if ((err = rs_chain_process(w->chain, w->events, nev, &out)))
+                if (!w->failed &&
+                    (err = rs_chain_process(w->chain, w->events, nev, &out)))
                         w->failed = err;
                 w->ticket = NO_TICKET;
+                if (!w->failed)
+                        settle_batch(w, nev, ticket);
                 /* A batch that failed part-way is never marked done, so its
                  * offsets are never stored: it is consumed again. */
                 if (!w->failed)
                         rs_source_done(w->src, ticket);
         }
         rs_sink_poll(w->sink, 0);
-        if (rs_log_level >= RS_LOG_INFO && mono_ms() >= w->next_stats) {
+        if (rs_log_level >= RS_LOG_INFO && rs_mono_ms() >= w->next_stats) {
                 rs_worker_log_stats(w);
-                w->next_stats = mono_ms() + STATS_EVERY_MS;
+                w->next_stats = rs_mono_ms() + STATS_EVERY_MS;
         }
         return w->failed;
 }
@@ -328,11 +535,13 @@ rs_err_t rs_worker_close(rs_worker_t *w)
 
         if (!w)
                 return RS_OK;
+        w->deadline = rs_mono_ms() + w->pl->shutdown_timeout;
         if (w->sink && w->src && !w->failed) {
                 if (w->chain)
                         rs_chain_flush(w->chain, w->event_time,
                                        RS_FLUSH_PENDING, &out);
-                if (rs_sink_flush(w->sink, (int)w->pl->sink.flush_timeout)) {
+                if (rs_sink_flush(w->sink,
+                                  budget(w, w->pl->sink.flush_timeout))) {
                         rs_log(RS_LOG_ERR,
                                "component=sink event=flush_timeout "
                                "outstanding=%d",
@@ -340,13 +549,18 @@ rs_err_t rs_worker_close(rs_worker_t *w)
                         err = RS_ERR_TIMEOUT;
                 }
                 if (!err && !w->failed)
-                        rs_source_commit(w->src);
+                        err = rs_source_commit(w->src, budget(w, 10000));
         }
         if (w->failed && !err)
                 err = w->failed;
         if (w->src || w->sink)
                 rs_worker_log_stats(w);
-        rs_source_destroy(w->src);
+        /* Undelivered output past the deadline is given up: its offsets
+         * were not stored, so it is consumed again on restart. */
+        if (w->sink && rs_sink_outstanding(w->sink))
+                rs_sink_purge(w->sink);
+        if (rs_source_close(w->src, budget(w, 10000)) && !err)
+                err = RS_ERR_TIMEOUT;
         rs_sink_destroy(w->sink);
         rs_chain_destroy(w->chain);
         rs_reader_destroy(w->items);
@@ -357,6 +571,7 @@ rs_err_t rs_worker_close(rs_worker_t *w)
         rs_intern_destroy(w->strings);
         free(w->msgs);
         free(w->events);
+        free(w->ev_msg);
         free(w);
         return err;
 }
@@ -369,30 +584,43 @@ void rs_worker_stats(const rs_worker_t *w, rs_worker_stats_t *st)
 
 void rs_worker_log_stats(const rs_worker_t *w)
 {
-        char drops[512] = "";
+        char drops[1024] = "";
         size_t off = 0;
+        int k;
 
+        for (int r = 1; r < RS_DROP__COUNT; r++) {
+                k = snprintf(drops + off, sizeof(drops) - off,
+                             " drop_%s_%s=%" PRIu64, rs_drop_stage(r),
+                             rs_drop_name(r), w->st.dropped[r]);
+                if (k < 0 || (size_t)k >= sizeof(drops) - off)
+                        break;
+                off += (size_t)k;
+        }
         for (int i = 0; i < MAX_REASONS && w->drops[i].reason; i++) {
-                int k = snprintf(drops + off, sizeof(drops) - off,
-                                 " drop_%s=%llu", w->drops[i].reason,
-                                 (unsigned long long)w->drops[i].count);
+                k = snprintf(drops + off, sizeof(drops) - off,
+                             " drop_decode_%s=%" PRIu64, w->drops[i].reason,
+                             w->drops[i].count);
                 if (k < 0 || (size_t)k >= sizeof(drops) - off)
                         break;
                 off += (size_t)k;
         }
         rs_log(RS_LOG_INFO,
-               "component=worker event=stats consumed=%llu decoded=%llu "
-               "decode_failed=%llu produced=%llu delivered=%llu "
-               "delivery_failed=%llu encode_failed=%llu items_applied=%llu "
-               "items_failed=%llu partitions=%d%s",
-               (unsigned long long)w->st.consumed,
-               (unsigned long long)w->st.decoded,
-               (unsigned long long)w->st.decode_failed,
-               (unsigned long long)w->st.produced,
-               (unsigned long long)w->st.delivered,
-               (unsigned long long)w->st.delivery_failed,
-               (unsigned long long)w->st.encode_failed,
-               (unsigned long long)w->st.items_applied,
-               (unsigned long long)w->st.items_failed,
+               "component=worker event=stats consumed=%" PRIu64
+               " processed=%" PRIu64 " dead_letters=%" PRIu64
+               " duplicate=%" PRIu64 " rate_limited=%" PRIu64
+               " decoded=%" PRIu64 " decode_failed=%" PRIu64
+               " produced=%" PRIu64 " delivered=%" PRIu64
+               " recs_rejected=%" PRIu64 " dlq_produced=%" PRIu64
+               " dlq_delivered=%" PRIu64 " dlq_rejected=%" PRIu64
+               " delivery_failed=%" PRIu64 " encode_failed=%" PRIu64
+               " items_applied=%" PRIu64 " items_failed=%" PRIu64
+               " partitions=%d%s",
+               w->st.consumed, w->st.processed, w->st.dead_letters,
+               w->st.dropped[RS_DROP_DUPLICATE],
+               w->st.dropped[RS_DROP_RATE_LIMIT], w->st.decoded,
+               w->st.decode_failed, w->st.produced, w->st.delivered,
+               w->st.recs_rejected, w->st.dlq_produced, w->st.dlq_delivered,
+               w->st.dlq_rejected, w->st.delivery_failed, w->st.encode_failed,
+               w->st.items_applied, w->st.items_failed,
                w->src ? rs_source_assigned(w->src) : 0, drops);
 }

@@ -57,6 +57,9 @@ void rs_codec_destroy(rs_codec_t *codec);
  * (used to frame what this codec encodes, and accepted on decode). */
 void rs_codec_set_schema_ids(rs_codec_t *codec, int32_t event_id,
                              int32_t recs_id);
+/* Ids (event_id, user_id, item_id, category) of more than max_id bytes
+ * fail a record with reason id_too_long (default RS_ID_MAX_DEFAULT). */
+void rs_codec_set_max_id(rs_codec_t *codec, size_t max_id);
 /* Confluent schema id of the built-in ItemMeta schema (default 3). */
 void rs_codec_set_item_schema_id(rs_codec_t *codec, int32_t item_id);
 /* The pipeline reference written into every UserRecs (copied). */
@@ -77,8 +80,11 @@ rs_err_t rs_codec_decode_event(rs_codec_t *codec, const void *buf, size_t len,
                                rs_event_t *ev);
 
 /* A short static reason code of the last failure, for counters and dead
- * letters: framing, unknown_schema, avro, missing_field, bad_field,
- * unknown_event_type, encode, nomem. */
+ * letters: framing, unknown_schema; the strict check's truncated,
+ * bad_varint, bad_length, bad_enum, bad_union, bad_boolean, invalid_utf8,
+ * too_deep, trailing_bytes; missing_field, bad_field, unknown_event_type,
+ * empty_id, id_too_long, bad_value (a NaN or infinite double); avro (avro-c
+ * refused what the check passed), encode, nomem. */
 const char *rs_codec_reason(const rs_codec_t *codec);
 /* A human-readable description of the last failure (owned by the codec). */
 const char *rs_codec_error(const rs_codec_t *codec);
@@ -108,12 +114,17 @@ rs_err_t rs_codec_event_to_json(rs_codec_t *codec, const void *buf, size_t len,
 typedef struct rs_ocf rs_ocf_t;
 
 /* `strings` is borrowed. NULL with errstr on failure. */
-rs_ocf_t *rs_ocf_open(const char *path, rs_intern_t *strings, char *errstr,
-                      size_t errstr_size);
+/* Ids over max_id bytes fail their record. avro-c reads the file's blocks
+ * itself, so the strict check of rs_codec_decode_event does not apply:
+ * container files are for trusted backfills. */
+rs_ocf_t *rs_ocf_open(const char *path, rs_intern_t *strings, size_t max_id,
+                      char *errstr, size_t errstr_size);
 /* The next event: RS_OK, RS_ERR_NOENT at the end, RS_ERR_DECODE for a
  * record that cannot be used (rs_ocf_error says why). */
 rs_err_t rs_ocf_next(rs_ocf_t *f, rs_event_t *ev);
 const char *rs_ocf_error(const rs_ocf_t *f);
+/* Its static reason (as rs_codec_reason). */
+const char *rs_ocf_reason(const rs_ocf_t *f);
 void rs_ocf_close(rs_ocf_t *f);
 
 #endif

@@ -12,6 +12,10 @@
 #include "recstream/codec.h"
 #include "recstream/err.h"
 
+/* Bytes of one row (CSV record or JSON line) at most: a longer one is a
+ * bad_row, skipped to its end without being held whole. */
+#define RS_ROW_MAX (1u << 20)
+
 typedef struct rs_csv rs_csv_t;
 
 /* Reads the header from f (borrowed). NULL with errstr when it lacks a
@@ -20,10 +24,12 @@ rs_csv_t *rs_csv_new(FILE *f, char *errstr, size_t errstr_size);
 void rs_csv_destroy(rs_csv_t *csv);
 
 /* The next row into *ev (strings owned by csv, valid until the next call).
- * RS_OK; RS_ERR_NOENT at end of file; RS_ERR_DECODE for a bad row, with
- * errstr naming the line — the caller may go on to the next row. */
-rs_err_t rs_csv_next(rs_csv_t *csv, rs_event_fields_t *ev, char *errstr,
-                     size_t errstr_size);
+ * RS_OK; RS_ERR_NOENT at end of file; RS_ERR_DECODE for a bad row, with a
+ * static reason (bad_row, unknown_event_type, bad_field, bad_value) and
+ * errstr naming the line — the caller may go on to the next row. Ids are
+ * not checked here (rs_event_from_fields does). */
+rs_err_t rs_csv_next(rs_csv_t *csv, rs_event_fields_t *ev, const char **reason,
+                     char *errstr, size_t errstr_size);
 /* The canonical columns, in the order above. */
 #define RS_CSV_COLUMNS 9
 /* The column index of a canonical name, -1 if none. */
@@ -31,7 +37,8 @@ int rs_csv_column(const char *name);
 /* Fields from the canonical columns' text ("" for empty), as a CSV row
  * would give them; strings point into cols. `line` is for messages. */
 rs_err_t rs_csv_fields(const char *const cols[RS_CSV_COLUMNS], long line,
-                       rs_event_fields_t *ev, char *errstr, size_t errstr_size);
+                       rs_event_fields_t *ev, const char **reason, char *errstr,
+                       size_t errstr_size);
 
 /* Line number of the row last read (the header is line 1). */
 long rs_csv_line(const rs_csv_t *csv);

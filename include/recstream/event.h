@@ -4,6 +4,7 @@
 #ifndef RECSTREAM_EVENT_H
 #define RECSTREAM_EVENT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "recstream/err.h"
@@ -34,13 +35,19 @@ int rs_event_type_parse(const char *s, size_t len);
 
 #define RS_NONE_I64 INT64_MIN /* an absent nullable long */
 
+/* Bytes of an id at most, unless the pipeline says otherwise
+ * (source.max_id_bytes). */
+#define RS_ID_MAX_DEFAULT 256
+
 /* Why a stage dropped an event (rs_event_t.drop); 0 = kept. */
 typedef enum rs_drop {
         RS_DROP_NONE,
-        RS_DROP_INVALID,     /* empty id, negative watch time, bad value */
-        RS_DROP_TOO_OLD,     /* older than clean.max_age behind the watermark */
-        RS_DROP_FUTURE,      /* more than clean.max_future ahead of its
-                              * Kafka timestamp (a wrong client clock) */
+        RS_DROP_INVALID,     /* negative watch time or duration, a rate
+                              * without a value or out of range */
+        RS_DROP_TOO_OLD,     /* more than clean.max_age behind its
+                              * partition's event time, or before 1970 */
+        RS_DROP_FUTURE,      /* more than clean.max_future ahead of the
+                              * wall clock or of its Kafka timestamp */
         RS_DROP_DUPLICATE,   /* event_id seen within clean.dedupe_ttl */
         RS_DROP_RATE_LIMIT,  /* the user is over clean.max_user_rate */
         RS_DROP_ZERO_WEIGHT, /* weight 0: no signal (e.g. impressions) */
@@ -48,6 +55,12 @@ typedef enum rs_drop {
 } rs_drop_t;
 
 const char *rs_drop_name(int drop);
+/* The stage that drops for this reason: "clean" or "weight". */
+const char *rs_drop_stage(int drop);
+/* Whether a record dropped for this reason is a producer's bug that goes
+ * to the dead-letter topic (invalid, too_old, future), or ordinary
+ * traffic that is only counted (duplicate, rate_limit, zero_weight). */
+int rs_drop_dead_letter(int drop);
 
 /* rs_event_t.flags */
 #define RS_EVF_FIRST 0x01 /* the user's first interaction with the item */
@@ -65,9 +78,10 @@ typedef struct rs_event {
         uint8_t drop;        /* rs_drop_t: 0 kept */
         uint8_t flags;       /* RS_EVF_* set by user_window */
         float weight;        /* signed implicit weight (weight stage) */
+        uint16_t topic;      /* origin: index of the source topic (0 files) */
         int64_t ingest_ts;   /* Kafka message timestamp, RS_NONE_I64 unknown */
         int32_t partition;   /* origin, -1 when not from Kafka */
-        int64_t offset;      /* origin offset, -1 when not from Kafka */
+        int64_t offset;      /* origin offset (a file's line), -1 unknown */
 } rs_event_t;
 
 /* An event as strings: what files and generators give, what encoding takes.
@@ -81,10 +95,19 @@ typedef struct rs_event_fields {
         const char *device, *session_id;
 } rs_event_fields_t;
 
+/* Why an id string cannot be used, or NULL: "empty_id", "id_too_long"
+ * (more than max bytes) or "invalid_utf8". The one rule for ids from every
+ * input (Avro, CSV, JSON lines): an id that breaks it never reaches state. */
+const char *rs_event_check_id(const char *s, size_t len, size_t max);
+
 /* The interned form of f (event_id hashed), as decoding would give it.
- * RS_ERR_NOMEM when interning fails. */
+ * Ids are checked first (rs_event_check_id, ids of at most max_id bytes;
+ * the category may be absent or empty, then none), so a rejected event
+ * interns nothing: RS_ERR_DECODE with *reason set. RS_ERR_NOMEM when
+ * interning fails. */
 rs_err_t rs_event_from_fields(const rs_event_fields_t *f, rs_intern_t *in,
-                              rs_event_t *ev);
+                              size_t max_id, rs_event_t *ev,
+                              const char **reason);
 
 typedef enum rs_reason {
         RS_REASON_COVISIT,

@@ -9,6 +9,7 @@
 #ifndef RECSTREAM_KAFKA_H
 #define RECSTREAM_KAFKA_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,14 +39,20 @@ typedef struct rs_msg {
 typedef struct rs_source rs_source_t;
 
 /* Called when partitions are about to be revoked: the worker delivers all
- * outstanding output so the offsets can be committed before the handover. */
-typedef void(rs_drain_fn)(void *opaque);
+ * outstanding output so the offsets can be committed before the handover.
+ * Returns how long (ms) the commit that follows may wait for brokers. */
+typedef int(rs_drain_fn)(void *opaque);
 
 /* Caller owns; NULL on failure with errstr. Subscribes at once. */
 rs_source_t *rs_source_new(const rs_kv_list_t *common,
                            const rs_source_conf_t *conf, rs_drain_fn *drain,
                            void *opaque, char *errstr, size_t errstr_size);
-/* Commits what is stored and leaves the group. NULL is fine. */
+/* Commits what is stored, leaves the group and frees, waiting at most
+ * timeout_ms for the brokers (then it frees without leaving: the group
+ * evicts the member after session.timeout.ms). RS_ERR_TIMEOUT then.
+ * NULL is fine. */
+rs_err_t rs_source_close(rs_source_t *src, int timeout_ms);
+/* rs_source_close with 10 s. */
 void rs_source_destroy(rs_source_t *src);
 
 /* Up to `max` messages into msgs (valid until rs_source_done(*ticket)).
@@ -64,8 +71,8 @@ void rs_source_done(rs_source_t *src, uint64_t ticket);
 size_t rs_source_inflight(const rs_source_t *src);
 /* Partitions currently assigned. */
 int rs_source_assigned(const rs_source_t *src);
-/* Synchronous commit of stored offsets. */
-rs_err_t rs_source_commit(rs_source_t *src);
+/* Commits the stored offsets, waiting at most timeout_ms for the result. */
+rs_err_t rs_source_commit(rs_source_t *src, int timeout_ms);
 
 /*
  * Sink.
@@ -73,25 +80,53 @@ rs_err_t rs_source_commit(rs_source_t *src);
 
 typedef struct rs_sink rs_sink_t;
 
-/* Delivery report of one produced message: err RS_OK or RS_ERR_KAFKA with
- * a description. Called from rs_sink_poll()/rs_sink_flush(). */
+/* Delivery report of one produced message: err RS_OK; RS_ERR_KAFKA for a
+ * failure retrying cannot mend (the broker rejected the record: too large,
+ * invalid); RS_ERR_TIMEOUT when it was not delivered within
+ * message.timeout.ms (brokers away). Called from rs_sink_poll() and
+ * rs_sink_flush(). */
 typedef void(rs_delivery_fn)(void *opaque, void *msg_opaque, rs_err_t err,
                              const char *reason);
 
+/* A record header; value bytes borrowed for the produce call. */
+typedef struct rs_header {
+        const char *name;
+        const void *value;
+        size_t len;
+} rs_header_t;
+
+/* The producer: `conf->topic` is topic 0. Caller owns; NULL with errstr. */
 rs_sink_t *rs_sink_new(const rs_kv_list_t *common, const rs_sink_conf_t *conf,
                        rs_delivery_fn *dr, void *opaque, char *errstr,
                        size_t errstr_size);
 void rs_sink_destroy(rs_sink_t *sink);
 
-/* Copies key and value. Waits (serving delivery reports) while the local
- * queue is full. */
-rs_err_t rs_sink_produce(rs_sink_t *sink, const void *key, size_t key_len,
-                         const void *value, size_t len, void *msg_opaque);
+/* Another topic to produce to: its index, or -1 with errstr. */
+int rs_sink_add_topic(rs_sink_t *sink, const char *name, char *errstr,
+                      size_t errstr_size);
+
+/* Copies key, value and headers. Waits (serving delivery reports) while
+ * the local queue is full, until *stop (rs_sink_set_stop) is set.
+ * RS_OK; RS_ERR_INVALID when librdkafka refuses the record itself (larger
+ * than message.max.bytes): nothing was queued, nothing will be reported;
+ * RS_ERR_TIMEOUT when asked to stop while the queue stayed full;
+ * RS_ERR_KAFKA otherwise. */
+rs_err_t rs_sink_produce(rs_sink_t *sink, int topic, const void *key,
+                         size_t key_len, const void *value, size_t len,
+                         const rs_header_t *headers, size_t nheaders,
+                         void *msg_opaque);
+/* Where produce looks, while it waits for room, whether to give up. */
+void rs_sink_set_stop(rs_sink_t *sink, const volatile sig_atomic_t *stop);
 void rs_sink_poll(rs_sink_t *sink, int timeout_ms);
 /* Waits until everything produced is delivered or failed. */
 rs_err_t rs_sink_flush(rs_sink_t *sink, int timeout_ms);
 /* Messages produced and not yet reported. */
 int rs_sink_outstanding(rs_sink_t *sink);
+/* Drops what is not yet delivered (a shutdown past its deadline): their
+ * reports arrive as failures. */
+void rs_sink_purge(rs_sink_t *sink);
+/* The producer's message.max.bytes. */
+size_t rs_sink_max_message(const rs_sink_t *sink);
 
 /*
  * Plain consumer for tools (tail) and tests: assign all partitions of a

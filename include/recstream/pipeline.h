@@ -31,7 +31,8 @@ typedef struct rs_source_conf {
         int64_t poll_timeout; /* ms */
         int auto_offset_reset;
         int64_t max_inflight_batches;
-        rs_kv_list_t kafka; /* consumer-only librdkafka properties */
+        int64_t max_id_bytes; /* longer ids are dead letters */
+        rs_kv_list_t kafka;   /* consumer-only librdkafka properties */
         /* derived */
         rs_writer_schema_t *writers;
         size_t nwriters;
@@ -55,6 +56,11 @@ typedef struct rs_items_conf {
         rs_kv_list_t kafka;
 } rs_items_conf_t;
 
+typedef struct rs_dlq_conf {
+        int enabled;
+        const char *topic; /* NULL: `<source topic>.dlq` for each topic */
+} rs_dlq_conf_t;
+
 typedef struct rs_stage_def {
         const rs_stage_ops_t *ops;
         void *conf; /* ops->conf_size bytes, owned by the pipeline */
@@ -69,6 +75,8 @@ typedef struct rs_pipeline {
         rs_source_conf_t source;
         rs_sink_conf_t sink;
         rs_items_conf_t items;
+        rs_dlq_conf_t dlq;
+        int64_t shutdown_timeout; /* ms: the whole drain on SIGTERM */
         rs_stage_def_t *stages;
         size_t nstages;
 } rs_pipeline_t;

@@ -39,6 +39,9 @@ typedef struct rs_stage_env {
         rs_intern_t *strings;
         const char *pipeline;
         rs_catalog_t *catalog; /* item facts (ItemMeta), never NULL */
+        /* Wall-clock ms since the epoch, for judging event times ahead of
+         * now (rs_wall_ms; tests give their own). Never NULL. */
+        int64_t (*wall_ms)(void);
         /* An instance of an earlier stage of this pipeline by type (e.g.
          * score finds user_window and cooccur), or NULL. */
         void *(*find)(const struct rs_stage_env *env, const char *type);

@@ -1,6 +1,7 @@
 /* worker.h — one pipeline running from Kafka to Kafka: consume a batch,
- * decode, run the stages, encode and produce what they emit, and store
- * offsets only once that output is delivered (at-least-once). */
+ * decode, run the stages, encode and produce what they emit, dead-letter
+ * what cannot be used, and store offsets only once that output and those
+ * dead letters are delivered (at-least-once). */
 #ifndef RECSTREAM_WORKER_H
 #define RECSTREAM_WORKER_H
 
@@ -8,26 +9,40 @@
 #include <stdint.h>
 
 #include "recstream/err.h"
+#include "recstream/event.h"
 #include "recstream/pipeline.h"
 
+/* The books: consumed = processed + dead_letters + dropped[DUPLICATE] +
+ * dropped[RATE_LIMIT], record for record. A record is processed when it
+ * reached the end of the stages (weight-0 records included: they are
+ * ordinary traffic, counted in dropped[ZERO_WEIGHT] as well). */
 typedef struct rs_worker_stats {
-        uint64_t consumed;        /* messages polled */
-        uint64_t decoded;         /* decoded into events */
-        uint64_t decode_failed;   /* counted by reason below, skipped */
-        uint64_t produced;        /* UserRecs handed to the producer */
-        uint64_t delivered;       /* ... and acknowledged by the broker */
-        uint64_t delivery_failed; /* ... and lost: the worker stops */
+        uint64_t consumed;                /* messages polled */
+        uint64_t decoded;                 /* decoded into events */
+        uint64_t decode_failed;           /* dead letters of the decoder */
+        uint64_t dropped[RS_DROP__COUNT]; /* events dropped by the stages */
+        uint64_t processed;
+        uint64_t dead_letters;  /* records sent (or, dlq off, due) to the DLQ */
+        uint64_t dlq_produced;  /* ... handed to the producer */
+        uint64_t dlq_delivered; /* ... and acknowledged */
+        uint64_t dlq_rejected;  /* ... refused by the broker for good */
+        uint64_t produced;      /* UserRecs handed to the producer */
+        uint64_t delivered;     /* ... and acknowledged by the broker */
+        uint64_t recs_rejected; /* ... refused for good (too large) */
+        uint64_t delivery_failed; /* not delivered in time: the worker stops */
         uint64_t encode_failed;
         uint64_t items_applied; /* ItemMeta records applied to the catalog */
-        uint64_t items_failed;  /* ... and not (counted by reason too) */
+        uint64_t items_failed;  /* ... and not (dead-lettered) */
         int assigned;           /* partitions */
 } rs_worker_stats_t;
 
 typedef struct rs_worker rs_worker_t;
 
 /* `pl` is borrowed and must outlive the worker. Connects and subscribes.
- * Caller owns; NULL on failure with errstr. */
-rs_worker_t *rs_worker_new(const rs_pipeline_t *pl, char *errstr,
+ * *stop (borrowed, may be NULL) is looked at wherever the worker would
+ * wait for brokers. Caller owns; NULL on failure with errstr. */
+rs_worker_t *rs_worker_new(const rs_pipeline_t *pl,
+                           const volatile sig_atomic_t *stop, char *errstr,
                            size_t errstr_size);
 
 /* One poll → process → produce round, waiting up to the source's
@@ -38,13 +53,16 @@ rs_err_t rs_worker_step(rs_worker_t *w);
 rs_err_t rs_worker_run(rs_worker_t *w, const volatile sig_atomic_t *stop);
 
 /* Flushes the stages and the producer, commits, leaves the group and
- * frees. Returns the first error of the shutdown. NULL is fine. */
+ * frees, all within the pipeline's shutdown_timeout: what is not
+ * delivered by then is not committed. Returns the first error of the
+ * shutdown. NULL is fine. */
 rs_err_t rs_worker_close(rs_worker_t *w);
 
 void rs_worker_stats(const rs_worker_t *w, rs_worker_stats_t *st);
 /* Count of decode failures with `reason` (rs_codec_reason names). */
 uint64_t rs_worker_drops(const rs_worker_t *w, const char *reason);
-/* Logs one `event=stats` line at info level. */
+/* Logs one `event=stats` line at info level: the books, every drop reason
+ * of every stage, dead letters and deliveries. */
 void rs_worker_log_stats(const rs_worker_t *w);
 
 #endif

@@ -98,8 +98,8 @@ static int produce_events(const rs_pipeline_t *pl, long n, recent_t *recent,
                 rs_gen_next(gen, &ev);
                 remember(recent, &ev);
                 if (rs_codec_encode_event(codec, &ev, &buf, &len) ||
-                    rs_sink_produce(sink, ev.user_id, strlen(ev.user_id), buf,
-                                    len, NULL)) {
+                    rs_sink_produce(sink, 0, ev.user_id, strlen(ev.user_id),
+                                    buf, len, NULL, 0, NULL)) {
                         rs_seterr(errstr, errstr_size, RS_ERR_ENCODE,
                                   "cannot produce event %ld", i);
                         goto out;
@@ -271,7 +271,7 @@ int rs_cmd_demo(int argc, char **argv)
         printf("produced:     %ld generated events to %s\n", events,
                pl->source.topics.v[0]);
 
-        if (!(w = rs_worker_new(pl, errstr, sizeof(errstr)))) {
+        if (!(w = rs_worker_new(pl, &rs_cli_stop, errstr, sizeof(errstr)))) {
                 fprintf(stderr, "recstream: demo: %s\n", errstr);
                 goto out;
         }

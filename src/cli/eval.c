@@ -503,7 +503,9 @@ static int split(run_t *r)
                 goto nomem;
         if (r->tty)
                 fprintf(stderr, "\r%78s\r", "");
-        if (!(tf = rs_evfile_open(o->test, r->in, errstr, sizeof(errstr)))) {
+        if (!(tf = rs_evfile_open(o->test, r->in,
+                                  (size_t)r->pl->source.max_id_bytes, errstr,
+                                  sizeof(errstr)))) {
                 fprintf(stderr, "recstream: eval: %s\n", errstr);
                 goto out;
         }
@@ -628,7 +630,9 @@ int rs_cmd_eval(int argc, char **argv)
         r.next_progress = r.t0 + 0.2;
         if (!(r.in = rs_intern_new()) ||
             !(r.ev = malloc(BATCH * sizeof(*r.ev))) ||
-            !(r.f = rs_evfile_open(o.input, r.in, errstr, sizeof(errstr))) ||
+            !(r.f = rs_evfile_open(o.input, r.in,
+                                   (size_t)r.pl->source.max_id_bytes, errstr,
+                                   sizeof(errstr))) ||
             !(r.cat = rs_catalog_new((size_t)r.pl->items.embedding_dim)) ||
             !(r.ch = rs_chain_new(r.pl, r.in, r.cat, errstr, sizeof(errstr)))) {
                 fprintf(stderr, "recstream: eval: %s\n",

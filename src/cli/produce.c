@@ -49,7 +49,7 @@ int rs_cmd_produce(int argc, char **argv)
                 {"framing", 1, NULL, 'f'},   {"schema-id", 1, NULL, 's'},
                 {"seed", 1, NULL, 'S'},      {"help", 0, NULL, 'h'},
                 {NULL, 0, NULL, 0}};
-        const char *bootstrap = NULL, *topic = NULL, *input = NULL;
+        const char *bootstrap = NULL, *topic = NULL, *input = NULL, *reason;
         long long generate = -1;
         int framing = RS_FRAMING_PLAIN, schema_id = 1, c, rc = RS_EXIT_FAIL;
         unsigned long long seed = 42, bad = 0, sent = 0;
@@ -135,8 +135,8 @@ int rs_cmd_produce(int argc, char **argv)
                                 break;
                         rs_gen_next(gen, &ev);
                 } else {
-                        rs_err_t err =
-                                rs_csv_next(csv, &ev, errstr, sizeof(errstr));
+                        rs_err_t err = rs_csv_next(csv, &ev, &reason, errstr,
+                                                   sizeof(errstr));
                         if (err == RS_ERR_NOENT)
                                 break;
                         if (err) {
@@ -152,8 +152,8 @@ int rs_cmd_produce(int argc, char **argv)
                         bad++;
                         continue;
                 }
-                if (rs_sink_produce(sink, ev.user_id, strlen(ev.user_id), buf,
-                                    len, NULL))
+                if (rs_sink_produce(sink, 0, ev.user_id, strlen(ev.user_id),
+                                    buf, len, NULL, 0, NULL))
                         goto out;
                 sent++;
                 if ((sent & 1023) == 0)

@@ -12,7 +12,6 @@
 #include "recstream/buf.h"
 #include "recstream/catalog.h"
 #include "recstream/chain.h"
-#include "recstream/clean.h"
 #include "recstream/codec.h"
 #include "recstream/cooccur.h"
 #include "recstream/evfile.h"
@@ -23,12 +22,47 @@
 
 static const char usage[] =
         "usage: recstream replay -c PIPELINE --input EVENTS "
-        "[--output recs.jsonl]\n"
+        "[--output recs.jsonl] [--dlq dead.jsonl]\n"
         "Runs the pipeline's stages over a file of events (no Kafka): the\n"
         "canonical CSV (.csv), JSON lines (.jsonl) or Avro container (.avro);\n"
         "and writes each user's final recommendations as one JSON object a\n"
-        "line (default stdout). A progress line on stderr when it is a "
-        "terminal.\n";
+        "line (default stdout). Records that cannot be used are dead letters,\n"
+        "as the worker's: with --dlq each is one JSON line (stage, reason,\n"
+        "line, detail); without, the first ten are reported on stderr. The\n"
+        "summary on stderr balances the books: records = processed + dead\n"
+        "letters + duplicates + rate-limited. A progress line on stderr when\n"
+        "it is a terminal.\n";
+
+/* Dead letters of a replay: counted, written to --dlq as JSON lines. */
+typedef struct dlq {
+        FILE *f;
+        const char *input;
+        rs_buf_t line;
+        unsigned long long n;
+} dlq_t;
+
+static int dead_letter(dlq_t *q, const char *stage, const char *reason,
+                       long line, const char *detail)
+{
+        q->n++;
+        if (!q->f) {
+                if (q->n <= 10)
+                        fprintf(stderr,
+                                "recstream: replay: %s: line %ld: %s%s%s "
+                                "(dead letter)\n",
+                                q->input, line, reason, *detail ? ": " : "",
+                                detail);
+                return 0;
+        }
+        rs_buf_reset(&q->line);
+        rs_buf_printf(&q->line,
+                      "{\"stage\":\"%s\",\"reason\":\"%s\","
+                      "\"line\":%ld,\"detail\":",
+                      stage, reason, line);
+        rs_buf_json_str(&q->line, detail, strlen(detail));
+        rs_buf_adds(&q->line, "}");
+        return q->line.oom || fprintf(q->f, "%s\n", q->line.p) < 0 ? -1 : 0;
+}
 
 typedef struct sink {
         FILE *f;
@@ -51,12 +85,11 @@ static rs_err_t write_recs(void *opaque, const rs_recs_t *recs)
 
 int rs_cmd_replay(int argc, char **argv)
 {
-        static const struct option opts[] = {{"config", 1, NULL, 'c'},
-                                             {"input", 1, NULL, 'i'},
-                                             {"output", 1, NULL, 'o'},
-                                             {"help", 0, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
-        const char *path = NULL, *input = NULL, *output = NULL;
+        static const struct option opts[] = {
+                {"config", 1, NULL, 'c'}, {"input", 1, NULL, 'i'},
+                {"output", 1, NULL, 'o'}, {"dlq", 1, NULL, 'd'},
+                {"help", 0, NULL, 'h'},   {NULL, 0, NULL, 0}};
+        const char *path = NULL, *input = NULL, *output = NULL, *dlq = NULL;
         char errstr[512];
         int c, rc = RS_EXIT_FAIL, tty = isatty(2);
         rs_pipeline_t *pl = NULL;
@@ -66,16 +99,19 @@ int rs_cmd_replay(int argc, char **argv)
         rs_evfile_t *f = NULL;
         rs_event_t *ev = NULL;
         sink_t out = {0};
-        unsigned long long nread = 0, bad = 0;
+        dlq_t dl = {0};
+        unsigned long long nread = 0, records = 0,
+                           dropped[RS_DROP__COUNT] = {0};
         int64_t now = INT64_MIN;
         double t0 = rs_cli_now(), next_progress = t0 + 0.2;
 
         optind = 1;
-        while ((c = getopt_long(argc, argv, "c:i:o:h", opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "c:i:o:d:h", opts, NULL)) != -1) {
                 switch (c) {
                 case 'c': path = optarg; break;
                 case 'i': input = optarg; break;
                 case 'o': output = optarg; break;
+                case 'd': dlq = optarg; break;
                 case 'h': fputs(usage, stdout); return RS_EXIT_OK;
                 default: fputs(usage, stderr); return RS_EXIT_USAGE;
                 }
@@ -88,13 +124,17 @@ int rs_cmd_replay(int argc, char **argv)
                 return RS_EXIT_USAGE;
 
         rs_buf_init(&out.line);
+        rs_buf_init(&dl.line);
+        dl.input = input;
         out.f = output ? fopen(output, "w") : stdout;
-        if (!out.f) {
-                fprintf(stderr, "recstream: replay: cannot write %s\n", output);
+        if (!out.f || (dlq && !(dl.f = fopen(dlq, "w")))) {
+                fprintf(stderr, "recstream: replay: cannot write %s\n",
+                        out.f ? dlq : output);
                 goto out;
         }
         if (!(in = rs_intern_new()) || !(ev = malloc(BATCH * sizeof(*ev))) ||
-            !(f = rs_evfile_open(input, in, errstr, sizeof(errstr))) ||
+            !(f = rs_evfile_open(input, in, (size_t)pl->source.max_id_bytes,
+                                 errstr, sizeof(errstr))) ||
             !(cat = rs_catalog_new((size_t)pl->items.embedding_dim)) ||
             !(ch = rs_chain_new(pl, in, cat, errstr, sizeof(errstr)))) {
                 fprintf(stderr, "recstream: replay: %s\n", errstr);
@@ -113,12 +153,12 @@ int rs_cmd_replay(int argc, char **argv)
                         }
                         if (err == RS_ERR_NOMEM)
                                 goto nomem;
+                        records++;
                         if (err) {
-                                if (bad++ < 10)
-                                        fprintf(stderr,
-                                                "recstream: replay: %s: %s "
-                                                "(skipped)\n",
-                                                input, errstr);
+                                if (dead_letter(&dl, "decode",
+                                                rs_evfile_reason(f),
+                                                rs_evfile_line(f), errstr))
+                                        goto io;
                                 continue;
                         }
                         if (ev[n].ts > now)
@@ -128,6 +168,18 @@ int rs_cmd_replay(int argc, char **argv)
                 nread += n;
                 if (rs_chain_process(ch, ev, n, NULL))
                         goto nomem;
+                for (size_t i = 0; i < n; i++) {
+                        char detail[64];
+                        dropped[ev[i].drop]++;
+                        if (!rs_drop_dead_letter(ev[i].drop))
+                                continue;
+                        snprintf(detail, sizeof(detail), "ts=%lld",
+                                 (long long)ev[i].ts);
+                        if (dead_letter(&dl, rs_drop_stage(ev[i].drop),
+                                        rs_drop_name(ev[i].drop),
+                                        (long)ev[i].offset, detail))
+                                goto io;
+                }
                 if (tty && rs_cli_now() >= next_progress) {
                         double pct = 100.0 * rs_evfile_progress(f);
                         fprintf(stderr,
@@ -138,33 +190,35 @@ int rs_cmd_replay(int argc, char **argv)
                         next_progress = rs_cli_now() + 0.2;
                 }
         }
-        if (rs_chain_flush(ch, now, RS_FLUSH_ALL, &emit)) {
-                fprintf(stderr, "recstream: replay: cannot write the output\n");
-                goto out;
-        }
-        if (fflush(out.f)) {
-                fprintf(stderr, "recstream: replay: cannot write the output\n");
-                goto out;
-        }
+        if (rs_chain_flush(ch, now, RS_FLUSH_ALL, &emit) || fflush(out.f) ||
+            (dl.f && fflush(dl.f)))
+                goto io;
         if (tty)
                 fprintf(stderr, "\r%60s\r", "");
-        const void *cl = rs_chain_find(ch, "clean");
         rs_uwin_t *win = rs_chain_find(ch, "user_window");
         rs_cooc_t *co = rs_chain_find(ch, "cooccur");
+        unsigned long long skipped =
+                dropped[RS_DROP_DUPLICATE] + dropped[RS_DROP_RATE_LIMIT];
         fprintf(stderr,
-                "recstream: replay: %llu events (%llu bad rows), %llu users "
+                "recstream: replay: %llu records: %llu processed, %llu dead "
+                "letters, %llu duplicates, %llu rate-limited; %llu users "
                 "written, %.2f s",
-                nread, bad, out.written, rs_cli_now() - t0);
-        for (int r = 1; cl && r < RS_DROP__COUNT; r++)
-                if (rs_clean_drops(cl, r))
+                records, records - dl.n - skipped, dl.n,
+                dropped[RS_DROP_DUPLICATE], dropped[RS_DROP_RATE_LIMIT],
+                out.written, rs_cli_now() - t0);
+        for (int r = 1; r < RS_DROP__COUNT; r++)
+                if (dropped[r])
                         fprintf(stderr, ", %s %llu", rs_drop_name(r),
-                                (unsigned long long)rs_clean_drops(cl, r));
+                                dropped[r]);
         if (win)
                 fprintf(stderr, ", %zu users held", rs_uwin_users(win));
         if (co)
                 fprintf(stderr, ", %zu pairs", rs_cooc_pairs(co));
         fprintf(stderr, "\n");
         rc = RS_EXIT_OK;
+        goto out;
+io:
+        fprintf(stderr, "recstream: replay: cannot write the output\n");
         goto out;
 nomem:
         fprintf(stderr, "recstream: replay: out of memory\n");
@@ -174,7 +228,10 @@ out:
         rs_evfile_close(f);
         if (out.f && out.f != stdout)
                 fclose(out.f);
+        if (dl.f)
+                fclose(dl.f);
         rs_buf_fini(&out.line);
+        rs_buf_fini(&dl.line);
         free(ev);
         rs_intern_destroy(in);
         rs_pipeline_destroy(pl);

@@ -62,7 +62,7 @@ int rs_cmd_run(int argc, char **argv)
         if (!(pl = rs_cli_load_pipeline(path)))
                 return RS_EXIT_USAGE;
         rs_cli_on_signals();
-        if (!(w = rs_worker_new(pl, errstr, sizeof(errstr)))) {
+        if (!(w = rs_worker_new(pl, &rs_cli_stop, errstr, sizeof(errstr)))) {
                 rs_log(RS_LOG_ERR,
                        "component=worker event=start_failed "
                        "reason=\"%s\"",

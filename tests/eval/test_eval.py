@@ -145,7 +145,7 @@ def test_replay_without_score():
     # emits (passthrough) must take that, and has no final lists to write
     out = run("replay", "-c", os.path.join(ROOT, "tests", "e2e", "passthrough.yaml"),
               "--input", os.path.join(HERE, "tiny.csv"))
-    assert out.stdout == "" and "9 events" in out.stderr, out.stderr
+    assert out.stdout == "" and "9 records: 9 processed" in out.stderr, out.stderr
 
 
 def test_movielens_prequential():

@@ -95,9 +95,13 @@ static void pair(fixture_t *fx, const char *a, const char *x, double secs)
                                        .duration_ms = RS_NONE_I64,
                                        .value = NAN};
                 rs_event_t ev;
+                const char *why;
                 snprintf(eid, sizeof(eid), "%s/%d", user, k);
                 f.event_id = eid;
-                assert_int_equal(rs_event_from_fields(&f, fx->in, &ev), RS_OK);
+                assert_int_equal(rs_event_from_fields(&f, fx->in,
+                                                      RS_ID_MAX_DEFAULT, &ev,
+                                                      &why),
+                                 RS_OK);
                 assert_int_equal(rs_chain_process(fx->ch, &ev, 1, &out), RS_OK);
         }
 }

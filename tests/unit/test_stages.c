@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "recstream/chain.h"
+#include "recstream/clock.h"
 #include "recstream/clean.h"
 #include "recstream/codec.h"
 #include "recstream/cooccur.h"
@@ -97,9 +98,12 @@ static int feed_at(fixture_t *fx, const char *eid, const char *user,
                                .category = cat,
                                .value = NAN};
         rs_event_t ev;
+        const char *why;
         rs_emit_t out = {capture, fx};
 
-        assert_int_equal(rs_event_from_fields(&f, fx->in, &ev), RS_OK);
+        assert_int_equal(
+                rs_event_from_fields(&f, fx->in, RS_ID_MAX_DEFAULT, &ev, &why),
+                RS_OK);
         ev.ingest_ts = ingest_ts;
         assert_int_equal(rs_chain_process(fx->ch, &ev, 1, &out), RS_OK);
         return ev.drop;
@@ -330,15 +334,12 @@ static void test_debounce(void **state)
 static void test_clean_drops(void **state)
 {
         fixture_t fx;
+        const int64_t wall = rs_wall_ms();
 
         (void)state;
         setup(&fx, "  - type: clean\n    max_age: 1h\n    max_future: 1m\n"
                    "    max_user_rate: 60\n    burst: 2\n");
         void *cl = rs_chain_find(fx.ch, "clean");
-        assert_int_equal(feed(&fx, "0", "", "a", RS_EV_LIKE, 7200000, NULL),
-                         RS_DROP_INVALID);
-        assert_int_equal(feed(&fx, "0b", "u", "", RS_EV_LIKE, 7200000, NULL),
-                         RS_DROP_INVALID);
         assert_int_equal(feed(&fx, "1", "u", "a", RS_EV_LIKE, 7200000, NULL),
                          0);
         assert_int_equal(feed(&fx, "1", "v", "a", RS_EV_LIKE, 7200000, NULL),
@@ -363,8 +364,80 @@ static void test_clean_drops(void **state)
                          RS_DROP_RATE_LIMIT);
         assert_int_equal(feed(&fx, "6", "u", "c", RS_EV_LIKE, 10801000, NULL),
                          0);
+        /* ahead of the wall clock, whatever the stream says */
+        assert_int_equal(
+                feed(&fx, "7", "w", "a", RS_EV_LIKE, wall + 3600000, NULL),
+                RS_DROP_FUTURE);
+        assert_int_equal(feed(&fx, "8", "w", "a", RS_EV_LIKE, INT64_MAX, NULL),
+                         RS_DROP_FUTURE);
+        assert_int_equal(feed(&fx, "9", "w", "a", RS_EV_LIKE, -1, NULL),
+                         RS_DROP_TOO_OLD);
+        assert_int_equal(feed(&fx, "10", "w", "a", RS_EV_LIKE, INT64_MIN, NULL),
+                         RS_DROP_TOO_OLD);
+        /* a rating needs 0..5 stars; negative watch times are invalid */
+        assert_int_equal(feed(&fx, "11", "w", "a", RS_EV_RATE, 10801000, NULL),
+                         RS_DROP_INVALID);
         assert_int_equal(rs_clean_drops(cl, RS_DROP_DUPLICATE), 1);
         assert_int_equal(rs_clean_drops(cl, RS_DROP_RATE_LIMIT), 1);
+        assert_int_equal(rs_clean_drops(cl, RS_DROP_FUTURE), 3);
+        assert_int_equal(rs_clean_drops(cl, RS_DROP_TOO_OLD), 3);
+        teardown(&fx);
+}
+
+/* Event time per partition, in one batch: 200 records an hour ahead of
+ * partition 0's stream (in the past of the wall clock, as in a replay of
+ * history) move its clock by at most 200 · max_future, not to their
+ * time; partition 1's clock is its own. Valid records of both after the
+ * burst are kept; the next old ones are too old only on the partition
+ * whose clock is ahead of them. */
+static void test_clean_partition_clocks(void **state)
+{
+        fixture_t fx;
+        enum { BURST = 200 };
+        rs_event_t ev[BURST + 8];
+        size_t n = 0;
+        char eid[32];
+        const char *why;
+        const int64_t t0 = 1767225600000, min = 60000;
+
+        (void)state;
+        setup(&fx, "  - type: clean\n    max_age: 4h\n    max_future: 1s\n"
+                   "    max_user_rate: 0\n");
+        typedef struct {
+                int part;
+                int64_t ts;
+        } plan_t;
+        plan_t plan[BURST + 8];
+        plan[n++] = (plan_t){0, t0};
+        plan[n++] = (plan_t){1, t0 - 270 * min};
+        for (int i = 0; i < BURST; i++)
+                plan[n++] = (plan_t){0, t0 + 5 * 60 * min};
+        plan[n++] = (plan_t){0, t0 + min}; /* kept */
+        /* kept: too old only by partition 0's clock */
+        plan[n++] = (plan_t){1, t0 - 270 * min};
+        /* kept: too old had the burst moved the clock to its time */
+        plan[n++] = (plan_t){0, t0 - 3 * 60 * min};
+        plan[n++] = (plan_t){1, t0 - 9 * 60 * min}; /* too old */
+        for (size_t i = 0; i < n; i++) {
+                snprintf(eid, sizeof(eid), "e%zu", i);
+                rs_event_fields_t f = {.event_id = eid,
+                                       .user_id = "u",
+                                       .item_id = "a",
+                                       .type = RS_EV_LIKE,
+                                       .ts = plan[i].ts,
+                                       .duration_ms = RS_NONE_I64,
+                                       .value = NAN};
+                assert_int_equal(rs_event_from_fields(&f, fx.in,
+                                                      RS_ID_MAX_DEFAULT, &ev[i],
+                                                      &why),
+                                 RS_OK);
+                ev[i].partition = plan[i].part;
+        }
+        rs_emit_t out = {capture, &fx};
+        assert_int_equal(rs_chain_process(fx.ch, ev, n, &out), RS_OK);
+        for (size_t i = 0; i < n - 1; i++)
+                assert_int_equal(ev[i].drop, 0);
+        assert_int_equal(ev[n - 1].drop, RS_DROP_TOO_OLD);
         teardown(&fx);
 }
 
@@ -585,8 +658,9 @@ static void test_catalog(void **state)
                                .duration_ms = RS_NONE_I64,
                                .value = NAN};
         rs_event_t ev;
+        const char *why;
         rs_emit_t out = {capture, &fx};
-        rs_event_from_fields(&f, fx.in, &ev);
+        rs_event_from_fields(&f, fx.in, RS_ID_MAX_DEFAULT, &ev, &why);
         assert_int_equal(rs_chain_process(fx.ch, &ev, 1, &out), RS_OK);
         assert_int_equal(ev.duration_ms, 10000);
         assert_float_equal(ev.weight, -0.5, 1e-6);
@@ -681,6 +755,7 @@ int main(void)
                 cmocka_unit_test(test_score_diversity_removed_cold_start),
                 cmocka_unit_test(test_debounce),
                 cmocka_unit_test(test_clean_drops),
+                cmocka_unit_test(test_clean_partition_clocks),
                 cmocka_unit_test(test_weight_curve),
                 cmocka_unit_test(test_interest_channel),
                 cmocka_unit_test(test_interest_decayed_to_nothing),
