@@ -110,22 +110,27 @@ def sighup():
             assert rec["items"][0]["item_id"] == "v1", rec
             cons.close()
             del prod
-        finally:
-            if worker and worker.poll() is None:
+            if worker.poll() is None:
                 worker.send_signal(signal.SIGTERM)
-            rc = worker.wait(timeout=60) if worker else None
-            broker_alive = broker.poll() is None
-        assert rc == 0, f"worker exit {rc} after SIGTERM\n{text()[-2000:]}"
-        assert "event=stopped" in text(), text()[-2000:]
-        # Both events' offsets were committed by the clean stop.
-        c = Consumer({"bootstrap.servers": bootstrap, "group.id": "e2e.users"})
-        parts = [TopicPartition("video.behavior", p) for p in range(2)]
-        committed = sum(max(tp.offset, 0) for tp in c.committed(parts, timeout=10))
-        c.close()
-        assert committed == 2, committed
-        assert broker_alive
-        broker.send_signal(signal.SIGTERM)
-        assert broker.wait(timeout=30) == 0
+            rc = worker.wait(timeout=60)
+            assert rc == 0, f"worker exit {rc} after SIGTERM\n{text()[-2000:]}"
+            assert "event=stopped" in text(), text()[-2000:]
+            # Both events' offsets were committed by the clean stop.
+            c = Consumer({"bootstrap.servers": bootstrap, "group.id": "e2e.users"})
+            parts = [TopicPartition("video.behavior", p) for p in range(2)]
+            committed = sum(max(tp.offset, 0) for tp in c.committed(parts, timeout=10))
+            c.close()
+            assert committed == 2, committed
+            assert broker.poll() is None, "the dev broker ended"
+        finally:
+            # Whatever failed, nothing is left running.
+            if worker and worker.poll() is None:
+                worker.kill()
+                worker.wait(timeout=30)
+            if broker.poll() is None:
+                broker.send_signal(signal.SIGTERM)
+            brc = broker.wait(timeout=30)
+        assert brc == 0, f"dev broker exit {brc}"
 
 
 check("SIGHUP: logged as reload_unsupported, the worker and the dev broker go on, "
