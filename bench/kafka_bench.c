@@ -312,7 +312,7 @@ static int cmd_worker(const opts_t *o)
         rs_err_t err = RS_OK;
 
         rs_diag_init(&d, o->pipeline);
-        if (!(pl = rs_pipeline_load(o->pipeline, &d))) {
+        if (!(pl = rs_pipeline_load(o->pipeline, 0, &d))) {
                 fprintf(stderr, "%s", d.text.p ? d.text.p : "");
                 return 2;
         }

@@ -1,9 +1,11 @@
 /* buf.c — growable buffer and the JSON forms built with it. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "recstream/buf.h"
 
@@ -104,18 +106,42 @@ int rs_resize(void **arr, size_t n, size_t size)
 
 int rs_buf_read_file(rs_buf_t *b, const char *path)
 {
-        FILE *f = fopen(path, "rb");
-        char chunk[65536];
-        size_t n;
-        int err;
+        return rs_buf_read_file_max(b, path, SIZE_MAX - 1);
+}
 
-        if (!f)
+int rs_buf_read_file_max(rs_buf_t *b, const char *path, size_t max)
+{
+        char chunk[65536];
+        size_t got = 0;
+        int fd, err = 0;
+
+        /* Whatever the file is (regular, /dev/zero, a pipe, a FIFO), at most
+         * max + 1 bytes are read: one more than max says it is too large. */
+        if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
                 return -1;
-        while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-                if (rs_buf_add(b, chunk, n))
+        for (;;) {
+                size_t want = max - got + 1 < sizeof(chunk) ? max - got + 1
+                                                            : sizeof(chunk);
+                ssize_t n = read(fd, chunk, want);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0) {
+                        err = errno;
                         break;
-        err = ferror(f) ? EIO : b->oom ? ENOMEM : 0;
-        fclose(f);
+                }
+                if (n == 0)
+                        break;
+                got += (size_t)n;
+                if (got > max) {
+                        err = EFBIG;
+                        break;
+                }
+                if (rs_buf_add(b, chunk, (size_t)n)) {
+                        err = ENOMEM;
+                        break;
+                }
+        }
+        close(fd);
         if (err) {
                 errno = err;
                 return -1;

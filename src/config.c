@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <yaml.h>
 
 #include "recstream/config.h"
@@ -62,6 +63,61 @@ static void diag_at(rs_diag_t *d, int line, int col, const char *path,
 }
 
 /*
+ * Limits and secrets.
+ */
+
+const char *rs_config_size_str(size_t bytes, char *buf, size_t size)
+{
+        if (bytes >= 1024 * 1024 && bytes % (1024 * 1024) == 0)
+                snprintf(buf, size, "%zu MiB", bytes / (1024 * 1024));
+        else if (bytes >= 1024 && bytes % 1024 == 0)
+                snprintf(buf, size, "%zu KiB", bytes / 1024);
+        else
+                snprintf(buf, size, "%zu bytes", bytes);
+        return buf;
+}
+
+int rs_config_is_secret(const char *key)
+{
+        static const char *const words[] = {"password", "secret", "sasl.jaas",
+                                            "key"};
+
+        for (const char *p = key; p && *p; p++)
+                for (size_t w = 0; w < sizeof(words) / sizeof(words[0]); w++)
+                        if (!strncasecmp(p, words[w], strlen(words[w])))
+                                return 1;
+        return 0;
+}
+
+void rs_config_redact(char *s, size_t size, const char *secret)
+{
+        static const char red[] = RS_REDACTED;
+        size_t slen, rlen = sizeof(red) - 1, len;
+        char *at = s;
+
+        if (!s || !size || !secret || !*secret)
+                return;
+        slen = strlen(secret);
+        len = strlen(s);
+        while ((at = strstr(at, secret))) {
+                size_t off = (size_t)(at - s);
+                size_t tail = len - off - slen; /* bytes after the secret */
+                size_t keep = rlen;
+                if (off + keep > size - 1)
+                        keep = size - 1 - off;
+                /* The tail moves after the marker, cut to fit. */
+                size_t move = off + keep + tail > size - 1
+                                      ? size - 1 - off - keep
+                                      : tail;
+                memmove(at + keep, at + slen, move);
+                memcpy(at, red, keep);
+                len = off + keep + move;
+                s[len] = '\0';
+                at += keep;
+        }
+}
+
+/*
  * Documents: every allocation is chained to the document.
  */
 
@@ -76,6 +132,11 @@ struct rs_doc {
         char *text;
         size_t text_len;
         char *dir;
+        size_t max_bytes;   /* file size limit, and of all values expanded */
+        size_t nodes;       /* made so far, at most RS_CONFIG_MAX_NODES */
+        size_t expanded;    /* bytes of all values after ${VAR} expansion */
+        size_t (*spans)[2]; /* [start, end) in text of each secret value */
+        size_t nspans, spans_cap;
 };
 
 void *rs_doc_alloc(rs_doc_t *doc, size_t size)
@@ -107,12 +168,31 @@ void rs_doc_destroy(rs_doc_t *doc)
         }
         free(doc->text);
         free(doc->dir);
+        free(doc->spans);
         free(doc);
 }
 
 const rs_node_t *rs_doc_root(const rs_doc_t *doc)
 {
         return doc->root;
+}
+
+size_t rs_doc_max_bytes(const rs_doc_t *doc)
+{
+        return doc->max_bytes;
+}
+
+int rs_doc_public_text(const rs_doc_t *doc, rs_buf_t *b)
+{
+        size_t at = 0;
+
+        for (size_t i = 0; i < doc->nspans; i++) {
+                if (rs_buf_add(b, doc->text + at, doc->spans[i][0] - at) ||
+                    rs_buf_adds(b, RS_REDACTED))
+                        return -1;
+                at = doc->spans[i][1];
+        }
+        return rs_buf_add(b, doc->text + at, doc->text_len - at);
 }
 
 const char *rs_doc_text(const rs_doc_t *doc, size_t *len)
@@ -126,17 +206,22 @@ const char *rs_doc_dir(const rs_doc_t *doc)
         return doc->dir ? doc->dir : ".";
 }
 
-/* ${VAR} and ${VAR:-default} in scalars; $$ is a literal $. */
+/* ${VAR} and ${VAR:-default} in scalars; $$ is a literal $. A secret's
+ * text is never quoted in a message. NULL on error (in d). */
 static char *interpolate(rs_doc_t *doc, const char *s, size_t len, int line,
-                         int col, rs_diag_t *d)
+                         int col, int secret, rs_diag_t *d)
 {
         rs_buf_t b;
         char *out = NULL;
+        int shown = secret ? 0 : (int)(len < 200 ? len : 200);
+        const char *dots = (size_t)shown < len ? "..." : "";
 
         if (!memchr(s, '$', len))
                 return doc_strndup(doc, s, len);
         rs_buf_init(&b);
         for (size_t i = 0; i < len; i++) {
+                if (b.len > RS_CONFIG_MAX_SCALAR)
+                        break; /* reported by the caller */
                 if (s[i] != '$' || i + 1 == len) {
                         rs_buf_add(&b, &s[i], 1);
                         continue;
@@ -153,8 +238,13 @@ static char *interpolate(rs_doc_t *doc, const char *s, size_t len, int line,
                 const char *start = s + i + 2;
                 const char *end = memchr(start, '}', len - (i + 2));
                 if (!end) {
-                        diag_at(d, line, col, "", "unterminated ${ in '%.*s'",
-                                (int)len, s);
+                        if (secret)
+                                diag_at(d, line, col, "",
+                                        "unterminated ${ in " RS_REDACTED);
+                        else
+                                diag_at(d, line, col, "",
+                                        "unterminated ${ in '%.*s%s'", shown, s,
+                                        dots);
                         goto out;
                 }
                 const char *dflt = NULL;
@@ -167,8 +257,13 @@ static char *interpolate(rs_doc_t *doc, const char *s, size_t len, int line,
                         }
                 char name[128];
                 if (nlen == 0 || nlen >= sizeof(name)) {
-                        diag_at(d, line, col, "", "bad variable name in '%.*s'",
-                                (int)len, s);
+                        if (secret)
+                                diag_at(d, line, col, "",
+                                        "bad variable name in " RS_REDACTED);
+                        else
+                                diag_at(d, line, col, "",
+                                        "bad variable name in '%.*s%s'", shown,
+                                        s, dots);
                         goto out;
                 }
                 memcpy(name, start, nlen);
@@ -198,6 +293,7 @@ typedef struct frame {
         rs_node_t *node;
         rs_node_t **kids;
         size_t n, cap;
+        int secret; /* under a key with a secret value */
 } frame_t;
 
 static int frame_push_kid(frame_t *f, rs_node_t *kid)
@@ -250,13 +346,105 @@ static int frame_close(rs_doc_t *doc, frame_t *f, rs_diag_t *d)
         return 0;
 }
 
-#define MAX_DEPTH 64
+/* Whether the node about to join `parent` (NULL: the root) holds a secret:
+ * it is the value of a secret key, or inside one. */
+static int under_secret(const frame_t *parent)
+{
+        if (!parent)
+                return 0;
+        if (parent->secret)
+                return 1;
+        if (parent->node->type != RS_NODE_MAP || parent->n % 2 == 0)
+                return 0; /* a key, or an item of a list */
+        const rs_node_t *key = parent->kids[parent->n - 1];
+        return key->type == RS_NODE_SCALAR && rs_config_is_secret(key->value);
+}
 
-rs_doc_t *rs_doc_parse(const char *text, size_t len, rs_diag_t *d)
+/* Makes the node of a scalar or collection event at line:col (`secret`:
+ * under a secret key); NULL (with the error in d) at a limit or out of
+ * memory. */
+static rs_node_t *make_node(rs_doc_t *doc, const yaml_event_t *ev, int secret,
+                            int line, int col, rs_diag_t *d)
+{
+        char size[32];
+        rs_node_t *node;
+
+        if (++doc->nodes > RS_CONFIG_MAX_NODES) {
+                diag_at(d, line, col, "",
+                        "more than %d values, lists and maps in one file",
+                        RS_CONFIG_MAX_NODES);
+                return NULL;
+        }
+        if (!(node = rs_doc_alloc(doc, sizeof(*node)))) {
+                diag_at(d, line, col, "", "out of memory");
+                return NULL;
+        }
+        node->line = line;
+        node->col = col;
+        if (ev->type == YAML_MAPPING_START_EVENT) {
+                node->type = RS_NODE_MAP;
+                return node;
+        }
+        if (ev->type == YAML_SEQUENCE_START_EVENT) {
+                node->type = RS_NODE_SEQ;
+                return node;
+        }
+        node->type = RS_NODE_SCALAR;
+        node->quoted = ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE;
+        if (secret) {
+                if (doc->nspans == doc->spans_cap) {
+                        size_t cap = doc->spans_cap ? 2 * doc->spans_cap : 8;
+                        size_t(*sp)[2] = realloc(doc->spans, cap * sizeof(*sp));
+                        if (!sp) {
+                                diag_at(d, line, col, "", "out of memory");
+                                return NULL;
+                        }
+                        doc->spans = sp;
+                        doc->spans_cap = cap;
+                }
+                doc->spans[doc->nspans][0] = ev->start_mark.index;
+                doc->spans[doc->nspans][1] = ev->end_mark.index;
+                doc->nspans++;
+        }
+        if (ev->data.scalar.length > RS_CONFIG_MAX_SCALAR) {
+                diag_at(d, line, col, "", "a value longer than %s",
+                        rs_config_size_str(RS_CONFIG_MAX_SCALAR, size,
+                                           sizeof(size)));
+                return NULL;
+        }
+        node->value = interpolate(doc, (const char *)ev->data.scalar.value,
+                                  ev->data.scalar.length, line, col, secret, d);
+        if (!node->value) {
+                node->value = ""; /* the error is in d; go on */
+                return node;
+        }
+        size_t len = strlen(node->value);
+        if (len > RS_CONFIG_MAX_SCALAR) {
+                diag_at(d, line, col, "",
+                        "a value longer than %s once ${VAR}s are expanded",
+                        rs_config_size_str(RS_CONFIG_MAX_SCALAR, size,
+                                           sizeof(size)));
+                return NULL;
+        }
+        doc->expanded += len;
+        if (doc->expanded > doc->max_bytes) {
+                diag_at(d, line, col, "",
+                        "the values are larger than %s once ${VAR}s are "
+                        "expanded",
+                        rs_config_size_str(doc->max_bytes, size, sizeof(size)));
+                return NULL;
+        }
+        return node;
+}
+
+/* Parses text into a document made under the limits of config.h, the
+ * expanded values within max_bytes. */
+static rs_doc_t *doc_parse(const char *text, size_t len, size_t max_bytes,
+                           rs_diag_t *d)
 {
         yaml_parser_t parser;
         yaml_event_t ev;
-        frame_t stack[MAX_DEPTH];
+        frame_t stack[RS_CONFIG_MAX_DEPTH];
         int depth = 0, done = 0, docs = 0, ok = 1;
         rs_doc_t *doc = calloc(1, sizeof(*doc));
 
@@ -268,6 +456,7 @@ rs_doc_t *rs_doc_parse(const char *text, size_t len, rs_diag_t *d)
         memcpy(doc->text, text, len);
         doc->text[len] = '\0';
         doc->text_len = len;
+        doc->max_bytes = max_bytes;
 
         if (!yaml_parser_initialize(&parser)) {
                 rs_doc_destroy(doc);
@@ -289,6 +478,7 @@ rs_doc_t *rs_doc_parse(const char *text, size_t len, rs_diag_t *d)
                 }
                 int line = (int)ev.start_mark.line + 1;
                 int col = (int)ev.start_mark.column + 1;
+                frame_t *parent = depth ? &stack[depth - 1] : NULL;
                 rs_node_t *node = NULL;
 
                 switch (ev.type) {
@@ -311,41 +501,28 @@ rs_doc_t *rs_doc_parse(const char *text, size_t len, rs_diag_t *d)
                 case YAML_SCALAR_EVENT:
                 case YAML_SEQUENCE_START_EVENT:
                 case YAML_MAPPING_START_EVENT:
-                        node = rs_doc_alloc(doc, sizeof(*node));
-                        if (!node) {
+                        if (ev.type != YAML_SCALAR_EVENT &&
+                            depth == RS_CONFIG_MAX_DEPTH) {
+                                diag_at(d, line, col, "",
+                                        "lists and maps nested deeper than "
+                                        "%d levels",
+                                        RS_CONFIG_MAX_DEPTH);
                                 ok = 0;
                                 break;
                         }
-                        node->line = line;
-                        node->col = col;
-                        if (ev.type == YAML_SCALAR_EVENT) {
-                                node->type = RS_NODE_SCALAR;
-                                node->quoted = ev.data.scalar.style !=
-                                               YAML_PLAIN_SCALAR_STYLE;
-                                node->value = interpolate(
-                                        doc, (const char *)ev.data.scalar.value,
-                                        ev.data.scalar.length, line, col, d);
-                                if (!node->value)
-                                        node->value = "";
-                        } else {
-                                node->type = ev.type == YAML_MAPPING_START_EVENT
-                                                     ? RS_NODE_MAP
-                                                     : RS_NODE_SEQ;
-                        }
-                        if (depth == 0)
-                                doc->root = node;
-                        else if (frame_push_kid(&stack[depth - 1], node))
+                        int secret = under_secret(parent);
+                        if (!(node = make_node(doc, &ev, secret, line, col,
+                                               d))) {
                                 ok = 0;
-                        if (node->type != RS_NODE_SCALAR) {
-                                if (depth == MAX_DEPTH) {
-                                        diag_at(d, line, col, "",
-                                                "nested deeper than %d",
-                                                MAX_DEPTH);
-                                        ok = 0;
-                                        break;
-                                }
-                                stack[depth++] = (frame_t){node, NULL, 0, 0};
+                                break;
                         }
+                        if (!parent)
+                                doc->root = node;
+                        else if (frame_push_kid(parent, node))
+                                ok = 0;
+                        if (node->type != RS_NODE_SCALAR)
+                                stack[depth++] =
+                                        (frame_t){node, NULL, 0, 0, secret};
                         break;
                 case YAML_SEQUENCE_END_EVENT:
                 case YAML_MAPPING_END_EVENT:
@@ -366,18 +543,36 @@ rs_doc_t *rs_doc_parse(const char *text, size_t len, rs_diag_t *d)
         return doc;
 }
 
-rs_doc_t *rs_doc_load(const char *path, rs_diag_t *d)
+rs_doc_t *rs_doc_parse(const char *text, size_t len, rs_diag_t *d)
 {
+        return doc_parse(text, len, RS_CONFIG_MAX_BYTES, d);
+}
+
+rs_doc_t *rs_doc_load(const char *path, size_t max_bytes, rs_diag_t *d)
+{
+        char size[32];
         rs_buf_t b;
         rs_doc_t *doc;
 
+        if (!max_bytes)
+                max_bytes = RS_CONFIG_MAX_BYTES;
         rs_buf_init(&b);
-        if (rs_buf_read_file(&b, path)) {
-                rs_diag_error(d, NULL, "", "cannot read: %s", strerror(errno));
+        if (rs_buf_read_file_max(&b, path, max_bytes)) {
+                if (errno == EFBIG)
+                        rs_diag_error(d, NULL, "",
+                                      "the file is larger than %s (limit: "
+                                      "%zu bytes; RECSTREAM_MAX_CONFIG_BYTES "
+                                      "sets it)",
+                                      rs_config_size_str(max_bytes, size,
+                                                         sizeof(size)),
+                                      max_bytes);
+                else
+                        rs_diag_error(d, NULL, "", "cannot read: %s",
+                                      strerror(errno));
                 rs_buf_fini(&b);
                 return NULL;
         }
-        doc = rs_doc_parse(b.p, b.len, d);
+        doc = doc_parse(b.p, b.len, max_bytes, d);
         rs_buf_fini(&b);
         if (doc) {
                 const char *slash = strrchr(path, '/');
@@ -488,15 +683,46 @@ static int in_range(const rs_prop_t *p, double v)
         return p->min > p->max || (v >= p->min && v <= p->max);
 }
 
+/* A value as messages show it: never a secret's. */
+static const char *shown(const rs_node_t *n, const char *path)
+{
+        return rs_config_is_secret(path) ? RS_REDACTED : n->value;
+}
+
 static void range_error(const rs_prop_t *p, const rs_node_t *n,
                         const char *path, rs_diag_t *d)
 {
         if (p->type == RS_PROP_DURATION)
                 rs_diag_error(d, n, path, "%s is out of range [%.0fms, %.0fms]",
-                              n->value, p->min, p->max);
+                              shown(n, path), p->min, p->max);
         else
                 rs_diag_error(d, n, path, "%s is out of range [%.15g, %.15g]",
-                              n->value, p->min, p->max);
+                              shown(n, path), p->min, p->max);
+}
+
+/* Whether a list of cnt items (a map of cnt keys) is within p's bounds;
+ * an error at the list's node when not. */
+static int count_ok(const rs_prop_t *p, const rs_node_t *n, size_t cnt,
+                    const char *path, rs_diag_t *d)
+{
+        const char *what = n->type == RS_NODE_MAP ? "map" : "list";
+        const char *items = n->type == RS_NODE_MAP ? "keys" : "items";
+
+        if (p->min > p->max || ((double)cnt >= p->min && (double)cnt <= p->max))
+                return 1;
+        if (p->min == p->max)
+                rs_diag_error(d, n, path, "a %s of %zu %s; exactly %.0f %s",
+                              what, cnt, items, p->min,
+                              p->min == 1 ? "is expected" : "are expected");
+        else if ((double)cnt > p->max)
+                rs_diag_error(d, n, path, "a %s of %zu %s; at most %.0f %s",
+                              what, cnt, items, p->max,
+                              p->max == 1 ? "is allowed" : "are allowed");
+        else
+                rs_diag_error(d, n, path, "a %s of %zu %s; at least %.0f %s",
+                              what, cnt, items, p->min,
+                              p->min == 1 ? "is required" : "are required");
+        return 0;
 }
 
 /* Converts one value node (or the default text when n is a fake scalar). */
@@ -526,7 +752,7 @@ static void apply_one(const rs_prop_t *p, const rs_node_t *n, void *dst,
                 if (n->quoted || end == n->value || *end || errno) {
                         rs_diag_error(d, n, path,
                                       "expected an integer, got '%s'",
-                                      n->value);
+                                      shown(n, path));
                         return;
                 }
                 if (!in_range(p, (double)v)) {
@@ -542,7 +768,7 @@ static void apply_one(const rs_prop_t *p, const rs_node_t *n, void *dst,
                 if (n->quoted || end == n->value || *end || errno ||
                     !isfinite(v)) {
                         rs_diag_error(d, n, path, "expected a number, got '%s'",
-                                      n->value);
+                                      shown(n, path));
                         return;
                 }
                 if (!in_range(p, v)) {
@@ -566,7 +792,7 @@ static void apply_one(const rs_prop_t *p, const rs_node_t *n, void *dst,
                         }
                 }
                 rs_diag_error(d, n, path, "expected true or false, got '%s'",
-                              n->value);
+                              shown(n, path));
                 return;
         }
         case RS_PROP_ENUM: {
@@ -579,8 +805,8 @@ static void apply_one(const rs_prop_t *p, const rs_node_t *n, void *dst,
                 rs_buf_init(&b);
                 for (int i = 0; p->enums[i]; i++)
                         rs_buf_printf(&b, "%s%s", i ? ", " : "", p->enums[i]);
-                rs_diag_error(d, n, path, "'%s' is not one of: %s", n->value,
-                              b.p ? b.p : "");
+                rs_diag_error(d, n, path, "'%s' is not one of: %s",
+                              shown(n, path), b.p ? b.p : "");
                 rs_buf_fini(&b);
                 return;
         }
@@ -590,7 +816,7 @@ static void apply_one(const rs_prop_t *p, const rs_node_t *n, void *dst,
                         rs_diag_error(d, n, path,
                                       "expected a duration like 250ms, 30s, "
                                       "5m, 2h or 7d, got '%s'",
-                                      n->value);
+                                      shown(n, path));
                         return;
                 }
                 if (!in_range(p, (double)ms)) {
@@ -607,6 +833,8 @@ static void apply_one(const rs_prop_t *p, const rs_node_t *n, void *dst,
                         rs_diag_error(d, n, path, "expected a list of strings");
                         return;
                 }
+                if (!count_ok(p, n, cnt, path, d))
+                        return;
                 l->v = rs_doc_alloc(doc, (cnt ? cnt : 1) * sizeof(*l->v));
                 l->n = 0;
                 for (size_t i = 0; l->v && i < cnt; i++) {
@@ -633,6 +861,8 @@ static void apply_one(const rs_prop_t *p, const rs_node_t *n, void *dst,
                                       "properties");
                         return;
                 }
+                if (!count_ok(p, n, n->n, path, d))
+                        return;
                 l->v = rs_doc_alloc(doc, (n->n ? n->n : 1) * sizeof(*l->v));
                 l->n = 0;
                 for (size_t i = 0; l->v && i < n->n; i++) {
@@ -649,7 +879,11 @@ static void apply_one(const rs_prop_t *p, const rs_node_t *n, void *dst,
                 }
                 return;
         }
-        case RS_PROP_NODE: *(const rs_node_t **)field = n; return;
+        case RS_PROP_NODE:
+                if (n->type != RS_NODE_SCALAR && !count_ok(p, n, n->n, path, d))
+                        return;
+                *(const rs_node_t **)field = n;
+                return;
         }
 }
 
@@ -727,6 +961,17 @@ static const char *type_name(const rs_prop_t *p)
         return "?";
 }
 
+static int is_list(const rs_prop_t *p)
+{
+        return p->type == RS_PROP_STRINGS || p->type == RS_PROP_NODE;
+}
+
+/* A structure may be a list or a map: its items or keys are entries. */
+static const char *list_unit(const rs_prop_t *p)
+{
+        return p->type == RS_PROP_STRINGS ? "items" : "entries";
+}
+
 void rs_props_doc(const rs_prop_t *props, const char *title, rs_buf_t *b)
 {
         rs_buf_printf(b,
@@ -742,6 +987,16 @@ void rs_props_doc(const rs_prop_t *props, const char *title, rs_buf_t *b)
                         for (int i = 0; p->enums[i]; i++)
                                 rs_buf_printf(b, "%s`%s`", i ? ", " : "",
                                               p->enums[i]);
+                else if (p->min <= p->max && p->type == RS_PROP_KAFKA)
+                        rs_buf_printf(b, "at most %.0f keys", p->max);
+                else if (p->min <= p->max && is_list(p) && p->min == p->max)
+                        rs_buf_printf(b, "%.0f %s", p->max, list_unit(p));
+                else if (p->min <= p->max && is_list(p) && p->min > 0)
+                        rs_buf_printf(b, "%.0f – %.0f %s", p->min, p->max,
+                                      list_unit(p));
+                else if (p->min <= p->max && is_list(p))
+                        rs_buf_printf(b, "at most %.0f %s", p->max,
+                                      list_unit(p));
                 else if (p->min <= p->max && p->type == RS_PROP_DURATION)
                         rs_buf_printf(b, "%.0fms – %.0fms", p->min, p->max);
                 else if (p->min <= p->max)

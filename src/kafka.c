@@ -16,23 +16,88 @@ rs_err_t rs_kafka_conf_check(const char *key, const char *value, char *errstr,
                 rd_kafka_conf_set(conf, key, value, errstr, errstr_size);
 
         rd_kafka_conf_destroy(conf);
+        if (res != RD_KAFKA_CONF_OK && rs_config_is_secret(key))
+                rs_config_redact(errstr, errstr_size, value);
         return res == RD_KAFKA_CONF_OK ? RS_OK : RS_ERR_INVALID;
 }
 
-/* librdkafka's logs arrive on a queue we poll, never from its threads. */
+/*
+ * Secrets: each client keeps copies of its secret property values (see
+ * rs_config_is_secret) and scrubs them from every librdkafka log line,
+ * error and errstr. librdkafka redacts only what it deems sensitive; a
+ * failing ssl.key.location, say, is logged with its path.
+ *
+ * Every client struct starts with its secrets_t, and is the opaque of its
+ * rd_kafka_t, so the callbacks find them through rd_kafka_opaque().
+ */
+typedef struct secrets {
+        char **v;
+        size_t n;
+} secrets_t;
+
+static int secrets_add(secrets_t *sec, const rs_kv_list_t *kv)
+{
+        for (size_t i = 0; kv && i < kv->n; i++) {
+                if (!rs_config_is_secret(kv->v[i].key) || !*kv->v[i].value)
+                        continue;
+                char **v = realloc(sec->v, (sec->n + 1) * sizeof(*v));
+                if (!v)
+                        return -1;
+                sec->v = v;
+                if (!(sec->v[sec->n] = strdup(kv->v[i].value)))
+                        return -1;
+                sec->n++;
+        }
+        return 0;
+}
+
+static void secrets_fini(secrets_t *sec)
+{
+        for (size_t i = 0; i < sec->n; i++)
+                free(sec->v[i]);
+        free(sec->v);
+        sec->v = NULL;
+        sec->n = 0;
+}
+
+/* msg as it may be shown: itself, or a scrubbed copy in buf. */
+static const char *scrubbed(const secrets_t *sec, const char *msg, char *buf,
+                            size_t size)
+{
+        if (!sec || !sec->n || !msg)
+                return msg;
+        snprintf(buf, size, "%s", msg);
+        for (size_t i = 0; i < sec->n; i++)
+                rs_config_redact(buf, size, sec->v[i]);
+        return buf;
+}
+
+static void scrub(const secrets_t *sec, char *errstr, size_t errstr_size)
+{
+        for (size_t i = 0; sec && errstr && i < sec->n; i++)
+                rs_config_redact(errstr, errstr_size, sec->v[i]);
+}
+
+/* librdkafka's logs, from its log queue or its threads. */
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
                    const char *buf)
 {
-        (void)rk;
-        rs_log(level, "component=rdkafka fac=%s msg=\"%s\"", fac, buf);
+        char line[2048];
+
+        if (level > rs_log_level)
+                return;
+        rs_log(level, "component=rdkafka fac=%s msg=\"%s\"", fac,
+               scrubbed(rd_kafka_opaque(rk), buf, line, sizeof(line)));
 }
 
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
-        (void)opaque;
+        char line[1024];
+
         if (err == RD_KAFKA_RESP_ERR__FATAL) {
                 char fatal[512];
                 rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
+                scrub(opaque, fatal, sizeof(fatal));
                 rs_log(RS_LOG_ERR, "component=kafka event=fatal reason=\"%s\"",
                        fatal);
                 return;
@@ -40,7 +105,8 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
         /* Transient (broker down, transport): librdkafka retries. */
         rs_log(RS_LOG_WARNING,
                "component=kafka event=error err=%s reason=\"%s\"",
-               rd_kafka_err2name(err), reason);
+               rd_kafka_err2name(err),
+               scrubbed(opaque, reason, line, sizeof(line)));
 }
 
 typedef struct setting {
@@ -48,15 +114,22 @@ typedef struct setting {
 } setting_t;
 
 /* defaults, then the pipeline's common and client lists, then what
- * recstream's guarantees depend on. */
+ * recstream's guarantees depend on. The secrets of the lists go to sec;
+ * errstr never shows them. */
 static rd_kafka_conf_t *make_conf(const setting_t *defaults,
                                   const rs_kv_list_t *common,
                                   const rs_kv_list_t *own,
-                                  const setting_t *forced, char *errstr,
-                                  size_t errstr_size)
+                                  const setting_t *forced, secrets_t *sec,
+                                  char *errstr, size_t errstr_size)
 {
         rd_kafka_conf_t *conf = rd_kafka_conf_new();
         const rs_kv_list_t *lists[2] = {common, own};
+
+        if (secrets_add(sec, common) || secrets_add(sec, own)) {
+                rs_seterr(errstr, errstr_size, RS_ERR_NOMEM, "out of memory");
+                rd_kafka_conf_destroy(conf);
+                return NULL;
+        }
 
         for (const setting_t *s = defaults; s && s->key; s++)
                 if (rd_kafka_conf_set(conf, s->key, s->value, errstr,
@@ -76,6 +149,7 @@ static rd_kafka_conf_t *make_conf(const setting_t *defaults,
         rd_kafka_conf_set_error_cb(conf, error_cb);
         return conf;
 fail:
+        scrub(sec, errstr, errstr_size);
         rd_kafka_conf_destroy(conf);
         return NULL;
 }
@@ -92,6 +166,7 @@ typedef struct slot {
 } slot_t;
 
 struct rs_source {
+        secrets_t secrets; /* first: the opaque of rk */
         rd_kafka_t *rk;
         rd_kafka_queue_t *queue;
         slot_t *ring;
@@ -188,14 +263,16 @@ rs_source_t *rs_source_new(const rs_kv_list_t *common,
                                                  sizeof(*src->ring[i].msgs))))
                         goto nomem;
 
-        if (!(kconf = make_conf(defaults, common, &conf->kafka, forced, errstr,
-                                errstr_size)))
+        if (!(kconf = make_conf(defaults, common, &conf->kafka, forced,
+                                &src->secrets, errstr, errstr_size)))
                 goto fail;
         rd_kafka_conf_set_opaque(kconf, src);
         rd_kafka_conf_set_rebalance_cb(kconf, rebalance_cb);
         if (!(src->rk = rd_kafka_new(RD_KAFKA_CONSUMER, kconf, errstr,
-                                     errstr_size)))
+                                     errstr_size))) {
+                scrub(&src->secrets, errstr, errstr_size);
                 goto fail;
+        }
         kconf = NULL; /* owned by rk now */
         rd_kafka_set_log_queue(src->rk, NULL);
         rd_kafka_poll_set_consumer(src->rk);
@@ -292,6 +369,7 @@ rs_err_t rs_source_close(rs_source_t *src, int timeout_ms)
         for (size_t i = 0; src->ring && i < src->cap; i++)
                 free(src->ring[i].msgs);
         free(src->ring);
+        secrets_fini(&src->secrets);
         free(src);
         return rc;
 }
@@ -346,11 +424,14 @@ long rs_source_poll(rs_source_t *src, rs_msg_t *msgs, size_t max,
                 rd_kafka_message_t *m = s->msgs[i];
                 const char *topic = m->rkt ? rd_kafka_topic_name(m->rkt) : "";
                 if (m->err) {
+                        char why[512];
                         rs_log(RS_LOG_WARNING,
                                "component=source event=consume_error "
                                "topic=%s partition=%d reason=\"%s\"",
                                topic, (int)m->partition,
-                               rd_kafka_message_errstr(m));
+                               scrubbed(&src->secrets,
+                                        rd_kafka_message_errstr(m), why,
+                                        sizeof(why)));
                         if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
                                 slot_clear(s);
                                 return -1;
@@ -470,6 +551,7 @@ rs_err_t rs_source_commit(rs_source_t *src, int timeout_ms)
 #define MAX_TOPICS 64
 
 struct rs_sink {
+        secrets_t secrets; /* first: the opaque of rk */
         rd_kafka_t *rk;
         rd_kafka_topic_t *rkt[MAX_TOPICS];
         int ntopics;
@@ -532,8 +614,8 @@ rs_sink_t *rs_sink_new(const rs_kv_list_t *common, const rs_sink_conf_t *conf,
         }
         sink->dr = dr;
         sink->opaque = opaque;
-        if (!(kconf = make_conf(defaults, common, &conf->kafka, forced, errstr,
-                                errstr_size)))
+        if (!(kconf = make_conf(defaults, common, &conf->kafka, forced,
+                                &sink->secrets, errstr, errstr_size)))
                 goto fail;
         sink->max_message = 1000000;
         if (rd_kafka_conf_get(kconf, "message.max.bytes", value, &vlen) ==
@@ -543,6 +625,7 @@ rs_sink_t *rs_sink_new(const rs_kv_list_t *common, const rs_sink_conf_t *conf,
         rd_kafka_conf_set_dr_msg_cb(kconf, dr_msg_cb);
         if (!(sink->rk = rd_kafka_new(RD_KAFKA_PRODUCER, kconf, errstr,
                                       errstr_size))) {
+                scrub(&sink->secrets, errstr, errstr_size);
                 rd_kafka_conf_destroy(kconf);
                 goto fail;
         }
@@ -587,6 +670,7 @@ void rs_sink_destroy(rs_sink_t *sink)
                 rd_kafka_poll(sink->rk, 0);
                 rd_kafka_destroy(sink->rk);
         }
+        secrets_fini(&sink->secrets);
         free(sink);
 }
 
@@ -668,6 +752,7 @@ size_t rs_sink_max_message(const rs_sink_t *sink)
  */
 
 struct rs_reader {
+        secrets_t secrets; /* first: the opaque of rk */
         rd_kafka_t *rk;
         rd_kafka_message_t *last;
         rs_msg_t msg;
@@ -693,11 +778,13 @@ rs_reader_t *rs_reader_new(const rs_kv_list_t *common, const rs_kv_list_t *own,
 
         if (!rd)
                 return NULL;
-        if (!(kconf = make_conf(NULL, common, own, forced, errstr,
+        if (!(kconf = make_conf(NULL, common, own, forced, &rd->secrets, errstr,
                                 errstr_size)))
                 goto fail;
+        rd_kafka_conf_set_opaque(kconf, rd);
         if (!(rd->rk = rd_kafka_new(RD_KAFKA_CONSUMER, kconf, errstr,
                                     errstr_size))) {
+                scrub(&rd->secrets, errstr, errstr_size);
                 rd_kafka_conf_destroy(kconf);
                 goto fail;
         }
@@ -768,6 +855,7 @@ void rs_reader_destroy(rs_reader_t *rd)
         }
         free(rd->end);
         free(rd->pos);
+        secrets_fini(&rd->secrets);
         free(rd);
 }
 
@@ -791,10 +879,12 @@ const rs_msg_t *rs_reader_next(rs_reader_t *rd, int timeout_ms)
         if (!m)
                 return NULL;
         if (m->err) {
+                char why[512];
                 rs_log(RS_LOG_WARNING,
                        "component=reader event=error "
                        "reason=\"%s\"",
-                       rd_kafka_message_errstr(m));
+                       scrubbed(&rd->secrets, rd_kafka_message_errstr(m), why,
+                                sizeof(why)));
                 rd_kafka_message_destroy(m);
                 return NULL;
         }

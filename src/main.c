@@ -45,7 +45,10 @@ static void usage(FILE *f)
                 fprintf(f, "  %s\n", commands[i].help);
         fprintf(f, "\nEvery command takes --help. Logs go to stderr as "
                    "key=value lines\n(RECSTREAM_LOG_LEVEL=debug|info|"
-                   "notice|warning|err).\n");
+                   "notice|warning|err); secret values never appear.\n"
+                   "Pipeline files (-c) are read up to "
+                   "RECSTREAM_MAX_CONFIG_BYTES bytes (default\n1048576, "
+                   "1 MiB); a larger one is an error (exit 2).\n");
 }
 
 int main(int argc, char **argv)

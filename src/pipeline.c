@@ -29,12 +29,13 @@ static const rs_prop_t top_props[] = {
          "and is written into every UserRecs."},
         {"description", RS_PROP_STRING, TOP(description), "", 0, -1, NULL, 0,
          "Free text for people."},
-        {"kafka", RS_PROP_KAFKA, TOP(kafka), NULL, 0, -1, NULL, 0,
+        {"kafka", RS_PROP_KAFKA, TOP(kafka), NULL, 0, RS_MAX_KAFKA_PROPS, NULL,
+         0,
          "librdkafka properties for every client (bootstrap.servers, "
          "security); passed through unchanged."},
         {"source", RS_PROP_NODE, TOP(source), NULL, 0, -1, NULL,
          RS_PROP_REQUIRED, "Where events come from (see source)."},
-        {"stages", RS_PROP_NODE, TOP(stages), NULL, 0, -1, NULL,
+        {"stages", RS_PROP_NODE, TOP(stages), NULL, 0, RS_MAX_STAGES, NULL,
          RS_PROP_REQUIRED,
          "The processing stages, in order, each with a "
          "`type:`."},
@@ -56,16 +57,17 @@ static const rs_prop_t top_props[] = {
 
 #define SRC(f) offsetof(rs_source_conf_t, f)
 static const rs_prop_t source_props[] = {
-        {"topics", RS_PROP_STRINGS, SRC(topics), "[video.behavior]", 0, -1,
-         NULL, 0, "Topics of BehaviorEvent records, keyed by user_id."},
+        {"topics", RS_PROP_STRINGS, SRC(topics), "[video.behavior]", 1,
+         RS_MAX_TOPICS, NULL, 0,
+         "Topics of BehaviorEvent records, keyed by user_id."},
         {"group", RS_PROP_STRING, SRC(group), NULL, 0, -1, NULL, 0,
          "Consumer group id; default `<name>.users`."},
         {"framing", RS_PROP_ENUM, SRC(framing), "plain", 0, -1, framings, 0,
          "Wire format of the records (schemas/README.md)."},
         {"schema_id", RS_PROP_INT, SRC(schema_id), "1", 0, 2147483647, NULL, 0,
          "Confluent schema id of the built-in BehaviorEvent schema."},
-        {"writer_schemas", RS_PROP_NODE, SRC(writer_schemas), NULL, 0, -1, NULL,
-         0,
+        {"writer_schemas", RS_PROP_NODE, SRC(writer_schemas), NULL, 0,
+         RS_MAX_WRITER_SCHEMAS, NULL, 0,
          "Other BehaviorEvent versions accepted: a list of `{file, id}` "
          "(file relative to this YAML; id for Confluent framing). With plain "
          "framing the last one is the schema the topic is written with."},
@@ -84,7 +86,8 @@ static const rs_prop_t source_props[] = {
          "Bytes of an id (event_id, user_id, item_id, category) at most: a "
          "record with a longer one is dead-lettered (id_too_long), so no "
          "UserRecs can outgrow the producer's message.max.bytes."},
-        {"kafka", RS_PROP_KAFKA, SRC(kafka), NULL, 0, -1, NULL, 0,
+        {"kafka", RS_PROP_KAFKA, SRC(kafka), NULL, 0, RS_MAX_KAFKA_PROPS, NULL,
+         0,
          "librdkafka properties for the consumer only (e.g. "
          "queued.min.messages)."},
         {0},
@@ -115,8 +118,8 @@ static const rs_prop_t sink_props[] = {
         {"flush_timeout", RS_PROP_DURATION, SNK(flush_timeout), "30s", 0,
          600000, NULL, 0,
          "On shutdown, how long to wait for outstanding deliveries."},
-        {"kafka", RS_PROP_KAFKA, SNK(kafka), NULL, 0, -1, NULL, 0,
-         "librdkafka properties for the producer only (e.g. linger.ms)."},
+        {"kafka", RS_PROP_KAFKA, SNK(kafka), NULL, 0, RS_MAX_KAFKA_PROPS, NULL,
+         0, "librdkafka properties for the producer only (e.g. linger.ms)."},
         {0},
 };
 
@@ -134,8 +137,8 @@ static const rs_prop_t items_props[] = {
          0,
          "Dimension of ItemMeta embeddings to keep (0: none); used by the "
          "interest channel when it equals user_window.interest_dim."},
-        {"kafka", RS_PROP_KAFKA, ITM(kafka), NULL, 0, -1, NULL, 0,
-         "librdkafka properties for the catalog reader only."},
+        {"kafka", RS_PROP_KAFKA, ITM(kafka), NULL, 0, RS_MAX_KAFKA_PROPS, NULL,
+         0, "librdkafka properties for the catalog reader only."},
         {0},
 };
 
@@ -152,18 +155,26 @@ static void check_kafka(const rs_kv_list_t *kv, const char *path, rs_diag_t *d)
         }
 }
 
-static char *read_file(const char *dir, const char *file, size_t *len,
-                       char *errstr, size_t errstr_size)
+/* A file named by the pipeline, at most max bytes of it. */
+static char *read_file(const char *dir, const char *file, size_t max,
+                       size_t *len, char *errstr, size_t errstr_size)
 {
-        char path[4096];
+        char path[4096], size[32];
         rs_buf_t b;
 
         snprintf(path, sizeof(path), "%s%s%s", file[0] == '/' ? "" : dir,
                  file[0] == '/' ? "" : "/", file);
         rs_buf_init(&b);
-        if (rs_buf_read_file(&b, path)) {
-                rs_seterr(errstr, errstr_size, RS_ERR_IO, "cannot open %s: %s",
-                          path, strerror(errno));
+        if (rs_buf_read_file_max(&b, path, max)) {
+                if (errno == EFBIG)
+                        rs_seterr(errstr, errstr_size, RS_ERR_INVALID,
+                                  "%s is larger than %s (the limit of "
+                                  "pipeline files)",
+                                  path,
+                                  rs_config_size_str(max, size, sizeof(size)));
+                else
+                        rs_seterr(errstr, errstr_size, RS_ERR_IO,
+                                  "cannot open %s: %s", path, strerror(errno));
                 rs_buf_fini(&b);
                 return NULL;
         }
@@ -223,7 +234,8 @@ static void load_writer_schemas(rs_pipeline_t *pl, rs_diag_t *d)
                                       "every writer schema");
                         continue;
                 }
-                char *text = read_file(rs_doc_dir(pl->doc), w->file, &w->len,
+                char *text = read_file(rs_doc_dir(pl->doc), w->file,
+                                       rs_doc_max_bytes(pl->doc), &w->len,
                                        errstr, sizeof(errstr));
                 if (!text) {
                         rs_diag_error(d, rs_node_get(list->kids[i], "file"),
@@ -354,8 +366,6 @@ static rs_pipeline_t *pipeline_build(rs_doc_t *doc, const char *file,
 {
         rs_pipeline_t *pl = doc ? calloc(1, sizeof(*pl)) : NULL;
         top_t top = {0};
-        const char *text;
-        size_t len;
 
         if (!pl) {
                 if (doc)
@@ -369,9 +379,20 @@ static rs_pipeline_t *pipeline_build(rs_doc_t *doc, const char *file,
                 rs_diag_error(d, NULL, "", "the file is empty");
                 goto fail;
         }
-        text = rs_doc_text(pl->doc, &len);
-        snprintf(pl->hash, sizeof(pl->hash), "%016llx",
-                 (unsigned long long)rs_hash_bytes(text, len));
+        /* The hash is published (UserRecs, logs): it is taken over the
+         * text without its secret values, so it cannot be used to guess
+         * a password written in the file. */
+        rs_buf_t pub;
+        rs_buf_init(&pub);
+        if (rs_doc_public_text(pl->doc, &pub)) {
+                rs_buf_fini(&pub);
+                rs_diag_error(d, NULL, "", "out of memory");
+                goto fail;
+        }
+        snprintf(
+                pl->hash, sizeof(pl->hash), "%016llx",
+                (unsigned long long)rs_hash_bytes(pub.p ? pub.p : "", pub.len));
+        rs_buf_fini(&pub);
 
         if (rs_props_apply(top_props, rs_doc_root(pl->doc), &top, "", pl->doc,
                            d))
@@ -435,10 +456,11 @@ fail:
         return NULL;
 }
 
-rs_pipeline_t *rs_pipeline_load(const char *path, rs_diag_t *d)
+rs_pipeline_t *rs_pipeline_load(const char *path, size_t max_bytes,
+                                rs_diag_t *d)
 {
         int before = d->errors;
-        return pipeline_build(rs_doc_load(path, d), path, before, d);
+        return pipeline_build(rs_doc_load(path, max_bytes, d), path, before, d);
 }
 
 rs_pipeline_t *rs_pipeline_parse(const char *text, size_t len, rs_diag_t *d)
@@ -459,6 +481,19 @@ void rs_pipeline_doc(rs_buf_t *b)
 {
         rs_buf_adds(b, "# Pipeline file reference\n\nGenerated by "
                        "`recstream doc` from the property tables.\n\n");
+        rs_buf_printf(b,
+                      "A pipeline file is at most 1 MiB "
+                      "(`RECSTREAM_MAX_CONFIG_BYTES` sets another limit, "
+                      "which also applies to the schema files it names and "
+                      "to its values once `${VAR}`s are expanded), with "
+                      "lists and maps nested at most %d deep, at most %d "
+                      "values, lists and maps in all, and values of at most "
+                      "%d KiB. Lists are bounded as the range column says. "
+                      "Values of keys whose names hold `password`, "
+                      "`secret`, `sasl.jaas` or `key` are never shown in "
+                      "messages or logs.\n\n",
+                      RS_CONFIG_MAX_DEPTH, RS_CONFIG_MAX_NODES,
+                      RS_CONFIG_MAX_SCALAR / 1024);
         rs_props_doc(top_props, "top level", b);
         rs_props_doc(source_props, "source", b);
         rs_props_doc(sink_props, "sink", b);

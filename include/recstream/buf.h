@@ -35,6 +35,9 @@ int rs_resize(void **arr, size_t n, size_t size);
 
 /* Appends the whole file at path; -1 with errno set on failure. */
 int rs_buf_read_file(rs_buf_t *b, const char *path);
+/* The same, reading at most max + 1 bytes of any kind of file (a FIFO,
+ * /dev/zero): -1 with errno EFBIG when it holds more than max. */
+int rs_buf_read_file_max(rs_buf_t *b, const char *path, size_t max);
 /* A JSON string literal of s[0..len), quotes included. */
 int rs_buf_json_str(rs_buf_t *b, const char *s, size_t len);
 /* One JSON object of a recommendation list, ids resolved through `in`:

@@ -44,16 +44,50 @@ void rs_diag_fini(rs_diag_t *d);
 void rs_diag_error(rs_diag_t *d, const rs_node_t *at, const char *path,
                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/*
+ * Limits: what a pipeline file may make, whatever it holds. A file is read
+ * up to its size limit and no further (a FIFO, /dev/zero); each limit is
+ * an error at the offending node, never a hang or a large allocation.
+ */
+#define RS_CONFIG_MAX_BYTES  (1024 * 1024) /* default file size limit */
+#define RS_CONFIG_MAX_DEPTH  64            /* nested lists and maps */
+#define RS_CONFIG_MAX_NODES  20000         /* scalars, lists and maps */
+#define RS_CONFIG_MAX_SCALAR 65536         /* bytes of one value, expanded */
+
+/* "1 MiB", "64 KiB" or "1000 bytes" into buf; returns buf. */
+const char *rs_config_size_str(size_t bytes, char *buf, size_t size);
+
+/*
+ * Secrets: a key whose name holds `password`, `secret`, `sasl.jaas` or
+ * `key` (any case) has a secret value. No message, log line or output
+ * shows such a value; it is written as RS_REDACTED.
+ */
+#define RS_REDACTED "[redacted]"
+
+/* Whether the value of `key` (a name or a dotted path) is secret. */
+int rs_config_is_secret(const char *key);
+/* Replaces every occurrence of `secret` (when not empty) in the
+ * NUL-terminated s, of `size` bytes, with RS_REDACTED (cut to fit). */
+void rs_config_redact(char *s, size_t size, const char *secret);
+
 /* A parsed document; owns every node, string and list made from it. */
 typedef struct rs_doc rs_doc_t;
 
-/* Reads and parses `path`. The text is also kept for the config hash.
- * NULL when the file cannot be read or is not YAML (errors in d). */
-rs_doc_t *rs_doc_load(const char *path, rs_diag_t *d);
-/* Parses YAML text (messages name d->file). */
+/* Reads and parses `path`, reading at most max_bytes + 1 bytes (0: the
+ * RS_CONFIG_MAX_BYTES default); a larger file is one error at 1:1. The
+ * text is also kept for the config hash. NULL when the file cannot be
+ * read, is too large or is not YAML (errors in d). */
+rs_doc_t *rs_doc_load(const char *path, size_t max_bytes, rs_diag_t *d);
+/* Parses YAML text (messages name d->file), under the default limits. */
 rs_doc_t *rs_doc_parse(const char *text, size_t len, rs_diag_t *d);
 void rs_doc_destroy(rs_doc_t *doc);
 const rs_node_t *rs_doc_root(const rs_doc_t *doc);
+/* The size limit the document was read under: for files it names. */
+size_t rs_doc_max_bytes(const rs_doc_t *doc);
+/* Appends the text with each secret value's source replaced by
+ * RS_REDACTED: what may be hashed into the published config hash. 0, or
+ * -1 when memory ran out. */
+int rs_doc_public_text(const rs_doc_t *doc, rs_buf_t *b);
 /* The raw file text and its directory ("." when none). Owned by doc. */
 const char *rs_doc_text(const rs_doc_t *doc, size_t *len);
 const char *rs_doc_dir(const rs_doc_t *doc);
@@ -101,7 +135,10 @@ typedef struct rs_prop {
         rs_prop_type_t type;
         size_t offset;   /* into the destination struct */
         const char *def; /* default as YAML text; NULL: none */
-        double min, max; /* INT, DOUBLE, DURATION(ms); min > max: unbounded */
+        /* INT, DOUBLE, DURATION(ms): the value's range. STRINGS, KAFKA and
+         * NODE: how many items a list (or keys a map) may hold; every
+         * STRINGS and KAFKA property has one. min > max: unbounded. */
+        double min, max;
         const char *const *enums; /* ENUM symbols, NULL-terminated */
         unsigned flags;
         const char *doc;

@@ -14,6 +14,14 @@
 
 enum { RS_OFFSET_EARLIEST, RS_OFFSET_LATEST };
 
+/* Lengths of the pipeline's lists (property table bounds, docs/pipeline.md). */
+#define RS_MAX_TOPICS         256 /* source.topics */
+#define RS_MAX_STAGES         64  /* stages */
+#define RS_MAX_WRITER_SCHEMAS 64  /* source.writer_schemas */
+#define RS_MAX_KAFKA_PROPS                                                     \
+        256 /* keys of each kafka: map (librdkafka                             \
+               2.0 has about 170 properties) */
+
 typedef struct rs_writer_schema {
         const char *file; /* as written in the YAML */
         char *json;       /* the file's text (owned by the pipeline doc) */
@@ -81,8 +89,11 @@ typedef struct rs_pipeline {
         size_t nstages;
 } rs_pipeline_t;
 
-/* Loads and validates `path`. NULL with every error in d. Caller owns. */
-rs_pipeline_t *rs_pipeline_load(const char *path, rs_diag_t *d);
+/* Loads and validates `path`, and the files it names, reading at most
+ * max_bytes of each (0: RS_CONFIG_MAX_BYTES). NULL with every error in d.
+ * Caller owns. */
+rs_pipeline_t *rs_pipeline_load(const char *path, size_t max_bytes,
+                                rs_diag_t *d);
 /* The same from YAML text (writer schema files relative to "."); errors
  * name d->file, which must outlive the pipeline. Caller owns. */
 rs_pipeline_t *rs_pipeline_parse(const char *text, size_t len, rs_diag_t *d);

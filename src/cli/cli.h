@@ -21,11 +21,25 @@ int rs_cmd_eval(int argc, char **argv);
 
 /* Set by SIGINT/SIGTERM once rs_cli_on_signals() ran. */
 extern volatile sig_atomic_t rs_cli_stop;
+/* SIGINT/SIGTERM set rs_cli_stop; SIGHUP is noted for
+ * rs_cli_signals_poll() and never ends the process; SIGPIPE is ignored. */
 void rs_cli_on_signals(void);
+/* From a command's main loop (never the handler): logs, for `component`,
+ * that a SIGHUP received since the last call asked for a reload that is
+ * not supported. */
+void rs_cli_signals_poll(const char *component);
+
+/* The size limit of pipeline files (and of the files they name). */
+#define RS_CLI_MAX_CONFIG_ENV   "RECSTREAM_MAX_CONFIG_BYTES"
+#define RS_CLI_MAX_CONFIG_LIMIT (1024 * 1024 * 1024)
+/* RS_CONFIG_MAX_BYTES, or RECSTREAM_MAX_CONFIG_BYTES when set; -1 (with a
+ * message on stderr) when that is not a number from 1 to 1 GiB. */
+int rs_cli_max_config_bytes(size_t *max);
 
 struct rs_pipeline;
-/* Loads and validates a pipeline file; on failure prints every error (and
- * their count) to stderr and returns NULL: exit RS_EXIT_USAGE. */
+/* Loads and validates a pipeline file under rs_cli_max_config_bytes(); on
+ * failure prints every error (and their count) to stderr and returns
+ * NULL: exit RS_EXIT_USAGE. */
 struct rs_pipeline *rs_cli_load_pipeline(const char *path);
 /* Monotonic seconds, for progress lines and timings. */
 double rs_cli_now(void);

@@ -1,18 +1,30 @@
-/* common.c — what the subcommands share: signals and -X properties. */
+/* common.c — what the subcommands share: signals, pipeline loading and
+ * -X properties. */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "cli/cli.h"
+#include "recstream/log.h"
 #include "recstream/pipeline.h"
 
 volatile sig_atomic_t rs_cli_stop;
+static volatile sig_atomic_t hup;
 
+/* Handlers only set flags: the loops log and act (async-signal-safety). */
 static void on_signal(int sig)
 {
         (void)sig;
         rs_cli_stop = 1;
+}
+
+static void on_hup(int sig)
+{
+        (void)sig;
+        hup = 1;
 }
 
 void rs_cli_on_signals(void)
@@ -24,7 +36,24 @@ void rs_cli_on_signals(void)
         sigemptyset(&sa.sa_mask);
         sigaction(SIGINT, &sa, NULL);
         sigaction(SIGTERM, &sa, NULL);
+        /* SIGHUP asks for a reload, which does not exist yet: it must not
+         * end the process (nor interrupt a write to stdout). */
+        sa.sa_handler = on_hup;
+        sa.sa_flags = SA_RESTART;
+        sigaction(SIGHUP, &sa, NULL);
         signal(SIGPIPE, SIG_IGN);
+}
+
+void rs_cli_signals_poll(const char *component)
+{
+        if (!hup)
+                return;
+        hup = 0;
+        rs_log(RS_LOG_WARNING,
+               "component=%s event=reload_unsupported signal=SIGHUP "
+               "msg=\"live reload is not supported; going on with the "
+               "configuration loaded at start (restart to apply a change)\"",
+               component);
 }
 
 int rs_cli_props_add(rs_cli_props_t *p, char *arg)
@@ -33,7 +62,7 @@ int rs_cli_props_add(rs_cli_props_t *p, char *arg)
 
         if (!eq || eq == arg) {
                 fprintf(stderr, "recstream: -X takes key=value, not '%s'\n",
-                        arg);
+                        rs_config_is_secret(arg) ? RS_REDACTED : arg);
                 return -1;
         }
         if (p->n == sizeof(p->v) / sizeof(p->v[0])) {
@@ -50,13 +79,39 @@ rs_kv_list_t rs_cli_props_list(const rs_cli_props_t *p)
         return (rs_kv_list_t){(rs_kv_t *)p->v, p->n};
 }
 
+int rs_cli_max_config_bytes(size_t *max)
+{
+        const char *s = getenv(RS_CLI_MAX_CONFIG_ENV);
+        unsigned long long v;
+        char *end;
+
+        *max = RS_CONFIG_MAX_BYTES;
+        if (!s || !*s)
+                return 0;
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (*s < '0' || *s > '9' || *end || errno || v < 1 ||
+            v > RS_CLI_MAX_CONFIG_LIMIT) {
+                fprintf(stderr,
+                        "recstream: %s must be a number of bytes from 1 to "
+                        "%d, not '%s'\n",
+                        RS_CLI_MAX_CONFIG_ENV, RS_CLI_MAX_CONFIG_LIMIT, s);
+                return -1;
+        }
+        *max = (size_t)v;
+        return 0;
+}
+
 rs_pipeline_t *rs_cli_load_pipeline(const char *path)
 {
         rs_diag_t d;
         rs_pipeline_t *pl;
+        size_t max;
 
+        if (rs_cli_max_config_bytes(&max))
+                return NULL;
         rs_diag_init(&d, path);
-        pl = rs_pipeline_load(path, &d);
+        pl = rs_pipeline_load(path, max, &d);
         if (!pl)
                 fprintf(stderr, "%s%d error%s\n", d.text.p ? d.text.p : "",
                         d.errors, d.errors == 1 ? "" : "s");

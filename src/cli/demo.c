@@ -277,6 +277,7 @@ int rs_cmd_demo(int argc, char **argv)
         }
         double deadline = rs_cli_now() + 45;
         for (;;) {
+                rs_cli_signals_poll("demo");
                 if (rs_worker_step(w) || rs_cli_stop || rs_cli_now() > deadline)
                         break;
                 rs_worker_stats(w, &st);

@@ -10,10 +10,11 @@
 static const char usage[] =
         "usage: recstream dev-broker [--brokers N] [--partitions P] "
         "[--port PORT] [--topic NAME]...\n"
-        "Runs librdkafka's mock cluster on 127.0.0.1 until SIGINT/SIGTERM and\n"
-        "prints its bootstrap address on stdout. --topic (repeatable) creates\n"
-        "topics with P partitions (default video.behavior and video.recs);\n"
-        "others are auto-created with 4.\n";
+        "Runs librdkafka's mock cluster on 127.0.0.1 until SIGINT/SIGTERM\n"
+        "(SIGHUP is logged and ignored) and prints its bootstrap address on\n"
+        "stdout. --topic (repeatable) creates topics with P partitions\n"
+        "(default video.behavior and video.recs); others are auto-created\n"
+        "with 4.\n";
 
 int rs_cmd_devbroker(int argc, char **argv)
 {
@@ -60,6 +61,7 @@ int rs_cmd_devbroker(int argc, char **argv)
         while (!rs_cli_stop) {
                 struct timespec tick = {0, 100 * 1000 * 1000};
                 nanosleep(&tick, NULL);
+                rs_cli_signals_poll("dev-broker");
         }
         rs_devbroker_destroy(db);
         return RS_EXIT_OK;

@@ -130,6 +130,7 @@ int rs_cmd_produce(int argc, char **argv)
                 size_t len;
                 if (rs_cli_stop)
                         break;
+                rs_cli_signals_poll("produce");
                 if (gen) {
                         if ((long long)sent >= generate)
                                 break;

@@ -8,6 +8,11 @@
 #include "recstream/pipeline.h"
 #include "recstream/worker.h"
 
+#define USAGE_ENV                                                              \
+        "\nFILE is read up to RECSTREAM_MAX_CONFIG_BYTES (default 1048576, "   \
+        "1 MiB);\nlarger files and lists over their documented lengths are "   \
+        "errors (exit 2)."
+
 static const char *config_arg(int argc, char **argv, const char *usage)
 {
         static const struct option opts[] = {{"config", 1, NULL, 'c'},
@@ -33,7 +38,8 @@ bad:
 
 int rs_cmd_validate(int argc, char **argv)
 {
-        const char *path = config_arg(argc, argv, "recstream validate -c FILE");
+        const char *path =
+                config_arg(argc, argv, "recstream validate -c FILE" USAGE_ENV);
         rs_pipeline_t *pl;
 
         if (!path)
@@ -49,11 +55,15 @@ int rs_cmd_validate(int argc, char **argv)
 
 int rs_cmd_run(int argc, char **argv)
 {
-        const char *path = config_arg(argc, argv, "recstream run -c FILE");
+        const char *path = config_arg(argc, argv,
+                                      "recstream run -c FILE" USAGE_ENV
+                                      "\nSIGINT/SIGTERM: deliver, commit and "
+                                      "exit 0. SIGHUP is logged (no live\n"
+                                      "reload yet) and ignored.");
         char errstr[512];
         rs_pipeline_t *pl;
         rs_worker_t *w;
-        rs_err_t err;
+        rs_err_t err = RS_OK;
 
         if (!path)
                 return RS_EXIT_USAGE;
@@ -70,7 +80,11 @@ int rs_cmd_run(int argc, char **argv)
                 rs_pipeline_destroy(pl);
                 return RS_EXIT_FAIL;
         }
-        err = rs_worker_run(w, &rs_cli_stop);
+        while (!rs_cli_stop) {
+                rs_cli_signals_poll("worker");
+                if ((err = rs_worker_step(w)))
+                        break;
+        }
         if (!err)
                 rs_log(RS_LOG_INFO, "component=worker event=stopping "
                                     "reason=signal");

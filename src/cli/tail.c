@@ -99,6 +99,7 @@ int rs_cmd_tail(int argc, char **argv)
         struct timespec last, now;
         clock_gettime(CLOCK_MONOTONIC, &last);
         while (!rs_cli_stop && (max < 0 || seen < max)) {
+                rs_cli_signals_poll("tail");
                 const rs_msg_t *m = rs_reader_next(rd, 100);
                 clock_gettime(CLOCK_MONOTONIC, &now);
                 if (!m) {

@@ -3,11 +3,13 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
+#include "recstream/buf.h"
 #include "recstream/config.h"
 
 static rs_doc_t *parse(const char *text, rs_diag_t *d)
@@ -107,10 +109,11 @@ static const rs_prop_t props[] = {
          ""},
         {"ms", RS_PROP_DURATION, offsetof(conf_t, ms), "1m", 0, 3600000, NULL,
          0, ""},
-        {"list", RS_PROP_STRINGS, offsetof(conf_t, list), "[a, b]", 0, -1, NULL,
+        {"list", RS_PROP_STRINGS, offsetof(conf_t, list), "[a, b]", 1, 3, NULL,
          0, ""},
-        {"kafka", RS_PROP_KAFKA, offsetof(conf_t, kafka), NULL, 0, -1, NULL, 0,
+        {"kafka", RS_PROP_KAFKA, offsetof(conf_t, kafka), NULL, 0, 2, NULL, 0,
          ""},
+        {"pin_key", RS_PROP_INT, offsetof(conf_t, i), NULL, 0, 9, NULL, 0, ""},
         {0},
 };
 
@@ -187,6 +190,146 @@ static void test_rejects_aliases_and_documents(void **state)
         rs_diag_fini(&d);
 }
 
+static void test_list_bounds(void **state)
+{
+        rs_diag_t d;
+        rs_doc_t *doc = parse("list: [a, b, c, d]\n"
+                              "kafka: {a: 1, b: 2, c: 3}\n",
+                              &d);
+        conf_t c = {0};
+
+        (void)state;
+        assert_int_equal(
+                rs_props_apply(props, rs_doc_root(doc), &c, "sec", doc, &d), 2);
+        assert_string_equal(d.text.p,
+                            "t.yaml:1:7: error: sec.list: a list of 4 items; "
+                            "at most 3 are allowed\n"
+                            "t.yaml:2:8: error: sec.kafka: a map of 3 keys; at "
+                            "most 2 are allowed\n");
+        rs_doc_destroy(doc);
+        rs_diag_fini(&d);
+
+        doc = parse("list: []\n", &d);
+        assert_int_equal(
+                rs_props_apply(props, rs_doc_root(doc), &c, "sec", doc, &d), 1);
+        assert_string_equal(d.text.p,
+                            "t.yaml:1:7: error: sec.list: a list of 0 "
+                            "items; at least 1 is required\n");
+        rs_doc_destroy(doc);
+        rs_diag_fini(&d);
+}
+
+static void test_limits(void **state)
+{
+        rs_diag_t d;
+        char text[256];
+        char size[32];
+
+        (void)state;
+        /* 64 levels (the top map is one) parse; 65 do not. */
+        snprintf(text, sizeof(text), "a: %.*s%.*s\n", 63,
+                 "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
+                 "[[[[",
+                 63,
+                 "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"
+                 "]]]]");
+        rs_doc_t *doc = parse(text, &d);
+        assert_non_null(doc);
+        rs_doc_destroy(doc);
+        rs_diag_fini(&d);
+        snprintf(text, sizeof(text), "a: %.*s%.*s\n", 64,
+                 "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
+                 "[[[[",
+                 64,
+                 "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"
+                 "]]]]");
+        assert_null(parse(text, &d));
+        assert_string_equal(d.text.p, "t.yaml:1:67: error: lists and maps "
+                                      "nested deeper than 64 levels\n");
+        rs_diag_fini(&d);
+
+        assert_string_equal(rs_config_size_str(1048576, size, sizeof(size)),
+                            "1 MiB");
+        assert_string_equal(rs_config_size_str(65536, size, sizeof(size)),
+                            "64 KiB");
+        assert_string_equal(rs_config_size_str(1000, size, sizeof(size)),
+                            "1000 bytes");
+}
+
+static void test_secrets(void **state)
+{
+        rs_diag_t d;
+        char s[64];
+
+        (void)state;
+        assert_true(rs_config_is_secret("sasl.password"));
+        assert_true(rs_config_is_secret("SSL.Key.Location"));
+        assert_true(rs_config_is_secret("ssl.keystore.password"));
+        assert_true(rs_config_is_secret("sasl.oauthbearer.client.secret"));
+        assert_true(rs_config_is_secret("sasl.jaas.config"));
+        assert_true(rs_config_is_secret("sec.pin_key"));
+        assert_false(rs_config_is_secret("sasl.username"));
+        assert_false(rs_config_is_secret("bootstrap.servers"));
+        assert_false(rs_config_is_secret("security.protocol"));
+        assert_false(rs_config_is_secret("sasl.jaa"));
+
+        snprintf(s, sizeof(s), "pw=hunter2 again hunter2.");
+        rs_config_redact(s, sizeof(s), "hunter2");
+        assert_string_equal(s, "pw=[redacted] again [redacted].");
+        /* The secret inside the marker is not replaced again. */
+        snprintf(s, sizeof(s), "red red");
+        rs_config_redact(s, sizeof(s), "red");
+        assert_string_equal(s, "[redacted] [redacted]");
+        /* Cut to fit, never a piece of the secret left. */
+        snprintf(s, 16, "abc hunter2 xyz");
+        rs_config_redact(s, 16, "hunter2");
+        assert_string_equal(s, "abc [redacted] ");
+        snprintf(s, 10, "ab hunter");
+        rs_config_redact(s, 10, "hunter");
+        assert_string_equal(s, "ab [redac");
+        rs_config_redact(s, 10, "");
+        assert_string_equal(s, "ab [redac");
+
+        /* A secret's text is not quoted in messages; others' are. */
+        rs_doc_t *doc = parse("b: \"pw${x\"\nc_key: \"pw${x\"\n"
+                              "d_secret: [\"pw${x\"]\n",
+                              &d);
+        assert_non_null(doc);
+        assert_string_equal(d.text.p,
+                            "t.yaml:1:4: error: unterminated ${ in 'pw${x'\n"
+                            "t.yaml:2:8: error: unterminated ${ in "
+                            "[redacted]\n"
+                            "t.yaml:3:12: error: unterminated ${ in "
+                            "[redacted]\n");
+        rs_doc_destroy(doc);
+        rs_diag_fini(&d);
+
+        /* The text that may be hashed and published has none either. */
+        doc = parse("a: 1\nsasl.password: hunter2\n"
+                    "k: {ssl.key.pem: \"p\\nq\", x: [y]}\nl_secret: [u, v]\n",
+                    &d);
+        rs_buf_t pub;
+        rs_buf_init(&pub);
+        assert_int_equal(rs_doc_public_text(doc, &pub), 0);
+        assert_string_equal(pub.p, "a: 1\nsasl.password: [redacted]\n"
+                                   "k: {ssl.key.pem: [redacted], x: [y]}\n"
+                                   "l_secret: [[redacted], [redacted]]\n");
+        rs_buf_fini(&pub);
+        rs_doc_destroy(doc);
+        rs_diag_fini(&d);
+
+        /* ... nor its bad value. */
+        doc = parse("pin_key: 12345x\n", &d);
+        conf_t c = {0};
+        assert_int_equal(
+                rs_props_apply(props, rs_doc_root(doc), &c, "sec", doc, &d), 1);
+        assert_string_equal(d.text.p, "t.yaml:1:10: error: sec.pin_key: "
+                                      "expected an integer, got "
+                                      "'[redacted]'\n");
+        rs_doc_destroy(doc);
+        rs_diag_fini(&d);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -196,6 +339,9 @@ int main(void)
                 cmocka_unit_test(test_defaults),
                 cmocka_unit_test(test_values_and_errors),
                 cmocka_unit_test(test_rejects_aliases_and_documents),
+                cmocka_unit_test(test_list_bounds),
+                cmocka_unit_test(test_limits),
+                cmocka_unit_test(test_secrets),
         };
         return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

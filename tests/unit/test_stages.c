@@ -57,7 +57,7 @@ static void setup(fixture_t *fx, const char *stages)
         fprintf(f, "name: t\nsource: {}\nsink: {}\nstages:\n%s", stages);
         fclose(f);
         rs_diag_init(&d, path);
-        fx->pl = rs_pipeline_load(path, &d);
+        fx->pl = rs_pipeline_load(path, 0, &d);
         if (!fx->pl)
                 fprintf(stderr, "%s", d.text.p);
         rs_diag_fini(&d);
