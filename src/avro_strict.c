@@ -202,15 +202,15 @@ static int64_t compile(rs_avro_prog_t *p, avro_schema_t s)
                 if ((at = node_new(p, N_RECORD)) < 0 ||
                     named_add(p, s, (uint32_t)at) ||
                     compile_kids(p, (uint32_t)at,
-                                 (uint32_t)avro_schema_record_size(s),
-                                 field_at, s, 1))
+                                 (uint32_t)avro_schema_record_size(s), field_at,
+                                 s, 1))
                         return -1;
                 return at;
         case AVRO_UNION:
                 if ((at = node_new(p, N_UNION)) < 0 ||
                     compile_kids(p, (uint32_t)at,
-                                 (uint32_t)avro_schema_union_size(s),
-                                 branch_at, s, 0))
+                                 (uint32_t)avro_schema_union_size(s), branch_at,
+                                 s, 0))
                         return -1;
                 return at;
         case AVRO_ARRAY:
@@ -288,8 +288,7 @@ static int varint(cur_t *c, uint64_t *out, int max, unsigned last_max)
         for (int i = 0; i < max; i++) {
                 if (c->at == c->end)
                         return bad(c, "truncated",
-                                   "the record ends inside a varint, byte",
-                                   i);
+                                   "the record ends inside a varint, byte", i);
                 unsigned b = *c->at++;
                 if (i == max - 1 && b > last_max)
                         return bad(c, "bad_varint", "overlong varint, byte",
@@ -326,8 +325,8 @@ static int read_length(cur_t *c, int64_t *out, const char *what)
 static int skip(cur_t *c, size_t n)
 {
         if ((size_t)(c->end - c->at) < n)
-                return bad(c, "truncated", "needs bytes past the end:",
-                           (long long)n);
+                return bad(c, "truncated",
+                           "needs bytes past the end:", (long long)n);
         c->at += n;
         return 0;
 }
@@ -444,12 +443,13 @@ static int walk(cur_t *c, uint32_t i, int depth)
 int rs_avro_check(const rs_avro_prog_t *p, const void *buf, size_t len,
                   const char **reason, char *detail, size_t detail_size)
 {
-        cur_t c = {p, buf, (const unsigned char *)buf + len, NULL, NULL,
-                   detail, detail_size};
+        cur_t c = {p,          buf,  (const unsigned char *)buf + len,
+                   NULL,       NULL, detail,
+                   detail_size};
 
         if (!walk(&c, 0, 0) && c.at != c.end)
-                bad(&c, "trailing_bytes", "bytes after the record:",
-                    c.end - c.at);
+                bad(&c, "trailing_bytes",
+                    "bytes after the record:", c.end - c.at);
         *reason = c.reason;
         return c.reason ? -1 : 0;
 }

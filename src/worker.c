@@ -519,15 +519,6 @@ rs_err_t rs_worker_step(rs_worker_t *w)
         return w->failed;
 }
 
-rs_err_t rs_worker_run(rs_worker_t *w, const volatile sig_atomic_t *stop)
-{
-        rs_err_t err = RS_OK;
-
-        while (!*stop && !(err = rs_worker_step(w)))
-                ;
-        return err;
-}
-
 rs_err_t rs_worker_close(rs_worker_t *w)
 {
         rs_err_t err = RS_OK;

@@ -49,9 +49,6 @@ rs_worker_t *rs_worker_new(const rs_pipeline_t *pl,
  * poll_timeout. RS_OK, or a fatal error (delivery failed, consumer fatal). */
 rs_err_t rs_worker_step(rs_worker_t *w);
 
-/* Steps until *stop becomes non-zero or a fatal error. */
-rs_err_t rs_worker_run(rs_worker_t *w, const volatile sig_atomic_t *stop);
-
 /* Flushes the stages and the producer, commits, leaves the group and
  * frees, all within the pipeline's shutdown_timeout: what is not
  * delivered by then is not committed. Returns the first error of the

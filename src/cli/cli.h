@@ -4,6 +4,7 @@
 #define RECSTREAM_CLI_H
 
 #include <signal.h>
+#include <stdint.h>
 
 #include "recstream/config.h"
 
@@ -24,6 +25,9 @@ extern volatile sig_atomic_t rs_cli_stop;
 /* SIGINT/SIGTERM set rs_cli_stop; SIGHUP is noted for
  * rs_cli_signals_poll() and never ends the process; SIGPIPE is ignored. */
 void rs_cli_on_signals(void);
+/* After the first SIGINT/SIGTERM the process exits 1 at the latest `ms`
+ * later, whatever is still waiting (call once, after rs_cli_on_signals). */
+void rs_cli_watchdog(int64_t ms);
 /* From a command's main loop (never the handler): logs, for `component`,
  * that a SIGHUP received since the last call asked for a reload that is
  * not supported. */

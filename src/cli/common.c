@@ -1,11 +1,14 @@
 /* common.c — what the subcommands share: signals, pipeline loading and
  * -X properties. */
 #include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "recstream/log.h"
@@ -13,12 +16,52 @@
 
 volatile sig_atomic_t rs_cli_stop;
 static volatile sig_atomic_t hup;
+static sem_t stopping; /* posted by the first stop signal, for the watchdog */
+static int64_t watchdog_ms;
 
 /* Handlers only set flags: the loops log and act (async-signal-safety). */
 static void on_signal(int sig)
 {
         (void)sig;
+        if (!rs_cli_stop && watchdog_ms)
+                sem_post(&stopping); /* async-signal-safe */
         rs_cli_stop = 1;
+}
+
+/* The last resort behind every bounded step of a shutdown: whatever still
+ * waits (librdkafka joining its threads with brokers away) ends here. */
+static void *watchdog(void *arg)
+{
+        static const char msg[] = "level=err component=cli "
+                                  "event=shutdown_deadline msg=\"the "
+                                  "drain did not end in time: exiting "
+                                  "without committing more\"\n";
+        struct timespec ts;
+
+        (void)arg;
+        while (sem_wait(&stopping) && errno == EINTR)
+                ;
+        ts.tv_sec = watchdog_ms / 1000;
+        ts.tv_nsec = (watchdog_ms % 1000) * 1000000;
+        while (nanosleep(&ts, &ts) && errno == EINTR)
+                ;
+        if (write(2, msg, sizeof(msg) - 1) < 0)
+                _exit(RS_EXIT_FAIL);
+        _exit(RS_EXIT_FAIL);
+}
+
+void rs_cli_watchdog(int64_t ms)
+{
+        pthread_t t;
+
+        if (watchdog_ms || ms <= 0 || sem_init(&stopping, 0, 0))
+                return;
+        watchdog_ms = ms;
+        if (pthread_create(&t, NULL, watchdog, NULL)) {
+                watchdog_ms = 0;
+                return;
+        }
+        pthread_detach(t);
 }
 
 static void on_hup(int sig)

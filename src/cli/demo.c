@@ -263,6 +263,7 @@ int rs_cmd_demo(int argc, char **argv)
                 goto out;
         }
         printf("pipeline:     %s (%s, config %s)\n", pl->name, path, pl->hash);
+        rs_cli_watchdog(pl->shutdown_timeout + 5000);
 
         if (produce_events(pl, events, recent, errstr, sizeof(errstr))) {
                 fprintf(stderr, "recstream: demo: %s\n", errstr);

@@ -72,6 +72,9 @@ int rs_cmd_run(int argc, char **argv)
         if (!(pl = rs_cli_load_pipeline(path)))
                 return RS_EXIT_USAGE;
         rs_cli_on_signals();
+        /* the worker bounds its drain by shutdown_timeout; this bounds
+         * what might still wait beyond it */
+        rs_cli_watchdog(pl->shutdown_timeout + 5000);
         if (!(w = rs_worker_new(pl, &rs_cli_stop, errstr, sizeof(errstr)))) {
                 rs_log(RS_LOG_ERR,
                        "component=worker event=start_failed "
