@@ -261,6 +261,8 @@ static rs_err_t next_line(rs_evfile_t *f)
                         if (line->len && line->p[line->len - 1] == '\n')
                                 break;
                 }
+                if (line->len > RS_ROW_MAX)
+                        f->over = 1;
                 if (!line->len && !f->over)
                         return RS_ERR_NOENT;
                 f->lineno++;

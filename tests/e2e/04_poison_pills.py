@@ -400,6 +400,64 @@ def run_catalogue(framing, catalogue):
         return outcomes
 
 
+def partition_burst():
+    """Event time per partition: 1,000 records a year ahead (CreateTime
+    too) on partition 0, then 100 valid records on each of partitions 0, 1
+    and 2: every valid record is processed (each user gets a list), the
+    burst is dead-lettered as future, nothing else is."""
+    with Broker() as broker, tempfile.TemporaryDirectory() as tmp:
+        text = open(VIDEO).read().replace("group: video.users", "group: burst")
+        pipeline = os.path.join(tmp, "video.yaml")
+        open(pipeline, "w").write(text)
+        prod = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 5})
+        ahead = NOW + 365 * DAY
+        for i in range(1000):
+            prod.produce("video.behavior", partition=0, key=b"bad-clock",
+                         value=python_avro(f"a{i}", "bad-clock", f"v{i % 7}", ts=ahead),
+                         timestamp=ahead)
+        users = []
+        for p in range(3):
+            for i in range(100):
+                user = f"p{p}u{i}"
+                users.append(user)
+                prod.produce("video.behavior", partition=p, key=user.encode(),
+                             value=python_avro(f"ok{p}.{i}", user, f"v{i % 7}",
+                                               ts=BASE + i * 1000))
+        assert prod.flush(60) == 0
+        env = dict(os.environ, KAFKA_BOOTSTRAP=broker.bootstrap, RECSTREAM_LOG_LEVEL="info")
+        log = open(os.path.join(tmp, "worker.log"), "w+")
+        worker = subprocess.Popen([RECSTREAM, "run", "-c", pipeline], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=log)
+        try:
+            cons = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "chk.burst",
+                             "auto.offset.reset": "earliest"})
+            cons.subscribe(["video.behavior.dlq", "video.recs"])
+            dead, listed = [], set()
+            deadline = time.time() + 90
+            while (len(dead) < 1000 or not set(users) <= listed) and time.time() < deadline:
+                m = cons.poll(0.5)
+                if m is None or m.error():
+                    continue
+                if m.topic() == "video.recs":
+                    listed.add(m.key().decode())
+                else:
+                    dead.append(dict(m.headers()))
+            cons.close()
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            rc = worker.wait(timeout=60)
+        missing = set(users) - listed
+        assert not missing, f"{len(missing)} valid users without a list, e.g. {sorted(missing)[:3]}"
+        assert len(dead) == 1000, len(dead)
+        assert all(h["error.reason"] == b"future" and h["source.partition"] == b"0"
+                   for h in dead), dead[:2]
+        log.seek(0)
+        stats = [line for line in log.read().splitlines() if "event=stats" in line][-1]
+        assert rc == 0, rc
+        assert " consumed=1300 " in stats and " dead_letters=1000 " in stats, stats
+        assert " drop_clean_too_old=0 " in stats, stats
+
+
 def write_outcomes(outcomes):
     for line in outcomes:
         print(f"# {line}")
@@ -420,5 +478,7 @@ def single_object():
 check("poison pills, plain framing: each dead-lettered with its reason, the next "
       "record processed, SIGTERM exits 0, the books balance", plain)
 check("poison pills, Confluent framing", confluent)
+check("a burst of 1,000 records a year ahead on one partition: all dead-lettered "
+      "as future, every valid record of every partition processed", partition_burst)
 check("poison pills, single-object framing", single_object)
 done()
