@@ -21,18 +21,15 @@
 #define CRC64_AVRO_EMPTY 0xc15d213aa4d7a795ULL
 
 /* avro-c allocates a string's or array's claimed length before it checks
- * that the buffer holds it, so one garbage length would ask for gigabytes.
- * No value of a Kafka record can be larger than the record, so a single
- * allocation beyond this cap is refused and the read fails with ENOMEM —
- * that record only. avro-c's allocator is process-wide: installed once. */
+ * that the buffer holds it. The strict check (avro_strict.h) refuses such
+ * records before avro-c sees them; behind it, as a second line, a single
+ * allocation beyond this cap is refused and that read alone fails.
+ * avro-c's allocator is process-wide: installed once. */
 #define AVRO_ALLOC_CAP (64u << 20)
-
-/* A lower cap while this thread reads a record in read_value(); 0: none. */
-static _Thread_local size_t read_cap;
 
 static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
-        size_t cap = read_cap ? read_cap : AVRO_ALLOC_CAP;
+        size_t cap = AVRO_ALLOC_CAP;
 
         (void)ud;
         (void)osize;
@@ -655,8 +652,7 @@ static rs_err_t unframe(rs_codec_t *codec, const unsigned char **buf,
 /* Reads one record of fx's schema from p[0..len) into fx's value: the
  * strict check first (it allocates nothing and rejects what avro-c would
  * misread or over-allocate), then avro-c's read of a record known to be
- * sound. Every allocation of the read is capped at len + 64 meanwhile: no
- * value of a sound record is larger than the record. */
+ * sound. */
 static rs_err_t read_value(rs_codec_t *codec, fixed_t *fx,
                            const unsigned char *p, size_t len)
 {
@@ -670,9 +666,7 @@ static rs_err_t read_value(rs_codec_t *codec, fixed_t *fx,
         }
         avro_reader_memory_set_source(codec->reader, (const char *)p,
                                       (int64_t)len);
-        read_cap = len + 64;
         rc = avro_value_read(codec->reader, &fx->value);
-        read_cap = 0;
         if (rc)
                 return fail(codec, RS_ERR_DECODE, "avro", "%s",
                             avro_strerror());

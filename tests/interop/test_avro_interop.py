@@ -101,7 +101,7 @@ EVENTS = [
      "ts": 1, "watch_ms": 0, "duration_ms": None, "category": None,
      "value": 4.5, "device": None, "session_id": None},
     {"event_id": "e3", "user_id": "u3", "item_id": "i3", "event_type": "add_to_cart",
-     "ts": 2 ** 42, "watch_ms": 0, "duration_ms": None, "category": "x" * 300,
+     "ts": 2 ** 42, "watch_ms": 0, "duration_ms": None, "category": "x" * 250,
      "value": None, "device": None, "session_id": None},
 ]
 
