@@ -3,7 +3,8 @@
 #   make            build build/recstream
 #   make demo       run the demo on the embedded broker
 #   make test       unit, config, interop and end-to-end tests
-#   make asan       the unit and codec tests under AddressSanitizer + UBSan
+#   make asan       the whole suite under AddressSanitizer + UBSan + LSan
+#   make valgrind   the unit tests under valgrind memcheck
 #   make bench      benchmarks (see BENCHMARKS.md)
 #   make deps       install the Debian packages (root)
 #   V=1             show full commands
@@ -17,7 +18,7 @@ PKGS      := rdkafka avro-c yaml-0.1 openblas
 TEST_PKGS := cmocka
 APT_PKGS  := build-essential pkg-config librdkafka-dev libavro-dev \
              libopenblas-dev libyaml-dev libcmocka-dev python3 \
-             python3-confluent-kafka python3-avro kcat clang-format
+             python3-confluent-kafka python3-avro kcat clang-format valgrind
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
             -Wmissing-prototypes -Wformat=2 -Wvla
@@ -45,7 +46,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 TOOL_BINS := $(BUILD)/tests/codec_tool
 SCHEMAS  := $(wildcard schemas/*.avsc)
 
-.PHONY: all deps check-deps check-test-deps test unit asan demo bench \
+.PHONY: all deps check-deps check-test-deps test unit asan asan-run valgrind demo bench \
         format format-check install clean
 all: $(BIN)
 
@@ -117,12 +118,29 @@ test: check-test-deps $(BIN) $(UNIT_BINS) $(TOOL_BINS)
 unit: $(UNIT_BINS) $(TOOL_BINS)
 	$(Q)BUILD=$(BUILD) PYTHON=$(PYTHON) sh tests/run.sh unit interop
 
-# AddressSanitizer + UBSan over the unit tests and the codec interop tests
-# (python3-avro against the sanitized codec), in its own tree.
+# AddressSanitizer + UBSan (and LeakSanitizer) over the whole suite, in
+# its own tree: the unit tests, and every Python suite running the
+# sanitized recstream — config, golden, eval, interop, e2e on the dev
+# broker, cli. Any report fails the run.
+ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
+            UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 asan:
 	$(Q)$(MAKE) --no-print-directory BUILD=build/asan \
 		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-		LDFLAGS="-fsanitize=address,undefined" unit
+		LDFLAGS="-fsanitize=address,undefined" asan-run
+
+asan-run: check-test-deps $(BIN) $(UNIT_BINS) $(TOOL_BINS)
+	$(Q)$(ASAN_ENV) BUILD=$(BUILD) PYTHON=$(PYTHON) sh tests/run.sh
+
+# valgrind over the unit tests (memcheck: invalid accesses, leaks).
+VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full \
+            --errors-for-leak-kinds=definite,indirect
+valgrind: $(UNIT_BINS)
+	$(Q)fail=0; for t in $(UNIT_BINS); do \
+		echo "# valgrind $$t"; \
+		OPENBLAS_NUM_THREADS=1 $(VALGRIND) $$t >/dev/null 2>$$t.vg || \
+			{ fail=1; cat $$t.vg; echo "valgrind: $$t failed"; }; \
+	done; [ $$fail = 0 ] && echo "valgrind: $(words $(UNIT_BINS)) unit test binaries clean"
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/librecstream.a
 	@mkdir -p $(@D)

@@ -181,14 +181,15 @@ static int parse_i64(const char *s, int64_t *out)
         return 0;
 }
 
-/* A bad field: errstr names the line, the field and (cut short) its text. */
+/* A bad field: errstr names the line, what is wrong and (cut short) the
+ * field's text. */
 static rs_err_t bad_field(const char **reason, const char *why, long line,
-                          const char *name, const char *s, char *errstr,
+                          const char *what, const char *s, char *errstr,
                           size_t errstr_size)
 {
         *reason = why;
         return rs_seterr(errstr, errstr_size, RS_ERR_DECODE,
-                         "line %ld: %s: bad %s '%.40s%s'", line, why, name, s,
+                         "line %ld: %s '%.40s%s'", line, what, s,
                          strlen(s) > 40 ? "..." : "");
 }
 
@@ -208,22 +209,22 @@ rs_err_t rs_csv_fields(const char *const cols[RS_CSV_COLUMNS], long line,
         ev->type = rs_event_type_parse(s, strlen(s));
         if (ev->type < 0)
                 return bad_field(reason, "unknown_event_type", line,
-                                 "event_type", s, errstr, errstr_size);
+                                 "unknown event_type", s, errstr, errstr_size);
         if (parse_i64(cols[C_TS], &ev->ts))
-                return bad_field(reason, "bad_field", line, "ts_ms", cols[C_TS],
-                                 errstr, errstr_size);
+                return bad_field(reason, "bad_field", line, "bad ts_ms",
+                                 cols[C_TS], errstr, errstr_size);
         s = cols[C_WATCH];
         if (!*s)
                 ev->watch_ms = 0;
         else if (parse_i64(s, &ev->watch_ms))
-                return bad_field(reason, "bad_field", line, "watch_ms", s,
+                return bad_field(reason, "bad_field", line, "bad watch_ms", s,
                                  errstr, errstr_size);
         s = cols[C_DURATION];
         if (!*s)
                 ev->duration_ms = RS_NONE_I64;
         else if (parse_i64(s, &ev->duration_ms))
-                return bad_field(reason, "bad_field", line, "duration_ms", s,
-                                 errstr, errstr_size);
+                return bad_field(reason, "bad_field", line, "bad duration_ms",
+                                 s, errstr, errstr_size);
         s = cols[C_CATEGORY];
         ev->category = *s ? s : NULL;
         s = cols[C_VALUE];
@@ -232,11 +233,11 @@ rs_err_t rs_csv_fields(const char *const cols[RS_CSV_COLUMNS], long line,
                 char *end;
                 ev->value = strtod(s, &end);
                 if (*end)
-                        return bad_field(reason, "bad_field", line, "value", s,
-                                         errstr, errstr_size);
+                        return bad_field(reason, "bad_field", line, "bad value",
+                                         s, errstr, errstr_size);
                 if (!isfinite(ev->value))
-                        return bad_field(reason, "bad_value", line, "value", s,
-                                         errstr, errstr_size);
+                        return bad_field(reason, "bad_value", line, "bad value",
+                                         s, errstr, errstr_size);
         }
         return RS_OK;
 }
