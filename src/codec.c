@@ -1274,7 +1274,7 @@ rs_err_t rs_codec_decode_recs(rs_codec_t *codec, const void *buf, size_t len,
         const unsigned char *p = buf;
         avro_value_t *rec = &codec->recs.value, f, items;
         binding_t *unused;
-        size_t n;
+        size_t n = 0;
         rs_err_t err;
 
         if ((err = unframe(codec, &p, &len, &codec->recs, &unused)) ||
@@ -1294,7 +1294,7 @@ rs_err_t rs_codec_decode_recs(rs_codec_t *codec, const void *buf, size_t len,
         for (size_t i = 0; i < n; i++) {
                 rs_rec_t *r = &recs->items[i];
                 avro_value_t it, br;
-                int sym, d;
+                int sym = 0, d = 0;
                 avro_value_get_by_index(&items, i, &it, NULL);
                 avro_value_get_by_name(&it, "item_id", &f, NULL);
                 if ((err = intern_value(codec, &f, &r->item)))
@@ -1336,7 +1336,7 @@ rs_err_t rs_codec_decode_item(rs_codec_t *codec, const void *buf, size_t len,
         avro_value_t *rec = &codec->item.value, f;
         binding_t *unused;
         rs_err_t err;
-        int sym;
+        int sym = 0;
 
         if ((err = unframe(codec, &p, &len, &codec->item, &unused)) ||
             (err = read_value(codec, &codec->item, p, len)))
@@ -1353,7 +1353,7 @@ rs_err_t rs_codec_decode_item(rs_codec_t *codec, const void *buf, size_t len,
         if (!nullable(rec, "duration_ms", &f))
                 avro_value_get_long(&f, &m->duration_ms);
         if (!nullable(rec, "embedding", &f)) {
-                size_t n;
+                size_t n = 0;
                 avro_value_get_size(&f, &n);
                 if (n > codec->emb_cap) {
                         float *e = realloc(codec->emb, n * sizeof(*e));

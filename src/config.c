@@ -27,6 +27,10 @@ void rs_diag_fini(rs_diag_t *d)
 
 static void diag_vat(rs_diag_t *d, int line, int col, const char *path,
                      const char *fmt, va_list ap)
+        __attribute__((format(printf, 5, 0)));
+
+static void diag_vat(rs_diag_t *d, int line, int col, const char *path,
+                     const char *fmt, va_list ap)
 {
         char msg[512];
 
