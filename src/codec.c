@@ -1303,6 +1303,9 @@ rs_err_t rs_codec_decode_recs(rs_codec_t *codec, const void *buf, size_t len,
                 avro_value_get_double(&f, &r->score);
                 avro_value_get_by_name(&it, "reason", &f, NULL);
                 avro_value_get_enum(&f, &sym);
+                if (sym < 0 || sym >= RS_REASON__COUNT)
+                        return fail(codec, RS_ERR_DECODE, "bad_field",
+                                    "reason symbol %d is unknown", sym);
                 r->reason = (uint8_t)sym;
                 avro_value_get_by_name(&it, "because_of", &f, NULL);
                 avro_value_get_discriminant(&f, &d);
@@ -1373,6 +1376,9 @@ rs_err_t rs_codec_decode_item(rs_codec_t *codec, const void *buf, size_t len,
         }
         avro_value_get_by_name(rec, "status", &f, NULL);
         avro_value_get_enum(&f, &sym);
+        if (sym < 0 || sym > 1) /* ItemStatus: active, removed */
+                return fail(codec, RS_ERR_DECODE, "bad_field",
+                            "status symbol %d is unknown", sym);
         m->removed = sym == 1;
         avro_value_get_by_name(rec, "updated_ts", &f, NULL);
         avro_value_get_long(&f, &m->updated_ts);

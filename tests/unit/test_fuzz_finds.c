@@ -1,0 +1,105 @@
+/* What the fuzz targets of tests/fuzz/ found, one test each, with the
+ * input written out by hand from the Avro specification (the crashing
+ * inputs themselves are kept in tests/fuzz/corpus/). Each failed before
+ * its fix. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "recstream/codec.h"
+#include "recstream/intern.h"
+
+/* A plain UserRecs: user_id "u1", generated_ts 1, pipeline {"p", "h"},
+ * one item {"v2", score 0.0, reason REASON, because_of null}. */
+#define RECS_WITH_REASON(reason)                                               \
+        {                                                                      \
+                0x04, 'u', '1', 0x02, 0x02, 'p', 0x02, 'h', 0x02, 0x04, 'v',   \
+                        '2', 0, 0, 0, 0, 0, 0, 0, 0, (reason), 0x00, 0x00      \
+        }
+
+/* A plain ItemMeta: item_id "v1", category null, tags [], duration null,
+ * embedding null, status STATUS, updated_ts 1. */
+#define ITEM_WITH_STATUS(status)                                               \
+        {                                                                      \
+                0x04, 'v', '1', 0x00, 0x00, 0x00, 0x00, (status), 0x02         \
+        }
+
+/* A Rec's reason outside the Reason enum (covisit, interest, trending):
+ * the record was read with reason 3, which no rs_reason_t names. */
+static void test_recs_reason_out_of_range(void **state)
+{
+        char err[256];
+        rs_intern_t *in = rs_intern_new();
+        rs_codec_t *codec =
+                rs_codec_new(RS_FRAMING_PLAIN, in, err, sizeof(err));
+        const unsigned char good[] = RECS_WITH_REASON(0x04); /* 2: trending */
+        const unsigned char three[] = RECS_WITH_REASON(0x06);
+        const unsigned char minus1[] = RECS_WITH_REASON(0x01);
+        static rs_recs_t recs;
+
+        (void)state;
+        assert_int_equal(rs_codec_decode_recs(codec, good, sizeof(good), &recs),
+                         RS_OK);
+        assert_int_equal(recs.n, 1);
+        assert_int_equal(recs.items[0].reason, RS_REASON_TRENDING);
+        assert_string_equal(rs_intern_str(in, recs.items[0].item, NULL), "v2");
+
+        assert_int_equal(
+                rs_codec_decode_recs(codec, three, sizeof(three), &recs),
+                RS_ERR_DECODE);
+        assert_string_equal(rs_codec_reason(codec), "bad_field");
+        assert_non_null(strstr(rs_codec_error(codec), "reason"));
+        assert_int_equal(
+                rs_codec_decode_recs(codec, minus1, sizeof(minus1), &recs),
+                RS_ERR_DECODE);
+        assert_string_equal(rs_codec_reason(codec), "bad_field");
+        rs_codec_destroy(codec);
+        rs_intern_destroy(in);
+}
+
+/* An ItemMeta status outside ItemStatus (active, removed) was taken as
+ * active. */
+static void test_item_status_out_of_range(void **state)
+{
+        char err[256];
+        rs_intern_t *in = rs_intern_new();
+        rs_codec_t *codec =
+                rs_codec_new(RS_FRAMING_PLAIN, in, err, sizeof(err));
+        const unsigned char removed[] = ITEM_WITH_STATUS(0x02);
+        const unsigned char two[] = ITEM_WITH_STATUS(0x04);
+        const unsigned char minus1[] = ITEM_WITH_STATUS(0x01);
+        rs_item_meta_t m;
+
+        (void)state;
+        assert_int_equal(
+                rs_codec_decode_item(codec, removed, sizeof(removed), &m),
+                RS_OK);
+        assert_int_equal(m.removed, 1);
+        assert_int_equal(m.updated_ts, 1);
+        assert_string_equal(rs_intern_str(in, m.item, NULL), "v1");
+
+        assert_int_equal(rs_codec_decode_item(codec, two, sizeof(two), &m),
+                         RS_ERR_DECODE);
+        assert_string_equal(rs_codec_reason(codec), "bad_field");
+        assert_non_null(strstr(rs_codec_error(codec), "status"));
+        assert_int_equal(
+                rs_codec_decode_item(codec, minus1, sizeof(minus1), &m),
+                RS_ERR_DECODE);
+        rs_codec_destroy(codec);
+        rs_intern_destroy(in);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_recs_reason_out_of_range),
+                cmocka_unit_test(test_item_status_out_of_range),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
