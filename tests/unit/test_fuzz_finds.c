@@ -13,7 +13,9 @@
 #include <cmocka.h>
 
 #include "recstream/codec.h"
+#include "recstream/config.h"
 #include "recstream/intern.h"
+#include "recstream/pipeline.h"
 
 /* A plain UserRecs: user_id "u1", generated_ts 1, pipeline {"p", "h"},
  * one item {"v2", score 0.0, reason REASON, because_of null}. */
@@ -95,11 +97,42 @@ static void test_item_status_out_of_range(void **state)
         rs_intern_destroy(in);
 }
 
+/* Every error is one line `file:line:col: error: ...`, also when
+ * librdkafka's message ends with a newline (a value out of its range) and
+ * when a quoted key or value holds one: fuzz_pipeline found an empty line
+ * after the librdkafka message. */
+static void test_diag_one_line_each(void **state)
+{
+        const char text[] = "name: t\n"
+                            "source:\n"
+                            "  kafka: {session.timeout.ms: 0}\n"
+                            "sink: {framing: \"a\\nb\"}\n"
+                            "stages: [{type: passthrough}]\n"
+                            "kafka: {\"x\\ny\": 1}\n";
+        rs_diag_t d;
+
+        (void)state;
+        rs_diag_init(&d, "t.yaml");
+        assert_null(rs_pipeline_parse(text, sizeof(text) - 1, &d));
+        assert_int_equal(d.errors, 3);
+        assert_string_equal(
+                d.text.p,
+                "t.yaml:6:17: error: kafka.x y: No such configuration "
+                "property: \"x y\"\n"
+                "t.yaml:3:31: error: source.kafka.session.timeout.ms: "
+                "Configuration property \"session.timeout.ms\" value 0 is "
+                "outside allowed range 1..3600000\n"
+                "t.yaml:4:17: error: sink.framing: 'a b' is not one of: "
+                "plain, confluent, single-object\n");
+        rs_diag_fini(&d);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_recs_reason_out_of_range),
                 cmocka_unit_test(test_item_status_out_of_range),
+                cmocka_unit_test(test_diag_one_line_each),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
