@@ -35,6 +35,7 @@ struct rs_csv {
         size_t off[MAX_FIELDS]; /* field starts while the row grows */
         char *field[MAX_FIELDS];
         int nfields;
+        int nul; /* the record holds a NUL byte (a C string would end there) */
 };
 
 /* Reads one record (which may span lines inside quotes) into csv->row and
@@ -46,6 +47,7 @@ static int read_record(rs_csv_t *csv)
 
         rs_buf_reset(&csv->row);
         csv->nfields = 0;
+        csv->nul = 0;
         for (;;) {
                 c = getc_unlocked(csv->f);
                 if (c == EOF) {
@@ -54,6 +56,8 @@ static int read_record(rs_csv_t *csv)
                         break;
                 }
                 any = 1;
+                if (c == '\0')
+                        csv->nul = 1;
                 if (quoted) {
                         if (c == '"') {
                                 int d = getc_unlocked(csv->f);
@@ -121,6 +125,11 @@ rs_csv_t *rs_csv_new(FILE *f, char *errstr, size_t errstr_size)
         if (read_record(csv)) {
                 rs_seterr(errstr, errstr_size, RS_ERR_DECODE,
                           "empty file: no CSV header");
+                goto fail;
+        }
+        if (csv->nul) {
+                rs_seterr(errstr, errstr_size, RS_ERR_DECODE,
+                          "line 1: a NUL byte in the header");
                 goto fail;
         }
         for (int c = 0; c < C__COUNT; c++) {
@@ -235,7 +244,11 @@ rs_err_t rs_csv_next(rs_csv_t *csv, rs_event_fields_t *ev, char *errstr,
         do {
                 if (read_record(csv))
                         return RS_ERR_NOENT;
-        } while (csv->nfields == 1 && !*csv->field[0]); /* blank line */
+        } while (!csv->nul && csv->nfields == 1 &&
+                 !*csv->field[0]); /* blank line */
+        if (csv->nul)
+                return rs_seterr(errstr, errstr_size, RS_ERR_DECODE,
+                                 "line %ld: a NUL byte in the row", csv->line);
         for (int c = 0; c < C__COUNT; c++)
                 cols[c] = col(csv, c);
         return rs_csv_fields(cols, csv->line, ev, errstr, errstr_size);
