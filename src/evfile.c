@@ -3,9 +3,11 @@
  * JSON lines hold one flat object per line with the canonical CSV names;
  * values are strings, numbers or null. The object is read into the CSV
  * columns' text and converted by the same code as a CSV row. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "recstream/buf.h"
 #include "recstream/codec.h"
@@ -21,8 +23,9 @@ struct rs_evfile {
         rs_intern_t *strings;
         rs_csv_t *csv;
         rs_ocf_t *ocf;
-        rs_buf_t line; /* jsonl: the current line */
-        rs_buf_t buf;  /* jsonl: its values, NUL-separated */
+        char *line; /* jsonl: the current line (getline()'s buffer) */
+        size_t line_cap;
+        rs_buf_t buf; /* jsonl: its values, NUL-separated */
 };
 
 static int ends_with(const char *s, const char *suffix)
@@ -42,7 +45,6 @@ rs_evfile_t *rs_evfile_open(const char *path, rs_intern_t *strings,
         }
         f->strings = strings;
         rs_buf_init(&f->buf);
-        rs_buf_init(&f->line);
         f->kind = ends_with(path, ".avro") ? F_AVRO
                   : ends_with(path, ".jsonl") || ends_with(path, ".json")
                           ? F_JSONL
@@ -79,7 +81,7 @@ void rs_evfile_close(rs_evfile_t *f)
         if (f->f && f->f != stdin)
                 fclose(f->f);
         rs_buf_fini(&f->buf);
-        rs_buf_fini(&f->line);
+        free(f->line);
         free(f);
 }
 
@@ -120,8 +122,29 @@ static void put_utf8(rs_buf_t *b, unsigned cp)
         rs_buf_add(b, u, n);
 }
 
+/* The four hex digits at s (never past a NUL); -1 when they are not. */
+static int hex4(const char *s, unsigned *out)
+{
+        unsigned v = 0;
+
+        for (int i = 0; i < 4; i++) {
+                char c = s[i];
+                int d = c >= '0' && c <= '9'   ? c - '0'
+                        : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                        : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                               : -1;
+                if (d < 0)
+                        return -1;
+                v = v << 4 | (unsigned)d;
+        }
+        *out = v;
+        return 0;
+}
+
 /* A JSON string at *p (after its opening quote) appended to out,
- * NUL-terminated; -1 when malformed. */
+ * NUL-terminated; -1 when malformed. \u0000 is refused (the string would
+ * end there), and so is a surrogate that is not half of a pair (it has no
+ * UTF-8 form). */
 static int json_string(const char **p, rs_buf_t *out)
 {
         const char *s = *p;
@@ -146,19 +169,16 @@ static int json_string(const char **p, rs_buf_t *out)
                 }
                 if (c != 'u')
                         return -1;
-                unsigned cp;
-                if (sscanf(s, "%4x", &cp) != 1)
+                unsigned cp, lo;
+                if (hex4(s, &cp) || cp == 0 || (cp >= 0xDC00 && cp < 0xE000))
                         return -1;
                 s += 4;
-                if (cp >= 0xD800 && cp < 0xDC00 && s[0] == '\\' &&
-                    s[1] == 'u') {
-                        unsigned lo;
-                        if (sscanf(s + 2, "%4x", &lo) == 1 && lo >= 0xDC00 &&
-                            lo < 0xE000) {
-                                cp = 0x10000 + ((cp - 0xD800) << 10) +
-                                     (lo - 0xDC00);
-                                s += 6;
-                        }
+                if (cp >= 0xD800 && cp < 0xDC00) {
+                        if (s[0] != '\\' || s[1] != 'u' || hex4(s + 2, &lo) ||
+                            lo < 0xDC00 || lo >= 0xE000)
+                                return -1;
+                        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                        s += 6;
                 }
                 put_utf8(out, cp);
         }
@@ -246,26 +266,23 @@ rs_err_t rs_evfile_next(rs_evfile_t *f, rs_event_t *ev, char *errstr,
         if (f->kind == F_CSV) {
                 err = rs_csv_next(f->csv, &fields, errstr, errstr_size);
         } else {
-                static const size_t chunk = 4096;
-                rs_buf_t *line = &f->line;
+                ssize_t n;
                 do {
-                        rs_buf_reset(line);
-                        for (;;) {
-                                if (rs_buf_reserve(line, chunk))
-                                        return RS_ERR_NOMEM;
-                                if (!fgets(line->p + line->len, (int)chunk,
-                                           f->f))
-                                        break;
-                                line->len += strlen(line->p + line->len);
-                                if (line->len && line->p[line->len - 1] == '\n')
-                                        break;
-                        }
-                        if (!line->len)
-                                return RS_ERR_NOENT;
+                        /* getline(), not fgets(): a NUL byte in a line
+                         * must not hide where the line ends. */
+                        errno = 0;
+                        n = getline(&f->line, &f->line_cap, f->f);
+                        if (n < 0)
+                                return errno == ENOMEM ? RS_ERR_NOMEM
+                                                       : RS_ERR_NOENT;
                         f->lineno++;
-                        line->p[strcspn(line->p, "\r\n")] = '\0';
-                } while (!line->p[strspn(line->p, " \t")]); /* blank line */
-                err = json_row(f, line->p, &fields, errstr, errstr_size);
+                        if (memchr(f->line, '\0', (size_t)n))
+                                return rs_seterr(
+                                        errstr, errstr_size, RS_ERR_DECODE,
+                                        "line %ld: a NUL byte", f->lineno);
+                        f->line[strcspn(f->line, "\r\n")] = '\0';
+                } while (!f->line[strspn(f->line, " \t")]); /* blank line */
+                err = json_row(f, f->line, &fields, errstr, errstr_size);
         }
         if (err)
                 return err;

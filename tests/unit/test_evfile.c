@@ -59,6 +59,58 @@ static void read_all(const char *suffix, const char *text, size_t len,
         unlink(path);
 }
 
+#define LIKE "\"item_id\":\"v\",\"event_type\":\"like\",\"ts\":5}\n"
+
+/* A NUL byte in a line spliced the next line onto it (fgets() stops
+ * nowhere special at a NUL): the next event was lost. */
+static void test_jsonl_nul_byte(void **state)
+{
+        const char text[] = "{\"event_id\":\"e1\",\"user_id\":\"u1\"," LIKE
+                            "{\"event_id\":\"e2\",\"user_id\":\"u\0x\"," LIKE
+                            "{\"event_id\":\"e3\",\"user_id\":\"u3\"," LIKE;
+        char got[256];
+
+        (void)state;
+        read_all(".jsonl", text, sizeof(text) - 1, got, sizeof(got));
+        assert_string_equal(got, "u1/v !2 u3/v");
+}
+
+/* \u with fewer than four hex digits at the end of the line: the parser
+ * stepped over the line's terminating NUL and read what an earlier,
+ * longer line had left in the buffer (here a whole event of line 1
+ * again). A sign or a space is not a hex digit either; \u0000 would cut
+ * the id at it. */
+static void test_jsonl_short_escape(void **state)
+{
+        const char text[] =
+                "{\"event_id\":\"e1111111\",\"user_id\":\"u1\"," LIKE
+                "{\"event_id\":\"\\u1\n"
+                "{\"event_id\":\"e3\",\"user_id\":\"\\u+7ff\"," LIKE
+                "{\"event_id\":\"e4\",\"user_id\":\"\\u 7ff\"," LIKE
+                "{\"event_id\":\"e5\",\"user_id\":\"a\\u0000b\"," LIKE
+                "{\"event_id\":\"e6\",\"user_id\":"
+                "\"\\u00fc\\ud83d\\ude00\"," LIKE;
+        char got[256];
+
+        (void)state;
+        read_all(".jsonl", text, sizeof(text) - 1, got, sizeof(got));
+        assert_string_equal(got, "u1/v !2 !3 !4 !5 \xc3\xbc\xf0\x9f\x98\x80/v");
+}
+
+/* A lone surrogate has no UTF-8 form. */
+static void test_jsonl_lone_surrogate(void **state)
+{
+        const char text[] =
+                "{\"event_id\":\"e1\",\"user_id\":\"\\ud800\"," LIKE
+                "{\"event_id\":\"e2\",\"user_id\":\"\\udc00\"," LIKE
+                "{\"event_id\":\"e3\",\"user_id\":\"\\ud800x\"," LIKE
+                "{\"event_id\":\"e4\",\"user_id\":\"u4\"," LIKE;
+        char got[256];
+
+        (void)state;
+        read_all(".jsonl", text, sizeof(text) - 1, got, sizeof(got));
+        assert_string_equal(got, "!1 !2 !3 u4/v");
+}
 
 /* A NUL byte in a CSV field cut the id at it: "u\0x" was user "u". */
 static void test_csv_nul_byte(void **state)
@@ -77,6 +129,9 @@ static void test_csv_nul_byte(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_jsonl_nul_byte),
+                cmocka_unit_test(test_jsonl_short_escape),
+                cmocka_unit_test(test_jsonl_lone_surrogate),
                 cmocka_unit_test(test_csv_nul_byte),
         };
         return cmocka_run_group_tests_name("evfile", tests, NULL, NULL);
