@@ -5,6 +5,10 @@
 #   make test       unit, config, interop and end-to-end tests
 #   make asan       the whole suite under AddressSanitizer + UBSan + LSan
 #   make valgrind   the unit tests under valgrind memcheck
+#   make fuzz       libFuzzer targets (tests/fuzz/: Avro decoders in each
+#                   framing, the YAML loader, the CSV and JSON-lines
+#                   readers), FUZZ_SECONDS (60) each, built with clang in
+#                   build/fuzz; fails on any crash, leak or sanitizer error
 #   make bench      benchmarks (see BENCHMARKS.md)
 #   make deps       install the Debian packages (root)
 #   V=1             show full commands
@@ -18,7 +22,8 @@ PKGS      := rdkafka avro-c yaml-0.1 openblas
 TEST_PKGS := cmocka
 APT_PKGS  := build-essential pkg-config librdkafka-dev libavro-dev \
              libopenblas-dev libyaml-dev libcmocka-dev python3 \
-             python3-confluent-kafka python3-avro kcat clang-format valgrind
+             python3-confluent-kafka python3-avro kcat clang-format valgrind \
+             clang-14 libclang-rt-14-dev
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
             -Wmissing-prototypes -Wformat=2 -Wvla
@@ -47,7 +52,7 @@ TOOL_BINS := $(BUILD)/tests/codec_tool
 SCHEMAS  := $(wildcard schemas/*.avsc)
 
 .PHONY: all deps check-deps check-test-deps test unit asan asan-run valgrind demo bench \
-        format format-check install clean
+        fuzz fuzz-build format format-check install clean
 all: $(BIN)
 
 # --- dependencies -----------------------------------------------------------
@@ -141,6 +146,58 @@ valgrind: $(UNIT_BINS)
 		OPENBLAS_NUM_THREADS=1 $(VALGRIND) $$t >/dev/null 2>$$t.vg || \
 			{ fail=1; cat $$t.vg; echo "valgrind: $$t failed"; }; \
 	done; [ $$fail = 0 ] && echo "valgrind: $(words $(UNIT_BINS)) unit test binaries clean"
+
+# libFuzzer targets (tests/fuzz/README.md), in their own tree: the library
+# built by clang with ASan + UBSan and fuzzer coverage, each target linked
+# with libFuzzer, then run by tests/fuzz/run.sh for FUZZ_SECONDS each on a
+# temporary copy of its corpus tests/fuzz/corpus/<target>/.
+FUZZ_CC      ?= clang-14
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := codec_plain codec_confluent codec_single_object pipeline \
+                csv jsonl
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_SCHEMAS := $(wildcard tests/fuzz/schemas/*.avsc)
+
+fuzz:
+	$(Q)command -v $(FUZZ_CC) >/dev/null || { \
+		echo "recstream: $(FUZZ_CC) missing; run:"; \
+		echo "  sudo apt-get update && sudo apt-get install -y clang-14 libclang-rt-14-dev"; \
+		exit 1; }
+	$(Q)$(MAKE) --no-print-directory BUILD=build/fuzz CC=$(FUZZ_CC) \
+		CFLAGS="-O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) -fsanitize=fuzzer-no-link" \
+		LDFLAGS="-fsanitize=fuzzer $(FUZZ_SAN)" fuzz-build
+	$(Q)BUILD=build/fuzz FUZZ_SECONDS=$(FUZZ_SECONDS) \
+		sh tests/fuzz/run.sh $(FUZZ_TARGETS)
+
+fuzz-build: $(FUZZ_TARGETS:%=$(BUILD)/fuzz_%)
+
+$(BUILD)/gen/fuzz_schemas.c: scripts/embed-schemas.sh $(FUZZ_SCHEMAS)
+	@mkdir -p $(@D)
+	$(Q)sh scripts/embed-schemas.sh $@ $(FUZZ_SCHEMAS)
+
+$(BUILD)/fuzz_codec_plain: FUZZ_DEFS := -DFRAMING=RS_FRAMING_PLAIN
+$(BUILD)/fuzz_codec_confluent: FUZZ_DEFS := -DFRAMING=RS_FRAMING_CONFLUENT
+$(BUILD)/fuzz_codec_single_object: FUZZ_DEFS := -DFRAMING=RS_FRAMING_SINGLE_OBJECT
+$(BUILD)/fuzz_csv: FUZZ_DEFS := -DSUFFIX='".csv"'
+$(BUILD)/fuzz_jsonl: FUZZ_DEFS := -DSUFFIX='".jsonl"'
+
+# A static pattern: a plain one would also match the .d files beside them.
+FUZZ_CODEC_BINS := $(BUILD)/fuzz_codec_plain $(BUILD)/fuzz_codec_confluent \
+                   $(BUILD)/fuzz_codec_single_object
+$(FUZZ_CODEC_BINS): $(BUILD)/fuzz_codec_%: tests/fuzz/fuzz_codec.c \
+		$(BUILD)/gen/fuzz_schemas.c $(BUILD)/librecstream.a
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)$(CC) $(CFLAGS) $(RS_CFLAGS) $(FUZZ_DEFS) $(LDFLAGS) -o $@ $< \
+		$(BUILD)/gen/fuzz_schemas.c $(BUILD)/librecstream.a $(LIBS)
+
+$(BUILD)/fuzz_pipeline: tests/fuzz/fuzz_pipeline.c $(BUILD)/librecstream.a
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)$(CC) $(CFLAGS) $(RS_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/librecstream.a $(LIBS)
+
+$(BUILD)/fuzz_csv $(BUILD)/fuzz_jsonl: tests/fuzz/fuzz_evfile.c $(BUILD)/librecstream.a
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)$(CC) $(CFLAGS) $(RS_CFLAGS) $(FUZZ_DEFS) $(LDFLAGS) -o $@ $< \
+		$(BUILD)/librecstream.a $(LIBS)
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/librecstream.a
 	@mkdir -p $(@D)

@@ -1211,7 +1211,7 @@ rs_err_t rs_codec_decode_recs(rs_codec_t *codec, const void *buf, size_t len,
         const unsigned char *p = buf;
         avro_value_t *rec = &codec->recs.value, f, items;
         binding_t *unused;
-        size_t n;
+        size_t n = 0;
         rs_err_t err;
 
         if ((err = unframe(codec, &p, &len, &codec->recs, &unused)) ||
@@ -1231,7 +1231,7 @@ rs_err_t rs_codec_decode_recs(rs_codec_t *codec, const void *buf, size_t len,
         for (size_t i = 0; i < n; i++) {
                 rs_rec_t *r = &recs->items[i];
                 avro_value_t it, br;
-                int sym, d;
+                int sym = 0, d = 0;
                 avro_value_get_by_index(&items, i, &it, NULL);
                 avro_value_get_by_name(&it, "item_id", &f, NULL);
                 if ((err = intern_value(codec, &f, &r->item)))
@@ -1240,6 +1240,9 @@ rs_err_t rs_codec_decode_recs(rs_codec_t *codec, const void *buf, size_t len,
                 avro_value_get_double(&f, &r->score);
                 avro_value_get_by_name(&it, "reason", &f, NULL);
                 avro_value_get_enum(&f, &sym);
+                if (sym < 0 || sym >= RS_REASON__COUNT)
+                        return fail(codec, RS_ERR_DECODE, "bad_field",
+                                    "reason symbol %d is unknown", sym);
                 r->reason = (uint8_t)sym;
                 avro_value_get_by_name(&it, "because_of", &f, NULL);
                 avro_value_get_discriminant(&f, &d);
@@ -1273,7 +1276,7 @@ rs_err_t rs_codec_decode_item(rs_codec_t *codec, const void *buf, size_t len,
         avro_value_t *rec = &codec->item.value, f;
         binding_t *unused;
         rs_err_t err;
-        int sym;
+        int sym = 0;
 
         if ((err = unframe(codec, &p, &len, &codec->item, &unused)) ||
             (err = read_value(codec, &codec->item, p, len)))
@@ -1290,7 +1293,7 @@ rs_err_t rs_codec_decode_item(rs_codec_t *codec, const void *buf, size_t len,
         if (!nullable(rec, "duration_ms", &f))
                 avro_value_get_long(&f, &m->duration_ms);
         if (!nullable(rec, "embedding", &f)) {
-                size_t n;
+                size_t n = 0;
                 avro_value_get_size(&f, &n);
                 if (n > codec->emb_cap) {
                         float *e = realloc(codec->emb, n * sizeof(*e));
@@ -1310,6 +1313,9 @@ rs_err_t rs_codec_decode_item(rs_codec_t *codec, const void *buf, size_t len,
         }
         avro_value_get_by_name(rec, "status", &f, NULL);
         avro_value_get_enum(&f, &sym);
+        if (sym < 0 || sym > 1) /* ItemStatus: active, removed */
+                return fail(codec, RS_ERR_DECODE, "bad_field",
+                            "status symbol %d is unknown", sym);
         m->removed = sym == 1;
         avro_value_get_by_name(rec, "updated_ts", &f, NULL);
         avro_value_get_long(&f, &m->updated_ts);

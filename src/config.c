@@ -28,13 +28,30 @@ void rs_diag_fini(rs_diag_t *d)
 
 static void diag_vat(rs_diag_t *d, int line, int col, const char *path,
                      const char *fmt, va_list ap)
+        __attribute__((format(printf, 5, 0)));
+
+static void diag_vat(rs_diag_t *d, int line, int col, const char *path,
+                     const char *fmt, va_list ap)
 {
         char msg[512];
+        rs_buf_t *b = &d->text;
+        size_t start = b->len;
 
         vsnprintf(msg, sizeof(msg), fmt, ap);
-        rs_buf_printf(&d->text, "%s:%d:%d: error: %s%s%s\n",
+        rs_buf_printf(b, "%s:%d:%d: error: %s%s%s",
                       d->file ? d->file : "<config>", line, col, path,
                       *path ? ": " : "", msg);
+        /* One error, one line: librdkafka ends some messages with a
+         * newline, and a key or a value quoted in the message may hold
+         * one. */
+        if (b->p && !b->oom) {
+                for (size_t i = start; i < b->len; i++)
+                        if (b->p[i] == '\n' || b->p[i] == '\r')
+                                b->p[i] = ' ';
+                while (b->len > start && b->p[b->len - 1] == ' ')
+                        b->p[--b->len] = '\0';
+        }
+        rs_buf_adds(b, "\n");
         d->errors++;
 }
 

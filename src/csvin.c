@@ -36,6 +36,7 @@ struct rs_csv {
         char *field[MAX_FIELDS];
         int nfields;
         int over; /* the record passed RS_ROW_MAX: skipped to its line end */
+        int nul;  /* the record holds a NUL byte (a C string would end there) */
 };
 
 /* Reads one record (which may span lines inside quotes) into csv->row and
@@ -50,6 +51,7 @@ static int read_record(rs_csv_t *csv)
         rs_buf_reset(&csv->row);
         csv->nfields = 0;
         csv->over = 0;
+        csv->nul = 0;
         for (;;) {
                 c = getc_unlocked(csv->f);
                 if (c == EOF) {
@@ -58,6 +60,8 @@ static int read_record(rs_csv_t *csv)
                         break;
                 }
                 any = 1;
+                if (c == '\0')
+                        csv->nul = 1;
                 if (csv->row.len >= RS_ROW_MAX) {
                         csv->over = 1;
                         if (c == '\n')
@@ -131,6 +135,11 @@ rs_csv_t *rs_csv_new(FILE *f, char *errstr, size_t errstr_size)
         if (read_record(csv)) {
                 rs_seterr(errstr, errstr_size, RS_ERR_DECODE,
                           "empty file: no CSV header");
+                goto fail;
+        }
+        if (csv->nul) {
+                rs_seterr(errstr, errstr_size, RS_ERR_DECODE,
+                          "line 1: a NUL byte in the header");
                 goto fail;
         }
         for (int c = 0; c < C__COUNT; c++) {
@@ -258,12 +267,13 @@ rs_err_t rs_csv_next(rs_csv_t *csv, rs_event_fields_t *ev, const char **reason,
         do {
                 if (read_record(csv))
                         return RS_ERR_NOENT;
-        } while (!csv->over && csv->nfields == 1 &&
+        } while (!csv->over && !csv->nul && csv->nfields == 1 &&
                  !*csv->field[0]); /* blank line */
-        if (csv->over) {
+        if (csv->over || csv->nul) {
                 *reason = "bad_row";
                 return rs_seterr(errstr, errstr_size, RS_ERR_DECODE,
-                                 "line %ld: bad_row: longer than %u bytes",
+                                 csv->over ? "line %ld: longer than %u bytes"
+                                           : "line %ld: a NUL byte in the row",
                                  csv->line, RS_ROW_MAX);
         }
         for (int c = 0; c < C__COUNT; c++)

@@ -3,9 +3,11 @@
  * JSON lines hold one flat object per line with the canonical CSV names;
  * values are strings, numbers or null. The object is read into the CSV
  * columns' text and converted by the same code as a CSV row. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "recstream/buf.h"
 #include "recstream/codec.h"
@@ -23,7 +25,7 @@ struct rs_evfile {
         rs_ocf_t *ocf;
         size_t max_id;
         const char *reason; /* of the last record that failed */
-        int over;           /* jsonl: the line passed RS_ROW_MAX */
+        int over, nul;      /* jsonl: the line passed RS_ROW_MAX / held NUL */
         rs_buf_t line;      /* jsonl: the current line */
         rs_buf_t buf;       /* jsonl: its values, NUL-separated */
 };
@@ -125,8 +127,29 @@ static void put_utf8(rs_buf_t *b, unsigned cp)
         rs_buf_add(b, u, n);
 }
 
+/* The four hex digits at s (never past a NUL); -1 when they are not. */
+static int hex4(const char *s, unsigned *out)
+{
+        unsigned v = 0;
+
+        for (int i = 0; i < 4; i++) {
+                char c = s[i];
+                int d = c >= '0' && c <= '9'   ? c - '0'
+                        : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                        : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                               : -1;
+                if (d < 0)
+                        return -1;
+                v = v << 4 | (unsigned)d;
+        }
+        *out = v;
+        return 0;
+}
+
 /* A JSON string at *p (after its opening quote) appended to out,
- * NUL-terminated; -1 when malformed. */
+ * NUL-terminated; -1 when malformed. \u0000 is refused (the string would
+ * end there), and so is a surrogate that is not half of a pair (it has no
+ * UTF-8 form). */
 static int json_string(const char **p, rs_buf_t *out)
 {
         const char *s = *p;
@@ -151,19 +174,16 @@ static int json_string(const char **p, rs_buf_t *out)
                 }
                 if (c != 'u')
                         return -1;
-                unsigned cp;
-                if (sscanf(s, "%4x", &cp) != 1 || cp == 0)
-                        return -1; /* a NUL would cut the string short */
+                unsigned cp, lo;
+                if (hex4(s, &cp) || cp == 0 || (cp >= 0xDC00 && cp < 0xE000))
+                        return -1;
                 s += 4;
-                if (cp >= 0xD800 && cp < 0xDC00 && s[0] == '\\' &&
-                    s[1] == 'u') {
-                        unsigned lo;
-                        if (sscanf(s + 2, "%4x", &lo) == 1 && lo >= 0xDC00 &&
-                            lo < 0xE000) {
-                                cp = 0x10000 + ((cp - 0xD800) << 10) +
-                                     (lo - 0xDC00);
-                                s += 6;
-                        }
+                if (cp >= 0xD800 && cp < 0xDC00) {
+                        if (s[0] != '\\' || s[1] != 'u' || hex4(s + 2, &lo) ||
+                            lo < 0xDC00 || lo >= 0xE000)
+                                return -1;
+                        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                        s += 6;
                 }
                 put_utf8(out, cp);
         }
@@ -237,38 +257,41 @@ bad:
                          f->lineno);
 }
 
-/* The next line of a JSON-lines file into f->line, without its end;
- * RS_ERR_NOENT at the end of the file. A line longer than RS_ROW_MAX is
- * read to its end but not kept: f->over. */
+/* The next line of a JSON-lines file into f->line, NUL-terminated,
+ * without its end; RS_ERR_NOENT at the end of the file. A line is read to
+ * its end whatever it holds, but kept only up to RS_ROW_MAX bytes (f->over
+ * beyond) and a NUL byte in it is noted (f->nul): a C string would end
+ * there, and nothing of the next line may be taken for it. */
 static rs_err_t next_line(rs_evfile_t *f)
 {
-        static const size_t chunk = 4096;
         rs_buf_t *line = &f->line;
+        int c = 0;
 
-        f->over = 0;
+        f->over = f->nul = 0;
         do {
                 rs_buf_reset(line);
-                for (;;) {
+                int any = 0;
+                while ((c = getc_unlocked(f->f)) != EOF && c != '\n') {
+                        any = 1;
+                        if (c == '\0')
+                                f->nul = 1;
                         if (line->len >= RS_ROW_MAX) {
                                 f->over = 1;
-                                line->len = 0; /* read on, keep nothing */
+                                continue;
                         }
-                        if (rs_buf_reserve(line, chunk))
-                                return RS_ERR_NOMEM;
-                        if (!fgets(line->p + line->len, (int)chunk, f->f))
-                                break;
-                        line->len += strlen(line->p + line->len);
-                        if (line->len && line->p[line->len - 1] == '\n')
-                                break;
+                        char ch = (char)c;
+                        rs_buf_add(line, &ch, 1);
                 }
-                if (line->len > RS_ROW_MAX)
-                        f->over = 1;
-                if (!line->len && !f->over)
+                if (c == EOF && !any)
                         return RS_ERR_NOENT;
+                if (rs_buf_reserve(line, 1) || line->oom)
+                        return RS_ERR_NOMEM;
                 f->lineno++;
                 line->p[line->len] = '\0';
-                line->p[strcspn(line->p, "\r\n")] = '\0';
-        } while (!f->over && !line->p[strspn(line->p, " \t")]); /* blank */
+                if (line->len && line->p[line->len - 1] == '\r')
+                        line->p[--line->len] = '\0';
+        } while (!f->over && !f->nul &&
+                 !line->p[strspn(line->p, " \t")]); /* blank */
         return RS_OK;
 }
 
@@ -296,10 +319,11 @@ rs_err_t rs_evfile_next(rs_evfile_t *f, rs_event_t *ev, char *errstr,
                 f->lineno = rs_csv_line(f->csv);
         } else if ((err = next_line(f))) {
                 return err;
-        } else if (f->over) {
+        } else if (f->over || f->nul) {
                 f->reason = "bad_row";
                 err = rs_seterr(errstr, errstr_size, RS_ERR_DECODE,
-                                "line %ld: bad_row: longer than %u bytes",
+                                f->over ? "line %ld: longer than %u bytes"
+                                        : "line %ld: a NUL byte in the line",
                                 f->lineno, RS_ROW_MAX);
         } else {
                 err = json_row(f, f->line.p, &fields, &f->reason, errstr,
