@@ -170,7 +170,10 @@ static void test_file_ids(void **state)
                         assert_int_equal(
                                 rs_evfile_next(f, &ev, err, sizeof(err)),
                                 RS_ERR_DECODE);
-                        assert_string_equal(rs_evfile_reason(f), want[w]);
+                        /* a lone surrogate escape is no JSON string */
+                        assert_string_equal(rs_evfile_reason(f),
+                                            k == 1 && w == 3 ? "bad_row"
+                                                             : want[w]);
                         assert_int_equal(rs_evfile_line(f),
                                          (long)w + 2 + (k == 0));
                 }
