@@ -17,6 +17,7 @@
 #include "recstream/codec.h"
 #include "avro_strict.h"
 #include "recstream/hash.h"
+#include "recstream/records.h"
 
 #define CRC64_AVRO_EMPTY 0xc15d213aa4d7a795ULL
 
@@ -114,7 +115,15 @@ struct rs_codec {
         size_t plain; /* binding plain framing reads with */
         avro_reader_t reader;
 
-        fixed_t recs, item;
+        fixed_t recs, item, delta, nbrec;
+        rs_delta_t dec_delta; /* the last decoded delta */
+        rs_neighbor_t *dec_nb;
+        size_t dec_nb_cap;
+        rs_trend_t *dec_trend;
+        size_t dec_trend_cap;
+        /* encode: the index of each id in the record's id list */
+        uint32_t *idx_key, *idx_val;
+        uint32_t idx_mask, idx_n;
         float *emb; /* the last decoded ItemMeta embedding */
         size_t emb_cap;
 
@@ -478,6 +487,12 @@ rs_codec_t *rs_codec_new(rs_framing_t framing, rs_intern_t *strings,
                                       strlen(rs_schema_BehaviorEvent), 1,
                                       errstr, errstr_size))
                 goto fail;
+        if (fixed_init(&codec->delta, rs_schema_CoocDelta,
+                       strlen(rs_schema_CoocDelta), -1, errstr, errstr_size) ||
+            fixed_init(&codec->nbrec, rs_schema_ItemNeighbors,
+                       strlen(rs_schema_ItemNeighbors), -1, errstr,
+                       errstr_size))
+                goto fail;
         if (fixed_init(&codec->recs, rs_schema_UserRecs,
                        strlen(rs_schema_UserRecs), 2, errstr, errstr_size) ||
             fixed_init(&codec->item, rs_schema_ItemMeta,
@@ -500,6 +515,13 @@ void rs_codec_destroy(rs_codec_t *codec)
                 binding_fini(&codec->bindings[i]);
         free(codec->bindings);
         fixed_fini(&codec->recs);
+        fixed_fini(&codec->delta);
+        fixed_fini(&codec->nbrec);
+        rs_delta_fini(&codec->dec_delta);
+        free(codec->dec_nb);
+        free(codec->dec_trend);
+        free(codec->idx_key);
+        free(codec->idx_val);
         fixed_fini(&codec->item);
         free(codec->emb);
         if (codec->reader)
@@ -1042,13 +1064,13 @@ static int set_nullable(avro_value_t *rec, const char *name, int present,
         return present ? 0 : avro_value_set_null(br);
 }
 
-static rs_err_t frame_and_write(rs_codec_t *codec, avro_value_t *value,
-                                int32_t id, uint64_t fp, const void **out,
-                                size_t *out_len)
+static rs_err_t frame_write(rs_codec_t *codec, rs_framing_t framing,
+                            avro_value_t *value, int32_t id, uint64_t fp,
+                            const void **out, size_t *out_len)
 {
-        size_t hdr = codec->framing == RS_FRAMING_CONFLUENT       ? 5
-                     : codec->framing == RS_FRAMING_SINGLE_OBJECT ? 10
-                                                                  : 0;
+        size_t hdr = framing == RS_FRAMING_CONFLUENT       ? 5
+                     : framing == RS_FRAMING_SINGLE_OBJECT ? 10
+                                                           : 0;
         size_t need;
 
         if (avro_value_sizeof(value, &need))
@@ -1064,14 +1086,14 @@ static rs_err_t frame_and_write(rs_codec_t *codec, avro_value_t *value,
                 codec->out_size = size;
         }
         unsigned char *o = (unsigned char *)codec->out;
-        if (codec->framing == RS_FRAMING_CONFLUENT) {
+        if (framing == RS_FRAMING_CONFLUENT) {
                 uint32_t u = (uint32_t)id;
                 o[0] = 0;
                 o[1] = (unsigned char)(u >> 24);
                 o[2] = (unsigned char)(u >> 16);
                 o[3] = (unsigned char)(u >> 8);
                 o[4] = (unsigned char)u;
-        } else if (codec->framing == RS_FRAMING_SINGLE_OBJECT) {
+        } else if (framing == RS_FRAMING_SINGLE_OBJECT) {
                 o[0] = 0xC3;
                 o[1] = 0x01;
                 for (int i = 0; i < 8; i++)
@@ -1085,6 +1107,20 @@ static rs_err_t frame_and_write(rs_codec_t *codec, avro_value_t *value,
         *out = codec->out;
         *out_len = hdr + need;
         return RS_OK;
+}
+
+static rs_err_t frame_and_write(rs_codec_t *codec, avro_value_t *value,
+                                int32_t id, uint64_t fp, const void **out,
+                                size_t *out_len)
+{
+        return frame_write(codec, codec->framing, value, id, fp, out, out_len);
+}
+
+/* Internal records are plain Avro whatever the pipeline's framing. */
+static rs_err_t frame_plain(rs_codec_t *codec, avro_value_t *value,
+                            const void **out, size_t *out_len)
+{
+        return frame_write(codec, RS_FRAMING_PLAIN, value, -1, 0, out, out_len);
 }
 
 rs_err_t rs_codec_encode_event(rs_codec_t *codec, const rs_event_fields_t *e,
@@ -1193,12 +1229,15 @@ rs_err_t rs_codec_encode_recs(rs_codec_t *codec, const rs_recs_t *recs,
 
 static rs_err_t intern_value(rs_codec_t *codec, avro_value_t *v, uint32_t *id)
 {
-        const char *s;
+        const char *s, *why;
         size_t len;
 
         if (avro_value_get_string(v, &s, &len))
                 return fail(codec, RS_ERR_DECODE, "bad_field", "%s",
                             avro_strerror());
+        if ((why = rs_event_check_id(s, len - 1, codec->max_id)))
+                return fail(codec, RS_ERR_DECODE, why, "an id: %s (%zu bytes)",
+                            why, len - 1);
         *id = rs_intern_id(codec->strings, s, len - 1);
         return *id == RS_ID_NONE
                        ? fail(codec, RS_ERR_NOMEM, "nomem", "cannot intern id")
@@ -1319,5 +1358,433 @@ rs_err_t rs_codec_decode_item(rs_codec_t *codec, const void *buf, size_t len,
         m->removed = sym == 1;
         avro_value_get_by_name(rec, "updated_ts", &f, NULL);
         avro_value_get_long(&f, &m->updated_ts);
+        return RS_OK;
+}
+
+/*
+ * Internal records (records.h): pair deltas and neighbour records. Plain
+ * Avro binary of the built-in schemas, whose first field is `version`: a
+ * reader looks at it before anything else and skips a version it does not
+ * know (unknown_version), so replicas of two releases can share a topic.
+ */
+
+/* The index of id in the record being encoded, added to `ids` when new;
+ * -1 when out of memory. */
+static int64_t idx_of(rs_codec_t *codec, avro_value_t *ids, uint32_t id)
+{
+        if ((codec->idx_n + 1) * 2 > codec->idx_mask + 1u) {
+                uint32_t mask = codec->idx_mask ? codec->idx_mask * 2 + 1 : 255;
+                uint32_t *k = malloc(((size_t)mask + 1) * sizeof(*k));
+                uint32_t *v = malloc(((size_t)mask + 1) * sizeof(*v));
+                if (!k || !v) {
+                        free(k);
+                        free(v);
+                        return -1;
+                }
+                memset(k, 0xff, ((size_t)mask + 1) * sizeof(*k));
+                for (uint32_t i = 0; codec->idx_key && i <= codec->idx_mask;
+                     i++) {
+                        if (codec->idx_key[i] == RS_ID_NONE)
+                                continue;
+                        uint32_t s = rs_slot32(codec->idx_key[i], mask);
+                        while (k[s] != RS_ID_NONE)
+                                s = (s + 1) & mask;
+                        k[s] = codec->idx_key[i];
+                        v[s] = codec->idx_val[i];
+                }
+                free(codec->idx_key);
+                free(codec->idx_val);
+                codec->idx_key = k;
+                codec->idx_val = v;
+                codec->idx_mask = mask;
+        }
+        uint32_t s = rs_slot32(id, codec->idx_mask);
+        while (codec->idx_key[s] != RS_ID_NONE && codec->idx_key[s] != id)
+                s = (s + 1) & codec->idx_mask;
+        if (codec->idx_key[s] == id)
+                return codec->idx_val[s];
+        size_t len;
+        const char *str = rs_intern_str(codec->strings, id, &len);
+        avro_value_t el;
+        if (!str || avro_value_append(ids, &el, NULL) ||
+            avro_value_set_string_len(&el, str, len + 1))
+                return -1;
+        codec->idx_key[s] = id;
+        codec->idx_val[s] = codec->idx_n;
+        return codec->idx_n++;
+}
+
+static void idx_reset(rs_codec_t *codec)
+{
+        if (codec->idx_key)
+                memset(codec->idx_key, 0xff,
+                       ((size_t)codec->idx_mask + 1) * sizeof(*codec->idx_key));
+        codec->idx_n = 0;
+}
+
+rs_err_t rs_codec_encode_delta(rs_codec_t *codec, const rs_delta_t *d,
+                               const void **out, size_t *out_len)
+{
+        avro_value_t *rec = &codec->delta.value, f, ids, cats, upd, srcs;
+        uint32_t *cat_of = NULL;
+        rs_err_t err = RS_OK;
+
+        avro_value_reset(rec);
+        idx_reset(codec);
+        if (avro_value_get_by_name(rec, "version", &f, NULL) ||
+            avro_value_set_int(&f, RS_RECORDS_VERSION) ||
+            set_string(rec, "pipeline", codec->pipeline,
+                       strlen(codec->pipeline)) ||
+            avro_value_get_by_name(rec, "partition", &f, NULL) ||
+            avro_value_set_int(&f, d->partition) ||
+            avro_value_get_by_name(rec, "ids", &ids, NULL) ||
+            avro_value_get_by_name(rec, "categories", &cats, NULL) ||
+            avro_value_get_by_name(rec, "updates", &upd, NULL) ||
+            avro_value_get_by_name(rec, "sources", &srcs, NULL))
+                return fail(codec, RS_ERR_ENCODE, "encode", "%s",
+                            avro_strerror());
+        for (size_t i = 0; i < d->nsrc; i++) {
+                const rs_delta_src_t *s = &d->src[i];
+                avro_value_t el, x;
+                if (avro_value_append(&srcs, &el, NULL) ||
+                    set_string(&el, "topic", s->topic, strlen(s->topic)) ||
+                    avro_value_get_by_name(&el, "partition", &x, NULL) ||
+                    avro_value_set_int(&x, s->partition) ||
+                    avro_value_get_by_name(&el, "first_offset", &x, NULL) ||
+                    avro_value_set_long(&x, s->first_offset) ||
+                    avro_value_get_by_name(&el, "last_offset", &x, NULL) ||
+                    avro_value_set_long(&x, s->last_offset))
+                        return fail(codec, RS_ERR_ENCODE, "encode", "%s",
+                                    avro_strerror());
+        }
+        for (size_t i = 0; i < d->n; i++) {
+                const rs_delta_upd_t *u = &d->upd[i];
+                int64_t a = idx_of(codec, &ids, u->item), b;
+                avro_value_t el, x;
+                b = u->other == RS_DELTA_MARGINAL     ? -1
+                    : u->other == RS_DELTA_POPULARITY ? -2
+                                                      : idx_of(codec, &ids,
+                                                               u->other);
+                if (a < 0 || (b < 0 && u->other < RS_DELTA_POPULARITY))
+                        return fail(codec, RS_ERR_ENCODE, "encode",
+                                    "an update names an unknown id");
+                if (avro_value_append(&upd, &el, NULL) ||
+                    avro_value_get_by_name(&el, "item", &x, NULL) ||
+                    avro_value_set_int(&x, (int32_t)a) ||
+                    avro_value_get_by_name(&el, "other", &x, NULL) ||
+                    avro_value_set_int(&x, (int32_t)b) ||
+                    avro_value_get_by_name(&el, "ts", &x, NULL) ||
+                    avro_value_set_long(&x, u->ts) ||
+                    avro_value_get_by_name(&el, "w", &x, NULL) ||
+                    avro_value_set_float(&x, u->w))
+                        return fail(codec, RS_ERR_ENCODE, "encode", "%s",
+                                    avro_strerror());
+        }
+        /* one category per id, "" for none; those named by d->cats */
+        for (size_t i = 0; i < d->ncats; i++)
+                if (idx_of(codec, &ids, d->cats[i].item) < 0)
+                        return fail(codec, RS_ERR_ENCODE, "encode",
+                                    "a category names an unknown id");
+        if (codec->idx_n &&
+            !(cat_of = malloc(codec->idx_n * sizeof(*cat_of))))
+                return fail(codec, RS_ERR_NOMEM, "nomem", "out of memory");
+        for (uint32_t i = 0; i < codec->idx_n; i++)
+                cat_of[i] = RS_ID_NONE;
+        for (size_t i = 0; i < d->ncats; i++)
+                cat_of[idx_of(codec, &ids, d->cats[i].item)] =
+                        d->cats[i].category;
+        for (uint32_t i = 0; i < codec->idx_n && !err; i++) {
+                avro_value_t el;
+                size_t len = 0;
+                const char *c = cat_of[i] == RS_ID_NONE
+                                        ? ""
+                                        : rs_intern_str(codec->strings,
+                                                        cat_of[i], &len);
+                if (!c || avro_value_append(&cats, &el, NULL) ||
+                    avro_value_set_string_len(&el, c, len + 1))
+                        err = fail(codec, RS_ERR_ENCODE, "encode",
+                                   "categories: %s", avro_strerror());
+        }
+        free(cat_of);
+        if (err)
+                return err;
+        return frame_plain(codec, rec, out, out_len);
+}
+
+/* The version varint that starts an internal record; -1 when unreadable. */
+static int64_t leading_version(const unsigned char *p, size_t len)
+{
+        uint64_t v = 0;
+
+        for (size_t i = 0; i < len && i < 5; i++) {
+                v |= (uint64_t)(p[i] & 0x7F) << (7 * i);
+                if (!(p[i] & 0x80))
+                        return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+        }
+        return -1;
+}
+
+static rs_err_t read_internal(rs_codec_t *codec, fixed_t *fx, const void *buf,
+                              size_t len)
+{
+        int64_t v = leading_version(buf, len);
+
+        if (v != RS_RECORDS_VERSION)
+                return fail(codec, RS_ERR_DECODE, "unknown_version",
+                            "record version %lld, this build reads %d",
+                            (long long)v, RS_RECORDS_VERSION);
+        return read_value(codec, fx, buf, len);
+}
+
+static int64_t get_i64(avro_value_t *rec, const char *name)
+{
+        avro_value_t f;
+        int64_t v = 0;
+        int32_t i = 0;
+
+        if (avro_value_get_by_name(rec, name, &f, NULL))
+                return 0;
+        if (avro_value_get_type(&f) == AVRO_INT32) {
+                avro_value_get_int(&f, &i);
+                return i;
+        }
+        avro_value_get_long(&f, &v);
+        return v;
+}
+
+rs_err_t rs_codec_decode_delta(rs_codec_t *codec, const void *buf, size_t len,
+                               const rs_delta_t **out)
+{
+        avro_value_t *rec = &codec->delta.value, ids, cats, upd, srcs;
+        rs_delta_t *d = &codec->dec_delta;
+        size_t nids = 0, ncats = 0, n = 0, nsrc = 0;
+        uint32_t *id_of = NULL;
+        rs_err_t err;
+
+        rs_delta_reset(d);
+        if ((err = read_internal(codec, &codec->delta, buf, len)))
+                return err;
+        avro_value_get_by_name(rec, "ids", &ids, NULL);
+        avro_value_get_by_name(rec, "categories", &cats, NULL);
+        avro_value_get_by_name(rec, "updates", &upd, NULL);
+        avro_value_get_by_name(rec, "sources", &srcs, NULL);
+        avro_value_get_size(&ids, &nids);
+        avro_value_get_size(&cats, &ncats);
+        avro_value_get_size(&upd, &n);
+        avro_value_get_size(&srcs, &nsrc);
+        d->partition = (int32_t)get_i64(rec, "partition");
+        if (ncats != nids)
+                return fail(codec, RS_ERR_DECODE, "bad_field",
+                            "%zu categories for %zu ids", ncats, nids);
+        if (nids && !(id_of = malloc(nids * sizeof(*id_of))))
+                return fail(codec, RS_ERR_NOMEM, "nomem", "out of memory");
+        for (size_t i = 0; i < nids; i++) {
+                avro_value_t el, c;
+                const char *s;
+                size_t clen;
+                avro_value_get_by_index(&ids, i, &el, NULL);
+                if ((err = intern_value(codec, &el, &id_of[i])))
+                        goto out;
+                avro_value_get_by_index(&cats, i, &c, NULL);
+                if (avro_value_get_string(&c, &s, &clen) || clen <= 1)
+                        continue;
+                uint32_t cat;
+                if ((err = intern_value(codec, &c, &cat)) ||
+                    (err = rs_delta_add_category(d, id_of[i], cat)))
+                        goto out;
+        }
+        for (size_t i = 0; i < n; i++) {
+                avro_value_t el, w;
+                float wf = 0;
+                avro_value_get_by_index(&upd, i, &el, NULL);
+                int64_t a = get_i64(&el, "item"), b = get_i64(&el, "other");
+                if (a < 0 || (size_t)a >= nids || b < -2 ||
+                    (b >= 0 && (size_t)b >= nids)) {
+                        err = fail(codec, RS_ERR_DECODE, "bad_field",
+                                   "update %zu names id %lld/%lld of %zu", i,
+                                   (long long)a, (long long)b, nids);
+                        goto out;
+                }
+                avro_value_get_by_name(&el, "w", &w, NULL);
+                avro_value_get_float(&w, &wf);
+                if (!isfinite(wf)) {
+                        err = fail(codec, RS_ERR_DECODE, "bad_value",
+                                   "update %zu: weight %g", i, wf);
+                        goto out;
+                }
+                if ((err = rs_delta_add(d, id_of[a],
+                                        b == -1   ? RS_DELTA_MARGINAL
+                                        : b == -2 ? RS_DELTA_POPULARITY
+                                                  : id_of[b],
+                                        get_i64(&el, "ts"), wf)))
+                        goto out;
+        }
+        for (size_t i = 0; i < nsrc; i++) {
+                avro_value_t el, t;
+                const char *topic;
+                size_t tlen;
+                avro_value_get_by_index(&srcs, i, &el, NULL);
+                avro_value_get_by_name(&el, "topic", &t, NULL);
+                avro_value_get_string(&t, &topic, &tlen);
+                int32_t part = (int32_t)get_i64(&el, "partition");
+                if ((err = rs_delta_add_source(d, topic, part,
+                                               get_i64(&el, "first_offset"))) ||
+                    (err = rs_delta_add_source(d, topic, part,
+                                               get_i64(&el, "last_offset"))))
+                        goto out;
+        }
+        *out = d;
+out:
+        free(id_of);
+        return err;
+}
+
+rs_err_t rs_codec_encode_nb(rs_codec_t *codec, const rs_nb_rec_t *r,
+                            const void **out, size_t *out_len)
+{
+        avro_value_t *rec = &codec->nbrec.value, f, br, arr;
+        char part[16];
+
+        avro_value_reset(rec);
+        snprintf(part, sizeof(part), "%d", (int)r->partition);
+        if (avro_value_get_by_name(rec, "version", &f, NULL) ||
+            avro_value_set_int(&f, RS_RECORDS_VERSION) ||
+            avro_value_get_by_name(rec, "kind", &f, NULL) ||
+            avro_value_set_enum(&f, r->kind == RS_NB_PARTITION) ||
+            (r->kind == RS_NB_PARTITION
+                     ? set_string(rec, "id", part, strlen(part))
+                     : set_id(codec, rec, "id", r->item)) ||
+            set_nullable(rec, "category", r->category != RS_ID_NONE, &br))
+                return fail(codec, RS_ERR_ENCODE, "encode", "%s",
+                            avro_strerror());
+        if (r->category != RS_ID_NONE) {
+                size_t len;
+                const char *c = rs_intern_str(codec->strings, r->category,
+                                              &len);
+                if (!c || avro_value_set_string_len(&br, c, len + 1))
+                        return fail(codec, RS_ERR_ENCODE, "encode",
+                                    "category: bad id");
+        }
+        if (avro_value_get_by_name(rec, "popularity", &f, NULL) ||
+            avro_value_set_double(&f, r->popularity) ||
+            avro_value_get_by_name(rec, "total", &f, NULL) ||
+            avro_value_set_double(&f, r->total) ||
+            avro_value_get_by_name(rec, "updated_ts", &f, NULL) ||
+            avro_value_set_long(&f, r->updated_ts) ||
+            avro_value_get_by_name(rec, "neighbors", &arr, NULL))
+                return fail(codec, RS_ERR_ENCODE, "encode", "%s",
+                            avro_strerror());
+        for (size_t i = 0; i < r->nnb; i++) {
+                avro_value_t el, x;
+                rs_err_t err;
+                if (avro_value_append(&arr, &el, NULL))
+                        return fail(codec, RS_ERR_ENCODE, "encode", "%s",
+                                    avro_strerror());
+                if ((err = set_id(codec, &el, "item_id", r->nb[i].item)))
+                        return err;
+                if (avro_value_get_by_name(&el, "sim", &x, NULL) ||
+                    avro_value_set_float(&x, r->nb[i].sim))
+                        return fail(codec, RS_ERR_ENCODE, "encode", "%s",
+                                    avro_strerror());
+        }
+        if (avro_value_get_by_name(rec, "trending", &arr, NULL))
+                return fail(codec, RS_ERR_ENCODE, "encode", "%s",
+                            avro_strerror());
+        for (size_t i = 0; i < r->ntrend; i++) {
+                avro_value_t el, x;
+                rs_err_t err;
+                if (avro_value_append(&arr, &el, NULL))
+                        return fail(codec, RS_ERR_ENCODE, "encode", "%s",
+                                    avro_strerror());
+                if ((err = set_id(codec, &el, "item_id", r->trend[i].item)))
+                        return err;
+                if (avro_value_get_by_name(&el, "popularity", &x, NULL) ||
+                    avro_value_set_double(&x, r->trend[i].popularity))
+                        return fail(codec, RS_ERR_ENCODE, "encode", "%s",
+                                    avro_strerror());
+        }
+        return frame_plain(codec, rec, out, out_len);
+}
+
+rs_err_t rs_codec_decode_nb(rs_codec_t *codec, const void *buf, size_t len,
+                            rs_nb_rec_t *r)
+{
+        avro_value_t *rec = &codec->nbrec.value, f, arr;
+        size_t n = 0;
+        int kind = 0;
+        rs_err_t err;
+
+        memset(r, 0, sizeof(*r));
+        r->category = RS_ID_NONE;
+        if ((err = read_internal(codec, &codec->nbrec, buf, len)))
+                return err;
+        avro_value_get_by_name(rec, "kind", &f, NULL);
+        avro_value_get_enum(&f, &kind);
+        r->kind = kind ? RS_NB_PARTITION : RS_NB_ITEM;
+        avro_value_get_by_name(rec, "id", &f, NULL);
+        if (r->kind == RS_NB_PARTITION) {
+                const char *s;
+                size_t slen;
+                char *end;
+                avro_value_get_string(&f, &s, &slen);
+                long p = strtol(s, &end, 10);
+                if (*end || p < 0 || p > INT32_MAX)
+                        return fail(codec, RS_ERR_DECODE, "bad_field",
+                                    "partition '%.20s'", s);
+                r->partition = (int32_t)p;
+        } else if ((err = intern_value(codec, &f, &r->item))) {
+                return err;
+        }
+        if (!nullable(rec, "category", &f) &&
+            (err = intern_value(codec, &f, &r->category)))
+                return err;
+        avro_value_get_by_name(rec, "popularity", &f, NULL);
+        avro_value_get_double(&f, &r->popularity);
+        avro_value_get_by_name(rec, "total", &f, NULL);
+        avro_value_get_double(&f, &r->total);
+        r->updated_ts = get_i64(rec, "updated_ts");
+        avro_value_get_by_name(rec, "neighbors", &arr, NULL);
+        avro_value_get_size(&arr, &n);
+        if (n > codec->dec_nb_cap) {
+                rs_neighbor_t *nb = realloc(codec->dec_nb, n * sizeof(*nb));
+                if (!nb)
+                        return fail(codec, RS_ERR_NOMEM, "nomem",
+                                    "out of memory");
+                codec->dec_nb = nb;
+                codec->dec_nb_cap = n;
+        }
+        for (size_t i = 0; i < n; i++) {
+                avro_value_t el, x;
+                avro_value_get_by_index(&arr, i, &el, NULL);
+                avro_value_get_by_name(&el, "item_id", &x, NULL);
+                if ((err = intern_value(codec, &x, &codec->dec_nb[i].item)))
+                        return err;
+                avro_value_get_by_name(&el, "sim", &x, NULL);
+                avro_value_get_float(&x, &codec->dec_nb[i].sim);
+        }
+        r->nb = codec->dec_nb;
+        r->nnb = n;
+        avro_value_get_by_name(rec, "trending", &arr, NULL);
+        avro_value_get_size(&arr, &n);
+        if (n > codec->dec_trend_cap) {
+                rs_trend_t *t = realloc(codec->dec_trend, n * sizeof(*t));
+                if (!t)
+                        return fail(codec, RS_ERR_NOMEM, "nomem",
+                                    "out of memory");
+                codec->dec_trend = t;
+                codec->dec_trend_cap = n;
+        }
+        for (size_t i = 0; i < n; i++) {
+                avro_value_t el, x;
+                avro_value_get_by_index(&arr, i, &el, NULL);
+                avro_value_get_by_name(&el, "item_id", &x, NULL);
+                if ((err = intern_value(codec, &x,
+                                        &codec->dec_trend[i].item)))
+                        return err;
+                avro_value_get_by_name(&el, "popularity", &x, NULL);
+                avro_value_get_double(&x, &codec->dec_trend[i].popularity);
+        }
+        r->trend = codec->dec_trend;
+        r->ntrend = n;
         return RS_OK;
 }

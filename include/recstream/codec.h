@@ -22,6 +22,7 @@
 #include "recstream/err.h"
 #include "recstream/event.h"
 #include "recstream/intern.h"
+#include "recstream/records.h"
 
 typedef enum rs_framing {
         RS_FRAMING_PLAIN,         /* the Avro binary record alone */
@@ -39,6 +40,8 @@ int rs_framing_parse(const char *name);
 extern const char rs_schema_BehaviorEvent[];
 extern const char rs_schema_ItemMeta[];
 extern const char rs_schema_UserRecs[];
+extern const char rs_schema_CoocDelta[];
+extern const char rs_schema_ItemNeighbors[];
 
 /* The Avro Parsing Canonical Form of a schema's JSON text, and its
  * CRC-64-AVRO fingerprint. Caller frees *canonical. */
@@ -103,6 +106,21 @@ rs_err_t rs_codec_decode_item(rs_codec_t *codec, const void *buf, size_t len,
 /* Decode one framed UserRecs (built-in schema) into *recs, interning ids. */
 rs_err_t rs_codec_decode_recs(rs_codec_t *codec, const void *buf, size_t len,
                               rs_recs_t *recs);
+
+/* Internal records (records.h; schemas/CoocDelta.avsc, ItemNeighbors.avsc):
+ * plain Avro whatever the framing, ids as their strings. Encoding: into
+ * the codec's buffer, valid until its next encode. Decoding: ids interned
+ * and checked as event ids are; a version other than RS_RECORDS_VERSION
+ * fails with reason unknown_version; what is returned points into the
+ * codec until its next decode of the same kind. */
+rs_err_t rs_codec_encode_delta(rs_codec_t *codec, const rs_delta_t *d,
+                               const void **out, size_t *out_len);
+rs_err_t rs_codec_decode_delta(rs_codec_t *codec, const void *buf, size_t len,
+                               const rs_delta_t **d);
+rs_err_t rs_codec_encode_nb(rs_codec_t *codec, const rs_nb_rec_t *r,
+                            const void **out, size_t *out_len);
+rs_err_t rs_codec_decode_nb(rs_codec_t *codec, const void *buf, size_t len,
+                            rs_nb_rec_t *r);
 
 /* The Avro JSON encoding of one framed BehaviorEvent, read with its writer
  * schema, for `tail --events`. Caller frees *json. */

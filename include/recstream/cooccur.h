@@ -8,10 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct rs_neighbor {
-        uint32_t item;
-        float sim;
-} rs_neighbor_t;
+#include "recstream/records.h"
 
 typedef struct rs_cooc rs_cooc_t;
 

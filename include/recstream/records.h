@@ -1,0 +1,106 @@
+/* records.h — what the two sides of the topology exchange (DESIGN §3),
+ * in process form: pair deltas from the user side to the item side
+ * (schemas/CoocDelta.avsc) and neighbour records from the item side to
+ * every replica's neighbour table (schemas/ItemNeighbors.avsc).
+ *
+ * Ids are interned (process-local); the codec turns them into the original
+ * strings on the wire, and back. Ownership: a record's arrays belong to
+ * whoever filled it (rs_delta_* below for deltas; the codec's buffers, valid
+ * until its next decode, for decoded records). */
+#ifndef RECSTREAM_RECORDS_H
+#define RECSTREAM_RECORDS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "recstream/err.h"
+
+/* The version this build writes; readers skip (and count) newer ones. */
+#define RS_RECORDS_VERSION 1
+
+/* rs_delta_upd_t.other for what is not a pair. */
+#define RS_DELTA_MARGINAL UINT32_MAX       /* N(item) += w */
+#define RS_DELTA_POPULARITY (UINT32_MAX - 1) /* popularity(item) += w */
+
+typedef struct rs_delta_upd {
+        uint32_t item;  /* hashes to the delta's partition */
+        uint32_t other; /* C(item, other) += w, or RS_DELTA_* */
+        int64_t ts;     /* event time of the addition, ms */
+        float w;
+} rs_delta_upd_t;
+
+/* An input partition's offsets behind a delta. */
+typedef struct rs_delta_src {
+        const char *topic; /* borrowed: a source topic name */
+        int32_t partition;
+        int64_t first_offset, last_offset;
+} rs_delta_src_t;
+
+/* An item's category as its events said (RS_ID_NONE: none). */
+typedef struct rs_delta_cat {
+        uint32_t item, category;
+} rs_delta_cat_t;
+
+typedef struct rs_delta {
+        int32_t partition; /* of <pipeline>.cooc-deltas */
+        rs_delta_upd_t *upd;
+        size_t n, cap;
+        rs_delta_cat_t *cats;
+        size_t ncats, cats_cap;
+        rs_delta_src_t *src;
+        size_t nsrc, src_cap;
+} rs_delta_t;
+
+/* Appends; RS_ERR_NOMEM. */
+rs_err_t rs_delta_add(rs_delta_t *d, uint32_t item, uint32_t other, int64_t ts,
+                      float w);
+rs_err_t rs_delta_add_category(rs_delta_t *d, uint32_t item, uint32_t category);
+/* Extends the offsets of (topic, partition) to include offset. */
+rs_err_t rs_delta_add_source(rs_delta_t *d, const char *topic,
+                             int32_t partition, int64_t offset);
+/* Empties d, keeping its arrays. */
+void rs_delta_reset(rs_delta_t *d);
+void rs_delta_fini(rs_delta_t *d);
+
+/* The cooc-deltas partition that owns an item: a stable hash of its id
+ * string (the same in every process and release), mod `partitions`. */
+int32_t rs_delta_partition(const char *id, size_t len, int32_t partitions);
+
+typedef struct rs_neighbor {
+        uint32_t item;
+        float sim;
+} rs_neighbor_t;
+
+typedef struct rs_trend {
+        uint32_t item;
+        double popularity; /* log2 of the forward-decayed popularity */
+} rs_trend_t;
+
+enum { RS_NB_ITEM, RS_NB_PARTITION };
+
+/* log2 popularity of an item with none. */
+#define RS_NO_POPULARITY (-1e300)
+
+/* One record of <pipeline>.item-neighbors. An item record with deleted set
+ * is a tombstone: the item is gone from the item side. */
+typedef struct rs_nb_rec {
+        int kind; /* RS_NB_ITEM or RS_NB_PARTITION */
+        uint32_t item;      /* kind item */
+        int32_t partition;  /* kind partition */
+        int deleted;        /* kind item: a tombstone */
+        uint32_t category;  /* RS_ID_NONE when none */
+        double popularity;  /* log2, RS_NO_POPULARITY when none */
+        const rs_neighbor_t *nb;
+        size_t nnb;
+        const rs_trend_t *trend; /* kind partition, best first */
+        size_t ntrend;
+        double total;       /* kind partition: log2 Σ N */
+        int64_t updated_ts; /* event time it was computed at */
+} rs_nb_rec_t;
+
+/* The Kafka key of a partition record: 0xFF 'p' and the partition number
+ * (no item id is invalid UTF-8, so no item has it). Writes at most 16
+ * bytes; returns the length. */
+size_t rs_nb_partition_key(int32_t partition, char key[16]);
+
+#endif
