@@ -27,8 +27,8 @@ rs_err_t rs_kafka_conf_check(const char *key, const char *value, char *errstr,
  * error and errstr. librdkafka redacts only what it deems sensitive; a
  * failing ssl.key.location, say, is logged with its path.
  *
- * Every client struct starts with its secrets_t, and is the opaque of its
- * rd_kafka_t, so the callbacks find them through rd_kafka_opaque().
+ * Every client struct starts with its client_t (below), and is the opaque
+ * of its rd_kafka_t, so the callbacks find them through rd_kafka_opaque().
  */
 typedef struct secrets {
         char **v;
@@ -78,35 +78,56 @@ static void scrub(const secrets_t *sec, char *errstr, size_t errstr_size)
                 rs_config_redact(errstr, errstr_size, sec->v[i]);
 }
 
+/* What a client's callbacks know of it: the first member of every client
+ * struct. */
+typedef struct client {
+        secrets_t secrets;
+        const char *name; /* source, sink or reader, in log lines */
+} client_t;
+
 /* librdkafka's logs, from its log queue or its threads. */
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
                    const char *buf)
 {
+        const client_t *cl = rd_kafka_opaque(rk);
         char line[2048];
 
         if (level > rs_log_level)
                 return;
         rs_log(level, "component=rdkafka fac=%s msg=\"%s\"", fac,
-               scrubbed(rd_kafka_opaque(rk), buf, line, sizeof(line)));
+               scrubbed(cl ? &cl->secrets : NULL, buf, line, sizeof(line)));
 }
 
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
+        const client_t *cl = opaque;
         char line[1024];
 
         if (err == RD_KAFKA_RESP_ERR__FATAL) {
                 char fatal[512];
                 rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
-                scrub(opaque, fatal, sizeof(fatal));
-                rs_log(RS_LOG_ERR, "component=kafka event=fatal reason=\"%s\"",
-                       fatal);
+                scrub(&cl->secrets, fatal, sizeof(fatal));
+                rs_log(RS_LOG_ERR,
+                       "component=kafka event=fatal client=%s reason=\"%s\"",
+                       cl->name, fatal);
                 return;
         }
-        /* Transient (broker down, transport): librdkafka retries. */
+        if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+                /* The one line to look for when the cluster is away: the
+                 * transport errors before it are per connection. */
+                rs_log(RS_LOG_ERR,
+                       "component=kafka event=brokers_down client=%s "
+                       "reason=\"%s\" msg=\"no broker reachable; retrying: "
+                       "output waits and nothing is committed meanwhile\"",
+                       cl->name,
+                       scrubbed(&cl->secrets, reason, line, sizeof(line)));
+                return;
+        }
+        /* Transient (a broker down, transport): librdkafka retries. */
         rs_log(RS_LOG_WARNING,
-               "component=kafka event=error err=%s reason=\"%s\"",
-               rd_kafka_err2name(err),
-               scrubbed(opaque, reason, line, sizeof(line)));
+               "component=kafka event=error client=%s err=%s reason=\"%s\"",
+               cl->name, rd_kafka_err2name(err),
+               scrubbed(&cl->secrets, reason, line, sizeof(line)));
 }
 
 typedef struct setting {
@@ -166,7 +187,7 @@ typedef struct slot {
 } slot_t;
 
 struct rs_source {
-        secrets_t secrets; /* first: the opaque of rk */
+        client_t cl; /* first: the opaque of rk */
         rd_kafka_t *rk;
         rd_kafka_queue_t *queue;
         slot_t *ring;
@@ -264,13 +285,14 @@ rs_source_t *rs_source_new(const rs_kv_list_t *common,
                         goto nomem;
 
         if (!(kconf = make_conf(defaults, common, &conf->kafka, forced,
-                                &src->secrets, errstr, errstr_size)))
+                                &src->cl.secrets, errstr, errstr_size)))
                 goto fail;
+        src->cl.name = "source";
         rd_kafka_conf_set_opaque(kconf, src);
         rd_kafka_conf_set_rebalance_cb(kconf, rebalance_cb);
         if (!(src->rk = rd_kafka_new(RD_KAFKA_CONSUMER, kconf, errstr,
                                      errstr_size))) {
-                scrub(&src->secrets, errstr, errstr_size);
+                scrub(&src->cl.secrets, errstr, errstr_size);
                 goto fail;
         }
         kconf = NULL; /* owned by rk now */
@@ -369,7 +391,7 @@ rs_err_t rs_source_close(rs_source_t *src, int timeout_ms)
         for (size_t i = 0; src->ring && i < src->cap; i++)
                 free(src->ring[i].msgs);
         free(src->ring);
-        secrets_fini(&src->secrets);
+        secrets_fini(&src->cl.secrets);
         free(src);
         return rc;
 }
@@ -429,7 +451,7 @@ long rs_source_poll(rs_source_t *src, rs_msg_t *msgs, size_t max,
                                "component=source event=consume_error "
                                "topic=%s partition=%d reason=\"%s\"",
                                topic, (int)m->partition,
-                               scrubbed(&src->secrets,
+                               scrubbed(&src->cl.secrets,
                                         rd_kafka_message_errstr(m), why,
                                         sizeof(why)));
                         if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
@@ -551,7 +573,7 @@ rs_err_t rs_source_commit(rs_source_t *src, int timeout_ms)
 #define MAX_TOPICS 64
 
 struct rs_sink {
-        secrets_t secrets; /* first: the opaque of rk */
+        client_t cl; /* first: the opaque of rk */
         rd_kafka_t *rk;
         rd_kafka_topic_t *rkt[MAX_TOPICS];
         int ntopics;
@@ -615,17 +637,18 @@ rs_sink_t *rs_sink_new(const rs_kv_list_t *common, const rs_sink_conf_t *conf,
         sink->dr = dr;
         sink->opaque = opaque;
         if (!(kconf = make_conf(defaults, common, &conf->kafka, forced,
-                                &sink->secrets, errstr, errstr_size)))
+                                &sink->cl.secrets, errstr, errstr_size)))
                 goto fail;
         sink->max_message = 1000000;
         if (rd_kafka_conf_get(kconf, "message.max.bytes", value, &vlen) ==
             RD_KAFKA_CONF_OK)
                 sink->max_message = (size_t)strtoull(value, NULL, 10);
+        sink->cl.name = "sink";
         rd_kafka_conf_set_opaque(kconf, sink);
         rd_kafka_conf_set_dr_msg_cb(kconf, dr_msg_cb);
         if (!(sink->rk = rd_kafka_new(RD_KAFKA_PRODUCER, kconf, errstr,
                                       errstr_size))) {
-                scrub(&sink->secrets, errstr, errstr_size);
+                scrub(&sink->cl.secrets, errstr, errstr_size);
                 rd_kafka_conf_destroy(kconf);
                 goto fail;
         }
@@ -670,7 +693,7 @@ void rs_sink_destroy(rs_sink_t *sink)
                 rd_kafka_poll(sink->rk, 0);
                 rd_kafka_destroy(sink->rk);
         }
-        secrets_fini(&sink->secrets);
+        secrets_fini(&sink->cl.secrets);
         free(sink);
 }
 
@@ -752,7 +775,7 @@ size_t rs_sink_max_message(const rs_sink_t *sink)
  */
 
 struct rs_reader {
-        secrets_t secrets; /* first: the opaque of rk */
+        client_t cl; /* first: the opaque of rk */
         rd_kafka_t *rk;
         rd_kafka_message_t *last;
         rs_msg_t msg;
@@ -778,13 +801,14 @@ rs_reader_t *rs_reader_new(const rs_kv_list_t *common, const rs_kv_list_t *own,
 
         if (!rd)
                 return NULL;
-        if (!(kconf = make_conf(NULL, common, own, forced, &rd->secrets, errstr,
-                                errstr_size)))
+        if (!(kconf = make_conf(NULL, common, own, forced, &rd->cl.secrets,
+                                errstr, errstr_size)))
                 goto fail;
+        rd->cl.name = "reader";
         rd_kafka_conf_set_opaque(kconf, rd);
         if (!(rd->rk = rd_kafka_new(RD_KAFKA_CONSUMER, kconf, errstr,
                                     errstr_size))) {
-                scrub(&rd->secrets, errstr, errstr_size);
+                scrub(&rd->cl.secrets, errstr, errstr_size);
                 rd_kafka_conf_destroy(kconf);
                 goto fail;
         }
@@ -855,7 +879,7 @@ void rs_reader_destroy(rs_reader_t *rd)
         }
         free(rd->end);
         free(rd->pos);
-        secrets_fini(&rd->secrets);
+        secrets_fini(&rd->cl.secrets);
         free(rd);
 }
 
@@ -883,8 +907,8 @@ const rs_msg_t *rs_reader_next(rs_reader_t *rd, int timeout_ms)
                 rs_log(RS_LOG_WARNING,
                        "component=reader event=error "
                        "reason=\"%s\"",
-                       scrubbed(&rd->secrets, rd_kafka_message_errstr(m), why,
-                                sizeof(why)));
+                       scrubbed(&rd->cl.secrets, rd_kafka_message_errstr(m),
+                                why, sizeof(why)));
                 rd_kafka_message_destroy(m);
                 return NULL;
         }
