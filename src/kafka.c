@@ -581,7 +581,14 @@ struct rs_sink {
         const volatile sig_atomic_t *stop;
         rs_delivery_fn *dr;
         void *opaque;
+        /* stall watch (rs_sink_poll) */
+        uint64_t delivered, seen; /* successful reports: all, at last look */
+        int64_t progress_ms;      /* then, or when nothing was outstanding */
+        int stalled;
 };
+
+/* Output waiting this long with nothing delivered is logged. */
+#define STALL_MS 10000
 
 /* Errors after which the same record would fail again however often it
  * is retried: the broker refuses it. Everything else that reaches a
@@ -605,6 +612,8 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
         rs_sink_t *sink = opaque;
 
         (void)rk;
+        if (!m->err)
+                sink->delivered++;
         if (sink->dr)
                 sink->dr(sink->opaque, m->_private,
                          !m->err             ? RS_OK
@@ -636,6 +645,7 @@ rs_sink_t *rs_sink_new(const rs_kv_list_t *common, const rs_sink_conf_t *conf,
         }
         sink->dr = dr;
         sink->opaque = opaque;
+        sink->progress_ms = rs_mono_ms();
         if (!(kconf = make_conf(defaults, common, &conf->kafka, forced,
                                 &sink->cl.secrets, errstr, errstr_size)))
                 goto fail;
@@ -743,9 +753,39 @@ void rs_sink_set_stop(rs_sink_t *sink, const volatile sig_atomic_t *stop)
         sink->stop = stop;
 }
 
+/* Says once when output has waited STALL_MS with nothing delivered (a
+ * leader of the output unreachable: librdkafka retries until
+ * message.timeout.ms), and when deliveries resume. */
+static void watch_stall(rs_sink_t *sink)
+{
+        int64_t now = rs_mono_ms();
+        int outstanding = rd_kafka_outq_len(sink->rk);
+
+        if (sink->delivered != sink->seen || outstanding == 0) {
+                if (sink->stalled && sink->delivered != sink->seen)
+                        rs_log(RS_LOG_NOTICE,
+                               "component=sink event=delivery_resumed "
+                               "stalled_ms=%lld outstanding=%d",
+                               (long long)(now - sink->progress_ms),
+                               outstanding);
+                sink->stalled = 0;
+                sink->seen = sink->delivered;
+                sink->progress_ms = now;
+        } else if (!sink->stalled && now - sink->progress_ms >= STALL_MS) {
+                sink->stalled = 1;
+                rs_log(RS_LOG_ERR,
+                       "component=sink event=delivery_stalled "
+                       "outstanding=%d stalled_ms=%lld msg=\"nothing "
+                       "delivered: retrying until message.timeout.ms; "
+                       "nothing is committed meanwhile\"",
+                       outstanding, (long long)(now - sink->progress_ms));
+        }
+}
+
 void rs_sink_poll(rs_sink_t *sink, int timeout_ms)
 {
         rd_kafka_poll(sink->rk, timeout_ms);
+        watch_stall(sink);
 }
 
 rs_err_t rs_sink_flush(rs_sink_t *sink, int timeout_ms)

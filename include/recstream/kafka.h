@@ -117,6 +117,8 @@ rs_err_t rs_sink_produce(rs_sink_t *sink, int topic, const void *key,
                          void *msg_opaque);
 /* Where produce looks, while it waits for room, whether to give up. */
 void rs_sink_set_stop(rs_sink_t *sink, const volatile sig_atomic_t *stop);
+/* Serves delivery reports; logs `event=delivery_stalled` (err) once when
+ * output has waited 10 s with nothing delivered, `delivery_resumed` after. */
 void rs_sink_poll(rs_sink_t *sink, int timeout_ms);
 /* Waits until everything produced is delivered or failed. */
 rs_err_t rs_sink_flush(rs_sink_t *sink, int timeout_ms);
