@@ -1,8 +1,11 @@
 /* kafka.c — high-level consumer with ticketed offset storing, idempotent
  * producer, and a plain assign-all reader for tools. */
 #include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "recstream/clock.h"
 #include "recstream/kafka.h"
@@ -331,6 +334,110 @@ static void slot_clear(slot_t *s)
         s->offsets = NULL;
 }
 
+static void source_free(rs_source_t *src)
+{
+        for (size_t i = 0; src->ring && i < src->cap; i++)
+                free(src->ring[i].msgs);
+        free(src->ring);
+        secrets_fini(&src->cl.secrets);
+        free(src);
+}
+
+/* A consumer's rd_kafka_destroy, in a thread of its own: with the group
+ * coordinator away it waits for the group to terminate, up to
+ * session.timeout.ms (45 s by default), whatever the flags. */
+typedef struct reaper {
+        pthread_mutex_t mu;
+        pthread_cond_t cv; /* CLOCK_MONOTONIC */
+        int done, abandoned;
+        rs_source_t *src;
+        int flags;
+} reaper_t;
+
+static atomic_int reaping; /* destroys left to finish in the background */
+
+int rs_kafka_background(void)
+{
+        return atomic_load(&reaping);
+}
+
+static void *reap(void *arg)
+{
+        reaper_t *rp = arg;
+        int abandoned;
+
+        rd_kafka_destroy_flags(rp->src->rk, rp->flags);
+        pthread_mutex_lock(&rp->mu);
+        rp->done = 1;
+        abandoned = rp->abandoned;
+        pthread_cond_signal(&rp->cv);
+        pthread_mutex_unlock(&rp->mu);
+        if (abandoned) { /* the closer went on: the rest is ours to free */
+                source_free(rp->src);
+                pthread_cond_destroy(&rp->cv);
+                pthread_mutex_destroy(&rp->mu);
+                free(rp);
+                atomic_fetch_sub(&reaping, 1);
+        }
+        return NULL;
+}
+
+/* Destroys src->rk by `until` (monotonic ms): 0. Else -1: the destroy
+ * goes on in its thread, which frees src when it ends (the caller must
+ * not touch src again; a process that exits meanwhile loses nothing: the
+ * consumer had nothing left to commit, or could not). */
+static int destroy_by(rs_source_t *src, int flags, int64_t until)
+{
+        reaper_t *rp = calloc(1, sizeof(*rp));
+        pthread_condattr_t ca;
+        pthread_t t;
+        int done;
+
+        src->drain = NULL; /* no callback may reach the caller now */
+        if (!rp)
+                goto inline_destroy;
+        pthread_mutex_init(&rp->mu, NULL);
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&rp->cv, &ca);
+        pthread_condattr_destroy(&ca);
+        rp->src = src;
+        rp->flags = flags;
+        if (pthread_create(&t, NULL, reap, rp)) {
+                pthread_cond_destroy(&rp->cv);
+                pthread_mutex_destroy(&rp->mu);
+                free(rp);
+                goto inline_destroy;
+        }
+        pthread_detach(t);
+        pthread_mutex_lock(&rp->mu);
+        while (!rp->done && rs_mono_ms() < until) {
+                int64_t at = until;
+                struct timespec ts = {(time_t)(at / 1000),
+                                      (long)(at % 1000) * 1000000};
+                pthread_cond_timedwait(&rp->cv, &rp->mu, &ts);
+        }
+        done = rp->done;
+        rp->abandoned = !done;
+        if (!done)
+                atomic_fetch_add(&reaping, 1);
+        pthread_mutex_unlock(&rp->mu);
+        if (!done) {
+                rs_log(RS_LOG_WARNING,
+                       "component=source event=destroy_timeout "
+                       "msg=\"librdkafka still waits for the group "
+                       "coordinator: left to finish in the background\"");
+                return -1;
+        }
+        pthread_cond_destroy(&rp->cv);
+        pthread_mutex_destroy(&rp->mu);
+        free(rp);
+        return 0;
+inline_destroy:
+        rd_kafka_destroy_flags(src->rk, flags);
+        return 0;
+}
+
 rs_err_t rs_source_close(rs_source_t *src, int timeout_ms)
 {
         rs_err_t rc = RS_OK;
@@ -344,6 +451,7 @@ rs_err_t rs_source_close(rs_source_t *src, int timeout_ms)
                 slot_clear(&src->ring[i]);
         if (src->rk) {
                 int flags = 0;
+                int64_t until = rs_mono_ms() + timeout_ms;
                 if (src->queue)
                         rd_kafka_queue_destroy(src->queue);
                 /* Leave the group (auto-commit commits what is stored),
@@ -359,7 +467,6 @@ rs_err_t rs_source_close(rs_source_t *src, int timeout_ms)
                                rd_kafka_error_string(error));
                         rd_kafka_error_destroy(error);
                 } else {
-                        int64_t until = rs_mono_ms() + timeout_ms;
                         while (!rd_kafka_consumer_closed(src->rk) &&
                                rs_mono_ms() < until) {
                                 rd_kafka_event_t *ev =
@@ -379,20 +486,19 @@ rs_err_t rs_source_close(rs_source_t *src, int timeout_ms)
                 }
                 rd_kafka_queue_destroy(q);
                 if (!rd_kafka_consumer_closed(src->rk)) {
-                        rs_log(RS_LOG_ERR,
+                        rs_log(RS_LOG_WARNING,
                                "component=source event=close_timeout "
-                               "timeout_ms=%d",
+                               "timeout_ms=%d msg=\"the group was not left "
+                               "in time: it reassigns the partitions after "
+                               "session.timeout.ms\"",
                                timeout_ms);
                         flags = RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE;
                         rc = RS_ERR_TIMEOUT;
                 }
-                rd_kafka_destroy_flags(src->rk, flags);
+                if (destroy_by(src, flags, until))
+                        return RS_ERR_TIMEOUT; /* src is the reaper's */
         }
-        for (size_t i = 0; src->ring && i < src->cap; i++)
-                free(src->ring[i].msgs);
-        free(src->ring);
-        secrets_fini(&src->cl.secrets);
-        free(src);
+        source_free(src);
         return rc;
 }
 

@@ -17,6 +17,11 @@
 #include "recstream/err.h"
 #include "recstream/pipeline.h"
 
+/* How many consumers rs_source_close left to finish their destroy in the
+ * background (their threads still run librdkafka): a process should then
+ * exit without running exit handlers under them (_exit). */
+int rs_kafka_background(void);
+
 /* Whether librdkafka accepts key=value; errstr says why not. */
 rs_err_t rs_kafka_conf_check(const char *key, const char *value, char *errstr,
                              size_t errstr_size);
@@ -47,10 +52,11 @@ typedef int(rs_drain_fn)(void *opaque);
 rs_source_t *rs_source_new(const rs_kv_list_t *common,
                            const rs_source_conf_t *conf, rs_drain_fn *drain,
                            void *opaque, char *errstr, size_t errstr_size);
-/* Commits what is stored, leaves the group and frees, waiting at most
- * timeout_ms for the brokers (then it frees without leaving: the group
- * evicts the member after session.timeout.ms). RS_ERR_TIMEOUT then.
- * NULL is fine. */
+/* Commits what is stored, leaves the group and frees, all within
+ * timeout_ms: with the brokers away it gives up leaving (the group evicts
+ * the member after session.timeout.ms) and, should librdkafka's destroy
+ * still wait for the coordinator by then, leaves it to finish in a thread
+ * of its own that frees the rest. RS_ERR_TIMEOUT then. NULL is fine. */
 rs_err_t rs_source_close(rs_source_t *src, int timeout_ms);
 /* rs_source_close with 10 s. */
 void rs_source_destroy(rs_source_t *src);
