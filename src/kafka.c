@@ -643,32 +643,56 @@ int rs_source_assigned(const rs_source_t *src)
         return src->assigned;
 }
 
+/* Commit errors that a later attempt may not meet: the coordinator
+ * moving or loading, a rebalance passing, a request lost. */
+static int commit_transient(rd_kafka_resp_err_t err)
+{
+        switch (err) {
+        case RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS:
+        case RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS:
+        case RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE:
+        case RD_KAFKA_RESP_ERR_NOT_COORDINATOR:
+        case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+        case RD_KAFKA_RESP_ERR__TRANSPORT:
+        case RD_KAFKA_RESP_ERR__TIMED_OUT:
+        case RD_KAFKA_RESP_ERR__WAIT_COORD: return 1;
+        default: return 0;
+        }
+}
+
 rs_err_t rs_source_commit(rs_source_t *src, int timeout_ms)
 {
-        rd_kafka_queue_t *q = rd_kafka_queue_new(src->rk);
-        rd_kafka_resp_err_t err =
-                rd_kafka_commit_queue(src->rk, NULL, q, NULL, NULL);
-        rd_kafka_event_t *ev = NULL;
+        int64_t until = rs_mono_ms() + timeout_ms;
+        rd_kafka_resp_err_t err;
+        int attempts = 0;
 
-        /* Asynchronous, so that brokers away cannot hold it longer. */
-        if (!err) {
-                int64_t until = rs_mono_ms() + timeout_ms;
-                while (!(ev = rd_kafka_queue_poll(q, 100)) &&
-                       rs_mono_ms() < until)
-                        ;
-                err = ev ? rd_kafka_event_error(ev)
-                         : RD_KAFKA_RESP_ERR__TIMED_OUT;
-                if (ev)
-                        rd_kafka_event_destroy(ev);
-        }
-        rd_kafka_queue_destroy(q);
-        if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
-                rs_log(RS_LOG_WARNING,
-                       "component=source event=commit_failed reason=\"%s\"",
-                       rd_kafka_err2str(err));
+        /* Asynchronous, so that brokers away cannot hold it longer; a
+         * transient failure is tried again while there is time. */
+        do {
+                rd_kafka_queue_t *q = rd_kafka_queue_new(src->rk);
+                rd_kafka_event_t *ev = NULL;
+                if (attempts++)
+                        rd_kafka_queue_poll(q, 200); /* back off */
+                err = rd_kafka_commit_queue(src->rk, NULL, q, NULL, NULL);
+                if (!err) {
+                        while (!(ev = rd_kafka_queue_poll(q, 100)) &&
+                               rs_mono_ms() < until)
+                                ;
+                        err = ev ? rd_kafka_event_error(ev)
+                                 : RD_KAFKA_RESP_ERR__TIMED_OUT;
+                        if (ev)
+                                rd_kafka_event_destroy(ev);
+                }
+                rd_kafka_queue_destroy(q);
+                if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+                        rs_log(RS_LOG_WARNING,
+                               "component=source event=commit_failed "
+                               "attempt=%d reason=\"%s\"",
+                               attempts, rd_kafka_err2str(err));
+        } while (err && commit_transient(err) && rs_mono_ms() + 200 < until);
+        if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
                 return err == RD_KAFKA_RESP_ERR__TIMED_OUT ? RS_ERR_TIMEOUT
                                                            : RS_ERR_KAFKA;
-        }
         return RS_OK;
 }
 

@@ -77,7 +77,10 @@ void rs_source_done(rs_source_t *src, uint64_t ticket);
 size_t rs_source_inflight(const rs_source_t *src);
 /* Partitions currently assigned. */
 int rs_source_assigned(const rs_source_t *src);
-/* Commits the stored offsets, waiting at most timeout_ms for the result. */
+/* Commits the stored offsets, waiting at most timeout_ms for the result
+ * and trying again within it after a transient failure (a rebalance in
+ * progress, the coordinator moving, a lost request). RS_OK (also when
+ * there was nothing to commit), RS_ERR_TIMEOUT, RS_ERR_KAFKA. */
 rs_err_t rs_source_commit(rs_source_t *src, int timeout_ms);
 
 /*
