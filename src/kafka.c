@@ -133,6 +133,13 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
                scrubbed(&cl->secrets, reason, line, sizeof(line)));
 }
 
+/* The longest pause between attempts to reach a broker that went away
+ * (librdkafka's default is 10 s, the Java client's 1 s): after a 4 s
+ * outage the consumer reached its coordinator again only when the
+ * session (10 s) had timed out, and the group re-delivered what it had
+ * not committed. */
+#define RECONNECT_MAX_MS "1000"
+
 typedef struct setting {
         const char *key, *value;
 } setting_t;
@@ -258,6 +265,7 @@ rs_source_t *rs_source_new(const rs_kv_list_t *common,
                 /* Prefetch deep: see DESIGN "Measured costs". */
                 {"queued.min.messages", "1000000"},
                 {"enable.partition.eof", "false"},
+                {"reconnect.backoff.max.ms", RECONNECT_MAX_MS},
                 {NULL, NULL},
         };
         const setting_t forced[] = {
@@ -758,6 +766,7 @@ rs_sink_t *rs_sink_new(const rs_kv_list_t *common, const rs_sink_conf_t *conf,
 {
         static const setting_t defaults[] = {
                 {"linger.ms", "5"},
+                {"reconnect.backoff.max.ms", RECONNECT_MAX_MS},
                 {NULL, NULL},
         };
         static const setting_t forced[] = {
