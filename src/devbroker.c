@@ -2,7 +2,8 @@
  * forwarder: librdkafka 2.0's mock brokers listen on ephemeral ports, so
  * `--port` accepts on 127.0.0.1:port and relays each connection to broker
  * 1. Clients bootstrap there; metadata then names the brokers' own
- * addresses, which are on loopback too. */
+ * addresses, which are on loopback too. rs_devbroker_command drives the
+ * mock's fault injection. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <librdkafka/rdkafka.h>
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -240,4 +242,240 @@ int rs_devbroker_create_topic(rs_devbroker_t *db, const char *topic,
                                           db->brokers < 3 ? db->brokers : 3)
                        ? -1
                        : 0;
+}
+
+/*
+ * Fault injection (rs_devbroker_command).
+ */
+
+#define MAX_WORDS 6
+
+/* The Kafka requests whose faults matter to a client, by protocol key. */
+static const struct api_key {
+        const char *name;
+        int16_t key;
+} api_keys[] = {
+        {"Produce", 0},          {"Fetch", 1},        {"ListOffsets", 2},
+        {"Metadata", 3},         {"OffsetCommit", 8}, {"OffsetFetch", 9},
+        {"FindCoordinator", 10}, {"JoinGroup", 11},   {"Heartbeat", 12},
+        {"LeaveGroup", 13},      {"SyncGroup", 14},   {"ApiVersions", 18},
+        {"InitProducerId", 22},  {NULL, 0},
+};
+
+/* Kafka's names for errors that librdkafka 2.0 knows by older ones. */
+static const struct err_alias {
+        const char *name, *is;
+} err_aliases[] = {
+        {"NOT_LEADER_OR_FOLLOWER", "NOT_LEADER_FOR_PARTITION"},
+        {"UNKNOWN_TOPIC_OR_PARTITION", "UNKNOWN_TOPIC_OR_PART"},
+        {NULL, NULL},
+};
+
+/* A whole decimal number within [lo, hi]. */
+static int parse_long(const char *s, long lo, long hi, long *v)
+{
+        char *end;
+
+        errno = 0;
+        *v = strtol(s, &end, 10);
+        return end == s || *end || errno || *v < lo || *v > hi ? -1 : 0;
+}
+
+static int parse_api_key(const char *s, int16_t *key)
+{
+        long v;
+
+        for (const struct api_key *a = api_keys; a->name; a++)
+                if (!strcasecmp(s, a->name)) {
+                        *key = a->key;
+                        return 0;
+                }
+        if (parse_long(s, 0, INT16_MAX, &v))
+                return -1;
+        *key = (int16_t)v;
+        return 0;
+}
+
+static int parse_err(const char *s, rd_kafka_resp_err_t *err)
+{
+        const struct rd_kafka_err_desc *descs;
+        size_t n;
+        long v;
+
+        for (const struct err_alias *a = err_aliases; a->name; a++)
+                if (!strcasecmp(s, a->name))
+                        s = a->is;
+        rd_kafka_get_err_descs(&descs, &n);
+        for (size_t i = 0; i < n; i++)
+                if (descs[i].name && descs[i].code &&
+                    !strcasecmp(s, descs[i].name)) {
+                        *err = descs[i].code;
+                        return 0;
+                }
+        if (parse_long(s, RD_KAFKA_RESP_ERR__BEGIN + 1,
+                       RD_KAFKA_RESP_ERR_END_ALL - 1, &v) ||
+            !v)
+                return -1;
+        *err = (rd_kafka_resp_err_t)v;
+        return 0;
+}
+
+/* A broker id of the cluster, or -1 for `all`. */
+static int parse_broker(const rs_devbroker_t *db, const char *s, int32_t *id)
+{
+        long v;
+
+        if (!strcasecmp(s, "all")) {
+                *id = -1;
+                return 0;
+        }
+        if (parse_long(s, 1, db->brokers, &v))
+                return -1;
+        *id = (int32_t)v;
+        return 0;
+}
+
+rs_err_t rs_devbroker_command(rs_devbroker_t *db, const char *line, char *out,
+                              size_t out_size)
+{
+        if (out_size)
+                out[0] = '\0';
+        char buf[512], *save = NULL, *w[MAX_WORDS + 1];
+        int n = 0;
+        int32_t id = -1;
+        int16_t key;
+        long v, cnt;
+        rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR, kerr;
+
+        if (strlen(line) >= sizeof(buf))
+                return rs_seterr(out, out_size, RS_ERR_INVALID,
+                                 "command longer than %zu bytes",
+                                 sizeof(buf) - 1);
+        snprintf(buf, sizeof(buf), "%s", line);
+        for (char *t = strtok_r(buf, " \t\r\n", &save); t && n <= MAX_WORDS;
+             t = strtok_r(NULL, " \t\r\n", &save))
+                w[n++] = t;
+        if (n == 0)
+                return rs_seterr(out, out_size, RS_ERR_INVALID,
+                                 "empty command");
+        if (n > MAX_WORDS)
+                goto usage;
+
+        if (!strcmp(w[0], "down") || !strcmp(w[0], "up")) {
+                if (n != 2)
+                        goto usage;
+                if (parse_broker(db, w[1], &id))
+                        goto bad_broker;
+                err = w[0][0] == 'd' ? rd_kafka_mock_broker_set_down(db->mc, id)
+                                     : rd_kafka_mock_broker_set_up(db->mc, id);
+        } else if (!strcmp(w[0], "rtt")) {
+                if (n != 3)
+                        goto usage;
+                if (parse_broker(db, w[1], &id))
+                        goto bad_broker;
+                if (parse_long(w[2], 0, 3600000, &v))
+                        return rs_seterr(out, out_size, RS_ERR_INVALID,
+                                         "rtt: '%s' is not a number of "
+                                         "milliseconds from 0 to 3600000",
+                                         w[2]);
+                err = rd_kafka_mock_broker_set_rtt(db->mc, id, (int)v);
+        } else if (!strcmp(w[0], "errors")) {
+                rd_kafka_resp_err_t errs[1000];
+                if (n != 4 && n != 5)
+                        goto usage;
+                if (n == 5 && (parse_broker(db, w[4], &id) || id < 0))
+                        return rs_seterr(out, out_size, RS_ERR_INVALID,
+                                         "errors: no broker '%s' (1 to %d)",
+                                         w[4], db->brokers);
+                if (parse_api_key(w[1], &key))
+                        goto bad_key;
+                if (parse_long(w[2], 1, 1000, &cnt))
+                        return rs_seterr(out, out_size, RS_ERR_INVALID,
+                                         "errors: '%s' is not a count from 1 "
+                                         "to 1000",
+                                         w[2]);
+                if (parse_err(w[3], &kerr))
+                        return rs_seterr(out, out_size, RS_ERR_INVALID,
+                                         "errors: unknown error '%s' (a name "
+                                         "as rd_kafka_err2name spells it, "
+                                         "or its number)",
+                                         w[3]);
+                for (long i = 0; i < cnt; i++)
+                        errs[i] = kerr;
+                if (n == 4)
+                        rd_kafka_mock_push_request_errors_array(
+                                db->mc, key, (size_t)cnt, errs);
+                for (long i = 0; n == 5 && i < cnt && !err; i++)
+                        err = rd_kafka_mock_broker_push_request_error_rtts(
+                                db->mc, id, key, 1, kerr, 0);
+        } else if (!strcmp(w[0], "pending")) {
+                size_t left = 0;
+                if (n != 3)
+                        goto usage;
+                if (parse_api_key(w[1], &key))
+                        goto bad_key;
+                if (parse_broker(db, w[2], &id) || id < 0)
+                        return rs_seterr(out, out_size, RS_ERR_INVALID,
+                                         "pending: no broker '%s' (1 to %d)",
+                                         w[2], db->brokers);
+                err = rd_kafka_mock_broker_error_stack_cnt(db->mc, id, key,
+                                                           &left);
+                if (!err)
+                        snprintf(out, out_size, "%zu", left);
+        } else if (!strcmp(w[0], "clear")) {
+                if (n != 2)
+                        goto usage;
+                if (parse_api_key(w[1], &key))
+                        goto bad_key;
+                rd_kafka_mock_clear_request_errors(db->mc, key);
+        } else if (!strcmp(w[0], "leader")) {
+                if (n != 4)
+                        goto usage;
+                if (parse_long(w[2], 0, INT32_MAX, &v))
+                        return rs_seterr(out, out_size, RS_ERR_INVALID,
+                                         "leader: '%s' is not a partition",
+                                         w[2]);
+                if (!strcmp(w[3], "-1"))
+                        id = -1; /* leaderless */
+                else if (parse_broker(db, w[3], &id) || id < 0)
+                        goto bad_broker;
+                err = rd_kafka_mock_partition_set_leader(db->mc, w[1],
+                                                         (int32_t)v, id);
+        } else if (!strcmp(w[0], "coordinator")) {
+                if (n != 4)
+                        goto usage;
+                if (strcmp(w[1], "group") && strcmp(w[1], "transaction"))
+                        return rs_seterr(out, out_size, RS_ERR_INVALID,
+                                         "coordinator: 'group' or "
+                                         "'transaction', not '%s'",
+                                         w[1]);
+                if (parse_broker(db, w[3], &id) || id < 0)
+                        goto bad_broker;
+                err = rd_kafka_mock_coordinator_set(db->mc, w[1], w[2], id);
+        } else {
+                return rs_seterr(out, out_size, RS_ERR_INVALID,
+                                 "unknown command '%s' (down, up, rtt, "
+                                 "errors, pending, clear, leader, "
+                                 "coordinator)",
+                                 w[0]);
+        }
+        if (err)
+                return rs_seterr(out, out_size, RS_ERR_KAFKA, "%s: %s", w[0],
+                                 rd_kafka_err2str(err));
+        return RS_OK;
+usage:
+        return rs_seterr(out, out_size, RS_ERR_INVALID,
+                         "%s: wrong number of arguments", w[0]);
+bad_broker:
+        return rs_seterr(out, out_size, RS_ERR_INVALID,
+                         "%s: no broker '%s' (1 to %d, or all)", w[0],
+                         n > 3 ? w[3] : w[1], db->brokers);
+bad_key:
+        return rs_seterr(out, out_size, RS_ERR_INVALID,
+                         "%s: unknown request '%s' (Produce, Fetch, "
+                         "ListOffsets, Metadata, OffsetCommit, OffsetFetch, "
+                         "FindCoordinator, JoinGroup, Heartbeat, LeaveGroup, "
+                         "SyncGroup, ApiVersions, InitProducerId, or a "
+                         "number)",
+                         w[0], w[1]);
 }

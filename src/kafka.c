@@ -1,8 +1,11 @@
 /* kafka.c — high-level consumer with ticketed offset storing, idempotent
  * producer, and a plain assign-all reader for tools. */
 #include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "recstream/clock.h"
 #include "recstream/kafka.h"
@@ -27,8 +30,8 @@ rs_err_t rs_kafka_conf_check(const char *key, const char *value, char *errstr,
  * error and errstr. librdkafka redacts only what it deems sensitive; a
  * failing ssl.key.location, say, is logged with its path.
  *
- * Every client struct starts with its secrets_t, and is the opaque of its
- * rd_kafka_t, so the callbacks find them through rd_kafka_opaque().
+ * Every client struct starts with its client_t (below), and is the opaque
+ * of its rd_kafka_t, so the callbacks find them through rd_kafka_opaque().
  */
 typedef struct secrets {
         char **v;
@@ -78,36 +81,64 @@ static void scrub(const secrets_t *sec, char *errstr, size_t errstr_size)
                 rs_config_redact(errstr, errstr_size, sec->v[i]);
 }
 
+/* What a client's callbacks know of it: the first member of every client
+ * struct. */
+typedef struct client {
+        secrets_t secrets;
+        const char *name; /* source, sink or reader, in log lines */
+} client_t;
+
 /* librdkafka's logs, from its log queue or its threads. */
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
                    const char *buf)
 {
+        const client_t *cl = rd_kafka_opaque(rk);
         char line[2048];
 
         if (level > rs_log_level)
                 return;
         rs_log(level, "component=rdkafka fac=%s msg=\"%s\"", fac,
-               scrubbed(rd_kafka_opaque(rk), buf, line, sizeof(line)));
+               scrubbed(cl ? &cl->secrets : NULL, buf, line, sizeof(line)));
 }
 
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
+        const client_t *cl = opaque;
         char line[1024];
 
         if (err == RD_KAFKA_RESP_ERR__FATAL) {
                 char fatal[512];
                 rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
-                scrub(opaque, fatal, sizeof(fatal));
-                rs_log(RS_LOG_ERR, "component=kafka event=fatal reason=\"%s\"",
-                       fatal);
+                scrub(&cl->secrets, fatal, sizeof(fatal));
+                rs_log(RS_LOG_ERR,
+                       "component=kafka event=fatal client=%s reason=\"%s\"",
+                       cl->name, fatal);
                 return;
         }
-        /* Transient (broker down, transport): librdkafka retries. */
+        if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+                /* The one line to look for when the cluster is away: the
+                 * transport errors before it are per connection. */
+                rs_log(RS_LOG_ERR,
+                       "component=kafka event=brokers_down client=%s "
+                       "reason=\"%s\" msg=\"no broker reachable; retrying: "
+                       "output waits and nothing is committed meanwhile\"",
+                       cl->name,
+                       scrubbed(&cl->secrets, reason, line, sizeof(line)));
+                return;
+        }
+        /* Transient (a broker down, transport): librdkafka retries. */
         rs_log(RS_LOG_WARNING,
-               "component=kafka event=error err=%s reason=\"%s\"",
-               rd_kafka_err2name(err),
-               scrubbed(opaque, reason, line, sizeof(line)));
+               "component=kafka event=error client=%s err=%s reason=\"%s\"",
+               cl->name, rd_kafka_err2name(err),
+               scrubbed(&cl->secrets, reason, line, sizeof(line)));
 }
+
+/* The longest pause between attempts to reach a broker that went away
+ * (librdkafka's default is 10 s, the Java client's 1 s): after a 4 s
+ * outage the consumer reached its coordinator again only when the
+ * session (10 s) had timed out, and the group re-delivered what it had
+ * not committed. */
+#define RECONNECT_MAX_MS "1000"
 
 typedef struct setting {
         const char *key, *value;
@@ -166,7 +197,7 @@ typedef struct slot {
 } slot_t;
 
 struct rs_source {
-        secrets_t secrets; /* first: the opaque of rk */
+        client_t cl; /* first: the opaque of rk */
         rd_kafka_t *rk;
         rd_kafka_queue_t *queue;
         slot_t *ring;
@@ -234,6 +265,7 @@ rs_source_t *rs_source_new(const rs_kv_list_t *common,
                 /* Prefetch deep: see DESIGN "Measured costs". */
                 {"queued.min.messages", "1000000"},
                 {"enable.partition.eof", "false"},
+                {"reconnect.backoff.max.ms", RECONNECT_MAX_MS},
                 {NULL, NULL},
         };
         const setting_t forced[] = {
@@ -264,13 +296,14 @@ rs_source_t *rs_source_new(const rs_kv_list_t *common,
                         goto nomem;
 
         if (!(kconf = make_conf(defaults, common, &conf->kafka, forced,
-                                &src->secrets, errstr, errstr_size)))
+                                &src->cl.secrets, errstr, errstr_size)))
                 goto fail;
+        src->cl.name = "source";
         rd_kafka_conf_set_opaque(kconf, src);
         rd_kafka_conf_set_rebalance_cb(kconf, rebalance_cb);
         if (!(src->rk = rd_kafka_new(RD_KAFKA_CONSUMER, kconf, errstr,
                                      errstr_size))) {
-                scrub(&src->secrets, errstr, errstr_size);
+                scrub(&src->cl.secrets, errstr, errstr_size);
                 goto fail;
         }
         kconf = NULL; /* owned by rk now */
@@ -309,6 +342,110 @@ static void slot_clear(slot_t *s)
         s->offsets = NULL;
 }
 
+static void source_free(rs_source_t *src)
+{
+        for (size_t i = 0; src->ring && i < src->cap; i++)
+                free(src->ring[i].msgs);
+        free(src->ring);
+        secrets_fini(&src->cl.secrets);
+        free(src);
+}
+
+/* A consumer's rd_kafka_destroy, in a thread of its own: with the group
+ * coordinator away it waits for the group to terminate, up to
+ * session.timeout.ms (45 s by default), whatever the flags. */
+typedef struct reaper {
+        pthread_mutex_t mu;
+        pthread_cond_t cv; /* CLOCK_MONOTONIC */
+        int done, abandoned;
+        rs_source_t *src;
+        int flags;
+} reaper_t;
+
+static atomic_int reaping; /* destroys left to finish in the background */
+
+int rs_kafka_background(void)
+{
+        return atomic_load(&reaping);
+}
+
+static void *reap(void *arg)
+{
+        reaper_t *rp = arg;
+        int abandoned;
+
+        rd_kafka_destroy_flags(rp->src->rk, rp->flags);
+        pthread_mutex_lock(&rp->mu);
+        rp->done = 1;
+        abandoned = rp->abandoned;
+        pthread_cond_signal(&rp->cv);
+        pthread_mutex_unlock(&rp->mu);
+        if (abandoned) { /* the closer went on: the rest is ours to free */
+                source_free(rp->src);
+                pthread_cond_destroy(&rp->cv);
+                pthread_mutex_destroy(&rp->mu);
+                free(rp);
+                atomic_fetch_sub(&reaping, 1);
+        }
+        return NULL;
+}
+
+/* Destroys src->rk by `until` (monotonic ms): 0. Else -1: the destroy
+ * goes on in its thread, which frees src when it ends (the caller must
+ * not touch src again; a process that exits meanwhile loses nothing: the
+ * consumer had nothing left to commit, or could not). */
+static int destroy_by(rs_source_t *src, int flags, int64_t until)
+{
+        reaper_t *rp = calloc(1, sizeof(*rp));
+        pthread_condattr_t ca;
+        pthread_t t;
+        int done;
+
+        src->drain = NULL; /* no callback may reach the caller now */
+        if (!rp)
+                goto inline_destroy;
+        pthread_mutex_init(&rp->mu, NULL);
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&rp->cv, &ca);
+        pthread_condattr_destroy(&ca);
+        rp->src = src;
+        rp->flags = flags;
+        if (pthread_create(&t, NULL, reap, rp)) {
+                pthread_cond_destroy(&rp->cv);
+                pthread_mutex_destroy(&rp->mu);
+                free(rp);
+                goto inline_destroy;
+        }
+        pthread_detach(t);
+        pthread_mutex_lock(&rp->mu);
+        while (!rp->done && rs_mono_ms() < until) {
+                int64_t at = until;
+                struct timespec ts = {(time_t)(at / 1000),
+                                      (long)(at % 1000) * 1000000};
+                pthread_cond_timedwait(&rp->cv, &rp->mu, &ts);
+        }
+        done = rp->done;
+        rp->abandoned = !done;
+        if (!done)
+                atomic_fetch_add(&reaping, 1);
+        pthread_mutex_unlock(&rp->mu);
+        if (!done) {
+                rs_log(RS_LOG_WARNING,
+                       "component=source event=destroy_timeout "
+                       "msg=\"librdkafka still waits for the group "
+                       "coordinator: left to finish in the background\"");
+                return -1;
+        }
+        pthread_cond_destroy(&rp->cv);
+        pthread_mutex_destroy(&rp->mu);
+        free(rp);
+        return 0;
+inline_destroy:
+        rd_kafka_destroy_flags(src->rk, flags);
+        return 0;
+}
+
 rs_err_t rs_source_close(rs_source_t *src, int timeout_ms)
 {
         rs_err_t rc = RS_OK;
@@ -322,6 +459,7 @@ rs_err_t rs_source_close(rs_source_t *src, int timeout_ms)
                 slot_clear(&src->ring[i]);
         if (src->rk) {
                 int flags = 0;
+                int64_t until = rs_mono_ms() + timeout_ms;
                 if (src->queue)
                         rd_kafka_queue_destroy(src->queue);
                 /* Leave the group (auto-commit commits what is stored),
@@ -337,7 +475,6 @@ rs_err_t rs_source_close(rs_source_t *src, int timeout_ms)
                                rd_kafka_error_string(error));
                         rd_kafka_error_destroy(error);
                 } else {
-                        int64_t until = rs_mono_ms() + timeout_ms;
                         while (!rd_kafka_consumer_closed(src->rk) &&
                                rs_mono_ms() < until) {
                                 rd_kafka_event_t *ev =
@@ -357,20 +494,19 @@ rs_err_t rs_source_close(rs_source_t *src, int timeout_ms)
                 }
                 rd_kafka_queue_destroy(q);
                 if (!rd_kafka_consumer_closed(src->rk)) {
-                        rs_log(RS_LOG_ERR,
+                        rs_log(RS_LOG_WARNING,
                                "component=source event=close_timeout "
-                               "timeout_ms=%d",
+                               "timeout_ms=%d msg=\"the group was not left "
+                               "in time: it reassigns the partitions after "
+                               "session.timeout.ms\"",
                                timeout_ms);
                         flags = RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE;
                         rc = RS_ERR_TIMEOUT;
                 }
-                rd_kafka_destroy_flags(src->rk, flags);
+                if (destroy_by(src, flags, until))
+                        return RS_ERR_TIMEOUT; /* src is the reaper's */
         }
-        for (size_t i = 0; src->ring && i < src->cap; i++)
-                free(src->ring[i].msgs);
-        free(src->ring);
-        secrets_fini(&src->secrets);
-        free(src);
+        source_free(src);
         return rc;
 }
 
@@ -429,7 +565,7 @@ long rs_source_poll(rs_source_t *src, rs_msg_t *msgs, size_t max,
                                "component=source event=consume_error "
                                "topic=%s partition=%d reason=\"%s\"",
                                topic, (int)m->partition,
-                               scrubbed(&src->secrets,
+                               scrubbed(&src->cl.secrets,
                                         rd_kafka_message_errstr(m), why,
                                         sizeof(why)));
                         if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
@@ -515,32 +651,56 @@ int rs_source_assigned(const rs_source_t *src)
         return src->assigned;
 }
 
+/* Commit errors that a later attempt may not meet: the coordinator
+ * moving or loading, a rebalance passing, a request lost. */
+static int commit_transient(rd_kafka_resp_err_t err)
+{
+        switch (err) {
+        case RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS:
+        case RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS:
+        case RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE:
+        case RD_KAFKA_RESP_ERR_NOT_COORDINATOR:
+        case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+        case RD_KAFKA_RESP_ERR__TRANSPORT:
+        case RD_KAFKA_RESP_ERR__TIMED_OUT:
+        case RD_KAFKA_RESP_ERR__WAIT_COORD: return 1;
+        default: return 0;
+        }
+}
+
 rs_err_t rs_source_commit(rs_source_t *src, int timeout_ms)
 {
-        rd_kafka_queue_t *q = rd_kafka_queue_new(src->rk);
-        rd_kafka_resp_err_t err =
-                rd_kafka_commit_queue(src->rk, NULL, q, NULL, NULL);
-        rd_kafka_event_t *ev = NULL;
+        int64_t until = rs_mono_ms() + timeout_ms;
+        rd_kafka_resp_err_t err;
+        int attempts = 0;
 
-        /* Asynchronous, so that brokers away cannot hold it longer. */
-        if (!err) {
-                int64_t until = rs_mono_ms() + timeout_ms;
-                while (!(ev = rd_kafka_queue_poll(q, 100)) &&
-                       rs_mono_ms() < until)
-                        ;
-                err = ev ? rd_kafka_event_error(ev)
-                         : RD_KAFKA_RESP_ERR__TIMED_OUT;
-                if (ev)
-                        rd_kafka_event_destroy(ev);
-        }
-        rd_kafka_queue_destroy(q);
-        if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
-                rs_log(RS_LOG_WARNING,
-                       "component=source event=commit_failed reason=\"%s\"",
-                       rd_kafka_err2str(err));
+        /* Asynchronous, so that brokers away cannot hold it longer; a
+         * transient failure is tried again while there is time. */
+        do {
+                rd_kafka_queue_t *q = rd_kafka_queue_new(src->rk);
+                rd_kafka_event_t *ev = NULL;
+                if (attempts++)
+                        rd_kafka_queue_poll(q, 200); /* back off */
+                err = rd_kafka_commit_queue(src->rk, NULL, q, NULL, NULL);
+                if (!err) {
+                        while (!(ev = rd_kafka_queue_poll(q, 100)) &&
+                               rs_mono_ms() < until)
+                                ;
+                        err = ev ? rd_kafka_event_error(ev)
+                                 : RD_KAFKA_RESP_ERR__TIMED_OUT;
+                        if (ev)
+                                rd_kafka_event_destroy(ev);
+                }
+                rd_kafka_queue_destroy(q);
+                if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+                        rs_log(RS_LOG_WARNING,
+                               "component=source event=commit_failed "
+                               "attempt=%d reason=\"%s\"",
+                               attempts, rd_kafka_err2str(err));
+        } while (err && commit_transient(err) && rs_mono_ms() + 200 < until);
+        if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
                 return err == RD_KAFKA_RESP_ERR__TIMED_OUT ? RS_ERR_TIMEOUT
                                                            : RS_ERR_KAFKA;
-        }
         return RS_OK;
 }
 
@@ -551,7 +711,7 @@ rs_err_t rs_source_commit(rs_source_t *src, int timeout_ms)
 #define MAX_TOPICS 64
 
 struct rs_sink {
-        secrets_t secrets; /* first: the opaque of rk */
+        client_t cl; /* first: the opaque of rk */
         rd_kafka_t *rk;
         rd_kafka_topic_t *rkt[MAX_TOPICS];
         int ntopics;
@@ -559,7 +719,14 @@ struct rs_sink {
         const volatile sig_atomic_t *stop;
         rs_delivery_fn *dr;
         void *opaque;
+        /* stall watch (rs_sink_poll) */
+        uint64_t delivered, seen; /* successful reports: all, at last look */
+        int64_t progress_ms;      /* then, or when nothing was outstanding */
+        int stalled;
 };
+
+/* Output waiting this long with nothing delivered is logged. */
+#define STALL_MS 10000
 
 /* Errors after which the same record would fail again however often it
  * is retried: the broker refuses it. Everything else that reaches a
@@ -583,6 +750,8 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
         rs_sink_t *sink = opaque;
 
         (void)rk;
+        if (!m->err)
+                sink->delivered++;
         if (sink->dr)
                 sink->dr(sink->opaque, m->_private,
                          !m->err             ? RS_OK
@@ -597,6 +766,7 @@ rs_sink_t *rs_sink_new(const rs_kv_list_t *common, const rs_sink_conf_t *conf,
 {
         static const setting_t defaults[] = {
                 {"linger.ms", "5"},
+                {"reconnect.backoff.max.ms", RECONNECT_MAX_MS},
                 {NULL, NULL},
         };
         static const setting_t forced[] = {
@@ -614,18 +784,20 @@ rs_sink_t *rs_sink_new(const rs_kv_list_t *common, const rs_sink_conf_t *conf,
         }
         sink->dr = dr;
         sink->opaque = opaque;
+        sink->progress_ms = rs_mono_ms();
         if (!(kconf = make_conf(defaults, common, &conf->kafka, forced,
-                                &sink->secrets, errstr, errstr_size)))
+                                &sink->cl.secrets, errstr, errstr_size)))
                 goto fail;
         sink->max_message = 1000000;
         if (rd_kafka_conf_get(kconf, "message.max.bytes", value, &vlen) ==
             RD_KAFKA_CONF_OK)
                 sink->max_message = (size_t)strtoull(value, NULL, 10);
+        sink->cl.name = "sink";
         rd_kafka_conf_set_opaque(kconf, sink);
         rd_kafka_conf_set_dr_msg_cb(kconf, dr_msg_cb);
         if (!(sink->rk = rd_kafka_new(RD_KAFKA_PRODUCER, kconf, errstr,
                                       errstr_size))) {
-                scrub(&sink->secrets, errstr, errstr_size);
+                scrub(&sink->cl.secrets, errstr, errstr_size);
                 rd_kafka_conf_destroy(kconf);
                 goto fail;
         }
@@ -670,7 +842,7 @@ void rs_sink_destroy(rs_sink_t *sink)
                 rd_kafka_poll(sink->rk, 0);
                 rd_kafka_destroy(sink->rk);
         }
-        secrets_fini(&sink->secrets);
+        secrets_fini(&sink->cl.secrets);
         free(sink);
 }
 
@@ -720,9 +892,39 @@ void rs_sink_set_stop(rs_sink_t *sink, const volatile sig_atomic_t *stop)
         sink->stop = stop;
 }
 
+/* Says once when output has waited STALL_MS with nothing delivered (a
+ * leader of the output unreachable: librdkafka retries until
+ * message.timeout.ms), and when deliveries resume. */
+static void watch_stall(rs_sink_t *sink)
+{
+        int64_t now = rs_mono_ms();
+        int outstanding = rd_kafka_outq_len(sink->rk);
+
+        if (sink->delivered != sink->seen || outstanding == 0) {
+                if (sink->stalled && sink->delivered != sink->seen)
+                        rs_log(RS_LOG_NOTICE,
+                               "component=sink event=delivery_resumed "
+                               "stalled_ms=%lld outstanding=%d",
+                               (long long)(now - sink->progress_ms),
+                               outstanding);
+                sink->stalled = 0;
+                sink->seen = sink->delivered;
+                sink->progress_ms = now;
+        } else if (!sink->stalled && now - sink->progress_ms >= STALL_MS) {
+                sink->stalled = 1;
+                rs_log(RS_LOG_ERR,
+                       "component=sink event=delivery_stalled "
+                       "outstanding=%d stalled_ms=%lld msg=\"nothing "
+                       "delivered: retrying until message.timeout.ms; "
+                       "nothing is committed meanwhile\"",
+                       outstanding, (long long)(now - sink->progress_ms));
+        }
+}
+
 void rs_sink_poll(rs_sink_t *sink, int timeout_ms)
 {
         rd_kafka_poll(sink->rk, timeout_ms);
+        watch_stall(sink);
 }
 
 rs_err_t rs_sink_flush(rs_sink_t *sink, int timeout_ms)
@@ -752,7 +954,7 @@ size_t rs_sink_max_message(const rs_sink_t *sink)
  */
 
 struct rs_reader {
-        secrets_t secrets; /* first: the opaque of rk */
+        client_t cl; /* first: the opaque of rk */
         rd_kafka_t *rk;
         rd_kafka_message_t *last;
         rs_msg_t msg;
@@ -778,13 +980,14 @@ rs_reader_t *rs_reader_new(const rs_kv_list_t *common, const rs_kv_list_t *own,
 
         if (!rd)
                 return NULL;
-        if (!(kconf = make_conf(NULL, common, own, forced, &rd->secrets, errstr,
-                                errstr_size)))
+        if (!(kconf = make_conf(NULL, common, own, forced, &rd->cl.secrets,
+                                errstr, errstr_size)))
                 goto fail;
+        rd->cl.name = "reader";
         rd_kafka_conf_set_opaque(kconf, rd);
         if (!(rd->rk = rd_kafka_new(RD_KAFKA_CONSUMER, kconf, errstr,
                                     errstr_size))) {
-                scrub(&rd->secrets, errstr, errstr_size);
+                scrub(&rd->cl.secrets, errstr, errstr_size);
                 rd_kafka_conf_destroy(kconf);
                 goto fail;
         }
@@ -855,7 +1058,7 @@ void rs_reader_destroy(rs_reader_t *rd)
         }
         free(rd->end);
         free(rd->pos);
-        secrets_fini(&rd->secrets);
+        secrets_fini(&rd->cl.secrets);
         free(rd);
 }
 
@@ -883,8 +1086,8 @@ const rs_msg_t *rs_reader_next(rs_reader_t *rd, int timeout_ms)
                 rs_log(RS_LOG_WARNING,
                        "component=reader event=error "
                        "reason=\"%s\"",
-                       scrubbed(&rd->secrets, rd_kafka_message_errstr(m), why,
-                                sizeof(why)));
+                       scrubbed(&rd->cl.secrets, rd_kafka_message_errstr(m),
+                                why, sizeof(why)));
                 rd_kafka_message_destroy(m);
                 return NULL;
         }

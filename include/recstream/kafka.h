@@ -17,6 +17,11 @@
 #include "recstream/err.h"
 #include "recstream/pipeline.h"
 
+/* How many consumers rs_source_close left to finish their destroy in the
+ * background (their threads still run librdkafka): a process should then
+ * exit without running exit handlers under them (_exit). */
+int rs_kafka_background(void);
+
 /* Whether librdkafka accepts key=value; errstr says why not. */
 rs_err_t rs_kafka_conf_check(const char *key, const char *value, char *errstr,
                              size_t errstr_size);
@@ -47,10 +52,11 @@ typedef int(rs_drain_fn)(void *opaque);
 rs_source_t *rs_source_new(const rs_kv_list_t *common,
                            const rs_source_conf_t *conf, rs_drain_fn *drain,
                            void *opaque, char *errstr, size_t errstr_size);
-/* Commits what is stored, leaves the group and frees, waiting at most
- * timeout_ms for the brokers (then it frees without leaving: the group
- * evicts the member after session.timeout.ms). RS_ERR_TIMEOUT then.
- * NULL is fine. */
+/* Commits what is stored, leaves the group and frees, all within
+ * timeout_ms: with the brokers away it gives up leaving (the group evicts
+ * the member after session.timeout.ms) and, should librdkafka's destroy
+ * still wait for the coordinator by then, leaves it to finish in a thread
+ * of its own that frees the rest. RS_ERR_TIMEOUT then. NULL is fine. */
 rs_err_t rs_source_close(rs_source_t *src, int timeout_ms);
 /* rs_source_close with 10 s. */
 void rs_source_destroy(rs_source_t *src);
@@ -71,7 +77,10 @@ void rs_source_done(rs_source_t *src, uint64_t ticket);
 size_t rs_source_inflight(const rs_source_t *src);
 /* Partitions currently assigned. */
 int rs_source_assigned(const rs_source_t *src);
-/* Commits the stored offsets, waiting at most timeout_ms for the result. */
+/* Commits the stored offsets, waiting at most timeout_ms for the result
+ * and trying again within it after a transient failure (a rebalance in
+ * progress, the coordinator moving, a lost request). RS_OK (also when
+ * there was nothing to commit), RS_ERR_TIMEOUT, RS_ERR_KAFKA. */
 rs_err_t rs_source_commit(rs_source_t *src, int timeout_ms);
 
 /*
@@ -117,6 +126,8 @@ rs_err_t rs_sink_produce(rs_sink_t *sink, int topic, const void *key,
                          void *msg_opaque);
 /* Where produce looks, while it waits for room, whether to give up. */
 void rs_sink_set_stop(rs_sink_t *sink, const volatile sig_atomic_t *stop);
+/* Serves delivery reports; logs `event=delivery_stalled` (err) once when
+ * output has waited 10 s with nothing delivered, `delivery_resumed` after. */
 void rs_sink_poll(rs_sink_t *sink, int timeout_ms);
 /* Waits until everything produced is delivered or failed. */
 rs_err_t rs_sink_flush(rs_sink_t *sink, int timeout_ms);

@@ -1,11 +1,16 @@
 /* devbroker.c — `recstream dev-broker`. */
+#include <errno.h>
 #include <getopt.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "recstream/devbroker.h"
+#include "recstream/log.h"
 
 static const char usage[] =
         "usage: recstream dev-broker [--brokers N] [--partitions P] "
@@ -14,7 +19,92 @@ static const char usage[] =
         "(SIGHUP is logged and ignored) and prints its bootstrap address on\n"
         "stdout. --topic (repeatable) creates topics with P partitions\n"
         "(default video.behavior and video.recs); others are auto-created\n"
-        "with 4.\n";
+        "with 4.\n"
+        "\n"
+        "Fault injection: each line on stdin is one command, answered on\n"
+        "stdout with one line, `ok` or `error: WHY`, once it took effect.\n"
+        "BROKER is an id from 1 to N, or all:\n"
+        "  down BROKER             disconnect it, refuse connections (its\n"
+        "                          partitions keep it as leader)\n"
+        "  up BROKER               accept connections again\n"
+        "  rtt BROKER MS           delay each of its responses MS ms (0: "
+        "none)\n"
+        "  errors APIKEY COUNT ERR [ID]  the next COUNT APIKEY requests (any\n"
+        "                          client; to any broker, or to broker ID)\n"
+        "                          fail with ERR\n"
+        "  pending APIKEY ID       answers `ok N`: broker ID's errors left\n"
+        "  clear APIKEY            drop the cluster's errors left for APIKEY\n"
+        "  leader TOPIC PARTITION BROKER   move a leader (-1: none)\n"
+        "  coordinator group|transaction KEY BROKER   pin a coordinator\n"
+        "APIKEY: Produce, Fetch, ListOffsets, Metadata, OffsetCommit,\n"
+        "OffsetFetch, FindCoordinator, JoinGroup, Heartbeat, LeaveGroup,\n"
+        "SyncGroup, ApiVersions, InitProducerId, or a number. ERR: a\n"
+        "librdkafka error name (rd_kafka_err2name: NOT_LEADER_FOR_PARTITION\n"
+        "alias NOT_LEADER_OR_FOLLOWER, REQUEST_TIMED_OUT, _TRANSPORT drops\n"
+        "the connection, ...) or its number. Example:\n"
+        "  errors Produce 5 NOT_LEADER_OR_FOLLOWER\n"
+        "At the end of stdin (closed, /dev/null, or a background job's\n"
+        "terminal) the broker goes on without commands.\n";
+
+/* Commands read from stdin, one a line. */
+typedef struct control {
+        char line[512]; /* as long as rs_devbroker_command takes */
+        size_t len;
+        int skipping; /* the rest of an overlong line */
+        int open;     /* stdin is still read */
+} control_t;
+
+static void answer(rs_devbroker_t *db, const char *line)
+{
+        char out[512];
+
+        if (rs_devbroker_command(db, line, out, sizeof(out))) {
+                printf("error: %s\n", out);
+                rs_log(RS_LOG_WARNING,
+                       "component=dev-broker event=command_failed "
+                       "command=\"%s\" reason=\"%s\"",
+                       line, out);
+        } else {
+                printf(*out ? "ok %s\n" : "ok\n", out);
+                rs_log(RS_LOG_NOTICE,
+                       "component=dev-broker event=command command=\"%s\"",
+                       line);
+        }
+        fflush(stdout);
+}
+
+/* Reads what stdin has and answers each whole line. */
+static void control_read(control_t *ctl, rs_devbroker_t *db)
+{
+        char buf[512];
+        ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
+
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                return;
+        if (n <= 0) { /* end of input, or EIO: a background job's tty */
+                ctl->open = 0;
+                return;
+        }
+        for (ssize_t i = 0; i < n; i++) {
+                if (buf[i] != '\n') {
+                        if (ctl->len < sizeof(ctl->line) - 1)
+                                ctl->line[ctl->len++] = buf[i];
+                        else
+                                ctl->skipping = 1;
+                        continue;
+                }
+                ctl->line[ctl->len] = '\0';
+                if (ctl->skipping) {
+                        printf("error: command longer than %zu bytes\n",
+                               sizeof(ctl->line) - 1);
+                        fflush(stdout);
+                } else {
+                        answer(db, ctl->line);
+                }
+                ctl->len = 0;
+                ctl->skipping = 0;
+        }
+}
 
 int rs_cmd_devbroker(int argc, char **argv)
 {
@@ -58,9 +148,16 @@ int rs_cmd_devbroker(int argc, char **argv)
         }
         printf("%s\n", rs_devbroker_bootstrap(db));
         fflush(stdout);
+        /* A background job reading its terminal gets EIO, not stopped. */
+        signal(SIGTTIN, SIG_IGN);
+        control_t ctl = {.open = 1};
         while (!rs_cli_stop) {
-                struct timespec tick = {0, 100 * 1000 * 1000};
-                nanosleep(&tick, NULL);
+                struct pollfd pfd = {STDIN_FILENO, POLLIN, 0};
+                int r = poll(&pfd, ctl.open ? 1 : 0, 100);
+                if (r > 0 && (pfd.revents & POLLNVAL))
+                        ctl.open = 0; /* stdin closed */
+                else if (r > 0)
+                        control_read(&ctl, db);
                 rs_cli_signals_poll("dev-broker");
         }
         rs_devbroker_destroy(db);

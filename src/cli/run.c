@@ -2,8 +2,10 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
+#include "recstream/kafka.h"
 #include "recstream/log.h"
 #include "recstream/pipeline.h"
 #include "recstream/worker.h"
@@ -93,14 +95,20 @@ int rs_cmd_run(int argc, char **argv)
                                     "reason=signal");
         rs_err_t cerr = rs_worker_close(w);
         rs_pipeline_destroy(pl);
-        if (err || cerr) {
+        int code = err || cerr ? RS_EXIT_FAIL : RS_EXIT_OK;
+        if (code)
                 rs_log(RS_LOG_ERR,
                        "component=worker event=failed reason=\"%s\"",
                        rs_err_str(err ? err : cerr));
-                return RS_EXIT_FAIL;
+        else
+                rs_log(RS_LOG_INFO, "component=worker event=stopped");
+        if (rs_kafka_background()) {
+                /* A consumer's destroy still waits for its coordinator in
+                 * a thread: no exit handler may run under it. */
+                fflush(NULL);
+                _exit(code);
         }
-        rs_log(RS_LOG_INFO, "component=worker event=stopped");
-        return RS_EXIT_OK;
+        return code;
 }
 
 int rs_cmd_doc(int argc, char **argv)
