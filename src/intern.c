@@ -157,12 +157,7 @@ static int64_t arena_add(rs_intern_t *in, uint32_t id, const char *s,
                         return -1;
                 in->blocks[in->nblocks++] = b;
                 in->bytes += size;
-                /* an oversized block is full at once */
                 in->used = 0;
-                if (size > BLOCK_SIZE) {
-                        in->used = BLOCK_SIZE;
-                        need = 0;
-                }
         }
         uint32_t off = (uint32_t)in->used;
         rec_t *r = (rec_t *)(in->blocks[in->nblocks - 1] + off);
@@ -170,7 +165,8 @@ static int64_t arena_add(rs_intern_t *in, uint32_t id, const char *s,
         r->len = (uint32_t)len;
         memcpy(r->str, s, len);
         r->str[len] = '\0';
-        in->used += need;
+        /* an oversized block (its record at offset 0) is full at once */
+        in->used = need < BLOCK_SIZE - in->used ? in->used + need : BLOCK_SIZE;
         return (int64_t)((in->nblocks - 1) << BLOCK_BITS | off);
 }
 

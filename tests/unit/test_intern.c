@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -80,11 +81,62 @@ static void test_batch(void **state)
         rs_intern_destroy(in);
 }
 
+/* Strings around and beyond the 1 MiB record block: each is interned,
+ * found and read back byte for byte, and so are the short strings that
+ * come after them (issue 9: a 1,048,568-byte id overflowed the block). */
+static void test_long_strings(void **state)
+{
+        static const size_t lens[] = {1048560, 1048564, 1048566, 1048567,
+                                      1048568, 1048569, 1048572, 1048576,
+                                      1048577, 2097152, 3145729, 100};
+        const size_t n = sizeof(lens) / sizeof(lens[0]);
+        rs_intern_t *in = rs_intern_new();
+        char *s = malloc(3145729 + 1);
+        uint32_t ids[sizeof(lens) / sizeof(lens[0])];
+
+        (void)state;
+        assert_non_null(s);
+        for (size_t i = 0; i < n; i++) {
+                /* a different string each time: its length and a pattern */
+                for (size_t j = 0; j < lens[i]; j++)
+                        s[j] = (char)('a' + (j * 7 + i) % 26);
+                ids[i] = rs_intern_id(in, s, lens[i]);
+                assert_int_not_equal(ids[i], RS_ID_NONE);
+                /* a short one in between lands in an ordinary block */
+                char k[16];
+                int kn = snprintf(k, sizeof(k), "short-%zu", i);
+                assert_int_not_equal(rs_intern_id(in, k, (size_t)kn),
+                                     RS_ID_NONE);
+        }
+        for (size_t i = 0; i < n; i++) {
+                size_t len;
+                const char *got = rs_intern_str(in, ids[i], &len);
+                for (size_t j = 0; j < lens[i]; j++)
+                        s[j] = (char)('a' + (j * 7 + i) % 26);
+                assert_non_null(got);
+                assert_int_equal(len, lens[i]);
+                assert_memory_equal(got, s, lens[i]);
+                assert_int_equal(got[len], '\0');
+                assert_int_equal(rs_intern_find(in, s, lens[i]), ids[i]);
+                assert_int_equal(rs_intern_id(in, s, lens[i]), ids[i]);
+        }
+        for (size_t i = 0; i < n; i++) {
+                char k[16];
+                int kn = snprintf(k, sizeof(k), "short-%zu", i);
+                uint32_t id = rs_intern_find(in, k, (size_t)kn);
+                assert_int_not_equal(id, RS_ID_NONE);
+                assert_string_equal(rs_intern_str(in, id, NULL), k);
+        }
+        free(s);
+        rs_intern_destroy(in);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_dense_ids),
                 cmocka_unit_test(test_batch),
+                cmocka_unit_test(test_long_strings),
         };
         return cmocka_run_group_tests_name("intern", tests, NULL, NULL);
 }
