@@ -20,7 +20,12 @@
  * most once per min_refresh_interval of event time, and only when the list
  * (items and order) changed; users waiting for their interval sit in a FIFO
  * that each batch drains up to its newest event time. Without an `out`
- * (replay, eval) nothing is computed until asked: rs_score_list or a flush. */
+ * (replay, eval) nothing is computed until asked: rs_score_list or a flush.
+ *
+ * Per-user state is indexed by user id, so it is bounded by the string
+ * table's id bound (intern.h): it is kept only for users the user_window
+ * holds and dropped when the window evicts one (rs_uwin_on_evict), with
+ * its place in the FIFO made stale, so a recycled id starts afresh. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +77,7 @@ typedef struct ustate {
         uint64_t hash;    /* of the last published list, 0 none */
         int64_t last_pub; /* event time of the last publication (hash != 0) */
         int64_t batch_ts; /* newest event of the user in this batch */
+        int64_t due_at;   /* of the user's FIFO entry, when queued */
         uint8_t dirty, queued, known, in_batch;
 } ustate_t;
 
@@ -104,6 +110,7 @@ typedef struct rs_score {
         size_t nusers;
         due_t *queue; /* ring */
         size_t qhead, qlen, qcap;
+        size_t nstale; /* entries of the ring no longer anyone's */
         /* sparse accumulator by item id, valid where stamp == gen */
         acc_t *acc;
         size_t acc_cap;
@@ -493,7 +500,7 @@ static rs_err_t compute(score_t *sc, uint32_t user, int64_t now)
                  * and for as many candidates as this computation can
                  * touch (its neighbour lists and trending, at most every
                  * id). The first pass also refreshes stale lists. */
-                uint32_t ids = rs_intern_count(sc->strings);
+                uint32_t ids = rs_intern_id_bound(sc->strings);
                 size_t most = ntrend;
                 for (size_t i = 0; i < na; i++) {
                         sc->wnn[i] = rs_cooc_neighbors(sc->co, sc->witems[i],
@@ -635,8 +642,34 @@ static rs_err_t publish(score_t *sc, uint32_t user, int64_t now, int force,
         return out->fn(out->opaque, &sc->recs);
 }
 
+/* Whether a FIFO entry is still its user's: an evicted user's is not,
+ * and neither is it for a user who got the same id since. */
+static int due_live(const score_t *sc, const due_t *d)
+{
+        const ustate_t *u = &sc->users[d->user];
+        return u->queued && u->due_at == d->at;
+}
+
+/* Drops the stale entries of a full FIFO, in place, keeping the order. */
+static void compact(score_t *sc)
+{
+        size_t n = 0;
+
+        for (size_t i = 0; i < sc->qlen; i++) {
+                due_t d = sc->queue[(sc->qhead + i) % sc->qcap];
+                if (due_live(sc, &d))
+                        sc->queue[(sc->qhead + n++) % sc->qcap] = d;
+        }
+        sc->qlen = n;
+        sc->nstale = 0;
+}
+
 static int enqueue(score_t *sc, uint32_t user, int64_t at)
 {
+        /* mostly stale: make room instead of growing (the ring stays
+         * within twice its live entries, at most one per held user) */
+        if (sc->qlen == sc->qcap && sc->nstale * 2 > sc->qlen)
+                compact(sc);
         if (sc->qlen == sc->qcap) {
                 size_t cap = sc->qcap ? sc->qcap * 2 : 1024;
                 due_t *q = malloc(cap * sizeof(*q));
@@ -651,6 +684,7 @@ static int enqueue(score_t *sc, uint32_t user, int64_t at)
         }
         sc->queue[(sc->qhead + sc->qlen++) % sc->qcap] = (due_t){user, at};
         sc->users[user].queued = 1;
+        sc->users[user].due_at = at;
         return 0;
 }
 
@@ -665,6 +699,10 @@ static rs_err_t drain(score_t *sc, int64_t now, int all, const rs_emit_t *out)
                         break;
                 sc->qhead = (sc->qhead + 1) % sc->qcap;
                 sc->qlen--;
+                if (!due_live(sc, &d)) {
+                        sc->nstale--;
+                        continue; /* its user was evicted */
+                }
                 sc->users[d.user].queued = 0;
                 if (sc->users[d.user].dirty &&
                     (err = publish(sc, d.user, now, 0, out)))
@@ -695,7 +733,9 @@ static rs_err_t score_process(void *st, rs_event_t *ev, size_t n,
         }
         for (size_t i = 0; i < n; i++) {
                 const rs_event_t *e = &ev[i];
-                if (e->drop)
+                /* a user the window evicted later in the batch has no
+                 * state left to score: none is kept here either */
+                if (e->drop || !rs_uwin_holds(sc->win, e->user))
                         continue;
                 if (rs_grow_zeroed((void **)&sc->users, &sc->nusers, e->user,
                                    sizeof(*sc->users)))
@@ -749,6 +789,7 @@ static rs_err_t score_flush(void *st, int64_t now, rs_flush_t mode,
                 sc->users[sc->queue[(sc->qhead + i) % sc->qcap].user].queued =
                         0;
         sc->qlen = 0;
+        sc->nstale = 0;
         return RS_OK;
 }
 
@@ -803,6 +844,18 @@ static void score_destroy(void *st)
         free(sc);
 }
 
+/* The window evicted user: its state goes, and its FIFO entry is stale. */
+static void on_evict(void *opaque, uint32_t user)
+{
+        score_t *sc = opaque;
+
+        if (user >= sc->nusers)
+                return;
+        if (sc->users[user].queued)
+                sc->nstale++;
+        sc->users[user] = (ustate_t){0};
+}
+
 static void *score_create(const void *conf, const rs_stage_env_t *env,
                           char *errstr, size_t errstr_size)
 {
@@ -821,6 +874,12 @@ static void *score_create(const void *conf, const rs_stage_env_t *env,
                 rs_seterr(errstr, errstr_size, RS_ERR_INVALID,
                           "the score stage needs user_window and cooccur "
                           "stages before it");
+                return NULL;
+        }
+        if (rs_uwin_on_evict(sc->win, on_evict, sc)) {
+                score_destroy(sc);
+                rs_seterr(errstr, errstr_size, RS_ERR_INVALID,
+                          "too many score stages on one user_window");
                 return NULL;
         }
         sc->wmax = rs_uwin_max_events(sc->win);
@@ -846,7 +905,9 @@ const rs_stage_ops_t rs_stage_score = {
         .type = "score",
         .doc = "Per-user top-K from the neighbours of the window items plus "
                "trending; seen and removed items excluded; category cap; "
-               "debounced publication.",
+               "debounced publication. State per user id (40 B, dropped when "
+               "user_window evicts the user) and per candidate id (24 B), in "
+               "tables as long as the string table's id bound.",
         .props = props,
         .conf_size = sizeof(score_conf_t),
         .create = score_create,
