@@ -97,13 +97,15 @@ static const rs_prop_t props[] = {
         {"trending_size", RS_PROP_INT, CO(trending_size), "200", 1, 100000,
          NULL, 0, "Length of the trending list."},
         {"max_items", RS_PROP_INT, CO(max_items), "1000000", 1, 1e9, NULL, 0,
-         "Items held; beyond it the least recently touched is evicted with "
-         "its counts and lists (counted). An item costs 112 B, plus 8 B per "
-         "id in the table by item id and the string table's ≈ 56 B per id, "
-         "+ 12 B per counterpart slot (a power of two, at most 4/5 full: "
-         "256 slots, 3 KB, at 200 tracked) + 8 B per neighbour "
-         "(max_neighbors, once listed) + 208 B when its table is full: "
-         "with the defaults ≈ 150 B for an item seen once, 3.9 KB at most."},
+         "Items held; beyond it the least recently touched (by an event on "
+         "it) is evicted with its counts and lists (counted). An item "
+         "costs 112 B + 12 B per counterpart slot (a power of two from 4, "
+         "at most 4/5 full: 3 KB at 200 tracked) + 8 B per listed "
+         "neighbour (room doubles from 4 up to max_neighbors) + 232 B once "
+         "its table is full, and its id ≈ 150 B (the string table and the "
+         "tables by id of every stage): ≈ 250 B + 150 B an item on a "
+         "stream of ever new videos (BENCHMARKS.md), 3.9 KB + 150 B at "
+         "most with the defaults."},
         {0},
 };
 
@@ -162,11 +164,11 @@ typedef struct item {
         uint32_t t_n;
         double g; /* forward-decayed popularity */
         rs_neighbor_t *nb;
-        uint32_t nnb;
-        uint32_t tb;   /* table base time, in quanta (cp_t) */
-        int64_t nb_at; /* event time of the last refresh */
-        float moved;   /* weight added since the last refresh */
-        float mass;    /* Σ of the counts at the last refresh */
+        uint32_t nnb, nb_cap; /* listed; room, up to max_neighbors */
+        uint32_t tb;          /* table base time, in quanta (cp_t) */
+        int64_t nb_at;        /* event time of the last refresh */
+        float moved;          /* weight added since the last refresh */
+        float mass;           /* Σ of the counts at the last refresh */
         uint32_t category;
         uint32_t prev, next; /* LRU, by item id */
         uint32_t lru_batch;  /* batch of its last move to the front */
@@ -305,8 +307,7 @@ static void item_free(rs_cooc_t *co, uint32_t id)
         co->bytes -= sizeof(*it) +
                      (it->cp ? ((size_t)it->mask + 1) * sizeof(*it->cp) : 0) +
                      (it->lows ? sizeof(*it->lows) : 0) +
-                     (it->nb ? (size_t)co->conf->max_neighbors * sizeof(*it->nb)
-                             : 0);
+                     (size_t)it->nb_cap * sizeof(*it->nb);
         free(it->cp);
         free(it->lows);
         free(it->nb);
@@ -786,10 +787,19 @@ static int refresh(rs_cooc_t *co, item_t *it, int64_t now_ms)
         size_t n = 0, max = (size_t)k->max_neighbors;
         double ni = marginal(co, it, now), mass = 0;
 
-        if (!it->nb) {
-                if (!(it->nb = malloc(max * sizeof(*it->nb))))
+        /* room for as many as it could list: most items have few
+         * counterparts, so few neighbours */
+        size_t want = it->count < max ? it->count : max;
+        if (want > it->nb_cap) {
+                size_t cap = it->nb_cap ? it->nb_cap : 4;
+                while (cap < want)
+                        cap *= 2;
+                if (cap > max)
+                        cap = max;
+                if (rs_resize((void **)&it->nb, cap, sizeof(*it->nb)))
                         return -1;
-                co->bytes += max * sizeof(*it->nb);
+                co->bytes += (cap - it->nb_cap) * sizeof(*it->nb);
+                it->nb_cap = (uint32_t)cap;
         }
         nb_release(co, it);
         /* a min-heap of the best `max` (worst on top) */

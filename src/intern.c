@@ -39,8 +39,8 @@
 #define CLASS_MAX 256u /* bytes of the largest slab record */
 #define NCLASS    (CLASS_MAX / GRAIN + 1)
 
-#define PENDING    0x80000000u
-#define COUNT_MASK 0x7fffffffu
+#define PENDING    RS_INTERN_PENDING
+#define COUNT_MASK RS_INTERN_COUNTS
 
 typedef struct rec {
         uint32_t id, len; /* a free record: id is the next free ref + 1 */
@@ -59,14 +59,12 @@ typedef struct sclass {
 } sclass_t;
 
 struct rs_intern {
+        rs_intern_head_t h; /* bound, count, hash: first, for intern.h */
         slot_t *slots;
-        uint32_t mask;   /* slot count - 1 */
-        uint32_t bound;  /* ids ever made: every live id is below */
-        uint32_t live;   /* ids live now */
-        uint32_t cap;    /* capacity of the per-id arrays */
-        uint32_t *recs;  /* by id: record reference + 1, 0 = free */
-        uint32_t *count; /* by id: references | PENDING */
-        uint64_t *hash;  /* by id, 0 when free */
+        uint32_t mask;  /* slot count - 1 */
+        uint32_t live;  /* ids live now */
+        uint32_t cap;   /* capacity of the per-id arrays */
+        uint32_t *recs; /* by id: record reference + 1, 0 = free */
         uint32_t *free_ids, nfree;
         uint32_t *pending, npending, pending_cap;
         char **slabs;
@@ -99,15 +97,15 @@ void rs_intern_destroy(rs_intern_t *in)
                 return;
         for (uint32_t b = 0; b < in->nslabs; b++)
                 free(in->slabs[b]);
-        for (uint32_t id = 0; id < in->bound; id++)
+        for (uint32_t id = 0; id < in->h.bound; id++)
                 if (in->recs[id] && (in->recs[id] - 1) & LARGE)
                         free(in->large[(in->recs[id] - 1) & ~LARGE]);
         free(in->slabs);
         free(in->large);
         free(in->slots);
         free(in->recs);
-        free(in->count);
-        free(in->hash);
+        free(in->h.count);
+        free(in->h.hash);
         free(in->free_ids);
         free(in->pending);
         free(in);
@@ -176,12 +174,12 @@ static int grow_ids(rs_intern_t *in)
         if (!(p = realloc(in->recs, (size_t)cap * sizeof(*in->recs))))
                 return -1;
         in->recs = p;
-        if (!(p = realloc(in->count, (size_t)cap * sizeof(*in->count))))
+        if (!(p = realloc(in->h.count, (size_t)cap * sizeof(*in->h.count))))
                 return -1;
-        in->count = p;
-        if (!(p = realloc(in->hash, (size_t)cap * sizeof(*in->hash))))
+        in->h.count = p;
+        if (!(p = realloc(in->h.hash, (size_t)cap * sizeof(*in->h.hash))))
                 return -1;
-        in->hash = p;
+        in->h.hash = p;
         if (!(p = realloc(in->free_ids, (size_t)cap * sizeof(*in->free_ids))))
                 return -1;
         in->free_ids = p;
@@ -201,7 +199,7 @@ static int push_pending(rs_intern_t *in, uint32_t id)
                 in->pending_cap = cap;
         }
         in->pending[in->npending++] = id;
-        in->count[id] |= PENDING;
+        in->h.count[id] |= PENDING;
         return 0;
 }
 
@@ -305,7 +303,7 @@ static uint32_t intern_hashed(rs_intern_t *in, const char *s, size_t len,
 
         if (sl->ref)
                 return rec_at(in, sl->ref - 1)->id;
-        if (len > UINT32_MAX - 16 || (!in->nfree && in->bound == RS_ID_NONE))
+        if (len > UINT32_MAX - 16 || (!in->nfree && in->h.bound == RS_ID_NONE))
                 return RS_ID_NONE;
         /* At most 3/4 full, so probing always ends and stays short. */
         if ((uint64_t)(in->live + 1) * 4 > ((uint64_t)in->mask + 1) * 3) {
@@ -313,10 +311,10 @@ static uint32_t intern_hashed(rs_intern_t *in, const char *s, size_t len,
                         return RS_ID_NONE;
                 sl = find_slot(in, s, len, tag);
         }
-        if (!in->nfree && in->bound == in->cap && grow_ids(in))
+        if (!in->nfree && in->h.bound == in->cap && grow_ids(in))
                 return RS_ID_NONE;
-        id = in->nfree ? in->free_ids[in->nfree - 1] : in->bound;
-        in->count[id] = 0;
+        id = in->nfree ? in->free_ids[in->nfree - 1] : in->h.bound;
+        in->h.count[id] = 0;
         if (push_pending(in, id))
                 return RS_ID_NONE;
         ref = size <= CLASS_MAX ? slab_alloc(in, size) : large_alloc(in, size);
@@ -327,14 +325,14 @@ static uint32_t intern_hashed(rs_intern_t *in, const char *s, size_t len,
         if (in->nfree)
                 in->nfree--;
         else
-                in->bound++;
+                in->h.bound++;
         rec_t *r = rec_at(in, (uint32_t)ref);
         r->id = id;
         r->len = (uint32_t)len;
         memcpy(r->str, s, len);
         r->str[len] = '\0';
         in->recs[id] = (uint32_t)ref + 1;
-        in->hash[id] = h;
+        in->h.hash[id] = h;
         in->live++;
         sl->tag = tag;
         sl->ref = (uint32_t)ref + 1;
@@ -371,7 +369,7 @@ void rs_intern_ids(rs_intern_t *in, size_t n, const char *const *s,
 
 static int live(const rs_intern_t *in, uint32_t id)
 {
-        return id < in->bound && in->recs[id];
+        return id < in->h.bound && in->recs[id];
 }
 
 const char *rs_intern_str(const rs_intern_t *in, uint32_t id, size_t *lenp)
@@ -386,50 +384,21 @@ const char *rs_intern_str(const rs_intern_t *in, uint32_t id, size_t *lenp)
         return r->str;
 }
 
-/* A free id's entry has hash 0 and count 0 (and is reset when the id is
- * handed out again), so these need no check of its record: one array
- * each. */
-uint64_t rs_intern_hash(const rs_intern_t *in, uint32_t id)
+void rs_intern_pend(rs_intern_t *in, uint32_t id)
 {
-        return id < in->bound ? in->hash[id] : 0;
-}
-
-void rs_intern_ref(rs_intern_t *in, uint32_t id)
-{
-        if (id < in->bound && (in->count[id] & COUNT_MASK) != COUNT_MASK)
-                in->count[id]++;
-}
-
-void rs_intern_unref(rs_intern_t *in, uint32_t id)
-{
-        uint32_t c;
-
-        if (id >= in->bound || !((c = in->count[id]) & COUNT_MASK) ||
-            (c & COUNT_MASK) == COUNT_MASK)
-                return;
-        in->count[id] = --c;
-        if (!c) /* 0 and not pending yet */
-                push_pending(in, id);
-}
-
-void rs_intern_prefetch(const rs_intern_t *in, uint32_t id)
-{
-        if (id < in->bound) {
-                __builtin_prefetch(&in->hash[id]);
-                __builtin_prefetch(&in->count[id]);
-        }
+        push_pending(in, id); /* should it fail: kept until destroy */
 }
 
 uint32_t rs_intern_refs(const rs_intern_t *in, uint32_t id)
 {
-        return live(in, id) ? in->count[id] & COUNT_MASK : 0;
+        return live(in, id) ? in->h.count[id] & COUNT_MASK : 0;
 }
 
 /* Frees id: its slot (backward-shift deletion), its record, the id. */
 static void id_free(rs_intern_t *in, uint32_t id)
 {
         const uint32_t ref = in->recs[id];
-        uint32_t i = (uint32_t)(in->hash[id] >> 32) & in->mask, j;
+        uint32_t i = (uint32_t)(in->h.hash[id] >> 32) & in->mask, j;
 
         while (in->slots[i].ref != ref)
                 i = (i + 1) & in->mask;
@@ -448,8 +417,8 @@ static void id_free(rs_intern_t *in, uint32_t id)
 slot_gone:
         rec_free(in, ref - 1);
         in->recs[id] = 0;
-        in->hash[id] = 0;
-        in->count[id] = 0;
+        in->h.hash[id] = 0;
+        in->h.count[id] = 0;
         in->free_ids[in->nfree++] = id;
         in->live--;
         in->freed++;
@@ -461,7 +430,7 @@ size_t rs_intern_collect(rs_intern_t *in)
 
         for (uint32_t k = 0; k < in->npending; k++) {
                 uint32_t id = in->pending[k];
-                if ((in->count[id] &= COUNT_MASK))
+                if ((in->h.count[id] &= COUNT_MASK))
                         continue; /* referenced again since */
                 id_free(in, id);
                 n++;
@@ -472,7 +441,7 @@ size_t rs_intern_collect(rs_intern_t *in)
 
 uint32_t rs_intern_id_bound(const rs_intern_t *in)
 {
-        return in->bound;
+        return in->h.bound;
 }
 
 uint32_t rs_intern_live(const rs_intern_t *in)
@@ -488,8 +457,8 @@ uint64_t rs_intern_freed(const rs_intern_t *in)
 size_t rs_intern_bytes(const rs_intern_t *in)
 {
         return in->bytes + ((size_t)in->mask + 1) * sizeof(*in->slots) +
-               (size_t)in->cap * (sizeof(*in->recs) + sizeof(*in->count) +
-                                  sizeof(*in->hash) + sizeof(*in->free_ids)) +
+               (size_t)in->cap * (sizeof(*in->recs) + sizeof(*in->h.count) +
+                                  sizeof(*in->h.hash) + sizeof(*in->free_ids)) +
                (size_t)in->pending_cap * sizeof(*in->pending) +
                (size_t)in->slabs_cap * sizeof(char *) +
                (size_t)in->large_cap * sizeof(rec_t *);

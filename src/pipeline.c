@@ -110,8 +110,9 @@ static const rs_prop_t items_props[] = {
          "Items the catalog knows at most; records of new items beyond it "
          "are rejected and counted (drop_item_limit), never an item "
          "already known (a removed item stays removed). An item costs "
-         "4·embedding_dim B + the string table's ≈ 56 B per id, and the "
-         "catalog's table by item id 24 B per id of the string table."},
+         "4·embedding_dim B and its id ≈ 150 B (the string table and the "
+         "tables by id of every stage), and the catalog's table by item "
+         "id 24 B per id of the string table."},
         {"kafka", RS_PROP_KAFKA, ITM(kafka), NULL, 0, -1, NULL, 0,
          "librdkafka properties for the catalog reader only."},
         {0},

@@ -146,6 +146,8 @@ typedef struct rs_score {
         const uint32_t *trend;
         size_t ntrend, trend_cap, ndense;
         rs_cooc_item_t *tinfo;
+        uint64_t *thash; /* their string hashes, for the seen check */
+        uint8_t *tgone;  /* removed from the catalog */
         float *temb, *tisc;
         uint32_t *tdense, *tslot, *twhere;
         uint32_t *slot_start, *slot_next; /* slot_next: this computation's */
@@ -200,6 +202,12 @@ static int excluded(const score_t *sc, uint32_t user, uint32_t item)
 {
         return rs_uwin_seen(sc->win, user, item) ||
                rs_catalog_removed(sc->catalog, item);
+}
+
+/* excluded() of trending item t, from what trend_prepare looked up. */
+static int trend_excluded(const score_t *sc, uint32_t user, size_t t)
+{
+        return sc->tgone[t] || rs_uwin_seen_hash(sc->win, user, sc->thash[t]);
 }
 
 /* Appends c unless its category is full; returns 1 when taken. */
@@ -330,6 +338,8 @@ static rs_err_t trend_prepare(score_t *sc)
 
         if (n > sc->trend_cap) {
                 if (rs_resize((void **)&sc->tinfo, n, sizeof(*sc->tinfo)) ||
+                    rs_resize((void **)&sc->thash, n, sizeof(*sc->thash)) ||
+                    rs_resize((void **)&sc->tgone, n, sizeof(*sc->tgone)) ||
                     rs_resize((void **)&sc->tisc, n, sizeof(*sc->tisc)) ||
                     rs_resize((void **)&sc->temb, n * (sc->dim + 1),
                               sizeof(*sc->temb)) ||
@@ -343,6 +353,9 @@ static rs_err_t trend_prepare(score_t *sc)
         memset(sc->slot_start, 0, (sc->dim + 1) * sizeof(*sc->slot_start));
         for (size_t i = 0; i < n; i++) {
                 sc->tinfo[i] = rs_cooc_item(sc->co, sc->trend[i]);
+                sc->thash[i] = rs_intern_hash(sc->strings, sc->trend[i]);
+                sc->tgone[i] =
+                        (uint8_t)rs_catalog_removed(sc->catalog, sc->trend[i]);
                 sc->twhere[i] = (uint32_t)dim;
                 if (!dim)
                         continue;
@@ -454,7 +467,7 @@ static int slot_candidates(score_t *sc, uint32_t user, size_t m)
                         if (took >= m && total != last)
                                 break;
                         if (sc->acc[c].stamp == sc->gen ||
-                            excluded(sc, user, c))
+                            trend_excluded(sc, user, t))
                                 continue;
                         touch(sc, c);
                         sc->isc[sc->ntouched - 1] = sc->v[s];
@@ -525,6 +538,12 @@ static rs_err_t compute(score_t *sc, uint32_t user, int64_t now)
                          * a few ahead */
                         for (size_t j = 0; j < nn && j < 8; j++)
                                 __builtin_prefetch(&sc->acc[nb[j].item], 1);
+                        /* and their string hashes, which the seen check
+                         * in select_best reads: there the misses would
+                         * come one after another */
+                        for (size_t j = 0; j < nn; j++)
+                                rs_intern_prefetch_hash(sc->strings,
+                                                        nb[j].item);
                         for (size_t j = 0; j < nn; j++) {
                                 if (j + 8 < nn)
                                         __builtin_prefetch(
@@ -603,7 +622,7 @@ static rs_err_t compute(score_t *sc, uint32_t user, int64_t now)
                                 continue; /* the other pass takes it */
                         for (x = 0; x < r->n && r->items[x].item != c; x++)
                                 ;
-                        if (x < r->n || excluded(sc, user, c))
+                        if (x < r->n || trend_excluded(sc, user, i))
                                 continue;
                         double v =
                                 floor_score * 0.999 * sc->tinfo[i].popularity;
@@ -809,6 +828,25 @@ size_t rs_score_k(const rs_score_t *sc)
         return (size_t)sc->conf->k;
 }
 
+size_t rs_score_users(const rs_score_t *sc)
+{
+        size_t n = 0;
+
+        for (size_t u = 0; u < sc->nusers; u++)
+                n += sc->users[u].known;
+        return n;
+}
+
+size_t rs_score_bytes(const rs_score_t *sc)
+{
+        return sc->nusers * sizeof(*sc->users) +
+               sc->acc_cap * sizeof(*sc->acc) + sc->qcap * sizeof(*sc->queue) +
+               sc->cands_cap * (sizeof(*sc->touched) + sizeof(*sc->info) +
+                                sizeof(*sc->cands) + sizeof(*sc->isc) +
+                                sizeof(*sc->rowpos) + sizeof(*sc->rsc) +
+                                (sc->dim + 1) * sizeof(*sc->emb));
+}
+
 static void score_destroy(void *st)
 {
         score_t *sc = st;
@@ -834,6 +872,8 @@ static void score_destroy(void *st)
         free(sc->rowpos);
         free(sc->rsc);
         free(sc->tinfo);
+        free(sc->thash);
+        free(sc->tgone);
         free(sc->temb);
         free(sc->tisc);
         free(sc->tdense);

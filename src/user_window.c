@@ -35,17 +35,18 @@ static const rs_prop_t props[] = {
         {"half_life", RS_PROP_DURATION, UC(half_life), "1d", 1000, 3.2e11, NULL,
          0, "Half-life of an event's weight in the user's affinity."},
         {"max_users", RS_PROP_INT, UC(max_users), "1000000", 1, 1e9, NULL, 0,
-         "Users held; the least recently active beyond it are evicted "
-         "(with the score stage's state of them). A user costs 72 B + "
-         "16 B per window entry (the ring doubles from 4 up to max_events) "
-         "+ 4·interest_dim B + the seen set, plus 8 B per id in the "
-         "table by user id and the string table's ≈ 56 B per id: with "
-         "the defaults ≈ 1 KB for a user with a full window."},
+         "Users held; the least recently active beyond it are evicted, "
+         "with the score stage's state of them (counted). A user costs "
+         "72 B + 4·interest_dim B + 16 B per window entry (the ring "
+         "doubles from 4 up to max_events) + its seen set (max_seen), "
+         "and its id ≈ 150 B (the string table and the tables by id of "
+         "every stage): with video.yaml's settings ≈ 510 B for a user "
+         "with 2 events, ≈ 1.7 KB with a full window of 50."},
         {"max_seen", RS_PROP_INT, UC(max_seen), "1000", 1, 1e6, NULL, 0,
          "Items remembered per user as seen (never recommended back), as "
-         "64-bit hashes: 8 B per item up to 64 items, then 8 B + 16 B of "
-         "index (the FIFO doubles up to max_seen; its index, 2 to 4 slots "
-         "an item): up to 24 KB per user at 1000."},
+         "64-bit string hashes: 8 B an item (the FIFO doubles from 8 up "
+         "to max_seen) and, beyond 64 items, an index of 16 to 32 B an "
+         "item: at most 24 KB per user at 1000."},
         {"interest_dim", RS_PROP_INT, UC(interest_dim), "0", 0, 1024, NULL, 0,
          "Dimension of the dense interest vector (0: none): Σ w·embedding "
          "of the user's items, decayed by half_life; embeddings are hashed "
@@ -56,6 +57,7 @@ static const rs_prop_t props[] = {
 typedef struct seen {
         uint64_t *set;  /* item hashes (0 stored as 1), 0 empty; mask + 1 */
         uint64_t *fifo; /* insertion order, cap entries */
+        uint64_t bits;  /* unindexed: a bit per key (its top 6), or'ed */
         uint32_t mask, cap, head, count;
 } seen_t;
 
@@ -118,11 +120,21 @@ static uint64_t *seen_slot(const seen_t *s, uint64_t key)
         return &s->set[i];
 }
 
+static uint64_t seen_bit(uint64_t key)
+{
+        return 1ULL << (key >> 58);
+}
+
 static int seen_has(const seen_t *s, uint64_t key)
 {
         if (s->set)
                 return *seen_slot(s, key) != 0;
-        /* unindexed: a short FIFO that is linear (head 0) until full */
+        /* unindexed: a short FIFO that is linear (head 0) until full,
+         * searched only when the key's bit is set (most keys looked up
+         * are not there; a forgotten key's bit stays, which costs a
+         * search, never a wrong answer) */
+        if (!(s->bits & seen_bit(key)))
+                return 0;
         for (uint32_t k = 0; k < s->count; k++)
                 if (s->fifo[k] == key)
                         return 1;
@@ -201,6 +213,7 @@ static int seen_add(seen_t *s, uint64_t key, uint32_t max)
         }
         s->fifo[(s->head + s->count) % s->cap] = key;
         s->count++;
+        s->bits |= seen_bit(key);
         if (s->set)
                 *seen_slot(s, key) = key;
         return 0;
@@ -535,6 +548,12 @@ int rs_uwin_seen(const rs_uwin_t *win, uint32_t user, uint32_t item)
 {
         const user_t *u = user_find(win, user);
         return u && seen_has(&u->seen, seen_key(win, item));
+}
+
+int rs_uwin_seen_hash(const rs_uwin_t *win, uint32_t user, uint64_t hash)
+{
+        const user_t *u = user_find(win, user);
+        return u && seen_has(&u->seen, hash ? hash : 1);
 }
 
 int rs_uwin_holds(const rs_uwin_t *win, uint32_t user)

@@ -49,6 +49,9 @@ size_t rs_uwin_interest_dim(const rs_uwin_t *win);
 /* Whether u ever touched item (within max_seen), by the item's string
  * hash: item must be live. */
 int rs_uwin_seen(const rs_uwin_t *win, uint32_t user, uint32_t item);
+/* The same by the item's string hash (rs_intern_hash), for callers that
+ * looked it up once for many users. */
+int rs_uwin_seen_hash(const rs_uwin_t *win, uint32_t user, uint64_t hash);
 /* Whether the window holds a record of u now. */
 int rs_uwin_holds(const rs_uwin_t *win, uint32_t user);
 /* Distinct items u touched (for heavy-user damping); 0 if unknown. */

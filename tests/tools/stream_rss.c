@@ -30,6 +30,7 @@
 #include "recstream/cooccur.h"
 #include "recstream/intern.h"
 #include "recstream/pipeline.h"
+#include "recstream/score.h"
 #include "recstream/user_window.h"
 #include "recstream/vec.h"
 
@@ -139,6 +140,21 @@ static long rss_kb(void)
         return resident < 0 ? -1 : resident * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
+/* VmHWM of /proc/self/status: the peak resident memory, in kB. */
+static long hwm_kb(void)
+{
+        char line[256];
+        long kb = -1;
+        FILE *f = fopen("/proc/self/status", "r");
+
+        while (f && fgets(line, sizeof(line), f))
+                if (!strncmp(line, "VmHWM:", 6))
+                        kb = atol(line + 6);
+        if (f)
+                fclose(f);
+        return kb;
+}
+
 static double now_s(void)
 {
         struct timespec ts;
@@ -161,8 +177,8 @@ static int parse_checks(opts_t *o, char *s)
                         return -1;
                 o->checks[o->nchecks] = strtoul(t, NULL, 10);
                 if (!o->checks[o->nchecks] ||
-                    (o->nchecks && o->checks[o->nchecks] <=
-                                           o->checks[o->nchecks - 1]))
+                    (o->nchecks &&
+                     o->checks[o->nchecks] <= o->checks[o->nchecks - 1]))
                         return -1;
                 o->nchecks++;
         }
@@ -174,11 +190,10 @@ static void make_event(const opts_t *o, unsigned long i, rs_event_fields_t *f,
                        unsigned long *fresh)
 {
         static char eid[32], user[32], item[32], cat[16];
-        static const int types[] = {RS_EV_IMPRESSION, RS_EV_IMPRESSION,
-                                    RS_EV_PLAY,       RS_EV_WATCH,
-                                    RS_EV_WATCH,      RS_EV_WATCH,
-                                    RS_EV_LIKE,       RS_EV_SKIP,
-                                    RS_EV_SHARE,      RS_EV_CLICK};
+        static const int types[] = {
+                RS_EV_IMPRESSION, RS_EV_IMPRESSION, RS_EV_PLAY, RS_EV_WATCH,
+                RS_EV_WATCH,      RS_EV_WATCH,      RS_EV_LIKE, RS_EV_SKIP,
+                RS_EV_SHARE,      RS_EV_CLICK};
         /* the users started so far: one a per_user events */
         unsigned long started = (unsigned long)((double)i / o->per_user) + 1;
         unsigned long span = started < o->active ? started : o->active;
@@ -206,8 +221,8 @@ static void make_event(const opts_t *o, unsigned long i, rs_event_fields_t *f,
         /* the new items evenly over the events up to the last checkpoint */
         double events = (double)o->checks[o->nchecks - 1] * o->per_user;
         unsigned long r;
-        if (o->new_items && (double)(i + 1) * (double)o->new_items / events >
-                                    (double)*fresh) {
+        if (o->new_items &&
+            (double)(i + 1) * (double)o->new_items / events > (double)*fresh) {
                 r = (*fresh)++;
                 snprintf(item, sizeof(item), "n%lu", r);
         } else {
@@ -220,21 +235,25 @@ static void make_event(const opts_t *o, unsigned long i, rs_event_fields_t *f,
         }
         snprintf(cat, sizeof(cat), "c%lu", r % 16);
         f->type = types[next_rand() % 10];
-        f->watch_ms = f->type == RS_EV_WATCH
-                              ? (int64_t)(next_rand() % 30000)
-                              : 0;
+        f->watch_ms =
+                f->type == RS_EV_WATCH ? (int64_t)(next_rand() % 30000) : 0;
 }
 
 int main(int argc, char **argv)
 {
-        static const struct option lo[] = {
-                {"users", 1, NULL, 'u'},     {"events-per-user", 1, NULL, 'e'},
-                {"active", 1, NULL, 'a'},    {"items", 1, NULL, 'i'},
-                {"new-items", 1, NULL, 'n'}, {"max-users", 1, NULL, 'm'},
-                {"rejected", 1, NULL, 'r'},  {"codec", 0, NULL, 'c'},
-                {"dedupe-max", 1, NULL, 'D'}, {"max-rate-users", 1, NULL, 'R'},
-                {"max-items", 1, NULL, 'I'}, {"help", 0, NULL, 'h'},
-                {NULL, 0, NULL, 0}};
+        static const struct option lo[] = {{"users", 1, NULL, 'u'},
+                                           {"events-per-user", 1, NULL, 'e'},
+                                           {"active", 1, NULL, 'a'},
+                                           {"items", 1, NULL, 'i'},
+                                           {"new-items", 1, NULL, 'n'},
+                                           {"max-users", 1, NULL, 'm'},
+                                           {"rejected", 1, NULL, 'r'},
+                                           {"codec", 0, NULL, 'c'},
+                                           {"dedupe-max", 1, NULL, 'D'},
+                                           {"max-rate-users", 1, NULL, 'R'},
+                                           {"max-items", 1, NULL, 'I'},
+                                           {"help", 0, NULL, 'h'},
+                                           {NULL, 0, NULL, 0}};
         char checks[] = "1000000,3000000", text[4096], err[256];
         opts_t o = {.items = 100000,
                     .max_users = 1000,
@@ -289,12 +308,11 @@ int main(int argc, char **argv)
         rs_intern_t *in = rs_intern_new();
         rs_catalog_t *cat =
                 in ? rs_catalog_new(0, (size_t)pl->items.max_items, in) : NULL;
-        rs_chain_t *ch = cat ? rs_chain_new(pl, in, cat, err, sizeof(err))
-                             : NULL;
-        rs_codec_t *enc =
-                ch && o.codec ? rs_codec_new(RS_FRAMING_PLAIN, in, err,
-                                             sizeof(err))
-                              : NULL;
+        rs_chain_t *ch =
+                cat ? rs_chain_new(pl, in, cat, err, sizeof(err)) : NULL;
+        rs_codec_t *enc = ch && o.codec ? rs_codec_new(RS_FRAMING_PLAIN, in,
+                                                       err, sizeof(err))
+                                        : NULL;
         rs_codec_t *dec =
                 enc ? rs_codec_new(RS_FRAMING_PLAIN, in, err, sizeof(err))
                     : NULL;
@@ -306,10 +324,10 @@ int main(int argc, char **argv)
         const void *cl = rs_chain_find(ch, "clean");
         rs_uwin_t *win = rs_chain_find(ch, "user_window");
         rs_cooc_t *co = rs_chain_find(ch, "cooccur");
+        rs_score_t *sc = rs_chain_find(ch, "score");
         unsigned long long lists = 0;
         rs_emit_t out = {count_recs, &lists};
         unsigned long fresh = 0, i = 0;
-        long peak = 0;
         double t0 = now_s();
 
         printf("stream_rss: max_users=%lu items=%lu new_items=%lu "
@@ -317,8 +335,8 @@ int main(int argc, char **argv)
                "dedupe_max=%lu max_rate_users=%lu max_items=%lu "
                "start_rss_kb=%ld\n",
                o.max_users, o.items, o.new_items, o.per_user, o.active,
-               o.rejected, o.codec, o.dedupe_max, o.max_rate_users,
-               o.max_items, rss_kb());
+               o.rejected, o.codec, o.dedupe_max, o.max_rate_users, o.max_items,
+               rss_kb());
         fflush(stdout);
         while (check < o.nchecks) {
                 size_t n = 0;
@@ -346,38 +364,32 @@ int main(int argc, char **argv)
                 }
                 rs_intern_collect(in);
                 unsigned long users = (unsigned long)((double)i / o.per_user);
-                if (i % 100000 < BATCH) {
-                        long r = rss_kb();
-                        if (r > peak)
-                                peak = r;
-                }
                 if (users < o.checks[check])
                         continue;
                 long rss = rss_kb();
                 rs_clean_state_t cs;
                 rs_clean_state(cl, &cs);
-                if (rss > peak)
-                        peak = rss;
                 printf("users=%lu events=%lu rss_kb=%ld peak_rss_kb=%ld "
                        "secs=%.1f lists=%llu uwin_users=%zu uwin_bytes=%zu "
                        "uwin_evictions=%llu cooc_items=%zu cooc_bytes=%zu "
                        "cooc_pairs=%zu cooc_evictions=%llu fresh_items=%lu "
                        "intern_live=%u intern_bound=%u intern_bytes=%zu "
-                       "intern_freed=%llu dedupe_ids=%zu dedupe_bytes=%zu "
+                       "intern_freed=%llu score_users=%zu score_bytes=%zu "
+                       "dedupe_ids=%zu dedupe_bytes=%zu "
                        "rate_users=%zu rate_bytes=%zu rate_evictions=%llu "
                        "too_old=%llu\n",
-                       users, i, rss, peak, now_s() - t0, lists,
+                       users, i, rss, hwm_kb(), now_s() - t0, lists,
                        rs_uwin_users(win), rs_uwin_bytes(win),
                        (unsigned long long)rs_uwin_evictions(win),
                        rs_cooc_items(co), rs_cooc_bytes(co), rs_cooc_pairs(co),
                        (unsigned long long)rs_cooc_evictions(co), fresh,
                        rs_intern_live(in), rs_intern_id_bound(in),
                        rs_intern_bytes(in),
-                       (unsigned long long)rs_intern_freed(in), cs.dedupe_ids,
+                       (unsigned long long)rs_intern_freed(in),
+                       rs_score_users(sc), rs_score_bytes(sc), cs.dedupe_ids,
                        cs.dedupe_bytes, cs.rate_users, cs.rate_bytes,
                        (unsigned long long)cs.rate_evictions,
-                       (unsigned long long)rs_clean_drops(cl,
-                                                          RS_DROP_TOO_OLD));
+                       (unsigned long long)rs_clean_drops(cl, RS_DROP_TOO_OLD));
                 fflush(stdout);
                 check++;
         }
