@@ -24,11 +24,14 @@
  * periodic re-decay.
  *
  * At most max_items item records: beyond it the least recently touched
- * (by an event on it; to within a batch) is evicted with its table, its
- * neighbour list and its place in the trending list. An item record holds
- * a reference to its item id and its category id, a counterpart entry and
- * a neighbour list entry to their item (intern.h), so no id they name is
- * recycled while they do. */
+ * (by an event on it) is evicted with its table, its neighbour list and
+ * its place in the trending list. The LRU list is kept by second chance:
+ * a touch only stamps the item (its record is at hand anyway), and an
+ * item at the list's end that was touched since it was queued goes back
+ * to the front instead of out, so a touch costs no other item's record. An item
+ * record holds a reference to its item id and its category id, a counterpart
+ * entry and a neighbour list entry to their item (intern.h), so no id they name
+ * is recycled while they do. */
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
@@ -170,8 +173,8 @@ typedef struct item {
         float moved;          /* weight added since the last refresh */
         float mass;           /* Σ of the counts at the last refresh */
         uint32_t category;
-        uint32_t prev, next; /* LRU, by item id */
-        uint32_t lru_batch;  /* batch of its last move to the front */
+        uint32_t prev, next;      /* LRU, by item id */
+        uint32_t queued, touched; /* co->clock when queued, last touched */
         uint8_t in_trend;
 } item_t;
 
@@ -183,8 +186,8 @@ struct rs_cooc {
         size_t cap;
         size_t nitems, pairs, bytes;
         uint64_t evictions;
-        uint32_t lru_head, lru_tail; /* most / least recently touched */
-        uint32_t batch;
+        uint32_t lru_head, lru_tail; /* most / least recently queued */
+        uint32_t clock;              /* events seen (wraps) */
         uint32_t span, q; /* seconds a count lives at most; a quantum */
         float total;      /* Σ N, decayed, for lift */
         uint32_t t_total;
@@ -267,16 +270,21 @@ static void lru_push(rs_cooc_t *co, uint32_t id, item_t *it)
         co->lru_head = id;
         if (co->lru_tail == RS_ID_NONE)
                 co->lru_tail = id;
-        it->lru_batch = co->batch;
+        it->queued = it->touched = co->clock;
 }
 
-/* An event touched the item: to the front, once a batch. */
-static void item_touch(rs_cooc_t *co, uint32_t id, item_t *it)
+/* The least recently touched item: from the end of the list, those
+ * touched since they were queued go back to the front. */
+static uint32_t lru_victim(rs_cooc_t *co)
 {
-        if (it->lru_batch == co->batch)
-                return;
-        lru_unlink(co, it);
-        lru_push(co, id, it);
+        for (;;) {
+                uint32_t id = co->lru_tail;
+                item_t *it = co->items[id];
+                if (it->touched == it->queued || co->nitems == 1)
+                        return id;
+                lru_unlink(co, it);
+                lru_push(co, id, it);
+        }
 }
 
 static void trend_remove(rs_cooc_t *co, uint32_t id);
@@ -326,7 +334,7 @@ static item_t *item_get(rs_cooc_t *co, uint32_t id)
         if ((it = co->items[id]))
                 return it;
         if (co->nitems >= (size_t)co->conf->max_items) {
-                uint32_t victim = co->lru_tail;
+                uint32_t victim = lru_victim(co);
                 lru_unlink(co, co->items[victim]);
                 item_free(co, victim);
                 co->evictions++;
@@ -1081,7 +1089,6 @@ static rs_err_t cooc_process(void *st, rs_event_t *ev, size_t n,
         rs_err_t err;
 
         (void)out;
-        co->batch++;
         for (size_t i = 0; i < n; i++) {
                 const rs_event_t *e = &ev[i];
                 const item_t *p;
@@ -1099,9 +1106,10 @@ static rs_err_t cooc_process(void *st, rs_event_t *ev, size_t n,
                         rs_uwin_prefetch(co->win, ev[i + 4].user, 1);
                 if (e->drop)
                         continue;
+                co->clock++; /* a new item is queued as touched */
                 if (!(it = item_get(co, e->item)))
                         return RS_ERR_NOMEM;
-                item_touch(co, e->item, it);
+                it->touched = co->clock;
                 if (e->category != RS_ID_NONE && e->category != it->category) {
                         rs_intern_ref(co->strings, e->category);
                         rs_intern_unref(co->strings, it->category);

@@ -817,6 +817,34 @@ static void test_cooccur_max_items(void **state)
         teardown(&fx);
 }
 
+/* The item evicted is the least recently touched: a touched again after
+ * b and c outlives them (an item queued once and never touched again is
+ * the first to go, none gets a second chance it did not earn). */
+static void test_cooccur_lru_order(void **state)
+{
+        fixture_t fx;
+
+        (void)state;
+        setup(&fx, COOC("    half_life: 0\n    max_items: 3\n"));
+        fx.collect = 1;
+        rs_cooc_t *co = rs_chain_find(fx.ch, "cooccur");
+        feed(&fx, "1", "u", "a", RS_EV_LIKE, 0, NULL);
+        feed(&fx, "2", "v", "b", RS_EV_LIKE, 1, NULL);
+        feed(&fx, "3", "w", "c", RS_EV_LIKE, 2, NULL);
+        feed(&fx, "4", "x", "a", RS_EV_LIKE, 3, NULL); /* a again */
+        feed(&fx, "5", "y", "d", RS_EV_LIKE, 4, NULL); /* b goes */
+        assert_float_equal(rs_cooc_marginal(co, id(&fx, "b"), 4), 0, 0);
+        assert_float_equal(rs_cooc_marginal(co, id(&fx, "a"), 4), 2, 1e-6);
+        feed(&fx, "6", "z", "e", RS_EV_LIKE, 5, NULL); /* then c */
+        assert_float_equal(rs_cooc_marginal(co, id(&fx, "c"), 5), 0, 0);
+        assert_float_equal(rs_cooc_marginal(co, id(&fx, "a"), 5), 2, 1e-6);
+        feed(&fx, "7", "z2", "f", RS_EV_LIKE, 6, NULL); /* then a */
+        assert_float_equal(rs_cooc_marginal(co, id(&fx, "a"), 6), 0, 0);
+        assert_float_equal(rs_cooc_marginal(co, id(&fx, "d"), 6), 1, 1e-6);
+        assert_int_equal(rs_cooc_evictions(co), 3);
+        teardown(&fx);
+}
+
 /* items.max_items: new items beyond it are rejected and counted; known
  * ones still change, and a removed one stays removed. */
 static void test_catalog_max_items(void **state)
@@ -1064,6 +1092,7 @@ int main(void)
                 cmocka_unit_test(test_seen_by_hash),
                 cmocka_unit_test(test_evicted_user_state),
                 cmocka_unit_test(test_cooccur_max_items),
+                cmocka_unit_test(test_cooccur_lru_order),
                 cmocka_unit_test(test_catalog_max_items),
                 cmocka_unit_test(test_clean_rate_table_bound),
                 cmocka_unit_test(test_refs_balance),
