@@ -3,6 +3,7 @@
 #   make            build build/recstream
 #   make demo       run the demo on the embedded broker
 #   make test       unit, config, interop and end-to-end tests
+#   make test-long  what takes longer (the 1M / 3M users memory test)
 #   make asan       the whole suite under AddressSanitizer + UBSan + LSan
 #   make valgrind   the unit tests under valgrind memcheck
 #   make fuzz       libFuzzer targets (tests/fuzz/: Avro decoders in each
@@ -48,11 +49,11 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/schemas.o
 BIN      := $(BUILD)/recstream
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
-TOOL_BINS := $(BUILD)/tests/codec_tool
+TOOL_BINS := $(BUILD)/tests/codec_tool $(BUILD)/tests/stream_rss
 SCHEMAS  := $(wildcard schemas/*.avsc)
 
-.PHONY: all deps check-deps check-test-deps test unit asan asan-run valgrind demo bench \
-        fuzz fuzz-build format format-check install clean
+.PHONY: all deps check-deps check-test-deps test test-long unit asan asan-run valgrind \
+        demo bench fuzz fuzz-build format format-check install clean
 all: $(BIN)
 
 # --- dependencies -----------------------------------------------------------
@@ -107,6 +108,10 @@ $(BUILD)/tests/codec_tool: tests/tools/codec_tool.c $(BUILD)/librecstream.a
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(RS_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/librecstream.a $(LIBS)
 
+$(BUILD)/tests/stream_rss: tests/tools/stream_rss.c $(BUILD)/librecstream.a
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(RS_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/librecstream.a $(LIBS)
+
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/librecstream.a | check-test-deps
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
@@ -119,6 +124,9 @@ demo: $(BIN)
 
 test: check-test-deps $(BIN) $(UNIT_BINS) $(TOOL_BINS)
 	$(Q)BUILD=$(BUILD) PYTHON=$(PYTHON) sh tests/run.sh
+
+test-long: check-test-deps $(BIN) $(TOOL_BINS)
+	$(Q)BUILD=$(BUILD) PYTHON=$(PYTHON) sh tests/run.sh long
 
 unit: $(UNIT_BINS) $(TOOL_BINS)
 	$(Q)BUILD=$(BUILD) PYTHON=$(PYTHON) sh tests/run.sh unit interop

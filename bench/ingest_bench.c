@@ -258,7 +258,7 @@ static void run_once(const opts_t *o, const corpus_t *c, int mode,
         rs_pipeline_t *pl =
                 mode == M_DECODE ? NULL : pipeline_new(o, modes[mode].refresh);
         rs_intern_t *in = rs_intern_new();
-        rs_catalog_t *cat = rs_catalog_new(0);
+        rs_catalog_t *cat = rs_catalog_new(0, 1000000, in);
         char err[256];
         rs_codec_t *codec =
                 in ? rs_codec_new(RS_FRAMING_PLAIN, in, err, sizeof(err))
@@ -278,6 +278,8 @@ static void run_once(const opts_t *o, const corpus_t *c, int mode,
                         decode(codec, c, i, &ev[n]);
                 if (ch && rs_chain_process(ch, ev, n, &out))
                         die("a stage failed");
+                if (ch) /* as the worker does after each batch */
+                        rs_intern_collect(in);
         }
         /* the lists still owed to debounced users are part of the work */
         if (ch && rs_chain_flush(ch, c->last_ts, RS_FLUSH_PENDING, &out))
@@ -391,7 +393,7 @@ static int memory(const opts_t *o)
 {
         rs_pipeline_t *pl = pipeline_new(o, NULL);
         rs_intern_t *in = rs_intern_new();
-        rs_catalog_t *cat = rs_catalog_new(0);
+        rs_catalog_t *cat = rs_catalog_new(0, 1000000, in);
         rs_gen_t *gen = gen_new(o);
         char err[256];
         rs_codec_t *enc =
@@ -431,6 +433,7 @@ static int memory(const opts_t *o)
                 double t = now_s();
                 if (rs_chain_process(ch, ev, n, &out))
                         die("a stage failed");
+                rs_intern_collect(in);
                 tproc += now_s() - t;
                 if (i % 1000000 == 0)
                         fprintf(stderr,
@@ -447,11 +450,15 @@ static int memory(const opts_t *o)
                (double)(last_ts - first_ts) / 3.6e6);
         printf("  users held %zu: user_window %.1f MB, %.0f B/user\n", users,
                (double)ub / 1e6, users ? (double)ub / (double)users : 0);
-        printf("  items %u (interned strings %u): cooccur %.1f MB; %zu "
+        printf("  items %u (%zu held, %llu evicted): cooccur %.1f MB; %zu "
                "pairs, %.1f B/pair\n",
-               o->items, rs_intern_count(in), (double)cb / 1e6, pairs,
-               pairs ? (double)cb / (double)pairs : 0);
-        printf("  string table %.1f MB\n", (double)rs_intern_bytes(in) / 1e6);
+               o->items, rs_cooc_items(co),
+               (unsigned long long)rs_cooc_evictions(co), (double)cb / 1e6,
+               pairs, pairs ? (double)cb / (double)pairs : 0);
+        printf("  string table %.1f MB: %u ids live, id bound %u, %llu "
+               "freed\n",
+               (double)rs_intern_bytes(in) / 1e6, rs_intern_live(in),
+               rs_intern_id_bound(in), (unsigned long long)rs_intern_freed(in));
         printf("  VmRSS %.1f MB, VmHWM %.1f MB (%.1f MB before the first "
                "event)\n",
                (double)rss / 1024, (double)hwm / 1024, (double)rss0 / 1024);

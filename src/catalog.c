@@ -1,4 +1,7 @@
-/* catalog.c — item facts by item id; embeddings in one growing array. */
+/* catalog.c — item facts by item id; embeddings in one growing array.
+ * An entry holds a reference to its item id and its category id, so
+ * neither is recycled while the catalog knows the item; entries are never
+ * dropped (a removed item stays removed), so at most max_items. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,18 +17,23 @@ typedef struct entry {
 } entry_t;
 
 struct rs_catalog {
+        rs_intern_t *strings;
         entry_t *items; /* by item id */
-        size_t cap, count;
+        size_t cap, count, max;
+        uint64_t rejected;
         size_t dim;
         float *embs; /* nembs rows of dim */
         size_t nembs, embs_cap;
 };
 
-rs_catalog_t *rs_catalog_new(size_t dim)
+rs_catalog_t *rs_catalog_new(size_t dim, size_t max_items, rs_intern_t *strings)
 {
         rs_catalog_t *cat = calloc(1, sizeof(*cat));
-        if (cat)
+        if (cat) {
                 cat->dim = dim;
+                cat->max = max_items;
+                cat->strings = strings;
+        }
         return cat;
 }
 
@@ -33,6 +41,11 @@ void rs_catalog_destroy(rs_catalog_t *cat)
 {
         if (!cat)
                 return;
+        for (size_t i = 0; i < cat->cap; i++)
+                if (cat->items[i].known) {
+                        rs_intern_unref(cat->strings, (uint32_t)i);
+                        rs_intern_unref(cat->strings, cat->items[i].category);
+                }
         free(cat->items);
         free(cat->embs);
         free(cat);
@@ -50,6 +63,12 @@ rs_err_t rs_catalog_apply(rs_catalog_t *cat, const rs_item_meta_t *m)
 
         if (m->embedding && m->dim != cat->dim)
                 return RS_ERR_INVALID;
+        if (m->item == RS_ID_NONE)
+                return RS_ERR_INVALID;
+        if (!find(cat, m->item) && cat->count >= cat->max) {
+                cat->rejected++;
+                return RS_ERR_FULL;
+        }
         if (rs_grow_zeroed((void **)&cat->items, &cat->cap, m->item,
                            sizeof(*cat->items)))
                 return RS_ERR_NOMEM;
@@ -72,8 +91,14 @@ rs_err_t rs_catalog_apply(rs_catalog_t *cat, const rs_item_meta_t *m)
                 memcpy(cat->embs + (e->emb - 1) * cat->dim, m->embedding,
                        cat->dim * sizeof(float));
         }
-        cat->count += !e->known;
+        if (!e->known) {
+                cat->count++;
+                rs_intern_ref(cat->strings, m->item);
+                e->category = RS_ID_NONE;
+        }
         e->known = 1;
+        rs_intern_ref(cat->strings, m->category);
+        rs_intern_unref(cat->strings, e->category);
         e->category = m->category;
         e->duration_ms = m->duration_ms;
         e->removed = (uint8_t)(m->removed != 0);
@@ -112,4 +137,15 @@ size_t rs_catalog_dim(const rs_catalog_t *cat)
 size_t rs_catalog_items(const rs_catalog_t *cat)
 {
         return cat->count;
+}
+
+uint64_t rs_catalog_rejected(const rs_catalog_t *cat)
+{
+        return cat->rejected;
+}
+
+size_t rs_catalog_bytes(const rs_catalog_t *cat)
+{
+        return cat->cap * sizeof(*cat->items) +
+               cat->embs_cap * cat->dim * sizeof(float);
 }

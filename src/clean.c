@@ -17,7 +17,10 @@
  *  - duplicate: an event_id seen within dedupe_ttl (two generations of
  *    exact 64-bit hash sets, so memory is bounded by dedupe_max);
  *  - rate_limit: a user over max_user_rate events per minute (token
- *    bucket per user, on event time). */
+ *    bucket per user, on event time, in a table keyed by the user's
+ *    string hash, at most max_rate_users: beyond it the bucket owing the
+ *    least of a few is forgotten, first any fully refilled one, which
+ *    says nothing). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +36,7 @@ typedef struct clean_conf {
         int64_t max_age, max_future, dedupe_ttl, dedupe_max;
         double max_user_rate; /* events per minute; 0 = off */
         double burst;
+        int64_t max_rate_users;
 } clean_conf_t;
 
 #define CC(f) offsetof(clean_conf_t, f)
@@ -53,14 +57,23 @@ static const rs_prop_t props[] = {
          NULL, 0, "Events per minute one user may send (0: no limit)."},
         {"burst", RS_PROP_DOUBLE, CC(burst), "60", 1, 1e9, NULL, 0,
          "Events a user may send at once before the rate applies."},
+        {"max_rate_users", RS_PROP_INT, CC(max_rate_users), "1000000", 16, 1e9,
+         NULL, 0,
+         "Users whose rate is tracked at most (memory: 24 bytes a slot, "
+         "3/8 to 3/4 full: 32 to 64 bytes a user, 48 MB at 1,000,000). "
+         "Beyond it, of the next 16 users in the table the one owing the "
+         "fewest events is forgotten (a fully refilled one at once); "
+         "evictions are counted."},
         {0},
 };
 
-/* A token bucket as its debt: tokens = burst − debt, so a zeroed bucket
- * is a full one. */
+/* A token bucket as its debt: tokens = burst − debt, so a new bucket is
+ * a full one. Keyed by the user's string hash (0 stored as 1; 0 marks an
+ * empty slot): no reference to the id, which may be recycled. */
 typedef struct bucket {
-        float debt;
+        uint64_t key;
         int64_t ts;
+        float debt;
 } bucket_t;
 
 /* A partition's clock; the table is open addressing by key, at most
@@ -72,16 +85,22 @@ typedef struct pclock {
         int64_t t;    /* INT64_MIN until its first accepted event */
 } pclock_t;
 
+/* Buckets compared when one must make room. */
+#define EVICT_SCAN 16
+
 typedef struct clean {
         const clean_conf_t *conf;
+        const rs_intern_t *strings;
         int64_t (*wall_ms)(void);
         pclock_t *clocks;
         uint32_t clock_mask, nclocks;
         pclock_t *last;    /* the clock of the previous event: runs share it */
         rs_hset_t gen[2];  /* current, previous */
         int64_t gen_start; /* event time the current generation began */
-        bucket_t *buckets; /* by user id */
-        size_t nbuckets;
+        bucket_t *buckets; /* open addressing, linear probing */
+        size_t bmask, nbuckets;
+        size_t hand; /* where the next eviction scan starts */
+        uint64_t bucket_evictions;
         uint64_t drops[RS_DROP__COUNT];
 } clean_t;
 
@@ -111,6 +130,7 @@ static void *clean_create(const void *conf, const rs_stage_env_t *env,
         }
         cl->conf = c;
         cl->wall_ms = env->wall_ms;
+        cl->strings = env->strings;
         cl->gen_start = INT64_MIN;
         return cl;
 }
@@ -142,6 +162,110 @@ static int is_duplicate(clean_t *cl, const rs_event_t *ev)
         return rs_hset_add(&cl->gen[0], ev->event_hash) < 0 ? -1 : 0;
 }
 
+static uint64_t bucket_key(const clean_t *cl, uint32_t user)
+{
+        uint64_t h = rs_intern_hash(cl->strings, user);
+        return h ? h : 1;
+}
+
+static bucket_t *bucket_slot(bucket_t *t, size_t mask, uint64_t key)
+{
+        size_t i = (size_t)(key ^ key >> 32) & mask;
+
+        while (t[i].key && t[i].key != key)
+                i = (i + 1) & mask;
+        return &t[i];
+}
+
+/* The table doubled (from 1024 slots); -1 when out of memory. */
+static int buckets_grow(clean_t *cl)
+{
+        size_t n = cl->buckets ? (cl->bmask + 1) * 2 : 1024;
+        bucket_t *t = calloc(n, sizeof(*t));
+
+        if (!t)
+                return -1;
+        for (size_t i = 0; cl->buckets && i <= cl->bmask; i++)
+                if (cl->buckets[i].key)
+                        *bucket_slot(t, n - 1, cl->buckets[i].key) =
+                                cl->buckets[i];
+        free(cl->buckets);
+        cl->buckets = t;
+        cl->bmask = n - 1;
+        return 0;
+}
+
+/* A bucket's debt at now, after its refill. */
+static double debt_at(const clean_t *cl, const bucket_t *b, int64_t now)
+{
+        if (now <= b->ts)
+                return b->debt;
+        return fmax(0, b->debt - (double)(now - b->ts) / 60000.0 *
+                                         cl->conf->max_user_rate);
+}
+
+/* Forgets one bucket: of the next EVICT_SCAN from the hand, the one that
+ * owes least at now (the first fully refilled one at once); the slot is
+ * emptied by backward-shift deletion. */
+static void bucket_evict(clean_t *cl, int64_t now)
+{
+        size_t i = cl->hand & cl->bmask, victim = SIZE_MAX;
+        double least = INFINITY;
+
+        for (int seen = 0; seen < EVICT_SCAN; i = (i + 1) & cl->bmask) {
+                if (!cl->buckets[i].key)
+                        continue;
+                double d = debt_at(cl, &cl->buckets[i], now);
+                if (d < least) {
+                        least = d;
+                        victim = i;
+                }
+                seen++;
+                if (d <= 0)
+                        break;
+        }
+        cl->hand = i + 1;
+        for (size_t j = victim;;) {
+                cl->buckets[victim].key = 0;
+                for (;;) {
+                        j = (j + 1) & cl->bmask;
+                        if (!cl->buckets[j].key)
+                                goto gone;
+                        uint64_t k = cl->buckets[j].key;
+                        if (!rs_probe_stays(
+                                    (uint32_t)victim, (uint32_t)j,
+                                    (uint32_t)((k ^ k >> 32) & cl->bmask)))
+                                break;
+                }
+                cl->buckets[victim] = cl->buckets[j];
+                victim = j;
+        }
+gone:
+        cl->nbuckets--;
+        cl->bucket_evictions++;
+}
+
+/* The user's bucket, a new (full) one when unknown; NULL when out of
+ * memory. */
+static bucket_t *bucket_get(clean_t *cl, uint32_t user, int64_t now)
+{
+        const uint64_t key = bucket_key(cl, user);
+        bucket_t *b;
+
+        if (cl->buckets && (b = bucket_slot(cl->buckets, cl->bmask, key))->key)
+                return b;
+        if (cl->nbuckets >= (size_t)cl->conf->max_rate_users)
+                bucket_evict(cl, now);
+        else if ((!cl->buckets ||
+                  (cl->nbuckets + 1) * 4 > (cl->bmask + 1) * 3) &&
+                 buckets_grow(cl))
+                return NULL;
+        b = bucket_slot(cl->buckets, cl->bmask, key);
+        *b = (bucket_t){key, now, 0};
+        cl->nbuckets++;
+        return b;
+}
+
 static int over_rate(clean_t *cl, const rs_event_t *ev)
 {
         const clean_conf_t *c = cl->conf;
@@ -149,10 +273,8 @@ static int over_rate(clean_t *cl, const rs_event_t *ev)
 
         if (c->max_user_rate <= 0)
                 return 0;
-        if (rs_grow_zeroed((void **)&cl->buckets, &cl->nbuckets, ev->user,
-                           sizeof(*cl->buckets)))
+        if (!(b = bucket_get(cl, ev->user, ev->ts)))
                 return 0; /* no memory to limit: let it through */
-        b = &cl->buckets[ev->user];
         if (ev->ts > b->ts) {
                 double refill =
                         (double)(ev->ts - b->ts) / 60000.0 * c->max_user_rate;
@@ -239,9 +361,14 @@ static rs_err_t clean_process(void *st, rs_event_t *ev, size_t n,
                         const rs_event_t *f = &ev[i + 6];
                         rs_hset_prefetch(&cl->gen[0], f->event_hash);
                         rs_hset_prefetch(&cl->gen[1], f->event_hash);
-                        if (f->user < cl->nbuckets)
-                                __builtin_prefetch(&cl->buckets[f->user]);
+                        if (cl->buckets) {
+                                uint64_t k = bucket_key(cl, f->user);
+                                __builtin_prefetch(&cl->buckets[(k ^ k >> 32) &
+                                                                cl->bmask]);
+                        }
                 }
+                if (i + 12 < n)
+                        rs_intern_prefetch(cl->strings, ev[i + 12].user);
                 if (e->drop)
                         continue;
                 if (!(pc = clock_of(cl, e)))
@@ -280,6 +407,19 @@ uint64_t rs_clean_drops(const void *st, int reason)
 {
         const clean_t *cl = st;
         return reason > 0 && reason < RS_DROP__COUNT ? cl->drops[reason] : 0;
+}
+
+void rs_clean_state(const void *st, rs_clean_state_t *s)
+{
+        const clean_t *cl = st;
+
+        s->dedupe_ids = cl->gen[0].count + cl->gen[1].count;
+        s->dedupe_bytes =
+                (cl->gen[0].mask + 1 + cl->gen[1].mask + 1) * sizeof(uint64_t);
+        s->rate_users = cl->nbuckets;
+        s->rate_bytes =
+                cl->buckets ? (cl->bmask + 1) * sizeof(*cl->buckets) : 0;
+        s->rate_evictions = cl->bucket_evictions;
 }
 
 const rs_stage_ops_t rs_stage_clean = {

@@ -21,7 +21,17 @@
  * Trending popularity is kept in forward-decay form
  * g = Σ w · 2^((t − t0)/trending_half_life), whose order is the order of
  * the decayed values at any common time, so the top list needs no
- * periodic re-decay. */
+ * periodic re-decay.
+ *
+ * At most max_items item records: beyond it the least recently touched
+ * (by an event on it) is evicted with its table, its neighbour list and
+ * its place in the trending list. The LRU list is kept by second chance:
+ * a touch only stamps the item (its record is at hand anyway), and an
+ * item at the list's end that was touched since it was queued goes back
+ * to the front instead of out, so a touch costs no other item's record. An item
+ * record holds a reference to its item id and its category id, a counterpart
+ * entry and a neighbour list entry to their item (intern.h), so no id they name
+ * is recycled while they do. */
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
@@ -44,6 +54,7 @@ typedef struct cooc_conf {
         int64_t max_tracked, max_neighbors, refresh;
         double refresh_change, min_count;
         int64_t trending_half_life, trending_size;
+        int64_t max_items;
 } cooc_conf_t;
 
 static const char *const sims[] = {"cosine", "asymmetric_cosine", "jaccard",
@@ -88,6 +99,16 @@ static const rs_prop_t props[] = {
          1000, 3.2e11, NULL, 0, "Half-life of item popularity (trending)."},
         {"trending_size", RS_PROP_INT, CO(trending_size), "200", 1, 100000,
          NULL, 0, "Length of the trending list."},
+        {"max_items", RS_PROP_INT, CO(max_items), "1000000", 1, 1e9, NULL, 0,
+         "Items held; beyond it the least recently touched (by an event on "
+         "it) is evicted with its counts and lists (counted). An item "
+         "costs 112 B + 12 B per counterpart slot (a power of two from 4, "
+         "at most 4/5 full: 3 KB at 200 tracked) + 8 B per listed "
+         "neighbour (room doubles from 4 up to max_neighbors) + 232 B once "
+         "its table is full, and its id ≈ 150 B (the string table and the "
+         "tables by id of every stage): ≈ 250 B + 150 B an item on a "
+         "stream of ever new videos (BENCHMARKS.md), 3.9 KB + 150 B at "
+         "most with the defaults."},
         {0},
 };
 
@@ -146,21 +167,27 @@ typedef struct item {
         uint32_t t_n;
         double g; /* forward-decayed popularity */
         rs_neighbor_t *nb;
-        uint32_t nnb;
-        uint32_t tb;   /* table base time, in quanta (cp_t) */
-        int64_t nb_at; /* event time of the last refresh */
-        float moved;   /* weight added since the last refresh */
-        float mass;    /* Σ of the counts at the last refresh */
+        uint32_t nnb, nb_cap; /* listed; room, up to max_neighbors */
+        uint32_t tb;          /* table base time, in quanta (cp_t) */
+        int64_t nb_at;        /* event time of the last refresh */
+        float moved;          /* weight added since the last refresh */
+        float mass;           /* Σ of the counts at the last refresh */
         uint32_t category;
+        uint32_t prev, next;      /* LRU, by item id */
+        uint32_t queued, touched; /* co->clock when queued, last touched */
         uint8_t in_trend;
 } item_t;
 
 struct rs_cooc {
         const cooc_conf_t *conf;
         const rs_uwin_t *win;
+        rs_intern_t *strings;
         item_t **items; /* by item id */
         size_t cap;
-        size_t pairs, bytes;
+        size_t nitems, pairs, bytes;
+        uint64_t evictions;
+        uint32_t lru_head, lru_tail; /* most / least recently queued */
+        uint32_t clock;              /* events seen (wraps) */
         uint32_t span, q; /* seconds a count lives at most; a quantum */
         float total;      /* Σ N, decayed, for lift */
         uint32_t t_total;
@@ -218,6 +245,85 @@ static item_t *item_find(const rs_cooc_t *co, uint32_t id)
         return id < co->cap ? co->items[id] : NULL;
 }
 
+/*
+ * Item records and their LRU list.
+ */
+
+static void lru_unlink(rs_cooc_t *co, item_t *it)
+{
+        if (it->prev != RS_ID_NONE)
+                co->items[it->prev]->next = it->next;
+        else
+                co->lru_head = it->next;
+        if (it->next != RS_ID_NONE)
+                co->items[it->next]->prev = it->prev;
+        else
+                co->lru_tail = it->prev;
+}
+
+static void lru_push(rs_cooc_t *co, uint32_t id, item_t *it)
+{
+        it->prev = RS_ID_NONE;
+        it->next = co->lru_head;
+        if (co->lru_head != RS_ID_NONE)
+                co->items[co->lru_head]->prev = id;
+        co->lru_head = id;
+        if (co->lru_tail == RS_ID_NONE)
+                co->lru_tail = id;
+        it->queued = it->touched = co->clock;
+}
+
+/* The least recently touched item: from the end of the list, those
+ * touched since they were queued go back to the front. */
+static uint32_t lru_victim(rs_cooc_t *co)
+{
+        for (;;) {
+                uint32_t id = co->lru_tail;
+                item_t *it = co->items[id];
+                if (it->touched == it->queued || co->nitems == 1)
+                        return id;
+                lru_unlink(co, it);
+                lru_push(co, id, it);
+        }
+}
+
+static void trend_remove(rs_cooc_t *co, uint32_t id);
+
+/* Releases what the neighbour list of it holds. */
+static void nb_release(rs_cooc_t *co, item_t *it)
+{
+        for (uint32_t i = 0; i < it->nnb; i++)
+                rs_intern_unref(co->strings, it->nb[i].item);
+        it->nnb = 0;
+}
+
+/* Frees id's record and everything it holds (unlinked from the LRU list
+ * by the caller). */
+static void item_free(rs_cooc_t *co, uint32_t id)
+{
+        item_t *it = co->items[id];
+
+        for (uint32_t s = 0; it->cp && s <= it->mask; s++)
+                if (it->cp[s].item != RS_ID_NONE)
+                        rs_intern_unref(co->strings, it->cp[s].item);
+        nb_release(co, it);
+        if (it->in_trend)
+                trend_remove(co, id);
+        rs_intern_unref(co->strings, it->category);
+        rs_intern_unref(co->strings, id);
+        co->pairs -= it->count;
+        co->bytes -= sizeof(*it) +
+                     (it->cp ? ((size_t)it->mask + 1) * sizeof(*it->cp) : 0) +
+                     (it->lows ? sizeof(*it->lows) : 0) +
+                     (size_t)it->nb_cap * sizeof(*it->nb);
+        free(it->cp);
+        free(it->lows);
+        free(it->nb);
+        free(it);
+        co->items[id] = NULL;
+        co->nitems--;
+}
+
 static item_t *item_get(rs_cooc_t *co, uint32_t id)
 {
         item_t *it;
@@ -227,12 +333,21 @@ static item_t *item_get(rs_cooc_t *co, uint32_t id)
                 return NULL;
         if ((it = co->items[id]))
                 return it;
+        if (co->nitems >= (size_t)co->conf->max_items) {
+                uint32_t victim = lru_victim(co);
+                lru_unlink(co, co->items[victim]);
+                item_free(co, victim);
+                co->evictions++;
+        }
         if (!(it = calloc(1, sizeof(*it))))
                 return NULL;
         it->nb_at = INT64_MIN;
         it->category = RS_ID_NONE;
+        rs_intern_ref(co->strings, id);
         co->items[id] = it;
+        co->nitems++;
         co->bytes += sizeof(*it);
+        lru_push(co, id, it);
         return it;
 }
 
@@ -344,10 +459,13 @@ static int cp_rebuild(rs_cooc_t *co, item_t *it, uint32_t slots, uint32_t now,
                 cp[s].item = RS_ID_NONE;
         for (uint32_t s = 0; it->cp && s <= it->mask; s++) {
                 cp_t e = it->cp[s];
-                if (e.item == RS_ID_NONE || it->tb + e.u < tb)
+                if (e.item == RS_ID_NONE)
                         continue;
-                if (now && decay(co, cp_time(co, it, &e), now) == 0)
+                if (it->tb + e.u < tb ||
+                    (now && decay(co, cp_time(co, it, &e), now) == 0)) {
+                        rs_intern_unref(co->strings, e.item); /* gone */
                         continue;
+                }
                 e.u = it->tb + e.u - tb;
                 cp_put(cp, slots - 1, e);
                 kept++;
@@ -554,6 +672,7 @@ static int pair_add(rs_cooc_t *co, item_t *it, uint32_t j, float w,
                 if (!min)
                         return -1;
                 base = cp_count(co, it, min, now, 0);
+                rs_intern_unref(co->strings, min->item);
                 cp_delete(it, min);
                 it->count--;
                 co->pairs--;
@@ -565,6 +684,7 @@ static int pair_add(rs_cooc_t *co, item_t *it, uint32_t j, float w,
         }
         cp_set(co, it, &add, base + w, base, now);
         cp_put(it->cp, it->mask, add);
+        rs_intern_ref(co->strings, j);
         it->count++;
         co->pairs++;
         if (full && lows_valid(co, it->lows, now))
@@ -675,8 +795,21 @@ static int refresh(rs_cooc_t *co, item_t *it, int64_t now_ms)
         size_t n = 0, max = (size_t)k->max_neighbors;
         double ni = marginal(co, it, now), mass = 0;
 
-        if (!it->nb && !(it->nb = malloc(max * sizeof(*it->nb))))
-                return -1;
+        /* room for as many as it could list: most items have few
+         * counterparts, so few neighbours */
+        size_t want = it->count < max ? it->count : max;
+        if (want > it->nb_cap) {
+                size_t cap = it->nb_cap ? it->nb_cap : 4;
+                while (cap < want)
+                        cap *= 2;
+                if (cap > max)
+                        cap = max;
+                if (rs_resize((void **)&it->nb, cap, sizeof(*it->nb)))
+                        return -1;
+                co->bytes += (cap - it->nb_cap) * sizeof(*it->nb);
+                it->nb_cap = (uint32_t)cap;
+        }
+        nb_release(co, it);
         /* a min-heap of the best `max` (worst on top) */
         for (uint32_t s = 0; it->cp && s <= it->mask; s++) {
                 const cp_t *e = &it->cp[s];
@@ -719,6 +852,8 @@ static int refresh(rs_cooc_t *co, item_t *it, int64_t now_ms)
                 heap_down(it->nb, end - 1, 0);
         }
         it->nnb = (uint32_t)n;
+        for (size_t i = 0; i < n; i++)
+                rs_intern_ref(co->strings, it->nb[i].item);
         it->nb_at = now_ms;
         it->moved = 0;
         it->mass = (float)(mass + ni);
@@ -808,6 +943,22 @@ static void trend_update(rs_cooc_t *co, uint32_t id, item_t *it)
                 co->trend[i - 1] = id;
                 i--;
         }
+}
+
+/* Takes an evicted item out of the trending list: the rest keep their
+ * order, and the next to pass the last one takes the free place. */
+static void trend_remove(rs_cooc_t *co, uint32_t id)
+{
+        size_t i;
+
+        for (i = 0; i < co->ntrend && co->trend[i] != id; i++)
+                ;
+        if (i == co->ntrend)
+                return;
+        memmove(&co->trend[i], &co->trend[i + 1],
+                (co->ntrend - i - 1) * sizeof(*co->trend));
+        co->ntrend--;
+        co->items[id]->in_trend = 0;
 }
 
 static void popularity_add(rs_cooc_t *co, uint32_t id, item_t *it, double w,
@@ -955,10 +1106,15 @@ static rs_err_t cooc_process(void *st, rs_event_t *ev, size_t n,
                         rs_uwin_prefetch(co->win, ev[i + 4].user, 1);
                 if (e->drop)
                         continue;
+                co->clock++; /* a new item is queued as touched */
                 if (!(it = item_get(co, e->item)))
                         return RS_ERR_NOMEM;
-                if (e->category != RS_ID_NONE)
+                it->touched = co->clock;
+                if (e->category != RS_ID_NONE && e->category != it->category) {
+                        rs_intern_ref(co->strings, e->category);
+                        rs_intern_unref(co->strings, it->category);
                         it->category = e->category;
+                }
                 if (e->weight > 0) {
                         popularity_add(co, e->item, it, e->weight, e->ts);
                         if ((e->flags & RS_EVF_FIRST) &&
@@ -976,12 +1132,8 @@ static void cooc_destroy(void *st)
         if (!co)
                 return;
         for (size_t i = 0; i < co->cap; i++)
-                if (co->items[i]) {
-                        free(co->items[i]->cp);
-                        free(co->items[i]->lows);
-                        free(co->items[i]->nb);
-                        free(co->items[i]);
-                }
+                if (co->items[i])
+                        item_free(co, (uint32_t)i);
         free(co->items);
         free(co->trend);
         free(co->wbuf);
@@ -1031,6 +1183,8 @@ static void *cooc_create(const void *conf, const rs_stage_env_t *env,
                 co->memo[i].dt = UINT32_MAX;
         co->conf = k;
         co->win = win;
+        co->strings = env->strings;
+        co->lru_head = co->lru_tail = RS_ID_NONE;
         co->t0 = INT64_MIN;
         co->span = count_span(k);
         co->q = co->span > TMID ? (co->span + TMID - 1) / TMID : 1;
@@ -1045,6 +1199,16 @@ size_t rs_cooc_pairs(const rs_cooc_t *co)
 size_t rs_cooc_bytes(const rs_cooc_t *co)
 {
         return co->bytes + co->cap * sizeof(*co->items);
+}
+
+size_t rs_cooc_items(const rs_cooc_t *co)
+{
+        return co->nitems;
+}
+
+uint64_t rs_cooc_evictions(const rs_cooc_t *co)
+{
+        return co->evictions;
 }
 
 const rs_stage_ops_t rs_stage_cooccur = {

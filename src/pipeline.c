@@ -137,10 +137,26 @@ static const rs_prop_t items_props[] = {
          0,
          "Dimension of ItemMeta embeddings to keep (0: none); used by the "
          "interest channel when it equals user_window.interest_dim."},
+        {"max_items", RS_PROP_INT, ITM(max_items), "1000000", 1, 1e9, NULL, 0,
+         "Items the catalog knows at most; records of new items beyond it "
+         "are rejected and counted (drop_item_limit), never an item "
+         "already known (a removed item stays removed). An item costs "
+         "4·embedding_dim B and its id ≈ 150 B (the string table and the "
+         "tables by id of every stage), and the catalog's table by item "
+         "id 24 B per id of the string table."},
         {"kafka", RS_PROP_KAFKA, ITM(kafka), NULL, 0, RS_MAX_KAFKA_PROPS, NULL,
          0, "librdkafka properties for the catalog reader only."},
         {0},
 };
+
+/* An integer property's default, for a section that is absent. */
+static int64_t int_default(const rs_prop_t *props, const char *name)
+{
+        for (; props->name; props++)
+                if (!strcmp(props->name, name))
+                        return strtoll(props->def, NULL, 10);
+        return 0;
+}
 
 static void check_kafka(const rs_kv_list_t *kv, const char *path, rs_diag_t *d)
 {
@@ -431,6 +447,8 @@ static rs_pipeline_t *pipeline_build(rs_doc_t *doc, const char *file,
         }
         check_recs_size(pl, top.source, d);
         pl->items.framing = pl->source.framing;
+        /* the catalog's bound applies without an items section too */
+        pl->items.max_items = int_default(items_props, "max_items");
         if (top.items) {
                 rs_props_apply(items_props, top.items, &pl->items, "items",
                                pl->doc, d);

@@ -20,7 +20,12 @@
  * most once per min_refresh_interval of event time, and only when the list
  * (items and order) changed; users waiting for their interval sit in a FIFO
  * that each batch drains up to its newest event time. Without an `out`
- * (replay, eval) nothing is computed until asked: rs_score_list or a flush. */
+ * (replay, eval) nothing is computed until asked: rs_score_list or a flush.
+ *
+ * Per-user state is indexed by user id, so it is bounded by the string
+ * table's id bound (intern.h): it is kept only for users the user_window
+ * holds and dropped when the window evicts one (rs_uwin_on_evict), with
+ * its place in the FIFO made stale, so a recycled id starts afresh. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +77,7 @@ typedef struct ustate {
         uint64_t hash;    /* of the last published list, 0 none */
         int64_t last_pub; /* event time of the last publication (hash != 0) */
         int64_t batch_ts; /* newest event of the user in this batch */
+        int64_t due_at;   /* of the user's FIFO entry, when queued */
         uint8_t dirty, queued, known, in_batch;
 } ustate_t;
 
@@ -104,6 +110,7 @@ typedef struct rs_score {
         size_t nusers;
         due_t *queue; /* ring */
         size_t qhead, qlen, qcap;
+        size_t nstale; /* entries of the ring no longer anyone's */
         /* sparse accumulator by item id, valid where stamp == gen */
         acc_t *acc;
         size_t acc_cap;
@@ -139,6 +146,8 @@ typedef struct rs_score {
         const uint32_t *trend;
         size_t ntrend, trend_cap, ndense;
         rs_cooc_item_t *tinfo;
+        uint64_t *thash; /* their string hashes, for the seen check */
+        uint8_t *tgone;  /* removed from the catalog */
         float *temb, *tisc;
         uint32_t *tdense, *tslot, *twhere;
         uint32_t *slot_start, *slot_next; /* slot_next: this computation's */
@@ -193,6 +202,12 @@ static int excluded(const score_t *sc, uint32_t user, uint32_t item)
 {
         return rs_uwin_seen(sc->win, user, item) ||
                rs_catalog_removed(sc->catalog, item);
+}
+
+/* excluded() of trending item t, from what trend_prepare looked up. */
+static int trend_excluded(const score_t *sc, uint32_t user, size_t t)
+{
+        return sc->tgone[t] || rs_uwin_seen_hash(sc->win, user, sc->thash[t]);
 }
 
 /* Appends c unless its category is full; returns 1 when taken. */
@@ -323,6 +338,8 @@ static rs_err_t trend_prepare(score_t *sc)
 
         if (n > sc->trend_cap) {
                 if (rs_resize((void **)&sc->tinfo, n, sizeof(*sc->tinfo)) ||
+                    rs_resize((void **)&sc->thash, n, sizeof(*sc->thash)) ||
+                    rs_resize((void **)&sc->tgone, n, sizeof(*sc->tgone)) ||
                     rs_resize((void **)&sc->tisc, n, sizeof(*sc->tisc)) ||
                     rs_resize((void **)&sc->temb, n * (sc->dim + 1),
                               sizeof(*sc->temb)) ||
@@ -336,6 +353,9 @@ static rs_err_t trend_prepare(score_t *sc)
         memset(sc->slot_start, 0, (sc->dim + 1) * sizeof(*sc->slot_start));
         for (size_t i = 0; i < n; i++) {
                 sc->tinfo[i] = rs_cooc_item(sc->co, sc->trend[i]);
+                sc->thash[i] = rs_intern_hash(sc->strings, sc->trend[i]);
+                sc->tgone[i] =
+                        (uint8_t)rs_catalog_removed(sc->catalog, sc->trend[i]);
                 sc->twhere[i] = (uint32_t)dim;
                 if (!dim)
                         continue;
@@ -447,7 +467,7 @@ static int slot_candidates(score_t *sc, uint32_t user, size_t m)
                         if (took >= m && total != last)
                                 break;
                         if (sc->acc[c].stamp == sc->gen ||
-                            excluded(sc, user, c))
+                            trend_excluded(sc, user, t))
                                 continue;
                         touch(sc, c);
                         sc->isc[sc->ntouched - 1] = sc->v[s];
@@ -493,7 +513,7 @@ static rs_err_t compute(score_t *sc, uint32_t user, int64_t now)
                  * and for as many candidates as this computation can
                  * touch (its neighbour lists and trending, at most every
                  * id). The first pass also refreshes stale lists. */
-                uint32_t ids = rs_intern_count(sc->strings);
+                uint32_t ids = rs_intern_id_bound(sc->strings);
                 size_t most = ntrend;
                 for (size_t i = 0; i < na; i++) {
                         sc->wnn[i] = rs_cooc_neighbors(sc->co, sc->witems[i],
@@ -518,6 +538,12 @@ static rs_err_t compute(score_t *sc, uint32_t user, int64_t now)
                          * a few ahead */
                         for (size_t j = 0; j < nn && j < 8; j++)
                                 __builtin_prefetch(&sc->acc[nb[j].item], 1);
+                        /* and their string hashes, which the seen check
+                         * in select_best reads: there the misses would
+                         * come one after another */
+                        for (size_t j = 0; j < nn; j++)
+                                rs_intern_prefetch_hash(sc->strings,
+                                                        nb[j].item);
                         for (size_t j = 0; j < nn; j++) {
                                 if (j + 8 < nn)
                                         __builtin_prefetch(
@@ -596,7 +622,7 @@ static rs_err_t compute(score_t *sc, uint32_t user, int64_t now)
                                 continue; /* the other pass takes it */
                         for (x = 0; x < r->n && r->items[x].item != c; x++)
                                 ;
-                        if (x < r->n || excluded(sc, user, c))
+                        if (x < r->n || trend_excluded(sc, user, i))
                                 continue;
                         double v =
                                 floor_score * 0.999 * sc->tinfo[i].popularity;
@@ -635,8 +661,34 @@ static rs_err_t publish(score_t *sc, uint32_t user, int64_t now, int force,
         return out->fn(out->opaque, &sc->recs);
 }
 
+/* Whether a FIFO entry is still its user's: an evicted user's is not,
+ * and neither is it for a user who got the same id since. */
+static int due_live(const score_t *sc, const due_t *d)
+{
+        const ustate_t *u = &sc->users[d->user];
+        return u->queued && u->due_at == d->at;
+}
+
+/* Drops the stale entries of a full FIFO, in place, keeping the order. */
+static void compact(score_t *sc)
+{
+        size_t n = 0;
+
+        for (size_t i = 0; i < sc->qlen; i++) {
+                due_t d = sc->queue[(sc->qhead + i) % sc->qcap];
+                if (due_live(sc, &d))
+                        sc->queue[(sc->qhead + n++) % sc->qcap] = d;
+        }
+        sc->qlen = n;
+        sc->nstale = 0;
+}
+
 static int enqueue(score_t *sc, uint32_t user, int64_t at)
 {
+        /* mostly stale: make room instead of growing (the ring stays
+         * within twice its live entries, at most one per held user) */
+        if (sc->qlen == sc->qcap && sc->nstale * 2 > sc->qlen)
+                compact(sc);
         if (sc->qlen == sc->qcap) {
                 size_t cap = sc->qcap ? sc->qcap * 2 : 1024;
                 due_t *q = malloc(cap * sizeof(*q));
@@ -651,6 +703,7 @@ static int enqueue(score_t *sc, uint32_t user, int64_t at)
         }
         sc->queue[(sc->qhead + sc->qlen++) % sc->qcap] = (due_t){user, at};
         sc->users[user].queued = 1;
+        sc->users[user].due_at = at;
         return 0;
 }
 
@@ -665,6 +718,10 @@ static rs_err_t drain(score_t *sc, int64_t now, int all, const rs_emit_t *out)
                         break;
                 sc->qhead = (sc->qhead + 1) % sc->qcap;
                 sc->qlen--;
+                if (!due_live(sc, &d)) {
+                        sc->nstale--;
+                        continue; /* its user was evicted */
+                }
                 sc->users[d.user].queued = 0;
                 if (sc->users[d.user].dirty &&
                     (err = publish(sc, d.user, now, 0, out)))
@@ -695,7 +752,9 @@ static rs_err_t score_process(void *st, rs_event_t *ev, size_t n,
         }
         for (size_t i = 0; i < n; i++) {
                 const rs_event_t *e = &ev[i];
-                if (e->drop)
+                /* a user the window evicted later in the batch has no
+                 * state left to score: none is kept here either */
+                if (e->drop || !rs_uwin_holds(sc->win, e->user))
                         continue;
                 if (rs_grow_zeroed((void **)&sc->users, &sc->nusers, e->user,
                                    sizeof(*sc->users)))
@@ -749,6 +808,7 @@ static rs_err_t score_flush(void *st, int64_t now, rs_flush_t mode,
                 sc->users[sc->queue[(sc->qhead + i) % sc->qcap].user].queued =
                         0;
         sc->qlen = 0;
+        sc->nstale = 0;
         return RS_OK;
 }
 
@@ -766,6 +826,25 @@ rs_err_t rs_score_list(rs_score_t *sc, uint32_t user, int64_t now,
 size_t rs_score_k(const rs_score_t *sc)
 {
         return (size_t)sc->conf->k;
+}
+
+size_t rs_score_users(const rs_score_t *sc)
+{
+        size_t n = 0;
+
+        for (size_t u = 0; u < sc->nusers; u++)
+                n += sc->users[u].known;
+        return n;
+}
+
+size_t rs_score_bytes(const rs_score_t *sc)
+{
+        return sc->nusers * sizeof(*sc->users) +
+               sc->acc_cap * sizeof(*sc->acc) + sc->qcap * sizeof(*sc->queue) +
+               sc->cands_cap * (sizeof(*sc->touched) + sizeof(*sc->info) +
+                                sizeof(*sc->cands) + sizeof(*sc->isc) +
+                                sizeof(*sc->rowpos) + sizeof(*sc->rsc) +
+                                (sc->dim + 1) * sizeof(*sc->emb));
 }
 
 static void score_destroy(void *st)
@@ -793,6 +872,8 @@ static void score_destroy(void *st)
         free(sc->rowpos);
         free(sc->rsc);
         free(sc->tinfo);
+        free(sc->thash);
+        free(sc->tgone);
         free(sc->temb);
         free(sc->tisc);
         free(sc->tdense);
@@ -801,6 +882,18 @@ static void score_destroy(void *st)
         free(sc->slot_start);
         free(sc->slot_next);
         free(sc);
+}
+
+/* The window evicted user: its state goes, and its FIFO entry is stale. */
+static void on_evict(void *opaque, uint32_t user)
+{
+        score_t *sc = opaque;
+
+        if (user >= sc->nusers)
+                return;
+        if (sc->users[user].queued)
+                sc->nstale++;
+        sc->users[user] = (ustate_t){0};
 }
 
 static void *score_create(const void *conf, const rs_stage_env_t *env,
@@ -821,6 +914,12 @@ static void *score_create(const void *conf, const rs_stage_env_t *env,
                 rs_seterr(errstr, errstr_size, RS_ERR_INVALID,
                           "the score stage needs user_window and cooccur "
                           "stages before it");
+                return NULL;
+        }
+        if (rs_uwin_on_evict(sc->win, on_evict, sc)) {
+                score_destroy(sc);
+                rs_seterr(errstr, errstr_size, RS_ERR_INVALID,
+                          "too many score stages on one user_window");
                 return NULL;
         }
         sc->wmax = rs_uwin_max_events(sc->win);
@@ -846,7 +945,9 @@ const rs_stage_ops_t rs_stage_score = {
         .type = "score",
         .doc = "Per-user top-K from the neighbours of the window items plus "
                "trending; seen and removed items excluded; category cap; "
-               "debounced publication.",
+               "debounced publication. State per user id (40 B, dropped when "
+               "user_window evicts the user) and per candidate id (24 B), in "
+               "tables as long as the string table's id bound.",
         .props = props,
         .conf_size = sizeof(score_conf_t),
         .create = score_create,

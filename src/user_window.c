@@ -2,7 +2,15 @@
  * vector and the ring are inline; the ring grows to max_events as the
  * user's history does), a bounded seen set per user (a FIFO, searched
  * directly while it is short, then with a linear-probing index with
- * backward-shift deletion), and an LRU list through user ids. */
+ * backward-shift deletion), and an LRU list through user ids.
+ *
+ * A user record holds a reference to its user id and each ring entry one
+ * to its item id (intern.h), so neither is recycled while held. A seen
+ * set holds the items' 64-bit string hashes instead, and no references:
+ * it may outlive the items' ids, and a recycled id can never make another
+ * item look seen. Two items of one user with the same hash hide each
+ * other from that user alone: with n seen items the chance is about
+ * n²/2^65 (1000 items: 3·10^-14). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,9 +35,18 @@ static const rs_prop_t props[] = {
         {"half_life", RS_PROP_DURATION, UC(half_life), "1d", 1000, 3.2e11, NULL,
          0, "Half-life of an event's weight in the user's affinity."},
         {"max_users", RS_PROP_INT, UC(max_users), "1000000", 1, 1e9, NULL, 0,
-         "Users held; the least recently active beyond it are evicted."},
+         "Users held; the least recently active beyond it are evicted, "
+         "with the score stage's state of them (counted). A user costs "
+         "72 B + 4·interest_dim B + 16 B per window entry (the ring "
+         "doubles from 4 up to max_events) + its seen set (max_seen), "
+         "and its id ≈ 150 B (the string table and the tables by id of "
+         "every stage): with video.yaml's settings ≈ 510 B for a user "
+         "with 2 events, ≈ 1.7 KB with a full window of 50."},
         {"max_seen", RS_PROP_INT, UC(max_seen), "1000", 1, 1e6, NULL, 0,
-         "Items remembered per user as seen (never recommended back)."},
+         "Items remembered per user as seen (never recommended back), as "
+         "64-bit string hashes: 8 B an item (the FIFO doubles from 8 up "
+         "to max_seen) and, beyond 64 items, an index of 16 to 32 B an "
+         "item: at most 24 KB per user at 1000."},
         {"interest_dim", RS_PROP_INT, UC(interest_dim), "0", 0, 1024, NULL, 0,
          "Dimension of the dense interest vector (0: none): Σ w·embedding "
          "of the user's items, decayed by half_life; embeddings are hashed "
@@ -38,8 +55,9 @@ static const rs_prop_t props[] = {
 };
 
 typedef struct seen {
-        uint32_t *set;  /* item + 1, 0 empty; mask + 1 slots */
-        uint32_t *fifo; /* insertion order, cap entries */
+        uint64_t *set;  /* item hashes (0 stored as 1), 0 empty; mask + 1 */
+        uint64_t *fifo; /* insertion order, cap entries */
+        uint64_t bits;  /* unindexed: a bit per key (its top 6), or'ed */
         uint32_t mask, cap, head, count;
 } seen_t;
 
@@ -58,44 +76,76 @@ typedef struct user {
         seen_t seen;
 } user_t;
 
+#define MAX_HOOKS 4
+
 struct rs_uwin {
         const uwin_conf_t *conf;
         const rs_catalog_t *catalog;
+        rs_intern_t *strings;
         float *emb;     /* scratch embedding, interest_dim */
         user_t **users; /* by user id */
         size_t cap;     /* of users */
         size_t count, bytes;
+        uint64_t evictions;
         uint32_t lru_head, lru_tail; /* most / least recent */
+        struct {
+                rs_uwin_evict_fn fn;
+                void *opaque;
+        } hooks[MAX_HOOKS];
+        size_t nhooks;
 };
 
 /*
  * Seen sets.
  */
 
-static uint32_t *seen_slot(const seen_t *s, uint32_t item)
+/* An item's key in seen sets: its string's hash, never 0. */
+static uint64_t seen_key(const rs_uwin_t *win, uint32_t item)
 {
-        uint32_t i = rs_slot32(item, s->mask);
-        while (s->set[i] && s->set[i] != item + 1)
+        uint64_t h = rs_intern_hash(win->strings, item);
+        return h ? h : 1;
+}
+
+/* The home slot of a key (hashes are mixed already). */
+static uint32_t seen_home(uint64_t key, uint32_t mask)
+{
+        return (uint32_t)(key ^ key >> 32) & mask;
+}
+
+static uint64_t *seen_slot(const seen_t *s, uint64_t key)
+{
+        uint32_t i = seen_home(key, s->mask);
+        while (s->set[i] && s->set[i] != key)
                 i = (i + 1) & s->mask;
         return &s->set[i];
 }
 
-static int seen_has(const seen_t *s, uint32_t item)
+static uint64_t seen_bit(uint64_t key)
+{
+        return 1ULL << (key >> 58);
+}
+
+static int seen_has(const seen_t *s, uint64_t key)
 {
         if (s->set)
-                return *seen_slot(s, item) != 0;
-        /* unindexed: a short FIFO that is linear (head 0) until full */
+                return *seen_slot(s, key) != 0;
+        /* unindexed: a short FIFO that is linear (head 0) until full,
+         * searched only when the key's bit is set (most keys looked up
+         * are not there; a forgotten key's bit stays, which costs a
+         * search, never a wrong answer) */
+        if (!(s->bits & seen_bit(key)))
+                return 0;
         for (uint32_t k = 0; k < s->count; k++)
-                if (s->fifo[k] == item)
+                if (s->fifo[k] == key)
                         return 1;
         return 0;
 }
 
-static void seen_del(seen_t *s, uint32_t item)
+static void seen_del(seen_t *s, uint64_t key)
 {
         if (!s->set)
                 return; /* the FIFO slot is all there is */
-        uint32_t *slot = seen_slot(s, item);
+        uint64_t *slot = seen_slot(s, key);
         uint32_t i = (uint32_t)(slot - s->set), j = i;
 
         if (!*slot)
@@ -107,8 +157,7 @@ static void seen_del(seen_t *s, uint32_t item)
                         j = (j + 1) & s->mask;
                         if (!s->set[j])
                                 return;
-                        if (rs_probe_stays(i, j,
-                                           rs_slot32(s->set[j] - 1, s->mask)))
+                        if (rs_probe_stays(i, j, seen_home(s->set[j], s->mask)))
                                 continue;
                         break;
                 }
@@ -125,8 +174,8 @@ static int seen_grow(seen_t *s, uint32_t max)
         uint32_t slots = 16;
         while (slots < cap * 2)
                 slots *= 2;
-        uint32_t *set = cap > SEEN_SCAN ? calloc(slots, sizeof(*set)) : NULL;
-        uint32_t *fifo = malloc(cap * sizeof(*fifo));
+        uint64_t *set = cap > SEEN_SCAN ? calloc(slots, sizeof(*set)) : NULL;
+        uint64_t *fifo = malloc(cap * sizeof(*fifo));
         if ((cap > SEEN_SCAN && !set) || !fifo) {
                 free(set);
                 free(fifo);
@@ -143,17 +192,17 @@ static int seen_grow(seen_t *s, uint32_t max)
         s->cap = cap;
         s->head = 0;
         for (uint32_t k = 0; set && k < s->count; k++)
-                *seen_slot(s, fifo[k]) = fifo[k] + 1;
+                *seen_slot(s, fifo[k]) = fifo[k];
         return 0;
 }
 
 static size_t seen_bytes(const seen_t *s)
 {
-        return (s->cap + (s->set ? s->mask + 1 : 0)) * sizeof(uint32_t);
+        return (s->cap + (s->set ? s->mask + 1 : 0)) * sizeof(uint64_t);
 }
 
-/* Adds item; forgets the oldest when the set is at max. */
-static int seen_add(seen_t *s, uint32_t item, uint32_t max)
+/* Adds key; forgets the oldest when the set is at max. */
+static int seen_add(seen_t *s, uint64_t key, uint32_t max)
 {
         if (s->count == s->cap && s->cap < max && seen_grow(s, max))
                 return -1;
@@ -162,10 +211,11 @@ static int seen_add(seen_t *s, uint32_t item, uint32_t max)
                 s->head = (s->head + 1) % s->cap;
                 s->count--;
         }
-        s->fifo[(s->head + s->count) % s->cap] = item;
+        s->fifo[(s->head + s->count) % s->cap] = key;
         s->count++;
+        s->bits |= seen_bit(key);
         if (s->set)
-                *seen_slot(s, item) = item + 1;
+                *seen_slot(s, key) = key;
         return 0;
 }
 
@@ -223,9 +273,16 @@ static rs_win_entry_t *ring_of(const rs_uwin_t *win, const user_t *u)
 /* The first ring: a few entries, doubled as the history grows. */
 #define RING_FIRST 4
 
+/* Frees id's record and releases what it held. */
 static void user_free(rs_uwin_t *win, uint32_t id)
 {
         user_t *u = win->users[id];
+        const rs_win_entry_t *ring = ring_of(win, u);
+
+        for (uint32_t j = 0; j < u->n; j++)
+                rs_intern_unref(win->strings,
+                                ring[(u->head + j) % u->cap].item);
+        rs_intern_unref(win->strings, id);
         win->bytes -= user_size(win, u->cap) + seen_bytes(&u->seen);
         free(u->seen.set);
         free(u->seen.fifo);
@@ -250,6 +307,9 @@ static user_t *user_get(rs_uwin_t *win, uint32_t id)
                 uint32_t victim = win->lru_tail;
                 lru_unlink(win, win->users[victim]);
                 user_free(win, victim);
+                win->evictions++;
+                for (size_t k = 0; k < win->nhooks; k++)
+                        win->hooks[k].fn(win->hooks[k].opaque, victim);
         }
         uint32_t cap = win->conf->max_events < RING_FIRST
                                ? (uint32_t)win->conf->max_events
@@ -259,6 +319,7 @@ static user_t *user_get(rs_uwin_t *win, uint32_t id)
         u->cap = cap;
         u->last_ts = INT64_MIN;
         u->interest_ts = INT64_MIN;
+        rs_intern_ref(win->strings, id);
         win->users[id] = u;
         win->count++;
         win->bytes += user_size(win, cap);
@@ -303,6 +364,7 @@ static void *uwin_create(const void *conf, const rs_stage_env_t *env,
         }
         win->conf = c;
         win->catalog = env->catalog;
+        win->strings = env->strings;
         win->lru_head = win->lru_tail = RS_ID_NONE;
         return win;
 }
@@ -338,25 +400,31 @@ static rs_err_t uwin_process(void *st, rs_event_t *ev, size_t n,
                 rs_event_t *e = &ev[i];
                 const user_t *ahead;
                 user_t *u;
-                /* users ahead: where their state is, then the state */
-                if (i + 8 < n && ev[i + 8].user < win->cap)
-                        __builtin_prefetch(&win->users[ev[i + 8].user]);
+                /* users ahead: where their state and their item's hash
+                 * are, then the state */
+                if (i + 8 < n) {
+                        if (ev[i + 8].user < win->cap)
+                                __builtin_prefetch(&win->users[ev[i + 8].user]);
+                        rs_intern_prefetch(win->strings, ev[i + 8].item);
+                }
                 if (i + 4 < n && (ahead = user_find(win, ev[i + 4].user))) {
                         __builtin_prefetch(ahead);
                         __builtin_prefetch(&ring_of(
                                 win,
                                 ahead)[(ahead->head + ahead->n) % ahead->cap]);
                         if (ahead->seen.set)
-                                __builtin_prefetch(&ahead->seen.set[rs_slot32(
-                                        ev[i + 4].item, ahead->seen.mask)]);
+                                __builtin_prefetch(&ahead->seen.set[seen_home(
+                                        seen_key(win, ev[i + 4].item),
+                                        ahead->seen.mask)]);
                 }
                 if (e->drop)
                         continue;
                 if (!(u = user_get(win, e->user)))
                         return RS_ERR_NOMEM;
-                if (!seen_has(&u->seen, e->item)) {
+                const uint64_t key = seen_key(win, e->item);
+                if (!seen_has(&u->seen, key)) {
                         size_t before = seen_bytes(&u->seen);
-                        if (seen_add(&u->seen, e->item, (uint32_t)c->max_seen))
+                        if (seen_add(&u->seen, key, (uint32_t)c->max_seen))
                                 return RS_ERR_NOMEM;
                         win->bytes += seen_bytes(&u->seen) - before;
                         u->touched++;
@@ -377,11 +445,14 @@ static rs_err_t uwin_process(void *st, rs_event_t *ev, size_t n,
                         u->cap = cap;
                 }
                 if (u->n == u->cap) {
+                        rs_intern_unref(win->strings,
+                                        ring_of(win, u)[u->head].item);
                         u->head = (u->head + 1) % u->cap;
                         u->n--;
                 }
                 ring_of(win, u)[(u->head + u->n) % u->cap] =
                         (rs_win_entry_t){e->ts, e->item, e->weight};
+                rs_intern_ref(win->strings, e->item);
                 u->n++;
                 if (e->ts > u->last_ts)
                         u->last_ts = e->ts;
@@ -476,7 +547,32 @@ size_t rs_uwin_interest_dim(const rs_uwin_t *win)
 int rs_uwin_seen(const rs_uwin_t *win, uint32_t user, uint32_t item)
 {
         const user_t *u = user_find(win, user);
-        return u && seen_has(&u->seen, item);
+        return u && seen_has(&u->seen, seen_key(win, item));
+}
+
+int rs_uwin_seen_hash(const rs_uwin_t *win, uint32_t user, uint64_t hash)
+{
+        const user_t *u = user_find(win, user);
+        return u && seen_has(&u->seen, hash ? hash : 1);
+}
+
+int rs_uwin_holds(const rs_uwin_t *win, uint32_t user)
+{
+        return user_find(win, user) != NULL;
+}
+
+int rs_uwin_on_evict(rs_uwin_t *win, rs_uwin_evict_fn fn, void *opaque)
+{
+        if (win->nhooks == MAX_HOOKS)
+                return -1;
+        win->hooks[win->nhooks].fn = fn;
+        win->hooks[win->nhooks++].opaque = opaque;
+        return 0;
+}
+
+uint64_t rs_uwin_evictions(const rs_uwin_t *win)
+{
+        return win->evictions;
 }
 
 uint32_t rs_uwin_touched(const rs_uwin_t *win, uint32_t user)

@@ -303,9 +303,14 @@ static void read_items(rs_worker_t *w, int timeout_ms)
                 const char *detail = rs_codec_error(w->items_codec);
                 if (!err && (err = rs_catalog_apply(w->catalog, &meta))) {
                         reason = err == RS_ERR_INVALID ? "item_embedding_dim"
+                                 : err == RS_ERR_FULL  ? "item_limit"
                                                        : "nomem";
-                        detail = "the embedding has another dimension than "
-                                 "items.embedding_dim";
+                        detail = err == RS_ERR_INVALID
+                                         ? "the embedding has another "
+                                           "dimension than items.embedding_dim"
+                                 : err == RS_ERR_FULL
+                                         ? "a new item past items.max_items"
+                                         : "out of memory";
                 }
                 if (err) {
                         w->st.items_failed++;
@@ -319,6 +324,7 @@ static void read_items(rs_worker_t *w, int timeout_ms)
                 }
                 w->st.items_applied++;
         }
+        rs_intern_collect(w->strings); /* the ids of rejected records */
 }
 
 rs_worker_t *rs_worker_new(const rs_pipeline_t *pl,
@@ -357,7 +363,9 @@ rs_worker_t *rs_worker_new(const rs_pipeline_t *pl,
                             sc->writers[i].id, errstr, errstr_size))
                         goto fail;
 
-        if (!(w->catalog = rs_catalog_new((size_t)pl->items.embedding_dim)) ||
+        if (!(w->catalog = rs_catalog_new((size_t)pl->items.embedding_dim,
+                                          (size_t)pl->items.max_items,
+                                          w->strings)) ||
             !(w->chain = rs_chain_new(pl, w->strings, w->catalog, errstr,
                                       errstr_size)))
                 goto fail;
@@ -510,6 +518,9 @@ rs_err_t rs_worker_step(rs_worker_t *w)
                  * offsets are never stored: it is consumed again. */
                 if (!w->failed)
                         rs_source_done(w->src, ticket);
+                /* the batch is processed and its output encoded: ids no
+                 * longer held by any state are freed */
+                rs_intern_collect(w->strings);
         }
         rs_sink_poll(w->sink, 0);
         if (rs_log_level >= RS_LOG_INFO && rs_mono_ms() >= w->next_stats) {

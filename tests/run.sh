@@ -1,6 +1,7 @@
 #!/bin/sh
 # Runs the test suites and ends with one summary line: N passed, N failed.
-#   tests/run.sh [unit|config|cli|golden|eval|interop|e2e]...   (default: all)
+#   tests/run.sh [unit|config|cli|golden|eval|memory|interop|e2e|long]...
+# (default: all but long, which `make test-long` runs)
 # Every suite prints TAP (`ok N - name` / `not ok N - name`); this script
 # counts those lines, so one failing case never hides the others.
 set -u
@@ -8,7 +9,7 @@ BUILD=${BUILD:-build}
 PYTHON=${PYTHON:-/usr/bin/python3}
 export BUILD PYTHON
 cd "$(dirname "$0")/.." || exit 2
-suites=${*:-unit config cli golden eval interop e2e}
+suites=${*:-unit config cli golden eval memory interop e2e}
 log=$(mktemp)
 trap 'rm -f "$log" "$log.out" "$log.want"' EXIT
 pass=0 fail=0 skip=0
@@ -84,7 +85,7 @@ for suite in $suites; do
                 done
                 tally
                 ;;
-        cli | golden | eval | interop | e2e)
+        cli | golden | eval | memory | interop | e2e | long)
                 for t in tests/"$suite"/*.py; do
                         [ -f "$t" ] || continue
                         echo "# --- $suite: $t"

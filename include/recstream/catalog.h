@@ -1,7 +1,10 @@
 /* catalog.h — what is known about each item from the ItemMeta topic:
  * category, duration, status and an optional embedding. Shared by the
  * stages of one pipeline through the stage env; newest record per item
- * wins (the topic is compacted). */
+ * wins (the topic is compacted). An entry holds references to its item
+ * and category ids (intern.h). At most max_items items: records of new
+ * items beyond it are rejected (an item's facts are never dropped, so a
+ * removed item stays removed). */
 #ifndef RECSTREAM_CATALOG_H
 #define RECSTREAM_CATALOG_H
 
@@ -9,6 +12,7 @@
 #include <stdint.h>
 
 #include "recstream/err.h"
+#include "recstream/intern.h"
 
 typedef struct rs_item_meta {
         uint32_t item;
@@ -22,12 +26,16 @@ typedef struct rs_item_meta {
 
 typedef struct rs_catalog rs_catalog_t;
 
-/* Embeddings of exactly `dim` floats are kept (0: none). */
-rs_catalog_t *rs_catalog_new(size_t dim);
+/* Embeddings of exactly `dim` floats are kept (0: none), at most
+ * max_items items. `strings` is borrowed, outlives the catalog and holds
+ * the ids of the records applied. Caller owns; NULL when out of memory. */
+rs_catalog_t *rs_catalog_new(size_t dim, size_t max_items,
+                             rs_intern_t *strings);
 void rs_catalog_destroy(rs_catalog_t *cat);
 
 /* Applies one record (copied). RS_ERR_INVALID when its embedding has
- * another dimension (nothing is applied), RS_ERR_NOMEM. */
+ * another dimension, RS_ERR_FULL when it is a new item beyond max_items
+ * (counted; nothing is applied either way), RS_ERR_NOMEM. */
 rs_err_t rs_catalog_apply(rs_catalog_t *cat, const rs_item_meta_t *m);
 
 uint32_t rs_catalog_category(const rs_catalog_t *cat, uint32_t item);
@@ -37,5 +45,8 @@ int rs_catalog_removed(const rs_catalog_t *cat, uint32_t item);
 const float *rs_catalog_embedding(const rs_catalog_t *cat, uint32_t item);
 size_t rs_catalog_dim(const rs_catalog_t *cat);
 size_t rs_catalog_items(const rs_catalog_t *cat);
+/* Records of new items rejected beyond max_items; bytes held. */
+uint64_t rs_catalog_rejected(const rs_catalog_t *cat);
+size_t rs_catalog_bytes(const rs_catalog_t *cat);
 
 #endif

@@ -1,7 +1,8 @@
 /* cooccur.h — windowed item-item co-occurrence, the `cooccur` stage's
  * state: pair counts C(i,j), item marginals N(i), per-item top-N neighbour
  * lists by the configured similarity, the items' observed categories and
- * decayed popularity for trending. Read by score. */
+ * decayed popularity for trending. Read by score. At most max_items item
+ * records, the least recently touched evicted first. */
 #ifndef RECSTREAM_COOCCUR_H
 #define RECSTREAM_COOCCUR_H
 
@@ -58,8 +59,11 @@ typedef struct rs_cooc_item {
 } rs_cooc_item_t;
 rs_cooc_item_t rs_cooc_item(const rs_cooc_t *co, uint32_t item);
 
-/* Pairs tracked and bytes held, for metrics. */
+/* Pairs tracked, bytes held, item records held and item records evicted
+ * beyond max_items so far, for metrics. */
 size_t rs_cooc_pairs(const rs_cooc_t *co);
 size_t rs_cooc_bytes(const rs_cooc_t *co);
+size_t rs_cooc_items(const rs_cooc_t *co);
+uint64_t rs_cooc_evictions(const rs_cooc_t *co);
 
 #endif

@@ -61,6 +61,7 @@ typedef struct rs_items_conf {
         int framing;              /* rs_framing_t, resolved */
         int64_t schema_id;
         int64_t embedding_dim;
+        int64_t max_items;
         rs_kv_list_t kafka;
 } rs_items_conf_t;
 

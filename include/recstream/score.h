@@ -15,5 +15,9 @@ rs_err_t rs_score_list(rs_score_t *sc, uint32_t user, int64_t now,
                        const rs_recs_t **recs);
 /* The configured list length k. */
 size_t rs_score_k(const rs_score_t *sc);
+/* Users with state now and bytes held (tables by id, the FIFO), for
+ * metrics. */
+size_t rs_score_users(const rs_score_t *sc);
+size_t rs_score_bytes(const rs_score_t *sc);
 
 #endif

@@ -7,7 +7,11 @@
  * user touched (bounded by max_seen, oldest forgotten first). With
  * interest_dim > 0 a user also has a dense interest vector
  * v = Σ w·embedding(item)·2^(−age/half_life) (OpenBLAS, vec.h). Users
- * beyond max_users are evicted least recently active first. */
+ * beyond max_users are evicted least recently active first.
+ *
+ * A user's record holds a reference to the user id and its window
+ * entries to their items (intern.h); seen sets keep the items' string
+ * hashes, so an id recycled after a collect is never seen by mistake. */
 #ifndef RECSTREAM_USER_WINDOW_H
 #define RECSTREAM_USER_WINDOW_H
 
@@ -42,15 +46,30 @@ size_t rs_uwin_interest(const rs_uwin_t *win, uint32_t user, int64_t now,
                         float *out);
 size_t rs_uwin_interest_dim(const rs_uwin_t *win);
 
-/* Whether u ever touched item (within max_seen). */
+/* Whether u ever touched item (within max_seen), by the item's string
+ * hash: item must be live. */
 int rs_uwin_seen(const rs_uwin_t *win, uint32_t user, uint32_t item);
+/* The same by the item's string hash (rs_intern_hash), for callers that
+ * looked it up once for many users. */
+int rs_uwin_seen_hash(const rs_uwin_t *win, uint32_t user, uint64_t hash);
+/* Whether the window holds a record of u now. */
+int rs_uwin_holds(const rs_uwin_t *win, uint32_t user);
 /* Distinct items u touched (for heavy-user damping); 0 if unknown. */
 uint32_t rs_uwin_touched(const rs_uwin_t *win, uint32_t user);
 /* The newest event time of u, INT64_MIN if unknown. */
 int64_t rs_uwin_last_ts(const rs_uwin_t *win, uint32_t user);
 size_t rs_uwin_max_events(const rs_uwin_t *win);
-/* Users held now, and bytes of their state. */
+/* Users held now, bytes of their state, users evicted so far. */
 size_t rs_uwin_users(const rs_uwin_t *win);
 size_t rs_uwin_bytes(const rs_uwin_t *win);
+uint64_t rs_uwin_evictions(const rs_uwin_t *win);
+
+/* Called with each user evicted beyond max_users, after its record is
+ * gone and before the batch ends (its id stays valid until the next
+ * collect): whoever keeps per-user state drops it here. Not called when
+ * the window is destroyed. */
+typedef void (*rs_uwin_evict_fn)(void *opaque, uint32_t user);
+/* Adds a listener (at most 4): 0, or -1 when there is no room. */
+int rs_uwin_on_evict(rs_uwin_t *win, rs_uwin_evict_fn fn, void *opaque);
 
 #endif

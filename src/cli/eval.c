@@ -9,7 +9,12 @@
  * the items with the highest decayed popularity that the user has not seen.
  *
  * Split (--test): the whole input is replayed, every user's final list is
- * scored against the test file (the definitions of bench/score_recs.py). */
+ * scored against the test file (the definitions of bench/score_recs.py).
+ *
+ * The string table is collected between batches, as the worker does, so
+ * ids may be recycled: what the evaluation keeps about users and items
+ * across batches is keyed by their string hashes, and the popularity
+ * baseline holds a reference to each item it counts. */
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -64,9 +69,9 @@ typedef struct run {
         rs_uwin_t *win;
         rs_evfile_t *f;
         rs_event_t *ev;
-        size_t nev;       /* events read, not yet learnt */
-        uint8_t *is_item; /* by id: an item of the input */
-        size_t is_item_cap, items;
+        size_t nev;        /* events read, not yet learnt */
+        rs_hset_t is_item; /* string hashes of the input's items */
+        size_t items;
         unsigned long long nread, bad;
         int64_t now;
         int tty;
@@ -92,11 +97,11 @@ static int next_event(run_t *r, rs_event_t *e)
                                         r->o->input, errstr);
                         continue;
                 }
-                if (rs_grow_zeroed((void **)&r->is_item, &r->is_item_cap,
-                                   e->item, 1))
+                int added = rs_hset_add(&r->is_item,
+                                        rs_intern_hash(r->in, e->item));
+                if (added < 0)
                         return -1;
-                r->items += !r->is_item[e->item];
-                r->is_item[e->item] = 1;
+                r->items += (size_t)added;
                 if (e->ts > r->now)
                         r->now = e->ts;
                 r->nread++;
@@ -104,11 +109,14 @@ static int next_event(run_t *r, rs_event_t *e)
         }
 }
 
-/* The pipeline learns the events read so far. */
-static rs_err_t learn(run_t *r)
+/* The pipeline learns the events read so far. With `collect` (no event
+ * read is waiting outside r->ev), ids no state holds are freed. */
+static rs_err_t learn(run_t *r, int collect)
 {
         rs_err_t err = rs_chain_process(r->ch, r->ev, r->nev, NULL);
         r->nev = 0;
+        if (collect)
+                rs_intern_collect(r->in);
         return err;
 }
 
@@ -153,7 +161,8 @@ static int counts_for_popularity(const rs_event_t *e)
  * popular items, best first. Counts only grow, so an item enters the top
  * when it passes the last one and then only moves up. */
 typedef struct pop {
-        double *g; /* by item id */
+        rs_intern_t *in; /* each item counted holds a reference */
+        double *g;       /* by item id */
         size_t cap;
         uint8_t *in_top;
         size_t in_top_cap;
@@ -171,6 +180,8 @@ static int pop_add(pop_t *p, uint32_t item, int64_t ts)
                 return -1;
         if (p->t0 == INT64_MIN)
                 p->t0 = ts;
+        if (p->g[item] == 0) /* first counted: kept, never recycled */
+                rs_intern_ref(p->in, item);
         double x = (double)(ts - p->t0) / (double)p->half_life;
         if (x > 900) { /* rebase before doubles overflow */
                 double f = exp2(-x);
@@ -215,25 +226,21 @@ static size_t pop_list(const pop_t *p, const rs_uwin_t *win, uint32_t user,
 /* HR, nDCG, MRR at k of one list per target, and the items ever listed. */
 typedef struct metrics {
         double hits, ndcg, rr;
-        uint8_t *listed; /* by item id */
-        size_t listed_cap, nlisted;
+        rs_hset_t listed; /* string hashes */
+        size_t nlisted;
 } metrics_t;
 
 /* The 1-based rank of target in list, 0 when absent. */
-static size_t score_list(metrics_t *m, const uint32_t *list, size_t n,
-                         uint32_t target)
+static size_t score_list(const rs_intern_t *in, metrics_t *m,
+                         const uint32_t *list, size_t n, uint32_t target)
 {
         size_t rank = 0;
 
         for (size_t i = 0; i < n; i++) {
                 if (list[i] == target && !rank)
                         rank = i + 1;
-                if (!rs_grow_zeroed((void **)&m->listed, &m->listed_cap,
-                                    list[i], 1) &&
-                    !m->listed[list[i]]) {
-                        m->listed[list[i]] = 1;
+                if (rs_hset_add(&m->listed, rs_intern_hash(in, list[i])) > 0)
                         m->nlisted++;
-                }
         }
         if (rank) {
                 m->hits += 1;
@@ -254,11 +261,12 @@ static void write_plot(FILE *f, const target_t *t, size_t n, int k,
 static int prequential(run_t *r)
 {
         const opts_t *o = r->o;
-        pop_t pop = {.t0 = INT64_MIN, .half_life = o->pop_half_life};
+        pop_t pop = {
+                .in = r->in, .t0 = INT64_MIN, .half_life = o->pop_half_life};
         metrics_t m = {0}, pm = {0};
-        rs_hset_t firsts = {0};
-        uint8_t *warm = NULL; /* by user id: had a positive interaction */
-        size_t warm_cap = 0, cold = 0, ntargets = 0, targets_cap = 0;
+        rs_hset_t firsts = {0}; /* (user, item) of positive interactions */
+        rs_hset_t warm = {0};   /* users with a positive interaction */
+        size_t cold = 0, ntargets = 0, targets_cap = 0;
         size_t unreachable = 0; /* targets the user had seen: never listed */
         target_t *targets = NULL;
         uint32_t list[RS_RECS_MAX], plist[RS_RECS_MAX];
@@ -266,23 +274,27 @@ static int prequential(run_t *r)
         int rc = RS_EXIT_FAIL, more;
         rs_event_t cur;
 
-        if (rs_hset_init(&firsts, 0))
+        if (rs_hset_init(&firsts, 0) || rs_hset_init(&warm, 0) ||
+            rs_hset_init(&m.listed, 0) || rs_hset_init(&pm.listed, 0))
                 goto nomem;
         while ((more = next_event(r, &cur)) > 0) {
                 const rs_event_t *e = &cur;
+                const uint64_t uh = rs_intern_hash(r->in, e->user);
                 int is_target = 0;
                 if (positive(e)) {
                         int added = rs_hset_add(
-                                &firsts, (uint64_t)e->user << 32 | e->item);
-                        if (added < 0 || rs_grow_zeroed((void **)&warm,
-                                                        &warm_cap, e->user, 1))
+                                &firsts,
+                                rs_hash_mix(uh ^ rs_hash_mix(rs_intern_hash(
+                                                         r->in, e->item))));
+                        if (added < 0)
                                 goto nomem;
                         is_target = added;
                 }
                 if (is_target) {
                         const rs_recs_t *recs;
                         size_t n = 0, pn;
-                        if (learn(r) ||
+                        /* cur is not in r->ev yet: no collect */
+                        if (learn(r, 0) ||
                             rs_score_list(r->score, e->user, e->ts, &recs))
                                 goto nomem;
                         for (; n < recs->n && n < (size_t)o->k; n++)
@@ -293,12 +305,15 @@ static int prequential(run_t *r)
                                            ntargets, sizeof(*targets)))
                                 goto nomem;
                         targets[ntargets++] = (target_t){
-                                e->ts, score_list(&m, list, n, e->item) > 0,
-                                score_list(&pm, plist, pn, e->item) > 0};
-                        cold += !warm[e->user];
+                                e->ts,
+                                score_list(r->in, &m, list, n, e->item) > 0,
+                                score_list(r->in, &pm, plist, pn, e->item) > 0};
                         unreachable +=
                                 (size_t)rs_uwin_seen(r->win, e->user, e->item);
-                        warm[e->user] = 1;
+                        int added = rs_hset_add(&warm, uh);
+                        if (added < 0)
+                                goto nomem;
+                        cold += (size_t)added;
                         snprintf(what, sizeof(what),
                                  "%zu targets  hr@%d %.4f (popularity %.4f)",
                                  ntargets, o->k, m.hits / (double)ntargets,
@@ -308,7 +323,7 @@ static int prequential(run_t *r)
                 if (counts_for_popularity(e) && pop_add(&pop, e->item, e->ts))
                         goto nomem;
                 r->ev[r->nev] = cur;
-                if (++r->nev == BATCH && learn(r))
+                if (++r->nev == BATCH && learn(r, 1))
                         goto nomem;
         }
         if (more < 0)
@@ -356,10 +371,10 @@ nomem:
 out:
         free(pop.g);
         free(pop.in_top);
-        free(m.listed);
-        free(pm.listed);
+        rs_hset_fini(&m.listed);
+        rs_hset_fini(&pm.listed);
         rs_hset_fini(&firsts);
-        free(warm);
+        rs_hset_fini(&warm);
         free(targets);
         return rc;
 }
@@ -494,11 +509,11 @@ static int split(run_t *r)
         rs_event_t te;
 
         while ((more = next_event(r, &r->ev[r->nev])) > 0) {
-                if (++r->nev == BATCH && learn(r))
+                if (++r->nev == BATCH && learn(r, 1))
                         goto nomem;
                 progress(r, what);
         }
-        if (more < 0 || learn(r) ||
+        if (more < 0 || learn(r, 1) ||
             rs_chain_flush(r->ch, r->now, RS_FLUSH_ALL, &keep))
                 goto nomem;
         if (r->tty)
@@ -628,12 +643,13 @@ int rs_cmd_eval(int argc, char **argv)
         r.tty = isatty(2);
         r.t0 = rs_cli_now();
         r.next_progress = r.t0 + 0.2;
-        if (!(r.in = rs_intern_new()) ||
+        if (!(r.in = rs_intern_new()) || rs_hset_init(&r.is_item, 0) ||
             !(r.ev = malloc(BATCH * sizeof(*r.ev))) ||
             !(r.f = rs_evfile_open(o.input, r.in,
                                    (size_t)r.pl->source.max_id_bytes, errstr,
                                    sizeof(errstr))) ||
-            !(r.cat = rs_catalog_new((size_t)r.pl->items.embedding_dim)) ||
+            !(r.cat = rs_catalog_new((size_t)r.pl->items.embedding_dim,
+                                     (size_t)r.pl->items.max_items, r.in)) ||
             !(r.ch = rs_chain_new(r.pl, r.in, r.cat, errstr, sizeof(errstr)))) {
                 fprintf(stderr, "recstream: eval: %s\n",
                         r.in && r.ev ? errstr : "out of memory");
@@ -663,7 +679,7 @@ out:
         rs_catalog_destroy(r.cat);
         rs_evfile_close(r.f);
         free(r.ev);
-        free(r.is_item);
+        rs_hset_fini(&r.is_item);
         rs_intern_destroy(r.in);
         rs_pipeline_destroy(r.pl);
         return rc;

@@ -135,7 +135,8 @@ int rs_cmd_replay(int argc, char **argv)
         if (!(in = rs_intern_new()) || !(ev = malloc(BATCH * sizeof(*ev))) ||
             !(f = rs_evfile_open(input, in, (size_t)pl->source.max_id_bytes,
                                  errstr, sizeof(errstr))) ||
-            !(cat = rs_catalog_new((size_t)pl->items.embedding_dim)) ||
+            !(cat = rs_catalog_new((size_t)pl->items.embedding_dim,
+                                   (size_t)pl->items.max_items, in)) ||
             !(ch = rs_chain_new(pl, in, cat, errstr, sizeof(errstr)))) {
                 fprintf(stderr, "recstream: replay: %s\n", errstr);
                 goto out;
@@ -180,6 +181,7 @@ int rs_cmd_replay(int argc, char **argv)
                                         (long)ev[i].offset, detail))
                                 goto io;
                 }
+                rs_intern_collect(in); /* ids no state holds any more */
                 if (tty && rs_cli_now() >= next_progress) {
                         double pct = 100.0 * rs_evfile_progress(f);
                         fprintf(stderr,
@@ -211,9 +213,16 @@ int rs_cmd_replay(int argc, char **argv)
                         fprintf(stderr, ", %s %llu", rs_drop_name(r),
                                 dropped[r]);
         if (win)
-                fprintf(stderr, ", %zu users held", rs_uwin_users(win));
+                fprintf(stderr, ", %zu users held (%llu evicted)",
+                        rs_uwin_users(win),
+                        (unsigned long long)rs_uwin_evictions(win));
         if (co)
-                fprintf(stderr, ", %zu pairs", rs_cooc_pairs(co));
+                fprintf(stderr, ", %zu items (%llu evicted), %zu pairs",
+                        rs_cooc_items(co),
+                        (unsigned long long)rs_cooc_evictions(co),
+                        rs_cooc_pairs(co));
+        fprintf(stderr, ", %u ids (%llu freed)", rs_intern_live(in),
+                (unsigned long long)rs_intern_freed(in));
         fprintf(stderr, "\n");
         rc = RS_EXIT_OK;
         goto out;

@@ -2,6 +2,7 @@
 a hand-computed prequential case, an independent popularity baseline, and
 split figures from bench/score_recs.py over replay's lists."""
 import csv
+import json
 import math
 import os
 import random
@@ -148,6 +149,27 @@ def test_replay_without_score():
     assert out.stdout == "" and "9 records: 9 processed" in out.stderr, out.stderr
 
 
+def test_replay_megabyte_ids():
+    # issue 9: a user_id of 1,048,568 bytes or more overflowed the string
+    # table's block (SIGSEGV on every restart); ids at and past the block
+    # size, and an item seen with both, replay and come back whole
+    users = ["u" * 1048567, "v" * 1048568, "w" * (3 << 20)]
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "long.csv")
+        with open(path, "w") as f:
+            f.write("event_id,user_id,item_id,event_type,ts_ms,watch_ms,duration_ms,category,value\n")
+            for n, u in enumerate(users):
+                f.write(f"e{n}a,{u},a,like,{1000 + n},,,,\n")
+                f.write(f"e{n}b,{u},{'x' * 1048570},like,{1000 + n},,,,\n")
+        out = run("replay", "-c", TINY, "--input", path)
+    got = {}
+    for line in out.stdout.splitlines():
+        rec = json.loads(line)
+        got[rec["user_id"]] = rec
+    assert sorted(got) == sorted(users), [len(u) for u in got]
+    assert "6 events" in out.stderr, out.stderr
+
+
 def test_movielens_prequential():
     events = os.path.join(DATA, "ml-100k", "events.csv")
     out = run("eval", "-c", os.path.join(ROOT, "pipelines", "movielens-next.yaml"), "--input", events)
@@ -170,6 +192,7 @@ check("split figures match bench/score_recs.py over replay", test_split_matches_
 check("--plot writes an SVG with both curves inside the frame", test_plot)
 check("usage errors exit 2 with a reason", test_usage_errors)
 check("replay of a pipeline without score writes no lists and does not crash", test_replay_without_score)
+check("replay of ids of 1 MiB and more (issue 9)", test_replay_megabyte_ids)
 if os.path.isfile(os.path.join(DATA, "ml-100k", "events.csv")):
     check("ml-100k prequential: movielens-next HR@10 >= 1.5x popularity", test_movielens_prequential)
     check("ml-100k split: movielens nDCG@10 >= SAR's 0.3938", test_movielens_split)

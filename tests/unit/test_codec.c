@@ -226,6 +226,43 @@ static void test_older_writer(void **state)
         rs_intern_destroy(in);
 }
 
+/* The ids of a record that fails after they were interned are freed by
+ * the collect at the batch boundary (issue 9: rejected records' ids
+ * stayed in memory for good); the ids of a good record someone holds
+ * are not. */
+static void test_rejected_ids_collected(void **state)
+{
+        char err[256];
+        rs_intern_t *in = rs_intern_new();
+        rs_codec_t *codec =
+                rs_codec_new(RS_FRAMING_PLAIN, in, err, sizeof(err));
+        rs_event_t ev;
+        /* e, q, r, bookmark(0): not a BehaviorEvent type */
+        const unsigned char bad[] = {0x02, 'e',  0x02, 'q',  0x02, 'r',
+                                     0x00, 0x0a, 0x06, 0x04, 'z',  'z'};
+        const unsigned char good[] = {0x02, 'e',  0x02, 'u',  0x02, 'i',
+                                      0x02, 0x0a, 0x06, 0x04, 'z',  'z'};
+
+        (void)state;
+        assert_int_equal(rs_codec_add_event_writer(codec, old_writer,
+                                                   strlen(old_writer), -1, err,
+                                                   sizeof(err)),
+                         RS_OK);
+        assert_int_equal(rs_codec_decode_event(codec, bad, sizeof(bad), &ev),
+                         RS_ERR_DECODE);
+        assert_int_not_equal(rs_intern_find(in, "q", 1), RS_ID_NONE);
+        assert_int_equal(rs_codec_decode_event(codec, good, sizeof(good), &ev),
+                         RS_OK);
+        rs_intern_ref(in, ev.user); /* a window would hold the user */
+        assert_int_equal(rs_intern_collect(in), 3); /* q, r, i */
+        assert_int_equal(rs_intern_find(in, "q", 1), RS_ID_NONE);
+        assert_int_equal(rs_intern_find(in, "r", 1), RS_ID_NONE);
+        assert_int_equal(rs_intern_find(in, "u", 1), ev.user);
+        assert_int_equal(rs_intern_live(in), 1);
+        rs_codec_destroy(codec);
+        rs_intern_destroy(in);
+}
+
 static void test_incompatible_writer_rejected(void **state)
 {
         char err[256];
@@ -534,6 +571,7 @@ int main(void)
                 cmocka_unit_test(test_confluent_header),
                 cmocka_unit_test(test_canonical_form),
                 cmocka_unit_test(test_older_writer),
+                cmocka_unit_test(test_rejected_ids_collected),
                 cmocka_unit_test(test_incompatible_writer_rejected),
                 cmocka_unit_test(test_garbage_fails_record_only),
                 cmocka_unit_test(test_recs_roundtrip),

@@ -52,7 +52,8 @@ static void start(fixture_t *fx, const char *conf)
                 fprintf(stderr, "%s", fx->diag.text.p);
         assert_non_null(fx->pl);
         fx->in = rs_intern_new();
-        fx->cat = rs_catalog_new((size_t)fx->pl->items.embedding_dim);
+        fx->cat = rs_catalog_new((size_t)fx->pl->items.embedding_dim,
+                                 (size_t)fx->pl->items.max_items, fx->in);
         fx->ch = rs_chain_new(fx->pl, fx->in, fx->cat, err, sizeof(err));
         assert_non_null(fx->ch);
         fx->co = rs_chain_find(fx->ch, "cooccur");

@@ -29,14 +29,18 @@ typedef struct fixture {
         rs_chain_t *ch;
         rs_catalog_t *cat;
         rs_recs_t last[16]; /* by user id, when small */
+        int emits[16];      /* by user id, when small */
         int nemits;
+        int collect; /* collect the string table after each event */
 } fixture_t;
 
 static rs_err_t capture(void *opaque, const rs_recs_t *r)
 {
         fixture_t *fx = opaque;
-        if (r->user < 16)
+        if (r->user < 16) {
                 fx->last[r->user] = *r;
+                fx->emits[r->user]++;
+        }
         fx->nemits++;
         return RS_OK;
 }
@@ -64,7 +68,8 @@ static void setup(fixture_t *fx, const char *stages)
         unlink(path);
         assert_non_null(fx->pl);
         fx->in = rs_intern_new();
-        fx->cat = rs_catalog_new((size_t)fx->pl->items.embedding_dim);
+        fx->cat = rs_catalog_new((size_t)fx->pl->items.embedding_dim,
+                                 (size_t)fx->pl->items.max_items, fx->in);
         fx->ch = rs_chain_new(fx->pl, fx->in, fx->cat, err, sizeof(err));
         assert_non_null(fx->ch);
 }
@@ -106,6 +111,8 @@ static int feed_at(fixture_t *fx, const char *eid, const char *user,
                 RS_OK);
         ev.ingest_ts = ingest_ts;
         assert_int_equal(rs_chain_process(fx->ch, &ev, 1, &out), RS_OK);
+        if (fx->collect) /* the batch is over, as in the worker */
+                rs_intern_collect(fx->in);
         return ev.drop;
 }
 
@@ -744,6 +751,399 @@ static void test_mmr(void **state)
         mmr_case("0.5", "bdc");
 }
 
+/*
+ * Bounded memory (issue 9): recycled ids, eviction hooks, limits.
+ */
+
+/* Seen sets keep string hashes: an item whose id was freed and handed to
+ * another string does not make that one look seen, and the item itself,
+ * back under a new id, still is. */
+static void test_seen_by_hash(void **state)
+{
+        fixture_t fx;
+        rs_win_entry_t e[4];
+
+        (void)state;
+        setup(&fx, WINDOW_ONLY "  - type: user_window\n    max_events: 1\n"
+                               "    horizon: 3650d\n");
+        fx.collect = 1;
+        rs_uwin_t *win = rs_chain_find(fx.ch, "user_window");
+        feed(&fx, "1", "u", "a", RS_EV_LIKE, 0, NULL);
+        uint32_t a = rs_intern_find(fx.in, "a", 1);
+        assert_int_not_equal(a, RS_ID_NONE); /* the window holds it */
+        feed(&fx, "2", "u", "b", RS_EV_LIKE, 1, NULL);
+        /* max_events 1: a left the window, nothing holds it: freed */
+        assert_int_equal(rs_intern_find(fx.in, "a", 1), RS_ID_NONE);
+        uint32_t z = id(&fx, "z");
+        assert_int_equal(z, a); /* recycled */
+        assert_false(rs_uwin_seen(win, id(&fx, "u"), z));
+        uint32_t a2 = id(&fx, "a");
+        assert_int_not_equal(a2, a);
+        assert_true(rs_uwin_seen(win, id(&fx, "u"), a2));
+        assert_true(rs_uwin_seen(win, id(&fx, "u"), id(&fx, "b")));
+        assert_int_equal(rs_uwin_get(win, id(&fx, "u"), 1, e, 4), 1);
+        assert_string_equal(rs_intern_str(fx.in, e[0].item, NULL), "b");
+        /* z is seen once u touches it, under whatever id */
+        feed(&fx, "3", "u", "z", RS_EV_LIKE, 2, NULL);
+        assert_true(rs_uwin_seen(win, id(&fx, "u"), id(&fx, "z")));
+        teardown(&fx);
+}
+
+/* A user the window evicts loses its score state and its place in the
+ * debounce FIFO: the id handed to the next new user carries neither (no
+ * debounce by the old user's publication, no early publication by the
+ * old user's due time). Events are batches of one, collected after each,
+ * as in the worker. */
+static void test_evicted_user_state(void **state)
+{
+        fixture_t fx;
+        const int64_t H = 3600000;
+
+        (void)state;
+        setup(&fx, WINDOW_ONLY "  - type: user_window\n    horizon: 3650d\n"
+                               "    max_users: 2\n"
+                               "  - type: cooccur\n    pair_gap: 3650d\n"
+                               "    refresh: 0\n"
+                               "  - type: score\n"
+                               "    min_refresh_interval: 1h\n");
+        fx.collect = 1;
+        rs_uwin_t *win = rs_chain_find(fx.ch, "user_window");
+        feed(&fx, "1", "u1", "a", RS_EV_LIKE, 0, NULL);
+        uint32_t u1 = rs_intern_find(fx.in, "u1", 2);
+        assert_true(u1 < 16);
+        assert_int_equal(fx.emits[u1], 1); /* first list: at once */
+        feed(&fx, "2", "u1", "b", RS_EV_LIKE, 1000, NULL);
+        assert_int_equal(fx.emits[u1], 1); /* queued until 1 h */
+        /* u2, then u3: u1 is the least recently active, evicted */
+        feed(&fx, "3", "u2", "a", RS_EV_LIKE, 2000, NULL);
+        feed(&fx, "4", "u3", "a", RS_EV_LIKE, 3000, NULL);
+        assert_int_equal(rs_uwin_evictions(win), 1);
+        assert_false(rs_uwin_holds(win, u1));
+        assert_int_equal(rs_intern_find(fx.in, "u1", 2), RS_ID_NONE);
+        /* u4 is new: it gets u1's id (u2 is evicted for it) and its first
+         * list at once, not 1 h after u1's */
+        memset(fx.emits, 0, sizeof(fx.emits));
+        feed(&fx, "5", "u4", "c", RS_EV_LIKE, 4000, NULL);
+        assert_int_equal(rs_intern_find(fx.in, "u4", 2), u1);
+        assert_int_equal(fx.emits[u1], 1);
+        assert_string_equal(rs_intern_str(fx.in, fx.last[u1].user, NULL), "u4");
+        /* u4 again: its own due time is 4 s + 1 h */
+        feed(&fx, "6", "u4", "a", RS_EV_LIKE, 5000, NULL);
+        assert_int_equal(fx.emits[u1], 1);
+        /* at 1 h + 0.5 s u1's old entry (due at 1 h) comes up: not u4's */
+        feed(&fx, "7", "u3", "d", RS_EV_LIKE, H + 500, NULL);
+        assert_int_equal(fx.emits[u1], 1);
+        /* at 1 h + 5 s u4 is due */
+        feed(&fx, "8", "u3", "e", RS_EV_LIKE, H + 5000, NULL);
+        assert_int_equal(fx.emits[u1], 2);
+        assert_int_equal(fx.last[u1].generated_ts, H + 5000);
+        /* a final flush lists the users held, u3 and u4, only */
+        fx.nemits = 0;
+        rs_emit_t out = {capture, &fx};
+        assert_int_equal(rs_chain_flush(fx.ch, H + 6000, RS_FLUSH_ALL, &out),
+                         RS_OK);
+        assert_int_equal(fx.nemits, 2);
+        teardown(&fx);
+}
+
+/* cooccur.max_items: beyond it the least recently touched item goes with
+ * its counts, lists and trending place; others keep what they counted
+ * with it (their references keep its id). */
+static void test_cooccur_max_items(void **state)
+{
+        fixture_t fx;
+        const rs_neighbor_t *nb;
+        const uint32_t *trend;
+
+        (void)state;
+        setup(&fx, COOC("    half_life: 0\n    max_items: 3\n"));
+        fx.collect = 1;
+        rs_cooc_t *co = rs_chain_find(fx.ch, "cooccur");
+        feed(&fx, "1", "u", "a", RS_EV_LIKE, 0, NULL);
+        feed(&fx, "2", "u", "b", RS_EV_LIKE, 1, NULL);
+        feed(&fx, "3", "u", "c", RS_EV_LIKE, 2, NULL);
+        assert_int_equal(rs_cooc_items(co), 3);
+        assert_int_equal(rs_cooc_evictions(co), 0);
+        uint32_t a = id(&fx, "a"), b = id(&fx, "b"), c = id(&fx, "c");
+        assert_float_equal(rs_cooc_marginal(co, a, 2), 1, 1e-6);
+        /* d: a, touched longest ago, is evicted */
+        feed(&fx, "4", "v", "d", RS_EV_LIKE, 3, NULL);
+        assert_int_equal(rs_cooc_items(co), 3);
+        assert_int_equal(rs_cooc_evictions(co), 1);
+        assert_float_equal(rs_cooc_marginal(co, a, 3), 0, 0);
+        assert_int_equal(rs_cooc_tracked(co, a), 0);
+        assert_float_equal(rs_cooc_count(co, b, a, 3), 1, 1e-6);
+        assert_string_equal(rs_intern_str(fx.in, a, NULL), "a");
+        size_t nt = rs_cooc_trending(co, &trend);
+        assert_int_equal(nt, 3);
+        for (size_t i = 0; i < nt; i++)
+                assert_int_not_equal(trend[i], a);
+        /* b touched again (paired with d), then e: c is the oldest now */
+        feed(&fx, "5", "v", "b", RS_EV_LIKE, 4, NULL);
+        feed(&fx, "6", "w", "e", RS_EV_LIKE, 5, NULL);
+        assert_int_equal(rs_cooc_evictions(co), 2);
+        assert_int_equal(rs_cooc_tracked(co, c), 0);
+        assert_true(rs_cooc_tracked(co, b) > 0);
+        /* b's list: a and c are gone (no marginal), d stays */
+        uint32_t d = id(&fx, "d");
+        assert_int_equal(rs_cooc_neighbors(co, b, 5, &nb), 1);
+        assert_int_equal(nb[0].item, d);
+        teardown(&fx);
+}
+
+/* The item evicted is the least recently touched: a touched again after
+ * b and c outlives them (an item queued once and never touched again is
+ * the first to go, none gets a second chance it did not earn). */
+static void test_cooccur_lru_order(void **state)
+{
+        fixture_t fx;
+
+        (void)state;
+        setup(&fx, COOC("    half_life: 0\n    max_items: 3\n"));
+        fx.collect = 1;
+        rs_cooc_t *co = rs_chain_find(fx.ch, "cooccur");
+        feed(&fx, "1", "u", "a", RS_EV_LIKE, 0, NULL);
+        feed(&fx, "2", "v", "b", RS_EV_LIKE, 1, NULL);
+        feed(&fx, "3", "w", "c", RS_EV_LIKE, 2, NULL);
+        feed(&fx, "4", "x", "a", RS_EV_LIKE, 3, NULL); /* a again */
+        feed(&fx, "5", "y", "d", RS_EV_LIKE, 4, NULL); /* b goes */
+        assert_float_equal(rs_cooc_marginal(co, id(&fx, "b"), 4), 0, 0);
+        assert_float_equal(rs_cooc_marginal(co, id(&fx, "a"), 4), 2, 1e-6);
+        feed(&fx, "6", "z", "e", RS_EV_LIKE, 5, NULL); /* then c */
+        assert_float_equal(rs_cooc_marginal(co, id(&fx, "c"), 5), 0, 0);
+        assert_float_equal(rs_cooc_marginal(co, id(&fx, "a"), 5), 2, 1e-6);
+        feed(&fx, "7", "z2", "f", RS_EV_LIKE, 6, NULL); /* then a */
+        assert_float_equal(rs_cooc_marginal(co, id(&fx, "a"), 6), 0, 0);
+        assert_float_equal(rs_cooc_marginal(co, id(&fx, "d"), 6), 1, 1e-6);
+        assert_int_equal(rs_cooc_evictions(co), 3);
+        teardown(&fx);
+}
+
+/* items.max_items: new items beyond it are rejected and counted; known
+ * ones still change, and a removed one stays removed. */
+static void test_catalog_max_items(void **state)
+{
+        fixture_t fx;
+
+        (void)state;
+        setup(&fx, WINDOW_ONLY "  - type: user_window\n"
+                               "items: {topic: video.catalog, max_items: 2}\n");
+        rs_item_meta_t m = {.category = RS_ID_NONE, .duration_ms = RS_NONE_I64};
+        m.item = id(&fx, "a");
+        assert_int_equal(rs_catalog_apply(fx.cat, &m), RS_OK);
+        m.item = id(&fx, "b");
+        m.removed = 1;
+        m.category = id(&fx, "cat");
+        assert_int_equal(rs_catalog_apply(fx.cat, &m), RS_OK);
+        m.item = id(&fx, "c");
+        assert_int_equal(rs_catalog_apply(fx.cat, &m), RS_ERR_FULL);
+        assert_int_equal(rs_catalog_items(fx.cat), 2);
+        assert_int_equal(rs_catalog_rejected(fx.cat), 1);
+        assert_false(rs_catalog_removed(fx.cat, id(&fx, "c")));
+        m.item = id(&fx, "a");
+        assert_int_equal(rs_catalog_apply(fx.cat, &m), RS_OK); /* known */
+        assert_true(rs_catalog_removed(fx.cat, id(&fx, "a")));
+        /* the catalog holds its ids, the rejected one is freed */
+        rs_intern_collect(fx.in);
+        assert_int_equal(rs_intern_find(fx.in, "c", 1), RS_ID_NONE);
+        assert_true(rs_catalog_removed(fx.cat, rs_intern_find(fx.in, "b", 1)));
+        assert_int_equal(
+                rs_catalog_category(fx.cat, rs_intern_find(fx.in, "a", 1)),
+                rs_intern_find(fx.in, "cat", 3));
+        teardown(&fx);
+}
+
+/* clean.max_rate_users: the bucket table stays at its bound, and what it
+ * forgets is the bucket owing least: a limited user stays limited while
+ * others come and go. */
+static void test_clean_rate_table_bound(void **state)
+{
+        fixture_t fx;
+        rs_clean_state_t cs;
+        char eid[32], user[32];
+
+        (void)state;
+        setup(&fx, "  - type: clean\n    max_user_rate: 60\n    burst: 2\n"
+                   "    max_rate_users: 16\n");
+        fx.collect = 1;
+        void *cl = rs_chain_find(fx.ch, "clean");
+        assert_int_equal(feed(&fx, "x1", "bot", "a", RS_EV_LIKE, 0, NULL), 0);
+        assert_int_equal(feed(&fx, "x2", "bot", "a", RS_EV_LIKE, 0, NULL), 0);
+        assert_int_equal(feed(&fx, "x3", "bot", "a", RS_EV_LIKE, 0, NULL),
+                         RS_DROP_RATE_LIMIT);
+        for (int i = 0; i < 40; i++) {
+                snprintf(eid, sizeof(eid), "e%d", i);
+                snprintf(user, sizeof(user), "user%d", i);
+                assert_int_equal(
+                        feed(&fx, eid, user, "a", RS_EV_LIKE, 100 + i, NULL),
+                        0);
+                rs_clean_state(cl, &cs);
+                assert_true(cs.rate_users <= 16);
+        }
+        assert_int_equal(cs.rate_users, 16);
+        assert_int_equal(cs.rate_evictions, 40 + 1 - 16);
+        /* the bot owes 2 (refilled 0.14 in 140 ms), the others 1 at most */
+        assert_int_equal(feed(&fx, "x4", "bot", "a", RS_EV_LIKE, 140, NULL),
+                         RS_DROP_RATE_LIMIT);
+        /* a minute later every bucket is full again: any may go first */
+        for (int i = 40; i < 60; i++) {
+                snprintf(eid, sizeof(eid), "e%d", i);
+                snprintf(user, sizeof(user), "user%d", i);
+                assert_int_equal(
+                        feed(&fx, eid, user, "a", RS_EV_LIKE, 120000 + i, NULL),
+                        0);
+        }
+        rs_clean_state(cl, &cs);
+        assert_int_equal(cs.rate_users, 16);
+        assert_true(cs.rate_bytes <= 1024 * 24);
+        teardown(&fx);
+}
+
+/* References balance: a random stream through every stage, with
+ * evictions in each (users, items, catalog, rate buckets) and a collect
+ * after each batch. What the window holds always names the strings it
+ * was given (a model of its LRU and rings says which), lists name live
+ * items, and once the chain and the catalog are gone every id is freed. */
+static void test_refs_balance(void **state)
+{
+        enum { USERS = 30, ITEMS = 40, HELD = 8, RING = 3 };
+        fixture_t fx;
+        struct {
+                int64_t last; /* event index, -1: not held */
+                int ring[RING], n;
+        } m[USERS];
+        rs_event_t ev[10];
+        rs_win_entry_t e[8];
+        const rs_neighbor_t *nb;
+        const uint32_t *trend;
+        uint64_t x = 7;
+        int64_t ts = 0, k = 0;
+        char eid[32], user[32], item[32], cat[32];
+
+        (void)state;
+        setup(&fx, "  - type: clean\n    max_rate_users: 16\n"
+                   "  - type: weight\n    weights: {like: 1, share: 2}\n"
+                   "  - type: user_window\n    max_events: 3\n"
+                   "    max_users: 8\n    max_seen: 4\n    horizon: 3650d\n"
+                   "  - type: cooccur\n    max_items: 10\n"
+                   "    max_neighbors_tracked: 3\n    max_neighbors: 2\n"
+                   "    pair_gap: 3650d\n    refresh: 0\n"
+                   "    trending_size: 4\n"
+                   "  - type: score\n    k: 3\n    min_refresh_interval: 1s\n"
+                   "items: {topic: t, max_items: 5}\n");
+        rs_uwin_t *win = rs_chain_find(fx.ch, "user_window");
+        rs_cooc_t *co = rs_chain_find(fx.ch, "cooccur");
+        rs_emit_t out = {capture, &fx};
+        for (int u = 0; u < USERS; u++)
+                m[u].last = -1;
+        for (int batch = 0; batch < 400; batch++) {
+                size_t n = 1 + (size_t)(batch % 10);
+                for (size_t i = 0; i < n; i++, k++) {
+                        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+                        int u = (int)((x >> 33) % USERS);
+                        int it = (int)((x >> 45) % ITEMS);
+                        ts += (int64_t)((x >> 20) % 2000);
+                        snprintf(eid, sizeof(eid), "e%lld", (long long)k);
+                        snprintf(user, sizeof(user), "u%d", u);
+                        snprintf(item, sizeof(item), "i%d", it);
+                        snprintf(cat, sizeof(cat), "c%d", it % 5);
+                        rs_event_fields_t f = {
+                                .event_id = eid,
+                                .user_id = user,
+                                .item_id = item,
+                                .type = x >> 63 ? RS_EV_LIKE : RS_EV_SHARE,
+                                .ts = ts,
+                                .duration_ms = RS_NONE_I64,
+                                .category = (x >> 40) & 1 ? cat : NULL,
+                                .value = NAN};
+                        assert_int_equal(
+                                rs_event_from_fields(&f, fx.in, &ev[i]), RS_OK);
+                        /* the model: LRU of HELD users, rings of RING */
+                        if (m[u].last < 0) {
+                                int held = 0, old = -1;
+                                for (int v = 0; v < USERS; v++)
+                                        if (m[v].last >= 0) {
+                                                held++;
+                                                if (old < 0 ||
+                                                    m[v].last < m[old].last)
+                                                        old = v;
+                                        }
+                                if (held == HELD)
+                                        m[old].last = -1;
+                                m[u].n = 0;
+                        }
+                        m[u].last = k;
+                        if (m[u].n == RING) {
+                                memmove(m[u].ring, m[u].ring + 1,
+                                        (RING - 1) * sizeof(int));
+                                m[u].n--;
+                        }
+                        m[u].ring[m[u].n++] = it;
+                }
+                if (batch % 3 == 0) { /* a catalog record between batches */
+                        snprintf(item, sizeof(item), "i%d",
+                                 (int)((x >> 30) % ITEMS));
+                        snprintf(cat, sizeof(cat), "c%d", batch % 7);
+                        rs_item_meta_t meta = {.item = id(&fx, item),
+                                               .category = id(&fx, cat),
+                                               .duration_ms = RS_NONE_I64,
+                                               .removed = batch % 2};
+                        rs_err_t err = rs_catalog_apply(fx.cat, &meta);
+                        assert_true(err == RS_OK || err == RS_ERR_FULL);
+                }
+                assert_int_equal(rs_chain_process(fx.ch, ev, n, &out), RS_OK);
+                rs_intern_collect(fx.in);
+                for (int u = 0; u < USERS; u++) {
+                        snprintf(user, sizeof(user), "u%d", u);
+                        uint32_t uid =
+                                rs_intern_find(fx.in, user, strlen(user));
+                        if (m[u].last < 0) {
+                                assert_true(uid == RS_ID_NONE ||
+                                            !rs_uwin_holds(win, uid));
+                                continue;
+                        }
+                        assert_int_not_equal(uid, RS_ID_NONE);
+                        assert_int_equal(rs_uwin_get(win, uid, ts, e, 8),
+                                         m[u].n);
+                        for (int j = 0; j < m[u].n; j++) {
+                                snprintf(item, sizeof(item), "i%d",
+                                         m[u].ring[j]);
+                                assert_string_equal(
+                                        rs_intern_str(fx.in, e[j].item, NULL),
+                                        item);
+                        }
+                }
+                for (int it = 0; it < ITEMS; it++) {
+                        snprintf(item, sizeof(item), "i%d", it);
+                        uint32_t iid =
+                                rs_intern_find(fx.in, item, strlen(item));
+                        if (iid == RS_ID_NONE)
+                                continue;
+                        size_t nn = rs_cooc_neighbors(co, iid, ts, &nb);
+                        for (size_t j = 0; j < nn; j++)
+                                assert_int_equal(rs_intern_str(fx.in,
+                                                               nb[j].item,
+                                                               NULL)[0],
+                                                 'i');
+                }
+                size_t nt = rs_cooc_trending(co, &trend);
+                for (size_t j = 0; j < nt; j++)
+                        assert_int_equal(
+                                rs_intern_str(fx.in, trend[j], NULL)[0], 'i');
+        }
+        assert_true(rs_uwin_evictions(win) > 0);
+        assert_true(rs_cooc_evictions(co) > 0);
+        assert_true(rs_catalog_rejected(fx.cat) > 0);
+        assert_true(rs_intern_freed(fx.in) > 0);
+        rs_chain_destroy(fx.ch);
+        rs_catalog_destroy(fx.cat);
+        fx.ch = NULL;
+        fx.cat = NULL;
+        rs_intern_collect(fx.in);
+        assert_int_equal(rs_intern_live(fx.in), 0);
+        teardown(&fx);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -764,6 +1164,13 @@ int main(void)
                 cmocka_unit_test(test_mmr),
                 cmocka_unit_test(test_catalog),
                 cmocka_unit_test(test_cold_start_own_categories),
+                cmocka_unit_test(test_seen_by_hash),
+                cmocka_unit_test(test_evicted_user_state),
+                cmocka_unit_test(test_cooccur_max_items),
+                cmocka_unit_test(test_cooccur_lru_order),
+                cmocka_unit_test(test_catalog_max_items),
+                cmocka_unit_test(test_clean_rate_table_bound),
+                cmocka_unit_test(test_refs_balance),
         };
         return cmocka_run_group_tests_name("stages", tests, NULL, NULL);
 }
