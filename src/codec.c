@@ -1461,10 +1461,10 @@ rs_err_t rs_codec_encode_delta(rs_codec_t *codec, const rs_delta_t *d,
                 const rs_delta_upd_t *u = &d->upd[i];
                 int64_t a = idx_of(codec, &ids, u->item), b;
                 avro_value_t el, x;
-                b = u->other == RS_DELTA_MARGINAL     ? -1
-                    : u->other == RS_DELTA_POPULARITY ? -2
-                                                      : idx_of(codec, &ids,
-                                                               u->other);
+                b = u->other == RS_DELTA_MARGINAL ? -1
+                    : u->other == RS_DELTA_POPULARITY
+                            ? -2
+                            : idx_of(codec, &ids, u->other);
                 if (a < 0 || (b < 0 && u->other < RS_DELTA_POPULARITY))
                         return fail(codec, RS_ERR_ENCODE, "encode",
                                     "an update names an unknown id");
@@ -1485,8 +1485,7 @@ rs_err_t rs_codec_encode_delta(rs_codec_t *codec, const rs_delta_t *d,
                 if (idx_of(codec, &ids, d->cats[i].item) < 0)
                         return fail(codec, RS_ERR_ENCODE, "encode",
                                     "a category names an unknown id");
-        if (codec->idx_n &&
-            !(cat_of = malloc(codec->idx_n * sizeof(*cat_of))))
+        if (codec->idx_n && !(cat_of = malloc(codec->idx_n * sizeof(*cat_of))))
                 return fail(codec, RS_ERR_NOMEM, "nomem", "out of memory");
         for (uint32_t i = 0; i < codec->idx_n; i++)
                 cat_of[i] = RS_ID_NONE;
@@ -1659,8 +1658,8 @@ rs_err_t rs_codec_encode_nb(rs_codec_t *codec, const rs_nb_rec_t *r,
                             avro_strerror());
         if (r->category != RS_ID_NONE) {
                 size_t len;
-                const char *c = rs_intern_str(codec->strings, r->category,
-                                              &len);
+                const char *c =
+                        rs_intern_str(codec->strings, r->category, &len);
                 if (!c || avro_value_set_string_len(&br, c, len + 1))
                         return fail(codec, RS_ERR_ENCODE, "encode",
                                     "category: bad id");
@@ -1778,8 +1777,7 @@ rs_err_t rs_codec_decode_nb(rs_codec_t *codec, const void *buf, size_t len,
                 avro_value_t el, x;
                 avro_value_get_by_index(&arr, i, &el, NULL);
                 avro_value_get_by_name(&el, "item_id", &x, NULL);
-                if ((err = intern_value(codec, &x,
-                                        &codec->dec_trend[i].item)))
+                if ((err = intern_value(codec, &x, &codec->dec_trend[i].item)))
                         return err;
                 avro_value_get_by_name(&el, "popularity", &x, NULL);
                 avro_value_get_double(&x, &codec->dec_trend[i].popularity);

@@ -70,13 +70,16 @@ void rs_delta_fini(rs_delta_t *d)
 
 int32_t rs_delta_partition(const char *id, size_t len, int32_t partitions)
 {
-        return partitions > 1
-                       ? (int32_t)(rs_hash_bytes(id, len) % (uint64_t)partitions)
-                       : 0;
+        return partitions > 1 ? (int32_t)(rs_hash_bytes(id, len) %
+                                          (uint64_t)partitions)
+                              : 0;
 }
 
 size_t rs_nb_partition_key(int32_t partition, char key[16])
 {
-        int n = snprintf(key, 16, "\xff" "p%d", (int)partition);
+        int n = snprintf(key, 16,
+                         "\xff"
+                         "p%d",
+                         (int)partition);
         return n > 0 && n < 16 ? (size_t)n : 0;
 }

@@ -19,7 +19,7 @@
 #define RS_RECORDS_VERSION 1
 
 /* rs_delta_upd_t.other for what is not a pair. */
-#define RS_DELTA_MARGINAL UINT32_MAX       /* N(item) += w */
+#define RS_DELTA_MARGINAL   UINT32_MAX       /* N(item) += w */
 #define RS_DELTA_POPULARITY (UINT32_MAX - 1) /* popularity(item) += w */
 
 typedef struct rs_delta_upd {
@@ -84,12 +84,12 @@ enum { RS_NB_ITEM, RS_NB_PARTITION };
 /* One record of <pipeline>.item-neighbors. An item record with deleted set
  * is a tombstone: the item is gone from the item side. */
 typedef struct rs_nb_rec {
-        int kind; /* RS_NB_ITEM or RS_NB_PARTITION */
-        uint32_t item;      /* kind item */
-        int32_t partition;  /* kind partition */
-        int deleted;        /* kind item: a tombstone */
-        uint32_t category;  /* RS_ID_NONE when none */
-        double popularity;  /* log2, RS_NO_POPULARITY when none */
+        int kind;          /* RS_NB_ITEM or RS_NB_PARTITION */
+        uint32_t item;     /* kind item */
+        int32_t partition; /* kind partition */
+        int deleted;       /* kind item: a tombstone */
+        uint32_t category; /* RS_ID_NONE when none */
+        double popularity; /* log2, RS_NO_POPULARITY when none */
         const rs_neighbor_t *nb;
         size_t nnb;
         const rs_trend_t *trend; /* kind partition, best first */

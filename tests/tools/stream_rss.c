@@ -342,6 +342,7 @@ int main(int argc, char **argv)
                 size_t n = 0;
                 for (; n < BATCH; n++, i++) {
                         rs_event_fields_t f;
+                        const char *reason;
                         make_event(&o, i, &f, &fresh);
                         if (o.codec) {
                                 const void *b;
@@ -352,7 +353,9 @@ int main(int argc, char **argv)
                                         fprintf(stderr, "stream_rss: codec\n");
                                         return 1;
                                 }
-                        } else if (rs_event_from_fields(&f, in, &ev[n])) {
+                        } else if (rs_event_from_fields(&f, in,
+                                                        RS_ID_MAX_DEFAULT,
+                                                        &ev[n], &reason)) {
                                 fprintf(stderr, "stream_rss: out of memory\n");
                                 return 1;
                         }

@@ -1056,8 +1056,11 @@ static void test_refs_balance(void **state)
                                 .duration_ms = RS_NONE_I64,
                                 .category = (x >> 40) & 1 ? cat : NULL,
                                 .value = NAN};
-                        assert_int_equal(
-                                rs_event_from_fields(&f, fx.in, &ev[i]), RS_OK);
+                        const char *why;
+                        assert_int_equal(rs_event_from_fields(&f, fx.in,
+                                                              RS_ID_MAX_DEFAULT,
+                                                              &ev[i], &why),
+                                         RS_OK);
                         /* the model: LRU of HELD users, rings of RING */
                         if (m[u].last < 0) {
                                 int held = 0, old = -1;
