@@ -17,9 +17,11 @@
 #include "recstream/chain.h"
 #include "recstream/clock.h"
 #include "recstream/codec.h"
+#include "recstream/cooccur.h"
 #include "recstream/intern.h"
 #include "recstream/kafka.h"
 #include "recstream/log.h"
+#include "recstream/user_window.h"
 #include "recstream/worker.h"
 
 #define NO_TICKET      UINT64_MAX
@@ -591,12 +593,49 @@ void rs_worker_stats(const rs_worker_t *w, rs_worker_stats_t *st)
         st->assigned = w->src ? rs_source_assigned(w->src) : 0;
 }
 
+/* What each store holds, and what it evicted: " key=value" pairs. */
+static size_t state_stats(const rs_worker_t *w, char *out, size_t size)
+{
+        const rs_uwin_t *win =
+                w->chain ? rs_chain_find(w->chain, "user_window") : NULL;
+        const rs_cooc_t *co =
+                w->chain ? rs_chain_find(w->chain, "cooccur") : NULL;
+        int k = snprintf(out, size,
+                         " ids=%" PRIu32 " ids_bytes=%zu ids_freed=%" PRIu64
+                         " catalog_items=%zu catalog_rejected=%" PRIu64,
+                         rs_intern_live(w->strings),
+                         rs_intern_bytes(w->strings),
+                         rs_intern_freed(w->strings),
+                         w->catalog ? rs_catalog_items(w->catalog) : 0,
+                         w->catalog ? rs_catalog_rejected(w->catalog) : 0);
+        size_t off = k > 0 && (size_t)k < size ? (size_t)k : 0;
+
+        if (win && off < size) {
+                k = snprintf(
+                        out + off, size - off,
+                        " users=%zu users_bytes=%zu user_evictions=%" PRIu64,
+                        rs_uwin_users(win), rs_uwin_bytes(win),
+                        rs_uwin_evictions(win));
+                off += k > 0 && (size_t)k < size - off ? (size_t)k : 0;
+        }
+        if (co && off < size) {
+                k = snprintf(out + off, size - off,
+                             " items=%zu pairs=%zu cooc_bytes=%zu "
+                             "item_evictions=%" PRIu64,
+                             rs_cooc_items(co), rs_cooc_pairs(co),
+                             rs_cooc_bytes(co), rs_cooc_evictions(co));
+                off += k > 0 && (size_t)k < size - off ? (size_t)k : 0;
+        }
+        return off;
+}
+
 void rs_worker_log_stats(const rs_worker_t *w)
 {
-        char drops[1024] = "";
+        char drops[1024] = "", state[512] = "";
         size_t off = 0;
         int k;
 
+        state_stats(w, state, sizeof(state));
         for (int r = 1; r < RS_DROP__COUNT; r++) {
                 k = snprintf(drops + off, sizeof(drops) - off,
                              " drop_%s_%s=%" PRIu64, rs_drop_stage(r),
@@ -623,7 +662,7 @@ void rs_worker_log_stats(const rs_worker_t *w)
                " dlq_delivered=%" PRIu64 " dlq_rejected=%" PRIu64
                " delivery_failed=%" PRIu64 " encode_failed=%" PRIu64
                " items_applied=%" PRIu64 " items_failed=%" PRIu64
-               " partitions=%d%s",
+               " partitions=%d%s%s",
                w->st.consumed, w->st.processed, w->st.dead_letters,
                w->st.dropped[RS_DROP_DUPLICATE],
                w->st.dropped[RS_DROP_RATE_LIMIT], w->st.decoded,
@@ -631,5 +670,5 @@ void rs_worker_log_stats(const rs_worker_t *w)
                w->st.recs_rejected, w->st.dlq_produced, w->st.dlq_delivered,
                w->st.dlq_rejected, w->st.delivery_failed, w->st.encode_failed,
                w->st.items_applied, w->st.items_failed,
-               w->src ? rs_source_assigned(w->src) : 0, drops);
+               w->src ? rs_source_assigned(w->src) : 0, drops, state);
 }
