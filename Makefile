@@ -44,7 +44,7 @@ else
 Q := @
 endif
 
-LIB_SRCS := $(filter-out src/main.c,$(wildcard src/*.c)) $(wildcard src/cli/*.c)
+LIB_SRCS := $(filter-out src/cli/main.c,$(wildcard src/*/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/schemas.o
 BIN      := $(BUILD)/recstream
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -100,7 +100,7 @@ $(BUILD)/gen/schemas.o: $(BUILD)/gen/schemas.c
 $(BUILD)/librecstream.a: $(LIB_OBJS)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(BIN): $(BUILD)/src/main.o $(BUILD)/librecstream.a
+$(BIN): $(BUILD)/src/cli/main.o $(BUILD)/librecstream.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(RS_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 

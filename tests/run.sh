@@ -64,6 +64,13 @@ for suite in $suites; do
                         fi
                 done
                 n=$((n + 1))
+                if out=$(sh scripts/check-layers.sh 2>&1); then
+                        echo "ok $n - src/ layers: no include runs upward" | count
+                else
+                        echo "not ok $n - src/ layers" | count
+                        printf '%s\n' "$out" | sed 's/^/# /'
+                fi
+                n=$((n + 1))
                 if "$BUILD/recstream" doc | cmp -s - docs/pipeline.md; then
                         echo "ok $n - docs/pipeline.md matches recstream doc" | count
                 else

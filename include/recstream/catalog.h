@@ -13,16 +13,7 @@
 
 #include "recstream/err.h"
 #include "recstream/intern.h"
-
-typedef struct rs_item_meta {
-        uint32_t item;
-        uint32_t category;   /* RS_ID_NONE when absent */
-        int64_t duration_ms; /* RS_NONE_I64 when absent */
-        int removed;
-        const float *embedding; /* NULL when absent */
-        size_t dim;
-        int64_t updated_ts;
-} rs_item_meta_t;
+#include "recstream/records.h"
 
 typedef struct rs_catalog rs_catalog_t;
 
@@ -44,6 +35,16 @@ int rs_catalog_removed(const rs_catalog_t *cat, uint32_t item);
 /* dim floats owned by the catalog, or NULL. */
 const float *rs_catalog_embedding(const rs_catalog_t *cat, uint32_t item);
 size_t rs_catalog_dim(const rs_catalog_t *cat);
+/* The catalog's embedding of item when it has one of dimension dim, else
+ * NULL: the item then has its category's. cat may be NULL. */
+const float *rs_catalog_own_embedding(const rs_catalog_t *cat, uint32_t item,
+                                      size_t dim);
+/* An item's embedding of dimension dim: the catalog's when it has one of
+ * that dimension, else its category's hashed one-hot vector (vec.h, by the
+ * category string's hash) written into scratch (dim floats). */
+const float *rs_catalog_item_embedding(const rs_catalog_t *cat, uint32_t item,
+                                       uint32_t category, float *scratch,
+                                       size_t dim);
 size_t rs_catalog_items(const rs_catalog_t *cat);
 /* Records of new items rejected beyond max_items; bytes held. */
 uint64_t rs_catalog_rejected(const rs_catalog_t *cat);

@@ -18,7 +18,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "recstream/catalog.h"
 #include "recstream/err.h"
 #include "recstream/event.h"
 #include "recstream/intern.h"

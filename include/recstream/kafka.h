@@ -15,7 +15,6 @@
 
 #include "recstream/config.h"
 #include "recstream/err.h"
-#include "recstream/pipeline.h"
 
 /* How many consumers rs_source_close left to finish their destroy in the
  * background (their threads still run librdkafka): a process should then
@@ -48,9 +47,19 @@ typedef struct rs_source rs_source_t;
  * Returns how long (ms) the commit that follows may wait for brokers. */
 typedef int(rs_drain_fn)(void *opaque);
 
-/* Caller owns; NULL on failure with errstr. Subscribes at once. */
+/* What a group consumer needs; borrowed for rs_source_new only. */
+typedef struct rs_consumer_conf {
+        const rs_strings_t *topics;
+        const char *group;
+        int from_latest; /* where a group with no committed offset starts */
+        size_t batch_size, max_inflight;
+        const rs_kv_list_t *kafka; /* the consumer's own properties */
+} rs_consumer_conf_t;
+
+/* Properties: `common`, then conf->kafka. Caller owns; NULL on failure
+ * with errstr. Subscribes at once. */
 rs_source_t *rs_source_new(const rs_kv_list_t *common,
-                           const rs_source_conf_t *conf, rs_drain_fn *drain,
+                           const rs_consumer_conf_t *conf, rs_drain_fn *drain,
                            void *opaque, char *errstr, size_t errstr_size);
 /* Commits what is stored, leaves the group and frees, all within
  * timeout_ms: with the brokers away it gives up leaving (the group evicts
@@ -104,10 +113,11 @@ typedef struct rs_header {
         size_t len;
 } rs_header_t;
 
-/* The producer: `conf->topic` is topic 0. Caller owns; NULL with errstr. */
-rs_sink_t *rs_sink_new(const rs_kv_list_t *common, const rs_sink_conf_t *conf,
-                       rs_delivery_fn *dr, void *opaque, char *errstr,
-                       size_t errstr_size);
+/* The producer, properties `common` then `own`: `topic` is topic 0.
+ * Caller owns; NULL with errstr. */
+rs_sink_t *rs_sink_new(const rs_kv_list_t *common, const char *topic,
+                       const rs_kv_list_t *own, rs_delivery_fn *dr,
+                       void *opaque, char *errstr, size_t errstr_size);
 void rs_sink_destroy(rs_sink_t *sink);
 
 /* Another topic to produce to: its index, or -1 with errstr. */

@@ -15,6 +15,17 @@
 
 #include "recstream/err.h"
 
+/* An ItemMeta record (schemas/ItemMeta.avsc) of the catalog topic. */
+typedef struct rs_item_meta {
+        uint32_t item;
+        uint32_t category;   /* RS_ID_NONE when absent */
+        int64_t duration_ms; /* RS_NONE_I64 when absent */
+        int removed;
+        const float *embedding; /* NULL when absent */
+        size_t dim;
+        int64_t updated_ts;
+} rs_item_meta_t;
+
 /* The version this build writes; readers skip (and count) newer ones. */
 #define RS_RECORDS_VERSION 1
 

@@ -19,22 +19,12 @@ float rs_vec_norm(const float *x, size_t n);
 void rs_vec_gemv(const float *A, size_t rows, size_t cols, const float *x,
                  float *y);
 
-/* The embedding of a category id when items have no embedding of their
- * own: a one-hot vector at a hash of the id (RS_ID_NONE: all zeros). */
-void rs_vec_category_embedding(uint32_t category, float *out, size_t dim);
-/* Where that vector has its 1: a hash of the id below dim, or dim (no
- * slot) for RS_ID_NONE. A dot product with it is a lookup. */
-size_t rs_vec_category_slot(uint32_t category, size_t dim);
-
-struct rs_catalog;
-/* The catalog's embedding of item when it has one of dimension dim, else
- * NULL: the item then has its category's. */
-const float *rs_item_own_embedding(const struct rs_catalog *catalog,
-                                   uint32_t item, size_t dim);
-/* An item's embedding of dimension dim: the catalog's when it has one of
- * that dimension, else the hashed embedding of `category` written into
- * scratch (dim floats). Returns the one to use. */
-const float *rs_item_embedding(const struct rs_catalog *catalog, uint32_t item,
-                               uint32_t category, float *scratch, size_t dim);
+/* The embedding of a category when items have no embedding of their own:
+ * a one-hot vector at a hash of `key`, the category string's 64-bit hash
+ * (rs_intern_hash: the same in every process), 0 for none: all zeros. */
+void rs_vec_category_embedding(uint64_t key, float *out, size_t dim);
+/* Where that vector has its 1: a slot below dim, or dim (no slot) for key
+ * 0. A dot product with it is a lookup. */
+size_t rs_vec_category_slot(uint64_t key, size_t dim);
 
 #endif

@@ -76,15 +76,14 @@ static int produce_events(const rs_pipeline_t *pl, long n, recent_t *recent,
                             .standalone = 300,
                             .categories = 8,
                             .start_ts = 1767225600000LL};
-        rs_sink_conf_t sc = {.topic = pl->source.topics.v[0]};
         counts_t dr = {0, 0};
         rs_intern_t *in = rs_intern_new();
         rs_gen_t *gen = rs_gen_new(&gc);
         rs_codec_t *codec =
                 in ? rs_codec_new(pl->source.framing, in, errstr, errstr_size)
                    : NULL;
-        rs_sink_t *sink = rs_sink_new(&pl->kafka, &sc, on_delivery, &dr, errstr,
-                                      errstr_size);
+        rs_sink_t *sink = rs_sink_new(&pl->kafka, pl->source.topics.v[0], NULL,
+                                      on_delivery, &dr, errstr, errstr_size);
         int rc = -1;
 
         if (!gen || !codec || !sink)

@@ -114,10 +114,9 @@ int rs_cmd_produce(int argc, char **argv)
         rs_kv_list_t kv = rs_cli_props_list(&props);
         rs_kv_t boot = {"bootstrap.servers", bootstrap, NULL};
         rs_kv_list_t common = {&boot, 1};
-        rs_sink_conf_t sc = {.topic = topic, .kafka = kv};
         if (!(in = rs_intern_new()) ||
             !(codec = rs_codec_new(framing, in, errstr, sizeof(errstr))) ||
-            !(sink = rs_sink_new(&common, &sc, on_delivery, &dr, errstr,
+            !(sink = rs_sink_new(&common, topic, &kv, on_delivery, &dr, errstr,
                                  sizeof(errstr)))) {
                 fprintf(stderr, "recstream: produce: %s\n", errstr);
                 goto out;

@@ -5,7 +5,7 @@ letter in --dlq with its stage, reason and line; every probe user has a
 list; duplicates are counted, not dead-lettered; and the summary's books
 balance: records = processed + dead letters + duplicates + rate-limited.
 The expected reasons are written here by hand, from the rules in
-include/recstream/event.h and src/clean.c."""
+include/recstream/event.h and src/stages/clean.c."""
 import json
 import os
 import re

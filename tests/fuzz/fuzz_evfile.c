@@ -4,7 +4,7 @@
  * interned event with the same code.
  *
  * Compiled once per format: -DSUFFIX='".csv"' (the canonical CSV,
- * src/csvin.c) or -DSUFFIX='".jsonl"' (JSON lines, src/evfile.c). The
+ * src/io/csvin.c) or -DSUFFIX='".jsonl"' (JSON lines, src/io/evfile.c). The
  * input is written to a temporary file with that suffix, which is how
  * rs_evfile_open() picks the reader.
  *

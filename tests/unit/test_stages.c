@@ -487,8 +487,8 @@ static void test_interest_channel(void **state)
                                "    min_refresh_interval: 0\n");
         rs_uwin_t *win = rs_chain_find(fx.ch, "user_window");
         uint32_t m = id(&fx, "m"), n = id(&fx, "n");
-        rs_vec_category_embedding(m, em, 8);
-        rs_vec_category_embedding(n, en, 8);
+        rs_vec_category_embedding(rs_intern_hash(fx.in, m), em, 8);
+        rs_vec_category_embedding(rs_intern_hash(fx.in, n), en, 8);
         assert_true(rs_vec_dot(em, en, 8) == 0);      /* different buckets */
         feed(&fx, "0", "o", "z", RS_EV_LIKE, 0, "n"); /* z: trending only */
         feed(&fx, "1", "u", "a", RS_EV_LIKE, 0, "m"); /* w 1 */
@@ -563,10 +563,12 @@ static void test_interest_slot_beyond_cap(void **state)
         uint32_t u = id(&fx, "u"); /* first: fx.last keeps small ids */
         /* two category names in one slot */
         snprintf(a, sizeof(a), "c0");
-        size_t slot = rs_vec_category_slot(id(&fx, a), 8);
+        size_t slot =
+                rs_vec_category_slot(rs_intern_hash(fx.in, id(&fx, a)), 8);
         for (int i = 1;; i++) {
                 snprintf(b, sizeof(b), "c%d", i);
-                if (rs_vec_category_slot(id(&fx, b), 8) == slot)
+                if (rs_vec_category_slot(rs_intern_hash(fx.in, id(&fx, b)),
+                                         8) == slot)
                         break;
         }
         for (int i = 1; i <= 5; i++)

@@ -372,8 +372,8 @@ rs_worker_t *rs_worker_new(const rs_pipeline_t *pl,
                                       errstr_size)))
                 goto fail;
         /* The producer first: the catalog's dead letters need it. */
-        if (!(w->sink = rs_sink_new(&pl->kafka, &pl->sink, on_delivery, w,
-                                    errstr, errstr_size)))
+        if (!(w->sink = rs_sink_new(&pl->kafka, pl->sink.topic, &pl->sink.kafka,
+                                    on_delivery, w, errstr, errstr_size)))
                 goto fail;
         rs_sink_set_stop(w->sink, stop);
         if (pl->items.topic) {
@@ -406,7 +406,15 @@ rs_worker_t *rs_worker_new(const rs_pipeline_t *pl,
                        pl->items.topic, rs_catalog_items(w->catalog),
                        w->st.items_failed);
         }
-        if (!(w->src = rs_source_new(&pl->kafka, sc, on_drain, w, errstr,
+        rs_consumer_conf_t cc = {
+                .topics = &sc->topics,
+                .group = sc->group,
+                .from_latest = sc->auto_offset_reset == RS_OFFSET_LATEST,
+                .batch_size = (size_t)sc->batch_size,
+                .max_inflight = (size_t)sc->max_inflight_batches,
+                .kafka = &sc->kafka,
+        };
+        if (!(w->src = rs_source_new(&pl->kafka, &cc, on_drain, w, errstr,
                                      errstr_size)))
                 goto fail;
         w->next_stats = rs_mono_ms() + STATS_EVERY_MS;

@@ -258,7 +258,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 }
 
 rs_source_t *rs_source_new(const rs_kv_list_t *common,
-                           const rs_source_conf_t *conf, rs_drain_fn *drain,
+                           const rs_consumer_conf_t *conf, rs_drain_fn *drain,
                            void *opaque, char *errstr, size_t errstr_size)
 {
         static const setting_t defaults[] = {
@@ -272,8 +272,7 @@ rs_source_t *rs_source_new(const rs_kv_list_t *common,
                 {"group.id", conf->group},
                 {"enable.auto.offset.store", "false"},
                 {"auto.offset.reset",
-                 conf->auto_offset_reset == RS_OFFSET_LATEST ? "latest"
-                                                             : "earliest"},
+                 conf->from_latest ? "latest" : "earliest"},
                 {NULL, NULL},
         };
         rs_source_t *src = calloc(1, sizeof(*src));
@@ -283,8 +282,8 @@ rs_source_t *rs_source_new(const rs_kv_list_t *common,
 
         if (!src)
                 goto nomem;
-        src->cap = (size_t)conf->max_inflight_batches;
-        src->batch_max = (size_t)conf->batch_size;
+        src->cap = conf->max_inflight;
+        src->batch_max = conf->batch_size;
         src->drain = drain;
         src->opaque = opaque;
         src->ring = calloc(src->cap, sizeof(*src->ring));
@@ -295,7 +294,7 @@ rs_source_t *rs_source_new(const rs_kv_list_t *common,
                                                  sizeof(*src->ring[i].msgs))))
                         goto nomem;
 
-        if (!(kconf = make_conf(defaults, common, &conf->kafka, forced,
+        if (!(kconf = make_conf(defaults, common, conf->kafka, forced,
                                 &src->cl.secrets, errstr, errstr_size)))
                 goto fail;
         src->cl.name = "source";
@@ -311,9 +310,9 @@ rs_source_t *rs_source_new(const rs_kv_list_t *common,
         rd_kafka_poll_set_consumer(src->rk);
         src->queue = rd_kafka_queue_get_consumer(src->rk);
 
-        topics = rd_kafka_topic_partition_list_new((int)conf->topics.n);
-        for (size_t i = 0; i < conf->topics.n; i++)
-                rd_kafka_topic_partition_list_add(topics, conf->topics.v[i],
+        topics = rd_kafka_topic_partition_list_new((int)conf->topics->n);
+        for (size_t i = 0; i < conf->topics->n; i++)
+                rd_kafka_topic_partition_list_add(topics, conf->topics->v[i],
                                                   RD_KAFKA_PARTITION_UA);
         err = rd_kafka_subscribe(src->rk, topics);
         rd_kafka_topic_partition_list_destroy(topics);
@@ -760,9 +759,9 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
                          m->err ? rd_kafka_err2str(m->err) : NULL);
 }
 
-rs_sink_t *rs_sink_new(const rs_kv_list_t *common, const rs_sink_conf_t *conf,
-                       rs_delivery_fn *dr, void *opaque, char *errstr,
-                       size_t errstr_size)
+rs_sink_t *rs_sink_new(const rs_kv_list_t *common, const char *topic,
+                       const rs_kv_list_t *own, rs_delivery_fn *dr,
+                       void *opaque, char *errstr, size_t errstr_size)
 {
         static const setting_t defaults[] = {
                 {"linger.ms", "5"},
@@ -785,7 +784,7 @@ rs_sink_t *rs_sink_new(const rs_kv_list_t *common, const rs_sink_conf_t *conf,
         sink->dr = dr;
         sink->opaque = opaque;
         sink->progress_ms = rs_mono_ms();
-        if (!(kconf = make_conf(defaults, common, &conf->kafka, forced,
+        if (!(kconf = make_conf(defaults, common, own, forced,
                                 &sink->cl.secrets, errstr, errstr_size)))
                 goto fail;
         sink->max_message = 1000000;
@@ -802,7 +801,7 @@ rs_sink_t *rs_sink_new(const rs_kv_list_t *common, const rs_sink_conf_t *conf,
                 goto fail;
         }
         rd_kafka_set_log_queue(sink->rk, NULL);
-        if (rs_sink_add_topic(sink, conf->topic, errstr, errstr_size) < 0)
+        if (rs_sink_add_topic(sink, topic, errstr, errstr_size) < 0)
                 goto fail;
         return sink;
 fail:

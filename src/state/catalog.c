@@ -7,6 +7,7 @@
 
 #include "recstream/buf.h"
 #include "recstream/catalog.h"
+#include "recstream/vec.h"
 #include "recstream/event.h"
 
 typedef struct entry {
@@ -148,4 +149,27 @@ size_t rs_catalog_bytes(const rs_catalog_t *cat)
 {
         return cat->cap * sizeof(*cat->items) +
                cat->embs_cap * cat->dim * sizeof(float);
+}
+
+const float *rs_catalog_own_embedding(const rs_catalog_t *cat, uint32_t item,
+                                      size_t dim)
+{
+        return cat && rs_catalog_dim(cat) == dim
+                       ? rs_catalog_embedding(cat, item)
+                       : NULL;
+}
+
+const float *rs_catalog_item_embedding(const rs_catalog_t *cat, uint32_t item,
+                                       uint32_t category, float *scratch,
+                                       size_t dim)
+{
+        const float *e = rs_catalog_own_embedding(cat, item, dim);
+
+        if (e)
+                return e;
+        rs_vec_category_embedding(
+                category == RS_ID_NONE ? 0
+                                       : rs_intern_hash(cat->strings, category),
+                scratch, dim);
+        return scratch;
 }

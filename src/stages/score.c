@@ -185,6 +185,13 @@ static void sift_worst(const score_t *sc, cand_t *h, size_t n, size_t i)
 
 static int excluded(const score_t *sc, uint32_t user, uint32_t item);
 
+/* A category's key for its one-hot embedding slot: its string's hash. */
+static uint64_t cat_key(const score_t *sc, uint32_t category)
+{
+        return category == RS_ID_NONE ? 0
+                                      : rs_intern_hash(sc->strings, category);
+}
+
 /* c's accumulator in this computation, started at zero on first touch
  * (room for every id was made before). */
 static acc_t *touch(score_t *sc, uint32_t c)
@@ -359,8 +366,8 @@ static rs_err_t trend_prepare(score_t *sc)
                 sc->twhere[i] = (uint32_t)dim;
                 if (!dim)
                         continue;
-                const float *e =
-                        rs_item_own_embedding(sc->catalog, sc->trend[i], dim);
+                const float *e = rs_catalog_own_embedding(sc->catalog,
+                                                          sc->trend[i], dim);
                 if (e) {
                         memcpy(sc->temb + sc->ndense * dim, e,
                                dim * sizeof(*e));
@@ -368,7 +375,7 @@ static rs_err_t trend_prepare(score_t *sc)
                         continue;
                 }
                 sc->twhere[i] = (uint32_t)rs_vec_category_slot(
-                        sc->tinfo[i].category, dim);
+                        cat_key(sc, sc->tinfo[i].category), dim);
                 if (sc->twhere[i] < dim)
                         sc->slot_start[sc->twhere[i] + 1]++;
         }
@@ -414,14 +421,15 @@ static void interest_scores(score_t *sc, float unit)
 
         rs_vec_scale(sc->v, dim, unit);
         for (size_t i = 0; i < ncf; i++) {
-                const float *e =
-                        rs_item_own_embedding(sc->catalog, sc->touched[i], dim);
+                const float *e = rs_catalog_own_embedding(sc->catalog,
+                                                          sc->touched[i], dim);
                 if (e) {
                         memcpy(sc->emb + nrow * dim, e, dim * sizeof(*e));
                         sc->rowpos[nrow++] = (uint32_t)i;
                         continue;
                 }
-                size_t slot = rs_vec_category_slot(sc->info[i].category, dim);
+                size_t slot = rs_vec_category_slot(
+                        cat_key(sc, sc->info[i].category), dim);
                 sc->isc[i] = slot < dim ? v[slot] : 0;
         }
         if (nrow) {

@@ -384,8 +384,8 @@ static void interest_add(rs_uwin_t *win, user_t *u, const rs_event_t *e)
                 u->interest_ts = e->ts;
         }
         rs_vec_axpy(v,
-                    rs_item_embedding(win->catalog, e->item, e->category,
-                                      win->emb, d),
+                    rs_catalog_item_embedding(win->catalog, e->item,
+                                              e->category, win->emb, d),
                     d, e->weight);
 }
 
