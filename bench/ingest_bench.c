@@ -31,6 +31,7 @@
 
 #include "recstream/catalog.h"
 #include "recstream/chain.h"
+#include "recstream/topology.h"
 #include "recstream/codec.h"
 #include "recstream/cooccur.h"
 #include "recstream/gen.h"
@@ -72,12 +73,13 @@ static const char pipeline_head[] =
         "    max_users: 1000000\n"
         "    max_seen: 1000\n"
         "    interest_dim: 32\n"
-        "  - type: cooccur\n"
-        "    similarity: cosine\n"
-        "    alpha: 0.5\n"
+        "  - type: pairs\n"
         "    pair_gap: 1h\n"
         "    max_pairs: 50\n"
         "    damping: sqrt\n"
+        "  - type: cooccur\n"
+        "    similarity: cosine\n"
+        "    alpha: 0.5\n"
         "    half_life: 7d\n"
         "    horizon: 30d\n"
         "    max_neighbors_tracked: 200\n"
@@ -263,20 +265,22 @@ static void run_once(const opts_t *o, const corpus_t *c, int mode,
         rs_codec_t *codec =
                 in ? rs_codec_new(RS_FRAMING_PLAIN, in, err, sizeof(err))
                    : NULL;
+        rs_local_t *local = NULL;
         rs_chain_t *ch = NULL;
         rs_emit_t out = {count_recs, &r->emitted};
 
         memset(r, 0, sizeof(*r));
         if (!codec || !cat)
                 die("out of memory");
-        if (pl && !(ch = rs_chain_new(pl, in, cat, err, sizeof(err))))
+        if (pl && !(local = rs_local_new(pl, in, cat, err, sizeof(err))))
                 die(err);
+        ch = local ? rs_local_chain(local) : NULL;
         double t0 = now_s(), c0 = cpu_s();
         for (size_t i = 0; i < c->n;) {
                 size_t n = 0;
                 for (; n < BATCH && i < c->n; n++, i++)
                         decode(codec, c, i, &ev[n]);
-                if (ch && rs_chain_process(ch, ev, n, &out))
+                if (ch && rs_local_process(local, ev, n, &out))
                         die("a stage failed");
                 if (ch) /* as the worker does after each batch */
                         rs_intern_collect(in);
@@ -288,13 +292,13 @@ static void run_once(const opts_t *o, const corpus_t *c, int mode,
         r->cpu = cpu_s() - c0;
         if (ch) {
                 rs_uwin_t *win = rs_chain_find(ch, "user_window");
-                rs_cooc_t *co = rs_chain_find(ch, "cooccur");
+                rs_items_totals_t t = rs_items_totals(rs_local_items(local));
                 r->users = rs_uwin_users(win);
                 r->uwin_bytes = rs_uwin_bytes(win);
-                r->pairs = rs_cooc_pairs(co);
-                r->cooc_bytes = rs_cooc_bytes(co);
+                r->pairs = t.pairs;
+                r->cooc_bytes = t.bytes;
         }
-        rs_chain_destroy(ch);
+        rs_local_destroy(local);
         rs_codec_destroy(codec);
         rs_catalog_destroy(cat);
         rs_intern_destroy(in);
@@ -402,7 +406,8 @@ static int memory(const opts_t *o)
         rs_codec_t *dec =
                 in ? rs_codec_new(RS_FRAMING_PLAIN, in, err, sizeof(err))
                    : NULL;
-        rs_chain_t *ch = rs_chain_new(pl, in, cat, err, sizeof(err));
+        rs_local_t *local = rs_local_new(pl, in, cat, err, sizeof(err));
+        rs_chain_t *ch = local ? rs_local_chain(local) : NULL;
         rs_event_t *ev = malloc(BATCH * sizeof(*ev));
         unsigned long long emitted = 0;
         rs_emit_t out = {count_recs, &emitted};
@@ -413,7 +418,7 @@ static int memory(const opts_t *o)
         if (!enc || !dec || !ch || !ev)
                 die("out of memory");
         rs_uwin_t *win = rs_chain_find(ch, "user_window");
-        rs_cooc_t *co = rs_chain_find(ch, "cooccur");
+        rs_items_t *items = rs_local_items(local);
         proc_mem(&rss0, &hwm0);
         for (unsigned long i = 0; i < o->events;) {
                 size_t n = 0;
@@ -431,19 +436,20 @@ static int memory(const opts_t *o)
                         last_ts = f.ts;
                 }
                 double t = now_s();
-                if (rs_chain_process(ch, ev, n, &out))
+                if (rs_local_process(local, ev, n, &out))
                         die("a stage failed");
                 rs_intern_collect(in);
                 tproc += now_s() - t;
                 if (i % 1000000 == 0)
                         fprintf(stderr,
                                 "  %lu events, %zu users, %zu pairs, %.0f s\n",
-                                i, rs_uwin_users(win), rs_cooc_pairs(co),
-                                now_s() - t0);
+                                i, rs_uwin_users(win),
+                                rs_items_totals(items).pairs, now_s() - t0);
         }
         proc_mem(&rss, &hwm);
-        size_t users = rs_uwin_users(win), pairs = rs_cooc_pairs(co);
-        size_t ub = rs_uwin_bytes(win), cb = rs_cooc_bytes(co);
+        rs_items_totals_t tot = rs_items_totals(items);
+        size_t users = rs_uwin_users(win), pairs = tot.pairs;
+        size_t ub = rs_uwin_bytes(win), cb = tot.bytes;
         printf("memory: %lu events (Zipf %.2f over %u items, %u users, %.1f h "
                "of event time), window 50, no score\n",
                o->events, o->exponent, o->items, o->users,
@@ -452,9 +458,8 @@ static int memory(const opts_t *o)
                (double)ub / 1e6, users ? (double)ub / (double)users : 0);
         printf("  items %u (%zu held, %llu evicted): cooccur %.1f MB; %zu "
                "pairs, %.1f B/pair\n",
-               o->items, rs_cooc_items(co),
-               (unsigned long long)rs_cooc_evictions(co), (double)cb / 1e6,
-               pairs, pairs ? (double)cb / (double)pairs : 0);
+               o->items, tot.items, (unsigned long long)tot.evictions,
+               (double)cb / 1e6, pairs, pairs ? (double)cb / (double)pairs : 0);
         printf("  string table %.1f MB: %u ids live, id bound %u, %llu "
                "freed\n",
                (double)rs_intern_bytes(in) / 1e6, rs_intern_live(in),
@@ -464,7 +469,7 @@ static int memory(const opts_t *o)
                (double)rss / 1024, (double)hwm / 1024, (double)rss0 / 1024);
         printf("  %.1f s in all, %.1f s in the stages (%.0f events/s)\n",
                now_s() - t0, tproc, (double)o->events / tproc);
-        rs_chain_destroy(ch);
+        rs_local_destroy(local);
         rs_codec_destroy(enc);
         rs_codec_destroy(dec);
         rs_gen_destroy(gen);

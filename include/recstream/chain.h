@@ -4,14 +4,18 @@
 #ifndef RECSTREAM_CHAIN_H
 #define RECSTREAM_CHAIN_H
 
+#include "recstream/nbtable.h"
 #include "recstream/pipeline.h"
 #include "recstream/stage.h"
 
 typedef struct rs_chain rs_chain_t;
 
-/* `pl`, `strings` and `catalog` are borrowed and must outlive the chain. */
+/* The user side's stages of `pl`. Everything is borrowed and must outlive
+ * the chain: the neighbour table score reads, and where the pairs stage
+ * sends its deltas (NULL: nowhere). */
 rs_chain_t *rs_chain_new(const rs_pipeline_t *pl, rs_intern_t *strings,
-                         rs_catalog_t *catalog, char *errstr,
+                         rs_catalog_t *catalog, const rs_nbtable_t *neighbors,
+                         const rs_delta_sink_t *deltas, char *errstr,
                          size_t errstr_size);
 void rs_chain_destroy(rs_chain_t *ch);
 

@@ -1,14 +1,16 @@
-/* cooccur.h — windowed item-item co-occurrence, the `cooccur` stage's
- * state: pair counts C(i,j), item marginals N(i), per-item top-N neighbour
- * lists by the configured similarity, the items' observed categories and
- * decayed popularity for trending. Read by score. At most max_items item
- * records, the least recently touched evicted first. */
+/* cooccur.h — the item side of co-occurrence (DESIGN §3): one instance
+ * per partition of <pipeline>.cooc-deltas holds the pair counts C(i,j),
+ * the popularity and neighbour lists of the items that hash to it, and
+ * every item's marginal N(i); it learns from the pairs stage's deltas and
+ * publishes neighbour records for every replica's neighbour table. */
 #ifndef RECSTREAM_COOCCUR_H
 #define RECSTREAM_COOCCUR_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "recstream/err.h"
+#include "recstream/intern.h"
 #include "recstream/records.h"
 
 typedef struct rs_cooc rs_cooc_t;
@@ -22,11 +24,38 @@ typedef enum rs_sim {
         RS_SIM__COUNT
 } rs_sim_t;
 
-/* The top neighbours of item at event time `now`, best first, recomputed
- * when the item's counts changed since the last refresh (at most once per
- * refresh interval). *nb is the item's own list, owned by co: valid until
- * a call for the same item refreshes it. */
-size_t rs_cooc_neighbors(rs_cooc_t *co, uint32_t item, int64_t now,
+/* Where published neighbour records go; each is borrowed for the call. */
+typedef struct rs_nb_sink {
+        rs_err_t (*fn)(void *opaque, const rs_nb_rec_t *r);
+        void *opaque;
+} rs_nb_sink_t;
+
+/* The instance of partition `partition` of `partitions`, with the cooccur
+ * stage's conf (rs_pipeline_t.stages[].conf, borrowed, outlives it);
+ * `strings` is borrowed. Caller owns; NULL with errstr. */
+rs_cooc_t *rs_cooc_new(const void *conf, rs_intern_t *strings,
+                       int32_t partition, int32_t partitions, char *errstr,
+                       size_t errstr_size);
+void rs_cooc_destroy(rs_cooc_t *co);
+
+/* Learns one delta (borrowed). The instance's event time becomes the
+ * newest addition's. RS_ERR_NOMEM. */
+rs_err_t rs_cooc_apply(rs_cooc_t *co, const rs_delta_t *d);
+
+/* Publishes through out what changed: tombstones of evicted items, then
+ * changed items' lists (new items at once, others at most once per
+ * refresh of event time and once they moved by refresh_change), then the
+ * partition's trending and total (when they moved). With settle
+ * everything that changed goes now. */
+rs_err_t rs_cooc_publish(rs_cooc_t *co, int settle, const rs_nb_sink_t *out);
+/* Records waiting to be published. */
+size_t rs_cooc_pending(const rs_cooc_t *co);
+/* The newest event time applied (ms), INT64_MIN before the first. */
+int64_t rs_cooc_now(const rs_cooc_t *co);
+
+/* The current neighbour list of item (as last published), best first;
+ * *nb owned by co. */
+size_t rs_cooc_neighbors(const rs_cooc_t *co, uint32_t item,
                          const rs_neighbor_t **nb);
 /* sim(i → j) from the current counts, 0 when never seen together. */
 double rs_cooc_sim(const rs_cooc_t *co, uint32_t i, uint32_t j, int64_t now);
@@ -41,29 +70,13 @@ double rs_cooc_marginal(const rs_cooc_t *co, uint32_t i, int64_t now);
 /* Counterparts tracked for i. */
 size_t rs_cooc_tracked(const rs_cooc_t *co, uint32_t i);
 
-/* The category id last seen on the item's events (RS_ID_NONE unknown).
- * Whether an item was removed is the catalog's (catalog.h). */
-uint32_t rs_cooc_category(const rs_cooc_t *co, uint32_t item);
-
-/* The most popular items now (decayed popularity), best first. *items is
- * owned by co. */
-size_t rs_cooc_trending(const rs_cooc_t *co, const uint32_t **items);
-
-/* What score needs of a candidate, in one lookup: its category (as
- * rs_cooc_category) and its decayed popularity relative to the most
- * popular item's (1 for that item, 0 for an unknown one). Decay scales
- * every item alike, so the share does not depend on the time. */
-typedef struct rs_cooc_item {
-        uint32_t category;
-        double popularity;
-} rs_cooc_item_t;
-rs_cooc_item_t rs_cooc_item(const rs_cooc_t *co, uint32_t item);
-
-/* Pairs tracked, bytes held, item records held and item records evicted
- * beyond max_items so far, for metrics. */
+/* Pairs tracked, bytes, item records held and evicted, for metrics. */
 size_t rs_cooc_pairs(const rs_cooc_t *co);
 size_t rs_cooc_bytes(const rs_cooc_t *co);
 size_t rs_cooc_items(const rs_cooc_t *co);
 uint64_t rs_cooc_evictions(const rs_cooc_t *co);
+
+/* The trending_size of a cooccur conf (for the neighbour table). */
+size_t rs_cooc_trending_size(const void *conf);
 
 #endif

@@ -65,6 +65,19 @@ typedef struct rs_items_conf {
         rs_kv_list_t kafka;
 } rs_items_conf_t;
 
+enum { RS_ROLE_ALL, RS_ROLE_USERS, RS_ROLE_ITEMS };
+
+/* The two sides and the topics between them (DESIGN §3). */
+typedef struct rs_topology_conf {
+        int role;                    /* RS_ROLE_* */
+        int64_t partitions;          /* of the cooc-deltas topic */
+        const char *deltas_topic;    /* default <name>.cooc-deltas */
+        const char *neighbors_topic; /* default <name>.item-neighbors */
+        const char *items_group;     /* default <name>.items */
+        int64_t max_neighbor_items;  /* the neighbour table's bound */
+        int64_t settle_after;        /* ms without deltas before a settle */
+} rs_topology_conf_t;
+
 typedef struct rs_dlq_conf {
         int enabled;
         const char *topic; /* NULL: `<source topic>.dlq` for each topic */
@@ -85,6 +98,7 @@ typedef struct rs_pipeline {
         rs_sink_conf_t sink;
         rs_items_conf_t items;
         rs_dlq_conf_t dlq;
+        rs_topology_conf_t topology;
         int64_t shutdown_timeout; /* ms: the whole drain on SIGTERM */
         rs_stage_def_t *stages;
         size_t nstages;
@@ -99,6 +113,11 @@ rs_pipeline_t *rs_pipeline_load(const char *path, size_t max_bytes,
  * name d->file, which must outlive the pipeline. Caller owns. */
 rs_pipeline_t *rs_pipeline_parse(const char *text, size_t len, rs_diag_t *d);
 void rs_pipeline_destroy(rs_pipeline_t *pl);
+
+/* The conf of the pipeline's first stage of `type`, or NULL. */
+const void *rs_pipeline_stage_conf(const rs_pipeline_t *pl, const char *type);
+/* Whether the pipeline has an item side (a cooccur stage). */
+int rs_pipeline_has_items(const rs_pipeline_t *pl);
 
 /* Markdown reference of every section and stage, for `recstream doc`. */
 void rs_pipeline_doc(rs_buf_t *b);

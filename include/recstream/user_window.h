@@ -18,6 +18,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "recstream/err.h"
+#include "recstream/event.h"
+
 typedef struct rs_win_entry {
         int64_t ts;
         uint32_t item;
@@ -71,5 +74,14 @@ uint64_t rs_uwin_evictions(const rs_uwin_t *win);
 typedef void (*rs_uwin_evict_fn)(void *opaque, uint32_t user);
 /* Adds a listener (at most 4): 0, or -1 when there is no room. */
 int rs_uwin_on_evict(rs_uwin_t *win, rs_uwin_evict_fn fn, void *opaque);
+
+/* Called with each event as the window applies it: after its seen set
+ * (RS_EVF_FIRST set, rs_uwin_touched counting it) and before its ring, so
+ * rs_uwin_get gives the window as it was just before the event — what
+ * the event teaches depends only on the user's earlier events, never on
+ * batch boundaries. An error stops the batch. */
+typedef rs_err_t (*rs_uwin_add_fn)(void *opaque, const rs_event_t *e);
+/* Sets the one listener: 0, or -1 when there is one already. */
+int rs_uwin_on_add(rs_uwin_t *win, rs_uwin_add_fn fn, void *opaque);
 
 #endif

@@ -26,6 +26,7 @@
 #include "cli/cli.h"
 #include "recstream/buf.h"
 #include "recstream/chain.h"
+#include "recstream/topology.h"
 #include "recstream/config.h"
 #include "recstream/evfile.h"
 #include "recstream/hset.h"
@@ -64,6 +65,7 @@ typedef struct run {
         rs_pipeline_t *pl;
         rs_intern_t *in;
         rs_catalog_t *cat;
+        rs_local_t *local; /* both sides, the shuffle in memory */
         rs_chain_t *ch;
         rs_score_t *score;
         rs_uwin_t *win;
@@ -113,7 +115,7 @@ static int next_event(run_t *r, rs_event_t *e)
  * read is waiting outside r->ev), ids no state holds are freed. */
 static rs_err_t learn(run_t *r, int collect)
 {
-        rs_err_t err = rs_chain_process(r->ch, r->ev, r->nev, NULL);
+        rs_err_t err = rs_local_process(r->local, r->ev, r->nev, NULL);
         r->nev = 0;
         if (collect)
                 rs_intern_collect(r->in);
@@ -513,7 +515,7 @@ static int split(run_t *r)
                         goto nomem;
                 progress(r, what);
         }
-        if (more < 0 || learn(r, 1) ||
+        if (more < 0 || learn(r, 1) || rs_local_settle(r->local) ||
             rs_chain_flush(r->ch, r->now, RS_FLUSH_ALL, &keep))
                 goto nomem;
         if (r->tty)
@@ -650,11 +652,13 @@ int rs_cmd_eval(int argc, char **argv)
                                    sizeof(errstr))) ||
             !(r.cat = rs_catalog_new((size_t)r.pl->items.embedding_dim,
                                      (size_t)r.pl->items.max_items, r.in)) ||
-            !(r.ch = rs_chain_new(r.pl, r.in, r.cat, errstr, sizeof(errstr)))) {
+            !(r.local = rs_local_new(r.pl, r.in, r.cat, errstr,
+                                     sizeof(errstr)))) {
                 fprintf(stderr, "recstream: eval: %s\n",
                         r.in && r.ev ? errstr : "out of memory");
                 goto out;
         }
+        r.ch = rs_local_chain(r.local);
         r.score = rs_chain_find(r.ch, "score");
         r.win = rs_chain_find(r.ch, "user_window");
         if (!r.score || !r.win) {
@@ -675,7 +679,7 @@ int rs_cmd_eval(int argc, char **argv)
         }
         rc = o.test ? split(&r) : prequential(&r);
 out:
-        rs_chain_destroy(r.ch);
+        rs_local_destroy(r.local);
         rs_catalog_destroy(r.cat);
         rs_evfile_close(r.f);
         free(r.ev);

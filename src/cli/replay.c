@@ -12,6 +12,7 @@
 #include "recstream/buf.h"
 #include "recstream/catalog.h"
 #include "recstream/chain.h"
+#include "recstream/topology.h"
 #include "recstream/codec.h"
 #include "recstream/cooccur.h"
 #include "recstream/evfile.h"
@@ -94,6 +95,7 @@ int rs_cmd_replay(int argc, char **argv)
         int c, rc = RS_EXIT_FAIL, tty = isatty(2);
         rs_pipeline_t *pl = NULL;
         rs_intern_t *in = NULL;
+        rs_local_t *local = NULL; /* both sides, the shuffle in memory */
         rs_chain_t *ch = NULL;
         rs_catalog_t *cat = NULL;
         rs_evfile_t *f = NULL;
@@ -137,10 +139,11 @@ int rs_cmd_replay(int argc, char **argv)
                                  errstr, sizeof(errstr))) ||
             !(cat = rs_catalog_new((size_t)pl->items.embedding_dim,
                                    (size_t)pl->items.max_items, in)) ||
-            !(ch = rs_chain_new(pl, in, cat, errstr, sizeof(errstr)))) {
+            !(local = rs_local_new(pl, in, cat, errstr, sizeof(errstr)))) {
                 fprintf(stderr, "recstream: replay: %s\n", errstr);
                 goto out;
         }
+        ch = rs_local_chain(local);
         out.in = in;
         rs_emit_t emit = {write_recs, &out};
         for (int eof = 0; !eof;) {
@@ -167,7 +170,7 @@ int rs_cmd_replay(int argc, char **argv)
                         n++;
                 }
                 nread += n;
-                if (rs_chain_process(ch, ev, n, NULL))
+                if (rs_local_process(local, ev, n, NULL))
                         goto nomem;
                 for (size_t i = 0; i < n; i++) {
                         char detail[64];
@@ -192,13 +195,15 @@ int rs_cmd_replay(int argc, char **argv)
                         next_progress = rs_cli_now() + 0.2;
                 }
         }
+        if (rs_local_settle(local))
+                goto nomem;
         if (rs_chain_flush(ch, now, RS_FLUSH_ALL, &emit) || fflush(out.f) ||
             (dl.f && fflush(dl.f)))
                 goto io;
         if (tty)
                 fprintf(stderr, "\r%60s\r", "");
         rs_uwin_t *win = rs_chain_find(ch, "user_window");
-        rs_cooc_t *co = rs_chain_find(ch, "cooccur");
+        rs_items_t *items = rs_local_items(local);
         unsigned long long skipped =
                 dropped[RS_DROP_DUPLICATE] + dropped[RS_DROP_RATE_LIMIT];
         fprintf(stderr,
@@ -216,11 +221,13 @@ int rs_cmd_replay(int argc, char **argv)
                 fprintf(stderr, ", %zu users held (%llu evicted)",
                         rs_uwin_users(win),
                         (unsigned long long)rs_uwin_evictions(win));
-        if (co)
-                fprintf(stderr, ", %zu items (%llu evicted), %zu pairs",
-                        rs_cooc_items(co),
+        for (int32_t p = 0; items && p < rs_items_partitions(items); p++) {
+                const rs_cooc_t *co = rs_items_partition(items, p);
+                fprintf(stderr, "%s %zu items (%llu evicted), %zu pairs",
+                        p ? ";" : ", item partitions:", rs_cooc_items(co),
                         (unsigned long long)rs_cooc_evictions(co),
                         rs_cooc_pairs(co));
+        }
         fprintf(stderr, ", %u ids (%llu freed)", rs_intern_live(in),
                 (unsigned long long)rs_intern_freed(in));
         fprintf(stderr, "\n");
@@ -232,7 +239,7 @@ io:
 nomem:
         fprintf(stderr, "recstream: replay: out of memory\n");
 out:
-        rs_chain_destroy(ch);
+        rs_local_destroy(local);
         rs_catalog_destroy(cat);
         rs_evfile_close(f);
         if (out.f && out.f != stdout)

@@ -1,4 +1,6 @@
-/* chain.c — stage instances of one pipeline. */
+/* chain.c — the user side's stage instances of one pipeline, in order.
+ * Item-side stages (cooccur) have no instance here: the topology runs
+ * them over the deltas (topology.h). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,25 +10,21 @@
 struct rs_chain {
         const rs_pipeline_t *pl;
         rs_stage_env_t env;
-        void **st;
-        size_t n; /* created so far */
+        void **st; /* by stage index; NULL for the item side's */
+        size_t n;  /* stages gone through so far */
 };
 
 void *rs_chain_find(const rs_chain_t *ch, const char *type)
 {
         for (size_t i = 0; i < ch->n; i++)
-                if (!strcmp(ch->pl->stages[i].ops->type, type))
+                if (ch->st[i] && !strcmp(ch->pl->stages[i].ops->type, type))
                         return ch->st[i];
         return NULL;
 }
 
-static void *env_find(const rs_stage_env_t *env, const char *type)
-{
-        return rs_chain_find(env->opaque, type);
-}
-
 rs_chain_t *rs_chain_new(const rs_pipeline_t *pl, rs_intern_t *strings,
-                         rs_catalog_t *catalog, char *errstr,
+                         rs_catalog_t *catalog, const rs_nbtable_t *neighbors,
+                         const rs_delta_sink_t *deltas, char *errstr,
                          size_t errstr_size)
 {
         rs_chain_t *ch = calloc(1, sizeof(*ch));
@@ -37,10 +35,19 @@ rs_chain_t *rs_chain_new(const rs_pipeline_t *pl, rs_intern_t *strings,
                 return NULL;
         }
         ch->pl = pl;
-        ch->env = (rs_stage_env_t){strings,    pl->name, catalog,
-                                   rs_wall_ms, env_find, ch};
+        ch->env = (rs_stage_env_t){
+                .strings = strings,
+                .pipeline = pl->name,
+                .catalog = catalog,
+                .wall_ms = rs_wall_ms,
+                .neighbors = neighbors,
+        };
+        if (deltas)
+                ch->env.deltas = *deltas;
         for (; ch->n < pl->nstages; ch->n++) {
                 const rs_stage_def_t *def = &pl->stages[ch->n];
+                if (def->ops->side != RS_SIDE_USERS)
+                        continue;
                 if (!(ch->st[ch->n] = def->ops->create(def->conf, &ch->env,
                                                        errstr, errstr_size))) {
                         rs_chain_destroy(ch);
@@ -57,7 +64,8 @@ void rs_chain_destroy(rs_chain_t *ch)
         /* Later stages may hold on to earlier ones: destroy in reverse. */
         while (ch->n > 0) {
                 ch->n--;
-                ch->pl->stages[ch->n].ops->destroy(ch->st[ch->n]);
+                if (ch->st[ch->n])
+                        ch->pl->stages[ch->n].ops->destroy(ch->st[ch->n]);
         }
         free(ch->st);
         free(ch);
@@ -69,8 +77,8 @@ rs_err_t rs_chain_process(rs_chain_t *ch, rs_event_t *ev, size_t n,
         rs_err_t err;
 
         for (size_t i = 0; i < ch->n && n; i++)
-                if ((err = ch->pl->stages[i].ops->process(ch->st[i], ev, n,
-                                                          out)))
+                if (ch->st[i] && (err = ch->pl->stages[i].ops->process(
+                                          ch->st[i], ev, n, out)))
                         return err;
         return RS_OK;
 }
@@ -81,7 +89,7 @@ rs_err_t rs_chain_flush(rs_chain_t *ch, int64_t now, rs_flush_t mode,
         rs_err_t err;
 
         for (size_t i = 0; i < ch->n; i++)
-                if (ch->pl->stages[i].ops->flush &&
+                if (ch->st[i] && ch->pl->stages[i].ops->flush &&
                     (err = ch->pl->stages[i].ops->flush(ch->st[i], now, mode,
                                                         out)))
                         return err;

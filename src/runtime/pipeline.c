@@ -15,7 +15,7 @@ typedef struct top {
         const char *description;
         rs_kv_list_t kafka;
         int64_t shutdown_timeout;
-        const rs_node_t *source, *stages, *sink, *items, *dlq;
+        const rs_node_t *source, *stages, *sink, *items, *dlq, *topology;
 } top_t;
 
 static const char *const framings[] = {"plain", "confluent", "single-object",
@@ -44,6 +44,8 @@ static const rs_prop_t top_props[] = {
         {"items", RS_PROP_NODE, TOP(items), NULL, 0, -1, NULL, 0,
          "Optional ItemMeta topic: categories, durations, embeddings, "
          "removals (see items)."},
+        {"topology", RS_PROP_NODE, TOP(topology), NULL, 0, -1, NULL, 0,
+         "The two sides and the topics between them (see topology)."},
         {"dlq", RS_PROP_NODE, TOP(dlq), NULL, 0, -1, NULL, 0,
          "Where records that cannot be used go, with the reason in their "
          "headers (see dlq)."},
@@ -90,6 +92,41 @@ static const rs_prop_t source_props[] = {
          0,
          "librdkafka properties for the consumer only (e.g. "
          "queued.min.messages)."},
+        {0},
+};
+
+static const char *const roles[] = {"all", "users", "items", NULL};
+
+#define TPL(f) offsetof(rs_topology_conf_t, f)
+static const rs_prop_t topology_props[] = {
+        {"role", RS_PROP_ENUM, TPL(role), "all", 0, -1, roles, 0,
+         "What this process runs: `users` consumes the input (clean, "
+         "weight, user_window, pairs, score) in group `<name>.users` and "
+         "produces pair deltas; `items` consumes the deltas (cooccur) in "
+         "group `<name>.items` and publishes neighbour lists; `all` both, "
+         "through the same topics. `run --role` overrides it."},
+        {"partitions", RS_PROP_INT, TPL(partitions), "6", 1, 4096, NULL, 0,
+         "Partitions of the cooc-deltas topic: items hash to them (a "
+         "stable hash of the id string), and each is one instance of the "
+         "item side. Every replica, replay and eval must agree on it."},
+        {"deltas_topic", RS_PROP_STRING, TPL(deltas_topic), NULL, 0, -1, NULL,
+         0, "Pair deltas; default `<name>.cooc-deltas`."},
+        {"neighbors_topic", RS_PROP_STRING, TPL(neighbors_topic), NULL, 0, -1,
+         NULL, 0,
+         "Neighbour lists and popularity, compacted, keyed by item id; "
+         "default `<name>.item-neighbors`."},
+        {"items_group", RS_PROP_STRING, TPL(items_group), NULL, 0, -1, NULL, 0,
+         "Consumer group of the item side; default `<name>.items`."},
+        {"max_neighbor_items", RS_PROP_INT, TPL(max_neighbor_items), "10000000",
+         1, 1e9, NULL, 0,
+         "Items every replica's neighbour table holds at most (records of "
+         "new items beyond it are refused and counted). An item costs 40 B "
+         "+ 8 B a neighbour + its id."},
+        {"settle_after", RS_PROP_DURATION, TPL(settle_after), "1s", 0, 600000,
+         NULL, 0,
+         "When no delta arrived for this long (wall clock), the item side "
+         "publishes everything that changed at once instead of waiting "
+         "for `cooccur.refresh` of event time."},
         {0},
 };
 
@@ -277,6 +314,35 @@ out:
         rs_intern_destroy(in);
 }
 
+/* The `type:` of the i-th stage of a stages list, or "". */
+static const char *type_at(const rs_node_t *list, size_t i)
+{
+        const rs_node_t *t = list->kids[i]->type == RS_NODE_MAP
+                                     ? rs_node_get(list->kids[i], "type")
+                                     : NULL;
+        return t && t->type == RS_NODE_SCALAR ? t->value : "";
+}
+
+/* Every stage a stage needs (ops->needs) comes before it in the list:
+ * reported at its `type:` otherwise. */
+static void check_needs(const rs_node_t *list, size_t i,
+                        const rs_stage_ops_t *ops, const rs_node_t *type,
+                        const char *path, rs_diag_t *d)
+{
+        for (const char *const *need = ops->needs; need && *need; need++) {
+                size_t k;
+                for (k = 0; k < list->n && strcmp(type_at(list, k), *need); k++)
+                        ;
+                if (k < i)
+                        continue;
+                rs_diag_error(d, type, path,
+                              k < list->n ? "%s needs the %s stage before it, "
+                                            "not after"
+                                          : "%s needs a %s stage before it",
+                              ops->type, *need);
+        }
+}
+
 static void load_stages(rs_pipeline_t *pl, const rs_node_t *list, rs_diag_t *d)
 {
         char path[64];
@@ -337,8 +403,24 @@ static void load_stages(rs_pipeline_t *pl, const rs_node_t *list, rs_diag_t *d)
                         continue;
                 if (ops->check && ops->check(conf, st, path, d))
                         continue;
+                check_needs(list, i, ops, type, path, d);
                 pl->stages[pl->nstages++] = (rs_stage_def_t){ops, conf};
         }
+}
+
+/* *name, or `<pipeline name><suffix>` when unset. */
+static void default_name(rs_pipeline_t *pl, const char **name,
+                         const char *suffix)
+{
+        size_t n;
+        char *s;
+
+        if (*name || !pl->name)
+                return;
+        n = strlen(pl->name) + strlen(suffix) + 1;
+        if ((s = rs_doc_alloc(pl->doc, n)))
+                snprintf(s, n, "%s%s", pl->name, suffix);
+        *name = s;
 }
 
 /* The value of librdkafka property `key` in the producer's lists (the
@@ -417,6 +499,11 @@ static rs_pipeline_t *pipeline_build(rs_doc_t *doc, const char *file,
         pl->kafka = top.kafka;
         pl->shutdown_timeout = top.shutdown_timeout;
         rs_props_apply(dlq_props, top.dlq, &pl->dlq, "dlq", pl->doc, d);
+        rs_props_apply(topology_props, top.topology, &pl->topology, "topology",
+                       pl->doc, d);
+        default_name(pl, &pl->topology.deltas_topic, ".cooc-deltas");
+        default_name(pl, &pl->topology.neighbors_topic, ".item-neighbors");
+        default_name(pl, &pl->topology.items_group, ".items");
         check_kafka(&pl->kafka, "kafka", d);
 
         rs_props_apply(source_props, top.source, &pl->source, "source", pl->doc,
@@ -495,6 +582,22 @@ void rs_pipeline_destroy(rs_pipeline_t *pl)
         free(pl);
 }
 
+const void *rs_pipeline_stage_conf(const rs_pipeline_t *pl, const char *type)
+{
+        for (size_t i = 0; i < pl->nstages; i++)
+                if (!strcmp(pl->stages[i].ops->type, type))
+                        return pl->stages[i].conf;
+        return NULL;
+}
+
+int rs_pipeline_has_items(const rs_pipeline_t *pl)
+{
+        for (size_t i = 0; i < pl->nstages; i++)
+                if (pl->stages[i].ops->side == RS_SIDE_ITEMS)
+                        return 1;
+        return 0;
+}
+
 void rs_pipeline_doc(rs_buf_t *b)
 {
         rs_buf_adds(b, "# Pipeline file reference\n\nGenerated by "
@@ -516,6 +619,7 @@ void rs_pipeline_doc(rs_buf_t *b)
         rs_props_doc(source_props, "source", b);
         rs_props_doc(sink_props, "sink", b);
         rs_props_doc(items_props, "items (optional)", b);
+        rs_props_doc(topology_props, "topology (optional)", b);
         rs_props_doc(dlq_props, "dlq (optional)", b);
         for (size_t i = 0; rs_stage_at(i); i++) {
                 const rs_stage_ops_t *ops = rs_stage_at(i);

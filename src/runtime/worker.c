@@ -15,6 +15,7 @@
 
 #include "recstream/catalog.h"
 #include "recstream/chain.h"
+#include "recstream/topology.h"
 #include "recstream/clock.h"
 #include "recstream/codec.h"
 #include "recstream/cooccur.h"
@@ -47,6 +48,7 @@ struct rs_worker {
         rs_codec_t *in, *out;
         rs_source_t *src;
         rs_sink_t *sink;
+        rs_local_t *local; /* both sides in this process */
         rs_chain_t *chain;
         rs_catalog_t *catalog;
         rs_reader_t *items; /* ItemMeta topic, NULL when none */
@@ -368,9 +370,10 @@ rs_worker_t *rs_worker_new(const rs_pipeline_t *pl,
         if (!(w->catalog = rs_catalog_new((size_t)pl->items.embedding_dim,
                                           (size_t)pl->items.max_items,
                                           w->strings)) ||
-            !(w->chain = rs_chain_new(pl, w->strings, w->catalog, errstr,
+            !(w->local = rs_local_new(pl, w->strings, w->catalog, errstr,
                                       errstr_size)))
                 goto fail;
+        w->chain = rs_local_chain(w->local);
         /* The producer first: the catalog's dead letters need it. */
         if (!(w->sink = rs_sink_new(&pl->kafka, pl->sink.topic, &pl->sink.kafka,
                                     on_delivery, w, errstr, errstr_size)))
@@ -519,7 +522,7 @@ rs_err_t rs_worker_step(rs_worker_t *w)
                                 w->event_time = w->events[i].ts;
                 w->ticket = ticket;
                 if (!w->failed &&
-                    (err = rs_chain_process(w->chain, w->events, nev, &out)))
+                    (err = rs_local_process(w->local, w->events, nev, &out)))
                         w->failed = err;
                 w->ticket = NO_TICKET;
                 if (!w->failed)
@@ -581,7 +584,7 @@ rs_err_t rs_worker_close(rs_worker_t *w)
         if (rs_source_close(w->src, budget(w, 10000)) && !err && !committed)
                 err = RS_ERR_TIMEOUT;
         rs_sink_destroy(w->sink);
-        rs_chain_destroy(w->chain);
+        rs_local_destroy(w->local);
         rs_reader_destroy(w->items);
         rs_codec_destroy(w->items_codec);
         rs_catalog_destroy(w->catalog);
@@ -606,8 +609,8 @@ static size_t state_stats(const rs_worker_t *w, char *out, size_t size)
 {
         const rs_uwin_t *win =
                 w->chain ? rs_chain_find(w->chain, "user_window") : NULL;
-        const rs_cooc_t *co =
-                w->chain ? rs_chain_find(w->chain, "cooccur") : NULL;
+        rs_items_t *items = w->local ? rs_local_items(w->local) : NULL;
+        const rs_cooc_t *co = items ? rs_items_partition(items, 0) : NULL;
         int k = snprintf(out, size,
                          " ids=%" PRIu32 " ids_bytes=%zu ids_freed=%" PRIu64
                          " catalog_items=%zu catalog_rejected=%" PRIu64,

@@ -116,8 +116,8 @@ static void clean_destroy(void *st)
         free(cl);
 }
 
-static void *clean_create(const void *conf, const rs_stage_env_t *env,
-                          char *errstr, size_t errstr_size)
+static void *clean_create(const void *conf, rs_stage_env_t *env, char *errstr,
+                          size_t errstr_size)
 {
         const clean_conf_t *c = conf;
         clean_t *cl = calloc(1, sizeof(*cl));

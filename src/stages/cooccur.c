@@ -1,11 +1,16 @@
-/* cooccur.c — the `cooccur` stage.
+/* cooccur.c — the `cooccur` stage: the item side of co-occurrence
+ * (DESIGN §3). It runs over pair deltas, not events: one instance per
+ * partition of <pipeline>.cooc-deltas owns the items that hash to it.
  *
- * On a user's first positive interaction with item j at time t, j is paired
- * with the user's positive window items i inside pair_gap (the newest
- * max_pairs of them): C(i,j) and C(j,i) grow by the user's damping weight,
- * and N(j) by one. Counts decay exponentially on event time (half_life)
- * and a count last touched more than horizon ago is gone, so a pair seen
- * only long ago fades to nothing.
+ * A delta adds to C(i,j) (the pairs the user side made), to marginals
+ * N(i) (every partition gets every item's, so any similarity it computes
+ * has both marginals) and to popularity. Counts decay exponentially on
+ * event time (half_life) and a count untouched for longer than horizon
+ * is gone. Every addition is made at its own event time, whatever order
+ * deltas arrive in: adding w at t to a count kept as of a later time adds
+ * w·2^(−Δt/half_life), so what a partition holds after a set of deltas
+ * does not depend on their order (up to float rounding, and but for the
+ * choices space-saving makes in full tables).
  *
  * Each item keeps its counterparts in its own open-addressing table of
  * 12-byte entries (linear probing, at most 4/5 full), at most
@@ -13,25 +18,27 @@
  * and the newcomer inherits it plus its own weight (space-saving), so
  * heavy pairs survive and memory is bounded by configuration. A full
  * table keeps its few smallest counts aside (lows_t), so an eviction
- * rarely scans the table. Neighbour lists (top max_neighbors by
- * similarity) are recomputed lazily: only for items whose counts changed
- * (by at least refresh_change of their mass), at most once per `refresh`
- * of event time.
+ * rarely scans the table.
  *
- * Trending popularity is kept in forward-decay form
- * g = Σ w · 2^((t − t0)/trending_half_life), whose order is the order of
- * the decayed values at any common time, so the top list needs no
- * periodic re-decay.
+ * What the user side reads it publishes (rs_cooc_publish): a changed
+ * item's neighbour list (top max_neighbors by similarity) with its
+ * popularity and category, at most once per `refresh` of event time and
+ * only once its counts moved by refresh_change of their mass; a
+ * tombstone for an item it evicted; its trending items and pair total
+ * (one record for the partition) whenever they moved. A settle publishes
+ * whatever changed at once.
+ *
+ * Popularity is log2 Σ w·2^(t/trending_half_life) (t in ms since the
+ * epoch): a sum, so order-free, and comparable across partitions, whose
+ * trending lists readers merge.
  *
  * At most max_items item records: beyond it the least recently touched
- * (by an event on it) is evicted with its table, its neighbour list and
- * its place in the trending list. The LRU list is kept by second chance:
- * a touch only stamps the item (its record is at hand anyway), and an
- * item at the list's end that was touched since it was queued goes back
- * to the front instead of out, so a touch costs no other item's record. An item
- * record holds a reference to its item id and its category id, a counterpart
- * entry and a neighbour list entry to their item (intern.h), so no id they name
- * is recycled while they do. */
+ * is evicted with its table, its neighbour list and its place in the
+ * trending list. The LRU list is kept by second chance: a touch only
+ * stamps the item, and an item at the list's end that was touched since
+ * it was queued goes back to the front instead of out. Records hold
+ * references to the ids they name (intern.h). Ties between neighbours and
+ * trending items break by id string, the same in every process. */
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
@@ -41,15 +48,10 @@
 #include "recstream/cooccur.h"
 #include "recstream/hash.h"
 #include "recstream/stage.h"
-#include "recstream/user_window.h"
-
-enum { DAMP_NONE, DAMP_LOG, DAMP_SQRT };
 
 typedef struct cooc_conf {
         int similarity;
         double alpha;
-        int64_t pair_gap, max_pairs;
-        int damping;
         int64_t half_life, horizon;
         int64_t max_tracked, max_neighbors, refresh;
         double refresh_change, min_count;
@@ -59,7 +61,6 @@ typedef struct cooc_conf {
 
 static const char *const sims[] = {"cosine", "asymmetric_cosine", "jaccard",
                                    "lift",   "covisit",           NULL};
-static const char *const dampings[] = {"none", "log", "sqrt", NULL};
 
 #define CO(f) offsetof(cooc_conf_t, f)
 static const rs_prop_t props[] = {
@@ -69,14 +70,6 @@ static const rs_prop_t props[] = {
          "C·N/(NiNj); covisit C/(NiNj) (YouTube)."},
         {"alpha", RS_PROP_DOUBLE, CO(alpha), "0.5", 0, 1, NULL, 0,
          "α of asymmetric_cosine (0.5 = cosine)."},
-        {"pair_gap", RS_PROP_DURATION, CO(pair_gap), "1h", 0, 3.2e11, NULL, 0,
-         "Only window items at most this much older than the event pair "
-         "with it."},
-        {"max_pairs", RS_PROP_INT, CO(max_pairs), "50", 1, 10000, NULL, 0,
-         "Pairs per event at most (the newest window items)."},
-        {"damping", RS_PROP_ENUM, CO(damping), "log", 0, -1, dampings, 0,
-         "Heavy-user damping of a pair's weight by the user's distinct "
-         "items n: none 1; log 1/log2(2+n); sqrt 1/√(1+n)."},
         {"half_life", RS_PROP_DURATION, CO(half_life), "7d", 0, 3.2e11, NULL, 0,
          "Half-life of pair counts and marginals (0: no decay)."},
         {"horizon", RS_PROP_DURATION, CO(horizon), "30d", 1000, 3.2e11, NULL, 0,
@@ -100,8 +93,10 @@ static const rs_prop_t props[] = {
         {"trending_size", RS_PROP_INT, CO(trending_size), "200", 1, 100000,
          NULL, 0, "Length of the trending list."},
         {"max_items", RS_PROP_INT, CO(max_items), "1000000", 1, 1e9, NULL, 0,
-         "Items held; beyond it the least recently touched (by an event on "
-         "it) is evicted with its counts and lists (counted). An item "
+         "Items held per cooc-deltas partition (its own and, for their "
+         "marginals, the others'); beyond it the least recently touched is "
+         "evicted with its counts and lists (counted; a tombstone tells the "
+         "readers). An item "
          "costs 112 B + 12 B per counterpart slot (a power of two from 4, "
          "at most 4/5 full: 3 KB at 200 tracked) + 8 B per listed "
          "neighbour (room doubles from 4 up to max_neighbors) + 232 B once "
@@ -163,9 +158,9 @@ typedef struct item {
         cp_t *cp;
         lows_t *lows;         /* full tables only; NULL until needed */
         uint32_t mask, count; /* slots - 1; entries */
-        float n;              /* marginal */
+        float n;              /* marginal, as of t_n */
         uint32_t t_n;
-        double g; /* forward-decayed popularity */
+        double lp; /* log2 forward-decayed popularity (own items) */
         rs_neighbor_t *nb;
         uint32_t nnb, nb_cap; /* listed; room, up to max_neighbors */
         uint32_t tb;          /* table base time, in quanta (cp_t) */
@@ -175,34 +170,51 @@ typedef struct item {
         uint32_t category;
         uint32_t prev, next;      /* LRU, by item id */
         uint32_t queued, touched; /* co->clock when queued, last touched */
+        uint8_t own;              /* hashes to this partition */
         uint8_t in_trend;
+        uint8_t pending;   /* in a publish FIFO */
+        uint8_t published; /* the readers have a record of it */
 } item_t;
+
+/* Items waiting to be published: `fresh` ones (never published) in the
+ * order they came, at the next publish; the others in a min-heap by the
+ * event time they are due, `refresh` after their last publication. */
+typedef struct due {
+        uint32_t item;
+        int64_t at; /* fresh: event time queued; heap: due, ms */
+} due_t;
+
+typedef struct fifo {
+        due_t *q;
+        size_t head, len, cap;
+} fifo_t;
+
+typedef struct heap {
+        due_t *h;
+        size_t n, cap;
+} heap_t;
 
 struct rs_cooc {
         const cooc_conf_t *conf;
-        const rs_uwin_t *win;
         rs_intern_t *strings;
+        int32_t partition, partitions;
         item_t **items; /* by item id */
         size_t cap;
         size_t nitems, pairs, bytes;
-        uint64_t evictions;
+        uint64_t evictions, applied, published_n;
         uint32_t lru_head, lru_tail; /* most / least recently queued */
-        uint32_t clock;              /* events seen (wraps) */
+        uint32_t clock;              /* deltas applied (wraps) */
         uint32_t span, q; /* seconds a count lives at most; a quantum */
-        float total;      /* Σ N, decayed, for lift */
+        int64_t now;      /* the newest event time applied, ms */
+        float total;      /* Σ N, decayed, for lift, as of t_total */
         uint32_t t_total;
-        int64_t t0; /* forward-decay origin, INT64_MIN until set */
         uint32_t *trend;
         size_t ntrend;
-        rs_win_entry_t *wbuf;
-        uint32_t *paired;
-        /* the batch's pair updates, applied in order after it */
-        struct pair_upd {
-                uint32_t i, j; /* C(i,j) += w at t */
-                float w;
-                uint32_t t;
-        } * upd;
-        size_t nupd, upd_cap;
+        int trend_moved; /* since the partition record was published */
+        fifo_t fresh;
+        heap_t later;
+        uint32_t *gone; /* evicted own items the readers still have */
+        size_t ngone, gone_cap;
         /* decay factors by age in seconds (direct-mapped, exact) */
         struct decay_memo {
                 uint32_t dt; /* UINT32_MAX: empty */
@@ -289,6 +301,15 @@ static uint32_t lru_victim(rs_cooc_t *co)
 
 static void trend_remove(rs_cooc_t *co, uint32_t id);
 
+static int gone_push(rs_cooc_t *co, uint32_t id)
+{
+        if (rs_grow_zeroed((void **)&co->gone, &co->gone_cap, co->ngone,
+                           sizeof(*co->gone)))
+                return -1;
+        co->gone[co->ngone++] = id;
+        return 0;
+}
+
 /* Releases what the neighbour list of it holds. */
 static void nb_release(rs_cooc_t *co, item_t *it)
 {
@@ -310,6 +331,10 @@ static void item_free(rs_cooc_t *co, uint32_t id)
         if (it->in_trend)
                 trend_remove(co, id);
         rs_intern_unref(co->strings, it->category);
+        /* the readers have it: a tombstone at the next publish, which
+         * keeps the id (its reference) until then */
+        if (it->published && gone_push(co, id) == 0)
+                rs_intern_ref(co->strings, id);
         rs_intern_unref(co->strings, id);
         co->pairs -= it->count;
         co->bytes -= sizeof(*it) +
@@ -343,6 +368,10 @@ static item_t *item_get(rs_cooc_t *co, uint32_t id)
                 return NULL;
         it->nb_at = INT64_MIN;
         it->category = RS_ID_NONE;
+        it->lp = RS_NO_POPULARITY;
+        it->own = co->partitions <= 1 ||
+                  (int32_t)(rs_intern_hash(co->strings, id) %
+                            (uint64_t)co->partitions) == co->partition;
         rs_intern_ref(co->strings, id);
         co->items[id] = it;
         co->nitems++;
@@ -659,11 +688,23 @@ static int pair_add(rs_cooc_t *co, item_t *it, uint32_t j, float w,
         full = it->count == (uint32_t)co->conf->max_tracked;
         it->moved += w;
         if (e) {
-                double c = cp_count(co, it, e, now, 0);
-                double err = c * err_dec(e->f);
-                cp_set(co, it, e, c + w, err, now);
-                if (full && it->lows)
-                        lows_update(co, it->lows, j, c + w, now);
+                uint32_t te = cp_time(co, it, e);
+                if (now / co->q >= te / co->q) {
+                        double c = cp_count(co, it, e, now, 0);
+                        double err = c * err_dec(e->f);
+                        cp_set(co, it, e, c + w, err, now);
+                        if (full && it->lows)
+                                lows_update(co, it->lows, j, c + w, now);
+                } else {
+                        /* older than the entry's time: w as decayed by
+                         * then, so the order of additions does not matter */
+                        double c = e->c, err = c * err_dec(e->f);
+                        c += w * decay(co, now, te);
+                        e->c = (float)c;
+                        e->f = err_enc(c > 0 ? err / c : 0);
+                        if (full && it->lows)
+                                lows_update(co, it->lows, j, c, te);
+                }
                 return 0;
         }
         if (full) {
@@ -765,19 +806,29 @@ size_t rs_cooc_tracked(const rs_cooc_t *co, uint32_t i)
         return it ? it->count : 0;
 }
 
-/* Orders neighbours best first; ties by item id for determinism. */
-static int nb_better(const rs_neighbor_t *a, const rs_neighbor_t *b)
+/* Whether id a's string sorts before b's: the same order in every process
+ * (interned ids are not). */
+static int id_before(const rs_cooc_t *co, uint32_t a, uint32_t b)
 {
-        return a->sim > b->sim || (a->sim == b->sim && a->item < b->item);
+        return a != b && strcmp(rs_intern_str(co->strings, a, NULL),
+                                rs_intern_str(co->strings, b, NULL)) < 0;
 }
 
-static void heap_down(rs_neighbor_t *h, size_t n, size_t i)
+/* Orders neighbours best first; ties by item id string. */
+static int nb_better(const rs_cooc_t *co, const rs_neighbor_t *a,
+                     const rs_neighbor_t *b)
+{
+        return a->sim > b->sim ||
+               (a->sim == b->sim && id_before(co, a->item, b->item));
+}
+
+static void heap_down(const rs_cooc_t *co, rs_neighbor_t *h, size_t n, size_t i)
 {
         for (;;) {
                 size_t l = 2 * i + 1, r = l + 1, m = i;
-                if (l < n && nb_better(&h[m], &h[l]))
+                if (l < n && nb_better(co, &h[m], &h[l]))
                         m = l;
-                if (r < n && nb_better(&h[m], &h[r]))
+                if (r < n && nb_better(co, &h[m], &h[r]))
                         m = r;
                 if (m == i)
                         return;
@@ -834,22 +885,22 @@ static int refresh(rs_cooc_t *co, item_t *it, int64_t now_ms)
                         it->nb[n++] = cand;
                         if (n == max) /* full: heapify once */
                                 for (size_t i = n / 2 + 1; i-- > 0;)
-                                        heap_down(it->nb, n, i);
-                } else if (nb_better(&cand, &it->nb[0])) {
+                                        heap_down(co, it->nb, n, i);
+                } else if (nb_better(co, &cand, &it->nb[0])) {
                         it->nb[0] = cand;
-                        heap_down(it->nb, n, 0);
+                        heap_down(co, it->nb, n, 0);
                 }
         }
         if (n < max) /* never filled: heapify now */
                 for (size_t i = n / 2 + 1; i-- > 0 && n;)
-                        heap_down(it->nb, n, i);
+                        heap_down(co, it->nb, n, i);
         /* heapsort: the worst goes to the end each round, so the list
          * ends best first */
         for (size_t end = n; end > 1; end--) {
                 rs_neighbor_t t = it->nb[0];
                 it->nb[0] = it->nb[end - 1];
                 it->nb[end - 1] = t;
-                heap_down(it->nb, end - 1, 0);
+                heap_down(co, it->nb, end - 1, 0);
         }
         it->nnb = (uint32_t)n;
         for (size_t i = 0; i < n; i++)
@@ -867,51 +918,46 @@ static int refresh(rs_cooc_t *co, item_t *it, int64_t now_ms)
         return 0;
 }
 
-size_t rs_cooc_neighbors(rs_cooc_t *co, uint32_t item, int64_t now,
+size_t rs_cooc_neighbors(const rs_cooc_t *co, uint32_t item,
                          const rs_neighbor_t **nb)
 {
-        item_t *it = item_find(co, item);
+        const item_t *it = item_find(co, item);
 
-        *nb = NULL;
-        if (!it)
-                return 0;
-        if (it->moved > 0 &&
-            (it->nb_at == INT64_MIN ||
-             (now - it->nb_at >= co->conf->refresh &&
-              it->moved >= co->conf->refresh_change * it->mass)))
-                if (refresh(co, it, now))
-                        return 0;
-        *nb = it->nb;
-        return it->nnb;
+        *nb = it ? it->nb : NULL;
+        return it ? it->nnb : 0;
 }
 
 /*
- * Items and trending.
+ * Marginals, popularity and trending.
  */
 
-uint32_t rs_cooc_category(const rs_cooc_t *co, uint32_t item)
+/* n (as of *t) += w at `at`, whichever is later (order-free). */
+static void decayed_add(const rs_cooc_t *co, float *n, uint32_t *t, float w,
+                        uint32_t at)
 {
-        const item_t *it = item_find(co, item);
-        return it ? it->category : RS_ID_NONE;
+        if (at >= *t) {
+                *n = (float)(*n * decay(co, *t, at)) + w;
+                *t = at;
+        } else {
+                *n += (float)(w * decay(co, at, *t));
+        }
 }
 
-size_t rs_cooc_trending(const rs_cooc_t *co, const uint32_t **items)
+/* log2(2^a + 2^b) */
+static double log2_add(double a, double b)
 {
-        *items = co->trend;
-        return co->ntrend;
+        if (a <= RS_NO_POPULARITY)
+                return b;
+        if (b <= RS_NO_POPULARITY)
+                return a;
+        double hi = a > b ? a : b, lo = a > b ? b : a;
+        return hi + log2(1 + exp2(lo - hi));
 }
 
-/* Forward decay: g is the popularity scaled by 2^((t - t0)/half_life), so
- * a ratio of two gs is the ratio of the popularities at any time. */
-rs_cooc_item_t rs_cooc_item(const rs_cooc_t *co, uint32_t item)
+static int trend_before(const rs_cooc_t *co, uint32_t a, uint32_t b)
 {
-        const item_t *it = item_find(co, item);
-        const item_t *top = co->ntrend ? co->items[co->trend[0]] : NULL;
-
-        if (!it)
-                return (rs_cooc_item_t){RS_ID_NONE, 0};
-        return (rs_cooc_item_t){it->category,
-                                top && top->g > 0 ? it->g / top->g : 0};
+        double la = co->items[a]->lp, lb = co->items[b]->lp;
+        return la > lb || (la == lb && id_before(co, a, b));
 }
 
 static void trend_update(rs_cooc_t *co, uint32_t id, item_t *it)
@@ -921,7 +967,7 @@ static void trend_update(rs_cooc_t *co, uint32_t id, item_t *it)
         if (!it->in_trend) {
                 if (n < (size_t)co->conf->trending_size) {
                         i = co->ntrend++;
-                } else if (it->g > co->items[co->trend[n - 1]]->g) {
+                } else if (trend_before(co, id, co->trend[n - 1])) {
                         co->items[co->trend[n - 1]]->in_trend = 0;
                         i = n - 1;
                 } else {
@@ -933,16 +979,13 @@ static void trend_update(rs_cooc_t *co, uint32_t id, item_t *it)
                 for (i = 0; co->trend[i] != id; i++)
                         ;
         }
-        /* bubble towards the front; ties by id */
-        while (i > 0) {
-                item_t *prev = co->items[co->trend[i - 1]];
-                if (prev->g > it->g ||
-                    (prev->g == it->g && co->trend[i - 1] < id))
-                        break;
+        /* popularity only grows: bubble towards the front */
+        while (i > 0 && trend_before(co, id, co->trend[i - 1])) {
                 co->trend[i] = co->trend[i - 1];
                 co->trend[i - 1] = id;
                 i--;
         }
+        co->trend_moved = 1;
 }
 
 /* Takes an evicted item out of the trending list: the rest keep their
@@ -959,186 +1002,287 @@ static void trend_remove(rs_cooc_t *co, uint32_t id)
                 (co->ntrend - i - 1) * sizeof(*co->trend));
         co->ntrend--;
         co->items[id]->in_trend = 0;
+        co->trend_moved = 1;
 }
 
-static void popularity_add(rs_cooc_t *co, uint32_t id, item_t *it, double w,
-                           int64_t ts)
-{
-        double hl = (double)co->conf->trending_half_life;
-        double x;
+/*
+ * Applying deltas.
+ */
 
-        if (co->t0 == INT64_MIN)
-                co->t0 = ts;
-        x = (double)(ts - co->t0) / hl;
-        if (x > 900) {
-                /* rebase the forward-decay origin before doubles overflow */
-                double f = exp2(-x);
-                for (size_t i = 0; i < co->cap; i++)
-                        if (co->items[i])
-                                co->items[i]->g *= f;
-                co->t0 = ts;
-                x = 0;
-        }
-        it->g += w * exp2(x);
-        trend_update(co, id, it);
-}
-
-static double damping(const rs_cooc_t *co, uint32_t touched)
+static int fifo_push(fifo_t *f, uint32_t item, int64_t at)
 {
-        switch (co->conf->damping) {
-        case DAMP_LOG: return 1.0 / log2(2.0 + touched);
-        case DAMP_SQRT: return 1.0 / sqrt(1.0 + touched);
-        default: return 1.0;
-        }
-}
-
-static int upd_push(rs_cooc_t *co, uint32_t i, uint32_t j, float w, uint32_t t)
-{
-        if (co->nupd == co->upd_cap) {
-                size_t cap = co->upd_cap ? co->upd_cap * 2 : 4096;
-                struct pair_upd *u = realloc(co->upd, cap * sizeof(*u));
-                if (!u)
+        if (f->len == f->cap) {
+                size_t cap = f->cap ? f->cap * 2 : 256;
+                due_t *q = malloc(cap * sizeof(*q));
+                if (!q)
                         return -1;
-                co->upd = u;
-                co->upd_cap = cap;
+                for (size_t i = 0; i < f->len; i++)
+                        q[i] = f->q[(f->head + i) % f->cap];
+                free(f->q);
+                f->q = q;
+                f->head = 0;
+                f->cap = cap;
         }
-        co->upd[co->nupd++] = (struct pair_upd){i, j, w, t};
+        f->q[(f->head + f->len++) % f->cap] = (due_t){item, at};
         return 0;
 }
 
-/* Applies the batch's pair updates in their order. Each touches one
- * table, scattered over memory, so the tables of the updates a few steps
- * ahead are fetched a level at a time (item pointer, item, home slot):
- * their cache misses overlap instead of following one another. */
-static rs_err_t apply_pairs(rs_cooc_t *co)
+static due_t fifo_pop(fifo_t *f)
 {
-        const struct pair_upd *u = co->upd;
-        const size_t n = co->nupd;
-        const item_t *p;
+        due_t d = f->q[f->head];
+        f->head = (f->head + 1) % f->cap;
+        f->len--;
+        return d;
+}
 
-        co->nupd = 0;
-        for (size_t x = 0; x < n; x++) {
-                if (x + 12 < n && u[x + 12].i < co->cap)
-                        __builtin_prefetch(&co->items[u[x + 12].i]);
-                if (x + 8 < n && (p = item_find(co, u[x + 8].i))) {
+static int heap_push(heap_t *h, uint32_t item, int64_t at)
+{
+        size_t i;
+
+        if (h->n == h->cap) {
+                size_t cap = h->cap ? h->cap * 2 : 256;
+                due_t *q = realloc(h->h, cap * sizeof(*q));
+                if (!q)
+                        return -1;
+                h->h = q;
+                h->cap = cap;
+        }
+        for (i = h->n++; i > 0 && h->h[(i - 1) / 2].at > at; i = (i - 1) / 2)
+                h->h[i] = h->h[(i - 1) / 2];
+        h->h[i] = (due_t){item, at};
+        return 0;
+}
+
+static due_t heap_pop(heap_t *h)
+{
+        due_t top = h->h[0], last = h->h[--h->n];
+        size_t i = 0;
+
+        for (;;) {
+                size_t c = 2 * i + 1;
+                if (c >= h->n)
+                        break;
+                if (c + 1 < h->n && h->h[c + 1].at < h->h[c].at)
+                        c++;
+                if (h->h[c].at >= last.at)
+                        break;
+                h->h[i] = h->h[c];
+                i = c;
+        }
+        if (h->n)
+                h->h[i] = last;
+        return top;
+}
+
+/* An own item changed: queue it to be published, at once when it never
+ * was, else `refresh` after it last was. */
+static int changed(rs_cooc_t *co, uint32_t id, item_t *it)
+{
+        if (!it->own || it->pending)
+                return 0;
+        it->pending = 1;
+        if (it->nb_at == INT64_MIN)
+                return fifo_push(&co->fresh, id, co->now);
+        return heap_push(&co->later, id, it->nb_at + co->conf->refresh);
+}
+
+static rs_err_t apply_one(rs_cooc_t *co, const rs_delta_upd_t *u)
+{
+        uint32_t t = secs(u->ts);
+        item_t *it;
+
+        if (!(it = item_get(co, u->item)))
+                return RS_ERR_NOMEM;
+        it->touched = co->clock;
+        switch (u->other) {
+        case RS_DELTA_MARGINAL:
+                decayed_add(co, &it->n, &it->t_n, u->w, t);
+                decayed_add(co, &co->total, &co->t_total, u->w, t);
+                it->moved += u->w;
+                break;
+        case RS_DELTA_POPULARITY:
+                if (!it->own || u->w <= 0)
+                        return RS_OK;
+                it->lp = log2_add(
+                        it->lp,
+                        log2(u->w) +
+                                (double)u->ts /
+                                        (double)co->conf->trending_half_life);
+                trend_update(co, u->item, it);
+                break;
+        default:
+                if (!it->own) /* not ours: the delta was misrouted */
+                        return RS_OK;
+                if (pair_add(co, it, u->other, u->w, t))
+                        return RS_ERR_NOMEM;
+                break;
+        }
+        return changed(co, u->item, it) ? RS_ERR_NOMEM : RS_OK;
+}
+
+rs_err_t rs_cooc_apply(rs_cooc_t *co, const rs_delta_t *d)
+{
+        const rs_delta_upd_t *u = d->upd;
+        const item_t *p;
+        rs_err_t err;
+
+        for (size_t x = 0; x < d->n; x++)
+                if (u[x].ts > co->now)
+                        co->now = u[x].ts;
+        /* a delta is one tick of the LRU clock: what it touches twice is
+         * not touched since it was queued */
+        co->clock++;
+        /* Each update touches one table, scattered over memory, so the
+         * tables of the updates a few steps ahead are fetched a level at
+         * a time (item pointer, item, home slot): their cache misses
+         * overlap instead of following one another. */
+        for (size_t x = 0; x < d->n; x++) {
+                if (x + 12 < d->n && u[x + 12].item < co->cap)
+                        __builtin_prefetch(&co->items[u[x + 12].item]);
+                if (x + 8 < d->n && (p = item_find(co, u[x + 8].item))) {
                         __builtin_prefetch(p);
                         __builtin_prefetch((const char *)(p + 1) - 1);
                 }
-                if (x + 4 < n && (p = item_find(co, u[x + 4].i))) {
+                if (x + 4 < d->n && (p = item_find(co, u[x + 4].item)) &&
+                    u[x + 4].other < RS_DELTA_POPULARITY) {
                         if (p->cp)
-                                __builtin_prefetch(
-                                        &p->cp[rs_slot32(u[x + 4].j, p->mask)]);
+                                __builtin_prefetch(&p->cp[rs_slot32(
+                                        u[x + 4].other, p->mask)]);
                         if (p->lows)
                                 __builtin_prefetch(p->lows);
                 }
-                item_t *it = item_get(co, u[x].i);
-                if (!it || pair_add(co, it, u[x].j, u[x].w, u[x].t))
-                        return RS_ERR_NOMEM;
+                if ((err = apply_one(co, &u[x])))
+                        return err;
         }
+        for (size_t x = 0; x < d->ncats; x++) {
+                item_t *it = item_get(co, d->cats[x].item);
+                uint32_t cat = d->cats[x].category;
+                if (!it)
+                        return RS_ERR_NOMEM;
+                if (it->own && cat != RS_ID_NONE && cat != it->category) {
+                        rs_intern_ref(co->strings, cat);
+                        rs_intern_unref(co->strings, it->category);
+                        it->category = cat;
+                        if (changed(co, d->cats[x].item, it))
+                                return RS_ERR_NOMEM;
+                }
+        }
+        co->applied++;
         return RS_OK;
 }
 
-/* Pairs the event's item with the user's earlier window items: the
- * updates are queued for apply_pairs, which runs them after the batch
- * (nothing reads the counts in between, and each table sees its updates
- * in event order). */
-static rs_err_t pair_event(rs_cooc_t *co, const rs_event_t *e, item_t *ij)
+/*
+ * Publishing.
+ */
+
+static rs_err_t publish_item(rs_cooc_t *co, uint32_t id, item_t *it,
+                             const rs_nb_sink_t *out)
+{
+        if (refresh(co, it, co->now))
+                return RS_ERR_NOMEM;
+        rs_nb_rec_t r = {
+                .kind = RS_NB_ITEM,
+                .item = id,
+                .category = it->category,
+                .popularity = it->lp,
+                .nb = it->nb,
+                .nnb = it->nnb,
+                .updated_ts = co->now,
+        };
+        it->published = 1;
+        co->published_n++;
+        return out->fn(out->opaque, &r);
+}
+
+rs_err_t rs_cooc_publish(rs_cooc_t *co, int settle, const rs_nb_sink_t *out)
 {
         const cooc_conf_t *k = co->conf;
-        size_t n = rs_uwin_get(co->win, e->user, e->ts, co->wbuf,
-                               rs_uwin_max_events(co->win));
-        float w = (float)damping(co, rs_uwin_touched(co->win, e->user));
-        uint32_t now = secs(e->ts);
-        size_t npaired = 0;
+        rs_err_t err = RS_OK;
 
-        /* Stages run batch by batch, so the window may already hold the
-         * user's later events of this batch. The event is the user's first
-         * touch of its item, so its entry is that item's earliest: pair
-         * only with what came before it. */
-        size_t self = 0;
-        while (self < n && co->wbuf[self].item != e->item)
-                self++;
-        for (size_t x = self; x-- > 0 && npaired < (size_t)k->max_pairs;) {
-                const rs_win_entry_t *we = &co->wbuf[x];
-                size_t p;
-                if (we->w <= 0)
-                        continue;
-                if (e->ts - we->ts > k->pair_gap)
-                        break; /* older ones are further still */
-                for (p = 0; p < npaired && co->paired[p] != we->item; p++)
-                        ;
-                if (p < npaired)
-                        continue;
-                co->paired[npaired++] = we->item;
-                if (upd_push(co, we->item, e->item, w, now) ||
-                    upd_push(co, e->item, we->item, w, now))
-                        return RS_ERR_NOMEM;
+        /* tombstones first: an id evicted and seen again is then new */
+        for (size_t i = 0; i < co->ngone && !err; i++) {
+                rs_nb_rec_t r = {.kind = RS_NB_ITEM,
+                                 .item = co->gone[i],
+                                 .deleted = 1,
+                                 .category = RS_ID_NONE,
+                                 .popularity = RS_NO_POPULARITY,
+                                 .updated_ts = co->now};
+                if (item_find(co, co->gone[i]) == NULL)
+                        err = out->fn(out->opaque, &r);
+                rs_intern_unref(co->strings, co->gone[i]);
         }
-        ij->n = (float)(ij->n * decay(co, ij->t_n, now)) + 1.0f;
-        ij->t_n = now;
-        ij->moved += 1.0f;
-        co->total = (float)(co->total * decay(co, co->t_total, now)) + 1.0f;
-        co->t_total = now;
-        return RS_OK;
+        co->ngone = 0;
+        while (!err && co->fresh.len) {
+                due_t d = fifo_pop(&co->fresh);
+                item_t *it = item_find(co, d.item);
+                if (!it || !it->pending)
+                        continue;
+                it->pending = 0;
+                err = publish_item(co, d.item, it, out);
+        }
+        while (!err && co->later.n &&
+               (settle || co->later.h[0].at <= co->now)) {
+                due_t d = heap_pop(&co->later);
+                item_t *it = item_find(co, d.item);
+                if (!it || !it->pending)
+                        continue;
+                it->pending = 0;
+                /* moved too little: looked at again when it next changes */
+                if (!settle && it->moved < k->refresh_change * it->mass)
+                        continue;
+                err = publish_item(co, d.item, it, out);
+        }
+        /* one record for the partition: as often as its top moved */
+        if (!err && co->trend_moved) {
+                rs_trend_t *t = malloc((co->ntrend + 1) * sizeof(*t));
+                if (!t)
+                        return RS_ERR_NOMEM;
+                for (size_t i = 0; i < co->ntrend; i++)
+                        t[i] = (rs_trend_t){co->trend[i],
+                                            co->items[co->trend[i]]->lp};
+                uint32_t now = secs(co->now);
+                double total = co->total * decay(co, co->t_total, now);
+                rs_nb_rec_t r = {.kind = RS_NB_PARTITION,
+                                 .partition = co->partition,
+                                 .category = RS_ID_NONE,
+                                 .popularity = RS_NO_POPULARITY,
+                                 .trend = t,
+                                 .ntrend = co->ntrend,
+                                 .total = total > 0 ? log2(total)
+                                                    : RS_NO_POPULARITY,
+                                 .updated_ts = co->now};
+                err = out->fn(out->opaque, &r);
+                free(t);
+                co->trend_moved = 0;
+        }
+        return err;
 }
 
-static rs_err_t cooc_process(void *st, rs_event_t *ev, size_t n,
-                             const rs_emit_t *out)
+int64_t rs_cooc_now(const rs_cooc_t *co)
 {
-        rs_cooc_t *co = st;
-        rs_err_t err;
-
-        (void)out;
-        for (size_t i = 0; i < n; i++) {
-                const rs_event_t *e = &ev[i];
-                const item_t *p;
-                item_t *it;
-                /* events ahead: their items and users' windows */
-                if (i + 8 < n && ev[i + 8].item < co->cap)
-                        __builtin_prefetch(&co->items[ev[i + 8].item]);
-                if (i + 4 < n && (p = item_find(co, ev[i + 4].item))) {
-                        __builtin_prefetch(p);
-                        __builtin_prefetch((const char *)(p + 1) - 1);
-                }
-                if (i + 8 < n)
-                        rs_uwin_prefetch(co->win, ev[i + 8].user, 0);
-                if (i + 4 < n)
-                        rs_uwin_prefetch(co->win, ev[i + 4].user, 1);
-                if (e->drop)
-                        continue;
-                co->clock++; /* a new item is queued as touched */
-                if (!(it = item_get(co, e->item)))
-                        return RS_ERR_NOMEM;
-                it->touched = co->clock;
-                if (e->category != RS_ID_NONE && e->category != it->category) {
-                        rs_intern_ref(co->strings, e->category);
-                        rs_intern_unref(co->strings, it->category);
-                        it->category = e->category;
-                }
-                if (e->weight > 0) {
-                        popularity_add(co, e->item, it, e->weight, e->ts);
-                        if ((e->flags & RS_EVF_FIRST) &&
-                            (err = pair_event(co, e, it)))
-                                return err;
-                }
-        }
-        return apply_pairs(co);
+        return co->now;
 }
 
-static void cooc_destroy(void *st)
+size_t rs_cooc_pending(const rs_cooc_t *co)
 {
-        rs_cooc_t *co = st;
+        return co->fresh.len + co->later.n + co->ngone +
+               (size_t)co->trend_moved;
+}
 
+void rs_cooc_destroy(rs_cooc_t *co)
+{
         if (!co)
                 return;
         for (size_t i = 0; i < co->cap; i++)
                 if (co->items[i])
                         item_free(co, (uint32_t)i);
+        for (size_t i = 0; i < co->ngone; i++)
+                rs_intern_unref(co->strings, co->gone[i]);
+        free(co->gone);
         free(co->items);
         free(co->trend);
-        free(co->wbuf);
-        free(co->paired);
-        free(co->upd);
+        free(co->fresh.q);
+        free(co->later.h);
         free(co->memo);
         free(co);
 }
@@ -1154,38 +1298,29 @@ static uint32_t count_span(const cooc_conf_t *k)
         return (uint32_t)(ms / 1000);
 }
 
-static void *cooc_create(const void *conf, const rs_stage_env_t *env,
-                         char *errstr, size_t errstr_size)
+rs_cooc_t *rs_cooc_new(const void *conf, rs_intern_t *strings,
+                       int32_t partition, int32_t partitions, char *errstr,
+                       size_t errstr_size)
 {
         const cooc_conf_t *k = conf;
-        const rs_uwin_t *win = env->find ? env->find(env, "user_window") : NULL;
-        rs_cooc_t *co;
+        rs_cooc_t *co = calloc(1, sizeof(*co));
 
-        if (!win) {
-                rs_seterr(errstr, errstr_size, RS_ERR_INVALID,
-                          "the cooccur stage needs a user_window stage "
-                          "before it");
-                return NULL;
-        }
-        co = calloc(1, sizeof(*co));
         if (!co ||
             !(co->trend =
                       malloc((size_t)k->trending_size * sizeof(*co->trend))) ||
-            !(co->wbuf = malloc(rs_uwin_max_events(win) * sizeof(*co->wbuf))) ||
-            !(co->paired =
-                      malloc((size_t)k->max_pairs * sizeof(*co->paired))) ||
             !(co->memo = malloc(MEMO * sizeof(*co->memo)))) {
-                cooc_destroy(co);
+                rs_cooc_destroy(co);
                 rs_seterr(errstr, errstr_size, RS_ERR_NOMEM, "out of memory");
                 return NULL;
         }
         for (size_t i = 0; i < MEMO; i++)
                 co->memo[i].dt = UINT32_MAX;
         co->conf = k;
-        co->win = win;
-        co->strings = env->strings;
+        co->strings = strings;
+        co->partition = partition;
+        co->partitions = partitions;
         co->lru_head = co->lru_tail = RS_ID_NONE;
-        co->t0 = INT64_MIN;
+        co->now = INT64_MIN;
         co->span = count_span(k);
         co->q = co->span > TMID ? (co->span + TMID - 1) / TMID : 1;
         return co;
@@ -1211,15 +1346,22 @@ uint64_t rs_cooc_evictions(const rs_cooc_t *co)
         return co->evictions;
 }
 
+size_t rs_cooc_trending_size(const void *conf)
+{
+        return (size_t)((const cooc_conf_t *)conf)->trending_size;
+}
+
+static const char *const needs[] = {"pairs", NULL};
+
 const rs_stage_ops_t rs_stage_cooccur = {
         .type = "cooccur",
-        .doc = "Windowed item-item co-occurrence with heavy-user damping, "
-               "bounded counterparts (space-saving), a similarity chosen "
-               "here and lazily refreshed neighbour lists; also item "
-               "popularity for trending.",
+        .doc = "The item side: pair counts, marginals and popularity from "
+               "the pairs stage's deltas, one instance per cooc-deltas "
+               "partition; bounded counterparts (space-saving), a similarity "
+               "chosen here, neighbour lists and trending published to every "
+               "replica's neighbour table.",
+        .side = RS_SIDE_ITEMS,
+        .needs = needs,
         .props = props,
         .conf_size = sizeof(cooc_conf_t),
-        .create = cooc_create,
-        .process = cooc_process,
-        .destroy = cooc_destroy,
 };

@@ -11,8 +11,8 @@ typedef struct passthrough {
         rs_recs_t recs;
 } passthrough_t;
 
-static void *pt_create(const void *conf, const rs_stage_env_t *env,
-                       char *errstr, size_t errstr_size)
+static void *pt_create(const void *conf, rs_stage_env_t *env, char *errstr,
+                       size_t errstr_size)
 {
         passthrough_t *pt = calloc(1, sizeof(*pt));
 

@@ -31,7 +31,7 @@
 #include <string.h>
 
 #include "recstream/buf.h"
-#include "recstream/cooccur.h"
+#include "recstream/nbtable.h"
 #include "recstream/hash.h"
 #include "recstream/score.h"
 #include "recstream/stage.h"
@@ -103,7 +103,7 @@ typedef struct cand {
 typedef struct rs_score {
         const score_conf_t *conf;
         rs_uwin_t *win;
-        rs_cooc_t *co;
+        const rs_nbtable_t *nt;
         const rs_catalog_t *catalog;
         const rs_intern_t *strings;
         ustate_t *users;
@@ -117,9 +117,9 @@ typedef struct rs_score {
         uint32_t gen;
         uint32_t *touched; /* items started in this computation */
         size_t ntouched;
-        size_t from_slots;    /* touched[from_slots..]: slot candidates, the
-                               * user may get them (checked there) */
-        rs_cooc_item_t *info; /* of touched[i], when needed */
+        size_t from_slots;       /* touched[from_slots..]: slot candidates, the
+                                  * user may get them (checked there) */
+        rs_nbtable_item_t *info; /* of touched[i], when needed */
         cand_t *cands;
         size_t cands_cap;
         uint32_t *witems;
@@ -145,7 +145,7 @@ typedef struct rs_score {
          * co-occurrence changes: made once per batch (trend_ready). */
         const uint32_t *trend;
         size_t ntrend, trend_cap, ndense;
-        rs_cooc_item_t *tinfo;
+        rs_nbtable_item_t *tinfo;
         uint64_t *thash; /* their string hashes, for the seen check */
         uint8_t *tgone;  /* removed from the catalog */
         float *temb, *tisc;
@@ -244,9 +244,9 @@ static int take(score_t *sc, const cand_t *c, size_t *ncats)
 }
 
 /* MMR over the pool of the best candidates c[0..pool), best first: each
- * pick maximises λ·score/top − (1−λ)·max over picked p of sim(p → c). */
-static void pick_mmr(score_t *sc, cand_t *c, size_t pool, int64_t now,
-                     size_t *ncats)
+ * pick maximises λ·score/top − (1−λ)·max over picked p of sim(p → c), the
+ * neighbour table's similarity (0 when c is not among p's neighbours). */
+static void pick_mmr(score_t *sc, cand_t *c, size_t pool, size_t *ncats)
 {
         const score_conf_t *k = sc->conf;
         rs_recs_t *r = &sc->recs;
@@ -258,8 +258,8 @@ static void pick_mmr(score_t *sc, cand_t *c, size_t pool, int64_t now,
                 for (size_t i = 0; i < pool; i++) {
                         double red = 0;
                         for (uint32_t j = 0; j < r->n; j++) {
-                                double s = rs_cooc_sim(sc->co, r->items[j].item,
-                                                       c[i].item, now);
+                                double s = rs_nbtable_sim(
+                                        sc->nt, r->items[j].item, c[i].item);
                                 if (s > red)
                                         red = s;
                         }
@@ -312,7 +312,7 @@ static size_t select_best(score_t *sc, uint32_t user, size_t m, int interest,
                 if (i < sc->from_slots && excluded(sc, user, c))
                         continue;
                 x.category = info ? sc->info[i].category
-                                  : rs_cooc_category(sc->co, c);
+                                  : rs_nbtable_item(sc->nt, c).category;
                 if (n < m) {
                         h[n++] = x;
                         for (size_t j = n / 2 + 1; n == m && j-- > 0;)
@@ -340,7 +340,7 @@ static size_t select_best(score_t *sc, uint32_t user, size_t m, int interest,
 /* Makes the trending items' category, popularity and embeddings. */
 static rs_err_t trend_prepare(score_t *sc)
 {
-        size_t n = rs_cooc_trending(sc->co, &sc->trend);
+        size_t n = rs_nbtable_trending(sc->nt, &sc->trend);
         size_t dim = sc->conf->beta > 0 ? sc->dim : 0;
 
         if (n > sc->trend_cap) {
@@ -359,7 +359,7 @@ static rs_err_t trend_prepare(score_t *sc)
         sc->ndense = 0;
         memset(sc->slot_start, 0, (sc->dim + 1) * sizeof(*sc->slot_start));
         for (size_t i = 0; i < n; i++) {
-                sc->tinfo[i] = rs_cooc_item(sc->co, sc->trend[i]);
+                sc->tinfo[i] = rs_nbtable_item(sc->nt, sc->trend[i]);
                 sc->thash[i] = rs_intern_hash(sc->strings, sc->trend[i]);
                 sc->tgone[i] =
                         (uint8_t)rs_catalog_removed(sc->catalog, sc->trend[i]);
@@ -524,8 +524,8 @@ static rs_err_t compute(score_t *sc, uint32_t user, int64_t now)
                 uint32_t ids = rs_intern_id_bound(sc->strings);
                 size_t most = ntrend;
                 for (size_t i = 0; i < na; i++) {
-                        sc->wnn[i] = rs_cooc_neighbors(sc->co, sc->witems[i],
-                                                       now, &sc->wnb[i]);
+                        sc->wnn[i] = rs_nbtable_neighbors(sc->nt, sc->witems[i],
+                                                          &sc->wnb[i]);
                         most += sc->wnn[i];
                         if (sc->wnn[i])
                                 __builtin_prefetch(sc->wnb[i]);
@@ -576,7 +576,7 @@ static rs_err_t compute(score_t *sc, uint32_t user, int64_t now)
                 interest = interest && isfinite(unit);
                 int info = k->gamma > 0 || interest;
                 for (size_t i = 0; info && i < sc->ntouched; i++)
-                        sc->info[i] = rs_cooc_item(sc->co, sc->touched[i]);
+                        sc->info[i] = rs_nbtable_item(sc->nt, sc->touched[i]);
                 if (interest)
                         interest_scores(sc, unit);
                 /* The best k suffice, 4·k are MMR's pool, and 2·k
@@ -594,7 +594,7 @@ static rs_err_t compute(score_t *sc, uint32_t user, int64_t now)
                         r->n = 0;
                         ncats = 0;
                         if (k->mmr_lambda < 1)
-                                pick_mmr(sc, sc->cands, ncand, now, &ncats);
+                                pick_mmr(sc, sc->cands, ncand, &ncats);
                         else
                                 for (size_t i = 0;
                                      i < ncand && r->n < (uint32_t)k->k; i++)
@@ -612,7 +612,7 @@ static rs_err_t compute(score_t *sc, uint32_t user, int64_t now)
         uint32_t cats[16];
         size_t nucats = 0;
         for (size_t i = 0; i < na && nucats < 16; i++) {
-                uint32_t cat = rs_cooc_category(sc->co, sc->witems[i]);
+                uint32_t cat = rs_nbtable_item(sc->nt, sc->witems[i]).category;
                 size_t x;
                 for (x = 0; x < nucats && cats[x] != cat; x++)
                         ;
@@ -904,8 +904,8 @@ static void on_evict(void *opaque, uint32_t user)
         sc->users[user] = (ustate_t){0};
 }
 
-static void *score_create(const void *conf, const rs_stage_env_t *env,
-                          char *errstr, size_t errstr_size)
+static void *score_create(const void *conf, rs_stage_env_t *env, char *errstr,
+                          size_t errstr_size)
 {
         const score_conf_t *k = conf;
         score_t *sc = calloc(1, sizeof(*sc));
@@ -915,13 +915,13 @@ static void *score_create(const void *conf, const rs_stage_env_t *env,
         sc->conf = k;
         sc->strings = env->strings;
         sc->catalog = env->catalog;
-        sc->win = env->find ? env->find(env, "user_window") : NULL;
-        sc->co = env->find ? env->find(env, "cooccur") : NULL;
-        if (!sc->win || !sc->co) {
+        sc->win = env->user_window;
+        sc->nt = env->neighbors;
+        if (!sc->win || !sc->nt) {
                 score_destroy(sc);
                 rs_seterr(errstr, errstr_size, RS_ERR_INVALID,
-                          "the score stage needs user_window and cooccur "
-                          "stages before it");
+                          "the score stage needs a user_window stage before "
+                          "it and a neighbour table");
                 return NULL;
         }
         if (rs_uwin_on_evict(sc->win, on_evict, sc)) {
@@ -949,8 +949,11 @@ nomem:
         return NULL;
 }
 
+static const char *const needs[] = {"user_window", "cooccur", NULL};
+
 const rs_stage_ops_t rs_stage_score = {
         .type = "score",
+        .needs = needs,
         .doc = "Per-user top-K from the neighbours of the window items plus "
                "trending; seen and removed items excluded; category cap; "
                "debounced publication. State per user id (40 B, dropped when "

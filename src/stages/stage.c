@@ -4,12 +4,14 @@
 #include "recstream/stage.h"
 
 extern const rs_stage_ops_t rs_stage_passthrough, rs_stage_clean,
-        rs_stage_weight, rs_stage_user_window, rs_stage_cooccur, rs_stage_score;
+        rs_stage_weight, rs_stage_user_window, rs_stage_pairs, rs_stage_cooccur,
+        rs_stage_score;
 
 /* In the order a pipeline usually lists them. */
 static const rs_stage_ops_t *const registry[] = {
-        &rs_stage_clean,   &rs_stage_weight, &rs_stage_user_window,
-        &rs_stage_cooccur, &rs_stage_score,  &rs_stage_passthrough,
+        &rs_stage_clean,       &rs_stage_weight,  &rs_stage_user_window,
+        &rs_stage_pairs,       &rs_stage_cooccur, &rs_stage_score,
+        &rs_stage_passthrough,
 };
 
 const rs_stage_ops_t *rs_stage_at(size_t i)

@@ -93,6 +93,8 @@ struct rs_uwin {
                 void *opaque;
         } hooks[MAX_HOOKS];
         size_t nhooks;
+        rs_uwin_add_fn on_add; /* one listener: the pairs stage */
+        void *on_add_opaque;
 };
 
 /*
@@ -350,8 +352,8 @@ static void uwin_destroy(void *st)
         free(win);
 }
 
-static void *uwin_create(const void *conf, const rs_stage_env_t *env,
-                         char *errstr, size_t errstr_size)
+static void *uwin_create(const void *conf, rs_stage_env_t *env, char *errstr,
+                         size_t errstr_size)
 {
         const uwin_conf_t *c = conf;
         rs_uwin_t *win = calloc(1, sizeof(*win));
@@ -366,6 +368,7 @@ static void *uwin_create(const void *conf, const rs_stage_env_t *env,
         win->catalog = env->catalog;
         win->strings = env->strings;
         win->lru_head = win->lru_tail = RS_ID_NONE;
+        env->user_window = win; /* for the stages after it */
         return win;
 }
 
@@ -429,6 +432,12 @@ static rs_err_t uwin_process(void *st, rs_event_t *ev, size_t n,
                         win->bytes += seen_bytes(&u->seen) - before;
                         u->touched++;
                         e->flags |= RS_EVF_FIRST;
+                }
+                /* what e teaches, from the window as it was before it */
+                if (win->on_add) {
+                        rs_err_t err = win->on_add(win->on_add_opaque, e);
+                        if (err)
+                                return err;
                 }
                 /* the ring: grow, or drop the oldest at max_events */
                 if (u->n == u->cap && u->cap < (uint32_t)c->max_events) {
@@ -567,6 +576,15 @@ int rs_uwin_on_evict(rs_uwin_t *win, rs_uwin_evict_fn fn, void *opaque)
                 return -1;
         win->hooks[win->nhooks].fn = fn;
         win->hooks[win->nhooks++].opaque = opaque;
+        return 0;
+}
+
+int rs_uwin_on_add(rs_uwin_t *win, rs_uwin_add_fn fn, void *opaque)
+{
+        if (win->on_add)
+                return -1;
+        win->on_add = fn;
+        win->on_add_opaque = opaque;
         return 0;
 }
 

@@ -147,8 +147,8 @@ typedef struct weight {
         const rs_catalog_t *catalog;
 } weight_t;
 
-static void *weight_create(const void *conf, const rs_stage_env_t *env,
-                           char *errstr, size_t errstr_size)
+static void *weight_create(const void *conf, rs_stage_env_t *env, char *errstr,
+                           size_t errstr_size)
 {
         weight_t *wt = calloc(1, sizeof(*wt));
 

@@ -25,6 +25,7 @@
 
 #include "recstream/catalog.h"
 #include "recstream/chain.h"
+#include "recstream/topology.h"
 #include "recstream/clean.h"
 #include "recstream/codec.h"
 #include "recstream/cooccur.h"
@@ -68,12 +69,13 @@ static const char pipeline_fmt[] =
         "    max_users: %lu\n"
         "    max_seen: 1000\n"
         "    interest_dim: 32\n"
-        "  - type: cooccur\n"
-        "    similarity: cosine\n"
-        "    alpha: 0.5\n"
+        "  - type: pairs\n"
         "    pair_gap: 1h\n"
         "    max_pairs: 50\n"
         "    damping: sqrt\n"
+        "  - type: cooccur\n"
+        "    similarity: cosine\n"
+        "    alpha: 0.5\n"
         "    half_life: 7d\n"
         "    horizon: 30d\n"
         "    max_neighbors_tracked: 200\n"
@@ -308,8 +310,9 @@ int main(int argc, char **argv)
         rs_intern_t *in = rs_intern_new();
         rs_catalog_t *cat =
                 in ? rs_catalog_new(0, (size_t)pl->items.max_items, in) : NULL;
-        rs_chain_t *ch =
-                cat ? rs_chain_new(pl, in, cat, err, sizeof(err)) : NULL;
+        rs_local_t *local =
+                cat ? rs_local_new(pl, in, cat, err, sizeof(err)) : NULL;
+        rs_chain_t *ch = local ? rs_local_chain(local) : NULL;
         rs_codec_t *enc = ch && o.codec ? rs_codec_new(RS_FRAMING_PLAIN, in,
                                                        err, sizeof(err))
                                         : NULL;
@@ -323,7 +326,7 @@ int main(int argc, char **argv)
         }
         const void *cl = rs_chain_find(ch, "clean");
         rs_uwin_t *win = rs_chain_find(ch, "user_window");
-        rs_cooc_t *co = rs_chain_find(ch, "cooccur");
+        rs_items_t *items = rs_local_items(local);
         rs_score_t *sc = rs_chain_find(ch, "score");
         unsigned long long lists = 0;
         rs_emit_t out = {count_recs, &lists};
@@ -361,7 +364,7 @@ int main(int argc, char **argv)
                         }
                         ev[n].ingest_ts = ev[n].ts;
                 }
-                if (rs_chain_process(ch, ev, n, &out)) {
+                if (rs_local_process(local, ev, n, &out)) {
                         fprintf(stderr, "stream_rss: a stage failed\n");
                         return 1;
                 }
@@ -384,9 +387,11 @@ int main(int argc, char **argv)
                        users, i, rss, hwm_kb(), now_s() - t0, lists,
                        rs_uwin_users(win), rs_uwin_bytes(win),
                        (unsigned long long)rs_uwin_evictions(win),
-                       rs_cooc_items(co), rs_cooc_bytes(co), rs_cooc_pairs(co),
-                       (unsigned long long)rs_cooc_evictions(co), fresh,
-                       rs_intern_live(in), rs_intern_id_bound(in),
+                       rs_items_totals(items).items,
+                       rs_items_totals(items).bytes,
+                       rs_items_totals(items).pairs,
+                       (unsigned long long)rs_items_totals(items).evictions,
+                       fresh, rs_intern_live(in), rs_intern_id_bound(in),
                        rs_intern_bytes(in),
                        (unsigned long long)rs_intern_freed(in),
                        rs_score_users(sc), rs_score_bytes(sc), cs.dedupe_ids,
@@ -396,7 +401,7 @@ int main(int argc, char **argv)
                 fflush(stdout);
                 check++;
         }
-        rs_chain_destroy(ch);
+        rs_local_destroy(local);
         rs_catalog_destroy(cat);
         rs_codec_destroy(enc);
         rs_codec_destroy(dec);

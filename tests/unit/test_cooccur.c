@@ -17,6 +17,7 @@
 #include "recstream/chain.h"
 #include "recstream/cooccur.h"
 #include "recstream/pipeline.h"
+#include "recstream/topology.h"
 
 #define DAY 86400.0
 /* how far a rounding of the error's share may move it, as a part of c */
@@ -27,23 +28,25 @@ typedef struct fixture {
         rs_pipeline_t *pl;
         rs_intern_t *in;
         rs_catalog_t *cat;
-        rs_chain_t *ch;
+        rs_local_t *local; /* both sides, one item partition */
         rs_cooc_t *co;
         unsigned users; /* each pair comes from a user of its own */
 } fixture_t;
 
-/* A chain of weight (like = 1), user_window and cooccur with damping none
- * (every pair weighs 1) and `conf`'s further cooccur keys. */
+/* A pipeline of weight (like = 1), user_window, pairs with damping none
+ * (every pair weighs 1) and cooccur with `conf`'s further keys, both sides
+ * in process with one item partition. */
 static void start(fixture_t *fx, const char *conf)
 {
         char yaml[1024], err[256];
 
         snprintf(yaml, sizeof(yaml),
-                 "name: t\nsource: {}\nsink: {}\nstages:\n"
+                 "name: t\nsource: {}\nsink: {}\n"
+                 "topology: {partitions: 1}\nstages:\n"
                  "  - type: weight\n    weights: {like: 1}\n"
                  "  - type: user_window\n    horizon: 3650d\n"
-                 "  - type: cooccur\n    damping: none\n"
-                 "    pair_gap: 3650d\n    refresh: 0\n%s",
+                 "  - type: pairs\n    damping: none\n    pair_gap: 3650d\n"
+                 "  - type: cooccur\n    refresh: 0\n%s",
                  conf);
         memset(fx, 0, sizeof(*fx));
         rs_diag_init(&fx->diag, "test_cooccur.yaml");
@@ -54,14 +57,14 @@ static void start(fixture_t *fx, const char *conf)
         fx->in = rs_intern_new();
         fx->cat = rs_catalog_new((size_t)fx->pl->items.embedding_dim,
                                  (size_t)fx->pl->items.max_items, fx->in);
-        fx->ch = rs_chain_new(fx->pl, fx->in, fx->cat, err, sizeof(err));
-        assert_non_null(fx->ch);
-        fx->co = rs_chain_find(fx->ch, "cooccur");
+        fx->local = rs_local_new(fx->pl, fx->in, fx->cat, err, sizeof(err));
+        assert_non_null(fx->local);
+        fx->co = rs_items_partition(rs_local_items(fx->local), 0);
 }
 
 static void stop(fixture_t *fx)
 {
-        rs_chain_destroy(fx->ch);
+        rs_local_destroy(fx->local);
         rs_catalog_destroy(fx->cat);
         rs_intern_destroy(fx->in);
         rs_pipeline_destroy(fx->pl);
@@ -103,7 +106,8 @@ static void pair(fixture_t *fx, const char *a, const char *x, double secs)
                                                       RS_ID_MAX_DEFAULT, &ev,
                                                       &why),
                                  RS_OK);
-                assert_int_equal(rs_chain_process(fx->ch, &ev, 1, &out), RS_OK);
+                assert_int_equal(rs_local_process(fx->local, &ev, 1, &out),
+                                 RS_OK);
         }
 }
 
@@ -327,10 +331,10 @@ static void test_cooccur_growing_similarity_stays_finite(void **state)
         assert_near(rs_cooc_sim(fx.co, id(&fx, "a"), id(&fx, "x"), 0), 1, 1e-9);
         assert_true(rs_cooc_sim(fx.co, id(&fx, "a"), id(&fx, "x"), ms(1000)) ==
                     FLT_MAX);
-        assert_int_equal(rs_cooc_neighbors(fx.co, id(&fx, "a"), ms(1000), &nb),
-                         1);
+        /* published at the pair's time, where it is 1 */
+        assert_int_equal(rs_cooc_neighbors(fx.co, id(&fx, "a"), &nb), 1);
         assert_int_equal(nb[0].item, id(&fx, "x"));
-        assert_true(nb[0].sim == FLT_MAX);
+        assert_near(nb[0].sim, 1, 1e-6);
         stop(&fx);
 }
 

@@ -19,6 +19,7 @@
 #include "recstream/codec.h"
 #include "recstream/cooccur.h"
 #include "recstream/pipeline.h"
+#include "recstream/topology.h"
 #include "recstream/user_window.h"
 #include "recstream/vec.h"
 #include "recstream/weight.h"
@@ -26,6 +27,7 @@
 typedef struct fixture {
         rs_pipeline_t *pl;
         rs_intern_t *in;
+        rs_local_t *local; /* both sides, one item partition */
         rs_chain_t *ch;
         rs_catalog_t *cat;
         rs_recs_t last[16]; /* by user id, when small */
@@ -58,7 +60,10 @@ static void setup(fixture_t *fx, const char *stages)
         fd = mkstemp(path);
         assert_true(fd >= 0);
         f = fdopen(fd, "w");
-        fprintf(f, "name: t\nsource: {}\nsink: {}\nstages:\n%s", stages);
+        fprintf(f,
+                "name: t\nsource: {}\nsink: {}\ntopology: {partitions: 1}\n"
+                "stages:\n%s",
+                stages);
         fclose(f);
         rs_diag_init(&d, path);
         fx->pl = rs_pipeline_load(path, 0, &d);
@@ -70,13 +75,27 @@ static void setup(fixture_t *fx, const char *stages)
         fx->in = rs_intern_new();
         fx->cat = rs_catalog_new((size_t)fx->pl->items.embedding_dim,
                                  (size_t)fx->pl->items.max_items, fx->in);
-        fx->ch = rs_chain_new(fx->pl, fx->in, fx->cat, err, sizeof(err));
-        assert_non_null(fx->ch);
+        fx->local = rs_local_new(fx->pl, fx->in, fx->cat, err, sizeof(err));
+        if (!fx->local)
+                fprintf(stderr, "%s\n", err);
+        assert_non_null(fx->local);
+        fx->ch = rs_local_chain(fx->local);
+}
+
+/* The item side's one instance. */
+static rs_cooc_t *cooc(fixture_t *fx)
+{
+        return rs_items_partition(rs_local_items(fx->local), 0);
+}
+
+static const rs_nbtable_t *table(fixture_t *fx)
+{
+        return rs_local_table(fx->local);
 }
 
 static void teardown(fixture_t *fx)
 {
-        rs_chain_destroy(fx->ch);
+        rs_local_destroy(fx->local);
         rs_catalog_destroy(fx->cat);
         rs_intern_destroy(fx->in);
         rs_pipeline_destroy(fx->pl);
@@ -110,7 +129,7 @@ static int feed_at(fixture_t *fx, const char *eid, const char *user,
                 rs_event_from_fields(&f, fx->in, RS_ID_MAX_DEFAULT, &ev, &why),
                 RS_OK);
         ev.ingest_ts = ingest_ts;
-        assert_int_equal(rs_chain_process(fx->ch, &ev, 1, &out), RS_OK);
+        assert_int_equal(rs_local_process(fx->local, &ev, 1, &out), RS_OK);
         if (fx->collect) /* the batch is over, as in the worker */
                 rs_intern_collect(fx->in);
         return ev.drop;
@@ -196,8 +215,9 @@ static void test_seen_bound_and_lru(void **state)
 
 #define COOC(extra)                                                            \
         WINDOW_ONLY "  - type: user_window\n    horizon: 3650d\n"              \
-                    "  - type: cooccur\n    damping: none\n"                   \
-                    "    pair_gap: 3650d\n    refresh: 0\n" extra
+                    "  - type: pairs\n    damping: none\n"                     \
+                    "    pair_gap: 3650d\n"                                    \
+                    "  - type: cooccur\n    refresh: 0\n" extra
 
 static void test_cooccur_decay_and_expiry(void **state)
 {
@@ -206,7 +226,7 @@ static void test_cooccur_decay_and_expiry(void **state)
 
         (void)state;
         setup(&fx, COOC("    half_life: 1s\n    horizon: 10s\n"));
-        rs_cooc_t *co = rs_chain_find(fx.ch, "cooccur");
+        rs_cooc_t *co = cooc(&fx);
         uint32_t a = id(&fx, "a"), b = id(&fx, "b");
         feed(&fx, "1", "u", "a", RS_EV_LIKE, 0, NULL);
         feed(&fx, "2", "u", "b", RS_EV_LIKE, 0, NULL);
@@ -215,10 +235,10 @@ static void test_cooccur_decay_and_expiry(void **state)
         /* one half-life later: 0.5; past the horizon: gone */
         assert_float_equal(rs_cooc_count(co, a, b, 1000), 0.5, 1e-6);
         assert_float_equal(rs_cooc_count(co, a, b, 11000), 0.0, 0);
-        assert_int_equal(rs_cooc_neighbors(co, a, 0, &nb), 1);
+        assert_int_equal(rs_cooc_neighbors(co, a, &nb), 1);
         assert_int_equal(nb[0].item, b);
         feed(&fx, "3", "v", "a", RS_EV_LIKE, 11000, NULL); /* a dirty again */
-        assert_int_equal(rs_cooc_neighbors(co, a, 11000, &nb), 0);
+        assert_int_equal(rs_cooc_neighbors(co, a, &nb), 0);
         teardown(&fx);
 }
 
@@ -228,7 +248,7 @@ static void test_cooccur_bounded_counterparts(void **state)
 
         (void)state;
         setup(&fx, COOC("    half_life: 0\n    max_neighbors_tracked: 2\n"));
-        rs_cooc_t *co = rs_chain_find(fx.ch, "cooccur");
+        rs_cooc_t *co = cooc(&fx);
         uint32_t a = id(&fx, "a");
         feed(&fx, "1", "u", "b", RS_EV_LIKE, 0, NULL);
         feed(&fx, "2", "u", "c", RS_EV_LIKE, 1, NULL);
@@ -270,7 +290,6 @@ static void test_score_diversity_removed_cold_start(void **state)
 
         (void)state;
         setup(&fx, SCORE("    max_per_category: 1\n    min_history: 2\n"));
-        rs_cooc_t *co = rs_chain_find(fx.ch, "cooccur");
         /* others like a with b, c (category m) and d (category n) */
         const char *items[] = {"a", "b", "c", "d"};
         const char *cats[] = {"m", "m", "m", "n"};
@@ -295,7 +314,8 @@ static void test_score_diversity_removed_cold_start(void **state)
         int m = 0;
         for (uint32_t i = 0; i < r->n; i++) {
                 assert_int_not_equal(r->items[i].item, id(&fx, "a")); /* seen */
-                m += rs_cooc_category(co, r->items[i].item) == id(&fx, "m");
+                m += rs_nbtable_item(table(&fx), r->items[i].item).category ==
+                     id(&fx, "m");
         }
         assert_int_equal(m, 1);
         /* removed items never come back */
@@ -441,7 +461,7 @@ static void test_clean_partition_clocks(void **state)
                 ev[i].partition = plan[i].part;
         }
         rs_emit_t out = {capture, &fx};
-        assert_int_equal(rs_chain_process(fx.ch, ev, n, &out), RS_OK);
+        assert_int_equal(rs_local_process(fx.local, ev, n, &out), RS_OK);
         for (size_t i = 0; i < n - 1; i++)
                 assert_int_equal(ev[i].drop, 0);
         assert_int_equal(ev[n - 1].drop, RS_DROP_TOO_OLD);
@@ -482,7 +502,7 @@ static void test_interest_channel(void **state)
         (void)state;
         setup(&fx, WINDOW_ONLY "  - type: user_window\n    half_life: 1s\n"
                                "    interest_dim: 8\n"
-                               "  - type: cooccur\n"
+                               "  - type: pairs\n  - type: cooccur\n"
                                "  - type: score\n    beta: 1\n"
                                "    min_refresh_interval: 0\n");
         rs_uwin_t *win = rs_chain_find(fx.ch, "user_window");
@@ -521,7 +541,7 @@ static void test_interest_decayed_to_nothing(void **state)
         (void)state;
         setup(&fx, WINDOW_ONLY "  - type: user_window\n    half_life: 1s\n"
                                "    horizon: 1h\n    interest_dim: 8\n"
-                               "  - type: cooccur\n"
+                               "  - type: pairs\n  - type: cooccur\n"
                                "  - type: score\n    beta: 1\n    gamma: 1\n"
                                "    min_refresh_interval: 0\n");
         rs_uwin_t *win = rs_chain_find(fx.ch, "user_window");
@@ -556,7 +576,7 @@ static void test_interest_slot_beyond_cap(void **state)
 
         (void)state;
         setup(&fx, WINDOW_ONLY "  - type: user_window\n    interest_dim: 8\n"
-                               "  - type: cooccur\n"
+                               "  - type: pairs\n  - type: cooccur\n"
                                "  - type: score\n    k: 2\n    beta: 1\n"
                                "    gamma: 0.01\n    max_per_category: 1\n"
                                "    min_refresh_interval: 0\n");
@@ -601,8 +621,8 @@ static void test_interest_own_embeddings(void **state)
 
         (void)state;
         setup(&fx, WINDOW_ONLY "  - type: user_window\n    interest_dim: 2\n"
+                               "  - type: pairs\n    damping: none\n"
                                "  - type: cooccur\n    refresh: 0s\n"
-                               "    damping: none\n"
                                "  - type: score\n    k: 3\n    beta: 1\n"
                                "    min_refresh_interval: 0\n"
                                "items: {topic: video.catalog, embedding_dim: "
@@ -670,7 +690,7 @@ static void test_catalog(void **state)
         const char *why;
         rs_emit_t out = {capture, &fx};
         rs_event_from_fields(&f, fx.in, RS_ID_MAX_DEFAULT, &ev, &why);
-        assert_int_equal(rs_chain_process(fx.ch, &ev, 1, &out), RS_OK);
+        assert_int_equal(rs_local_process(fx.local, &ev, 1, &out), RS_OK);
         assert_int_equal(ev.duration_ms, 10000);
         assert_float_equal(ev.weight, -0.5, 1e-6);
         feed(&fx, "2", "u", "b", RS_EV_LIKE, 0, NULL);
@@ -804,8 +824,8 @@ static void test_evicted_user_state(void **state)
         (void)state;
         setup(&fx, WINDOW_ONLY "  - type: user_window\n    horizon: 3650d\n"
                                "    max_users: 2\n"
-                               "  - type: cooccur\n    pair_gap: 3650d\n"
-                               "    refresh: 0\n"
+                               "  - type: pairs\n    pair_gap: 3650d\n"
+                               "  - type: cooccur\n    refresh: 0\n"
                                "  - type: score\n"
                                "    min_refresh_interval: 1h\n");
         fx.collect = 1;
@@ -860,7 +880,7 @@ static void test_cooccur_max_items(void **state)
         (void)state;
         setup(&fx, COOC("    half_life: 0\n    max_items: 3\n"));
         fx.collect = 1;
-        rs_cooc_t *co = rs_chain_find(fx.ch, "cooccur");
+        rs_cooc_t *co = cooc(&fx);
         feed(&fx, "1", "u", "a", RS_EV_LIKE, 0, NULL);
         feed(&fx, "2", "u", "b", RS_EV_LIKE, 1, NULL);
         feed(&fx, "3", "u", "c", RS_EV_LIKE, 2, NULL);
@@ -868,28 +888,33 @@ static void test_cooccur_max_items(void **state)
         assert_int_equal(rs_cooc_evictions(co), 0);
         uint32_t a = id(&fx, "a"), b = id(&fx, "b"), c = id(&fx, "c");
         assert_float_equal(rs_cooc_marginal(co, a, 2), 1, 1e-6);
-        /* d: a, touched longest ago, is evicted */
+        /* d: c, touched longest ago, is evicted: a and b were touched
+         * since they were queued (c paired with them) */
         feed(&fx, "4", "v", "d", RS_EV_LIKE, 3, NULL);
         assert_int_equal(rs_cooc_items(co), 3);
         assert_int_equal(rs_cooc_evictions(co), 1);
-        assert_float_equal(rs_cooc_marginal(co, a, 3), 0, 0);
-        assert_int_equal(rs_cooc_tracked(co, a), 0);
-        assert_float_equal(rs_cooc_count(co, b, a, 3), 1, 1e-6);
-        assert_string_equal(rs_intern_str(fx.in, a, NULL), "a");
-        size_t nt = rs_cooc_trending(co, &trend);
+        assert_float_equal(rs_cooc_marginal(co, c, 3), 0, 0);
+        assert_int_equal(rs_cooc_tracked(co, c), 0);
+        assert_float_equal(rs_cooc_count(co, b, c, 3), 1, 1e-6);
+        assert_string_equal(rs_intern_str(fx.in, c, NULL), "c");
+        size_t nt = rs_nbtable_trending(table(&fx), &trend);
         assert_int_equal(nt, 3);
         for (size_t i = 0; i < nt; i++)
-                assert_int_not_equal(trend[i], a);
-        /* b touched again (paired with d), then e: c is the oldest now */
+                assert_int_not_equal(trend[i], c);
+        /* b touched again (paired with d), then e: a is the oldest now */
         feed(&fx, "5", "v", "b", RS_EV_LIKE, 4, NULL);
         feed(&fx, "6", "w", "e", RS_EV_LIKE, 5, NULL);
         assert_int_equal(rs_cooc_evictions(co), 2);
-        assert_int_equal(rs_cooc_tracked(co, c), 0);
+        assert_int_equal(rs_cooc_tracked(co, a), 0);
         assert_true(rs_cooc_tracked(co, b) > 0);
-        /* b's list: a and c are gone (no marginal), d stays */
-        uint32_t d = id(&fx, "d");
-        assert_int_equal(rs_cooc_neighbors(co, b, 5, &nb), 1);
-        assert_int_equal(nb[0].item, d);
+        /* b's list as published when d paired with it: d and a (a went
+         * after); once b changes again, a is gone (no marginal), d stays */
+        uint32_t d = id(&fx, "d"), e = id(&fx, "e");
+        assert_int_equal(rs_cooc_neighbors(co, b, &nb), 2);
+        feed(&fx, "7", "w", "b", RS_EV_LIKE, 6, NULL);
+        assert_int_equal(rs_cooc_neighbors(co, b, &nb), 2);
+        for (int i = 0; i < 2; i++)
+                assert_true(nb[i].item == d || nb[i].item == e);
         teardown(&fx);
 }
 
@@ -903,7 +928,7 @@ static void test_cooccur_lru_order(void **state)
         (void)state;
         setup(&fx, COOC("    half_life: 0\n    max_items: 3\n"));
         fx.collect = 1;
-        rs_cooc_t *co = rs_chain_find(fx.ch, "cooccur");
+        rs_cooc_t *co = cooc(&fx);
         feed(&fx, "1", "u", "a", RS_EV_LIKE, 0, NULL);
         feed(&fx, "2", "v", "b", RS_EV_LIKE, 1, NULL);
         feed(&fx, "3", "w", "c", RS_EV_LIKE, 2, NULL);
@@ -1027,14 +1052,15 @@ static void test_refs_balance(void **state)
                    "  - type: weight\n    weights: {like: 1, share: 2}\n"
                    "  - type: user_window\n    max_events: 3\n"
                    "    max_users: 8\n    max_seen: 4\n    horizon: 3650d\n"
+                   "  - type: pairs\n    pair_gap: 3650d\n"
                    "  - type: cooccur\n    max_items: 10\n"
                    "    max_neighbors_tracked: 3\n    max_neighbors: 2\n"
-                   "    pair_gap: 3650d\n    refresh: 0\n"
+                   "    refresh: 0\n"
                    "    trending_size: 4\n"
                    "  - type: score\n    k: 3\n    min_refresh_interval: 1s\n"
                    "items: {topic: t, max_items: 5}\n");
         rs_uwin_t *win = rs_chain_find(fx.ch, "user_window");
-        rs_cooc_t *co = rs_chain_find(fx.ch, "cooccur");
+        rs_cooc_t *co = cooc(&fx);
         rs_emit_t out = {capture, &fx};
         for (int u = 0; u < USERS; u++)
                 m[u].last = -1;
@@ -1096,7 +1122,8 @@ static void test_refs_balance(void **state)
                         rs_err_t err = rs_catalog_apply(fx.cat, &meta);
                         assert_true(err == RS_OK || err == RS_ERR_FULL);
                 }
-                assert_int_equal(rs_chain_process(fx.ch, ev, n, &out), RS_OK);
+                assert_int_equal(rs_local_process(fx.local, ev, n, &out),
+                                 RS_OK);
                 rs_intern_collect(fx.in);
                 for (int u = 0; u < USERS; u++) {
                         snprintf(user, sizeof(user), "u%d", u);
@@ -1124,14 +1151,14 @@ static void test_refs_balance(void **state)
                                 rs_intern_find(fx.in, item, strlen(item));
                         if (iid == RS_ID_NONE)
                                 continue;
-                        size_t nn = rs_cooc_neighbors(co, iid, ts, &nb);
+                        size_t nn = rs_cooc_neighbors(co, iid, &nb);
                         for (size_t j = 0; j < nn; j++)
                                 assert_int_equal(rs_intern_str(fx.in,
                                                                nb[j].item,
                                                                NULL)[0],
                                                  'i');
                 }
-                size_t nt = rs_cooc_trending(co, &trend);
+                size_t nt = rs_nbtable_trending(table(&fx), &trend);
                 for (size_t j = 0; j < nt; j++)
                         assert_int_equal(
                                 rs_intern_str(fx.in, trend[j], NULL)[0], 'i');
@@ -1140,9 +1167,9 @@ static void test_refs_balance(void **state)
         assert_true(rs_cooc_evictions(co) > 0);
         assert_true(rs_catalog_rejected(fx.cat) > 0);
         assert_true(rs_intern_freed(fx.in) > 0);
-        rs_chain_destroy(fx.ch);
+        rs_local_destroy(fx.local);
         rs_catalog_destroy(fx.cat);
-        fx.ch = NULL;
+        fx.local = NULL;
         fx.cat = NULL;
         rs_intern_collect(fx.in);
         assert_int_equal(rs_intern_live(fx.in), 0);
