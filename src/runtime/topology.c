@@ -30,10 +30,10 @@ rs_items_t *rs_items_new(const rs_pipeline_t *pl, rs_intern_t *strings,
         }
         it->out = *out;
         for (; it->n < (int32_t)pl->topology.partitions; it->n++)
-                if (!(it->part[it->n] = rs_cooc_new(
-                              conf, strings, it->n,
-                              (int32_t)pl->topology.partitions, errstr,
-                              errstr_size))) {
+                if (!(it->part[it->n] =
+                              rs_cooc_new(conf, strings, it->n,
+                                          (int32_t)pl->topology.partitions,
+                                          errstr, errstr_size))) {
                         rs_items_destroy(it);
                         return NULL;
                 }
@@ -77,8 +77,7 @@ size_t rs_items_pending(const rs_items_t *it)
 
 rs_cooc_t *rs_items_partition(rs_items_t *it, int32_t partition)
 {
-        return partition >= 0 && partition < it->n ? it->part[partition]
-                                                   : NULL;
+        return partition >= 0 && partition < it->n ? it->part[partition] : NULL;
 }
 
 int32_t rs_items_partitions(const rs_items_t *it)
@@ -105,7 +104,7 @@ rs_items_totals_t rs_items_totals(const rs_items_t *it)
 
 struct rs_local {
         rs_nbtable_t *table;
-        rs_nb_sink_t out; /* into table */
+        rs_nb_sink_t out;  /* into table */
         rs_items_t *items; /* NULL: no item side */
         rs_chain_t *chain;
 };
@@ -147,10 +146,9 @@ rs_local_t *rs_local_new(const rs_pipeline_t *pl, rs_intern_t *strings,
         rs_local_t *l = calloc(1, sizeof(*l));
         const void *cc = rs_pipeline_stage_conf(pl, "cooccur");
 
-        if (!l ||
-            !(l->table = rs_nbtable_new(strings,
-                                        (size_t)pl->topology.max_neighbor_items,
-                                        cc ? rs_cooc_trending_size(cc) : 1))) {
+        if (!l || !(l->table = rs_nbtable_new(
+                            strings, (size_t)pl->topology.max_neighbor_items,
+                            cc ? rs_cooc_trending_size(cc) : 1))) {
                 rs_seterr(errstr, errstr_size, RS_ERR_NOMEM, "out of memory");
                 goto fail;
         }

@@ -159,8 +159,8 @@ static void pairs_destroy(void *st)
         free(pr);
 }
 
-static void *pairs_create(const void *conf, rs_stage_env_t *env,
-                          char *errstr, size_t errstr_size)
+static void *pairs_create(const void *conf, rs_stage_env_t *env, char *errstr,
+                          size_t errstr_size)
 {
         const pairs_conf_t *k = conf;
         rs_uwin_t *win = env->user_window;
@@ -180,10 +180,11 @@ static void *pairs_create(const void *conf, rs_stage_env_t *env,
         pr->strings = env->strings;
         pr->sink = env->deltas;
         pr->partitions = pr->sink.partitions > 0 ? pr->sink.partitions : 1;
-        if (!(pr->deltas = calloc((size_t)pr->partitions,
-                                  sizeof(*pr->deltas))) ||
+        if (!(pr->deltas =
+                      calloc((size_t)pr->partitions, sizeof(*pr->deltas))) ||
             !(pr->wbuf = malloc(rs_uwin_max_events(win) * sizeof(*pr->wbuf))) ||
-            !(pr->paired = malloc((size_t)k->max_pairs * sizeof(*pr->paired))) ||
+            !(pr->paired =
+                      malloc((size_t)k->max_pairs * sizeof(*pr->paired))) ||
             rs_uwin_on_add(win, on_add, pr))
                 goto nomem;
         for (int32_t p = 0; p < pr->partitions; p++)

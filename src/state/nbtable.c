@@ -292,11 +292,11 @@ rs_nbtable_item_t rs_nbtable_item(const rs_nbtable_t *nt, uint32_t item)
 
         if (!e)
                 return (rs_nbtable_item_t){RS_ID_NONE, 0};
-        return (rs_nbtable_item_t){
-                e->category, e->popularity > RS_NO_POPULARITY &&
-                                             top > RS_NO_POPULARITY
-                                     ? exp2(e->popularity - top)
-                                     : 0};
+        return (rs_nbtable_item_t){e->category,
+                                   e->popularity > RS_NO_POPULARITY &&
+                                                   top > RS_NO_POPULARITY
+                                           ? exp2(e->popularity - top)
+                                           : 0};
 }
 
 size_t rs_nbtable_trending(const rs_nbtable_t *nt, const uint32_t **items)

@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from tap import BUILD, check, done  # noqa: E402
+from tap import BUILD, check, done, skip  # noqa: E402
 
 TOOL = os.path.join(BUILD, "tests", "stream_rss")
 
@@ -46,9 +46,18 @@ def test_scaled():
                   "--max-rate-users", "50000", "--dedupe-max", "100000")
     bounded(rows, 1.25, 1000)
     assert rows[1]["rate_users"] == 50000 and rows[1]["rate_evictions"] > 0, rows[1]
-    assert rows[1]["cooc_items"] == 2000 and rows[1]["cooc_evictions"] > 0, rows[1]
+    # max_items is per cooc-deltas partition (topology.partitions 6)
+    assert rows[1]["cooc_items"] == 6 * 2000 and rows[1]["cooc_evictions"] > 0, rows[1]
 
+
+NAME = "RSS after 300k users within 1.25x of after 100k (bounds scaled down)"
 
 if __name__ == "__main__":
-    check("RSS after 300k users within 1.25x of after 100k (bounds scaled down)", test_scaled)
+    if "ASAN_OPTIONS" in os.environ:
+        # AddressSanitizer keeps freed memory in quarantine (256 MB by
+        # default), so RSS follows the churn, not the live state
+        skip(NAME, "RSS under AddressSanitizer measures its quarantine; "
+             "make test runs it on the plain build")
+    else:
+        check(NAME, test_scaled)
     done()
