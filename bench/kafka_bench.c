@@ -319,7 +319,7 @@ static int cmd_worker(const opts_t *o)
         rs_diag_fini(&d);
         if (o->group)
                 pl->source.group = o->group;
-        if (!(w = rs_worker_new(pl, NULL, errstr, sizeof(errstr))))
+        if (!(w = rs_worker_new(pl, -1, NULL, errstr, sizeof(errstr))))
                 die("worker", errstr);
         deadline = mono_us() + 600 * 1000000LL;
         do {

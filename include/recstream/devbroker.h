@@ -11,8 +11,9 @@
 
 typedef struct rs_devbroker rs_devbroker_t;
 
-/* `brokers` mock brokers; `topics` are created with `partitions`
- * partitions (others are auto-created with the mock's default). With
+/* `brokers` mock brokers; `topics` (each NAME or NAME:PARTITIONS) are
+ * created with `partitions` partitions unless they say (others are
+ * auto-created with the mock's default). With
  * port > 0 the bootstrap address is 127.0.0.1:port, forwarded to the first
  * broker. Caller owns; NULL on failure with errstr. */
 rs_devbroker_t *rs_devbroker_new(int brokers, int partitions, int port,

@@ -124,16 +124,17 @@ void rs_sink_destroy(rs_sink_t *sink);
 int rs_sink_add_topic(rs_sink_t *sink, const char *name, char *errstr,
                       size_t errstr_size);
 
-/* Copies key, value and headers. Waits (serving delivery reports) while
+/* Copies key, value and headers; partition -1: the key's (librdkafka's
+ * partitioner). Waits (serving delivery reports) while
  * the local queue is full, until *stop (rs_sink_set_stop) is set.
  * RS_OK; RS_ERR_INVALID when librdkafka refuses the record itself (larger
  * than message.max.bytes): nothing was queued, nothing will be reported;
  * RS_ERR_TIMEOUT when asked to stop while the queue stayed full;
  * RS_ERR_KAFKA otherwise. */
-rs_err_t rs_sink_produce(rs_sink_t *sink, int topic, const void *key,
-                         size_t key_len, const void *value, size_t len,
-                         const rs_header_t *headers, size_t nheaders,
-                         void *msg_opaque);
+rs_err_t rs_sink_produce(rs_sink_t *sink, int topic, int32_t partition,
+                         const void *key, size_t key_len, const void *value,
+                         size_t len, const rs_header_t *headers,
+                         size_t nheaders, void *msg_opaque);
 /* Where produce looks, while it waits for room, whether to give up. */
 void rs_sink_set_stop(rs_sink_t *sink, const volatile sig_atomic_t *stop);
 /* Serves delivery reports; logs `event=delivery_stalled` (err) once when
@@ -148,6 +149,31 @@ int rs_sink_outstanding(rs_sink_t *sink);
 void rs_sink_purge(rs_sink_t *sink);
 /* The producer's message.max.bytes. */
 size_t rs_sink_max_message(const rs_sink_t *sink);
+
+/*
+ * Admin.
+ */
+
+/* A topic recstream needs: compacted or not. */
+typedef struct rs_topic_spec {
+        const char *name;
+        int partitions;
+        int compact; /* cleanup.policy=compact */
+} rs_topic_spec_t;
+
+/* Creates the topics that do not exist (CreateTopics), waiting at most
+ * timeout_ms, and logs what it finds: each created, each existing one
+ * with other partitions or another cleanup.policy (DescribeConfigs), or
+ * that the broker answers neither (the dev broker: then the caller's
+ * check of partitions is what remains). Never fails the caller. */
+void rs_kafka_create_topics(const rs_kv_list_t *common,
+                            const rs_topic_spec_t *specs, size_t n,
+                            int timeout_ms);
+/* The partition count of topic (auto-created by metadata when the broker
+ * does that), into *partitions. RS_ERR_NOENT when it has none in time. */
+rs_err_t rs_kafka_partitions(const rs_kv_list_t *common, const char *topic,
+                             int timeout_ms, int *partitions, char *errstr,
+                             size_t errstr_size);
 
 /*
  * Plain consumer for tools (tail) and tests: assign all partitions of a

@@ -33,15 +33,23 @@ typedef struct rs_worker_stats {
         uint64_t encode_failed;
         uint64_t items_applied; /* ItemMeta records applied to the catalog */
         uint64_t items_failed;  /* ... and not (dead-lettered) */
-        int assigned;           /* partitions */
+        /* the topology: deltas the user side produced (and their bytes),
+         * the item side consumed = applied + failed (dead-lettered);
+         * neighbour records the item side produced, the table applied */
+        uint64_t deltas_produced, deltas_delivered, delta_bytes;
+        uint64_t deltas_consumed, deltas_applied, deltas_failed;
+        uint64_t nb_produced, nb_delivered, nb_bytes, nb_applied, nb_failed;
+        int assigned; /* partitions */
 } rs_worker_stats_t;
 
 typedef struct rs_worker rs_worker_t;
 
-/* `pl` is borrowed and must outlive the worker. Connects and subscribes.
+/* `pl` is borrowed and must outlive the worker. `role` is RS_ROLE_* (-1:
+ * the pipeline's topology.role). Creates the internal topics when missing,
+ * loads the catalog and the neighbour table, connects and subscribes.
  * *stop (borrowed, may be NULL) is looked at wherever the worker would
  * wait for brokers. Caller owns; NULL on failure with errstr. */
-rs_worker_t *rs_worker_new(const rs_pipeline_t *pl,
+rs_worker_t *rs_worker_new(const rs_pipeline_t *pl, int role,
                            const volatile sig_atomic_t *stop, char *errstr,
                            size_t errstr_size);
 
@@ -56,6 +64,10 @@ rs_err_t rs_worker_step(rs_worker_t *w);
 rs_err_t rs_worker_close(rs_worker_t *w);
 
 void rs_worker_stats(const rs_worker_t *w, rs_worker_stats_t *st);
+/* Whether what this process produced has gone round: its deltas
+ * delivered and (with the item side here) applied and published, what it
+ * published read back into its neighbour table, its lists delivered. */
+int rs_worker_settled(const rs_worker_t *w);
 /* Count of decode failures with `reason` (rs_codec_reason names). */
 uint64_t rs_worker_drops(const rs_worker_t *w, const char *reason);
 /* Logs one `event=stats` line at info level: the books, every drop reason

@@ -65,20 +65,12 @@ static void on_delivery(void *opaque, void *msg_opaque, rs_err_t err,
                 c->ok++;
 }
 
-/* Writes n generated events to the pipeline's first input topic. */
-static int produce_events(const rs_pipeline_t *pl, long n, recent_t *recent,
-                          char *errstr, size_t errstr_size)
+/* Writes the next n events of gen to the pipeline's first input topic. */
+static int produce_events(const rs_pipeline_t *pl, rs_gen_t *gen, long n,
+                          recent_t *recent, char *errstr, size_t errstr_size)
 {
-        rs_gen_conf_t gc = {.seed = 7,
-                            .users = DEMO_USERS,
-                            .series = 24,
-                            .episodes = 6,
-                            .standalone = 300,
-                            .categories = 8,
-                            .start_ts = 1767225600000LL};
         counts_t dr = {0, 0};
         rs_intern_t *in = rs_intern_new();
-        rs_gen_t *gen = rs_gen_new(&gc);
         rs_codec_t *codec =
                 in ? rs_codec_new(pl->source.framing, in, errstr, errstr_size)
                    : NULL;
@@ -97,7 +89,7 @@ static int produce_events(const rs_pipeline_t *pl, long n, recent_t *recent,
                 rs_gen_next(gen, &ev);
                 remember(recent, &ev);
                 if (rs_codec_encode_event(codec, &ev, &buf, &len) ||
-                    rs_sink_produce(sink, 0, ev.user_id, strlen(ev.user_id),
+                    rs_sink_produce(sink, 0, -1, ev.user_id, strlen(ev.user_id),
                                     buf, len, NULL, 0, NULL)) {
                         rs_seterr(errstr, errstr_size, RS_ERR_ENCODE,
                                   "cannot produce event %ld", i);
@@ -114,9 +106,26 @@ static int produce_events(const rs_pipeline_t *pl, long n, recent_t *recent,
 out:
         rs_sink_destroy(sink);
         rs_codec_destroy(codec);
-        rs_gen_destroy(gen);
         rs_intern_destroy(in);
         return rc;
+}
+
+/* Steps the worker until it consumed `until` records and what it produced
+ * has gone round (its deltas applied, the lists published and read back),
+ * at most `seconds`. 0 when it got there. */
+static int run_until(rs_worker_t *w, unsigned long long until, double seconds)
+{
+        rs_worker_stats_t st;
+        double deadline = rs_cli_now() + seconds;
+
+        for (;;) {
+                rs_cli_signals_poll("demo");
+                if (rs_worker_step(w) || rs_cli_stop || rs_cli_now() > deadline)
+                        return -1;
+                rs_worker_stats(w, &st);
+                if (st.consumed >= until && rs_worker_settled(w))
+                        return 0;
+        }
 }
 
 static void show_user(const recent_t *recent, int u, const rs_recs_t *r,
@@ -223,6 +232,14 @@ int rs_cmd_demo(int argc, char **argv)
         rs_pipeline_t *pl = NULL;
         rs_worker_t *w = NULL;
         rs_worker_stats_t st;
+        rs_gen_conf_t gc = {.seed = 7,
+                            .users = DEMO_USERS,
+                            .series = 24,
+                            .episodes = 6,
+                            .standalone = 300,
+                            .categories = 8,
+                            .start_ts = 1767225600000LL};
+        rs_gen_t *gen = rs_gen_new(&gc);
         double t0 = rs_cli_now();
         recent_t *recent = calloc(1, sizeof(*recent));
 
@@ -263,27 +280,45 @@ int rs_cmd_demo(int argc, char **argv)
         }
         printf("pipeline:     %s (%s, config %s)\n", pl->name, path, pl->hash);
         rs_cli_watchdog(pl->shutdown_timeout + 5000);
+        /* its internal topics, which the mock cannot create on request */
+        if (rs_devbroker_create_topic(db, pl->topology.deltas_topic,
+                                      (int)pl->topology.partitions) ||
+            rs_devbroker_create_topic(db, pl->topology.neighbors_topic,
+                                      (int)pl->topology.partitions)) {
+                fprintf(stderr, "recstream: demo: cannot create topics\n");
+                goto out;
+        }
 
-        if (produce_events(pl, events, recent, errstr, sizeof(errstr))) {
+        /* Three quarters of the events, until the model learnt from them
+         * has gone round (user side → deltas → item side → neighbour
+         * lists → every replica's table); then the last quarter, whose
+         * users get lists from it. */
+        long first = events - events / 4;
+        if (produce_events(pl, gen, first, recent, errstr, sizeof(errstr))) {
                 fprintf(stderr, "recstream: demo: %s\n", errstr);
                 goto out;
         }
-        printf("produced:     %ld generated events to %s\n", events,
+        printf("produced:     %ld generated events to %s\n", first,
                pl->source.topics.v[0]);
-
-        if (!(w = rs_worker_new(pl, &rs_cli_stop, errstr, sizeof(errstr)))) {
+        if (!(w = rs_worker_new(pl, -1, &rs_cli_stop, errstr,
+                                sizeof(errstr)))) {
                 fprintf(stderr, "recstream: demo: %s\n", errstr);
                 goto out;
         }
-        double deadline = rs_cli_now() + 45;
-        for (;;) {
-                rs_cli_signals_poll("demo");
-                if (rs_worker_step(w) || rs_cli_stop || rs_cli_now() > deadline)
-                        break;
+        int late = run_until(w, (unsigned long long)first, 45);
+        if (!late) {
                 rs_worker_stats(w, &st);
-                if (st.consumed >= (unsigned long long)events &&
-                    st.delivered == st.produced)
-                        break;
+                printf("learnt:       %llu pair deltas applied, %llu "
+                       "neighbour records read back\n",
+                       (unsigned long long)st.deltas_applied,
+                       (unsigned long long)st.nb_applied);
+                if (produce_events(pl, gen, events - first, recent, errstr,
+                                   sizeof(errstr))) {
+                        fprintf(stderr, "recstream: demo: %s\n", errstr);
+                        goto out;
+                }
+                printf("produced:     %ld more\n", events - first);
+                late = run_until(w, (unsigned long long)events, 45);
         }
         rs_worker_stats(w, &st);
         rs_err_t err = rs_worker_close(w);
@@ -317,6 +352,7 @@ out:
         rs_worker_close(w);
         rs_pipeline_destroy(pl);
         rs_devbroker_destroy(db);
+        rs_gen_destroy(gen);
         free(recent);
         return rc;
 }

@@ -14,12 +14,14 @@
 
 static const char usage[] =
         "usage: recstream dev-broker [--brokers N] [--partitions P] "
-        "[--port PORT] [--topic NAME]...\n"
+        "[--port PORT] [--topic NAME[:PARTITIONS]]...\n"
         "Runs librdkafka's mock cluster on 127.0.0.1 until SIGINT/SIGTERM\n"
         "(SIGHUP is logged and ignored) and prints its bootstrap address on\n"
-        "stdout. --topic (repeatable) creates topics with P partitions\n"
-        "(default video.behavior and video.recs); others are auto-created\n"
-        "with 4.\n"
+        "stdout. --topic (repeatable) creates topics with P partitions or\n"
+        "its own (default what pipelines/video.yaml needs: video.behavior,\n"
+        "video.recs, and video.cooc-deltas and video.item-neighbors with 6,\n"
+        "its topology.partitions: the mock answers no CreateTopics); others\n"
+        "are auto-created with 4.\n"
         "\n"
         "Fault injection: each line on stdin is one command, answered on\n"
         "stdout with one line, `ok` or `error: WHY`, once it took effect.\n"
@@ -112,8 +114,12 @@ int rs_cmd_devbroker(int argc, char **argv)
                 {"brokers", 1, NULL, 'n'}, {"partitions", 1, NULL, 'p'},
                 {"port", 1, NULL, 'P'},    {"topic", 1, NULL, 't'},
                 {"help", 0, NULL, 'h'},    {NULL, 0, NULL, 0}};
-        const char *topics[32] = {"video.behavior", "video.recs"};
-        size_t ntopics = 2;
+        /* what pipelines/video.yaml needs, its internal topics with
+         * topology.partitions (6) partitions */
+        const char *topics[32] = {"video.behavior", "video.recs",
+                                  "video.cooc-deltas:6",
+                                  "video.item-neighbors:6"};
+        size_t ntopics = 4;
         int brokers = 1, partitions = 4, port = 0, own_topics = 0, c;
         char errstr[512];
         rs_devbroker_t *db;

@@ -152,7 +152,7 @@ int rs_cmd_produce(int argc, char **argv)
                         bad++;
                         continue;
                 }
-                if (rs_sink_produce(sink, 0, ev.user_id, strlen(ev.user_id),
+                if (rs_sink_produce(sink, 0, -1, ev.user_id, strlen(ev.user_id),
                                     buf, len, NULL, 0, NULL))
                         goto out;
                 sent++;

@@ -15,18 +15,41 @@
         "1 MiB);\nlarger files and lists over their documented lengths are "   \
         "errors (exit 2)."
 
-static const char *config_arg(int argc, char **argv, const char *usage)
+/* -c FILE (and, with `role` not NULL, --role all|users|items into it:
+ * -1 when not given). "" after --help; NULL on a usage error. */
+static const char *config_arg(int argc, char **argv, const char *usage,
+                              int *role)
 {
         static const struct option opts[] = {{"config", 1, NULL, 'c'},
+                                             {"role", 1, NULL, 'r'},
                                              {"help", 0, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
+        static const char *const roles[] = {"all", "users", "items"};
         const char *path = NULL;
         int c;
 
         optind = 1;
+        if (role)
+                *role = -1;
         while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
                 switch (c) {
                 case 'c': path = optarg; break;
+                case 'r':
+                        if (!role)
+                                goto bad;
+                        for (*role = 2;
+                             *role >= 0 && strcmp(optarg, roles[*role]);
+                             (*role)--)
+                                ;
+                        if (*role < 0) {
+                                fprintf(stderr,
+                                        "recstream: --role takes all, users "
+                                        "or items, not '%s'\n",
+                                        optarg);
+                                path = NULL;
+                                goto bad;
+                        }
+                        break;
                 case 'h': printf("usage: %s\n", usage); return "";
                 default: path = NULL; goto bad;
                 }
@@ -40,8 +63,8 @@ bad:
 
 int rs_cmd_validate(int argc, char **argv)
 {
-        const char *path =
-                config_arg(argc, argv, "recstream validate -c FILE" USAGE_ENV);
+        const char *path = config_arg(
+                argc, argv, "recstream validate -c FILE" USAGE_ENV, NULL);
         rs_pipeline_t *pl;
 
         if (!path)
@@ -57,11 +80,16 @@ int rs_cmd_validate(int argc, char **argv)
 
 int rs_cmd_run(int argc, char **argv)
 {
-        const char *path = config_arg(argc, argv,
-                                      "recstream run -c FILE" USAGE_ENV
-                                      "\nSIGINT/SIGTERM: deliver, commit and "
-                                      "exit 0. SIGHUP is logged (no live\n"
-                                      "reload yet) and ignored.");
+        int role;
+        const char *path = config_arg(
+                argc, argv,
+                "recstream run -c FILE [--role all|users|items]" USAGE_ENV
+                "\n--role overrides the pipeline's topology.role: users "
+                "consumes the input\nand produces lists and pair deltas; "
+                "items consumes the deltas and\npublishes neighbour lists; "
+                "all runs both.\nSIGINT/SIGTERM: deliver, commit and exit "
+                "0. SIGHUP is logged (no live\nreload yet) and ignored.",
+                &role);
         char errstr[512];
         rs_pipeline_t *pl;
         rs_worker_t *w;
@@ -77,7 +105,8 @@ int rs_cmd_run(int argc, char **argv)
         /* the worker bounds its drain by shutdown_timeout; this bounds
          * what might still wait beyond it */
         rs_cli_watchdog(pl->shutdown_timeout + 5000);
-        if (!(w = rs_worker_new(pl, &rs_cli_stop, errstr, sizeof(errstr)))) {
+        if (!(w = rs_worker_new(pl, role, &rs_cli_stop, errstr,
+                                sizeof(errstr)))) {
                 rs_log(RS_LOG_ERR,
                        "component=worker event=start_failed "
                        "reason=\"%s\"",

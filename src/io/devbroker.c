@@ -191,12 +191,29 @@ rs_devbroker_t *rs_devbroker_new(int brokers, int partitions, int port,
         }
         snprintf(db->bootstrap, sizeof(db->bootstrap), "%s",
                  rd_kafka_mock_cluster_bootstraps(db->mc));
-        for (size_t i = 0; i < ntopics; i++)
-                if (rs_devbroker_create_topic(db, topics[i], partitions)) {
-                        rs_seterr(errstr, errstr_size, RS_ERR_KAFKA,
-                                  "cannot create topic %s", topics[i]);
+        for (size_t i = 0; i < ntopics; i++) {
+                /* NAME or NAME:PARTITIONS */
+                char name[256];
+                const char *colon = strrchr(topics[i], ':');
+                int n = partitions;
+                size_t len =
+                        colon ? (size_t)(colon - topics[i]) : strlen(topics[i]);
+                if (colon && (n = atoi(colon + 1)) <= 0)
+                        n = -1;
+                if (len >= sizeof(name) || n < 0) {
+                        rs_seterr(errstr, errstr_size, RS_ERR_INVALID,
+                                  "bad topic '%s' (NAME or NAME:PARTITIONS)",
+                                  topics[i]);
                         goto fail;
                 }
+                memcpy(name, topics[i], len);
+                name[len] = '\0';
+                if (rs_devbroker_create_topic(db, name, n)) {
+                        rs_seterr(errstr, errstr_size, RS_ERR_KAFKA,
+                                  "cannot create topic %s", name);
+                        goto fail;
+                }
+        }
         if (port > 0 && start_forwarder(db, port, errstr, errstr_size))
                 goto fail;
         return db;

@@ -845,10 +845,10 @@ void rs_sink_destroy(rs_sink_t *sink)
         free(sink);
 }
 
-rs_err_t rs_sink_produce(rs_sink_t *sink, int topic, const void *key,
-                         size_t key_len, const void *value, size_t len,
-                         const rs_header_t *headers, size_t nheaders,
-                         void *msg_opaque)
+rs_err_t rs_sink_produce(rs_sink_t *sink, int topic, int32_t partition,
+                         const void *key, size_t key_len, const void *value,
+                         size_t len, const rs_header_t *headers,
+                         size_t nheaders, void *msg_opaque)
 {
         for (;;) {
                 rd_kafka_headers_t *hdrs = NULL;
@@ -861,6 +861,9 @@ rs_err_t rs_sink_produce(rs_sink_t *sink, int topic, const void *key,
                 }
                 rd_kafka_resp_err_t err = rd_kafka_producev(
                         sink->rk, RD_KAFKA_V_RKT(sink->rkt[topic]),
+                        RD_KAFKA_V_PARTITION(partition < 0
+                                                     ? RD_KAFKA_PARTITION_UA
+                                                     : partition),
                         RD_KAFKA_V_KEY(key, key_len),
                         RD_KAFKA_V_VALUE((void *)value, len),
                         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
@@ -946,6 +949,144 @@ void rs_sink_purge(rs_sink_t *sink)
 size_t rs_sink_max_message(const rs_sink_t *sink)
 {
         return sink->max_message;
+}
+
+/*
+ * Admin.
+ */
+
+/* A short-lived producer handle for admin requests and metadata. */
+static rd_kafka_t *admin_new(const rs_kv_list_t *common, client_t *cl,
+                             char *errstr, size_t errstr_size)
+{
+        rd_kafka_conf_t *kconf = make_conf(NULL, common, NULL, NULL,
+                                           &cl->secrets, errstr, errstr_size);
+        rd_kafka_t *rk;
+
+        if (!kconf)
+                return NULL;
+        cl->name = "admin";
+        rd_kafka_conf_set_opaque(kconf, cl);
+        if (!(rk = rd_kafka_new(RD_KAFKA_PRODUCER, kconf, errstr,
+                                errstr_size))) {
+                scrub(&cl->secrets, errstr, errstr_size);
+                rd_kafka_conf_destroy(kconf);
+                return NULL;
+        }
+        rd_kafka_set_log_queue(rk, NULL);
+        return rk;
+}
+
+void rs_kafka_create_topics(const rs_kv_list_t *common,
+                            const rs_topic_spec_t *specs, size_t n,
+                            int timeout_ms)
+{
+        client_t cl = {0};
+        char errstr[512];
+        rd_kafka_t *rk = admin_new(common, &cl, errstr, sizeof(errstr));
+        rd_kafka_NewTopic_t **nt = calloc(n, sizeof(*nt));
+        rd_kafka_queue_t *q = rk ? rd_kafka_queue_new(rk) : NULL;
+        rd_kafka_event_t *ev = NULL;
+
+        if (!rk || !nt || !q) {
+                rs_log(RS_LOG_WARNING,
+                       "component=admin event=create_topics_failed "
+                       "reason=\"%s\"",
+                       rk ? "out of memory" : errstr);
+                goto out;
+        }
+        for (size_t i = 0; i < n; i++) {
+                nt[i] = rd_kafka_NewTopic_new(specs[i].name,
+                                              specs[i].partitions, -1, NULL, 0);
+                if (nt[i] && specs[i].compact)
+                        rd_kafka_NewTopic_set_config(nt[i], "cleanup.policy",
+                                                     "compact");
+        }
+        rd_kafka_AdminOptions_t *opt =
+                rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+        rd_kafka_AdminOptions_set_request_timeout(opt, timeout_ms, NULL, 0);
+        rd_kafka_CreateTopics(rk, nt, n, opt, q);
+        rd_kafka_AdminOptions_destroy(opt);
+        ev = rd_kafka_queue_poll(q, timeout_ms + 1000);
+        const rd_kafka_CreateTopics_result_t *res =
+                ev ? rd_kafka_event_CreateTopics_result(ev) : NULL;
+        if (!res || rd_kafka_event_error(ev)) {
+                /* the dev broker answers no CreateTopics: what a metadata
+                 * request auto-creates, or what `dev-broker` made, stands */
+                rs_log(RS_LOG_NOTICE,
+                       "component=admin event=create_topics_unsupported "
+                       "reason=\"%s\" msg=\"the broker did not create "
+                       "topics: they must exist (dev-broker makes the "
+                       "shipped pipelines')\"",
+                       ev ? rd_kafka_event_error_string(ev) : "timed out");
+                goto out;
+        }
+        size_t nres;
+        const rd_kafka_topic_result_t **tr =
+                rd_kafka_CreateTopics_result_topics(res, &nres);
+        for (size_t i = 0; i < nres; i++) {
+                rd_kafka_resp_err_t e = rd_kafka_topic_result_error(tr[i]);
+                if (!e)
+                        rs_log(RS_LOG_INFO,
+                               "component=admin event=topic_created topic=%s",
+                               rd_kafka_topic_result_name(tr[i]));
+                else if (e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+                        rs_log(RS_LOG_WARNING,
+                               "component=admin event=topic_not_created "
+                               "topic=%s reason=\"%s\"",
+                               rd_kafka_topic_result_name(tr[i]),
+                               rd_kafka_topic_result_error_string(tr[i]));
+        }
+out:
+        if (ev)
+                rd_kafka_event_destroy(ev);
+        for (size_t i = 0; nt && i < n; i++)
+                if (nt[i])
+                        rd_kafka_NewTopic_destroy(nt[i]);
+        free(nt);
+        if (q)
+                rd_kafka_queue_destroy(q);
+        if (rk)
+                rd_kafka_destroy(rk);
+        secrets_fini(&cl.secrets);
+}
+
+rs_err_t rs_kafka_partitions(const rs_kv_list_t *common, const char *topic,
+                             int timeout_ms, int *partitions, char *errstr,
+                             size_t errstr_size)
+{
+        client_t cl = {0};
+        rd_kafka_t *rk = admin_new(common, &cl, errstr, errstr_size);
+        rs_err_t rc = RS_ERR_NOENT;
+
+        *partitions = 0;
+        if (!rk) {
+                secrets_fini(&cl.secrets);
+                return RS_ERR_KAFKA;
+        }
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+        int64_t until = rs_mono_ms() + timeout_ms;
+        while (rc && rs_mono_ms() < until) {
+                const struct rd_kafka_metadata *md = NULL;
+                if (rd_kafka_metadata(rk, 0, rkt, &md, 1000) ==
+                    RD_KAFKA_RESP_ERR_NO_ERROR) {
+                        if (md->topic_cnt == 1 && !md->topics[0].err &&
+                            md->topics[0].partition_cnt > 0) {
+                                *partitions = md->topics[0].partition_cnt;
+                                rc = RS_OK;
+                        }
+                        rd_kafka_metadata_destroy(md);
+                }
+                if (rc)
+                        rd_kafka_poll(rk, 100);
+        }
+        if (rc)
+                rs_seterr(errstr, errstr_size, rc,
+                          "topic %s not found within %d ms", topic, timeout_ms);
+        rd_kafka_topic_destroy(rkt);
+        rd_kafka_destroy(rk);
+        secrets_fini(&cl.secrets);
+        return rc;
 }
 
 /*

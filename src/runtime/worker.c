@@ -1,4 +1,14 @@
-/* worker.c — the consume → stages → produce loop, with its dead letters.
+/* worker.c — a pipeline's process on Kafka, by role (DESIGN §3):
+ *
+ *  - the user side consumes the input (group <p>.users), runs the stage
+ *    chain, produces UserRecs, dead letters and the pairs stage's deltas
+ *    (to <p>.cooc-deltas, at the partition each names), and scores from a
+ *    neighbour table that follows <p>.item-neighbors from its start;
+ *  - the item side consumes the deltas (group <p>.items), applies each to
+ *    its partition's cooccur instance and produces what they publish to
+ *    <p>.item-neighbors (compacted, keyed by item id); when no delta came
+ *    for topology.settle_after it publishes everything that changed;
+ *  - role all runs both in one process, through the same topics.
  *
  * Every polled record ends one of four ways, and the books count each:
  * processed (it reached the end of the stages), dead-lettered (it could
@@ -32,8 +42,18 @@
 /* Room left in a dead letter for its key and headers. */
 #define DLQ_OVERHEAD 8192
 
-/* What a delivery report is for: the low bits of its opaque. */
-enum { OUT_RECS, OUT_DLQ, OUT_DLQ_UNTICKETED };
+/* What a delivery report is for: the low bits of its opaque; the rest is
+ * the ticket of the batch (of the user side's source or the item side's)
+ * that waits for it. */
+enum {
+        OUT_RECS,      /* UserRecs: user side */
+        OUT_DLQ,       /* a dead letter of the user side's input */
+        OUT_DLQ_ITEMS, /* ... of the item side's input (deltas) */
+        OUT_NOTICKET,  /* a catalog dead letter, a settle's record */
+        OUT_DELTA,     /* a pair delta: user side */
+        OUT_NB,        /* a neighbour record: item side */
+};
+#define KIND_BITS 3
 
 typedef struct origin {
         const char *topic; /* as librdkafka names it (pointer compared) */
@@ -44,12 +64,23 @@ typedef struct origin {
 struct rs_worker {
         const rs_pipeline_t *pl;
         const volatile sig_atomic_t *stop;
+        int users, items_side; /* which sides run here */
         rs_intern_t *strings;
         rs_codec_t *in, *out;
-        rs_source_t *src;
+        rs_codec_t *internal; /* deltas and neighbour records */
+        rs_source_t *src;     /* user side: the input */
         rs_sink_t *sink;
-        rs_local_t *local; /* both sides in this process */
+        int t_deltas, t_nb; /* sink topics */
+        rs_nbtable_t *table;
+        rs_reader_t *nbr; /* follows item-neighbors into table */
         rs_chain_t *chain;
+        /* item side */
+        rs_source_t *isrc;
+        rs_items_t *items_part;
+        rs_msg_t *imsgs;
+        uint64_t iticket;   /* of the delta batch being processed */
+        int64_t last_delta; /* monotonic ms a delta last came */
+        const rs_delta_t *cur_delta;
         rs_catalog_t *catalog;
         rs_reader_t *items; /* ItemMeta topic, NULL when none */
         rs_codec_t *items_codec;
@@ -69,6 +100,11 @@ struct rs_worker {
         int norigins;
         int64_t next_stats;
 };
+
+static rs_source_t *src_of(rs_worker_t *w, int kind)
+{
+        return kind == OUT_DLQ_ITEMS || kind == OUT_NB ? w->isrc : w->src;
+}
 
 static void count_drop(rs_worker_t *w, const char *reason)
 {
@@ -114,15 +150,22 @@ static int origin_of(rs_worker_t *w, const char *topic)
 
 static void *opaque_of(uint64_t ticket, int kind)
 {
-        return (void *)(uintptr_t)(ticket << 2 | (uint64_t)kind);
+        if (ticket == NO_TICKET)
+                kind = OUT_NOTICKET;
+        return (void *)(uintptr_t)(ticket << KIND_BITS | (uint64_t)kind);
 }
 
 static void on_delivery(void *opaque, void *msg_opaque, rs_err_t err,
                         const char *reason)
 {
         rs_worker_t *w = opaque;
-        uint64_t v = (uint64_t)(uintptr_t)msg_opaque, ticket = v >> 2;
-        int kind = (int)(v & 3), dlq = kind != OUT_RECS;
+        uint64_t v = (uint64_t)(uintptr_t)msg_opaque;
+        uint64_t ticket = v >> KIND_BITS;
+        int kind = (int)(v & ((1u << KIND_BITS) - 1));
+        int dlq = kind == OUT_DLQ || kind == OUT_DLQ_ITEMS;
+        static const char *const what[] = {"recs",        "dead_letter",
+                                           "dead_letter", "unticketed",
+                                           "delta",       "neighbors"};
 
         if (err == RS_ERR_KAFKA) {
                 /* The broker refuses this record for good: retrying, or
@@ -134,7 +177,7 @@ static void on_delivery(void *opaque, void *msg_opaque, rs_err_t err,
                         w->st.recs_rejected++;
                 rs_log(RS_LOG_ERR,
                        "component=sink event=rejected what=%s reason=\"%s\"",
-                       dlq ? "dead_letter" : "recs", reason);
+                       what[kind], reason);
         } else if (err) {
                 /* librdkafka retried until message.timeout.ms: the output
                  * is lost, so its offsets must never be stored. Stop. */
@@ -144,16 +187,41 @@ static void on_delivery(void *opaque, void *msg_opaque, rs_err_t err,
                         rs_log(RS_LOG_ERR,
                                "component=sink event=delivery_failed "
                                "what=%s reason=\"%s\"",
-                               dlq ? "dead_letter" : "recs", reason);
+                               what[kind], reason);
                 }
                 return;
         } else if (dlq) {
                 w->st.dlq_delivered++;
-        } else {
+        } else if (kind == OUT_DELTA) {
+                w->st.deltas_delivered++;
+        } else if (kind == OUT_NB) {
+                w->st.nb_delivered++;
+        } else if (kind == OUT_RECS) {
                 w->st.delivered++;
         }
-        if (kind != OUT_DLQ_UNTICKETED && ticket != (NO_TICKET >> 2))
-                rs_source_release(w->src, ticket);
+        if (kind != OUT_NOTICKET)
+                rs_source_release(src_of(w, kind), ticket);
+}
+
+/* Produces a record of `kind` whose ticket (NO_TICKET: none) is held
+ * until the broker acknowledges it. RS_ERR_INVALID: the record is over
+ * message.max.bytes and was not sent (the hold is released). On any
+ * other failure the hold is never released, so the batch's offsets are
+ * never stored: its records are consumed again on restart. */
+static rs_err_t produce_held(rs_worker_t *w, int kind, uint64_t ticket,
+                             int topic, int32_t partition, const void *key,
+                             size_t klen, const void *buf, size_t len,
+                             const rs_header_t *h, size_t nh)
+{
+        rs_err_t err;
+
+        if (ticket != NO_TICKET)
+                rs_source_hold(src_of(w, kind), ticket);
+        err = rs_sink_produce(w->sink, topic, partition, key, klen, buf, len,
+                              h, nh, opaque_of(ticket, kind));
+        if (err == RS_ERR_INVALID && ticket != NO_TICKET)
+                rs_source_release(src_of(w, kind), ticket);
+        return err;
 }
 
 /* Milliseconds left before the shutdown deadline, or `ms` when none. */
@@ -193,12 +261,8 @@ static rs_err_t emit(void *opaque, const rs_recs_t *recs)
                        rs_codec_error(w->out));
                 return RS_OK; /* a bug of ours; counted, not fatal */
         }
-        if (w->ticket != NO_TICKET)
-                rs_source_hold(w->src, w->ticket);
-        /* On failure the hold is never released, so the batch's offsets
-         * are never stored: the records are consumed again on restart. */
-        err = rs_sink_produce(w->sink, 0, key, klen, buf, len, NULL, 0,
-                              opaque_of(w->ticket, OUT_RECS));
+        err = produce_held(w, OUT_RECS, w->ticket, 0, -1, key, klen, buf, len,
+                           NULL, 0);
         if (err == RS_ERR_INVALID) {
                 /* larger than message.max.bytes: cannot be published */
                 w->st.recs_rejected++;
@@ -206,8 +270,6 @@ static rs_err_t emit(void *opaque, const rs_recs_t *recs)
                        "component=sink event=rejected what=recs bytes=%zu "
                        "max=%zu",
                        len, rs_sink_max_message(w->sink));
-                if (w->ticket != NO_TICKET)
-                        rs_source_release(w->src, w->ticket);
                 return RS_OK;
         }
         if (err)
@@ -220,9 +282,9 @@ static rs_err_t emit(void *opaque, const rs_recs_t *recs)
  * its origin in headers, holding `ticket` (NO_TICKET: none) until the
  * broker acknowledges it. A fatal error only when the producer could not
  * take it (stopping while the brokers are away). */
-static rs_err_t dead_letter(rs_worker_t *w, const rs_msg_t *m, uint64_t ticket,
-                            const char *stage, const char *reason,
-                            const char *detail)
+static rs_err_t dead_letter(rs_worker_t *w, const rs_msg_t *m, int kind,
+                            uint64_t ticket, const char *stage,
+                            const char *reason, const char *detail)
 {
         char part[16], off[24], ts[24], trunc[24];
         origin_t *o = &w->origins[origin_of(w, m->topic)];
@@ -273,16 +335,10 @@ static rs_err_t dead_letter(rs_worker_t *w, const rs_msg_t *m, uint64_t ticket,
                                         strlen(trunc)};
                 len = max;
         }
-        if (ticket != NO_TICKET)
-                rs_source_hold(w->src, ticket);
-        err = rs_sink_produce(
-                w->sink, o->dlq, m->key, m->key_len, m->value, len, h, nh,
-                opaque_of(ticket,
-                          ticket != NO_TICKET ? OUT_DLQ : OUT_DLQ_UNTICKETED));
+        err = produce_held(w, kind, ticket, o->dlq, -1, m->key, m->key_len,
+                           m->value, len, h, nh);
         if (err == RS_ERR_INVALID) { /* cannot happen with the cut above */
                 w->st.dlq_rejected++;
-                if (ticket != NO_TICKET)
-                        rs_source_release(w->src, ticket);
                 return RS_OK;
         }
         if (err)
@@ -323,7 +379,8 @@ static void read_items(rs_worker_t *w, int timeout_ms)
                                "partition=%d offset=%" PRId64
                                " reason=%s detail=\"%s\"",
                                (int)m->partition, m->offset, reason, detail);
-                        dead_letter(w, m, NO_TICKET, "catalog", reason, detail);
+                        dead_letter(w, m, OUT_NOTICKET, NO_TICKET, "catalog",
+                                    reason, detail);
                         continue;
                 }
                 w->st.items_applied++;
@@ -331,19 +388,264 @@ static void read_items(rs_worker_t *w, int timeout_ms)
         rs_intern_collect(w->strings); /* the ids of rejected records */
 }
 
-rs_worker_t *rs_worker_new(const rs_pipeline_t *pl,
+/*
+ * The topics between the two sides.
+ */
+
+/* The pairs stage's delta of the batch being processed: produced to its
+ * partition of cooc-deltas, holding the batch until it is acknowledged. */
+static rs_err_t send_delta(void *opaque, const rs_delta_t *d)
+{
+        rs_worker_t *w = opaque;
+        const void *buf;
+        size_t len;
+        rs_err_t err;
+
+        if ((err = rs_codec_encode_delta(w->internal, d, &buf, &len))) {
+                w->st.encode_failed++;
+                rs_log(RS_LOG_ERR,
+                       "component=pairs event=encode_failed reason=\"%s\"",
+                       rs_codec_error(w->internal));
+                return RS_OK;
+        }
+        err = produce_held(w, OUT_DELTA, w->ticket, w->t_deltas, d->partition,
+                           NULL, 0, buf, len, NULL, 0);
+        if (err == RS_ERR_INVALID) {
+                /* over message.max.bytes: a batch too large for one record */
+                w->st.recs_rejected++;
+                rs_log(RS_LOG_ERR,
+                       "component=pairs event=rejected bytes=%zu max=%zu "
+                       "msg=\"lower source.batch_size or pairs.max_pairs\"",
+                       len, rs_sink_max_message(w->sink));
+                return RS_OK;
+        }
+        if (err)
+                return err;
+        w->st.deltas_produced++;
+        w->st.delta_bytes += len;
+        return RS_OK;
+}
+
+static const char *topic_name(void *opaque, uint16_t topic)
+{
+        rs_worker_t *w = opaque;
+        return topic < w->norigins ? w->origins[topic].name : "";
+}
+
+/* What the item side publishes: produced to item-neighbors keyed by item
+ * id (a tombstone: a null value), holding the delta batch being applied. */
+static rs_err_t send_nb(void *opaque, const rs_nb_rec_t *r)
+{
+        rs_worker_t *w = opaque;
+        const void *buf = NULL;
+        size_t len = 0, klen;
+        char pkey[16];
+        const char *key;
+        rs_err_t err;
+
+        if (r->kind == RS_NB_PARTITION) {
+                klen = rs_nb_partition_key(r->partition, pkey);
+                key = pkey;
+        } else if (!(key = rs_intern_str(w->strings, r->item, &klen))) {
+                return RS_OK;
+        }
+        if (!r->deleted &&
+            (err = rs_codec_encode_nb(w->internal, r, &buf, &len))) {
+                w->st.encode_failed++;
+                return RS_OK;
+        }
+        err = produce_held(w, OUT_NB, w->iticket, w->t_nb, -1, key, klen, buf,
+                           len, NULL, 0);
+        if (err == RS_ERR_INVALID) {
+                w->st.recs_rejected++;
+                rs_log(RS_LOG_ERR,
+                       "component=cooccur event=rejected bytes=%zu max=%zu "
+                       "msg=\"lower cooccur.max_neighbors\"",
+                       len, rs_sink_max_message(w->sink));
+                return RS_OK;
+        }
+        if (err)
+                return err;
+        w->st.nb_produced++;
+        w->st.nb_bytes += len;
+        return RS_OK;
+}
+
+/* Applies what arrived on item-neighbors to the table (at most a batch),
+ * waiting up to timeout_ms for the first record. */
+static void read_neighbors(rs_worker_t *w, int timeout_ms)
+{
+        const rs_msg_t *m;
+        rs_nb_rec_t r;
+
+        for (int k = 0;
+             k < 10000 && (m = rs_reader_next(w->nbr, k ? 0 : timeout_ms));
+             k++) {
+                rs_err_t err;
+                if (!m->value) { /* a tombstone: the item is gone */
+                        const char *why = rs_event_check_id(
+                                m->key, m->key_len,
+                                (size_t)w->pl->source.max_id_bytes);
+                        uint32_t id = why ? RS_ID_NONE
+                                          : rs_intern_id(w->strings, m->key,
+                                                         m->key_len);
+                        r = (rs_nb_rec_t){.kind = RS_NB_ITEM,
+                                          .item = id,
+                                          .deleted = 1,
+                                          .updated_ts = INT64_MIN};
+                        err = id == RS_ID_NONE ? RS_ERR_DECODE
+                                               : rs_nbtable_apply(w->table, &r);
+                } else if (!(err = rs_codec_decode_nb(w->internal, m->value,
+                                                      m->len, &r))) {
+                        err = rs_nbtable_apply(w->table, &r);
+                }
+                if (err && err != RS_ERR_FULL) {
+                        w->st.nb_failed++;
+                        rs_log(RS_LOG_WARNING,
+                               "component=neighbors event=bad_record "
+                               "partition=%d offset=%" PRId64
+                               " reason=%s detail=\"%s\"",
+                               (int)m->partition, m->offset,
+                               rs_codec_reason(w->internal),
+                               rs_codec_error(w->internal));
+                        continue;
+                }
+                w->st.nb_applied++;
+        }
+        rs_intern_collect(w->strings);
+}
+
+/* Creates the internal topics when missing (Admin API) and checks that
+ * cooc-deltas has topology.partitions partitions: items hash to them. */
+static rs_err_t ensure_topics(rs_worker_t *w, char *errstr, size_t errstr_size)
+{
+        const rs_topology_conf_t *t = &w->pl->topology;
+        rs_topic_spec_t specs[] = {
+                {t->deltas_topic, (int)t->partitions, 0},
+                {t->neighbors_topic, (int)t->partitions, 1},
+        };
+        int parts = 0;
+        rs_err_t err;
+
+        rs_kafka_create_topics(&w->pl->kafka, specs, 2, 10000);
+        if ((err = rs_kafka_partitions(&w->pl->kafka, t->deltas_topic, 10000,
+                                       &parts, errstr, errstr_size)))
+                return err;
+        if (parts != (int)t->partitions)
+                return rs_seterr(errstr, errstr_size, RS_ERR_INVALID,
+                                 "%s has %d partitions, topology.partitions "
+                                 "is %lld: items would go to the wrong "
+                                 "instance (make them agree)",
+                                 t->deltas_topic, parts,
+                                 (long long)t->partitions);
+        return RS_OK;
+}
+
+static rs_err_t start_users(rs_worker_t *w, char *errstr, size_t errstr_size)
+{
+        const rs_pipeline_t *pl = w->pl;
+        const rs_source_conf_t *sc = &pl->source;
+        const void *cc = rs_pipeline_stage_conf(pl, "cooccur");
+
+        if (!(w->table = rs_nbtable_new(w->strings,
+                                        (size_t)pl->topology.max_neighbor_items,
+                                        cc ? rs_cooc_trending_size(cc) : 1)))
+                return rs_seterr(errstr, errstr_size, RS_ERR_NOMEM,
+                                 "out of memory");
+        rs_delta_sink_t deltas = {send_delta, topic_name, w,
+                                  (int32_t)pl->topology.partitions};
+        if (!(w->chain = rs_chain_new(pl, w->strings, w->catalog, w->table,
+                                      &deltas, errstr, errstr_size)))
+                return RS_ERR_INVALID;
+        if (cc) {
+                /* the neighbour table as it is now, before the first list */
+                if (!(w->nbr = rs_reader_new(&pl->kafka, NULL,
+                                             pl->topology.neighbors_topic, 1,
+                                             10000, errstr, errstr_size)))
+                        return RS_ERR_KAFKA;
+                int64_t until = rs_mono_ms() + 60000;
+                while (!rs_reader_caught_up(w->nbr) && rs_mono_ms() < until &&
+                       !(w->stop && *w->stop))
+                        read_neighbors(w, 100);
+                if (!rs_reader_caught_up(w->nbr))
+                        return rs_seterr(errstr, errstr_size, RS_ERR_TIMEOUT,
+                                         "the neighbour topic %s did not "
+                                         "load in 60 s",
+                                         pl->topology.neighbors_topic);
+                rs_log(RS_LOG_INFO,
+                       "component=neighbors event=loaded topic=%s items=%zu "
+                       "records=%" PRIu64,
+                       pl->topology.neighbors_topic, rs_nbtable_items(w->table),
+                       w->st.nb_applied);
+        }
+        rs_consumer_conf_t ccf = {
+                .topics = &sc->topics,
+                .group = sc->group,
+                .from_latest = sc->auto_offset_reset == RS_OFFSET_LATEST,
+                .batch_size = (size_t)sc->batch_size,
+                .max_inflight = (size_t)sc->max_inflight_batches,
+                .kafka = &sc->kafka,
+        };
+        if (!(w->src = rs_source_new(&pl->kafka, &ccf, on_drain, w, errstr,
+                                     errstr_size)))
+                return RS_ERR_KAFKA;
+        return RS_OK;
+}
+
+static rs_err_t start_items(rs_worker_t *w, char *errstr, size_t errstr_size)
+{
+        const rs_pipeline_t *pl = w->pl;
+        const char *deltas[] = {pl->topology.deltas_topic};
+        const rs_strings_t topics = {deltas, 1};
+        rs_nb_sink_t out = {send_nb, w};
+
+        if (!(w->items_part =
+                      rs_items_new(pl, w->strings, &out, errstr, errstr_size)))
+                return RS_ERR_INVALID;
+        if (!(w->imsgs =
+                      calloc((size_t)pl->source.batch_size, sizeof(*w->imsgs))))
+                return rs_seterr(errstr, errstr_size, RS_ERR_NOMEM,
+                                 "out of memory");
+        rs_consumer_conf_t ccf = {
+                .topics = &topics,
+                .group = pl->topology.items_group,
+                .from_latest = 0,
+                .batch_size = (size_t)pl->source.batch_size,
+                .max_inflight = (size_t)pl->source.max_inflight_batches,
+                .kafka = &pl->source.kafka,
+        };
+        if (!(w->isrc = rs_source_new(&pl->kafka, &ccf, on_drain, w, errstr,
+                                      errstr_size)))
+                return RS_ERR_KAFKA;
+        w->last_delta = rs_mono_ms();
+        return RS_OK;
+}
+
+rs_worker_t *rs_worker_new(const rs_pipeline_t *pl, int role,
                            const volatile sig_atomic_t *stop, char *errstr,
                            size_t errstr_size)
 {
         rs_worker_t *w = calloc(1, sizeof(*w));
         const rs_source_conf_t *sc = &pl->source;
+        int has_items = rs_pipeline_has_items(pl);
 
         if (!w)
                 goto nomem;
+        if (role < 0)
+                role = pl->topology.role;
+        if (role == RS_ROLE_ITEMS && !has_items) {
+                rs_seterr(errstr, errstr_size, RS_ERR_INVALID,
+                          "role items: the pipeline has no cooccur stage");
+                free(w);
+                return NULL;
+        }
         w->pl = pl;
         w->stop = stop;
-        w->ticket = NO_TICKET;
+        w->users = role != RS_ROLE_ITEMS;
+        w->items_side = role != RS_ROLE_USERS && has_items;
+        w->ticket = w->iticket = NO_TICKET;
         w->event_time = INT64_MIN;
+        w->t_deltas = w->t_nb = -1;
         if (!(w->strings = rs_intern_new()) ||
             !(w->msgs = calloc((size_t)sc->batch_size, sizeof(*w->msgs))) ||
             !(w->events = calloc((size_t)sc->batch_size, sizeof(*w->events))) ||
@@ -353,33 +655,41 @@ rs_worker_t *rs_worker_new(const rs_pipeline_t *pl,
         if (!(w->in = rs_codec_new(sc->framing, w->strings, errstr,
                                    errstr_size)) ||
             !(w->out = rs_codec_new(pl->sink.framing, w->strings, errstr,
-                                    errstr_size)))
+                                    errstr_size)) ||
+            !(w->internal = rs_codec_new(RS_FRAMING_PLAIN, w->strings, errstr,
+                                         errstr_size)))
                 goto fail;
         rs_codec_set_schema_ids(w->in, (int32_t)sc->schema_id,
                                 (int32_t)pl->sink.schema_id);
         rs_codec_set_schema_ids(w->out, (int32_t)sc->schema_id,
                                 (int32_t)pl->sink.schema_id);
         rs_codec_set_max_id(w->in, (size_t)sc->max_id_bytes);
+        rs_codec_set_max_id(w->internal, (size_t)sc->max_id_bytes);
         rs_codec_set_pipeline(w->out, pl->name, pl->hash);
+        rs_codec_set_pipeline(w->internal, pl->name, pl->hash);
         for (size_t i = 0; i < sc->nwriters; i++)
                 if (rs_codec_add_event_writer(
                             w->in, sc->writers[i].json, sc->writers[i].len,
                             sc->writers[i].id, errstr, errstr_size))
                         goto fail;
-
-        if (!(w->catalog = rs_catalog_new((size_t)pl->items.embedding_dim,
-                                          (size_t)pl->items.max_items,
-                                          w->strings)) ||
-            !(w->local = rs_local_new(pl, w->strings, w->catalog, errstr,
-                                      errstr_size)))
-                goto fail;
-        w->chain = rs_local_chain(w->local);
+        if (!(w->catalog =
+                      rs_catalog_new((size_t)pl->items.embedding_dim,
+                                     (size_t)pl->items.max_items, w->strings)))
+                goto nomem;
         /* The producer first: the catalog's dead letters need it. */
         if (!(w->sink = rs_sink_new(&pl->kafka, pl->sink.topic, &pl->sink.kafka,
                                     on_delivery, w, errstr, errstr_size)))
                 goto fail;
         rs_sink_set_stop(w->sink, stop);
-        if (pl->items.topic) {
+        if (has_items &&
+            ((w->t_deltas =
+                      rs_sink_add_topic(w->sink, pl->topology.deltas_topic,
+                                        errstr, errstr_size)) < 0 ||
+             (w->t_nb = rs_sink_add_topic(w->sink, pl->topology.neighbors_topic,
+                                          errstr, errstr_size)) < 0 ||
+             ensure_topics(w, errstr, errstr_size)))
+                goto fail;
+        if (w->users && pl->items.topic) {
                 if (!(w->items_codec =
                               rs_codec_new(pl->items.framing, w->strings,
                                            errstr, errstr_size)))
@@ -409,25 +719,22 @@ rs_worker_t *rs_worker_new(const rs_pipeline_t *pl,
                        pl->items.topic, rs_catalog_items(w->catalog),
                        w->st.items_failed);
         }
-        rs_consumer_conf_t cc = {
-                .topics = &sc->topics,
-                .group = sc->group,
-                .from_latest = sc->auto_offset_reset == RS_OFFSET_LATEST,
-                .batch_size = (size_t)sc->batch_size,
-                .max_inflight = (size_t)sc->max_inflight_batches,
-                .kafka = &sc->kafka,
-        };
-        if (!(w->src = rs_source_new(&pl->kafka, &cc, on_drain, w, errstr,
-                                     errstr_size)))
+        if ((w->items_side && start_items(w, errstr, errstr_size)) ||
+            (w->users && start_users(w, errstr, errstr_size)))
                 goto fail;
         w->next_stats = rs_mono_ms() + STATS_EVERY_MS;
         rs_log(RS_LOG_INFO,
                "component=worker event=started pipeline=%s config_hash=%s "
-               "group=%s topics=%zu sink=%s dlq=%s",
-               pl->name, pl->hash, sc->group, sc->topics.n, pl->sink.topic,
+               "role=%s group=%s topics=%zu sink=%s dlq=%s partitions=%lld",
+               pl->name, pl->hash,
+               w->users && w->items_side ? "all"
+               : w->users                ? "users"
+                                         : "items",
+               sc->group, sc->topics.n, pl->sink.topic,
                !pl->dlq.enabled ? "off"
                : pl->dlq.topic  ? pl->dlq.topic
-                                : "<topic>.dlq");
+                                : "<topic>.dlq",
+               (long long)pl->topology.partitions);
         return w;
 nomem:
         rs_seterr(errstr, errstr_size, RS_ERR_NOMEM, "out of memory");
@@ -435,7 +742,8 @@ fail:
         if (w) {
                 /* not started: nothing to flush or commit */
                 rs_source_destroy(w->src);
-                w->src = NULL;
+                rs_source_destroy(w->isrc);
+                w->src = w->isrc = NULL;
                 rs_worker_close(w);
         }
         return NULL;
@@ -454,7 +762,7 @@ static size_t decode_batch(rs_worker_t *w, long n, uint64_t ticket)
                         w->st.decode_failed++;
                         w->st.dead_letters++;
                         count_drop(w, rs_codec_reason(w->in));
-                        dead_letter(w, m, ticket, "decode",
+                        dead_letter(w, m, OUT_DLQ, ticket, "decode",
                                     rs_codec_reason(w->in),
                                     rs_codec_error(w->in));
                         continue;
@@ -486,12 +794,13 @@ static void settle_batch(rs_worker_t *w, size_t nev, uint64_t ticket)
                 }
                 w->st.dead_letters++;
                 snprintf(detail, sizeof(detail), "ts=%" PRId64, ev->ts);
-                dead_letter(w, &w->msgs[w->ev_msg[i]], ticket,
+                dead_letter(w, &w->msgs[w->ev_msg[i]], OUT_DLQ, ticket,
                             rs_drop_stage(drop), rs_drop_name(drop), detail);
         }
 }
 
-rs_err_t rs_worker_step(rs_worker_t *w)
+/* One batch of the input through the user side. */
+static void users_step(rs_worker_t *w, int timeout_ms)
 {
         const rs_pipeline_t *pl = w->pl;
         rs_emit_t out = {emit, w};
@@ -499,42 +808,119 @@ rs_err_t rs_worker_step(rs_worker_t *w)
         long n;
         rs_err_t err;
 
-        if (w->failed)
-                return w->failed;
         if (w->items)
                 read_items(w, 0);
+        if (w->nbr)
+                read_neighbors(w, 0);
         if (rs_source_inflight(w->src) >=
             (size_t)pl->source.max_inflight_batches) {
                 rs_sink_poll(w->sink, 10);
-                return w->failed;
+                return;
         }
         n = rs_source_poll(w->src, w->msgs, (size_t)pl->source.batch_size,
-                           (int)pl->source.poll_timeout, &ticket);
-        if (n < 0)
-                return w->failed = RS_ERR_KAFKA;
-        if (n > 0) {
-                size_t nev;
-                w->st.consumed += (uint64_t)n;
-                nev = decode_batch(w, n, ticket);
-                w->st.decoded += nev;
-                for (size_t i = 0; i < nev; i++)
-                        if (w->events[i].ts > w->event_time)
-                                w->event_time = w->events[i].ts;
-                w->ticket = ticket;
-                if (!w->failed &&
-                    (err = rs_local_process(w->local, w->events, nev, &out)))
-                        w->failed = err;
-                w->ticket = NO_TICKET;
-                if (!w->failed)
-                        settle_batch(w, nev, ticket);
-                /* A batch that failed part-way is never marked done, so its
-                 * offsets are never stored: it is consumed again. */
-                if (!w->failed)
-                        rs_source_done(w->src, ticket);
-                /* the batch is processed and its output encoded: ids no
-                 * longer held by any state are freed */
-                rs_intern_collect(w->strings);
+                           timeout_ms, &ticket);
+        if (n < 0) {
+                w->failed = RS_ERR_KAFKA;
+                return;
         }
+        if (n == 0)
+                return;
+        size_t nev;
+        w->st.consumed += (uint64_t)n;
+        nev = decode_batch(w, n, ticket);
+        w->st.decoded += nev;
+        for (size_t i = 0; i < nev; i++)
+                if (w->events[i].ts > w->event_time)
+                        w->event_time = w->events[i].ts;
+        w->ticket = ticket;
+        if (!w->failed &&
+            (err = rs_chain_process(w->chain, w->events, nev, &out)))
+                w->failed = err;
+        w->ticket = NO_TICKET;
+        if (!w->failed)
+                settle_batch(w, nev, ticket);
+        /* A batch that failed part-way is never marked done, so its
+         * offsets are never stored: it is consumed again. */
+        if (!w->failed)
+                rs_source_done(w->src, ticket);
+        /* the batch is processed and its output encoded: ids no longer
+         * held by any state are freed */
+        rs_intern_collect(w->strings);
+}
+
+/* One batch of deltas through the item side, and what it publishes. */
+static void items_step(rs_worker_t *w, int timeout_ms)
+{
+        const rs_pipeline_t *pl = w->pl;
+        uint64_t ticket;
+        long n;
+        rs_err_t err = RS_OK;
+
+        if (rs_source_inflight(w->isrc) >=
+            (size_t)pl->source.max_inflight_batches) {
+                rs_sink_poll(w->sink, 10);
+                return;
+        }
+        n = rs_source_poll(w->isrc, w->imsgs, (size_t)pl->source.batch_size,
+                           timeout_ms, &ticket);
+        if (n < 0) {
+                w->failed = RS_ERR_KAFKA;
+                return;
+        }
+        if (n == 0) {
+                /* quiet: publish what waits for its refresh, at once */
+                if (rs_items_pending(w->items_part) &&
+                    rs_mono_ms() - w->last_delta >= pl->topology.settle_after &&
+                    (err = rs_items_publish(w->items_part, 1)))
+                        w->failed = err;
+                return;
+        }
+        w->last_delta = rs_mono_ms();
+        w->iticket = ticket;
+        for (long i = 0; i < n && !err && !w->failed; i++) {
+                const rs_msg_t *m = &w->imsgs[i];
+                const rs_delta_t *d;
+                w->st.deltas_consumed++;
+                err = rs_codec_decode_delta(w->internal, m->value, m->len, &d);
+                if (!err && d->partition != m->partition)
+                        err = RS_ERR_INVALID; /* misrouted */
+                if (!err)
+                        err = rs_items_apply(w->items_part, d);
+                if (err == RS_ERR_NOMEM)
+                        break;
+                if (err) {
+                        w->st.deltas_failed++;
+                        dead_letter(w, m, OUT_DLQ_ITEMS, ticket, "cooccur",
+                                    err == RS_ERR_INVALID
+                                            ? "wrong_partition"
+                                            : rs_codec_reason(w->internal),
+                                    rs_codec_error(w->internal));
+                        err = RS_OK;
+                        continue;
+                }
+                w->st.deltas_applied++;
+        }
+        if (!err)
+                err = rs_items_publish(w->items_part, 0);
+        w->iticket = NO_TICKET;
+        if (err)
+                w->failed = err;
+        if (!w->failed)
+                rs_source_done(w->isrc, ticket);
+        rs_intern_collect(w->strings);
+}
+
+rs_err_t rs_worker_step(rs_worker_t *w)
+{
+        const int timeout = (int)w->pl->source.poll_timeout;
+
+        if (w->failed)
+                return w->failed;
+        /* with both sides, each waits half as long */
+        if (w->users)
+                users_step(w, w->items_side ? timeout / 2 : timeout);
+        if (w->items_side && !w->failed)
+                items_step(w, w->users ? timeout / 2 : timeout);
         rs_sink_poll(w->sink, 0);
         if (rs_log_level >= RS_LOG_INFO && rs_mono_ms() >= w->next_stats) {
                 rs_worker_log_stats(w);
@@ -552,10 +938,14 @@ rs_err_t rs_worker_close(rs_worker_t *w)
         if (!w)
                 return RS_OK;
         w->deadline = rs_mono_ms() + w->pl->shutdown_timeout;
-        if (w->sink && w->src && !w->failed) {
-                if (w->chain)
+        if (w->sink && (w->src || w->isrc) && !w->failed) {
+                /* what is pending: lists, and what the item side holds
+                 * back for its refresh */
+                if (w->chain && w->src)
                         rs_chain_flush(w->chain, w->event_time,
                                        RS_FLUSH_PENDING, &out);
+                if (w->items_part && w->isrc)
+                        rs_items_publish(w->items_part, 1);
                 if (rs_sink_flush(w->sink,
                                   budget(w, w->pl->sink.flush_timeout))) {
                         rs_log(RS_LOG_ERR,
@@ -566,14 +956,15 @@ rs_err_t rs_worker_close(rs_worker_t *w)
                                rs_sink_outstanding(w->sink));
                         err = RS_ERR_TIMEOUT;
                 }
-                if (!err && !w->failed) {
+                if (!err && !w->failed && w->src)
                         err = rs_source_commit(w->src, budget(w, 10000));
-                        committed = !err;
-                }
+                if (!err && !w->failed && w->isrc)
+                        err = rs_source_commit(w->isrc, budget(w, 10000));
+                committed = !err;
         }
         if (w->failed && !err)
                 err = w->failed;
-        if (w->src || w->sink)
+        if (w->src || w->isrc || w->sink)
                 rs_worker_log_stats(w);
         /* Undelivered output past the deadline is given up: its offsets
          * were not stored, so it is consumed again on restart. */
@@ -583,25 +974,45 @@ rs_err_t rs_worker_close(rs_worker_t *w)
          * leave the group (brokers away): nothing is lost, nothing due. */
         if (rs_source_close(w->src, budget(w, 10000)) && !err && !committed)
                 err = RS_ERR_TIMEOUT;
+        if (rs_source_close(w->isrc, budget(w, 10000)) && !err && !committed)
+                err = RS_ERR_TIMEOUT;
         rs_sink_destroy(w->sink);
-        rs_local_destroy(w->local);
+        rs_chain_destroy(w->chain);
+        rs_items_destroy(w->items_part);
+        rs_reader_destroy(w->nbr);
+        rs_nbtable_destroy(w->table);
         rs_reader_destroy(w->items);
         rs_codec_destroy(w->items_codec);
         rs_catalog_destroy(w->catalog);
         rs_codec_destroy(w->in);
         rs_codec_destroy(w->out);
+        rs_codec_destroy(w->internal);
         rs_intern_destroy(w->strings);
         free(w->msgs);
         free(w->events);
         free(w->ev_msg);
+        free(w->imsgs);
         free(w);
         return err;
+}
+
+int rs_worker_settled(const rs_worker_t *w)
+{
+        const rs_worker_stats_t *st = &w->st;
+
+        return st->deltas_delivered == st->deltas_produced &&
+               (!w->items_part || (st->deltas_consumed >= st->deltas_produced &&
+                                   !rs_items_pending(w->items_part) &&
+                                   st->nb_delivered == st->nb_produced)) &&
+               (!w->nbr || st->nb_applied >= st->nb_delivered) &&
+               st->delivered + st->recs_rejected == st->produced;
 }
 
 void rs_worker_stats(const rs_worker_t *w, rs_worker_stats_t *st)
 {
         *st = w->st;
-        st->assigned = w->src ? rs_source_assigned(w->src) : 0;
+        st->assigned = (w->src ? rs_source_assigned(w->src) : 0) +
+                       (w->isrc ? rs_source_assigned(w->isrc) : 0);
 }
 
 /* What each store holds, and what it evicted: " key=value" pairs. */
@@ -609,8 +1020,7 @@ static size_t state_stats(const rs_worker_t *w, char *out, size_t size)
 {
         const rs_uwin_t *win =
                 w->chain ? rs_chain_find(w->chain, "user_window") : NULL;
-        rs_items_t *items = w->local ? rs_local_items(w->local) : NULL;
-        const rs_cooc_t *co = items ? rs_items_partition(items, 0) : NULL;
+        rs_items_totals_t it = rs_items_totals(w->items_part);
         int k = snprintf(out, size,
                          " ids=%" PRIu32 " ids_bytes=%zu ids_freed=%" PRIu64
                          " catalog_items=%zu catalog_rejected=%" PRIu64,
@@ -629,12 +1039,22 @@ static size_t state_stats(const rs_worker_t *w, char *out, size_t size)
                         rs_uwin_evictions(win));
                 off += k > 0 && (size_t)k < size - off ? (size_t)k : 0;
         }
-        if (co && off < size) {
+        if (w->items_part && off < size) {
                 k = snprintf(out + off, size - off,
                              " items=%zu pairs=%zu cooc_bytes=%zu "
                              "item_evictions=%" PRIu64,
-                             rs_cooc_items(co), rs_cooc_pairs(co),
-                             rs_cooc_bytes(co), rs_cooc_evictions(co));
+                             it.items, it.pairs, it.bytes, it.evictions);
+                off += k > 0 && (size_t)k < size - off ? (size_t)k : 0;
+        }
+        if (w->table && off < size) {
+                int64_t up = rs_nbtable_updated(w->table);
+                k = snprintf(out + off, size - off,
+                             " neighbor_items=%zu neighbor_bytes=%zu "
+                             "neighbor_age_ms=%lld",
+                             rs_nbtable_items(w->table),
+                             rs_nbtable_bytes(w->table),
+                             up == INT64_MIN ? -1LL
+                                             : (long long)(w->event_time - up));
                 off += k > 0 && (size_t)k < size - off ? (size_t)k : 0;
         }
         return off;
@@ -673,6 +1093,11 @@ void rs_worker_log_stats(const rs_worker_t *w)
                " dlq_delivered=%" PRIu64 " dlq_rejected=%" PRIu64
                " delivery_failed=%" PRIu64 " encode_failed=%" PRIu64
                " items_applied=%" PRIu64 " items_failed=%" PRIu64
+               " deltas_produced=%" PRIu64 " deltas_delivered=%" PRIu64
+               " delta_bytes=%" PRIu64 " deltas_consumed=%" PRIu64
+               " deltas_applied=%" PRIu64 " deltas_failed=%" PRIu64
+               " nb_produced=%" PRIu64 " nb_delivered=%" PRIu64
+               " nb_bytes=%" PRIu64 " nb_applied=%" PRIu64 " nb_failed=%" PRIu64
                " partitions=%d%s%s",
                w->st.consumed, w->st.processed, w->st.dead_letters,
                w->st.dropped[RS_DROP_DUPLICATE],
@@ -680,6 +1105,12 @@ void rs_worker_log_stats(const rs_worker_t *w)
                w->st.decode_failed, w->st.produced, w->st.delivered,
                w->st.recs_rejected, w->st.dlq_produced, w->st.dlq_delivered,
                w->st.dlq_rejected, w->st.delivery_failed, w->st.encode_failed,
-               w->st.items_applied, w->st.items_failed,
-               w->src ? rs_source_assigned(w->src) : 0, drops, state);
+               w->st.items_applied, w->st.items_failed, w->st.deltas_produced,
+               w->st.deltas_delivered, w->st.delta_bytes, w->st.deltas_consumed,
+               w->st.deltas_applied, w->st.deltas_failed, w->st.nb_produced,
+               w->st.nb_delivered, w->st.nb_bytes, w->st.nb_applied,
+               w->st.nb_failed,
+               (w->src ? rs_source_assigned(w->src) : 0) +
+                       (w->isrc ? rs_source_assigned(w->isrc) : 0),
+               drops, state);
 }

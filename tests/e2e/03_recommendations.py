@@ -28,6 +28,7 @@ SCHEMAS = os.path.join(ROOT, "schemas")
 EVENT = avro.schema.parse(open(os.path.join(SCHEMAS, "BehaviorEvent.avsc")).read())
 RECS = avro.schema.parse(open(os.path.join(SCHEMAS, "UserRecs.avsc")).read())
 ITEM = avro.schema.parse(open(os.path.join(SCHEMAS, "ItemMeta.avsc")).read())
+NEIGHBORS = avro.schema.parse(open(os.path.join(SCHEMAS, "ItemNeighbors.avsc")).read())
 EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 T0 = 1767225600000  # 2026-01-01
 
@@ -81,7 +82,10 @@ def scenario(removed):
         try:
             prod = Producer({"bootstrap.servers": bootstrap})
             evs = events()
-            for e in evs:
+            # everyone's events first; the target's once the item side has
+            # learnt from them (DESIGN §3: the user side scores from the
+            # neighbour lists it reads back from video.item-neighbors)
+            for e in evs[:-2]:
                 prod.produce("video.behavior", key=e["user_id"], value=avro_bytes(EVENT, e))
             if removed:
                 for status in ("active", "removed"):  # the newest wins
@@ -96,6 +100,27 @@ def scenario(removed):
                 [RECSTREAM, "run", "-c", pipeline],
                 env=dict(os.environ, KAFKA_BOOTSTRAP=bootstrap), stdout=subprocess.DEVNULL,
                 stderr=log)
+            # the condition: s1e2's neighbour list, read with python3-avro,
+            # holds s1e3 (episode 3 follows episode 2)
+            nbc = Consumer({"bootstrap.servers": bootstrap, "group.id": f"e2e-nb-{removed}",
+                            "auto.offset.reset": "earliest"})
+            nbc.subscribe(["video.item-neighbors"])
+            learnt, deadline = False, time.time() + 60
+            while not learnt and time.time() < deadline:
+                m = nbc.poll(0.5)
+                if m is None or m.error() or m.key() != b"s1e2" or m.value() is None:
+                    continue
+                nb = avro.io.DatumReader(NEIGHBORS).read(
+                    avro.io.BinaryDecoder(io.BytesIO(m.value())))
+                assert nb["version"] == 1 and nb["kind"] == "item", nb
+                learnt = "s1e3" in [n["item_id"] for n in nb["neighbors"]]
+            nbc.close()
+            assert learnt, "no neighbour list of s1e2 with s1e3 on video.item-neighbors"
+            prod = Producer({"bootstrap.servers": bootstrap})
+            for e in evs[-2:]:
+                prod.produce("video.behavior", key=e["user_id"], value=avro_bytes(EVENT, e))
+            assert prod.flush(30) == 0
+            del prod
             cons = Consumer({"bootstrap.servers": bootstrap, "group.id": f"e2e-recs-{removed}",
                              "auto.offset.reset": "earliest"})
             cons.subscribe(["video.recs"])
