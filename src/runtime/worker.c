@@ -217,8 +217,8 @@ static rs_err_t produce_held(rs_worker_t *w, int kind, uint64_t ticket,
 
         if (ticket != NO_TICKET)
                 rs_source_hold(src_of(w, kind), ticket);
-        err = rs_sink_produce(w->sink, topic, partition, key, klen, buf, len,
-                              h, nh, opaque_of(ticket, kind));
+        err = rs_sink_produce(w->sink, topic, partition, key, klen, buf, len, h,
+                              nh, opaque_of(ticket, kind));
         if (err == RS_ERR_INVALID && ticket != NO_TICKET)
                 rs_source_release(src_of(w, kind), ticket);
         return err;

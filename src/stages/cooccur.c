@@ -165,6 +165,9 @@ typedef struct item {
         uint32_t nnb, nb_cap; /* listed; room, up to max_neighbors */
         uint32_t tb;          /* table base time, in quanta (cp_t) */
         int64_t nb_at;        /* event time of the last refresh */
+        uint64_t nb_seq;      /* co->seq at the last refresh */
+        uint64_t n_seq;       /* co->seq when the marginal last grew */
+        uint32_t nb_oldest;   /* oldest listed pair's time (expiry) */
         float moved;          /* weight added since the last refresh */
         float mass;           /* Σ of the counts at the last refresh */
         uint32_t category;
@@ -204,10 +207,12 @@ struct rs_cooc {
         uint64_t evictions, applied, published_n;
         uint32_t lru_head, lru_tail; /* most / least recently queued */
         uint32_t clock;              /* deltas applied (wraps) */
+        uint64_t seq;                /* deltas applied (for staleness) */
         uint32_t span, q; /* seconds a count lives at most; a quantum */
         int64_t now;      /* the newest event time applied, ms */
         float total;      /* Σ N, decayed, for lift, as of t_total */
         uint32_t t_total;
+        uint64_t total_seq; /* co->seq when the total last grew */
         uint32_t *trend;
         size_t ntrend;
         int trend_moved; /* since the partition record was published */
@@ -842,7 +847,7 @@ static void heap_down(const rs_cooc_t *co, rs_neighbor_t *h, size_t n, size_t i)
 static int refresh(rs_cooc_t *co, item_t *it, int64_t now_ms)
 {
         const cooc_conf_t *k = co->conf;
-        uint32_t now = secs(now_ms), expired = 0;
+        uint32_t now = secs(now_ms), expired = 0, oldest = UINT32_MAX;
         size_t n = 0, max = (size_t)k->max_neighbors;
         double ni = marginal(co, it, now), mass = 0;
 
@@ -903,9 +908,15 @@ static int refresh(rs_cooc_t *co, item_t *it, int64_t now_ms)
                 heap_down(co, it->nb, end - 1, 0);
         }
         it->nnb = (uint32_t)n;
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
+                const cp_t *e = cp_find(it, it->nb[i].item);
+                uint32_t at = cp_time(co, it, e);
+                oldest = at < oldest ? at : oldest;
                 rs_intern_ref(co->strings, it->nb[i].item);
+        }
         it->nb_at = now_ms;
+        it->nb_seq = co->seq;
+        it->nb_oldest = oldest;
         it->moved = 0;
         it->mass = (float)(mass + ni);
         /* drop what the horizon took, so memory follows live pairs */
@@ -1097,7 +1108,9 @@ static rs_err_t apply_one(rs_cooc_t *co, const rs_delta_upd_t *u)
         switch (u->other) {
         case RS_DELTA_MARGINAL:
                 decayed_add(co, &it->n, &it->t_n, u->w, t);
+                it->n_seq = co->seq;
                 decayed_add(co, &co->total, &co->t_total, u->w, t);
+                co->total_seq = co->seq;
                 it->moved += u->w;
                 break;
         case RS_DELTA_POPULARITY:
@@ -1132,6 +1145,7 @@ rs_err_t rs_cooc_apply(rs_cooc_t *co, const rs_delta_t *d)
         /* a delta is one tick of the LRU clock: what it touches twice is
          * not touched since it was queued */
         co->clock++;
+        co->seq++;
         /* Each update touches one table, scattered over memory, so the
          * tables of the updates a few steps ahead are fetched a level at
          * a time (item pointer, item, home slot): their cache misses
@@ -1194,10 +1208,56 @@ static rs_err_t publish_item(rs_cooc_t *co, uint32_t id, item_t *it,
         return out->fn(out->opaque, &r);
 }
 
+/* Whether an own item's published list is no longer what the counts give
+ * now although none of its own counts moved: a listed neighbour's marginal
+ * grew or went (its similarity fell, so another counterpart may pass it),
+ * a listed pair expired, or the similarity moves with time (covisit,
+ * min_count) or with the pair total (lift). */
+static int stale(const rs_cooc_t *co, const item_t *it)
+{
+        const cooc_conf_t *k = co->conf;
+        uint32_t now = secs(co->now);
+
+        if (it->nb_at == INT64_MIN || it->pending)
+                return 0;
+        if (it->nb_at != co->now &&
+            (k->similarity == RS_SIM_COVISIT || k->min_count > 0))
+                return 1;
+        if (k->similarity == RS_SIM_LIFT && co->total_seq > it->nb_seq)
+                return 1;
+        if (it->nnb && now > it->nb_oldest && now - it->nb_oldest > co->span)
+                return 1;
+        for (uint32_t j = 0; j < it->nnb; j++) {
+                const item_t *o = item_find(co, it->nb[j].item);
+                if (!o || o->n_seq > it->nb_seq)
+                        return 1;
+        }
+        return 0;
+}
+
+/* A settle's list is what the counts give at that moment, whatever the
+ * lists were refreshed at before (so that one replica, N replicas and a
+ * replay publish the same lists once settled): own items whose lists
+ * went stale are queued. In between, a list is refreshed as its own
+ * counts move. O(items + listed neighbours), at a settle only. */
+static int queue_stale(rs_cooc_t *co)
+{
+        for (size_t id = 0; id < co->cap; id++) {
+                item_t *it = co->items[id];
+                if (it && it->own && stale(co, it) &&
+                    changed(co, (uint32_t)id, it))
+                        return -1;
+        }
+        return 0;
+}
+
 rs_err_t rs_cooc_publish(rs_cooc_t *co, int settle, const rs_nb_sink_t *out)
 {
         const cooc_conf_t *k = co->conf;
         rs_err_t err = RS_OK;
+
+        if (settle && queue_stale(co))
+                return RS_ERR_NOMEM;
 
         /* tombstones first: an id evicted and seen again is then new */
         for (size_t i = 0; i < co->ngone && !err; i++) {
