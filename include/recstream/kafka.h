@@ -54,6 +54,10 @@ typedef struct rs_consumer_conf {
         int from_latest; /* where a group with no committed offset starts */
         size_t batch_size, max_inflight;
         const rs_kv_list_t *kafka; /* the consumer's own properties */
+        /* Called for each partition taken away, after what depends on
+         * its records was drained and committed (NULL: none); the
+         * source's opaque. */
+        void (*revoked)(void *opaque, const char *topic, int32_t partition);
 } rs_consumer_conf_t;
 
 /* Properties: `common`, then conf->kafka. Caller owns; NULL on failure

@@ -32,6 +32,10 @@ void rs_items_destroy(rs_items_t *it);
 /* Applies a delta to its partition's instance; RS_ERR_INVALID for a
  * partition outside the topology (the delta is not applied). */
 rs_err_t rs_items_apply(rs_items_t *it, const rs_delta_t *d);
+/* Forgets what a partition's instance learnt (its partition was revoked:
+ * the next owner publishes it now). RS_ERR_INVALID outside the topology,
+ * RS_ERR_NOMEM (the old instance is kept). */
+rs_err_t rs_items_reset(rs_items_t *it, int32_t partition);
 /* Publishes what is due on every partition, in partition order (settle:
  * everything that changed). */
 rs_err_t rs_items_publish(rs_items_t *it, int settle);

@@ -23,7 +23,8 @@ int rs_cmd_eval(int argc, char **argv);
 /* Set by SIGINT/SIGTERM once rs_cli_on_signals() ran. */
 extern volatile sig_atomic_t rs_cli_stop;
 /* SIGINT/SIGTERM set rs_cli_stop; SIGHUP is noted for
- * rs_cli_signals_poll() and never ends the process; SIGPIPE is ignored. */
+ * rs_cli_signals_poll() and never ends the process, nor does SIGUSR1
+ * (rs_cli_stats_asked); SIGPIPE is ignored. */
 void rs_cli_on_signals(void);
 /* After the first SIGINT/SIGTERM the process exits 1 at the latest `ms`
  * later, whatever is still waiting (call once, after rs_cli_on_signals). */
@@ -32,6 +33,8 @@ void rs_cli_watchdog(int64_t ms);
  * that a SIGHUP received since the last call asked for a reload that is
  * not supported. */
 void rs_cli_signals_poll(const char *component);
+/* Whether a SIGUSR1 (log the stats line now) came since the last call. */
+int rs_cli_stats_asked(void);
 
 /* The size limit of pipeline files (and of the files they name). */
 #define RS_CLI_MAX_CONFIG_ENV   "RECSTREAM_MAX_CONFIG_BYTES"

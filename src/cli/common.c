@@ -15,7 +15,7 @@
 #include "recstream/pipeline.h"
 
 volatile sig_atomic_t rs_cli_stop;
-static volatile sig_atomic_t hup;
+static volatile sig_atomic_t hup, usr1;
 static sem_t stopping; /* posted by the first stop signal, for the watchdog */
 static int64_t watchdog_ms;
 
@@ -70,6 +70,20 @@ static void on_hup(int sig)
         hup = 1;
 }
 
+static void on_usr1(int sig)
+{
+        (void)sig;
+        usr1 = 1;
+}
+
+int rs_cli_stats_asked(void)
+{
+        if (!usr1)
+                return 0;
+        usr1 = 0;
+        return 1;
+}
+
 void rs_cli_on_signals(void)
 {
         struct sigaction sa;
@@ -84,6 +98,8 @@ void rs_cli_on_signals(void)
         sa.sa_handler = on_hup;
         sa.sa_flags = SA_RESTART;
         sigaction(SIGHUP, &sa, NULL);
+        sa.sa_handler = on_usr1;
+        sigaction(SIGUSR1, &sa, NULL);
         signal(SIGPIPE, SIG_IGN);
 }
 

@@ -88,7 +88,9 @@ int rs_cmd_run(int argc, char **argv)
                 "consumes the input\nand produces lists and pair deltas; "
                 "items consumes the deltas and\npublishes neighbour lists; "
                 "all runs both.\nSIGINT/SIGTERM: deliver, commit and exit "
-                "0. SIGHUP is logged (no live\nreload yet) and ignored.",
+                "0. SIGHUP is logged (no live\nreload yet) and ignored. "
+                "SIGUSR1 logs the "
+                "stats line now.",
                 &role);
         char errstr[512];
         rs_pipeline_t *pl;
@@ -116,6 +118,8 @@ int rs_cmd_run(int argc, char **argv)
         }
         while (!rs_cli_stop) {
                 rs_cli_signals_poll("worker");
+                if (rs_cli_stats_asked())
+                        rs_worker_log_stats(w);
                 if ((err = rs_worker_step(w)))
                         break;
         }

@@ -207,6 +207,8 @@ struct rs_source {
         rs_drain_fn *drain;
         void *opaque;
         int assigned;
+        void (*revoked)(void *opaque, const char *topic, int32_t partition);
+        char group[256];
 };
 
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -224,8 +226,9 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                         aerr = rd_kafka_assign(rk, parts);
                 src->assigned = coop ? src->assigned + parts->cnt : parts->cnt;
                 rs_log(RS_LOG_INFO,
-                       "component=source event=assigned partitions=%d total=%d",
-                       parts->cnt, src->assigned);
+                       "component=source event=assigned group=%s "
+                       "partitions=%d total=%d",
+                       src->group, parts->cnt, src->assigned);
         } else {
                 /* Deliver what depends on the revoked records, store and
                  * commit their offsets, then let them go. */
@@ -234,14 +237,18 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                         if (ms > 0)
                                 rs_source_commit(src, ms);
                 }
+                for (int i = 0; src->revoked && i < parts->cnt; i++)
+                        src->revoked(src->opaque, parts->elems[i].topic,
+                                     parts->elems[i].partition);
                 if (coop)
                         error = rd_kafka_incremental_unassign(rk, parts);
                 else
                         aerr = rd_kafka_assign(rk, NULL);
                 src->assigned = coop ? src->assigned - parts->cnt : 0;
                 rs_log(RS_LOG_INFO,
-                       "component=source event=revoked partitions=%d total=%d",
-                       parts->cnt, src->assigned);
+                       "component=source event=revoked group=%s "
+                       "partitions=%d total=%d",
+                       src->group, parts->cnt, src->assigned);
         }
         if (error) {
                 rs_log(RS_LOG_ERR,
@@ -286,6 +293,8 @@ rs_source_t *rs_source_new(const rs_kv_list_t *common,
         src->batch_max = conf->batch_size;
         src->drain = drain;
         src->opaque = opaque;
+        src->revoked = conf->revoked;
+        snprintf(src->group, sizeof(src->group), "%s", conf->group);
         src->ring = calloc(src->cap, sizeof(*src->ring));
         if (!src->ring)
                 goto nomem;

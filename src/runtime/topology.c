@@ -7,6 +7,8 @@ struct rs_items {
         rs_cooc_t **part;
         int32_t n;
         rs_nb_sink_t out;
+        const void *conf; /* the cooccur stage's */
+        rs_intern_t *strings;
 };
 
 rs_items_t *rs_items_new(const rs_pipeline_t *pl, rs_intern_t *strings,
@@ -29,6 +31,8 @@ rs_items_t *rs_items_new(const rs_pipeline_t *pl, rs_intern_t *strings,
                 return NULL;
         }
         it->out = *out;
+        it->conf = conf;
+        it->strings = strings;
         for (; it->n < (int32_t)pl->topology.partitions; it->n++)
                 if (!(it->part[it->n] =
                               rs_cooc_new(conf, strings, it->n,
@@ -38,6 +42,21 @@ rs_items_t *rs_items_new(const rs_pipeline_t *pl, rs_intern_t *strings,
                         return NULL;
                 }
         return it;
+}
+
+rs_err_t rs_items_reset(rs_items_t *it, int32_t partition)
+{
+        char err[256];
+        rs_cooc_t *co;
+
+        if (partition < 0 || partition >= it->n)
+                return RS_ERR_INVALID;
+        if (!(co = rs_cooc_new(it->conf, it->strings, partition, it->n, err,
+                               sizeof(err))))
+                return RS_ERR_NOMEM;
+        rs_cooc_destroy(it->part[partition]);
+        it->part[partition] = co;
+        return RS_OK;
 }
 
 void rs_items_destroy(rs_items_t *it)

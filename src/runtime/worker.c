@@ -46,12 +46,12 @@
  * the ticket of the batch (of the user side's source or the item side's)
  * that waits for it. */
 enum {
-        OUT_RECS,      /* UserRecs: user side */
-        OUT_DLQ,       /* a dead letter of the user side's input */
-        OUT_DLQ_ITEMS, /* ... of the item side's input (deltas) */
-        OUT_NOTICKET,  /* a catalog dead letter, a settle's record */
-        OUT_DELTA,     /* a pair delta: user side */
-        OUT_NB,        /* a neighbour record: item side */
+        OUT_RECS,        /* UserRecs: user side */
+        OUT_DLQ,         /* a dead letter of the user side's input */
+        OUT_DLQ_ITEMS,   /* ... of the item side's input (deltas) */
+        OUT_DLQ_CATALOG, /* ... of the catalog (no batch behind it) */
+        OUT_DELTA,       /* a pair delta: user side */
+        OUT_NB,          /* a neighbour record: item side */
 };
 #define KIND_BITS 3
 
@@ -78,8 +78,9 @@ struct rs_worker {
         rs_source_t *isrc;
         rs_items_t *items_part;
         rs_msg_t *imsgs;
-        uint64_t iticket;   /* of the delta batch being processed */
-        int64_t last_delta; /* monotonic ms a delta last came */
+        uint64_t iticket;    /* of the delta batch being processed */
+        int64_t last_delta;  /* monotonic ms a delta last came */
+        uint64_t settled_at; /* deltas_applied at the last settle */
         const rs_delta_t *cur_delta;
         rs_catalog_t *catalog;
         rs_reader_t *items; /* ItemMeta topic, NULL when none */
@@ -148,10 +149,14 @@ static int origin_of(rs_worker_t *w, const char *topic)
         return w->norigins++;
 }
 
+/* What a delivery report needs: the kind of record and the batch it
+ * holds (NONE_SHIFTED: none, such as a settle's records). */
+#define NONE_SHIFTED (UINT64_MAX >> KIND_BITS)
+
 static void *opaque_of(uint64_t ticket, int kind)
 {
         if (ticket == NO_TICKET)
-                kind = OUT_NOTICKET;
+                ticket = NONE_SHIFTED;
         return (void *)(uintptr_t)(ticket << KIND_BITS | (uint64_t)kind);
 }
 
@@ -162,9 +167,10 @@ static void on_delivery(void *opaque, void *msg_opaque, rs_err_t err,
         uint64_t v = (uint64_t)(uintptr_t)msg_opaque;
         uint64_t ticket = v >> KIND_BITS;
         int kind = (int)(v & ((1u << KIND_BITS) - 1));
-        int dlq = kind == OUT_DLQ || kind == OUT_DLQ_ITEMS;
+        int dlq = kind == OUT_DLQ || kind == OUT_DLQ_ITEMS ||
+                  kind == OUT_DLQ_CATALOG;
         static const char *const what[] = {"recs",        "dead_letter",
-                                           "dead_letter", "unticketed",
+                                           "dead_letter", "dead_letter",
                                            "delta",       "neighbors"};
 
         if (err == RS_ERR_KAFKA) {
@@ -199,7 +205,7 @@ static void on_delivery(void *opaque, void *msg_opaque, rs_err_t err,
         } else if (kind == OUT_RECS) {
                 w->st.delivered++;
         }
-        if (kind != OUT_NOTICKET)
+        if (ticket != NONE_SHIFTED)
                 rs_source_release(src_of(w, kind), ticket);
 }
 
@@ -379,7 +385,7 @@ static void read_items(rs_worker_t *w, int timeout_ms)
                                "partition=%d offset=%" PRId64
                                " reason=%s detail=\"%s\"",
                                (int)m->partition, m->offset, reason, detail);
-                        dead_letter(w, m, OUT_NOTICKET, NO_TICKET, "catalog",
+                        dead_letter(w, m, OUT_DLQ_CATALOG, NO_TICKET, "catalog",
                                     reason, detail);
                         continue;
                 }
@@ -592,6 +598,22 @@ static rs_err_t start_users(rs_worker_t *w, char *errstr, size_t errstr_size)
         return RS_OK;
 }
 
+/* A cooc-deltas partition went to another replica: what was learnt from
+ * it here goes, so that only its owner publishes its items. (Without a
+ * changelog the new owner starts from the committed offset: issue 11.) */
+static void items_revoked(void *opaque, const char *topic, int32_t partition)
+{
+        rs_worker_t *w = opaque;
+        rs_err_t err = rs_items_reset(w->items_part, partition);
+
+        rs_log(err ? RS_LOG_ERR : RS_LOG_INFO,
+               "component=items event=partition_reset topic=%s partition=%d "
+               "reason=\"%s\"",
+               topic, (int)partition, err ? rs_err_str(err) : "revoked");
+        if (err == RS_ERR_NOMEM)
+                w->failed = err;
+}
+
 static rs_err_t start_items(rs_worker_t *w, char *errstr, size_t errstr_size)
 {
         const rs_pipeline_t *pl = w->pl;
@@ -613,6 +635,7 @@ static rs_err_t start_items(rs_worker_t *w, char *errstr, size_t errstr_size)
                 .batch_size = (size_t)pl->source.batch_size,
                 .max_inflight = (size_t)pl->source.max_inflight_batches,
                 .kafka = &pl->source.kafka,
+                .revoked = items_revoked,
         };
         if (!(w->isrc = rs_source_new(&pl->kafka, &ccf, on_drain, w, errstr,
                                       errstr_size)))
@@ -849,6 +872,14 @@ static void users_step(rs_worker_t *w, int timeout_ms)
 }
 
 /* One batch of deltas through the item side, and what it publishes. */
+/* Deltas applied since the item side last settled, or records waiting:
+ * its lists may not yet be what its counts give. */
+static size_t unsettled(const rs_worker_t *w)
+{
+        return (size_t)(w->st.deltas_applied - w->settled_at) +
+               rs_items_pending(w->items_part);
+}
+
 static void items_step(rs_worker_t *w, int timeout_ms)
 {
         const rs_pipeline_t *pl = w->pl;
@@ -869,10 +900,16 @@ static void items_step(rs_worker_t *w, int timeout_ms)
         }
         if (n == 0) {
                 /* quiet: publish what waits for its refresh, at once */
-                if (rs_items_pending(w->items_part) &&
-                    rs_mono_ms() - w->last_delta >= pl->topology.settle_after &&
-                    (err = rs_items_publish(w->items_part, 1)))
-                        w->failed = err;
+                if (unsettled(w) &&
+                    rs_mono_ms() - w->last_delta >= pl->topology.settle_after) {
+                        uint64_t before = w->st.nb_produced;
+                        if ((err = rs_items_publish(w->items_part, 1)))
+                                w->failed = err;
+                        w->settled_at = w->st.deltas_applied;
+                        rs_log(RS_LOG_INFO,
+                               "component=items event=settled records=%" PRIu64,
+                               w->st.nb_produced - before);
+                }
                 return;
         }
         w->last_delta = rs_mono_ms();
@@ -1001,9 +1038,9 @@ int rs_worker_settled(const rs_worker_t *w)
         const rs_worker_stats_t *st = &w->st;
 
         return st->deltas_delivered == st->deltas_produced &&
-               (!w->items_part || (st->deltas_consumed >= st->deltas_produced &&
-                                   !rs_items_pending(w->items_part) &&
-                                   st->nb_delivered == st->nb_produced)) &&
+               (!w->items_part ||
+                (st->deltas_consumed >= st->deltas_produced && !unsettled(w) &&
+                 st->nb_delivered == st->nb_produced)) &&
                (!w->nbr || st->nb_applied >= st->nb_delivered) &&
                st->delivered + st->recs_rejected == st->produced;
 }
@@ -1042,8 +1079,9 @@ static size_t state_stats(const rs_worker_t *w, char *out, size_t size)
         if (w->items_part && off < size) {
                 k = snprintf(out + off, size - off,
                              " items=%zu pairs=%zu cooc_bytes=%zu "
-                             "item_evictions=%" PRIu64,
-                             it.items, it.pairs, it.bytes, it.evictions);
+                             "item_evictions=%" PRIu64 " items_unsettled=%zu",
+                             it.items, it.pairs, it.bytes, it.evictions,
+                             unsettled(w));
                 off += k > 0 && (size_t)k < size - off ? (size_t)k : 0;
         }
         if (w->table && off < size) {

@@ -182,10 +182,9 @@ static void feed(rs_local_t *local, learnt_t *l, const rs_event_fields_t *f,
                 size_t m = n - i < batch ? n - i : batch;
                 for (size_t j = 0; j < m; j++) {
                         const char *why;
-                        assert_int_equal(rs_event_from_fields(
-                                                 &f[i + j], l->in,
-                                                 RS_ID_MAX_DEFAULT, &ev[j],
-                                                 &why),
+                        assert_int_equal(rs_event_from_fields(&f[i + j], l->in,
+                                                              RS_ID_MAX_DEFAULT,
+                                                              &ev[j], &why),
                                          RS_OK);
                         ev[j].partition = part[i + j];
                         ev[j].offset = (int64_t)(i + j);
@@ -206,9 +205,8 @@ static void arrival(const stream_t *s, int partitions, rs_event_fields_t *out,
         size_t n = 0;
 
         for (int i = 0; i < N_EVENTS; i++) {
-                int p = (int)rs_delta_partition(s->ev[i].user_id,
-                                                strlen(s->ev[i].user_id),
-                                                partitions);
+                int p = (int)rs_delta_partition(
+                        s->ev[i].user_id, strlen(s->ev[i].user_id), partitions);
                 order[p][len[p]++] = i;
         }
         while (n < N_EVENTS) {
@@ -272,8 +270,8 @@ static void run(const stream_t *s, int in_parts, int item_parts, size_t batch,
                         snprintf(e->nb[j], sizeof(e->nb[0]), "%s",
                                  rs_intern_str(l->in, nb[j].item, &len));
                         e->sim[j] = nb[j].sim;
-                        e->count[j] = rs_cooc_count(co, id, nb[j].item,
-                                                    s->last_ts);
+                        e->count[j] =
+                                rs_cooc_count(co, id, nb[j].item, s->last_ts);
                 }
         }
 
@@ -285,8 +283,7 @@ static void run(const stream_t *s, int in_parts, int item_parts, size_t batch,
         size_t nrw = 0;
         for (int i = N_EVENTS - 1; i >= 0; i--) {
                 size_t k;
-                for (k = 0; k < nrw && strcmp(rw[k].user_id, f[i].user_id);
-                     k++)
+                for (k = 0; k < nrw && strcmp(rw[k].user_id, f[i].user_id); k++)
                         ;
                 if (k < nrw)
                         continue;
@@ -369,8 +366,8 @@ static void test_batching_and_partitions(void **state)
         static const struct {
                 int in_parts, item_parts;
                 size_t batch;
-        } runs[] = {{1, 1, 7},   {1, 1, 500}, {3, 1, 1}, {3, 1, 500},
-                    {1, 3, 1},   {3, 3, 7},   {3, 3, 500}};
+        } runs[] = {{1, 1, 7}, {1, 1, 500}, {3, 1, 1},  {3, 1, 500},
+                    {1, 3, 1}, {3, 3, 7},   {3, 3, 500}};
         (void)state;
 
         make_stream(&s);
