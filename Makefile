@@ -53,7 +53,7 @@ TOOL_BINS := $(BUILD)/tests/codec_tool $(BUILD)/tests/stream_rss
 SCHEMAS  := $(wildcard schemas/*.avsc)
 
 .PHONY: all deps check-deps check-test-deps test test-long unit asan asan-run valgrind \
-        demo bench fuzz fuzz-build format format-check install clean
+        demo bench fuzz fuzz-build fuzz-syntax format format-check install clean
 all: $(BIN)
 
 # --- dependencies -----------------------------------------------------------
@@ -122,7 +122,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/librecstream.a | check-test-deps
 demo: $(BIN)
 	$(BIN) demo
 
-test: check-test-deps $(BIN) $(UNIT_BINS) $(TOOL_BINS)
+test: check-test-deps $(BIN) $(UNIT_BINS) $(TOOL_BINS) fuzz-syntax
 	$(Q)BUILD=$(BUILD) PYTHON=$(PYTHON) sh tests/run.sh
 
 test-long: check-test-deps $(BIN) $(TOOL_BINS)
@@ -178,6 +178,15 @@ fuzz:
 		sh tests/fuzz/run.sh $(FUZZ_TARGETS)
 
 fuzz-build: $(FUZZ_TARGETS:%=$(BUILD)/fuzz_%)
+
+# The harnesses checked by the ordinary compiler, so `make test` catches
+# an interface change before the libFuzzer build in CI does.
+fuzz-syntax: $(BUILD)/gen/schemas.c
+	$(Q)for f in tests/fuzz/*.c; do \
+		$(CC) $(filter-out -MMD -MP,$(RS_CFLAGS)) $(PKG_CFLAGS) \
+			-Wno-attributes -fsyntax-only \
+			-DFRAMING=RS_FRAMING_PLAIN -DSUFFIX='".csv"' $$f || exit 1; \
+	done
 
 $(BUILD)/gen/fuzz_schemas.c: scripts/embed-schemas.sh $(FUZZ_SCHEMAS)
 	@mkdir -p $(@D)

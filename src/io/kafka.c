@@ -986,6 +986,76 @@ static rd_kafka_t *admin_new(const rs_kv_list_t *common, client_t *cl,
         return rk;
 }
 
+/* An existing topic's partitions (metadata) and cleanup.policy
+ * (DescribeConfigs) against what it should have: a difference is logged. */
+static void check_existing(rd_kafka_t *rk, rd_kafka_queue_t *q,
+                           const rs_topic_spec_t *spec, int timeout_ms)
+{
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, spec->name, NULL);
+        const struct rd_kafka_metadata *md = NULL;
+
+        if (rkt &&
+            rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms) ==
+                    RD_KAFKA_RESP_ERR_NO_ERROR &&
+            md->topic_cnt == 1 && !md->topics[0].err &&
+            md->topics[0].partition_cnt != spec->partitions)
+                rs_log(RS_LOG_WARNING,
+                       "component=admin event=topic_differs topic=%s "
+                       "key=partitions want=%d got=%d",
+                       spec->name, spec->partitions,
+                       md->topics[0].partition_cnt);
+        if (md)
+                rd_kafka_metadata_destroy(md);
+        if (rkt)
+                rd_kafka_topic_destroy(rkt);
+
+        rd_kafka_ConfigResource_t *res = rd_kafka_ConfigResource_new(
+                RD_KAFKA_RESOURCE_TOPIC, spec->name);
+        rd_kafka_AdminOptions_t *opt = rd_kafka_AdminOptions_new(
+                rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
+        rd_kafka_AdminOptions_set_request_timeout(opt, timeout_ms, NULL, 0);
+        rd_kafka_DescribeConfigs(rk, &res, 1, opt, q);
+        rd_kafka_AdminOptions_destroy(opt);
+        rd_kafka_ConfigResource_destroy(res);
+        rd_kafka_event_t *ev = rd_kafka_queue_poll(q, timeout_ms + 1000);
+        const rd_kafka_DescribeConfigs_result_t *dr =
+                ev ? rd_kafka_event_DescribeConfigs_result(ev) : NULL;
+        size_t nres = 0, nconf = 0;
+        const rd_kafka_ConfigResource_t **rs =
+                dr && !rd_kafka_event_error(ev)
+                        ? rd_kafka_DescribeConfigs_result_resources(dr, &nres)
+                        : NULL;
+        const rd_kafka_ConfigEntry_t **ce =
+                nres == 1 && !rd_kafka_ConfigResource_error(rs[0])
+                        ? rd_kafka_ConfigResource_configs(rs[0], &nconf)
+                        : NULL;
+        if (!ce)
+                rs_log(RS_LOG_NOTICE,
+                       "component=admin event=describe_configs_unsupported "
+                       "topic=%s reason=\"%s\" msg=\"its cleanup.policy "
+                       "is not checked\"",
+                       spec->name,
+                       ev && rd_kafka_event_error(ev)
+                               ? rd_kafka_event_error_string(ev)
+                       : nres == 1 ? rd_kafka_ConfigResource_error_string(rs[0])
+                                   : "no answer");
+        for (size_t i = 0; i < nconf; i++) {
+                const char *k = rd_kafka_ConfigEntry_name(ce[i]);
+                const char *v = rd_kafka_ConfigEntry_value(ce[i]);
+                if (!k || strcmp(k, "cleanup.policy"))
+                        continue;
+                int compact = v && strstr(v, "compact");
+                if (compact != spec->compact)
+                        rs_log(RS_LOG_WARNING,
+                               "component=admin event=topic_differs topic=%s "
+                               "key=cleanup.policy want=%s got=%s",
+                               spec->name, spec->compact ? "compact" : "delete",
+                               v ? v : "");
+        }
+        if (ev)
+                rd_kafka_event_destroy(ev);
+}
+
 void rs_kafka_create_topics(const rs_kv_list_t *common,
                             const rs_topic_spec_t *specs, size_t n,
                             int timeout_ms)
@@ -1035,16 +1105,20 @@ void rs_kafka_create_topics(const rs_kv_list_t *common,
                 rd_kafka_CreateTopics_result_topics(res, &nres);
         for (size_t i = 0; i < nres; i++) {
                 rd_kafka_resp_err_t e = rd_kafka_topic_result_error(tr[i]);
+                const char *name = rd_kafka_topic_result_name(tr[i]);
                 if (!e)
                         rs_log(RS_LOG_INFO,
                                "component=admin event=topic_created topic=%s",
-                               rd_kafka_topic_result_name(tr[i]));
+                               name);
                 else if (e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
                         rs_log(RS_LOG_WARNING,
                                "component=admin event=topic_not_created "
                                "topic=%s reason=\"%s\"",
-                               rd_kafka_topic_result_name(tr[i]),
-                               rd_kafka_topic_result_error_string(tr[i]));
+                               name, rd_kafka_topic_result_error_string(tr[i]));
+                for (size_t k = 0;
+                     e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS && k < n; k++)
+                        if (!strcmp(specs[k].name, name))
+                                check_existing(rk, q, &specs[k], timeout_ms);
         }
 out:
         if (ev)

@@ -16,7 +16,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from tap import RECSTREAM, ROOT, check, done  # noqa: E402
+from tap import RECSTREAM, ROOT, check, done, wait_for  # noqa: E402
 
 import avro.io  # noqa: E402
 import avro.schema  # noqa: E402
@@ -37,13 +37,6 @@ def event(i):
     buf = io.BytesIO()
     avro.io.DatumWriter(EVENT).write(rec, avro.io.BinaryEncoder(buf))
     return rec["user_id"], buf.getvalue()
-
-
-def wait_for(pred, seconds, what):
-    deadline = time.time() + seconds
-    while not pred():
-        assert time.time() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def sighup():

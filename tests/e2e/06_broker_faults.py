@@ -36,7 +36,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from tap import RECSTREAM, ROOT, check, done  # noqa: E402
+from tap import RECSTREAM, ROOT, check, done, wait_for  # noqa: E402
 
 import avro.io  # noqa: E402
 import avro.schema  # noqa: E402
@@ -66,13 +66,6 @@ def quiet(conf):
     """A python client's configuration with its librdkafka logs off: the
     faults make it complain, and the worker's logs are what is looked at."""
     return dict(conf, log_level=0, error_cb=lambda err: None)
-
-
-def wait_for(pred, seconds, what):
-    deadline = time.time() + seconds
-    while not pred():
-        assert time.time() < deadline, f"timed out after {seconds} s waiting for {what}"
-        time.sleep(0.05)
 
 
 class Cluster:

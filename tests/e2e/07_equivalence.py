@@ -38,7 +38,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from tap import RECSTREAM, ROOT, check, done  # noqa: E402
+from tap import RECSTREAM, ROOT, check, done, wait_for  # noqa: E402
 
 import avro.io  # noqa: E402
 import avro.schema  # noqa: E402
@@ -114,16 +114,6 @@ def avro_bytes(rec):
         rec | {"ts": EPOCH + datetime.timedelta(milliseconds=rec["ts"])},
         avro.io.BinaryEncoder(buf))
     return buf.getvalue()
-
-
-def wait_for(cond, timeout, what):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        got = cond()
-        if got:
-            return got
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 class Process:
@@ -261,9 +251,9 @@ class Topology:
         self.wait_assigned()
         self.produce(events)
         try:
-            wait_for(self.settled, 120, "the stream drained and the item side settled")
+            wait_for(self.settled, 120, "the stream drained and the item side settled", 0.2)
             self.produce(again)
-            wait_for(self.settled, 120, "the re-watches drained")
+            wait_for(self.settled, 120, "the re-watches drained", 0.2)
         except AssertionError as e:
             raise AssertionError(f"{e}: {self.state}") from None
         got = self.lists()

@@ -97,7 +97,7 @@ static void state_fini(void)
 static void state_init(void)
 {
         if (!(st.strings = rs_intern_new()) ||
-            !(st.cat = rs_catalog_new(EMB_DIM)))
+            !(st.cat = rs_catalog_new(EMB_DIM, 1u << 16, st.strings)))
                 die("init", "out of memory");
         st.codec[0] = new_codec();
         if (FRAMING == RS_FRAMING_PLAIN) {

@@ -3,6 +3,7 @@ tests/run.sh counts. Run with Debian's /usr/bin/python3 (python3-avro and
 python3-confluent-kafka live there)."""
 import os
 import sys
+import time
 import traceback
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -27,6 +28,18 @@ def check(name, fn, *args):
         print(f"not ok {_n} - {name}", flush=True)
         for line in traceback.format_exc().splitlines():
             print(f"# {line}", flush=True)
+
+
+def wait_for(cond, seconds, what, every=0.05):
+    """Polls cond() until it returns something true, which is returned;
+    AssertionError naming `what` after `seconds`."""
+    deadline = time.time() + seconds
+    while True:
+        got = cond()
+        if got:
+            return got
+        assert time.time() < deadline, f"timed out after {seconds} s waiting for {what}"
+        time.sleep(every)
 
 
 def skip(name, why):
