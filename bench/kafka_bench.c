@@ -10,9 +10,15 @@
  *   kafka_bench bare    -b B -t TOPIC -g GROUP -n K [--batch M]
  *       The physical limit: a fresh group, rd_kafka_consume_batch_queue and
  *       the worker's own codec decode (rs_codec_decode_event), nothing else.
- *   kafka_bench worker  -c PIPELINE -g GROUP -n K
+ *   kafka_bench worker  -c PIPELINE -g GROUP -n K [--settle]
+ *                       [--deltas T --neighbors T --items-group G]
  *       The worker exactly as `recstream run` builds it (rs_worker_new,
- *       rs_worker_step until K events are consumed), with group GROUP.
+ *       rs_worker_step until K events are consumed), with group GROUP (and
+ *       the internal topics and item group given, for fresh state on a
+ *       broker that already served a run). --settle: then on until what
+ *       it produced has gone round (deltas applied, the neighbour records
+ *       published read back), reported as settled_s. cpu_s: the
+ *       process's CPU time from the first to the last consumed batch.
  *   kafka_bench latency -b B -t TOPIC -r RECS_TOPIC --rate R --seconds S
  *                       [--users U] [--warmup W] [--linger MS] [--seed S]
  *       Produces R events/s for S seconds, each event's ts the wall clock at
@@ -20,6 +26,29 @@
  *       UserRecs of user u with generated_ts T, the event it reflects is u's
  *       newest event with ts T; latency = UserRecs arrival − that event's
  *       produce call. Events of the first W seconds are not measured.
+ *   kafka_bench watch   -b B -t TOPIC -g GROUP -n K --deltas T
+ *                       --items-group G --neighbors T [--pids P,P,..]
+ *                       [--broker-pid P]
+ *       An observer of replicas running elsewhere, through the consumer
+ *       groups' committed offsets (every 20 ms): from the first offset the
+ *       users group committed on TOPIC to when it committed all K, and to
+ *       when the items group had committed every delta of T (the user side
+ *       commits input only once its deltas are acknowledged, so by then
+ *       every delta is in T); then until T's neighbour topic has not grown
+ *       for 2 s (the item side settled). CPU time and RSS of each replica
+ *       process (/proc) over the measured span.
+ *   kafka_bench nbdelay -b B -t TOPIC --neighbors T --rate R --seconds S
+ *                       [--probes P] [--users U] [--warmup W] [--seed S]
+ *       R generated events/s as background load, and P probes a second:
+ *       a fresh user watches a fresh item a, then a fresh item b. b is new
+ *       to the item side, so its first neighbour record (published at once)
+ *       lists a. Reads the neighbour topic from its end as a replica's
+ *       follower does: delay = arrival of b's record listing a − the produce
+ *       call of b's event; late_*: of the probes in the second half of the
+ *       measured span (the mock's fetches slow as its partitions grow).
+ *   kafka_bench internal -b B --deltas T --neighbors T
+ *       Reads both internal topics from their start, decodes every record
+ *       and counts what it carries (updates by kind, neighbours).
  *
  * bare and worker time the same span: from the end of the first batch to
  * the end of the batch that reaches K events, so (K − first batch) / span.
@@ -33,7 +62,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "recstream/codec.h"
 #include "recstream/gen.h"
@@ -57,6 +88,16 @@ static int64_t mono_us(void)
         return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* CPU time of this process (every thread), µs. */
+static int64_t cpu_us(void)
+{
+        struct rusage ru;
+
+        getrusage(RUSAGE_SELF, &ru);
+        return (int64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 +
+               ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+}
+
 static int64_t wall_ms(void)
 {
         struct timespec ts;
@@ -72,11 +113,12 @@ static void die(const char *what, const char *why)
 
 typedef struct opts {
         const char *bootstrap, *topic, *recs_topic, *group, *pipeline;
+        const char *deltas, *neighbors, *items_group, *pids;
         long long n;
         unsigned long long seed;
-        long users, batch, linger_ms;
-        int progress;
-        double events_per_s, rate, seconds, warmup;
+        long users, batch, linger_ms, broker_pid;
+        int progress, settle;
+        double events_per_s, rate, seconds, warmup, probes;
 } opts_t;
 
 static rd_kafka_conf_t *conf_new(const opts_t *o)
@@ -300,15 +342,33 @@ static int cmd_bare(const opts_t *o)
  * worker
  */
 
+/* Whether what the worker produced has gone round: every delta delivered
+ * and applied, every neighbour record it produced read back into its
+ * table, every list delivered. (Not rs_worker_settled: records produced
+ * outside a batch, as the item side's settle publishes them, are never
+ * counted delivered there, so it can stay false for good.) Lists held
+ * back for their refresh are not waited for. */
+static int gone_round(const rs_worker_t *w)
+{
+        rs_worker_stats_t st;
+
+        rs_worker_stats(w, &st);
+        return st.deltas_delivered == st.deltas_produced &&
+               st.deltas_applied + st.deltas_failed >= st.deltas_produced &&
+               st.nb_applied >= st.nb_produced &&
+               st.delivered + st.recs_rejected >= st.produced;
+}
+
 static int cmd_worker(const opts_t *o)
 {
         rs_diag_t d;
         rs_pipeline_t *pl;
         rs_worker_t *w;
         rs_worker_stats_t st;
-        char errstr[512], extra[256];
+        char errstr[512], extra[512];
         long long first = 0;
         int64_t t_first = 0, t_last = 0, deadline, next_progress = 0;
+        int64_t c_first = 0, c_last;
         rs_err_t err = RS_OK;
 
         rs_diag_init(&d, o->pipeline);
@@ -319,6 +379,12 @@ static int cmd_worker(const opts_t *o)
         rs_diag_fini(&d);
         if (o->group)
                 pl->source.group = o->group;
+        if (o->deltas)
+                pl->topology.deltas_topic = o->deltas;
+        if (o->neighbors)
+                pl->topology.neighbors_topic = o->neighbors;
+        if (o->items_group)
+                pl->topology.items_group = o->items_group;
         if (!(w = rs_worker_new(pl, -1, NULL, errstr, sizeof(errstr))))
                 die("worker", errstr);
         deadline = mono_us() + 600 * 1000000LL;
@@ -328,6 +394,7 @@ static int cmd_worker(const opts_t *o)
                 rs_worker_stats(w, &st);
                 if (st.consumed && !t_first) {
                         t_first = mono_us();
+                        c_first = cpu_us();
                         first = (long long)st.consumed;
                 }
                 if (o->progress && mono_us() >= next_progress) {
@@ -339,12 +406,30 @@ static int cmd_worker(const opts_t *o)
         } while ((long long)st.consumed < o->n && !stop &&
                  mono_us() < deadline);
         t_last = mono_us();
+        c_last = cpu_us();
+        int64_t t_settled = t_last;
+        while (o->settle && !err && !stop && mono_us() < deadline &&
+               !gone_round(w)) {
+                err = rs_worker_step(w);
+                t_settled = mono_us();
+        }
+        int settled = gone_round(w);
         rs_worker_stats(w, &st);
         snprintf(extra, sizeof(extra),
-                 " decoded=%llu produced=%llu delivered=%llu",
+                 " decoded=%llu produced=%llu delivered=%llu "
+                 "deltas=%llu deltas_applied=%llu delta_bytes=%llu "
+                 "nb=%llu nb_bytes=%llu settled_s=%.3f cpu_s=%.3f",
                  (unsigned long long)st.decoded,
                  (unsigned long long)st.produced,
-                 (unsigned long long)st.delivered);
+                 (unsigned long long)st.delivered,
+                 (unsigned long long)st.deltas_produced,
+                 (unsigned long long)st.deltas_applied,
+                 (unsigned long long)st.delta_bytes,
+                 (unsigned long long)st.nb_produced,
+                 (unsigned long long)st.nb_bytes,
+                 o->settle && settled ? (double)(t_settled - t_first) / 1e6
+                                      : -1.0,
+                 (double)(c_last - c_first) / 1e6);
         report("worker", first, (long long)st.consumed, t_first, t_last, extra);
         if (rs_worker_close(w) && !err)
                 err = RS_ERR_KAFKA;
@@ -563,29 +648,670 @@ static int cmd_latency(const opts_t *o)
         return nlat == 0;
 }
 
+/*
+ * watch
+ */
+
+/* A topic's partitions, and a consumer of group (NULL: none) that never
+ * joins it: rd_kafka_committed asks the group's coordinator. */
+typedef struct tview {
+        rd_kafka_t *rk;
+        const char *topic;
+        rd_kafka_topic_partition_list_t *parts;
+} tview_t;
+
+static void tview_init(tview_t *v, const opts_t *o, const char *topic,
+                       const char *group)
+{
+        rd_kafka_conf_t *conf = conf_new(o);
+        const struct rd_kafka_metadata *md;
+        rd_kafka_topic_t *rkt;
+        char err[256];
+
+        set(conf, "group.id", group ? group : "kafka-bench-watch");
+        set(conf, "enable.auto.commit", "false");
+        if (!(v->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err))))
+                die("consumer", err);
+        v->topic = topic;
+        rkt = rd_kafka_topic_new(v->rk, topic, NULL);
+        if (rd_kafka_metadata(v->rk, 0, rkt, &md, 10000) ||
+            md->topic_cnt != 1 || md->topics[0].err)
+                die("metadata", topic);
+        v->parts =
+                rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt);
+        for (int p = 0; p < md->topics[0].partition_cnt; p++)
+                rd_kafka_topic_partition_list_add(v->parts, topic, p);
+        rd_kafka_metadata_destroy(md);
+        rd_kafka_topic_destroy(rkt);
+}
+
+static void tview_fini(tview_t *v)
+{
+        rd_kafka_topic_partition_list_destroy(v->parts);
+        rd_kafka_destroy(v->rk);
+}
+
+/* The group's committed offsets, summed (none: 0). */
+static long long tview_committed(tview_t *v)
+{
+        long long sum = 0;
+
+        for (int i = 0; i < v->parts->cnt; i++)
+                v->parts->elems[i].offset = RD_KAFKA_OFFSET_INVALID;
+        if (rd_kafka_committed(v->rk, v->parts, 5000))
+                return -1;
+        for (int i = 0; i < v->parts->cnt; i++)
+                if (v->parts->elems[i].offset > 0)
+                        sum += v->parts->elems[i].offset;
+        return sum;
+}
+
+/* Sums of the partitions' high (and low) watermarks. */
+static long long tview_end(tview_t *v, long long *low)
+{
+        long long sum = 0, lsum = 0;
+
+        for (int i = 0; i < v->parts->cnt; i++) {
+                int64_t lo, hi;
+                if (rd_kafka_query_watermark_offsets(v->rk, v->topic, i, &lo,
+                                                     &hi, 5000))
+                        die("watermarks", v->topic);
+                sum += hi;
+                lsum += lo;
+        }
+        if (low)
+                *low = lsum;
+        return sum;
+}
+
+#define MAX_PIDS 16
+
+typedef struct proc {
+        double cpu_s; /* utime + stime */
+        double rss_mb, hwm_mb;
+} proc_t;
+
+/* What /proc says of pid; zeros when it is gone. */
+static proc_t proc_read(long pid)
+{
+        proc_t p = {0, 0, 0};
+        char path[64], line[256];
+        FILE *f;
+
+        snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+        if ((f = fopen(path, "r"))) {
+                char buf[1024];
+                size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+                buf[n] = '\0';
+                /* after "(comm)": state is field 3, utime 14, stime 15 */
+                const char *q = strrchr(buf, ')');
+                unsigned long ut = 0, st = 0;
+                if (q && sscanf(q + 2,
+                                "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
+                                "%*u %lu %lu",
+                                &ut, &st) == 2)
+                        p.cpu_s = (double)(ut + st) /
+                                  (double)sysconf(_SC_CLK_TCK);
+                fclose(f);
+        }
+        snprintf(path, sizeof(path), "/proc/%ld/status", pid);
+        if ((f = fopen(path, "r"))) {
+                while (fgets(line, sizeof(line), f)) {
+                        long kb;
+                        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+                                p.rss_mb = (double)kb * 1024 / 1e6;
+                        else if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
+                                p.hwm_mb = (double)kb * 1024 / 1e6;
+                }
+                fclose(f);
+        }
+        return p;
+}
+
+static int parse_pids(const char *s, long *pids)
+{
+        int n = 0;
+
+        while (s && *s && n < MAX_PIDS) {
+                char *end;
+                pids[n++] = strtol(s, &end, 10);
+                s = *end == ',' ? end + 1 : NULL;
+        }
+        return n;
+}
+
+/* ",a,b,c" of the replicas' values, in pids order. */
+static void join(char *out, size_t size, const proc_t *a, const proc_t *b,
+                 int n, int what)
+{
+        size_t off = 0;
+
+        out[0] = '\0';
+        for (int i = 0; i < n && off < size; i++) {
+                double v = what == 0   ? b[i].cpu_s - a[i].cpu_s
+                           : what == 1 ? b[i].rss_mb
+                                       : b[i].hwm_mb;
+                int k = snprintf(out + off, size - off, "%s%.*f", i ? "," : "",
+                                 what ? 0 : 2, v);
+                off += k > 0 ? (size_t)k : 0;
+        }
+}
+
+static int cmd_watch(const opts_t *o)
+{
+        tview_t in, deltas, nb;
+        long pids[MAX_PIDS];
+        int npids = parse_pids(o->pids, pids);
+        proc_t p0[MAX_PIDS], p1[MAX_PIDS], b0 = {0, 0, 0}, b1 = {0, 0, 0};
+        long long first = 0, users = 0, items = 0, dend = 0, dlow = 0;
+        long long nb_end = -1, nb_low = 0;
+        int64_t t_first = 0, t_users = 0, t_items = 0, t_nb = 0, deadline;
+        int64_t next_progress = 0, nb_moved = 0;
+        char cpu[256], rss[256], hwm[256];
+
+        tview_init(&in, o, o->topic, o->group);
+        tview_init(&deltas, o, o->deltas, o->items_group);
+        tview_init(&nb, o, o->neighbors, NULL);
+        deadline = mono_us() + (int64_t)(o->seconds * 1e6);
+        while (!stop && mono_us() < deadline) {
+                int64_t now = mono_us();
+                if (!t_users) {
+                        users = tview_committed(&in);
+                        if (users > 0 && !t_first) {
+                                t_first = now;
+                                first = users;
+                                for (int i = 0; i < npids; i++)
+                                        p0[i] = proc_read(pids[i]);
+                                if (o->broker_pid)
+                                        b0 = proc_read(o->broker_pid);
+                        }
+                        if (users >= o->n)
+                                t_users = now;
+                }
+                if (t_users && !t_items) {
+                        dend = tview_end(&deltas, &dlow);
+                        items = tview_committed(&deltas);
+                        if (items >= dend && dend > 0) {
+                                t_items = mono_us();
+                                for (int i = 0; i < npids; i++)
+                                        p1[i] = proc_read(pids[i]);
+                                if (o->broker_pid)
+                                        b1 = proc_read(o->broker_pid);
+                        }
+                }
+                if (t_items) {
+                        long long e = tview_end(&nb, &nb_low);
+                        if (e != nb_end) {
+                                nb_end = e;
+                                nb_moved = now;
+                        } else if (now - nb_moved >= 2000000) {
+                                t_nb = nb_moved;
+                                break;
+                        }
+                }
+                if (o->progress && now >= next_progress) {
+                        fprintf(stderr,
+                                "kafka_bench: watch users=%lld/%lld "
+                                "items=%lld/%lld\n",
+                                users, o->n, items, dend);
+                        next_progress = now + 2000000;
+                }
+                struct timespec tick = {0, 20000000};
+                nanosleep(&tick, NULL);
+        }
+        if (!t_items) {
+                fprintf(stderr,
+                        "kafka_bench: watch: not done: users committed "
+                        "%lld of %lld, items %lld of %lld\n",
+                        users, o->n, items, dend);
+                return 1;
+        }
+        join(cpu, sizeof(cpu), p0, p1, npids, 0);
+        join(rss, sizeof(rss), p0, p1, npids, 1);
+        join(hwm, sizeof(hwm), p0, p1, npids, 2);
+        double secs = (double)(t_items - t_first) / 1e6;
+        double usecs = (double)(t_users - t_first) / 1e6;
+        printf("watch events=%lld measured=%lld seconds=%.3f rate=%.0f "
+               "users_seconds=%.3f rate_users=%.0f deltas=%lld "
+               "deltas_dropped=%lld nb=%lld nb_dropped=%lld "
+               "settled_seconds=%.3f cpu_s=%s broker_cpu_s=%.2f rss_mb=%s "
+               "hwm_mb=%s\n",
+               o->n, o->n - first, secs, (double)(o->n - first) / secs, usecs,
+               (double)(o->n - first) / usecs, dend, dlow, nb_end, nb_low,
+               (double)(t_nb - t_first) / 1e6, cpu, b1.cpu_s - b0.cpu_s, rss,
+               hwm);
+        tview_fini(&in);
+        tview_fini(&deltas);
+        tview_fini(&nb);
+        return 0;
+}
+
+/*
+ * nbdelay
+ */
+
+typedef struct probes {
+        const opts_t *o;
+        pthread_mutex_t lock;
+        int64_t *at_us; /* produce call of probe k's second event; 0: none */
+        int8_t *warm;
+        long cap, n;
+        long long produced, failed;
+        int done;
+} probes_t;
+
+static void probe_event(rs_event_fields_t *ev, char *eid, char *user,
+                        char *item, long k, char which)
+{
+        sprintf(eid, "probe%ld%c", k, which);
+        sprintf(user, "probe%ld", k);
+        sprintf(item, "p%c%ld", which, k);
+        *ev = (rs_event_fields_t){.event_id = eid,
+                                  .user_id = user,
+                                  .item_id = item,
+                                  .type = RS_EV_WATCH,
+                                  .ts = wall_ms(),
+                                  .watch_ms = 58000,
+                                  .duration_ms = 60000,
+                                  .category = "probe",
+                                  .device = "bench"};
+}
+
+static void *probe_main(void *arg)
+{
+        probes_t *P = arg;
+        const opts_t *o = P->o;
+        char err[256], eid[32], user[32], item[32];
+        rs_gen_t *gen = gen_new(o->users, o->seed);
+        rs_intern_t *in = rs_intern_new();
+        rs_codec_t *codec =
+                rs_codec_new(RS_FRAMING_PLAIN, in, err, sizeof(err));
+        rd_kafka_t *rk;
+        int64_t start = mono_us(), end = start + (int64_t)(o->seconds * 1e6),
+                warm_end = start + (int64_t)(o->warmup * 1e6);
+        long long sent = 0;
+        long k = 0;
+
+        if (!codec)
+                die("codec", err);
+        rk = producer_new(o, &P->failed, "5");
+        while (!stop) {
+                int64_t now = mono_us();
+                const void *buf;
+                size_t len;
+                if (now >= end)
+                        break;
+                double s = (double)(now - start) / 1e6;
+                long long due = (long long)(s * o->rate);
+                for (; sent < due; sent++) {
+                        rs_event_fields_t ev;
+                        rs_gen_next(gen, &ev);
+                        ev.ts = wall_ms();
+                        if (rs_codec_encode_event(codec, &ev, &buf, &len))
+                                die("encode", rs_codec_error(codec));
+                        produce(rk, o->topic, ev.user_id, buf, len, ev.ts);
+                }
+                for (; k < (long)(s * o->probes) && k < P->cap; k++) {
+                        rs_event_fields_t ev;
+                        probe_event(&ev, eid, user, item, k, 'a');
+                        if (rs_codec_encode_event(codec, &ev, &buf, &len))
+                                die("encode", rs_codec_error(codec));
+                        produce(rk, o->topic, user, buf, len, ev.ts);
+                        probe_event(&ev, eid, user, item, k, 'b');
+                        if (rs_codec_encode_event(codec, &ev, &buf, &len))
+                                die("encode", rs_codec_error(codec));
+                        int64_t at = mono_us();
+                        produce(rk, o->topic, user, buf, len, ev.ts);
+                        pthread_mutex_lock(&P->lock);
+                        P->at_us[k] = at;
+                        P->warm[k] = at < warm_end;
+                        P->n = k + 1;
+                        pthread_mutex_unlock(&P->lock);
+                }
+                rd_kafka_poll(rk, 0);
+                struct timespec tick = {0, 1000000 - (mono_us() - now) % 1000 *
+                                                             1000};
+                nanosleep(&tick, NULL);
+        }
+        rd_kafka_flush(rk, 10000);
+        pthread_mutex_lock(&P->lock);
+        P->produced = sent;
+        P->done = 1;
+        pthread_mutex_unlock(&P->lock);
+        rd_kafka_destroy(rk);
+        rs_codec_destroy(codec);
+        rs_intern_destroy(in);
+        rs_gen_destroy(gen);
+        return NULL;
+}
+
+/* Assigns every partition of topic to a fresh consumer, from its start
+ * (or end); *parts its partition count. */
+static rd_kafka_t *reader_new(const opts_t *o, const char *topic, int from_end,
+                              const char *fetch_wait, int *parts)
+{
+        rd_kafka_conf_t *conf = conf_new(o);
+        rd_kafka_topic_partition_list_t *list;
+        const struct rd_kafka_metadata *md;
+        rd_kafka_topic_t *rkt;
+        rd_kafka_t *rk;
+        char err[256];
+
+        set(conf, "group.id", "kafka-bench-reader");
+        set(conf, "enable.auto.commit", "false");
+        set(conf, "enable.partition.eof", "false");
+        if (fetch_wait)
+                set(conf, "fetch.wait.max.ms", fetch_wait);
+        if (!(rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err))))
+                die("consumer", err);
+        rd_kafka_poll_set_consumer(rk);
+        rkt = rd_kafka_topic_new(rk, topic, NULL);
+        if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) || md->topic_cnt != 1 ||
+            md->topics[0].err)
+                die("metadata", topic);
+        *parts = md->topics[0].partition_cnt;
+        list = rd_kafka_topic_partition_list_new(*parts);
+        for (int p = 0; p < *parts; p++)
+                rd_kafka_topic_partition_list_add(list, topic, p)->offset =
+                        from_end ? RD_KAFKA_OFFSET_END
+                                 : RD_KAFKA_OFFSET_BEGINNING;
+        rd_kafka_metadata_destroy(md);
+        rd_kafka_topic_destroy(rkt);
+        if (rd_kafka_assign(rk, list))
+                die("assign", topic);
+        rd_kafka_topic_partition_list_destroy(list);
+        return rk;
+}
+
+static int cmd_nbdelay(const opts_t *o)
+{
+        probes_t P = {.o = o};
+        rs_intern_t *in = rs_intern_new();
+        char err[256];
+        rs_codec_t *codec =
+                rs_codec_new(RS_FRAMING_PLAIN, in, err, sizeof(err));
+        int parts;
+        rd_kafka_t *rk = reader_new(o, o->neighbors, 1, "1", &parts);
+        long long records = 0, bad = 0, without = 0;
+        size_t nlat = 0;
+        pthread_t thr;
+
+        P.cap = (long)(o->probes * o->seconds) + 16;
+        P.at_us = calloc((size_t)P.cap, sizeof(*P.at_us));
+        P.warm = calloc((size_t)P.cap, 1);
+        int8_t *seen = calloc((size_t)P.cap, 1);
+        int64_t *lat = malloc((size_t)P.cap * sizeof(*lat));
+        int64_t *late = malloc((size_t)P.cap * sizeof(*late));
+        size_t nlate = 0;
+        int64_t start = mono_us(),
+                half_us = (int64_t)((o->warmup + o->seconds) / 2 * 1e6);
+        if (!codec || !P.at_us || !P.warm || !seen || !lat || !late)
+                die("nbdelay", "out of memory");
+        pthread_mutex_init(&P.lock, NULL);
+        /* let the reader reach the ends before anything is produced */
+        for (int i = 0; i < 10; i++) {
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+                if (m)
+                        rd_kafka_message_destroy(m);
+        }
+        start = mono_us();
+        if (pthread_create(&thr, NULL, probe_main, &P))
+                die("thread", strerror(errno));
+        int64_t quiet_until = 0;
+        for (;;) {
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 50);
+                int64_t now = mono_us();
+                long k;
+                char *end;
+                if (m && !m->err && m->key && m->key_len > 2 &&
+                    m->key_len < 24 && !memcmp(m->key, "pb", 2)) {
+                        char key[24];
+                        memcpy(key, m->key, m->key_len);
+                        key[m->key_len] = '\0';
+                        k = strtol(key + 2, &end, 10);
+                        rs_nb_rec_t r;
+                        int found = 0;
+                        records++;
+                        if (*end || k < 0 || k >= P.cap || !m->payload) {
+                                bad++;
+                        } else if (rs_codec_decode_nb(codec, m->payload, m->len,
+                                                      &r)) {
+                                bad++;
+                        } else {
+                                char want[24];
+                                snprintf(want, sizeof(want), "pa%ld", k);
+                                for (size_t i = 0; i < r.nnb; i++) {
+                                        const char *id = rs_intern_str(
+                                                in, r.nb[i].item, NULL);
+                                        if (id && !strcmp(id, want))
+                                                found = 1;
+                                }
+                        }
+                        pthread_mutex_lock(&P.lock);
+                        if (found && !seen[k] && P.at_us[k]) {
+                                seen[k] = 1;
+                                if (!P.warm[k]) {
+                                        lat[nlat++] = now - P.at_us[k];
+                                        /* the second half of the run */
+                                        if (P.at_us[k] - start >= half_us) {
+                                                late[nlate++] =
+                                                        now - P.at_us[k];
+                                        }
+                                }
+                        } else if (!found) {
+                                without++;
+                        }
+                        pthread_mutex_unlock(&P.lock);
+                }
+                if (m)
+                        rd_kafka_message_destroy(m);
+                pthread_mutex_lock(&P.lock);
+                int done = P.done;
+                pthread_mutex_unlock(&P.lock);
+                if (done && !quiet_until)
+                        quiet_until = now + 5000000; /* late records */
+                if ((quiet_until && now > quiet_until) || stop)
+                        break;
+        }
+        pthread_join(thr, NULL);
+        long measured_probes = 0, missing = 0;
+        for (long k = 0; k < P.n; k++) {
+                if (P.warm[k])
+                        continue;
+                measured_probes++;
+                missing += !seen[k];
+        }
+        qsort(lat, nlat, sizeof(*lat), cmp_i64);
+        qsort(late, nlate, sizeof(*late), cmp_i64);
+        printf("nbdelay rate=%.0f probes_per_s=%.1f seconds=%.1f "
+               "produced=%lld failed=%lld probes=%ld measured=%zu "
+               "missing=%ld records=%lld without=%lld bad=%lld p50_ms=%.2f "
+               "p90_ms=%.2f p99_ms=%.2f max_ms=%.2f late_p50_ms=%.2f "
+               "late_p99_ms=%.2f\n",
+               o->rate, o->probes, o->seconds, P.produced, P.failed,
+               measured_probes, nlat, missing, records, without, bad,
+               pct(lat, nlat, 0.50), pct(lat, nlat, 0.90), pct(lat, nlat, 0.99),
+               pct(lat, nlat, 1.0), pct(late, nlate, 0.50),
+               pct(late, nlate, 0.99));
+        rd_kafka_consumer_close(rk);
+        rd_kafka_destroy(rk);
+        rs_codec_destroy(codec);
+        rs_intern_destroy(in);
+        free(P.at_us);
+        free(P.warm);
+        free(seen);
+        free(lat);
+        free(late);
+        return nlat == 0;
+}
+
+/*
+ * internal
+ */
+
+/* Reads topic from its start to where it ends now, calling fn on each
+ * record's value (NULL for a tombstone). */
+static void read_all(const opts_t *o, const char *topic,
+                     void (*fn)(void *, const rd_kafka_message_t *), void *arg)
+{
+        int parts;
+        rd_kafka_t *rk = reader_new(o, topic, 0, "10", &parts);
+        int64_t *hi = calloc((size_t)parts, sizeof(*hi));
+        int64_t *next = calloc((size_t)parts, sizeof(*next));
+        int64_t deadline = mono_us() + 120 * 1000000LL;
+        int left = 0;
+
+        if (!hi || !next)
+                die("internal", "out of memory");
+        for (int p = 0; p < parts; p++) {
+                int64_t lo;
+                if (rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi[p],
+                                                     5000))
+                        die("watermarks", topic);
+                next[p] = lo;
+                left += next[p] < hi[p];
+        }
+        while (left > 0 && !stop && mono_us() < deadline) {
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+                if (!m)
+                        continue;
+                if (!m->err && m->partition >= 0 && m->partition < parts &&
+                    next[m->partition] < hi[m->partition]) {
+                        fn(arg, m);
+                        next[m->partition] = m->offset + 1;
+                        if (next[m->partition] >= hi[m->partition])
+                                left--;
+                }
+                rd_kafka_message_destroy(m);
+        }
+        if (left > 0)
+                die("internal", "the topic was not read to its end in time");
+        rd_kafka_consumer_close(rk);
+        rd_kafka_destroy(rk);
+        free(hi);
+        free(next);
+}
+
+typedef struct internal_counts {
+        rs_codec_t *codec;
+        long long records, bytes, bad, updates, pairs, marginals, popularity;
+        long long cats, sources;
+        long long items, partitions, tombstones, neighbors, key_bytes;
+} internal_counts_t;
+
+static void count_delta(void *arg, const rd_kafka_message_t *m)
+{
+        internal_counts_t *c = arg;
+        const rs_delta_t *d;
+
+        c->records++;
+        c->bytes += (long long)m->len;
+        if (!m->payload ||
+            rs_codec_decode_delta(c->codec, m->payload, m->len, &d)) {
+                c->bad++;
+                return;
+        }
+        c->updates += (long long)d->n;
+        for (size_t i = 0; i < d->n; i++) {
+                if (d->upd[i].other == RS_DELTA_MARGINAL)
+                        c->marginals++;
+                else if (d->upd[i].other == RS_DELTA_POPULARITY)
+                        c->popularity++;
+                else
+                        c->pairs++;
+        }
+        c->cats += (long long)d->ncats;
+        c->sources += (long long)d->nsrc;
+}
+
+static void count_nb(void *arg, const rd_kafka_message_t *m)
+{
+        internal_counts_t *c = arg;
+        rs_nb_rec_t r;
+
+        c->records++;
+        c->key_bytes += (long long)m->key_len;
+        if (!m->payload) {
+                c->tombstones++;
+                return;
+        }
+        c->bytes += (long long)m->len;
+        if (rs_codec_decode_nb(c->codec, m->payload, m->len, &r)) {
+                c->bad++;
+                return;
+        }
+        if (r.kind == RS_NB_PARTITION) {
+                c->partitions++;
+        } else {
+                c->items++;
+                c->neighbors += (long long)r.nnb;
+        }
+}
+
+static int cmd_internal(const opts_t *o)
+{
+        rs_intern_t *in = rs_intern_new();
+        char err[256];
+        internal_counts_t d = {0}, n = {0};
+
+        d.codec = rs_codec_new(RS_FRAMING_PLAIN, in, err, sizeof(err));
+        n.codec = d.codec;
+        if (!d.codec)
+                die("codec", err);
+        read_all(o, o->deltas, count_delta, &d);
+        read_all(o, o->neighbors, count_nb, &n);
+        printf("internal delta_records=%lld delta_bytes=%lld updates=%lld "
+               "pair_updates=%lld marginal_updates=%lld "
+               "popularity_updates=%lld categories=%lld sources=%lld "
+               "delta_bad=%lld nb_records=%lld nb_items=%lld "
+               "nb_partitions=%lld nb_tombstones=%lld nb_neighbors=%lld "
+               "nb_bytes=%lld nb_key_bytes=%lld nb_bad=%lld\n",
+               d.records, d.bytes, d.updates, d.pairs, d.marginals,
+               d.popularity, d.cats, d.sources, d.bad, n.records, n.items,
+               n.partitions, n.tombstones, n.neighbors, n.bytes, n.key_bytes,
+               n.bad);
+        rs_codec_destroy(d.codec);
+        rs_intern_destroy(in);
+        return d.bad || n.bad;
+}
+
 static const char usage[] =
         "usage: kafka_bench load    -b B -t TOPIC -n N [--users U] "
         "[--events-per-s E]\n"
         "       kafka_bench bare    -b B -t TOPIC -g GROUP -n K [--batch M]\n"
-        "       kafka_bench worker  -c PIPELINE -g GROUP -n K\n"
+        "       kafka_bench worker  -c PIPELINE -g GROUP -n K [--settle]\n"
+        "                           [--deltas T --neighbors T --items-group "
+        "G]\n"
         "       kafka_bench latency -b B -t TOPIC -r RECS --rate R --seconds "
         "S\n"
         "                           [--users U] [--warmup W] [--linger MS]\n"
-        "       (load and latency also take --seed S)\n";
+        "       kafka_bench watch   -b B -t TOPIC -g GROUP -n K --deltas T\n"
+        "                           --items-group G --neighbors T [--pids "
+        "P,..]\n"
+        "                           [--broker-pid P] [--seconds S]\n"
+        "       kafka_bench nbdelay -b B -t TOPIC --neighbors T --rate R "
+        "--seconds S\n"
+        "                           [--probes P] [--users U] [--warmup W]\n"
+        "       kafka_bench internal -b B --deltas T --neighbors T\n"
+        "       (load, latency and nbdelay also take --seed S)\n";
 
 int main(int argc, char **argv)
 {
         static const struct option lopts[] = {
-                {"users", 1, NULL, 'u'},   {"events-per-s", 1, NULL, 'e'},
-                {"batch", 1, NULL, 'm'},   {"rate", 1, NULL, 'R'},
-                {"seconds", 1, NULL, 's'}, {"warmup", 1, NULL, 'w'},
-                {"linger", 1, NULL, 'l'},  {"seed", 1, NULL, 'S'},
-                {NULL, 0, NULL, 0}};
+                {"users", 1, NULL, 'u'},     {"events-per-s", 1, NULL, 'e'},
+                {"batch", 1, NULL, 'm'},     {"rate", 1, NULL, 'R'},
+                {"seconds", 1, NULL, 's'},   {"warmup", 1, NULL, 'w'},
+                {"linger", 1, NULL, 'l'},    {"seed", 1, NULL, 'S'},
+                {"settle", 0, NULL, 'T'},    {"deltas", 1, NULL, 'D'},
+                {"neighbors", 1, NULL, 'N'}, {"items-group", 1, NULL, 'I'},
+                {"pids", 1, NULL, 'P'},      {"broker-pid", 1, NULL, 'B'},
+                {"probes", 1, NULL, 'p'},    {NULL, 0, NULL, 0}};
         opts_t o = {.users = 100000,
                     .batch = 10000,
                     .linger_ms = 5,
                     .events_per_s = 20000,
                     .warmup = 2,
+                    .probes = 20,
                     .seed = 1};
         int c;
 
@@ -612,6 +1338,13 @@ int main(int argc, char **argv)
                 case 'w': o.warmup = atof(optarg); break;
                 case 'l': o.linger_ms = atol(optarg); break;
                 case 'S': o.seed = strtoull(optarg, NULL, 10); break;
+                case 'T': o.settle = 1; break;
+                case 'D': o.deltas = optarg; break;
+                case 'N': o.neighbors = optarg; break;
+                case 'I': o.items_group = optarg; break;
+                case 'P': o.pids = optarg; break;
+                case 'B': o.broker_pid = atol(optarg); break;
+                case 'p': o.probes = atof(optarg); break;
                 default: fputs(usage, stderr); return 2;
                 }
         }
@@ -634,6 +1367,17 @@ int main(int argc, char **argv)
         if (!strcmp(cmd, "latency") && o.bootstrap && o.topic && o.recs_topic &&
             o.rate > 0 && o.seconds > 0)
                 return cmd_latency(&o);
+        if (!strcmp(cmd, "watch") && o.bootstrap && o.topic && o.group &&
+            o.deltas && o.items_group && o.neighbors && o.n > 0) {
+                if (o.seconds <= 0)
+                        o.seconds = 600;
+                return cmd_watch(&o);
+        }
+        if (!strcmp(cmd, "nbdelay") && o.bootstrap && o.topic && o.neighbors &&
+            o.rate >= 0 && o.seconds > 0 && o.probes > 0)
+                return cmd_nbdelay(&o);
+        if (!strcmp(cmd, "internal") && o.bootstrap && o.deltas && o.neighbors)
+                return cmd_internal(&o);
 usage:
         fputs(usage, stderr);
         return 2;

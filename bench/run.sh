@@ -1,7 +1,9 @@
 #!/bin/sh
 # make bench: builds and runs the benchmark drivers; results with the
 # command that produced them go into BENCHMARKS.md.
-#   KAFKA_BENCH_QUICK=1 shortens the Kafka part (see bench/kafka_bench.sh).
+#   KAFKA_BENCH_QUICK=1 shortens the Kafka part (see bench/kafka_bench.sh),
+#   SCALE_BENCH_QUICK=1 the scale-out part (bench/scale_bench.sh); each
+#   driver's header lists its other settings.
 set -eu
 BUILD=${BUILD:-build}
 echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ) $(uname -m), $(nproc) cores"
@@ -17,3 +19,5 @@ echo "\$ $BUILD/bench/ingest_bench $live"
 echo; echo "\$ bench/eval.sh"; bench/eval.sh
 echo; echo "\$ bench/kafka_bench.sh"
 BUILD=$BUILD sh "$(dirname "$0")/kafka_bench.sh"
+echo; echo "\$ bench/scale_bench.sh"
+BUILD=$BUILD sh "$(dirname "$0")/scale_bench.sh"
