@@ -24,7 +24,7 @@
 #      all-1/poll10, all-3/poll10   source.poll_timeout 10ms instead of
 #                            100ms (see BENCHMARKS.md: a replica of role
 #                            all waits half of it on an idle side)
-#    The pipeline is video.yaml with auto.commit.interval.ms 100 for the
+#    The pipeline is video.yaml with state.commit_interval 100ms for the
 #    consumers (printed below), so that committed offsets follow closely.
 # 2. Delay from an event to the neighbour update it causes, as another
 #    replica's follower sees it: 2 replicas `--role all` under RATE
@@ -111,11 +111,11 @@ derive() {
                 shift 2
         done
 }
-COMMIT='s/^\(    session.timeout.ms: "10000"\)$/\1\n    auto.commit.interval.ms: "100"/'
-derive "$TMP/scale.yaml" "$COMMIT" 'auto.commit.interval.ms: "100"'
-derive "$TMP/scale-poll10.yaml" "$COMMIT" 'auto.commit.interval.ms: "100"' \
+COMMIT='$a state: {commit_interval: 100ms}'
+derive "$TMP/scale.yaml" "$COMMIT" 'commit_interval: 100ms'
+derive "$TMP/scale-poll10.yaml" "$COMMIT" 'commit_interval: 100ms' \
         's/^\(  poll_timeout:\) 100ms/\1 10ms/' 'poll_timeout: 10ms'
-derive "$TMP/scale-p12.yaml" "$COMMIT" 'auto.commit.interval.ms: "100"'
+derive "$TMP/scale-p12.yaml" "$COMMIT" 'commit_interval: 100ms'
 if grep -q '^topology:' "$TMP/scale-p12.yaml"; then
         echo "scale_bench: pipelines/video.yaml has a topology section: set partitions here"
         exit 1

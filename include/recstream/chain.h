@@ -28,4 +28,19 @@ rs_err_t rs_chain_flush(rs_chain_t *ch, int64_t now, rs_flush_t mode,
 /* The instance of the first stage of `type`, or NULL. */
 void *rs_chain_find(const rs_chain_t *ch, const char *type);
 
+/* State that survives (DESIGN §3, issue 11). Fills s with what every
+ * stage keeps of user (pointers valid until the next save): 1, or 0 when
+ * the user is not held (s is then a deletion). */
+int rs_chain_save_user(rs_chain_t *ch, uint32_t user, rs_user_state_t *s);
+/* Replaces what every stage keeps of s->user by s (RS_ERR_NOMEM). */
+rs_err_t rs_chain_load_user(rs_chain_t *ch, const rs_user_state_t *s);
+/* Marks the events a restored state already holds (at or below their
+ * user's offset in the same partition) dropped as RS_DROP_REPLAYED, before
+ * any stage sees them; how many. */
+size_t rs_chain_mark_replayed(rs_chain_t *ch, rs_event_t *ev, size_t n);
+/* Forgets user if `partition` owns it (a deletion restored). */
+void rs_chain_drop_user(rs_chain_t *ch, uint32_t user, int32_t partition);
+/* Forgets every user owned by `partition` (revoked); how many. */
+size_t rs_chain_drop_partition(rs_chain_t *ch, int32_t partition);
+
 #endif

@@ -41,6 +41,7 @@ extern const char rs_schema_ItemMeta[];
 extern const char rs_schema_UserRecs[];
 extern const char rs_schema_CoocDelta[];
 extern const char rs_schema_ItemNeighbors[];
+extern const char rs_schema_UserState[];
 
 /* The Avro Parsing Canonical Form of a schema's JSON text, and its
  * CRC-64-AVRO fingerprint. Caller frees *canonical. */
@@ -120,6 +121,18 @@ rs_err_t rs_codec_encode_nb(rs_codec_t *codec, const rs_nb_rec_t *r,
                             const void **out, size_t *out_len);
 rs_err_t rs_codec_decode_nb(rs_codec_t *codec, const void *buf, size_t len,
                             rs_nb_rec_t *r);
+
+/* State records (records.h; schemas/UserState.avsc): plain Avro whose last
+ * four bytes are a CRC-32 of the rest. Encoding: into the codec's buffer,
+ * valid until its next encode. Decoding fails, before avro-c reads
+ * anything, with reason truncated or checksum when the bytes are damaged
+ * and unknown_version for another RS_STATE_VERSION; s->user is left
+ * RS_ID_NONE (the key names the user), its arrays point into the codec
+ * until its next decode and its window ids are interned. */
+rs_err_t rs_codec_encode_user_state(rs_codec_t *codec, const rs_user_state_t *s,
+                                    const void **out, size_t *out_len);
+rs_err_t rs_codec_decode_user_state(rs_codec_t *codec, const void *buf,
+                                    size_t len, rs_user_state_t *s);
 
 /* The Avro JSON encoding of one framed BehaviorEvent, read with its writer
  * schema, for `tail --events`. Caller frees *json. */

@@ -51,11 +51,13 @@ typedef enum rs_drop {
         RS_DROP_DUPLICATE,   /* event_id seen within clean.dedupe_ttl */
         RS_DROP_RATE_LIMIT,  /* the user is over clean.max_user_rate */
         RS_DROP_ZERO_WEIGHT, /* weight 0: no signal (e.g. impressions) */
+        RS_DROP_REPLAYED,    /* consumed again after a restore: the
+                              * user's restored state holds it already */
         RS_DROP__COUNT
 } rs_drop_t;
 
 const char *rs_drop_name(int drop);
-/* The stage that drops for this reason: "clean" or "weight". */
+/* The stage that drops for this reason: "clean", "weight" or "restore". */
 const char *rs_drop_stage(int drop);
 /* Whether a record dropped for this reason is a producer's bug that goes
  * to the dead-letter topic (invalid, too_old, future), or ordinary

@@ -58,6 +58,10 @@ typedef struct rs_consumer_conf {
          * its records was drained and committed (NULL: none); the
          * source's opaque. */
         void (*revoked)(void *opaque, const char *topic, int32_t partition);
+        /* Called for each partition assigned, which is paused until the
+         * caller resumes it (rs_source_resume: its state restored); NULL:
+         * consumed at once. */
+        void (*assigned)(void *opaque, const char *topic, int32_t partition);
 } rs_consumer_conf_t;
 
 /* Properties: `common`, then conf->kafka. Caller owns; NULL on failure
@@ -65,6 +69,9 @@ typedef struct rs_consumer_conf {
 rs_source_t *rs_source_new(const rs_kv_list_t *common,
                            const rs_consumer_conf_t *conf, rs_drain_fn *drain,
                            void *opaque, char *errstr, size_t errstr_size);
+/* Resumes a partition the assigned callback left paused. */
+void rs_source_resume(rs_source_t *src, const char *topic, int32_t partition);
+
 /* Commits what is stored, leaves the group and frees, all within
  * timeout_ms: with the brokers away it gives up leaving (the group evicts
  * the member after session.timeout.ms) and, should librdkafka's destroy
@@ -196,5 +203,16 @@ const rs_msg_t *rs_reader_next(rs_reader_t *rd, int timeout_ms);
 /* Whether every partition has been read up to where it ended when the
  * reader was made (from-beginning readers). */
 int rs_reader_caught_up(const rs_reader_t *rd);
+
+/* A reader of one partition at a time (restoring a partition's state):
+ * made with nothing assigned; rs_reader_reset then reads `partition` from
+ * its beginning, and rs_reader_caught_up says when it reached the end the
+ * partition had at the reset. */
+rs_reader_t *rs_reader_new_idle(const rs_kv_list_t *common,
+                                const rs_kv_list_t *own, const char *topic,
+                                int wait_ms, char *errstr, size_t errstr_size);
+rs_err_t rs_reader_reset(rs_reader_t *rd, int32_t partition, char *errstr,
+                         size_t errstr_size);
+int rs_reader_partitions(const rs_reader_t *rd);
 
 #endif

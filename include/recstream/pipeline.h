@@ -78,6 +78,15 @@ typedef struct rs_topology_conf {
         int64_t settle_after;        /* ms without deltas before a settle */
 } rs_topology_conf_t;
 
+/* State that survives (DESIGN §3, issue 11). */
+typedef struct rs_state_conf {
+        int changelog;           /* write and restore changelogs */
+        const char *users_topic; /* default <name>.users-changelog */
+        const char *items_topic; /* default <name>.items-changelog */
+        int64_t commit_interval; /* ms between commits */
+        int64_t restore_timeout; /* ms a partition's restore may take */
+} rs_state_conf_t;
+
 typedef struct rs_dlq_conf {
         int enabled;
         const char *topic; /* NULL: `<source topic>.dlq` for each topic */
@@ -99,6 +108,7 @@ typedef struct rs_pipeline {
         rs_items_conf_t items;
         rs_dlq_conf_t dlq;
         rs_topology_conf_t topology;
+        rs_state_conf_t state;
         int64_t shutdown_timeout; /* ms: the whole drain on SIGTERM */
         rs_stage_def_t *stages;
         size_t nstages;

@@ -114,4 +114,49 @@ typedef struct rs_nb_rec {
  * bytes; returns the length. */
 size_t rs_nb_partition_key(int32_t partition, char key[16]);
 
+/*
+ * State that survives (DESIGN §3, issue 11): what the changelog topics
+ * carry of each key, in process form (schemas/UserState.avsc).
+ */
+
+/* The format this build writes of state records; another is never read. */
+#define RS_STATE_VERSION 1
+
+/* One event in a user's window (user_window.h). */
+typedef struct rs_win_entry {
+        int64_t ts;
+        uint32_t item;
+        float w;
+} rs_win_entry_t;
+
+/* A user's state, owned by its input partition: what each user-side stage
+ * keeps of the user (rs_stage_ops_t.save fills its part, load reads it).
+ * Arrays are borrowed from whoever filled the record. */
+typedef struct rs_user_state {
+        uint32_t user;
+        int32_t partition; /* the input partition that owns the user */
+        int64_t offset;    /* of the user's newest event applied there */
+        /* user_window */
+        int64_t last_ts;
+        uint32_t touched;
+        const rs_win_entry_t *window; /* oldest first */
+        size_t nwindow;
+        const uint64_t *seen; /* item string hashes, oldest first */
+        size_t nseen;
+        int64_t interest_ts; /* INT64_MIN: no interest yet */
+        const float *interest;
+        size_t dim;
+        /* clean: the user's rate bucket (rate_ts INT64_MIN: none) */
+        int64_t rate_ts;
+        float rate_debt;
+        /* score: the last list published (hash 0: none) and whether a
+         * newer one waits for its refresh */
+        uint64_t list_hash;
+        int64_t last_pub;
+        int pending;
+} rs_user_state_t;
+
+/* Empties s (no stage's part); user and partition as given. */
+void rs_user_state_init(rs_user_state_t *s, uint32_t user, int32_t partition);
+
 #endif

@@ -96,6 +96,12 @@ typedef struct rs_stage_ops {
         /* Emit by `mode` as of event time `now`. May be NULL. */
         rs_err_t (*flush)(void *st, int64_t now, rs_flush_t mode,
                           const rs_emit_t *out);
+        /* State that survives (DESIGN §3, issue 11): save fills what the
+         * stage keeps of `user` into its part of s (pointers valid until
+         * the stage's next save); load replaces what it keeps of s->user
+         * by s's part. NULL when the stage keeps nothing per user. */
+        void (*save)(void *st, uint32_t user, rs_user_state_t *s);
+        rs_err_t (*load)(void *st, const rs_user_state_t *s);
         void (*destroy)(void *st);
 } rs_stage_ops_t;
 

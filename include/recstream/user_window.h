@@ -20,12 +20,7 @@
 
 #include "recstream/err.h"
 #include "recstream/event.h"
-
-typedef struct rs_win_entry {
-        int64_t ts;
-        uint32_t item;
-        float w;
-} rs_win_entry_t;
+#include "recstream/records.h" /* rs_win_entry_t */
 
 typedef struct rs_uwin rs_uwin_t;
 
@@ -83,5 +78,20 @@ int rs_uwin_on_evict(rs_uwin_t *win, rs_uwin_evict_fn fn, void *opaque);
 typedef rs_err_t (*rs_uwin_add_fn)(void *opaque, const rs_event_t *e);
 /* Sets the one listener: 0, or -1 when there is one already. */
 int rs_uwin_on_add(rs_uwin_t *win, rs_uwin_add_fn fn, void *opaque);
+
+/* Ownership (issue 11): each user belongs to the input partition of its
+ * newest event and remembers that event's offset. Whether the window
+ * already holds the event at (partition, offset) of user: a replay of
+ * what a restored state covers. */
+int rs_uwin_applied(const rs_uwin_t *win, uint32_t user, int32_t partition,
+                    int64_t offset);
+/* The owning partition of user, -1 when not held. */
+int32_t rs_uwin_partition(const rs_uwin_t *win, uint32_t user);
+/* Forgets user, telling the evict listeners (not counted as an
+ * eviction). */
+void rs_uwin_forget(rs_uwin_t *win, uint32_t user);
+/* Forgets every user of `partition` (revoked), telling the evict
+ * listeners as an eviction does (not counted as one); how many. */
+size_t rs_uwin_drop_partition(rs_uwin_t *win, int32_t partition);
 
 #endif

@@ -39,7 +39,14 @@ typedef struct rs_worker_stats {
         uint64_t deltas_produced, deltas_delivered, delta_bytes;
         uint64_t deltas_consumed, deltas_applied, deltas_failed;
         uint64_t nb_produced, nb_delivered, nb_bytes, nb_applied, nb_failed;
-        int assigned; /* partitions */
+        /* state that survives: changelog records written (and bytes,
+         * tombstones), acknowledged; restores, the records they read and
+         * applied, those refused as corrupt; commits */
+        uint64_t chg_produced, chg_bytes, chg_tombstones, chg_delivered;
+        uint64_t restores, restore_records, restore_bytes, restore_corrupt;
+        uint64_t commits;
+        int restoring; /* partitions assigned and paused until restored */
+        int assigned;  /* partitions */
 } rs_worker_stats_t;
 
 typedef struct rs_worker rs_worker_t;

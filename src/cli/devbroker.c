@@ -19,9 +19,10 @@ static const char usage[] =
         "(SIGHUP is logged and ignored) and prints its bootstrap address on\n"
         "stdout. --topic (repeatable) creates topics with P partitions or\n"
         "its own (default what pipelines/video.yaml needs: video.behavior,\n"
-        "video.recs, and video.cooc-deltas and video.item-neighbors with 6,\n"
-        "its topology.partitions: the mock answers no CreateTopics); others\n"
-        "are auto-created with 4.\n"
+        "video.recs, video.users-changelog, and video.cooc-deltas,\n"
+        "video.item-neighbors and video.items-changelog with 6, its\n"
+        "topology.partitions: the mock answers no CreateTopics); others are\n"
+        "auto-created with P.\n"
         "\n"
         "Fault injection: each line on stdin is one command, answered on\n"
         "stdout with one line, `ok` or `error: WHY`, once it took effect.\n"
@@ -116,10 +117,11 @@ int rs_cmd_devbroker(int argc, char **argv)
                 {"help", 0, NULL, 'h'},    {NULL, 0, NULL, 0}};
         /* what pipelines/video.yaml needs, its internal topics with
          * topology.partitions (6) partitions */
-        const char *topics[32] = {"video.behavior", "video.recs",
-                                  "video.cooc-deltas:6",
-                                  "video.item-neighbors:6"};
-        size_t ntopics = 4;
+        const char *topics[32] = {
+                "video.behavior",         "video.recs",
+                "video.users-changelog",  "video.cooc-deltas:6",
+                "video.item-neighbors:6", "video.items-changelog:6"};
+        size_t ntopics = 6;
         int brokers = 1, partitions = 4, port = 0, own_topics = 0, c;
         char errstr[512];
         rs_devbroker_t *db;

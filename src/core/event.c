@@ -18,7 +18,7 @@ static const char *const reason_names[RS_REASON__COUNT] = {
 
 static const char *const drop_names[RS_DROP__COUNT] = {
         "none",      "invalid",    "too_old",     "future",
-        "duplicate", "rate_limit", "zero_weight",
+        "duplicate", "rate_limit", "zero_weight", "replayed",
 };
 
 const char *rs_drop_name(int drop)
@@ -28,7 +28,9 @@ const char *rs_drop_name(int drop)
 
 const char *rs_drop_stage(int drop)
 {
-        return drop == RS_DROP_ZERO_WEIGHT ? "weight" : "clean";
+        return drop == RS_DROP_ZERO_WEIGHT ? "weight"
+               : drop == RS_DROP_REPLAYED  ? "restore"
+                                           : "clean";
 }
 
 int rs_drop_dead_letter(int drop)

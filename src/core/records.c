@@ -83,3 +83,15 @@ size_t rs_nb_partition_key(int32_t partition, char key[16])
                          (int)partition);
         return n > 0 && n < 16 ? (size_t)n : 0;
 }
+
+void rs_user_state_init(rs_user_state_t *s, uint32_t user, int32_t partition)
+{
+        memset(s, 0, sizeof(*s));
+        s->user = user;
+        s->partition = partition;
+        s->offset = -1;
+        s->last_ts = INT64_MIN;
+        s->interest_ts = INT64_MIN;
+        s->rate_ts = INT64_MIN;
+        s->last_pub = INT64_MIN;
+}

@@ -115,7 +115,11 @@ struct rs_codec {
         size_t plain; /* binding plain framing reads with */
         avro_reader_t reader;
 
-        fixed_t recs, item, delta, nbrec;
+        fixed_t recs, item, delta, nbrec, ustate;
+        rs_win_entry_t *dec_win; /* the last decoded UserState's arrays */
+        uint64_t *dec_seen;
+        float *dec_interest;
+        size_t dec_win_cap, dec_seen_cap, dec_interest_cap;
         rs_delta_t dec_delta; /* the last decoded delta */
         rs_neighbor_t *dec_nb;
         size_t dec_nb_cap;
@@ -491,7 +495,9 @@ rs_codec_t *rs_codec_new(rs_framing_t framing, rs_intern_t *strings,
                        strlen(rs_schema_CoocDelta), -1, errstr, errstr_size) ||
             fixed_init(&codec->nbrec, rs_schema_ItemNeighbors,
                        strlen(rs_schema_ItemNeighbors), -1, errstr,
-                       errstr_size))
+                       errstr_size) ||
+            fixed_init(&codec->ustate, rs_schema_UserState,
+                       strlen(rs_schema_UserState), -1, errstr, errstr_size))
                 goto fail;
         if (fixed_init(&codec->recs, rs_schema_UserRecs,
                        strlen(rs_schema_UserRecs), 2, errstr, errstr_size) ||
@@ -517,6 +523,10 @@ void rs_codec_destroy(rs_codec_t *codec)
         fixed_fini(&codec->recs);
         fixed_fini(&codec->delta);
         fixed_fini(&codec->nbrec);
+        fixed_fini(&codec->ustate);
+        free(codec->dec_win);
+        free(codec->dec_seen);
+        free(codec->dec_interest);
         rs_delta_fini(&codec->dec_delta);
         free(codec->dec_nb);
         free(codec->dec_trend);
@@ -1784,5 +1794,217 @@ rs_err_t rs_codec_decode_nb(rs_codec_t *codec, const void *buf, size_t len,
         }
         r->trend = codec->dec_trend;
         r->ntrend = n;
+        return RS_OK;
+}
+
+/*
+ * State records (schemas/UserState.avsc): plain Avro ending in a CRC-32
+ * of every byte before it, so a damaged record is refused before avro-c
+ * reads it.
+ */
+
+static uint32_t crc32_ieee(const unsigned char *p, size_t len)
+{
+        uint32_t c = 0xFFFFFFFFu;
+
+        for (size_t i = 0; i < len; i++) {
+                c ^= p[i];
+                for (int k = 0; k < 8; k++)
+                        c = (c >> 1) ^ (0xEDB88320u & (0 - (c & 1)));
+        }
+        return ~c;
+}
+
+#define CRC_BYTES 4
+
+/* Writes the record with a zero checksum, then the CRC of the rest over
+ * it: a fixed is its bytes, last in the record. */
+static rs_err_t frame_checksummed(rs_codec_t *codec, avro_value_t *rec,
+                                  const void **out, size_t *out_len)
+{
+        avro_value_t f;
+        static const unsigned char zero[CRC_BYTES];
+        rs_err_t err;
+
+        if (avro_value_get_by_name(rec, "checksum", &f, NULL) ||
+            avro_value_set_fixed(&f, (void *)zero, CRC_BYTES))
+                return fail(codec, RS_ERR_ENCODE, "encode", "%s",
+                            avro_strerror());
+        if ((err = frame_plain(codec, rec, out, out_len)))
+                return err;
+        unsigned char *p = (unsigned char *)codec->out;
+        uint32_t crc = crc32_ieee(p, *out_len - CRC_BYTES);
+        for (int i = 0; i < CRC_BYTES; i++)
+                p[*out_len - CRC_BYTES + (size_t)i] =
+                        (unsigned char)(crc >> (8 * i));
+        return RS_OK;
+}
+
+static rs_err_t read_checksummed(rs_codec_t *codec, fixed_t *fx,
+                                 const void *buf, size_t len)
+{
+        const unsigned char *p = buf;
+        int64_t v = leading_version(p, len);
+        uint32_t crc = 0;
+
+        if (len <= CRC_BYTES)
+                return fail(codec, RS_ERR_DECODE, "truncated",
+                            "a state record of %zu bytes", len);
+        for (int i = 0; i < CRC_BYTES; i++)
+                crc |= (uint32_t)p[len - CRC_BYTES + (size_t)i] << (8 * i);
+        if (crc != crc32_ieee(p, len - CRC_BYTES))
+                return fail(codec, RS_ERR_DECODE, "checksum",
+                            "the checksum does not match (%zu bytes)", len);
+        if (v != RS_STATE_VERSION)
+                return fail(codec, RS_ERR_DECODE, "unknown_version",
+                            "state version %lld, this build reads %d",
+                            (long long)v, RS_STATE_VERSION);
+        return read_value(codec, fx, buf, len);
+}
+
+static int set_i64(avro_value_t *rec, const char *name, int64_t v)
+{
+        avro_value_t f;
+        return avro_value_get_by_name(rec, name, &f, NULL) ||
+               avro_value_set_long(&f, v);
+}
+
+static int set_i32(avro_value_t *rec, const char *name, int32_t v)
+{
+        avro_value_t f;
+        return avro_value_get_by_name(rec, name, &f, NULL) ||
+               avro_value_set_int(&f, v);
+}
+
+rs_err_t rs_codec_encode_user_state(rs_codec_t *codec, const rs_user_state_t *s,
+                                    const void **out, size_t *out_len)
+{
+        avro_value_t *rec = &codec->ustate.value, f, arr, el, x;
+        rs_err_t err;
+
+        avro_value_reset(rec);
+        if (set_i32(rec, "version", RS_STATE_VERSION) ||
+            set_i32(rec, "partition", s->partition) ||
+            set_i64(rec, "offset", s->offset) ||
+            set_i64(rec, "last_ts", s->last_ts) ||
+            set_i32(rec, "touched", (int32_t)s->touched) ||
+            set_i64(rec, "interest_ts", s->interest_ts) ||
+            set_i64(rec, "rate_ts", s->rate_ts) ||
+            avro_value_get_by_name(rec, "rate_debt", &f, NULL) ||
+            avro_value_set_float(&f, s->rate_debt) ||
+            set_i64(rec, "list_hash", (int64_t)s->list_hash) ||
+            set_i64(rec, "last_pub", s->last_pub) ||
+            avro_value_get_by_name(rec, "pending", &f, NULL) ||
+            avro_value_set_boolean(&f, s->pending != 0) ||
+            avro_value_get_by_name(rec, "window", &arr, NULL))
+                goto avro_fail;
+        for (size_t i = 0; i < s->nwindow; i++) {
+                if (avro_value_append(&arr, &el, NULL))
+                        goto avro_fail;
+                if ((err = set_id(codec, &el, "item_id", s->window[i].item)))
+                        return err;
+                if (set_i64(&el, "ts", s->window[i].ts) ||
+                    avro_value_get_by_name(&el, "w", &x, NULL) ||
+                    avro_value_set_float(&x, s->window[i].w))
+                        goto avro_fail;
+        }
+        if (avro_value_get_by_name(rec, "seen", &arr, NULL))
+                goto avro_fail;
+        for (size_t i = 0; i < s->nseen; i++)
+                if (avro_value_append(&arr, &el, NULL) ||
+                    avro_value_set_long(&el, (int64_t)s->seen[i]))
+                        goto avro_fail;
+        if (avro_value_get_by_name(rec, "interest", &arr, NULL))
+                goto avro_fail;
+        for (size_t i = 0; i < s->dim; i++)
+                if (avro_value_append(&arr, &el, NULL) ||
+                    avro_value_set_float(&el, s->interest[i]))
+                        goto avro_fail;
+        return frame_checksummed(codec, rec, out, out_len);
+avro_fail:
+        return fail(codec, RS_ERR_ENCODE, "encode", "%s", avro_strerror());
+}
+
+/* Room for n items of `size` in *p (of *cap); -1 when out of memory. */
+static int room(void **p, size_t *cap, size_t n, size_t size)
+{
+        if (n <= *cap)
+                return 0;
+        void *q = realloc(*p, n * size);
+        if (!q)
+                return -1;
+        *p = q;
+        *cap = n;
+        return 0;
+}
+
+rs_err_t rs_codec_decode_user_state(rs_codec_t *codec, const void *buf,
+                                    size_t len, rs_user_state_t *s)
+{
+        avro_value_t *rec = &codec->ustate.value, f, win, seen, interest;
+        size_t nw = 0, ns = 0, ni = 0;
+        int32_t i32 = 0;
+        int b = 0;
+        rs_err_t err;
+
+        if ((err = read_checksummed(codec, &codec->ustate, buf, len)))
+                return err;
+        rs_user_state_init(s, RS_ID_NONE, (int32_t)get_i64(rec, "partition"));
+        s->offset = get_i64(rec, "offset");
+        s->last_ts = get_i64(rec, "last_ts");
+        avro_value_get_by_name(rec, "touched", &f, NULL);
+        avro_value_get_int(&f, &i32);
+        s->touched = (uint32_t)i32;
+        s->interest_ts = get_i64(rec, "interest_ts");
+        s->rate_ts = get_i64(rec, "rate_ts");
+        avro_value_get_by_name(rec, "rate_debt", &f, NULL);
+        avro_value_get_float(&f, &s->rate_debt);
+        s->list_hash = (uint64_t)get_i64(rec, "list_hash");
+        s->last_pub = get_i64(rec, "last_pub");
+        avro_value_get_by_name(rec, "pending", &f, NULL);
+        avro_value_get_boolean(&f, &b);
+        s->pending = b;
+        avro_value_get_by_name(rec, "window", &win, NULL);
+        avro_value_get_by_name(rec, "seen", &seen, NULL);
+        avro_value_get_by_name(rec, "interest", &interest, NULL);
+        avro_value_get_size(&win, &nw);
+        avro_value_get_size(&seen, &ns);
+        avro_value_get_size(&interest, &ni);
+        if (room((void **)&codec->dec_win, &codec->dec_win_cap, nw,
+                 sizeof(*codec->dec_win)) ||
+            room((void **)&codec->dec_seen, &codec->dec_seen_cap, ns,
+                 sizeof(*codec->dec_seen)) ||
+            room((void **)&codec->dec_interest, &codec->dec_interest_cap, ni,
+                 sizeof(*codec->dec_interest)))
+                return fail(codec, RS_ERR_NOMEM, "nomem", "out of memory");
+        for (size_t i = 0; i < nw; i++) {
+                avro_value_t el, x;
+                rs_win_entry_t *e = &codec->dec_win[i];
+                avro_value_get_by_index(&win, i, &el, NULL);
+                avro_value_get_by_name(&el, "item_id", &x, NULL);
+                if ((err = intern_value(codec, &x, &e->item)))
+                        return err;
+                e->ts = get_i64(&el, "ts");
+                avro_value_get_by_name(&el, "w", &x, NULL);
+                avro_value_get_float(&x, &e->w);
+        }
+        for (size_t i = 0; i < ns; i++) {
+                avro_value_t el;
+                int64_t h = 0;
+                avro_value_get_by_index(&seen, i, &el, NULL);
+                avro_value_get_long(&el, &h);
+                codec->dec_seen[i] = (uint64_t)h;
+        }
+        for (size_t i = 0; i < ni; i++) {
+                avro_value_t el;
+                avro_value_get_by_index(&interest, i, &el, NULL);
+                avro_value_get_float(&el, &codec->dec_interest[i]);
+        }
+        s->window = codec->dec_win;
+        s->nwindow = nw;
+        s->seen = codec->dec_seen;
+        s->nseen = ns;
+        s->interest = codec->dec_interest;
+        s->dim = ni;
         return RS_OK;
 }

@@ -208,6 +208,7 @@ struct rs_source {
         void *opaque;
         int assigned;
         void (*revoked)(void *opaque, const char *topic, int32_t partition);
+        void (*assigned_cb)(void *opaque, const char *topic, int32_t partition);
         char group[256];
 };
 
@@ -229,6 +230,14 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                        "component=source event=assigned group=%s "
                        "partitions=%d total=%d",
                        src->group, parts->cnt, src->assigned);
+                /* paused before anything is fetched, until restored */
+                if (src->assigned_cb && !error && !aerr) {
+                        rd_kafka_pause_partitions(rk, parts);
+                        for (int i = 0; i < parts->cnt; i++)
+                                src->assigned_cb(src->opaque,
+                                                 parts->elems[i].topic,
+                                                 parts->elems[i].partition);
+                }
         } else {
                 /* Deliver what depends on the revoked records, store and
                  * commit their offsets, then let them go. */
@@ -278,6 +287,9 @@ rs_source_t *rs_source_new(const rs_kv_list_t *common,
         const setting_t forced[] = {
                 {"group.id", conf->group},
                 {"enable.auto.offset.store", "false"},
+                /* committed by the worker, after the state they cover is
+                 * durable (DESIGN §3) */
+                {"enable.auto.commit", "false"},
                 {"auto.offset.reset",
                  conf->from_latest ? "latest" : "earliest"},
                 {NULL, NULL},
@@ -294,6 +306,7 @@ rs_source_t *rs_source_new(const rs_kv_list_t *common,
         src->drain = drain;
         src->opaque = opaque;
         src->revoked = conf->revoked;
+        src->assigned_cb = conf->assigned;
         snprintf(src->group, sizeof(src->group), "%s", conf->group);
         src->ring = calloc(src->cap, sizeof(*src->ring));
         if (!src->ring)
@@ -652,6 +665,16 @@ void rs_source_done(rs_source_t *src, uint64_t ticket)
 size_t rs_source_inflight(const rs_source_t *src)
 {
         return (size_t)(src->tail - src->head);
+}
+
+void rs_source_resume(rs_source_t *src, const char *topic, int32_t partition)
+{
+        rd_kafka_topic_partition_list_t *l =
+                rd_kafka_topic_partition_list_new(1);
+
+        rd_kafka_topic_partition_list_add(l, topic, partition);
+        rd_kafka_resume_partitions(src->rk, l);
+        rd_kafka_topic_partition_list_destroy(l);
 }
 
 int rs_source_assigned(const rs_source_t *src)
@@ -1183,11 +1206,14 @@ struct rs_reader {
         rs_msg_t msg;
         int64_t *end, *pos; /* by partition: high watermark at start, next */
         int parts;
+        char *topic;
 };
 
-rs_reader_t *rs_reader_new(const rs_kv_list_t *common, const rs_kv_list_t *own,
-                           const char *topic, int from_beginning, int wait_ms,
-                           char *errstr, size_t errstr_size)
+/* A reader's client, and the partitions of topic (waiting up to wait_ms
+ * for it to exist), nothing assigned yet. */
+static rs_reader_t *reader_open(const rs_kv_list_t *common,
+                                const rs_kv_list_t *own, const char *topic,
+                                int wait_ms, char *errstr, size_t errstr_size)
 {
         const setting_t forced[] = {
                 {"group.id", "recstream-reader"},
@@ -1237,22 +1263,44 @@ rs_reader_t *rs_reader_new(const rs_kv_list_t *common, const rs_kv_list_t *own,
         rd->parts = parts;
         rd->end = calloc((size_t)parts, sizeof(*rd->end));
         rd->pos = calloc((size_t)parts, sizeof(*rd->pos));
-        if (!rd->end || !rd->pos)
+        if (!rd->end || !rd->pos || !(rd->topic = strdup(topic)))
                 goto fail;
-        for (int p = 0; p < parts; p++) {
-                int64_t lo = 0, hi = 0;
-                if (rd_kafka_query_watermark_offsets(rd->rk, topic, p, &lo, &hi,
-                                                     5000)) {
-                        rs_seterr(errstr, errstr_size, RS_ERR_KAFKA,
-                                  "cannot read the end of %s[%d]", topic, p);
+        return rd;
+fail:
+        rs_reader_destroy(rd);
+        return NULL;
+}
+
+/* Where partition p starts and, from its beginning, ends now. */
+static rs_err_t reader_bounds(rs_reader_t *rd, int p, int from_beginning,
+                              char *errstr, size_t errstr_size)
+{
+        int64_t lo = 0, hi = 0;
+
+        if (rd_kafka_query_watermark_offsets(rd->rk, rd->topic, p, &lo, &hi,
+                                             5000))
+                return rs_seterr(errstr, errstr_size, RS_ERR_KAFKA,
+                                 "cannot read the end of %s[%d]", rd->topic, p);
+        rd->end[p] = from_beginning ? hi : 0;
+        rd->pos[p] = lo;
+        return RS_OK;
+}
+
+rs_reader_t *rs_reader_new(const rs_kv_list_t *common, const rs_kv_list_t *own,
+                           const char *topic, int from_beginning, int wait_ms,
+                           char *errstr, size_t errstr_size)
+{
+        rs_reader_t *rd =
+                reader_open(common, own, topic, wait_ms, errstr, errstr_size);
+
+        if (!rd)
+                return NULL;
+        for (int p = 0; p < rd->parts; p++)
+                if (reader_bounds(rd, p, from_beginning, errstr, errstr_size))
                         goto fail;
-                }
-                rd->end[p] = from_beginning ? hi : 0;
-                rd->pos[p] = lo;
-        }
         rd_kafka_topic_partition_list_t *list =
-                rd_kafka_topic_partition_list_new(parts);
-        for (int p = 0; p < parts; p++)
+                rd_kafka_topic_partition_list_new(rd->parts);
+        for (int p = 0; p < rd->parts; p++)
                 rd_kafka_topic_partition_list_add(list, topic, p)->offset =
                         from_beginning ? RD_KAFKA_OFFSET_BEGINNING
                                        : RD_KAFKA_OFFSET_END;
@@ -1269,6 +1317,48 @@ fail:
         return NULL;
 }
 
+rs_reader_t *rs_reader_new_idle(const rs_kv_list_t *common,
+                                const rs_kv_list_t *own, const char *topic,
+                                int wait_ms, char *errstr, size_t errstr_size)
+{
+        return reader_open(common, own, topic, wait_ms, errstr, errstr_size);
+}
+
+int rs_reader_partitions(const rs_reader_t *rd)
+{
+        return rd->parts;
+}
+
+rs_err_t rs_reader_reset(rs_reader_t *rd, int32_t partition, char *errstr,
+                         size_t errstr_size)
+{
+        rd_kafka_topic_partition_list_t *list;
+        rd_kafka_resp_err_t err;
+
+        if (partition < 0 || partition >= rd->parts)
+                return rs_seterr(errstr, errstr_size, RS_ERR_INVALID,
+                                 "%s has no partition %d", rd->topic,
+                                 (int)partition);
+        if (rd->last) {
+                rd_kafka_message_destroy(rd->last);
+                rd->last = NULL;
+        }
+        memset(rd->end, 0, (size_t)rd->parts * sizeof(*rd->end));
+        memset(rd->pos, 0, (size_t)rd->parts * sizeof(*rd->pos));
+        if (reader_bounds(rd, partition, 1, errstr, errstr_size))
+                return RS_ERR_KAFKA;
+        list = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(list, rd->topic, partition)->offset =
+                RD_KAFKA_OFFSET_BEGINNING;
+        err = rd_kafka_assign(rd->rk, list);
+        rd_kafka_topic_partition_list_destroy(list);
+        if (err)
+                return rs_seterr(errstr, errstr_size, RS_ERR_KAFKA,
+                                 "cannot assign %s[%d]: %s", rd->topic,
+                                 (int)partition, rd_kafka_err2str(err));
+        return RS_OK;
+}
+
 void rs_reader_destroy(rs_reader_t *rd)
 {
         if (!rd)
@@ -1281,6 +1371,7 @@ void rs_reader_destroy(rs_reader_t *rd)
         }
         free(rd->end);
         free(rd->pos);
+        free(rd->topic);
         secrets_fini(&rd->cl.secrets);
         free(rd);
 }

@@ -6,6 +6,7 @@
 
 #include "recstream/chain.h"
 #include "recstream/clock.h"
+#include "recstream/user_window.h"
 
 struct rs_chain {
         const rs_pipeline_t *pl;
@@ -94,4 +95,62 @@ rs_err_t rs_chain_flush(rs_chain_t *ch, int64_t now, rs_flush_t mode,
                                                         out)))
                         return err;
         return RS_OK;
+}
+
+/*
+ * State that survives (issue 11): a user's state is what each stage
+ * saves of it; user_window knows its owner partition and newest offset.
+ */
+
+int rs_chain_save_user(rs_chain_t *ch, uint32_t user, rs_user_state_t *s)
+{
+        const rs_uwin_t *win = rs_chain_find(ch, "user_window");
+
+        rs_user_state_init(s, user, -1);
+        if (!win || !rs_uwin_holds(win, user))
+                return 0;
+        for (size_t i = 0; i < ch->n; i++)
+                if (ch->st[i] && ch->pl->stages[i].ops->save)
+                        ch->pl->stages[i].ops->save(ch->st[i], user, s);
+        return 1;
+}
+
+rs_err_t rs_chain_load_user(rs_chain_t *ch, const rs_user_state_t *s)
+{
+        rs_err_t err;
+
+        for (size_t i = 0; i < ch->n; i++)
+                if (ch->st[i] && ch->pl->stages[i].ops->load &&
+                    (err = ch->pl->stages[i].ops->load(ch->st[i], s)))
+                        return err;
+        return RS_OK;
+}
+
+size_t rs_chain_mark_replayed(rs_chain_t *ch, rs_event_t *ev, size_t n)
+{
+        const rs_uwin_t *win = rs_chain_find(ch, "user_window");
+        size_t k = 0;
+
+        for (size_t i = 0; win && i < n; i++)
+                if (!ev[i].drop &&
+                    rs_uwin_applied(win, ev[i].user, ev[i].partition,
+                                    ev[i].offset)) {
+                        ev[i].drop = RS_DROP_REPLAYED;
+                        k++;
+                }
+        return k;
+}
+
+size_t rs_chain_drop_partition(rs_chain_t *ch, int32_t partition)
+{
+        rs_uwin_t *win = rs_chain_find(ch, "user_window");
+        return win ? rs_uwin_drop_partition(win, partition) : 0;
+}
+
+void rs_chain_drop_user(rs_chain_t *ch, uint32_t user, int32_t partition)
+{
+        rs_uwin_t *win = rs_chain_find(ch, "user_window");
+
+        if (win && rs_uwin_partition(win, user) == partition)
+                rs_uwin_forget(win, user);
 }

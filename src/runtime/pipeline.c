@@ -16,6 +16,7 @@ typedef struct top {
         rs_kv_list_t kafka;
         int64_t shutdown_timeout;
         const rs_node_t *source, *stages, *sink, *items, *dlq, *topology;
+        const rs_node_t *state;
 } top_t;
 
 static const char *const framings[] = {"plain", "confluent", "single-object",
@@ -46,6 +47,9 @@ static const rs_prop_t top_props[] = {
          "removals (see items)."},
         {"topology", RS_PROP_NODE, TOP(topology), NULL, 0, -1, NULL, 0,
          "The two sides and the topics between them (see topology)."},
+        {"state", RS_PROP_NODE, TOP(state), NULL, 0, -1, NULL, 0,
+         "What survives restarts and rebalances: changelog topics and the "
+         "commit interval (see state)."},
         {"dlq", RS_PROP_NODE, TOP(dlq), NULL, 0, -1, NULL, 0,
          "Where records that cannot be used go, with the reason in their "
          "headers (see dlq)."},
@@ -96,6 +100,34 @@ static const rs_prop_t source_props[] = {
 };
 
 static const char *const roles[] = {"all", "users", "items", NULL};
+
+#define STC(f) offsetof(rs_state_conf_t, f)
+static const rs_prop_t state_props[] = {
+        {"changelog", RS_PROP_BOOL, STC(changelog), "true", 0, -1, NULL, 0,
+         "Write each partition's state to its changelog topic at every "
+         "commit and restore it when the partition is assigned, before "
+         "any of its records is processed. Off: a restart or a "
+         "rebalance starts the partition's users cold."},
+        {"users_topic", RS_PROP_STRING, STC(users_topic), NULL, 0, -1, NULL, 0,
+         "Changelog of the user side (compacted; partition = input "
+         "partition; key = user id; schemas/UserState.avsc); default "
+         "`<name>.users-changelog`."},
+        {"items_topic", RS_PROP_STRING, STC(items_topic), NULL, 0, -1, NULL, 0,
+         "Changelog of the item side; default `<name>.items-changelog`."},
+        {"commit_interval", RS_PROP_DURATION, STC(commit_interval), "5s", 10,
+         600000, NULL, 0,
+         "How often offsets are committed: first every output is "
+         "delivered, then the state of every user changed since the last "
+         "commit is written (one record a user) and delivered, and only "
+         "then are the offsets committed, so they never run ahead of "
+         "durable state. Shorter: less replayed after a crash, more "
+         "changelog records."},
+        {"restore_timeout", RS_PROP_DURATION, STC(restore_timeout), "5m", 1000,
+         3600000, NULL, 0,
+         "A partition's restore that takes longer fails the worker (exit "
+         "1): the partition then goes to another replica."},
+        {0},
+};
 
 #define TPL(f) offsetof(rs_topology_conf_t, f)
 static const rs_prop_t topology_props[] = {
@@ -504,6 +536,9 @@ static rs_pipeline_t *pipeline_build(rs_doc_t *doc, const char *file,
         default_name(pl, &pl->topology.deltas_topic, ".cooc-deltas");
         default_name(pl, &pl->topology.neighbors_topic, ".item-neighbors");
         default_name(pl, &pl->topology.items_group, ".items");
+        rs_props_apply(state_props, top.state, &pl->state, "state", pl->doc, d);
+        default_name(pl, &pl->state.users_topic, ".users-changelog");
+        default_name(pl, &pl->state.items_topic, ".items-changelog");
         check_kafka(&pl->kafka, "kafka", d);
 
         rs_props_apply(source_props, top.source, &pl->source, "source", pl->doc,
@@ -620,6 +655,7 @@ void rs_pipeline_doc(rs_buf_t *b)
         rs_props_doc(sink_props, "sink", b);
         rs_props_doc(items_props, "items (optional)", b);
         rs_props_doc(topology_props, "topology (optional)", b);
+        rs_props_doc(state_props, "state (optional)", b);
         rs_props_doc(dlq_props, "dlq (optional)", b);
         for (size_t i = 0; rs_stage_at(i); i++) {
                 const rs_stage_ops_t *ops = rs_stage_at(i);

@@ -52,6 +52,7 @@ enum {
         OUT_DLQ_CATALOG, /* ... of the catalog (no batch behind it) */
         OUT_DELTA,       /* a pair delta: user side */
         OUT_NB,          /* a neighbour record: item side */
+        OUT_CHANGELOG,   /* a state record (no batch behind it) */
 };
 #define KIND_BITS 3
 
@@ -100,6 +101,18 @@ struct rs_worker {
         origin_t origins[MAX_ORIGINS];
         int norigins;
         int64_t next_stats;
+        /* state that survives (users side): the users changed since the
+         * last commit, each with a reference and its partition; the
+         * partitions assigned and waiting for their restore */
+        int t_uchg; /* sink topic of the users changelog, -1: none */
+        uint32_t *chg;
+        int32_t *chg_part;
+        uint8_t *chg_flag; /* by user id */
+        size_t nchg, chg_cap, chg_flag_cap;
+        int32_t *restore_q;
+        size_t nrestore, restore_cap;
+        rs_reader_t *restorer;
+        int64_t next_commit;
 };
 
 static rs_source_t *src_of(rs_worker_t *w, int kind)
@@ -169,9 +182,9 @@ static void on_delivery(void *opaque, void *msg_opaque, rs_err_t err,
         int kind = (int)(v & ((1u << KIND_BITS) - 1));
         int dlq = kind == OUT_DLQ || kind == OUT_DLQ_ITEMS ||
                   kind == OUT_DLQ_CATALOG;
-        static const char *const what[] = {"recs",        "dead_letter",
-                                           "dead_letter", "dead_letter",
-                                           "delta",       "neighbors"};
+        static const char *const what[] = {
+                "recs",  "dead_letter", "dead_letter", "dead_letter",
+                "delta", "neighbors",   "changelog"};
 
         if (err == RS_ERR_KAFKA) {
                 /* The broker refuses this record for good: retrying, or
@@ -204,6 +217,8 @@ static void on_delivery(void *opaque, void *msg_opaque, rs_err_t err,
                 w->st.nb_delivered++;
         } else if (kind == OUT_RECS) {
                 w->st.delivered++;
+        } else if (kind == OUT_CHANGELOG) {
+                w->st.chg_delivered++;
         }
         if (ticket != NONE_SHIFTED)
                 rs_source_release(src_of(w, kind), ticket);
@@ -239,15 +254,295 @@ static int budget(const rs_worker_t *w, int64_t ms)
         return (int)(left < 0 ? 0 : left < ms ? left : ms);
 }
 
-static int on_drain(void *opaque)
+/*
+ * State that survives (DESIGN §3, issue 11), the users side: every user
+ * an event or a list changed since the last commit is written to the
+ * users changelog at the commit, before the offsets; a partition assigned
+ * is paused until its changelog has been read back into the stages.
+ */
+
+/* Remembers that user (of partition) changed, holding its id. */
+static rs_err_t mark_changed(rs_worker_t *w, uint32_t user, int32_t partition)
+{
+        if (w->t_uchg < 0 || user == RS_ID_NONE)
+                return RS_OK;
+        if (rs_grow_zeroed((void **)&w->chg_flag, &w->chg_flag_cap, user,
+                           sizeof(*w->chg_flag)))
+                return RS_ERR_NOMEM;
+        if (w->chg_flag[user])
+                return RS_OK;
+        if (w->nchg == w->chg_cap) {
+                size_t cap = w->chg_cap ? w->chg_cap * 2 : 1024;
+                uint32_t *c = realloc(w->chg, cap * sizeof(*c));
+                if (!c)
+                        return RS_ERR_NOMEM;
+                w->chg = c;
+                int32_t *p = realloc(w->chg_part, cap * sizeof(*p));
+                if (!p)
+                        return RS_ERR_NOMEM;
+                w->chg_part = p;
+                w->chg_cap = cap;
+        }
+        w->chg_flag[user] = 1;
+        rs_intern_ref(w->strings, user);
+        w->chg[w->nchg] = user;
+        w->chg_part[w->nchg++] = partition;
+        return RS_OK;
+}
+
+/* Produces the state of every changed user (a tombstone for one no
+ * longer held) to its partition of the users changelog. */
+static rs_err_t write_changes(rs_worker_t *w)
+{
+        rs_user_state_t s;
+        rs_err_t err = RS_OK;
+
+        for (size_t i = 0; i < w->nchg; i++) {
+                uint32_t user = w->chg[i];
+                const void *buf = NULL;
+                size_t len = 0, klen;
+                const char *key = rs_intern_str(w->strings, user, &klen);
+                int held = rs_chain_save_user(w->chain, user, &s);
+                int32_t part = held ? s.partition : w->chg_part[i];
+                if (!err && key && part >= 0 &&
+                    (!held || !(err = rs_codec_encode_user_state(
+                                        w->internal, &s, &buf, &len)))) {
+                        err = rs_sink_produce(
+                                w->sink, w->t_uchg, part, key, klen, buf, len,
+                                NULL, 0, opaque_of(NO_TICKET, OUT_CHANGELOG));
+                        if (err == RS_ERR_INVALID) {
+                                /* over message.max.bytes: not durable */
+                                w->st.recs_rejected++;
+                                rs_log(RS_LOG_ERR,
+                                       "component=state event=rejected "
+                                       "bytes=%zu msg=\"lower "
+                                       "user_window.max_events or max_seen\"",
+                                       len);
+                                err = RS_OK;
+                        } else if (!err) {
+                                w->st.chg_produced++;
+                                w->st.chg_bytes += len;
+                                w->st.chg_tombstones += !held;
+                        }
+                } else if (err == RS_ERR_ENCODE) {
+                        w->st.encode_failed++;
+                        err = RS_OK;
+                }
+                w->chg_flag[user] = 0;
+                rs_intern_unref(w->strings, user);
+        }
+        w->nchg = 0;
+        return err;
+}
+
+/* Delivers every output, writes the changed state and waits for it,
+ * then commits the offsets of both sides: committed offsets never run
+ * ahead of durable state. Each wait is at most timeout_ms, and a commit
+ * is tried again while commit_ms allows (a periodic commit waits little
+ * and tries once: the next interval tries again). */
+static rs_err_t commit_all(rs_worker_t *w, int timeout_ms, int commit_ms)
+{
+        rs_err_t err;
+
+        if ((err = rs_sink_flush(w->sink, budget(w, timeout_ms))))
+                return err;
+        if (w->chain && (err = write_changes(w)))
+                return w->failed = err;
+        if ((err = rs_sink_flush(w->sink, budget(w, timeout_ms))))
+                return err;
+        if (w->failed)
+                return w->failed;
+        if (w->src && (err = rs_source_commit(w->src, budget(w, commit_ms))))
+                return err;
+        if (w->isrc && (err = rs_source_commit(w->isrc, budget(w, commit_ms))))
+                return err;
+        w->st.commits++;
+        return RS_OK;
+}
+
+/* A periodic commit's waits: output that takes longer (brokers away)
+ * leaves it to the next interval instead of stopping the loop. */
+#define PERIODIC_FLUSH_MS  500
+#define PERIODIC_COMMIT_MS 150
+
+static void users_assigned(void *opaque, const char *topic, int32_t partition)
 {
         rs_worker_t *w = opaque;
 
-        if (rs_sink_flush(w->sink, budget(w, w->pl->sink.flush_timeout)))
+        (void)topic;
+        for (size_t i = 0; i < w->nrestore; i++)
+                if (w->restore_q[i] == partition)
+                        return;
+        if (w->nrestore == w->restore_cap) {
+                size_t cap = w->restore_cap ? w->restore_cap * 2 : 16;
+                int32_t *q = realloc(w->restore_q, cap * sizeof(*q));
+                if (!q) {
+                        w->failed = RS_ERR_NOMEM;
+                        return;
+                }
+                w->restore_q = q;
+                w->restore_cap = cap;
+        }
+        w->restore_q[w->nrestore++] = partition;
+}
+
+/* Applies one changelog record of partition p: the key is the user. */
+static void restore_record(rs_worker_t *w, const rs_msg_t *m, int32_t p,
+                           uint64_t *corrupt)
+{
+        rs_user_state_t s;
+        const char *why = rs_event_check_id(m->key, m->key_len,
+                                            (size_t)w->pl->source.max_id_bytes);
+        uint32_t user =
+                why ? RS_ID_NONE : rs_intern_id(w->strings, m->key, m->key_len);
+        rs_err_t err;
+
+        w->st.restore_records++;
+        w->st.restore_bytes += m->len + m->key_len;
+        if (user == RS_ID_NONE) {
+                err = RS_ERR_DECODE;
+        } else if (!m->value) {
+                /* deleted: a user evicted, or gone with its partition */
+                rs_chain_drop_user(w->chain, user, p);
+                return;
+        } else if (!(err = rs_codec_decode_user_state(w->internal, m->value,
+                                                      m->len, &s))) {
+                s.user = user;
+                if (s.partition != p)
+                        err = RS_ERR_DECODE;
+                else if ((err = rs_chain_load_user(w->chain, &s)) ==
+                         RS_ERR_NOMEM)
+                        w->failed = err;
+        }
+        if (err && err != RS_ERR_NOMEM) {
+                /* the user starts empty (whatever an older record of it
+                 * said); the others are restored */
+                if (user != RS_ID_NONE)
+                        rs_chain_drop_user(w->chain, user, p);
+                if (!(*corrupt)++)
+                        rs_log(RS_LOG_WARNING,
+                               "component=state event=corrupt_record "
+                               "topic=%s partition=%d offset=%" PRId64
+                               " reason=%s detail=\"%s\" msg=\"the user "
+                               "starts empty\"",
+                               w->pl->state.users_topic, (int)p, m->offset,
+                               user == RS_ID_NONE
+                                       ? "bad_key"
+                                       : rs_codec_reason(w->internal),
+                               user == RS_ID_NONE ? "the key is no user id"
+                               : s.partition != p
+                                       ? "another partition's user"
+                                       : rs_codec_error(w->internal));
+                w->st.restore_corrupt++;
+        }
+}
+
+/* Reads partition p's changelog from its start to its end into the
+ * stages, then lets its records be consumed. */
+static rs_err_t restore_partition(rs_worker_t *w, int32_t p)
+{
+        const rs_state_conf_t *sc = &w->pl->state;
+        int64_t t0 = rs_mono_ms(), until = t0 + sc->restore_timeout;
+        uint64_t records = w->st.restore_records, bytes = w->st.restore_bytes,
+                 corrupt = 0;
+        char errstr[256];
+        const rs_msg_t *m;
+        size_t k = 0;
+
+        if (rs_reader_reset(w->restorer, p, errstr, sizeof(errstr))) {
+                rs_log(RS_LOG_ERR,
+                       "component=state event=restore_failed partition=%d "
+                       "reason=\"%s\"",
+                       (int)p, errstr);
+                return w->failed = RS_ERR_KAFKA;
+        }
+        rs_log(RS_LOG_INFO,
+               "component=state event=restore_start topic=%s partition=%d",
+               sc->users_topic, (int)p);
+        while (!rs_reader_caught_up(w->restorer) && !w->failed) {
+                if (rs_mono_ms() > until || (w->stop && *w->stop)) {
+                        rs_log(RS_LOG_ERR,
+                               "component=state event=restore_failed "
+                               "partition=%d reason=\"%s\"",
+                               (int)p,
+                               w->stop && *w->stop
+                                       ? "stopping"
+                                       : "state.restore_timeout passed");
+                        return w->failed = RS_ERR_TIMEOUT;
+                }
+                if ((m = rs_reader_next(w->restorer, 100)))
+                        restore_record(w, m, p, &corrupt);
+                if (++k % 10000 == 0) {
+                        rs_intern_collect(w->strings);
+                        rs_log(RS_LOG_INFO,
+                               "component=state event=restore_progress "
+                               "partition=%d records=%" PRIu64,
+                               (int)p, w->st.restore_records - records);
+                }
+        }
+        rs_intern_collect(w->strings);
+        w->st.restores++;
+        rs_log(corrupt ? RS_LOG_WARNING : RS_LOG_INFO,
+               "component=state event=restored topic=%s partition=%d "
+               "records=%" PRIu64 " bytes=%" PRIu64 " corrupt=%" PRIu64
+               " users=%zu seconds=%.3f",
+               sc->users_topic, (int)p, w->st.restore_records - records,
+               w->st.restore_bytes - bytes, corrupt,
+               rs_uwin_users(rs_chain_find(w->chain, "user_window")),
+               (double)(rs_mono_ms() - t0) / 1000.0);
+        return RS_OK;
+}
+
+/* The partitions assigned since the last step: restored, then resumed. */
+static void restore_assigned(rs_worker_t *w)
+{
+        while (w->nrestore && !w->failed) {
+                int32_t p = w->restore_q[0];
+                if (w->restorer && restore_partition(w, p))
+                        return;
+                memmove(w->restore_q, w->restore_q + 1,
+                        --w->nrestore * sizeof(*w->restore_q));
+                for (size_t t = 0; t < w->pl->source.topics.n; t++)
+                        rs_source_resume(w->src, w->pl->source.topics.v[t], p);
+        }
+}
+
+/* An input partition went to another replica: its users' state was
+ * written at the drain before; here it goes, and with it their pending
+ * lists (the new owner publishes them). */
+static void users_revoked(void *opaque, const char *topic, int32_t partition)
+{
+        rs_worker_t *w = opaque;
+        size_t n = rs_chain_drop_partition(w->chain, partition);
+
+        for (size_t i = 0; i < w->nrestore; i++)
+                if (w->restore_q[i] == partition) {
+                        memmove(w->restore_q + i, w->restore_q + i + 1,
+                                (--w->nrestore - i) * sizeof(*w->restore_q));
+                        break;
+                }
+        rs_log(RS_LOG_INFO,
+               "component=state event=partition_dropped topic=%s "
+               "partition=%d users=%zu",
+               topic, (int)partition, n);
+}
+
+/* Before a revoke's commit: every output delivered, the changed state
+ * written and delivered. */
+static int on_drain(void *opaque)
+{
+        rs_worker_t *w = opaque;
+        int ms = (int)w->pl->sink.flush_timeout;
+
+        if (rs_sink_flush(w->sink, budget(w, ms)) ||
+            (w->chain && write_changes(w)) ||
+            rs_sink_flush(w->sink, budget(w, ms))) {
                 rs_log(RS_LOG_WARNING,
                        "component=sink event=drain_timeout "
                        "outstanding=%d",
                        rs_sink_outstanding(w->sink));
+                return 0; /* not committed: consumed again by the new owner */
+        }
         return budget(w, 10000);
 }
 
@@ -267,6 +562,13 @@ static rs_err_t emit(void *opaque, const rs_recs_t *recs)
                        rs_codec_error(w->out));
                 return RS_OK; /* a bug of ours; counted, not fatal */
         }
+        /* the user's publish state moved: written at the next commit */
+        if (w->t_uchg >= 0 &&
+            (err = mark_changed(
+                     w, recs->user,
+                     rs_uwin_partition(rs_chain_find(w->chain, "user_window"),
+                                       recs->user))))
+                return err;
         err = produce_held(w, OUT_RECS, w->ticket, 0, -1, key, klen, buf, len,
                            NULL, 0);
         if (err == RS_ERR_INVALID) {
@@ -521,6 +823,13 @@ static void read_neighbors(rs_worker_t *w, int timeout_ms)
         rs_intern_collect(w->strings);
 }
 
+/* Whether the user side here keeps a changelog: it has state to keep. */
+static int users_changelog(const rs_worker_t *w)
+{
+        return w->users && w->pl->state.changelog &&
+               rs_pipeline_stage_conf(w->pl, "user_window");
+}
+
 /* Creates the internal topics when missing (Admin API) and checks that
  * cooc-deltas has topology.partitions partitions: items hash to them. */
 static rs_err_t ensure_topics(rs_worker_t *w, char *errstr, size_t errstr_size)
@@ -529,11 +838,28 @@ static rs_err_t ensure_topics(rs_worker_t *w, char *errstr, size_t errstr_size)
         rs_topic_spec_t specs[] = {
                 {t->deltas_topic, (int)t->partitions, 0},
                 {t->neighbors_topic, (int)t->partitions, 1},
+                {w->pl->state.users_topic, 0, 1},
         };
+        size_t n = rs_pipeline_has_items(w->pl) ? 2 : 0;
         int parts = 0;
         rs_err_t err;
 
-        rs_kafka_create_topics(&w->pl->kafka, specs, 2, 10000);
+        /* the users changelog: as many partitions as the input */
+        if (users_changelog(w)) {
+                for (size_t i = 0; i < w->pl->source.topics.n; i++) {
+                        if ((err = rs_kafka_partitions(
+                                     &w->pl->kafka, w->pl->source.topics.v[i],
+                                     10000, &parts, errstr, errstr_size)))
+                                return err;
+                        if (parts > specs[2].partitions)
+                                specs[2].partitions = parts;
+                }
+                specs[n++] = specs[2];
+        }
+        if (n)
+                rs_kafka_create_topics(&w->pl->kafka, specs, n, 10000);
+        if (!rs_pipeline_has_items(w->pl))
+                return RS_OK;
         if ((err = rs_kafka_partitions(&w->pl->kafka, t->deltas_topic, 10000,
                                        &parts, errstr, errstr_size)))
                 return err;
@@ -544,6 +870,37 @@ static rs_err_t ensure_topics(rs_worker_t *w, char *errstr, size_t errstr_size)
                                  "instance (make them agree)",
                                  t->deltas_topic, parts,
                                  (long long)t->partitions);
+        return RS_OK;
+}
+
+/* The users changelog: created when missing with as many partitions as
+ * the input (compacted), its producer topic and the reader that restores
+ * from it. */
+static rs_err_t start_changelog(rs_worker_t *w, char *errstr,
+                                size_t errstr_size)
+{
+        const rs_pipeline_t *pl = w->pl;
+        int parts = 0, most = 0;
+
+        for (size_t t = 0; t < pl->source.topics.n; t++) {
+                if (rs_kafka_partitions(&pl->kafka, pl->source.topics.v[t],
+                                        10000, &parts, errstr, errstr_size))
+                        return RS_ERR_KAFKA;
+                if (parts > most)
+                        most = parts;
+        }
+        if ((w->t_uchg = rs_sink_add_topic(w->sink, pl->state.users_topic,
+                                           errstr, errstr_size)) < 0 ||
+            !(w->restorer = rs_reader_new_idle(&pl->kafka, NULL,
+                                               pl->state.users_topic, 10000,
+                                               errstr, errstr_size)))
+                return RS_ERR_KAFKA;
+        if (rs_reader_partitions(w->restorer) < most)
+                return rs_seterr(errstr, errstr_size, RS_ERR_INVALID,
+                                 "%s has %d partitions, the input %d: every "
+                                 "input partition needs its own",
+                                 pl->state.users_topic,
+                                 rs_reader_partitions(w->restorer), most);
         return RS_OK;
 }
 
@@ -584,6 +941,8 @@ static rs_err_t start_users(rs_worker_t *w, char *errstr, size_t errstr_size)
                        pl->topology.neighbors_topic, rs_nbtable_items(w->table),
                        w->st.nb_applied);
         }
+        if (users_changelog(w) && start_changelog(w, errstr, errstr_size))
+                return RS_ERR_KAFKA;
         rs_consumer_conf_t ccf = {
                 .topics = &sc->topics,
                 .group = sc->group,
@@ -591,6 +950,8 @@ static rs_err_t start_users(rs_worker_t *w, char *errstr, size_t errstr_size)
                 .batch_size = (size_t)sc->batch_size,
                 .max_inflight = (size_t)sc->max_inflight_batches,
                 .kafka = &sc->kafka,
+                .revoked = users_revoked,
+                .assigned = w->restorer ? users_assigned : NULL,
         };
         if (!(w->src = rs_source_new(&pl->kafka, &ccf, on_drain, w, errstr,
                                      errstr_size)))
@@ -668,7 +1029,7 @@ rs_worker_t *rs_worker_new(const rs_pipeline_t *pl, int role,
         w->items_side = role != RS_ROLE_USERS && has_items;
         w->ticket = w->iticket = NO_TICKET;
         w->event_time = INT64_MIN;
-        w->t_deltas = w->t_nb = -1;
+        w->t_deltas = w->t_nb = w->t_uchg = -1;
         if (!(w->strings = rs_intern_new()) ||
             !(w->msgs = calloc((size_t)sc->batch_size, sizeof(*w->msgs))) ||
             !(w->events = calloc((size_t)sc->batch_size, sizeof(*w->events))) ||
@@ -709,8 +1070,9 @@ rs_worker_t *rs_worker_new(const rs_pipeline_t *pl, int role,
                       rs_sink_add_topic(w->sink, pl->topology.deltas_topic,
                                         errstr, errstr_size)) < 0 ||
              (w->t_nb = rs_sink_add_topic(w->sink, pl->topology.neighbors_topic,
-                                          errstr, errstr_size)) < 0 ||
-             ensure_topics(w, errstr, errstr_size)))
+                                          errstr, errstr_size)) < 0))
+                goto fail;
+        if (ensure_topics(w, errstr, errstr_size))
                 goto fail;
         if (w->users && pl->items.topic) {
                 if (!(w->items_codec =
@@ -746,6 +1108,7 @@ rs_worker_t *rs_worker_new(const rs_pipeline_t *pl, int role,
             (w->users && start_users(w, errstr, errstr_size)))
                 goto fail;
         w->next_stats = rs_mono_ms() + STATS_EVERY_MS;
+        w->next_commit = rs_mono_ms() + pl->state.commit_interval;
         rs_log(RS_LOG_INFO,
                "component=worker event=started pipeline=%s config_hash=%s "
                "role=%s group=%s topics=%zu sink=%s dlq=%s partitions=%lld",
@@ -811,7 +1174,8 @@ static void settle_batch(rs_worker_t *w, size_t nev, uint64_t ticket)
                 w->st.dropped[drop]++;
                 if (!rs_drop_dead_letter(drop)) {
                         if (drop != RS_DROP_DUPLICATE &&
-                            drop != RS_DROP_RATE_LIMIT)
+                            drop != RS_DROP_RATE_LIMIT &&
+                            drop != RS_DROP_REPLAYED)
                                 w->st.processed++;
                         continue;
                 }
@@ -835,6 +1199,9 @@ static void users_step(rs_worker_t *w, int timeout_ms)
                 read_items(w, 0);
         if (w->nbr)
                 read_neighbors(w, 0);
+        restore_assigned(w);
+        if (w->failed)
+                return;
         if (rs_source_inflight(w->src) >=
             (size_t)pl->source.max_inflight_batches) {
                 rs_sink_poll(w->sink, 10);
@@ -856,10 +1223,21 @@ static void users_step(rs_worker_t *w, int timeout_ms)
                 if (w->events[i].ts > w->event_time)
                         w->event_time = w->events[i].ts;
         w->ticket = ticket;
+        rs_chain_mark_replayed(w->chain, w->events, nev);
         if (!w->failed &&
             (err = rs_chain_process(w->chain, w->events, nev, &out)))
                 w->failed = err;
         w->ticket = NO_TICKET;
+        /* (a user the window does not hold has nothing to write: evicted
+         * users' records stay in the changelog, bounded on restore by
+         * user_window.max_users) */
+        const rs_uwin_t *win = rs_chain_find(w->chain, "user_window");
+        for (size_t i = 0; i < nev && !w->failed; i++)
+                if (w->events[i].drop != RS_DROP_REPLAYED && win &&
+                    rs_uwin_holds(win, w->events[i].user) &&
+                    (err = mark_changed(w, w->events[i].user,
+                                        w->events[i].partition)))
+                        w->failed = err;
         if (!w->failed)
                 settle_batch(w, nev, ticket);
         /* A batch that failed part-way is never marked done, so its
@@ -959,6 +1337,18 @@ rs_err_t rs_worker_step(rs_worker_t *w)
         if (w->items_side && !w->failed)
                 items_step(w, w->users ? timeout / 2 : timeout);
         rs_sink_poll(w->sink, 0);
+        if (!w->failed && rs_mono_ms() >= w->next_commit) {
+                rs_err_t err =
+                        commit_all(w, PERIODIC_FLUSH_MS, PERIODIC_COMMIT_MS);
+                if (err && !w->failed)
+                        rs_log(RS_LOG_DEBUG,
+                               "component=worker event=commit_skipped "
+                               "reason=\"%s\" msg=\"not all output or state "
+                               "delivered: tried again at the next "
+                               "interval\"",
+                               rs_err_str(err));
+                w->next_commit = rs_mono_ms() + w->pl->state.commit_interval;
+        }
         if (rs_log_level >= RS_LOG_INFO && rs_mono_ms() >= w->next_stats) {
                 rs_worker_log_stats(w);
                 w->next_stats = rs_mono_ms() + STATS_EVERY_MS;
@@ -983,20 +1373,14 @@ rs_err_t rs_worker_close(rs_worker_t *w)
                                        RS_FLUSH_PENDING, &out);
                 if (w->items_part && w->isrc)
                         rs_items_publish(w->items_part, 1);
-                if (rs_sink_flush(w->sink,
-                                  budget(w, w->pl->sink.flush_timeout))) {
+                if ((err = commit_all(w, (int)w->pl->sink.flush_timeout,
+                                      10000)) == RS_ERR_TIMEOUT)
                         rs_log(RS_LOG_ERR,
                                "component=sink event=flush_timeout "
                                "outstanding=%d msg=\"not delivered in "
                                "time: not committed, consumed again on "
                                "restart\"",
                                rs_sink_outstanding(w->sink));
-                        err = RS_ERR_TIMEOUT;
-                }
-                if (!err && !w->failed && w->src)
-                        err = rs_source_commit(w->src, budget(w, 10000));
-                if (!err && !w->failed && w->isrc)
-                        err = rs_source_commit(w->isrc, budget(w, 10000));
                 committed = !err;
         }
         if (w->failed && !err)
@@ -1015,6 +1399,11 @@ rs_err_t rs_worker_close(rs_worker_t *w)
                 err = RS_ERR_TIMEOUT;
         rs_sink_destroy(w->sink);
         rs_chain_destroy(w->chain);
+        rs_reader_destroy(w->restorer);
+        free(w->chg);
+        free(w->chg_part);
+        free(w->chg_flag);
+        free(w->restore_q);
         rs_items_destroy(w->items_part);
         rs_reader_destroy(w->nbr);
         rs_nbtable_destroy(w->table);
@@ -1048,6 +1437,7 @@ int rs_worker_settled(const rs_worker_t *w)
 void rs_worker_stats(const rs_worker_t *w, rs_worker_stats_t *st)
 {
         *st = w->st;
+        st->restoring = (int)w->nrestore;
         st->assigned = (w->src ? rs_source_assigned(w->src) : 0) +
                        (w->isrc ? rs_source_assigned(w->isrc) : 0);
 }
@@ -1136,7 +1526,11 @@ void rs_worker_log_stats(const rs_worker_t *w)
                " deltas_applied=%" PRIu64 " deltas_failed=%" PRIu64
                " nb_produced=%" PRIu64 " nb_delivered=%" PRIu64
                " nb_bytes=%" PRIu64 " nb_applied=%" PRIu64 " nb_failed=%" PRIu64
-               " partitions=%d%s%s",
+               " changelog_produced=%" PRIu64 " changelog_bytes=%" PRIu64
+               " changelog_tombstones=%" PRIu64 " changelog_delivered=%" PRIu64
+               " restores=%" PRIu64 " restore_records=%" PRIu64
+               " restore_bytes=%" PRIu64 " restore_corrupt=%" PRIu64
+               " commits=%" PRIu64 " restoring=%zu partitions=%d%s%s",
                w->st.consumed, w->st.processed, w->st.dead_letters,
                w->st.dropped[RS_DROP_DUPLICATE],
                w->st.dropped[RS_DROP_RATE_LIMIT], w->st.decoded,
@@ -1147,7 +1541,10 @@ void rs_worker_log_stats(const rs_worker_t *w)
                w->st.deltas_delivered, w->st.delta_bytes, w->st.deltas_consumed,
                w->st.deltas_applied, w->st.deltas_failed, w->st.nb_produced,
                w->st.nb_delivered, w->st.nb_bytes, w->st.nb_applied,
-               w->st.nb_failed,
+               w->st.nb_failed, w->st.chg_produced, w->st.chg_bytes,
+               w->st.chg_tombstones, w->st.chg_delivered, w->st.restores,
+               w->st.restore_records, w->st.restore_bytes,
+               w->st.restore_corrupt, w->st.commits, w->nrestore,
                (w->src ? rs_source_assigned(w->src) : 0) +
                        (w->isrc ? rs_source_assigned(w->isrc) : 0),
                drops, state);

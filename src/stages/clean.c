@@ -422,6 +422,37 @@ void rs_clean_state(const void *st, rs_clean_state_t *s)
         s->rate_evictions = cl->bucket_evictions;
 }
 
+/* A user's rate bucket survives with the user (issue 11). */
+static void clean_save(void *st, uint32_t user, rs_user_state_t *s)
+{
+        clean_t *cl = st;
+        const bucket_t *b;
+
+        if (!cl->buckets)
+                return;
+        b = bucket_slot(cl->buckets, cl->bmask, bucket_key(cl, user));
+        if (b->key) {
+                s->rate_ts = b->ts;
+                s->rate_debt = b->debt;
+        }
+}
+
+static rs_err_t clean_load(void *st, const rs_user_state_t *s)
+{
+        clean_t *cl = st;
+        bucket_t *b;
+
+        if (s->rate_ts == INT64_MIN || cl->conf->max_user_rate <= 0)
+                return RS_OK;
+        if (!(b = bucket_get(cl, s->user, s->rate_ts)))
+                return RS_ERR_NOMEM;
+        b->ts = s->rate_ts;
+        b->debt = s->rate_debt >= 0 && s->rate_debt <= cl->conf->burst
+                          ? s->rate_debt
+                          : 0;
+        return RS_OK;
+}
+
 const rs_stage_ops_t rs_stage_clean = {
         .type = "clean",
         .doc = "Drops invalid, too old, future, duplicate and rate-limited "
@@ -430,5 +461,7 @@ const rs_stage_ops_t rs_stage_clean = {
         .conf_size = sizeof(clean_conf_t),
         .create = clean_create,
         .process = clean_process,
+        .save = clean_save,
+        .load = clean_load,
         .destroy = clean_destroy,
 };

@@ -643,12 +643,15 @@ static rs_err_t compute(score_t *sc, uint32_t user, int64_t now)
         return RS_OK;
 }
 
-static uint64_t list_hash(const rs_recs_t *r)
+/* Of the items' strings, not their ids: the same in every process, so a
+ * restored user's last list compares with the next (issue 11). */
+static uint64_t list_hash(const score_t *sc, const rs_recs_t *r)
 {
         uint64_t h = 0x51ed270b27a3c9f1ULL ^ r->n;
         for (uint32_t i = 0; i < r->n; i++)
-                h = rs_hash_mix(h ^ ((uint64_t)r->items[i].item << 8 |
-                                     r->items[i].reason));
+                h = rs_hash_mix(h ^
+                                rs_intern_hash(sc->strings, r->items[i].item) ^
+                                r->items[i].reason);
         return h | 1;
 }
 
@@ -661,7 +664,7 @@ static rs_err_t publish(score_t *sc, uint32_t user, int64_t now, int force,
         u->dirty = 0;
         if ((err = compute(sc, user, now)))
                 return err;
-        uint64_t h = list_hash(&sc->recs);
+        uint64_t h = list_hash(sc, &sc->recs);
         if (!force && h == u->hash)
                 return RS_OK; /* unchanged: nothing to say */
         u->hash = h;
@@ -904,6 +907,44 @@ static void on_evict(void *opaque, uint32_t user)
         sc->users[user] = (ustate_t){0};
 }
 
+/* What survives of a user (issue 11): the last list published, and
+ * whether a newer one waits for its refresh interval. */
+static void score_save(void *st, uint32_t user, rs_user_state_t *s)
+{
+        const score_t *sc = st;
+        const ustate_t *u = user < sc->nusers ? &sc->users[user] : NULL;
+
+        if (!u || !u->known)
+                return;
+        s->list_hash = u->hash;
+        s->last_pub = u->last_pub;
+        s->pending = u->dirty;
+}
+
+static rs_err_t score_load(void *st, const rs_user_state_t *s)
+{
+        score_t *sc = st;
+
+        if (rs_grow_zeroed((void **)&sc->users, &sc->nusers, s->user,
+                           sizeof(*sc->users)))
+                return RS_ERR_NOMEM;
+        ustate_t *u = &sc->users[s->user];
+        if (u->queued)
+                sc->nstale++;
+        *u = (ustate_t){
+                .hash = s->list_hash, .last_pub = s->last_pub, .known = 1};
+        /* pending: published when its interval is up, by its new owner */
+        if (s->pending) {
+                u->dirty = 1;
+                if (enqueue(sc, s->user,
+                            u->hash ? u->last_pub +
+                                              sc->conf->min_refresh_interval
+                                    : s->last_ts))
+                        return RS_ERR_NOMEM;
+        }
+        return RS_OK;
+}
+
 static void *score_create(const void *conf, rs_stage_env_t *env, char *errstr,
                           size_t errstr_size)
 {
@@ -964,5 +1005,7 @@ const rs_stage_ops_t rs_stage_score = {
         .create = score_create,
         .process = score_process,
         .flush = score_flush,
+        .save = score_save,
+        .load = score_load,
         .destroy = score_destroy,
 };

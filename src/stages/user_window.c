@@ -73,6 +73,8 @@ typedef struct user {
         uint32_t touched;
         int64_t last_ts;
         int64_t interest_ts; /* time the interest vector is decayed to */
+        int64_t offset;      /* of the newest event applied, in part */
+        int32_t part;        /* the input partition that owns the user */
         seen_t seen;
 } user_t;
 
@@ -95,6 +97,9 @@ struct rs_uwin {
         size_t nhooks;
         rs_uwin_add_fn on_add; /* one listener: the pairs stage */
         void *on_add_opaque;
+        /* what the last save filled in (max_events, max_seen) */
+        rs_win_entry_t *save_win;
+        uint64_t *save_seen;
 };
 
 /*
@@ -321,6 +326,8 @@ static user_t *user_get(rs_uwin_t *win, uint32_t id)
         u->cap = cap;
         u->last_ts = INT64_MIN;
         u->interest_ts = INT64_MIN;
+        u->offset = -1;
+        u->part = -1;
         rs_intern_ref(win->strings, id);
         win->users[id] = u;
         win->count++;
@@ -349,6 +356,8 @@ static void uwin_destroy(void *st)
                         user_free(win, (uint32_t)i);
         free(win->users);
         free(win->emb);
+        free(win->save_win);
+        free(win->save_seen);
         free(win);
 }
 
@@ -359,7 +368,11 @@ static void *uwin_create(const void *conf, rs_stage_env_t *env, char *errstr,
         rs_uwin_t *win = calloc(1, sizeof(*win));
 
         if (!win ||
-            !(win->emb = calloc((size_t)c->interest_dim + 1, sizeof(float)))) {
+            !(win->emb = calloc((size_t)c->interest_dim + 1, sizeof(float))) ||
+            !(win->save_win =
+                      malloc((size_t)c->max_events * sizeof(*win->save_win))) ||
+            !(win->save_seen =
+                      malloc((size_t)c->max_seen * sizeof(*win->save_seen)))) {
                 uwin_destroy(win);
                 rs_seterr(errstr, errstr_size, RS_ERR_NOMEM, "out of memory");
                 return NULL;
@@ -465,6 +478,8 @@ static rs_err_t uwin_process(void *st, rs_event_t *ev, size_t n,
                 u->n++;
                 if (e->ts > u->last_ts)
                         u->last_ts = e->ts;
+                u->part = e->partition;
+                u->offset = e->offset;
                 if (c->interest_dim)
                         interest_add(win, u, e);
         }
@@ -620,6 +635,122 @@ size_t rs_uwin_bytes(const rs_uwin_t *win)
         return win->bytes + win->cap * sizeof(*win->users);
 }
 
+/*
+ * State that survives: a user as the changelog carries it.
+ */
+
+int rs_uwin_applied(const rs_uwin_t *win, uint32_t user, int32_t partition,
+                    int64_t offset)
+{
+        const user_t *u = user_find(win, user);
+        return u && u->part == partition && offset <= u->offset;
+}
+
+int32_t rs_uwin_partition(const rs_uwin_t *win, uint32_t user)
+{
+        const user_t *u = user_find(win, user);
+        return u ? u->part : -1;
+}
+
+void rs_uwin_forget(rs_uwin_t *win, uint32_t id)
+{
+        if (!user_find(win, id))
+                return;
+        lru_unlink(win, win->users[id]);
+        user_free(win, id);
+        for (size_t k = 0; k < win->nhooks; k++)
+                win->hooks[k].fn(win->hooks[k].opaque, id);
+}
+
+size_t rs_uwin_drop_partition(rs_uwin_t *win, int32_t partition)
+{
+        size_t n = 0;
+
+        for (size_t i = 0; i < win->cap; i++)
+                if (win->users[i] && win->users[i]->part == partition) {
+                        rs_uwin_forget(win, (uint32_t)i);
+                        n++;
+                }
+        return n;
+}
+
+static void uwin_save(void *st, uint32_t user, rs_user_state_t *s)
+{
+        rs_uwin_t *win = st;
+        const user_t *u = user_find(win, user);
+
+        if (!u)
+                return;
+        const rs_win_entry_t *ring = ring_of(win, u);
+        for (uint32_t j = 0; j < u->n; j++)
+                win->save_win[j] = ring[(u->head + j) % u->cap];
+        for (uint32_t j = 0; j < u->seen.count; j++)
+                win->save_seen[j] =
+                        u->seen.fifo[(u->seen.head + j) % u->seen.cap];
+        s->partition = u->part;
+        s->offset = u->offset;
+        s->last_ts = u->last_ts;
+        s->touched = u->touched;
+        s->window = win->save_win;
+        s->nwindow = u->n;
+        s->seen = win->save_seen;
+        s->nseen = u->seen.count;
+        s->interest_ts = u->interest_ts;
+        s->interest = win->conf->interest_dim ? interest_of(win, u) : NULL;
+        s->dim = (size_t)win->conf->interest_dim;
+}
+
+/* Replaces s->user's record by s's (a window longer than max_events
+ * keeps its newest, a seen set its newest max_seen). */
+static rs_err_t uwin_load(void *st, const rs_user_state_t *s)
+{
+        rs_uwin_t *win = st;
+        const uwin_conf_t *c = win->conf;
+        size_t skip = s->nwindow > (size_t)c->max_events
+                              ? s->nwindow - (size_t)c->max_events
+                              : 0;
+        user_t *u;
+
+        if (user_find(win, s->user))
+                rs_uwin_forget(win, s->user);
+        if (!(u = user_get(win, s->user)))
+                return RS_ERR_NOMEM;
+        for (size_t k = 0; k < s->nseen; k++) {
+                size_t before = seen_bytes(&u->seen);
+                uint64_t key = s->seen[k] ? s->seen[k] : 1;
+                if (!seen_has(&u->seen, key) &&
+                    seen_add(&u->seen, key, (uint32_t)c->max_seen))
+                        return RS_ERR_NOMEM;
+                win->bytes += seen_bytes(&u->seen) - before;
+        }
+        uint32_t n = (uint32_t)(s->nwindow - skip);
+        if (n > u->cap) {
+                user_t *bigger = realloc(u, user_size(win, n));
+                if (!bigger)
+                        return RS_ERR_NOMEM;
+                win->bytes += user_size(win, n) - user_size(win, bigger->cap);
+                u = win->users[s->user] = bigger;
+                u->cap = n;
+                /* its LRU neighbours name it by id: nothing to relink */
+        }
+        for (uint32_t j = 0; j < n; j++) {
+                ring_of(win, u)[j] = s->window[skip + j];
+                rs_intern_ref(win->strings, s->window[skip + j].item);
+        }
+        u->n = n;
+        u->touched = s->touched;
+        u->last_ts = s->last_ts;
+        u->offset = s->offset;
+        u->part = s->partition;
+        u->interest_ts = s->interest_ts;
+        if (c->interest_dim && s->dim == (size_t)c->interest_dim)
+                memcpy(interest_of(win, u), s->interest,
+                       s->dim * sizeof(float));
+        else
+                u->interest_ts = INT64_MIN; /* another dimension: none */
+        return RS_OK;
+}
+
 const rs_stage_ops_t rs_stage_user_window = {
         .type = "user_window",
         .doc = "Per-user sliding window (max_events, horizon) with decayed "
@@ -629,5 +760,7 @@ const rs_stage_ops_t rs_stage_user_window = {
         .conf_size = sizeof(uwin_conf_t),
         .create = uwin_create,
         .process = uwin_process,
+        .save = uwin_save,
+        .load = uwin_load,
         .destroy = uwin_destroy,
 };

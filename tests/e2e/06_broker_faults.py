@@ -227,11 +227,13 @@ class Output:
 class Worker:
     """`recstream run` on passthrough.yaml with its own group."""
 
-    def __init__(self, tmp, bootstrap, group, consumer=None):
+    def __init__(self, tmp, bootstrap, group, consumer=None, commit_interval=None):
         text = open(PASSTHROUGH).read()
         text = text.replace("group: e2e.users", f"group: {group}")
         assert f"group: {group}" in text and "flush_timeout: 30s" in text
         text += f"\nshutdown_timeout: {SHUTDOWN_S}s\n"
+        if commit_interval:
+            text += f"state: {{commit_interval: {commit_interval}}}\n"
         for key, value in (consumer or {}).items():  # source.kafka
             text = text.replace("\n    session.timeout.ms: \"10000\"\n",
                                 f"\n    session.timeout.ms: \"10000\"\n    {key}: \"{value}\"\n")
@@ -439,8 +441,9 @@ def request_errors(tmp, cluster, inp, out, report):
     before)."""
     group = "faults.errors"
     cluster.pin(group, 1, 2, 3)
-    # auto-commits every 500 ms, so that the commit errors are met soon
-    worker = start(tmp, cluster, group, inp, out, consumer={"auto.commit.interval.ms": 500})
+    # commits every 500 ms (one attempt each), so that the commit errors
+    # are met soon
+    worker = start(tmp, cluster, group, inp, out, commit_interval="500ms")
     try:
         pushed = [("Produce", 2, "NOT_LEADER_OR_FOLLOWER", 10),
                   ("Produce", 2, "_TRANSPORT", 2),
@@ -460,7 +463,8 @@ def request_errors(tmp, cluster, inp, out, report):
         assert out.read(inp.n, 60), f"{len(out.missing(inp.n))} events without output\n" \
             + worker.tail()
         # One more event, and errors for the commits after it: the 500 ms
-        # timer cannot meet all six before SIGTERM, the final commit the rest.
+        # commits (one attempt each) cannot meet all six before SIGTERM, the
+        # final commit (tried again within shutdown_timeout) the rest.
         cluster.do("errors OffsetCommit 6 REBALANCE_IN_PROGRESS 3")
         inp.send(1)
         clean_stop(worker, inp, out, report)

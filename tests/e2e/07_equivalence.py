@@ -308,12 +308,13 @@ def replay():
     assert j >= WANT, j
 
 
-check("one process (role all): every user listed after the re-watches",
-      topology, "1", ["all"])
-check(f"two runs of one process agree (mean top-10 Jaccard >= {WANT})",
-      topology, "1'", ["all"])
-check("three processes (role all) agree with one", topology, "3", ["all", "all", "all"])
-check("two users processes + one items process agree with one",
-      topology, "2+1", ["users", "users", "items"])
-check("replay of the same events agrees with the worker", replay)
-done()
+if __name__ == "__main__":
+    check("one process (role all): every user listed after the re-watches",
+          topology, "1", ["all"])
+    check(f"two runs of one process agree (mean top-10 Jaccard >= {WANT})",
+          topology, "1'", ["all"])
+    check("three processes (role all) agree with one", topology, "3", ["all", "all", "all"])
+    check("two users processes + one items process agree with one",
+          topology, "2+1", ["users", "users", "items"])
+    check("replay of the same events agrees with the worker", replay)
+    done()

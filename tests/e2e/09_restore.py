@@ -1,0 +1,171 @@
+"""Replicas that remember, the users side (issue 11, DESIGN §3 State that
+survives): on a 6-partition dev broker, pipelines/video.yaml, the events of
+07_equivalence.py (python3-avro, python3-confluent-kafka).
+
+1. kill -9: the first 2,000 events through one worker until its offsets
+   are committed (committed offsets follow the changelog, so its state is
+   durable then), SIGKILL, the other 2,000 produced, a new worker. It must
+   restore every user the first one held from video.users-changelog (the
+   `event=restored` lines of all 6 partitions), consume only the new
+   events, and keep what it restored: no list published after the restart
+   holds an item its user touched before the kill (the seen sets came
+   back; a cold start recommends them). The books of both runs balance.
+2. Damaged changelog: a record that is not a UserState, and a real one cut
+   short, written to the changelog by python3-confluent-kafka; the next
+   worker warns (event=corrupt_record), counts both (restore_corrupt), the
+   two users start empty, every other user is restored, and it serves.
+
+The item side's counts are not in a changelog yet (issue 11 goes on): a
+restart rebuilds them from the deltas after its committed offset, so the
+top-10 agreement with an uninterrupted run is not asserted here."""
+import importlib.util
+import os
+import re
+import signal
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from tap import check, done, wait_for  # noqa: E402
+
+from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
+
+spec = importlib.util.spec_from_file_location(
+    "equivalence", os.path.join(os.path.dirname(__file__), "07_equivalence.py"))
+eq = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(eq)
+
+CHANGELOG = "video.users-changelog"
+
+
+def committed_all(topo, n_events):
+    return sum(topo.committed("video.users", "video.behavior")) == n_events
+
+
+def final_stats(proc):
+    line = [ln for ln in proc.text().splitlines() if "event=stats " in ln][-1]
+    return {k: int(v) for k, v in re.findall(r" (\w+)=(-?\d+)(?= |$)", line)}
+
+
+def books(st):
+    return st["consumed"] == st["processed"] + st["dead_letters"] + st["duplicate"] + \
+        st["rate_limited"] + st["drop_restore_replayed"]
+
+
+def recs_since(topo, start):
+    """Every UserRecs after offsets `start` of video.recs: (user, items)."""
+    ends = topo.ends("video.recs")
+    c = Consumer({"bootstrap.servers": topo.bootstrap, "group.id": "e2e-since",
+                  "enable.auto.commit": False})
+    c.assign([TopicPartition("video.recs", p, start[p]) for p in range(eq.PARTITIONS)])
+    pos, out = list(start), []
+    wait_for(lambda: poll_into(c, pos, out) or pos == ends, 60, "video.recs read")
+    c.close()
+    return out
+
+
+def poll_into(c, pos, out):
+    m = c.poll(0.2)
+    if m is not None and not m.error():
+        pos[m.partition()] = m.offset() + 1
+        rec = eq.avro.io.DatumReader(eq.RECS).read(
+            eq.avro.io.BinaryDecoder(eq.io.BytesIO(m.value())))
+        out.append((rec["user_id"], [it["item_id"] for it in rec["items"]]))
+    return False
+
+
+def restored_partitions(proc):
+    return {int(p) for p in re.findall(r"event=restored topic=\S+ partition=(\d+)",
+                                       proc.text())}
+
+
+def kill9():
+    events = eq.make_events()
+    first, second = events[:2000], events[2000:]
+    with eq.Topology(["all"]) as topo:
+        topo.wait_assigned()
+        topo.produce(first)
+        wait_for(lambda: committed_all(topo, len(first)), 120,
+                 "the first 2,000 events committed")
+        before = topo.procs[0].stats()
+        assert before["changelog_delivered"] > 0, before
+        topo.procs[0].proc.send_signal(signal.SIGKILL)
+        topo.procs[0].proc.wait(timeout=30)
+        assert books(before), before
+        recs_end = topo.ends("video.recs")
+        topo.produce(second)
+        again = eq.Process(topo.tmp.name, topo.bootstrap, "all", 1)
+        topo.procs = [again]
+        wait_for(lambda: len(restored_partitions(again)) == eq.PARTITIONS, 120,
+                 "all six partitions restored")
+        wait_for(lambda: committed_all(topo, len(events)), 120, "all 4,000 committed")
+        st = again.stats()
+        print(f"# before the kill: {before['users']} users, {before['changelog_produced']} "
+              f"changelog records ({before['changelog_bytes']} B) for {before['processed']} "
+              f"events; restored {st['restore_records']} records "
+              f"({st['restore_bytes']} B), consumed {st['consumed']}")
+        assert st["restore_records"] >= before["users"], (st, before["users"])
+        assert st["restore_corrupt"] == 0, st
+        assert st["consumed"] == len(second), st  # nothing before the commit again
+        # what each user touched before the kill never comes back to them
+        touched = {}
+        for e in first:
+            touched.setdefault(e["user_id"], set()).add(e["item_id"])
+        after = recs_since(topo, recs_end)
+        assert after, "no list published after the restart"
+        back = [(u, set(items) & touched.get(u, set())) for u, items in after
+                if set(items) & touched.get(u, set())]
+        print(f"# {len(after)} lists after the restart, {len(back)} with an item "
+              f"touched before the kill")
+        assert not back, back[:5]
+        again.stop()
+        assert books(final_stats(again)), final_stats(again)
+        assert before["processed"] + final_stats(again)["processed"] == \
+            len(events) - before["duplicate"] - final_stats(again)["duplicate"]
+
+
+def damaged():
+    events = eq.make_events()[:1000]
+    with eq.Topology(["all"]) as topo:
+        topo.wait_assigned()
+        topo.produce(events)
+        wait_for(lambda: committed_all(topo, len(events)), 120, "1,000 events committed")
+        held = topo.procs[0].stats()["users"]
+        topo.procs[0].stop()
+        # a real record of one user, cut short, and garbage for another
+        c = Consumer({"bootstrap.servers": topo.bootstrap, "group.id": "e2e-chg",
+                      "enable.auto.commit": False})
+        c.assign([TopicPartition(CHANGELOG, 0, 0)])
+        m = None
+        wait_for(lambda: (m := c.poll(0.2)) is not None and not m.error() and
+                 victims.append(m) is None, 30, "a changelog record")
+        c.close()
+        real = victims[0]
+        prod = Producer({"bootstrap.servers": topo.bootstrap})
+        prod.produce(CHANGELOG, partition=0, key=real.key(), value=real.value()[:-7])
+        prod.produce(CHANGELOG, partition=0, key=b"not-a-user-yet",
+                     value=b"\x02garbage, no UserState at all")
+        assert prod.flush(30) == 0
+        again = eq.Process(topo.tmp.name, topo.bootstrap, "all", 1)
+        topo.procs = [again]
+        wait_for(lambda: len(restored_partitions(again)) == eq.PARTITIONS, 120,
+                 "all six partitions restored")
+        st = again.stats()
+        assert "event=corrupt_record" in again.text(), again.text()[-3000:]
+        assert st["restore_corrupt"] == 2, st
+        # the cut-short user starts empty: one user fewer than were held
+        assert st["users"] == held - 1, (st["users"], held)
+        more = eq.rewatches(events)[:50]
+        topo.produce(more)
+        wait_for(lambda: committed_all(topo, len(events) + len(more)), 120,
+                 "the worker serves after a damaged restore")
+        print(f"# damaged changelog: {st['restore_corrupt']} records refused, "
+              f"{st['users']} of {held} users restored")
+        again.stop()
+
+
+victims = []
+check("kill -9 halfway: every user restored from the changelog, only new events "
+      "consumed, no item touched before the kill recommended after it", kill9)
+check("a damaged changelog: both bad records refused and counted, the others restored, "
+      "the worker serves", damaged)
+done()

@@ -1,0 +1,330 @@
+/* State that survives (issue 11), the users side: what a user's state
+ * record carries comes back exactly in another process (a fresh string
+ * table and chain), events a restored state holds are marked replayed,
+ * and a damaged record is refused before avro-c reads it. The expected
+ * windows are the events fed, written out by hand; the CRC is computed
+ * here by a table of its own. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "recstream/chain.h"
+#include "recstream/codec.h"
+#include "recstream/pipeline.h"
+#include "recstream/topology.h"
+#include "recstream/user_window.h"
+
+#define STAGES                                                               \
+        "  - type: clean\n    max_user_rate: 60\n    burst: 10\n"            \
+        "  - type: weight\n    weights: {watch: 1, like: 3}\n"               \
+        "  - type: user_window\n    max_events: 3\n    interest_dim: 4\n"    \
+        "  - type: pairs\n"                                                  \
+        "  - type: cooccur\n"                                                \
+        "  - type: score\n    k: 5\n"
+
+typedef struct proc {
+        rs_pipeline_t *pl;
+        rs_intern_t *in;
+        rs_catalog_t *cat;
+        rs_local_t *local;
+        rs_chain_t *ch;
+        rs_codec_t *codec;
+} proc_t;
+
+static rs_pipeline_t *load(void)
+{
+        char path[256];
+        const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+        rs_diag_t d;
+        rs_pipeline_t *pl;
+        int fd;
+
+        snprintf(path, sizeof(path), "%s/rs_state_XXXXXX", dir);
+        fd = mkstemp(path);
+        assert_true(fd >= 0);
+        FILE *f = fdopen(fd, "w");
+        fprintf(f, "name: t\nsource: {}\nsink: {}\ntopology: {partitions: 1}\n"
+                   "stages:\n" STAGES);
+        fclose(f);
+        rs_diag_init(&d, path);
+        pl = rs_pipeline_load(path, 0, &d);
+        if (!pl)
+                fprintf(stderr, "%s", d.text.p);
+        rs_diag_fini(&d);
+        unlink(path);
+        assert_non_null(pl);
+        return pl;
+}
+
+static void proc_init(proc_t *p)
+{
+        char err[256];
+
+        p->pl = load();
+        p->in = rs_intern_new();
+        p->cat = rs_catalog_new(0, 1000, p->in);
+        p->local = rs_local_new(p->pl, p->in, p->cat, err, sizeof(err));
+        assert_non_null(p->local);
+        p->ch = rs_local_chain(p->local);
+        p->codec = rs_codec_new(RS_FRAMING_PLAIN, p->in, err, sizeof(err));
+        assert_non_null(p->codec);
+}
+
+static void proc_fini(proc_t *p)
+{
+        rs_codec_destroy(p->codec);
+        rs_local_destroy(p->local);
+        rs_catalog_destroy(p->cat);
+        rs_intern_destroy(p->in);
+        rs_pipeline_destroy(p->pl);
+}
+
+static uint32_t sid(proc_t *p, const char *s)
+{
+        return rs_intern_id(p->in, s, strlen(s));
+}
+
+/* One event at partition 2, offset off. */
+static void feed(proc_t *p, const char *user, const char *item, int type,
+                 int64_t ts, int64_t off)
+{
+        char eid[32];
+        snprintf(eid, sizeof(eid), "e%lld", (long long)off);
+        rs_event_fields_t f = {.event_id = eid,
+                               .user_id = user,
+                               .item_id = item,
+                               .type = type,
+                               .ts = ts,
+                               .duration_ms = RS_NONE_I64,
+                               .category = "c1",
+                               .value = NAN};
+        rs_event_t ev;
+        const char *why;
+
+        assert_int_equal(
+                rs_event_from_fields(&f, p->in, RS_ID_MAX_DEFAULT, &ev, &why),
+                RS_OK);
+        ev.partition = 2;
+        ev.offset = off;
+        ev.ingest_ts = RS_NONE_I64;
+        assert_int_equal(rs_local_process(p->local, &ev, 1, NULL), RS_OK);
+        rs_intern_collect(p->in);
+}
+
+/* u's state record as bytes (copied into buf). */
+static size_t save(proc_t *p, const char *user, unsigned char *buf,
+                   size_t size)
+{
+        rs_user_state_t s;
+        const void *out;
+        size_t len;
+
+        assert_int_equal(rs_chain_save_user(p->ch, sid(p, user), &s), 1);
+        assert_int_equal(rs_codec_encode_user_state(p->codec, &s, &out, &len),
+                         RS_OK);
+        assert_true(len <= size);
+        memcpy(buf, out, len);
+        return len;
+}
+
+static rs_err_t restore(proc_t *p, const char *user, const unsigned char *buf,
+                        size_t len)
+{
+        rs_user_state_t s;
+        rs_err_t err = rs_codec_decode_user_state(p->codec, buf, len, &s);
+
+        if (err)
+                return err;
+        s.user = sid(p, user);
+        return rs_chain_load_user(p->ch, &s);
+}
+
+static void feed_history(proc_t *a)
+{
+        /* u: a, b, c, d (max_events 3 keeps b, c, d), then a again */
+        feed(a, "u", "a", RS_EV_WATCH, 1000, 10);
+        feed(a, "u", "b", RS_EV_LIKE, 2000, 11);
+        feed(a, "u", "c", RS_EV_WATCH, 3000, 12);
+        feed(a, "u", "d", RS_EV_LIKE, 4000, 13);
+        feed(a, "v", "a", RS_EV_WATCH, 1500, 14);
+        feed(a, "v", "b", RS_EV_WATCH, 2500, 15);
+}
+
+static void test_round_trip(void **state)
+{
+        proc_t a, b;
+        unsigned char r1[4096], r2[4096];
+        rs_win_entry_t e[8];
+        float va[4], vb[4];
+
+        (void)state;
+        proc_init(&a);
+        feed_history(&a);
+        size_t n1 = save(&a, "u", r1, sizeof(r1));
+
+        /* another process: ids are others (x first takes id 0) */
+        proc_init(&b);
+        sid(&b, "x");
+        assert_int_equal(restore(&b, "u", r1, n1), RS_OK);
+        rs_uwin_t *win = rs_chain_find(b.ch, "user_window");
+        uint32_t u = sid(&b, "u");
+        assert_int_equal(rs_uwin_get(win, u, 4000, e, 8), 3);
+        assert_int_equal(e[0].item, sid(&b, "b"));
+        assert_int_equal(e[0].ts, 2000);
+        assert_true(e[0].w == 3.0f);
+        assert_int_equal(e[1].item, sid(&b, "c"));
+        assert_int_equal(e[2].item, sid(&b, "d"));
+        assert_int_equal(e[2].ts, 4000);
+        /* seen: all four, a too though it left the window */
+        assert_true(rs_uwin_seen(win, u, sid(&b, "a")));
+        assert_true(rs_uwin_seen(win, u, sid(&b, "d")));
+        assert_false(rs_uwin_seen(win, u, sid(&b, "x")));
+        assert_int_equal(rs_uwin_touched(win, u), 4);
+        assert_int_equal(rs_uwin_last_ts(win, u), 4000);
+        assert_int_equal(rs_uwin_partition(win, u), 2);
+        assert_int_equal(rs_uwin_interest(rs_chain_find(a.ch, "user_window"),
+                                          sid(&a, "u"), 5000, va),
+                         4);
+        assert_int_equal(rs_uwin_interest(win, u, 5000, vb), 4);
+        for (int i = 0; i < 4; i++)
+                assert_true(fabsf(va[i] - vb[i]) <= 1e-6f * fabsf(va[i]));
+        /* everything saved came back: the same bytes again */
+        size_t n2 = save(&b, "u", r2, sizeof(r2));
+        assert_int_equal(n1, n2);
+        assert_memory_equal(r1, r2, n1);
+        proc_fini(&b);
+        proc_fini(&a);
+}
+
+static void test_replayed(void **state)
+{
+        proc_t a, b;
+        unsigned char r[4096];
+        rs_event_t ev[3];
+        const char *why;
+
+        (void)state;
+        proc_init(&a);
+        feed_history(&a);
+        size_t n = save(&a, "u", r, sizeof(r));
+        proc_init(&b);
+        assert_int_equal(restore(&b, "u", r, n), RS_OK);
+        /* u's events at offsets 13 (held), 14 (new) on partition 2, and
+         * 13 on partition 1 (another partition's offset: new) */
+        int64_t offs[3] = {13, 14, 13};
+        int32_t parts[3] = {2, 2, 1};
+        for (int i = 0; i < 3; i++) {
+                rs_event_fields_t f = {.event_id = "z",
+                                       .user_id = "u",
+                                       .item_id = "q",
+                                       .type = RS_EV_WATCH,
+                                       .ts = 5000,
+                                       .duration_ms = RS_NONE_I64,
+                                       .value = NAN};
+                assert_int_equal(rs_event_from_fields(&f, b.in,
+                                                      RS_ID_MAX_DEFAULT,
+                                                      &ev[i], &why),
+                                 RS_OK);
+                ev[i].partition = parts[i];
+                ev[i].offset = offs[i];
+        }
+        assert_int_equal(rs_chain_mark_replayed(b.ch, ev, 3), 1);
+        assert_int_equal(ev[0].drop, RS_DROP_REPLAYED);
+        assert_int_equal(ev[1].drop, 0);
+        assert_int_equal(ev[2].drop, 0);
+        proc_fini(&b);
+        proc_fini(&a);
+}
+
+/* CRC-32 (IEEE), by table: independent of the codec's bit loop. */
+static uint32_t crc32_table(const unsigned char *p, size_t n)
+{
+        static uint32_t t[256];
+        uint32_t c = 0xFFFFFFFFu;
+
+        if (!t[1])
+                for (uint32_t i = 0; i < 256; i++) {
+                        uint32_t k = i;
+                        for (int j = 0; j < 8; j++)
+                                k = k & 1 ? 0xEDB88320u ^ (k >> 1) : k >> 1;
+                        t[i] = k;
+                }
+        for (size_t i = 0; i < n; i++)
+                c = t[(c ^ p[i]) & 0xFF] ^ (c >> 8);
+        return ~c;
+}
+
+static void put_crc(unsigned char *r, size_t n)
+{
+        uint32_t c = crc32_table(r, n - 4);
+        for (int i = 0; i < 4; i++)
+                r[n - 4 + (size_t)i] = (unsigned char)(c >> (8 * i));
+}
+
+static void test_damaged(void **state)
+{
+        proc_t a, b;
+        unsigned char r[4096], bad[4096];
+        rs_user_state_t s;
+
+        (void)state;
+        proc_init(&a);
+        feed_history(&a);
+        size_t n = save(&a, "u", r, sizeof(r));
+        proc_init(&b);
+        /* the checksum is the table's CRC of the rest, little-endian */
+        memcpy(bad, r, n);
+        put_crc(bad, n);
+        assert_memory_equal(bad, r, n);
+        /* every single flipped byte is refused by its checksum */
+        for (size_t i = 0; i < n; i++) {
+                memcpy(bad, r, n);
+                bad[i] ^= 0x20;
+                assert_int_equal(rs_codec_decode_user_state(b.codec, bad, n,
+                                                            &s),
+                                 RS_ERR_DECODE);
+                assert_string_equal(rs_codec_reason(b.codec), "checksum");
+        }
+        /* truncated anywhere */
+        for (size_t k = 0; k < n; k++)
+                assert_int_equal(
+                        rs_codec_decode_user_state(b.codec, r, k, &s),
+                        RS_ERR_DECODE);
+        /* version 2 (zigzag 4) with a good checksum: unknown_version */
+        memcpy(bad, r, n);
+        assert_int_equal(bad[0], 2); /* version 1 */
+        bad[0] = 4;
+        put_crc(bad, n);
+        assert_int_equal(rs_codec_decode_user_state(b.codec, bad, n, &s),
+                         RS_ERR_DECODE);
+        assert_string_equal(rs_codec_reason(b.codec), "unknown_version");
+        /* a good checksum over bytes that are no UserState: the strict
+         * check refuses it */
+        memset(bad, 0xFF, 40);
+        bad[0] = 2;
+        put_crc(bad, 40);
+        assert_int_equal(rs_codec_decode_user_state(b.codec, bad, 40, &s),
+                         RS_ERR_DECODE);
+        /* and the good record still restores */
+        assert_int_equal(restore(&b, "u", r, n), RS_OK);
+        proc_fini(&b);
+        proc_fini(&a);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_round_trip),
+                cmocka_unit_test(test_replayed),
+                cmocka_unit_test(test_damaged),
+        };
+        return cmocka_run_group_tests_name("state", tests, NULL, NULL);
+}
