@@ -1481,8 +1481,9 @@ static size_t state_stats(const rs_worker_t *w, char *out, size_t size)
                              "neighbor_age_ms=%lld",
                              rs_nbtable_items(w->table),
                              rs_nbtable_bytes(w->table),
-                             up == INT64_MIN ? -1LL
-                                             : (long long)(w->event_time - up));
+                             up == INT64_MIN || w->event_time == INT64_MIN
+                                     ? -1LL
+                                     : (long long)(w->event_time - up));
                 off += k > 0 && (size_t)k < size - off ? (size_t)k : 0;
         }
         return off;

@@ -22,12 +22,12 @@
 #include "recstream/topology.h"
 #include "recstream/user_window.h"
 
-#define STAGES                                                               \
-        "  - type: clean\n    max_user_rate: 60\n    burst: 10\n"            \
-        "  - type: weight\n    weights: {watch: 1, like: 3}\n"               \
-        "  - type: user_window\n    max_events: 3\n    interest_dim: 4\n"    \
-        "  - type: pairs\n"                                                  \
-        "  - type: cooccur\n"                                                \
+#define STAGES                                                                 \
+        "  - type: clean\n    max_user_rate: 60\n    burst: 10\n"              \
+        "  - type: weight\n    weights: {watch: 1, like: 3}\n"                 \
+        "  - type: user_window\n    max_events: 3\n    interest_dim: 4\n"      \
+        "  - type: pairs\n"                                                    \
+        "  - type: cooccur\n"                                                  \
         "  - type: score\n    k: 5\n"
 
 typedef struct proc {
@@ -120,8 +120,7 @@ static void feed(proc_t *p, const char *user, const char *item, int type,
 }
 
 /* u's state record as bytes (copied into buf). */
-static size_t save(proc_t *p, const char *user, unsigned char *buf,
-                   size_t size)
+static size_t save(proc_t *p, const char *user, unsigned char *buf, size_t size)
 {
         rs_user_state_t s;
         const void *out;
@@ -230,8 +229,8 @@ static void test_replayed(void **state)
                                        .duration_ms = RS_NONE_I64,
                                        .value = NAN};
                 assert_int_equal(rs_event_from_fields(&f, b.in,
-                                                      RS_ID_MAX_DEFAULT,
-                                                      &ev[i], &why),
+                                                      RS_ID_MAX_DEFAULT, &ev[i],
+                                                      &why),
                                  RS_OK);
                 ev[i].partition = parts[i];
                 ev[i].offset = offs[i];
@@ -288,16 +287,15 @@ static void test_damaged(void **state)
         for (size_t i = 0; i < n; i++) {
                 memcpy(bad, r, n);
                 bad[i] ^= 0x20;
-                assert_int_equal(rs_codec_decode_user_state(b.codec, bad, n,
-                                                            &s),
-                                 RS_ERR_DECODE);
+                assert_int_equal(
+                        rs_codec_decode_user_state(b.codec, bad, n, &s),
+                        RS_ERR_DECODE);
                 assert_string_equal(rs_codec_reason(b.codec), "checksum");
         }
         /* truncated anywhere */
         for (size_t k = 0; k < n; k++)
-                assert_int_equal(
-                        rs_codec_decode_user_state(b.codec, r, k, &s),
-                        RS_ERR_DECODE);
+                assert_int_equal(rs_codec_decode_user_state(b.codec, r, k, &s),
+                                 RS_ERR_DECODE);
         /* version 2 (zigzag 4) with a good checksum: unknown_version */
         memcpy(bad, r, n);
         assert_int_equal(bad[0], 2); /* version 1 */
