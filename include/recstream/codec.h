@@ -42,6 +42,7 @@ extern const char rs_schema_UserRecs[];
 extern const char rs_schema_CoocDelta[];
 extern const char rs_schema_ItemNeighbors[];
 extern const char rs_schema_UserState[];
+extern const char rs_schema_ItemState[];
 
 /* The Avro Parsing Canonical Form of a schema's JSON text, and its
  * CRC-64-AVRO fingerprint. Caller frees *canonical. */
@@ -133,6 +134,13 @@ rs_err_t rs_codec_encode_user_state(rs_codec_t *codec, const rs_user_state_t *s,
                                     const void **out, size_t *out_len);
 rs_err_t rs_codec_decode_user_state(rs_codec_t *codec, const void *buf,
                                     size_t len, rs_user_state_t *s);
+/* The same for the item side (schemas/ItemState.avsc); s->item is left
+ * RS_ID_NONE (the key names it), watermark topics point into the codec
+ * until its next decode. */
+rs_err_t rs_codec_encode_item_state(rs_codec_t *codec, const rs_item_state_t *s,
+                                    const void **out, size_t *out_len);
+rs_err_t rs_codec_decode_item_state(rs_codec_t *codec, const void *buf,
+                                    size_t len, rs_item_state_t *s);
 
 /* The Avro JSON encoding of one framed BehaviorEvent, read with its writer
  * schema, for `tail --events`. Caller frees *json. */

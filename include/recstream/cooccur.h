@@ -79,4 +79,15 @@ uint64_t rs_cooc_evictions(const rs_cooc_t *co);
 /* The trending_size of a cooccur conf (for the neighbour table). */
 size_t rs_cooc_trending_size(const void *conf);
 
+/* State that survives (issue 11): fn gets the state of every item
+ * changed since the last call (its counts, marginal, popularity, the list
+ * last published), then, when there was any, the partition's record. An
+ * item evicted meanwhile is not written (its older record stays in the
+ * changelog; a restore is bounded by max_items). */
+typedef rs_err_t(rs_cooc_save_fn)(void *opaque, const rs_item_state_t *s);
+rs_err_t rs_cooc_save_changed(rs_cooc_t *co, rs_cooc_save_fn *fn, void *opaque);
+/* Replaces an item's record by s (kind item), or the partition's total
+ * and clock (kind partition). RS_ERR_INVALID: another partition's. */
+rs_err_t rs_cooc_load(rs_cooc_t *co, const rs_item_state_t *s);
+
 #endif

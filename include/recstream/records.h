@@ -159,4 +159,51 @@ typedef struct rs_user_state {
 /* Empties s (no stage's part); user and partition as given. */
 void rs_user_state_init(rs_user_state_t *s, uint32_t user, int32_t partition);
 
+/* A counterpart of an item: its count c (and the bound of its error) as
+ * of time t, in seconds since the epoch. */
+typedef struct rs_cp_state {
+        uint32_t item;
+        float c, err;
+        uint32_t t;
+} rs_cp_state_t;
+
+/* What a cooc-deltas partition has applied of an input partition: every
+ * update of an event at or below `offset` (schemas/ItemState.avsc). */
+typedef struct rs_watermark {
+        const char *topic; /* borrowed */
+        int32_t partition;
+        int64_t offset;
+} rs_watermark_t;
+
+enum { RS_ISTATE_ITEM, RS_ISTATE_PARTITION };
+
+/* An item's state in one partition of the item side, or (kind partition)
+ * that partition's own: the pair total, its clock, its watermarks.
+ * Arrays borrowed from whoever filled it. */
+typedef struct rs_item_state {
+        int kind;
+        int32_t partition; /* of <pipeline>.cooc-deltas */
+        /* kind item */
+        uint32_t item;
+        int own;           /* it hashes to this partition */
+        uint32_t category; /* RS_ID_NONE: none */
+        float n;           /* marginal as of t_n (seconds) */
+        uint32_t t_n;
+        double lp; /* log2 popularity, RS_NO_POPULARITY */
+        const rs_cp_state_t *cp;
+        size_t ncp;
+        const rs_neighbor_t *nb; /* the list last published */
+        size_t nnb;
+        int64_t nb_at; /* when (INT64_MIN: never) */
+        uint32_t nb_oldest;
+        float moved, mass;
+        int pending; /* waits to be published */
+        /* kind partition */
+        float total;
+        uint32_t t_total;
+        int64_t now;
+        const rs_watermark_t *wm;
+        size_t nwm;
+} rs_item_state_t;
+
 #endif

@@ -39,6 +39,11 @@ rs_err_t rs_items_reset(rs_items_t *it, int32_t partition);
 /* Publishes what is due on every partition, in partition order (settle:
  * everything that changed). */
 rs_err_t rs_items_publish(rs_items_t *it, int settle);
+/* State that survives: every partition's changed items (and partition
+ * record) to fn, partition by partition; a record loaded into its
+ * partition (RS_ERR_INVALID: no such partition). */
+rs_err_t rs_items_save(rs_items_t *it, rs_cooc_save_fn *fn, void *opaque);
+rs_err_t rs_items_load(rs_items_t *it, const rs_item_state_t *s);
 /* Records waiting to be published. */
 size_t rs_items_pending(const rs_items_t *it);
 /* The instance of a partition (for tests and metrics), NULL outside. */

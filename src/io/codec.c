@@ -115,7 +115,11 @@ struct rs_codec {
         size_t plain; /* binding plain framing reads with */
         avro_reader_t reader;
 
-        fixed_t recs, item, delta, nbrec, ustate;
+        fixed_t recs, item, delta, nbrec, ustate, istate;
+        rs_cp_state_t *dec_cp; /* the last decoded ItemState's arrays */
+        rs_neighbor_t *dec_inb;
+        rs_watermark_t *dec_wm;
+        size_t dec_cp_cap, dec_inb_cap, dec_wm_cap;
         rs_win_entry_t *dec_win; /* the last decoded UserState's arrays */
         uint64_t *dec_seen;
         float *dec_interest;
@@ -497,7 +501,9 @@ rs_codec_t *rs_codec_new(rs_framing_t framing, rs_intern_t *strings,
                        strlen(rs_schema_ItemNeighbors), -1, errstr,
                        errstr_size) ||
             fixed_init(&codec->ustate, rs_schema_UserState,
-                       strlen(rs_schema_UserState), -1, errstr, errstr_size))
+                       strlen(rs_schema_UserState), -1, errstr, errstr_size) ||
+            fixed_init(&codec->istate, rs_schema_ItemState,
+                       strlen(rs_schema_ItemState), -1, errstr, errstr_size))
                 goto fail;
         if (fixed_init(&codec->recs, rs_schema_UserRecs,
                        strlen(rs_schema_UserRecs), 2, errstr, errstr_size) ||
@@ -524,6 +530,10 @@ void rs_codec_destroy(rs_codec_t *codec)
         fixed_fini(&codec->delta);
         fixed_fini(&codec->nbrec);
         fixed_fini(&codec->ustate);
+        fixed_fini(&codec->istate);
+        free(codec->dec_cp);
+        free(codec->dec_inb);
+        free(codec->dec_wm);
         free(codec->dec_win);
         free(codec->dec_seen);
         free(codec->dec_interest);
@@ -2006,5 +2016,193 @@ rs_err_t rs_codec_decode_user_state(rs_codec_t *codec, const void *buf,
         s->nseen = ns;
         s->interest = codec->dec_interest;
         s->dim = ni;
+        return RS_OK;
+}
+
+static int set_f32(avro_value_t *rec, const char *name, float v)
+{
+        avro_value_t f;
+        return avro_value_get_by_name(rec, name, &f, NULL) ||
+               avro_value_set_float(&f, v);
+}
+
+static float get_f32(avro_value_t *rec, const char *name)
+{
+        avro_value_t f;
+        float v = 0;
+
+        if (!avro_value_get_by_name(rec, name, &f, NULL))
+                avro_value_get_float(&f, &v);
+        return v;
+}
+
+static int set_bool(avro_value_t *rec, const char *name, int v)
+{
+        avro_value_t f;
+        return avro_value_get_by_name(rec, name, &f, NULL) ||
+               avro_value_set_boolean(&f, v != 0);
+}
+
+static int get_bool(avro_value_t *rec, const char *name)
+{
+        avro_value_t f;
+        int v = 0;
+
+        if (!avro_value_get_by_name(rec, name, &f, NULL))
+                avro_value_get_boolean(&f, &v);
+        return v;
+}
+
+rs_err_t rs_codec_encode_item_state(rs_codec_t *codec, const rs_item_state_t *s,
+                                    const void **out, size_t *out_len)
+{
+        avro_value_t *rec = &codec->istate.value, f, br, arr, el, x;
+        rs_err_t err;
+
+        avro_value_reset(rec);
+        if (set_i32(rec, "version", RS_STATE_VERSION) ||
+            set_i32(rec, "partition", s->partition) ||
+            avro_value_get_by_name(rec, "kind", &f, NULL) ||
+            avro_value_set_enum(&f, s->kind == RS_ISTATE_PARTITION) ||
+            set_bool(rec, "own", s->own) ||
+            set_nullable(rec, "category", s->category != RS_ID_NONE, &br))
+                goto avro_fail;
+        if (s->category != RS_ID_NONE) {
+                size_t len;
+                const char *c =
+                        rs_intern_str(codec->strings, s->category, &len);
+                if (!c || avro_value_set_string_len(&br, c, len + 1))
+                        return fail(codec, RS_ERR_ENCODE, "encode",
+                                    "category: bad id");
+        }
+        if (set_f32(rec, "n", s->n) || set_i64(rec, "t_n", s->t_n) ||
+            avro_value_get_by_name(rec, "popularity", &f, NULL) ||
+            avro_value_set_double(&f, s->lp) ||
+            set_i64(rec, "nb_at", s->nb_at) ||
+            set_i64(rec, "nb_oldest", s->nb_oldest) ||
+            set_f32(rec, "moved", s->moved) || set_f32(rec, "mass", s->mass) ||
+            set_bool(rec, "pending", s->pending) ||
+            set_f32(rec, "total", s->total) ||
+            set_i64(rec, "t_total", s->t_total) ||
+            set_i64(rec, "now", s->now) ||
+            avro_value_get_by_name(rec, "counterparts", &arr, NULL))
+                goto avro_fail;
+        for (size_t i = 0; i < s->ncp; i++) {
+                if (avro_value_append(&arr, &el, NULL))
+                        goto avro_fail;
+                if ((err = set_id(codec, &el, "item_id", s->cp[i].item)))
+                        return err;
+                if (set_f32(&el, "c", s->cp[i].c) ||
+                    set_f32(&el, "err", s->cp[i].err) ||
+                    set_i64(&el, "t", s->cp[i].t))
+                        goto avro_fail;
+        }
+        if (avro_value_get_by_name(rec, "neighbors", &arr, NULL))
+                goto avro_fail;
+        for (size_t i = 0; i < s->nnb; i++) {
+                if (avro_value_append(&arr, &el, NULL))
+                        goto avro_fail;
+                if ((err = set_id(codec, &el, "item_id", s->nb[i].item)))
+                        return err;
+                if (avro_value_get_by_name(&el, "sim", &x, NULL) ||
+                    avro_value_set_float(&x, s->nb[i].sim))
+                        goto avro_fail;
+        }
+        if (avro_value_get_by_name(rec, "watermarks", &arr, NULL))
+                goto avro_fail;
+        for (size_t i = 0; i < s->nwm; i++)
+                if (avro_value_append(&arr, &el, NULL) ||
+                    set_string(&el, "topic", s->wm[i].topic,
+                               strlen(s->wm[i].topic)) ||
+                    set_i32(&el, "partition", s->wm[i].partition) ||
+                    set_i64(&el, "offset", s->wm[i].offset))
+                        goto avro_fail;
+        return frame_checksummed(codec, rec, out, out_len);
+avro_fail:
+        return fail(codec, RS_ERR_ENCODE, "encode", "%s", avro_strerror());
+}
+
+rs_err_t rs_codec_decode_item_state(rs_codec_t *codec, const void *buf,
+                                    size_t len, rs_item_state_t *s)
+{
+        avro_value_t *rec = &codec->istate.value, f, cps, nbs, wms;
+        size_t ncp = 0, nnb = 0, nwm = 0;
+        int kind = 0;
+        rs_err_t err;
+
+        if ((err = read_checksummed(codec, &codec->istate, buf, len)))
+                return err;
+        memset(s, 0, sizeof(*s));
+        s->item = RS_ID_NONE;
+        s->category = RS_ID_NONE;
+        avro_value_get_by_name(rec, "kind", &f, NULL);
+        avro_value_get_enum(&f, &kind);
+        s->kind = kind ? RS_ISTATE_PARTITION : RS_ISTATE_ITEM;
+        s->partition = (int32_t)get_i64(rec, "partition");
+        s->own = get_bool(rec, "own");
+        if (!nullable(rec, "category", &f) &&
+            (err = intern_value(codec, &f, &s->category)))
+                return err;
+        s->n = get_f32(rec, "n");
+        s->t_n = (uint32_t)get_i64(rec, "t_n");
+        avro_value_get_by_name(rec, "popularity", &f, NULL);
+        avro_value_get_double(&f, &s->lp);
+        s->nb_at = get_i64(rec, "nb_at");
+        s->nb_oldest = (uint32_t)get_i64(rec, "nb_oldest");
+        s->moved = get_f32(rec, "moved");
+        s->mass = get_f32(rec, "mass");
+        s->pending = get_bool(rec, "pending");
+        s->total = get_f32(rec, "total");
+        s->t_total = (uint32_t)get_i64(rec, "t_total");
+        s->now = get_i64(rec, "now");
+        avro_value_get_by_name(rec, "counterparts", &cps, NULL);
+        avro_value_get_by_name(rec, "neighbors", &nbs, NULL);
+        avro_value_get_by_name(rec, "watermarks", &wms, NULL);
+        avro_value_get_size(&cps, &ncp);
+        avro_value_get_size(&nbs, &nnb);
+        avro_value_get_size(&wms, &nwm);
+        if (room((void **)&codec->dec_cp, &codec->dec_cp_cap, ncp,
+                 sizeof(*codec->dec_cp)) ||
+            room((void **)&codec->dec_inb, &codec->dec_inb_cap, nnb,
+                 sizeof(*codec->dec_inb)) ||
+            room((void **)&codec->dec_wm, &codec->dec_wm_cap, nwm,
+                 sizeof(*codec->dec_wm)))
+                return fail(codec, RS_ERR_NOMEM, "nomem", "out of memory");
+        for (size_t i = 0; i < ncp; i++) {
+                avro_value_t el, x;
+                rs_cp_state_t *c = &codec->dec_cp[i];
+                avro_value_get_by_index(&cps, i, &el, NULL);
+                avro_value_get_by_name(&el, "item_id", &x, NULL);
+                if ((err = intern_value(codec, &x, &c->item)))
+                        return err;
+                c->c = get_f32(&el, "c");
+                c->err = get_f32(&el, "err");
+                c->t = (uint32_t)get_i64(&el, "t");
+        }
+        for (size_t i = 0; i < nnb; i++) {
+                avro_value_t el, x;
+                avro_value_get_by_index(&nbs, i, &el, NULL);
+                avro_value_get_by_name(&el, "item_id", &x, NULL);
+                if ((err = intern_value(codec, &x, &codec->dec_inb[i].item)))
+                        return err;
+                codec->dec_inb[i].sim = get_f32(&el, "sim");
+        }
+        for (size_t i = 0; i < nwm; i++) {
+                avro_value_t el, x;
+                const char *t;
+                size_t tl;
+                avro_value_get_by_index(&wms, i, &el, NULL);
+                avro_value_get_by_name(&el, "topic", &x, NULL);
+                avro_value_get_string(&x, &t, &tl);
+                codec->dec_wm[i].topic = t; /* in the codec's value */
+                codec->dec_wm[i].partition = (int32_t)get_i64(&el, "partition");
+                codec->dec_wm[i].offset = get_i64(&el, "offset");
+        }
+        s->cp = codec->dec_cp;
+        s->ncp = ncp;
+        s->nb = codec->dec_inb;
+        s->nnb = nnb;
+        s->wm = codec->dec_wm;
+        s->nwm = nwm;
         return RS_OK;
 }

@@ -76,6 +76,22 @@ rs_err_t rs_items_apply(rs_items_t *it, const rs_delta_t *d)
         return rs_cooc_apply(it->part[d->partition], d);
 }
 
+rs_err_t rs_items_save(rs_items_t *it, rs_cooc_save_fn *fn, void *opaque)
+{
+        rs_err_t err = RS_OK;
+
+        for (int32_t p = 0; p < it->n && !err; p++)
+                err = rs_cooc_save_changed(it->part[p], fn, opaque);
+        return err;
+}
+
+rs_err_t rs_items_load(rs_items_t *it, const rs_item_state_t *s)
+{
+        if (s->partition < 0 || s->partition >= it->n)
+                return RS_ERR_INVALID;
+        return rs_cooc_load(it->part[s->partition], s);
+}
+
 rs_err_t rs_items_publish(rs_items_t *it, int settle)
 {
         rs_err_t err = RS_OK;

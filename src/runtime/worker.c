@@ -56,6 +56,16 @@ enum {
 };
 #define KIND_BITS 3
 
+/* A changelog: its topic, its producer topic index (-1: none), the
+ * reader that restores from it, the partitions waiting for that. */
+typedef struct store {
+        const char *topic;
+        int t;
+        rs_reader_t *rd;
+        int32_t *q;
+        size_t nq, cap;
+} store_t;
+
 typedef struct origin {
         const char *topic; /* as librdkafka names it (pointer compared) */
         char name[256];
@@ -104,14 +114,13 @@ struct rs_worker {
         /* state that survives (users side): the users changed since the
          * last commit, each with a reference and its partition; the
          * partitions assigned and waiting for their restore */
-        int t_uchg; /* sink topic of the users changelog, -1: none */
+        store_t ust, ist; /* the users and the items changelogs */
+        const char *deltas_v[1];
+        rs_strings_t deltas; /* the item side's input, for resuming */
         uint32_t *chg;
         int32_t *chg_part;
         uint8_t *chg_flag; /* by user id */
         size_t nchg, chg_cap, chg_flag_cap;
-        int32_t *restore_q;
-        size_t nrestore, restore_cap;
-        rs_reader_t *restorer;
         int64_t next_commit;
 };
 
@@ -264,7 +273,7 @@ static int budget(const rs_worker_t *w, int64_t ms)
 /* Remembers that user (of partition) changed, holding its id. */
 static rs_err_t mark_changed(rs_worker_t *w, uint32_t user, int32_t partition)
 {
-        if (w->t_uchg < 0 || user == RS_ID_NONE)
+        if (w->ust.t < 0 || user == RS_ID_NONE)
                 return RS_OK;
         if (rs_grow_zeroed((void **)&w->chg_flag, &w->chg_flag_cap, user,
                            sizeof(*w->chg_flag)))
@@ -308,7 +317,7 @@ static rs_err_t write_changes(rs_worker_t *w)
                     (!held || !(err = rs_codec_encode_user_state(
                                         w->internal, &s, &buf, &len)))) {
                         err = rs_sink_produce(
-                                w->sink, w->t_uchg, part, key, klen, buf, len,
+                                w->sink, w->ust.t, part, key, klen, buf, len,
                                 NULL, 0, opaque_of(NO_TICKET, OUT_CHANGELOG));
                         if (err == RS_ERR_INVALID) {
                                 /* over message.max.bytes: not durable */
@@ -335,6 +344,56 @@ static rs_err_t write_changes(rs_worker_t *w)
         return err;
 }
 
+/* One item's state (or a partition's) to its partition of the items
+ * changelog. */
+static rs_err_t save_item(void *opaque, const rs_item_state_t *s)
+{
+        rs_worker_t *w = opaque;
+        char pkey[16];
+        const void *buf;
+        size_t len, klen;
+        const char *key = pkey;
+        rs_err_t err;
+
+        if (s->kind == RS_ISTATE_PARTITION)
+                klen = rs_nb_partition_key(s->partition, pkey);
+        else if (!(key = rs_intern_str(w->strings, s->item, &klen)))
+                return RS_OK;
+        if ((err = rs_codec_encode_item_state(w->internal, s, &buf, &len))) {
+                w->st.encode_failed++;
+                return RS_OK;
+        }
+        err = rs_sink_produce(w->sink, w->ist.t, s->partition, key, klen, buf,
+                              len, NULL, 0,
+                              opaque_of(NO_TICKET, OUT_CHANGELOG));
+        if (err == RS_ERR_INVALID) {
+                w->st.recs_rejected++;
+                rs_log(RS_LOG_ERR,
+                       "component=state event=rejected bytes=%zu "
+                       "msg=\"lower cooccur.max_neighbors_tracked\"",
+                       len);
+                return RS_OK;
+        }
+        if (!err) {
+                w->st.chg_produced++;
+                w->st.chg_bytes += len;
+        }
+        return err;
+}
+
+/* Every changed key of both sides to its changelog. */
+static rs_err_t write_all_changes(rs_worker_t *w)
+{
+        rs_err_t err;
+
+        if (w->chain && (err = write_changes(w)))
+                return err;
+        if (w->items_part && w->ist.t >= 0 &&
+            (err = rs_items_save(w->items_part, save_item, w)))
+                return err;
+        return RS_OK;
+}
+
 /* Delivers every output, writes the changed state and waits for it,
  * then commits the offsets of both sides: committed offsets never run
  * ahead of durable state. Each wait is at most timeout_ms, and a commit
@@ -346,7 +405,7 @@ static rs_err_t commit_all(rs_worker_t *w, int timeout_ms, int commit_ms)
 
         if ((err = rs_sink_flush(w->sink, budget(w, timeout_ms))))
                 return err;
-        if (w->chain && (err = write_changes(w)))
+        if ((err = write_all_changes(w)))
                 return w->failed = err;
         if ((err = rs_sink_flush(w->sink, budget(w, timeout_ms))))
                 return err;
@@ -365,30 +424,56 @@ static rs_err_t commit_all(rs_worker_t *w, int timeout_ms, int commit_ms)
 #define PERIODIC_FLUSH_MS  500
 #define PERIODIC_COMMIT_MS 150
 
+/* A partition of a store's side was assigned: restored before its
+ * records are consumed (it is paused until then). */
+static void queue_restore(rs_worker_t *w, store_t *st, int32_t partition)
+{
+        for (size_t i = 0; i < st->nq; i++)
+                if (st->q[i] == partition)
+                        return;
+        if (st->nq == st->cap) {
+                size_t cap = st->cap ? st->cap * 2 : 16;
+                int32_t *q = realloc(st->q, cap * sizeof(*q));
+                if (!q) {
+                        w->failed = RS_ERR_NOMEM;
+                        return;
+                }
+                st->q = q;
+                st->cap = cap;
+        }
+        st->q[st->nq++] = partition;
+}
+
+static void unqueue_restore(store_t *st, int32_t partition)
+{
+        for (size_t i = 0; i < st->nq; i++)
+                if (st->q[i] == partition) {
+                        memmove(st->q + i, st->q + i + 1,
+                                (--st->nq - i) * sizeof(*st->q));
+                        return;
+                }
+}
+
 static void users_assigned(void *opaque, const char *topic, int32_t partition)
 {
         rs_worker_t *w = opaque;
 
         (void)topic;
-        for (size_t i = 0; i < w->nrestore; i++)
-                if (w->restore_q[i] == partition)
-                        return;
-        if (w->nrestore == w->restore_cap) {
-                size_t cap = w->restore_cap ? w->restore_cap * 2 : 16;
-                int32_t *q = realloc(w->restore_q, cap * sizeof(*q));
-                if (!q) {
-                        w->failed = RS_ERR_NOMEM;
-                        return;
-                }
-                w->restore_q = q;
-                w->restore_cap = cap;
-        }
-        w->restore_q[w->nrestore++] = partition;
+        queue_restore(w, &w->ust, partition);
 }
 
-/* Applies one changelog record of partition p: the key is the user. */
-static void restore_record(rs_worker_t *w, const rs_msg_t *m, int32_t p,
-                           uint64_t *corrupt)
+static void items_assigned(void *opaque, const char *topic, int32_t partition)
+{
+        rs_worker_t *w = opaque;
+
+        (void)topic;
+        queue_restore(w, &w->ist, partition);
+}
+
+/* Applies one users changelog record of partition p: the key is the
+ * user. RS_ERR_DECODE: refused (why in *what). */
+static rs_err_t restore_user(rs_worker_t *w, const rs_msg_t *m, int32_t p,
+                             const char **what)
 {
         rs_user_state_t s;
         const char *why = rs_event_check_id(m->key, m->key_len,
@@ -397,113 +482,151 @@ static void restore_record(rs_worker_t *w, const rs_msg_t *m, int32_t p,
                 why ? RS_ID_NONE : rs_intern_id(w->strings, m->key, m->key_len);
         rs_err_t err;
 
-        w->st.restore_records++;
-        w->st.restore_bytes += m->len + m->key_len;
         if (user == RS_ID_NONE) {
-                err = RS_ERR_DECODE;
-        } else if (!m->value) {
-                /* deleted: a user evicted, or gone with its partition */
+                *what = "the key is no user id";
+                return RS_ERR_DECODE;
+        }
+        if (!m->value) { /* deleted: evicted, or gone with its partition */
                 rs_chain_drop_user(w->chain, user, p);
-                return;
-        } else if (!(err = rs_codec_decode_user_state(w->internal, m->value,
-                                                      m->len, &s))) {
+                return RS_OK;
+        }
+        if (!(err = rs_codec_decode_user_state(w->internal, m->value, m->len,
+                                               &s))) {
                 s.user = user;
-                if (s.partition != p)
+                if (s.partition != p) {
+                        *what = "another partition's user";
                         err = RS_ERR_DECODE;
-                else if ((err = rs_chain_load_user(w->chain, &s)) ==
-                         RS_ERR_NOMEM)
-                        w->failed = err;
+                } else {
+                        err = rs_chain_load_user(w->chain, &s);
+                }
         }
-        if (err && err != RS_ERR_NOMEM) {
-                /* the user starts empty (whatever an older record of it
-                 * said); the others are restored */
-                if (user != RS_ID_NONE)
-                        rs_chain_drop_user(w->chain, user, p);
-                if (!(*corrupt)++)
-                        rs_log(RS_LOG_WARNING,
-                               "component=state event=corrupt_record "
-                               "topic=%s partition=%d offset=%" PRId64
-                               " reason=%s detail=\"%s\" msg=\"the user "
-                               "starts empty\"",
-                               w->pl->state.users_topic, (int)p, m->offset,
-                               user == RS_ID_NONE
-                                       ? "bad_key"
-                                       : rs_codec_reason(w->internal),
-                               user == RS_ID_NONE ? "the key is no user id"
-                               : s.partition != p
-                                       ? "another partition's user"
-                                       : rs_codec_error(w->internal));
-                w->st.restore_corrupt++;
-        }
+        /* refused: the user starts empty (whatever an older record of it
+         * said); the others are restored */
+        if (err && err != RS_ERR_NOMEM)
+                rs_chain_drop_user(w->chain, user, p);
+        return err;
 }
 
-/* Reads partition p's changelog from its start to its end into the
- * stages, then lets its records be consumed. */
-static rs_err_t restore_partition(rs_worker_t *w, int32_t p)
+/* The same for the items changelog: the key is an item, or the
+ * partition's own record. */
+static rs_err_t restore_item(rs_worker_t *w, const rs_msg_t *m, int32_t p,
+                             const char **what)
 {
-        const rs_state_conf_t *sc = &w->pl->state;
-        int64_t t0 = rs_mono_ms(), until = t0 + sc->restore_timeout;
-        uint64_t records = w->st.restore_records, bytes = w->st.restore_bytes,
-                 corrupt = 0;
+        rs_item_state_t s;
+        char pkey[16];
+        size_t plen = rs_nb_partition_key(p, pkey);
+        int part = m->key_len == plen && !memcmp(m->key, pkey, plen);
+        const char *why =
+                part ? NULL
+                     : rs_event_check_id(m->key, m->key_len,
+                                         (size_t)w->pl->source.max_id_bytes);
+        uint32_t item = part || why
+                                ? RS_ID_NONE
+                                : rs_intern_id(w->strings, m->key, m->key_len);
+        rs_err_t err;
+
+        if (!part && item == RS_ID_NONE) {
+                *what = "the key is no item id";
+                return RS_ERR_DECODE;
+        }
+        if (!m->value)
+                return RS_OK;
+        if ((err = rs_codec_decode_item_state(w->internal, m->value, m->len,
+                                              &s)))
+                return err;
+        s.item = item;
+        if (s.partition != p || (s.kind == RS_ISTATE_PARTITION) != part) {
+                *what = "another partition's record";
+                return RS_ERR_DECODE;
+        }
+        return rs_items_load(w->items_part, &s);
+}
+
+/* Reads partition p of a store's changelog from its start to its end
+ * into the state, logging like Kafka Streams' restore listener. */
+static rs_err_t restore_partition(rs_worker_t *w, store_t *st, int32_t p)
+{
+        int64_t t0 = rs_mono_ms(), until = t0 + w->pl->state.restore_timeout;
+        uint64_t records = 0, bytes = 0, corrupt = 0;
         char errstr[256];
         const rs_msg_t *m;
-        size_t k = 0;
 
-        if (rs_reader_reset(w->restorer, p, errstr, sizeof(errstr))) {
+        if (rs_reader_reset(st->rd, p, errstr, sizeof(errstr))) {
                 rs_log(RS_LOG_ERR,
-                       "component=state event=restore_failed partition=%d "
-                       "reason=\"%s\"",
-                       (int)p, errstr);
+                       "component=state event=restore_failed topic=%s "
+                       "partition=%d reason=\"%s\"",
+                       st->topic, (int)p, errstr);
                 return w->failed = RS_ERR_KAFKA;
         }
         rs_log(RS_LOG_INFO,
                "component=state event=restore_start topic=%s partition=%d",
-               sc->users_topic, (int)p);
-        while (!rs_reader_caught_up(w->restorer) && !w->failed) {
+               st->topic, (int)p);
+        while (!rs_reader_caught_up(st->rd) && !w->failed) {
                 if (rs_mono_ms() > until || (w->stop && *w->stop)) {
                         rs_log(RS_LOG_ERR,
                                "component=state event=restore_failed "
-                               "partition=%d reason=\"%s\"",
-                               (int)p,
+                               "topic=%s partition=%d reason=\"%s\"",
+                               st->topic, (int)p,
                                w->stop && *w->stop
                                        ? "stopping"
                                        : "state.restore_timeout passed");
                         return w->failed = RS_ERR_TIMEOUT;
                 }
-                if ((m = rs_reader_next(w->restorer, 100)))
-                        restore_record(w, m, p, &corrupt);
-                if (++k % 10000 == 0) {
+                if (!(m = rs_reader_next(st->rd, 100)))
+                        continue;
+                const char *what = NULL;
+                rs_err_t err = st == &w->ust ? restore_user(w, m, p, &what)
+                                             : restore_item(w, m, p, &what);
+                records++;
+                bytes += m->len + m->key_len;
+                if (err == RS_ERR_NOMEM)
+                        return w->failed = err;
+                if (err) {
+                        if (!corrupt++)
+                                rs_log(RS_LOG_WARNING,
+                                       "component=state event=corrupt_record "
+                                       "topic=%s partition=%d offset=%" PRId64
+                                       " reason=%s detail=\"%s\" msg=\"that "
+                                       "key starts empty\"",
+                                       st->topic, (int)p, m->offset,
+                                       what ? "bad_key"
+                                            : rs_codec_reason(w->internal),
+                                       what ? what
+                                            : rs_codec_error(w->internal));
+                        w->st.restore_corrupt++;
+                }
+                if (records % 10000 == 0) {
                         rs_intern_collect(w->strings);
                         rs_log(RS_LOG_INFO,
                                "component=state event=restore_progress "
-                               "partition=%d records=%" PRIu64,
-                               (int)p, w->st.restore_records - records);
+                               "topic=%s partition=%d records=%" PRIu64,
+                               st->topic, (int)p, records);
                 }
         }
         rs_intern_collect(w->strings);
         w->st.restores++;
+        w->st.restore_records += records;
+        w->st.restore_bytes += bytes;
         rs_log(corrupt ? RS_LOG_WARNING : RS_LOG_INFO,
                "component=state event=restored topic=%s partition=%d "
                "records=%" PRIu64 " bytes=%" PRIu64 " corrupt=%" PRIu64
-               " users=%zu seconds=%.3f",
-               sc->users_topic, (int)p, w->st.restore_records - records,
-               w->st.restore_bytes - bytes, corrupt,
-               rs_uwin_users(rs_chain_find(w->chain, "user_window")),
+               " seconds=%.3f",
+               st->topic, (int)p, records, bytes, corrupt,
                (double)(rs_mono_ms() - t0) / 1000.0);
         return RS_OK;
 }
 
 /* The partitions assigned since the last step: restored, then resumed. */
-static void restore_assigned(rs_worker_t *w)
+static void restore_assigned(rs_worker_t *w, store_t *st, rs_source_t *src,
+                             const rs_strings_t *topics)
 {
-        while (w->nrestore && !w->failed) {
-                int32_t p = w->restore_q[0];
-                if (w->restorer && restore_partition(w, p))
+        while (st->nq && !w->failed) {
+                int32_t p = st->q[0];
+                if (st->rd && restore_partition(w, st, p))
                         return;
-                memmove(w->restore_q, w->restore_q + 1,
-                        --w->nrestore * sizeof(*w->restore_q));
-                for (size_t t = 0; t < w->pl->source.topics.n; t++)
-                        rs_source_resume(w->src, w->pl->source.topics.v[t], p);
+                unqueue_restore(st, p);
+                for (size_t t = 0; t < topics->n; t++)
+                        rs_source_resume(src, topics->v[t], p);
         }
 }
 
@@ -515,12 +638,7 @@ static void users_revoked(void *opaque, const char *topic, int32_t partition)
         rs_worker_t *w = opaque;
         size_t n = rs_chain_drop_partition(w->chain, partition);
 
-        for (size_t i = 0; i < w->nrestore; i++)
-                if (w->restore_q[i] == partition) {
-                        memmove(w->restore_q + i, w->restore_q + i + 1,
-                                (--w->nrestore - i) * sizeof(*w->restore_q));
-                        break;
-                }
+        unqueue_restore(&w->ust, partition);
         rs_log(RS_LOG_INFO,
                "component=state event=partition_dropped topic=%s "
                "partition=%d users=%zu",
@@ -534,8 +652,7 @@ static int on_drain(void *opaque)
         rs_worker_t *w = opaque;
         int ms = (int)w->pl->sink.flush_timeout;
 
-        if (rs_sink_flush(w->sink, budget(w, ms)) ||
-            (w->chain && write_changes(w)) ||
+        if (rs_sink_flush(w->sink, budget(w, ms)) || write_all_changes(w) ||
             rs_sink_flush(w->sink, budget(w, ms))) {
                 rs_log(RS_LOG_WARNING,
                        "component=sink event=drain_timeout "
@@ -563,7 +680,7 @@ static rs_err_t emit(void *opaque, const rs_recs_t *recs)
                 return RS_OK; /* a bug of ours; counted, not fatal */
         }
         /* the user's publish state moved: written at the next commit */
-        if (w->t_uchg >= 0 &&
+        if (w->ust.t >= 0 &&
             (err = mark_changed(
                      w, recs->user,
                      rs_uwin_partition(rs_chain_find(w->chain, "user_window"),
@@ -823,6 +940,24 @@ static void read_neighbors(rs_worker_t *w, int timeout_ms)
         rs_intern_collect(w->strings);
 }
 
+/* The partitions of the input (the most of its topics'). */
+static rs_err_t input_partitions(rs_worker_t *w, int *most, char *errstr,
+                                 size_t errstr_size)
+{
+        int parts = 0;
+
+        *most = 0;
+        for (size_t t = 0; t < w->pl->source.topics.n; t++) {
+                if (rs_kafka_partitions(&w->pl->kafka,
+                                        w->pl->source.topics.v[t], 10000,
+                                        &parts, errstr, errstr_size))
+                        return RS_ERR_KAFKA;
+                if (parts > *most)
+                        *most = parts;
+        }
+        return RS_OK;
+}
+
 /* Whether the user side here keeps a changelog: it has state to keep. */
 static int users_changelog(const rs_worker_t *w)
 {
@@ -835,27 +970,23 @@ static int users_changelog(const rs_worker_t *w)
 static rs_err_t ensure_topics(rs_worker_t *w, char *errstr, size_t errstr_size)
 {
         const rs_topology_conf_t *t = &w->pl->topology;
-        rs_topic_spec_t specs[] = {
+        rs_topic_spec_t specs[4] = {
                 {t->deltas_topic, (int)t->partitions, 0},
                 {t->neighbors_topic, (int)t->partitions, 1},
-                {w->pl->state.users_topic, 0, 1},
         };
         size_t n = rs_pipeline_has_items(w->pl) ? 2 : 0;
         int parts = 0;
         rs_err_t err;
 
-        /* the users changelog: as many partitions as the input */
+        /* the changelogs: a partition for each of their side's */
         if (users_changelog(w)) {
-                for (size_t i = 0; i < w->pl->source.topics.n; i++) {
-                        if ((err = rs_kafka_partitions(
-                                     &w->pl->kafka, w->pl->source.topics.v[i],
-                                     10000, &parts, errstr, errstr_size)))
-                                return err;
-                        if (parts > specs[2].partitions)
-                                specs[2].partitions = parts;
-                }
-                specs[n++] = specs[2];
+                if ((err = input_partitions(w, &parts, errstr, errstr_size)))
+                        return err;
+                specs[n++] = (rs_topic_spec_t){w->ust.topic, parts, 1};
         }
+        if (w->items_side && w->pl->state.changelog)
+                specs[n++] =
+                        (rs_topic_spec_t){w->ist.topic, (int)t->partitions, 1};
         if (n)
                 rs_kafka_create_topics(&w->pl->kafka, specs, n, 10000);
         if (!rs_pipeline_has_items(w->pl))
@@ -873,35 +1004,39 @@ static rs_err_t ensure_topics(rs_worker_t *w, char *errstr, size_t errstr_size)
         return RS_OK;
 }
 
-/* The users changelog: created when missing with as many partitions as
- * the input (compacted), its producer topic and the reader that restores
- * from it. */
+/* A changelog's producer topic and the reader that restores from it; it
+ * needs a partition for each of its side's (`need`). */
+static rs_err_t open_store(rs_worker_t *w, store_t *st, int need, char *errstr,
+                           size_t errstr_size)
+{
+        const rs_pipeline_t *pl = w->pl;
+        /* a restore reads to the end and stops: no long polls holding
+         * the connection (the end offsets of the next partition wait
+         * behind them) */
+        static rs_kv_t quick[] = {{"fetch.wait.max.ms", "10", NULL}};
+        static const rs_kv_list_t own = {quick, 1};
+
+        if ((st->t = rs_sink_add_topic(w->sink, st->topic, errstr,
+                                       errstr_size)) < 0 ||
+            !(st->rd = rs_reader_new_idle(&pl->kafka, &own, st->topic, 10000,
+                                          errstr, errstr_size)))
+                return RS_ERR_KAFKA;
+        if (rs_reader_partitions(st->rd) < need)
+                return rs_seterr(errstr, errstr_size, RS_ERR_INVALID,
+                                 "%s has %d partitions, its side %d: every "
+                                 "partition needs its own",
+                                 st->topic, rs_reader_partitions(st->rd), need);
+        return RS_OK;
+}
+
 static rs_err_t start_changelog(rs_worker_t *w, char *errstr,
                                 size_t errstr_size)
 {
-        const rs_pipeline_t *pl = w->pl;
-        int parts = 0, most = 0;
+        int most;
 
-        for (size_t t = 0; t < pl->source.topics.n; t++) {
-                if (rs_kafka_partitions(&pl->kafka, pl->source.topics.v[t],
-                                        10000, &parts, errstr, errstr_size))
-                        return RS_ERR_KAFKA;
-                if (parts > most)
-                        most = parts;
-        }
-        if ((w->t_uchg = rs_sink_add_topic(w->sink, pl->state.users_topic,
-                                           errstr, errstr_size)) < 0 ||
-            !(w->restorer = rs_reader_new_idle(&pl->kafka, NULL,
-                                               pl->state.users_topic, 10000,
-                                               errstr, errstr_size)))
+        if (input_partitions(w, &most, errstr, errstr_size))
                 return RS_ERR_KAFKA;
-        if (rs_reader_partitions(w->restorer) < most)
-                return rs_seterr(errstr, errstr_size, RS_ERR_INVALID,
-                                 "%s has %d partitions, the input %d: every "
-                                 "input partition needs its own",
-                                 pl->state.users_topic,
-                                 rs_reader_partitions(w->restorer), most);
-        return RS_OK;
+        return open_store(w, &w->ust, most, errstr, errstr_size);
 }
 
 static rs_err_t start_users(rs_worker_t *w, char *errstr, size_t errstr_size)
@@ -951,7 +1086,7 @@ static rs_err_t start_users(rs_worker_t *w, char *errstr, size_t errstr_size)
                 .max_inflight = (size_t)sc->max_inflight_batches,
                 .kafka = &sc->kafka,
                 .revoked = users_revoked,
-                .assigned = w->restorer ? users_assigned : NULL,
+                .assigned = w->ust.rd ? users_assigned : NULL,
         };
         if (!(w->src = rs_source_new(&pl->kafka, &ccf, on_drain, w, errstr,
                                      errstr_size)))
@@ -978,8 +1113,6 @@ static void items_revoked(void *opaque, const char *topic, int32_t partition)
 static rs_err_t start_items(rs_worker_t *w, char *errstr, size_t errstr_size)
 {
         const rs_pipeline_t *pl = w->pl;
-        const char *deltas[] = {pl->topology.deltas_topic};
-        const rs_strings_t topics = {deltas, 1};
         rs_nb_sink_t out = {send_nb, w};
 
         if (!(w->items_part =
@@ -989,14 +1122,21 @@ static rs_err_t start_items(rs_worker_t *w, char *errstr, size_t errstr_size)
                       calloc((size_t)pl->source.batch_size, sizeof(*w->imsgs))))
                 return rs_seterr(errstr, errstr_size, RS_ERR_NOMEM,
                                  "out of memory");
+        w->deltas_v[0] = pl->topology.deltas_topic;
+        w->deltas = (rs_strings_t){w->deltas_v, 1};
+        if (pl->state.changelog &&
+            open_store(w, &w->ist, (int)pl->topology.partitions, errstr,
+                       errstr_size))
+                return RS_ERR_KAFKA;
         rs_consumer_conf_t ccf = {
-                .topics = &topics,
+                .topics = &w->deltas,
                 .group = pl->topology.items_group,
                 .from_latest = 0,
                 .batch_size = (size_t)pl->source.batch_size,
                 .max_inflight = (size_t)pl->source.max_inflight_batches,
                 .kafka = &pl->source.kafka,
                 .revoked = items_revoked,
+                .assigned = w->ist.rd ? items_assigned : NULL,
         };
         if (!(w->isrc = rs_source_new(&pl->kafka, &ccf, on_drain, w, errstr,
                                       errstr_size)))
@@ -1029,7 +1169,9 @@ rs_worker_t *rs_worker_new(const rs_pipeline_t *pl, int role,
         w->items_side = role != RS_ROLE_USERS && has_items;
         w->ticket = w->iticket = NO_TICKET;
         w->event_time = INT64_MIN;
-        w->t_deltas = w->t_nb = w->t_uchg = -1;
+        w->t_deltas = w->t_nb = w->ust.t = w->ist.t = -1;
+        w->ust.topic = pl->state.users_topic;
+        w->ist.topic = pl->state.items_topic;
         if (!(w->strings = rs_intern_new()) ||
             !(w->msgs = calloc((size_t)sc->batch_size, sizeof(*w->msgs))) ||
             !(w->events = calloc((size_t)sc->batch_size, sizeof(*w->events))) ||
@@ -1199,7 +1341,7 @@ static void users_step(rs_worker_t *w, int timeout_ms)
                 read_items(w, 0);
         if (w->nbr)
                 read_neighbors(w, 0);
-        restore_assigned(w);
+        restore_assigned(w, &w->ust, w->src, &pl->source.topics);
         if (w->failed)
                 return;
         if (rs_source_inflight(w->src) >=
@@ -1265,6 +1407,9 @@ static void items_step(rs_worker_t *w, int timeout_ms)
         long n;
         rs_err_t err = RS_OK;
 
+        restore_assigned(w, &w->ist, w->isrc, &w->deltas);
+        if (w->failed)
+                return;
         if (rs_source_inflight(w->isrc) >=
             (size_t)pl->source.max_inflight_batches) {
                 rs_sink_poll(w->sink, 10);
@@ -1399,11 +1544,13 @@ rs_err_t rs_worker_close(rs_worker_t *w)
                 err = RS_ERR_TIMEOUT;
         rs_sink_destroy(w->sink);
         rs_chain_destroy(w->chain);
-        rs_reader_destroy(w->restorer);
+        rs_reader_destroy(w->ust.rd);
+        rs_reader_destroy(w->ist.rd);
+        free(w->ust.q);
+        free(w->ist.q);
         free(w->chg);
         free(w->chg_part);
         free(w->chg_flag);
-        free(w->restore_q);
         rs_items_destroy(w->items_part);
         rs_reader_destroy(w->nbr);
         rs_nbtable_destroy(w->table);
@@ -1437,7 +1584,7 @@ int rs_worker_settled(const rs_worker_t *w)
 void rs_worker_stats(const rs_worker_t *w, rs_worker_stats_t *st)
 {
         *st = w->st;
-        st->restoring = (int)w->nrestore;
+        st->restoring = (int)(w->ust.nq + w->ist.nq);
         st->assigned = (w->src ? rs_source_assigned(w->src) : 0) +
                        (w->isrc ? rs_source_assigned(w->isrc) : 0);
 }
@@ -1545,7 +1692,7 @@ void rs_worker_log_stats(const rs_worker_t *w)
                w->st.nb_failed, w->st.chg_produced, w->st.chg_bytes,
                w->st.chg_tombstones, w->st.chg_delivered, w->st.restores,
                w->st.restore_records, w->st.restore_bytes,
-               w->st.restore_corrupt, w->st.commits, w->nrestore,
+               w->st.restore_corrupt, w->st.commits, w->ust.nq + w->ist.nq,
                (w->src ? rs_source_assigned(w->src) : 0) +
                        (w->isrc ? rs_source_assigned(w->isrc) : 0),
                drops, state);

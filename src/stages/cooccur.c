@@ -177,6 +177,7 @@ typedef struct item {
         uint8_t in_trend;
         uint8_t pending;   /* in a publish FIFO */
         uint8_t published; /* the readers have a record of it */
+        uint8_t dirty;     /* changed since its state was last saved */
 } item_t;
 
 /* Items waiting to be published: `fresh` ones (never published) in the
@@ -220,6 +221,12 @@ struct rs_cooc {
         heap_t later;
         uint32_t *gone; /* evicted own items the readers still have */
         size_t ngone, gone_cap;
+        /* state that survives: items changed since the last save (ids
+         * without references: an item found not dirty is another's) */
+        uint32_t *dirty;
+        size_t ndirty, dirty_cap;
+        rs_cp_state_t *save_cp;
+        size_t save_cp_cap;
         /* decay factors by age in seconds (direct-mapped, exact) */
         struct decay_memo {
                 uint32_t dt; /* UINT32_MAX: empty */
@@ -1097,12 +1104,25 @@ static int changed(rs_cooc_t *co, uint32_t id, item_t *it)
         return heap_push(&co->later, id, it->nb_at + co->conf->refresh);
 }
 
+/* Remembers that it changed: its state is saved at the next commit. */
+static int mark_dirty(rs_cooc_t *co, uint32_t id, item_t *it)
+{
+        if (it->dirty)
+                return 0;
+        if (rs_grow_zeroed((void **)&co->dirty, &co->dirty_cap, co->ndirty,
+                           sizeof(*co->dirty)))
+                return -1;
+        co->dirty[co->ndirty++] = id;
+        it->dirty = 1;
+        return 0;
+}
+
 static rs_err_t apply_one(rs_cooc_t *co, const rs_delta_upd_t *u)
 {
         uint32_t t = secs(u->ts);
         item_t *it;
 
-        if (!(it = item_get(co, u->item)))
+        if (!(it = item_get(co, u->item)) || mark_dirty(co, u->item, it))
                 return RS_ERR_NOMEM;
         it->touched = co->clock;
         switch (u->other) {
@@ -1174,6 +1194,8 @@ rs_err_t rs_cooc_apply(rs_cooc_t *co, const rs_delta_t *d)
                 if (!it)
                         return RS_ERR_NOMEM;
                 if (it->own && cat != RS_ID_NONE && cat != it->category) {
+                        if (mark_dirty(co, d->cats[x].item, it))
+                                return RS_ERR_NOMEM;
                         rs_intern_ref(co->strings, cat);
                         rs_intern_unref(co->strings, it->category);
                         it->category = cat;
@@ -1192,7 +1214,7 @@ rs_err_t rs_cooc_apply(rs_cooc_t *co, const rs_delta_t *d)
 static rs_err_t publish_item(rs_cooc_t *co, uint32_t id, item_t *it,
                              const rs_nb_sink_t *out)
 {
-        if (refresh(co, it, co->now))
+        if (refresh(co, it, co->now) || mark_dirty(co, id, it))
                 return RS_ERR_NOMEM;
         rs_nb_rec_t r = {
                 .kind = RS_NB_ITEM,
@@ -1339,12 +1361,167 @@ void rs_cooc_destroy(rs_cooc_t *co)
         for (size_t i = 0; i < co->ngone; i++)
                 rs_intern_unref(co->strings, co->gone[i]);
         free(co->gone);
+        free(co->dirty);
+        free(co->save_cp);
         free(co->items);
         free(co->trend);
         free(co->fresh.q);
         free(co->later.h);
         free(co->memo);
         free(co);
+}
+
+/*
+ * State that survives (issue 11): an item's record in this partition, as
+ * the items changelog carries it.
+ */
+
+rs_err_t rs_cooc_save_changed(rs_cooc_t *co, rs_cooc_save_fn *fn, void *opaque)
+{
+        rs_err_t err = RS_OK;
+        size_t n = co->ndirty;
+
+        for (size_t i = 0; i < co->ndirty && !err; i++) {
+                uint32_t id = co->dirty[i];
+                item_t *it = item_find(co, id);
+                if (!it || !it->dirty)
+                        continue; /* evicted (and maybe the id reused) */
+                it->dirty = 0;
+                if (rs_grow_zeroed((void **)&co->save_cp, &co->save_cp_cap,
+                                   it->count, sizeof(*co->save_cp)))
+                        return RS_ERR_NOMEM;
+                size_t k = 0;
+                for (uint32_t slot = 0; it->cp && slot <= it->mask; slot++) {
+                        const cp_t *e = &it->cp[slot];
+                        if (e->item == RS_ID_NONE)
+                                continue;
+                        co->save_cp[k++] = (rs_cp_state_t){
+                                e->item, e->c, (float)(e->c * err_dec(e->f)),
+                                cp_time(co, it, e)};
+                }
+                rs_item_state_t st = {
+                        .kind = RS_ISTATE_ITEM,
+                        .partition = co->partition,
+                        .item = id,
+                        .own = it->own,
+                        .category = it->category,
+                        .n = it->n,
+                        .t_n = it->t_n,
+                        .lp = it->lp,
+                        .cp = co->save_cp,
+                        .ncp = k,
+                        .nb = it->nb,
+                        .nnb = it->nnb,
+                        .nb_at = it->nb_at,
+                        .nb_oldest = it->nb_oldest,
+                        .moved = it->moved,
+                        .mass = it->mass,
+                        .pending = it->pending,
+                };
+                err = fn(opaque, &st);
+        }
+        co->ndirty = 0;
+        if (n && !err) {
+                rs_item_state_t st = {
+                        .kind = RS_ISTATE_PARTITION,
+                        .partition = co->partition,
+                        .item = RS_ID_NONE,
+                        .category = RS_ID_NONE,
+                        .lp = RS_NO_POPULARITY,
+                        .nb_at = INT64_MIN,
+                        .total = co->total,
+                        .t_total = co->t_total,
+                        .now = co->now,
+                };
+                err = fn(opaque, &st);
+        }
+        return err;
+}
+
+/* Replaces s->item's record by s's. */
+static rs_err_t load_item(rs_cooc_t *co, const rs_item_state_t *s)
+{
+        uint32_t id = s->item, tmin = UINT32_MAX, tmax = 0;
+        item_t *it = item_find(co, id);
+
+        if (it) { /* replaced: no tombstone for it */
+                it->published = 0;
+                lru_unlink(co, it);
+                item_free(co, id);
+        }
+        if (!(it = item_get(co, id)))
+                return RS_ERR_NOMEM;
+        if (s->category != RS_ID_NONE) {
+                rs_intern_ref(co->strings, s->category);
+                it->category = s->category;
+        }
+        it->n = s->n;
+        it->t_n = s->t_n;
+        it->lp = it->own ? s->lp : RS_NO_POPULARITY;
+        if (it->own && it->lp > RS_NO_POPULARITY)
+                trend_update(co, id, it);
+        /* the table: a base that holds every count's time, if it can */
+        size_t ncp = s->ncp < (size_t)co->conf->max_tracked
+                             ? s->ncp
+                             : (size_t)co->conf->max_tracked;
+        for (size_t i = 0; i < ncp; i++) {
+                tmin = s->cp[i].t < tmin ? s->cp[i].t : tmin;
+                tmax = s->cp[i].t > tmax ? s->cp[i].t : tmax;
+        }
+        if (it->own && ncp) {
+                uint32_t qmin = tmin / co->q, qmax = tmax / co->q, slots = 4;
+                uint32_t tb = qmax - qmin > TMAX ? qmax - TMAX : qmin;
+                while (!cp_room((uint32_t)ncp - 1, slots - 1))
+                        slots *= 2;
+                if (cp_rebuild(co, it, slots, 0, tb))
+                        return RS_ERR_NOMEM;
+                for (size_t i = 0; i < ncp; i++) {
+                        cp_t e = {.item = s->cp[i].item};
+                        if (s->cp[i].t / co->q < tb || cp_find(it, e.item))
+                                continue; /* too old to hold; twice */
+                        cp_set(co, it, &e, s->cp[i].c, s->cp[i].err,
+                               s->cp[i].t);
+                        cp_put(it->cp, it->mask, e);
+                        rs_intern_ref(co->strings, e.item);
+                        it->count++;
+                        co->pairs++;
+                }
+        }
+        if (it->own && s->nnb) {
+                size_t cap = s->nnb;
+                if (rs_resize((void **)&it->nb, cap, sizeof(*it->nb)))
+                        return RS_ERR_NOMEM;
+                co->bytes += (cap - it->nb_cap) * sizeof(*it->nb);
+                it->nb_cap = (uint32_t)cap;
+                for (size_t i = 0; i < s->nnb; i++) {
+                        it->nb[i] = s->nb[i];
+                        rs_intern_ref(co->strings, s->nb[i].item);
+                }
+                it->nnb = (uint32_t)s->nnb;
+        }
+        it->nb_at = s->nb_at;
+        it->nb_oldest = s->nb_oldest;
+        it->moved = s->moved;
+        it->mass = s->mass;
+        it->published = it->own && s->nb_at != INT64_MIN;
+        it->nb_seq = co->seq; /* as fresh as what the readers have */
+        it->n_seq = 0;
+        if (s->pending && changed(co, id, it))
+                return RS_ERR_NOMEM;
+        return RS_OK;
+}
+
+rs_err_t rs_cooc_load(rs_cooc_t *co, const rs_item_state_t *s)
+{
+        if (s->partition != co->partition)
+                return RS_ERR_INVALID;
+        if (s->kind == RS_ISTATE_ITEM)
+                return load_item(co, s);
+        co->total = s->total;
+        co->t_total = s->t_total;
+        if (s->now > co->now)
+                co->now = s->now;
+        return RS_OK;
 }
 
 /* The longest a count lives (seconds): the horizon, or with decay 1076

@@ -18,6 +18,7 @@
 
 #include "recstream/chain.h"
 #include "recstream/codec.h"
+#include "recstream/cooccur.h"
 #include "recstream/pipeline.h"
 #include "recstream/topology.h"
 #include "recstream/user_window.h"
@@ -317,12 +318,101 @@ static void test_damaged(void **state)
         proc_fini(&a);
 }
 
+/* The item side: every partition's state saved from a, each record
+ * through bytes into b. */
+typedef struct copy {
+        proc_t *a, *b;
+        size_t records;
+} copy_t;
+
+static rs_err_t copy_item(void *opaque, const rs_item_state_t *s)
+{
+        copy_t *c = opaque;
+        const void *buf;
+        size_t len;
+        rs_item_state_t t;
+        unsigned char bytes[65536];
+
+        assert_int_equal(rs_codec_encode_item_state(c->a->codec, s, &buf, &len),
+                         RS_OK);
+        assert_true(len <= sizeof(bytes));
+        memcpy(bytes, buf, len);
+        assert_int_equal(
+                rs_codec_decode_item_state(c->b->codec, bytes, len, &t), RS_OK);
+        if (t.kind == RS_ISTATE_ITEM) {
+                size_t n;
+                const char *id = rs_intern_str(c->a->in, s->item, &n);
+                t.item = rs_intern_id(c->b->in, id, n);
+        }
+        c->records++;
+        return rs_items_load(rs_local_items(c->b->local), &t);
+}
+
+static void test_items_round_trip(void **state)
+{
+        proc_t a, b;
+        const char *items[] = {"a", "b", "c", "d", "e"};
+        char user[8];
+
+        (void)state;
+        proc_init(&a);
+        proc_init(&b);
+        /* ten users over five items: pairs of different weights */
+        for (int u = 0; u < 10; u++) {
+                snprintf(user, sizeof(user), "u%d", u);
+                for (int k = 0; k <= u % 5; k++)
+                        feed(&a, user, items[(u + k) % 5],
+                             k % 2 ? RS_EV_LIKE : RS_EV_WATCH,
+                             1000 + 1000 * u + 100 * k, 100 + 10 * u + k);
+        }
+        assert_int_equal(rs_items_publish(rs_local_items(a.local), 1), RS_OK);
+        copy_t c = {&a, &b, 0};
+        assert_int_equal(rs_items_save(rs_local_items(a.local), copy_item, &c),
+                         RS_OK);
+        assert_true(c.records >= 6); /* five items and the partition */
+        /* nothing changed since: nothing more to save */
+        c.records = 0;
+        assert_int_equal(rs_items_save(rs_local_items(a.local), copy_item, &c),
+                         RS_OK);
+        assert_int_equal(c.records, 0);
+        rs_cooc_t *ca = rs_items_partition(rs_local_items(a.local), 0),
+                  *cb = rs_items_partition(rs_local_items(b.local), 0);
+        int64_t now = 20000;
+        for (int i = 0; i < 5; i++) {
+                uint32_t ia = sid(&a, items[i]), ib = sid(&b, items[i]);
+                double ma = rs_cooc_marginal(ca, ia, now),
+                       mb = rs_cooc_marginal(cb, ib, now);
+                assert_true(ma > 0);
+                assert_true(fabs(ma - mb) <= 1e-6 * ma);
+                for (int j = 0; j < 5; j++) {
+                        double x = rs_cooc_count(ca, ia, sid(&a, items[j]),
+                                                 now),
+                               y = rs_cooc_count(cb, ib, sid(&b, items[j]),
+                                                 now);
+                        assert_true(fabs(x - y) <= 1e-5 * (x > 0 ? x : 1));
+                }
+                /* the published list came back as it was */
+                const rs_neighbor_t *na, *nb;
+                size_t n = rs_cooc_neighbors(ca, ia, &na);
+                assert_int_equal(rs_cooc_neighbors(cb, ib, &nb), n);
+                for (size_t k = 0; k < n; k++) {
+                        assert_string_equal(
+                                rs_intern_str(a.in, na[k].item, NULL),
+                                rs_intern_str(b.in, nb[k].item, NULL));
+                        assert_true(na[k].sim == nb[k].sim);
+                }
+        }
+        proc_fini(&b);
+        proc_fini(&a);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_round_trip),
                 cmocka_unit_test(test_replayed),
                 cmocka_unit_test(test_damaged),
+                cmocka_unit_test(test_items_round_trip),
         };
         return cmocka_run_group_tests_name("state", tests, NULL, NULL);
 }
