@@ -89,5 +89,8 @@ rs_err_t rs_cooc_save_changed(rs_cooc_t *co, rs_cooc_save_fn *fn, void *opaque);
 /* Replaces an item's record by s (kind item), or the partition's total
  * and clock (kind partition). RS_ERR_INVALID: another partition's. */
 rs_err_t rs_cooc_load(rs_cooc_t *co, const rs_item_state_t *s);
+/* Updates skipped because their event was applied before (a delta sent
+ * again after a crash of the user side). */
+uint64_t rs_cooc_skipped(const rs_cooc_t *co);
 
 #endif

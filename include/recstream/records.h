@@ -26,8 +26,9 @@ typedef struct rs_item_meta {
         int64_t updated_ts;
 } rs_item_meta_t;
 
-/* The version this build writes; readers skip (and count) newer ones. */
-#define RS_RECORDS_VERSION 1
+/* The versions this build writes; readers skip (and count) others. */
+#define RS_RECORDS_VERSION 1 /* ItemNeighbors */
+#define RS_DELTA_VERSION   2 /* CoocDelta: 2 names each update's event */
 
 /* rs_delta_upd_t.other for what is not a pair. */
 #define RS_DELTA_MARGINAL   UINT32_MAX       /* N(item) += w */
@@ -38,6 +39,8 @@ typedef struct rs_delta_upd {
         uint32_t other; /* C(item, other) += w, or RS_DELTA_* */
         int64_t ts;     /* event time of the addition, ms */
         float w;
+        int32_t src;    /* the source of its event (index), -1: none */
+        int64_t offset; /* ... and its offset there */
 } rs_delta_upd_t;
 
 /* An input partition's offsets behind a delta. */
@@ -66,9 +69,10 @@ typedef struct rs_delta {
 rs_err_t rs_delta_add(rs_delta_t *d, uint32_t item, uint32_t other, int64_t ts,
                       float w);
 rs_err_t rs_delta_add_category(rs_delta_t *d, uint32_t item, uint32_t category);
-/* Extends the offsets of (topic, partition) to include offset. */
+/* Extends the offsets of (topic, partition) to include offset; its
+ * index into d->src in *index (may be NULL). */
 rs_err_t rs_delta_add_source(rs_delta_t *d, const char *topic,
-                             int32_t partition, int64_t offset);
+                             int32_t partition, int64_t offset, int32_t *index);
 /* Empties d, keeping its arrays. */
 void rs_delta_reset(rs_delta_t *d);
 void rs_delta_fini(rs_delta_t *d);

@@ -54,6 +54,7 @@ int32_t rs_items_partitions(const rs_items_t *it);
 typedef struct rs_items_totals {
         size_t items, pairs, bytes;
         uint64_t evictions;
+        uint64_t skipped; /* updates of events applied before */
 } rs_items_totals_t;
 rs_items_totals_t rs_items_totals(const rs_items_t *it);
 

@@ -24,7 +24,7 @@ rs_err_t rs_delta_add(rs_delta_t *d, uint32_t item, uint32_t other, int64_t ts,
 {
         if (grow((void **)&d->upd, &d->cap, d->n, sizeof(*d->upd)))
                 return RS_ERR_NOMEM;
-        d->upd[d->n++] = (rs_delta_upd_t){item, other, ts, w};
+        d->upd[d->n++] = (rs_delta_upd_t){item, other, ts, w, -1, -1};
         return RS_OK;
 }
 
@@ -37,7 +37,7 @@ rs_err_t rs_delta_add_category(rs_delta_t *d, uint32_t item, uint32_t category)
 }
 
 rs_err_t rs_delta_add_source(rs_delta_t *d, const char *topic,
-                             int32_t partition, int64_t offset)
+                             int32_t partition, int64_t offset, int32_t *index)
 {
         for (size_t i = 0; i < d->nsrc; i++) {
                 rs_delta_src_t *s = &d->src[i];
@@ -47,10 +47,14 @@ rs_err_t rs_delta_add_source(rs_delta_t *d, const char *topic,
                         s->first_offset = offset;
                 if (offset > s->last_offset)
                         s->last_offset = offset;
+                if (index)
+                        *index = (int32_t)i;
                 return RS_OK;
         }
         if (grow((void **)&d->src, &d->src_cap, d->nsrc, sizeof(*d->src)))
                 return RS_ERR_NOMEM;
+        if (index)
+                *index = (int32_t)d->nsrc;
         d->src[d->nsrc++] = (rs_delta_src_t){topic, partition, offset, offset};
         return RS_OK;
 }

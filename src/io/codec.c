@@ -1442,6 +1442,20 @@ static void idx_reset(rs_codec_t *codec)
         codec->idx_n = 0;
 }
 
+static int set_i64(avro_value_t *rec, const char *name, int64_t v)
+{
+        avro_value_t f;
+        return avro_value_get_by_name(rec, name, &f, NULL) ||
+               avro_value_set_long(&f, v);
+}
+
+static int set_i32(avro_value_t *rec, const char *name, int32_t v)
+{
+        avro_value_t f;
+        return avro_value_get_by_name(rec, name, &f, NULL) ||
+               avro_value_set_int(&f, v);
+}
+
 rs_err_t rs_codec_encode_delta(rs_codec_t *codec, const rs_delta_t *d,
                                const void **out, size_t *out_len)
 {
@@ -1452,7 +1466,7 @@ rs_err_t rs_codec_encode_delta(rs_codec_t *codec, const rs_delta_t *d,
         avro_value_reset(rec);
         idx_reset(codec);
         if (avro_value_get_by_name(rec, "version", &f, NULL) ||
-            avro_value_set_int(&f, RS_RECORDS_VERSION) ||
+            avro_value_set_int(&f, RS_DELTA_VERSION) ||
             set_string(rec, "pipeline", codec->pipeline,
                        strlen(codec->pipeline)) ||
             avro_value_get_by_name(rec, "partition", &f, NULL) ||
@@ -1496,7 +1510,12 @@ rs_err_t rs_codec_encode_delta(rs_codec_t *codec, const rs_delta_t *d,
                     avro_value_get_by_name(&el, "ts", &x, NULL) ||
                     avro_value_set_long(&x, u->ts) ||
                     avro_value_get_by_name(&el, "w", &x, NULL) ||
-                    avro_value_set_float(&x, u->w))
+                    avro_value_set_float(&x, u->w) ||
+                    set_i32(&el, "source", u->src) ||
+                    set_i64(&el, "offset_delta",
+                            u->src >= 0
+                                    ? u->offset - d->src[u->src].first_offset
+                                    : 0))
                         return fail(codec, RS_ERR_ENCODE, "encode", "%s",
                                     avro_strerror());
         }
@@ -1544,14 +1563,14 @@ static int64_t leading_version(const unsigned char *p, size_t len)
 }
 
 static rs_err_t read_internal(rs_codec_t *codec, fixed_t *fx, const void *buf,
-                              size_t len)
+                              size_t len, int version)
 {
         int64_t v = leading_version(buf, len);
 
-        if (v != RS_RECORDS_VERSION)
+        if (v != version)
                 return fail(codec, RS_ERR_DECODE, "unknown_version",
                             "record version %lld, this build reads %d",
-                            (long long)v, RS_RECORDS_VERSION);
+                            (long long)v, version);
         return read_value(codec, fx, buf, len);
 }
 
@@ -1581,7 +1600,8 @@ rs_err_t rs_codec_decode_delta(rs_codec_t *codec, const void *buf, size_t len,
         rs_err_t err;
 
         rs_delta_reset(d);
-        if ((err = read_internal(codec, &codec->delta, buf, len)))
+        if ((err = read_internal(codec, &codec->delta, buf, len,
+                                 RS_DELTA_VERSION)))
                 return err;
         avro_value_get_by_name(rec, "ids", &ids, NULL);
         avro_value_get_by_name(rec, "categories", &cats, NULL);
@@ -1612,6 +1632,31 @@ rs_err_t rs_codec_decode_delta(rs_codec_t *codec, const void *buf, size_t len,
                     (err = rs_delta_add_category(d, id_of[i], cat)))
                         goto out;
         }
+        for (size_t i = 0; i < nsrc; i++) {
+                avro_value_t el, t;
+                const char *topic;
+                size_t tlen;
+                avro_value_get_by_index(&srcs, i, &el, NULL);
+                avro_value_get_by_name(&el, "topic", &t, NULL);
+                avro_value_get_string(&t, &topic, &tlen);
+                int32_t part = (int32_t)get_i64(&el, "partition");
+                int64_t first = get_i64(&el, "first_offset"),
+                        last = get_i64(&el, "last_offset");
+                if (first > last || first < 0) {
+                        err = fail(codec, RS_ERR_DECODE, "bad_field",
+                                   "source %zu: offsets %lld..%lld", i,
+                                   (long long)first, (long long)last);
+                        goto out;
+                }
+                if ((err = rs_delta_add_source(d, topic, part, first, NULL)) ||
+                    (err = rs_delta_add_source(d, topic, part, last, NULL)))
+                        goto out;
+        }
+        if (d->nsrc != nsrc) {
+                err = fail(codec, RS_ERR_DECODE, "bad_field",
+                           "a source is named twice");
+                goto out;
+        }
         for (size_t i = 0; i < n; i++) {
                 avro_value_t el, w;
                 float wf = 0;
@@ -1631,26 +1676,28 @@ rs_err_t rs_codec_decode_delta(rs_codec_t *codec, const void *buf, size_t len,
                                    "update %zu: weight %g", i, wf);
                         goto out;
                 }
+                int64_t src = get_i64(&el, "source"),
+                        off = get_i64(&el, "offset_delta");
+                if (src < -1 || src >= (int64_t)nsrc ||
+                    (src >= 0 &&
+                     (off < 0 || off > d->src[src].last_offset -
+                                                 d->src[src].first_offset))) {
+                        err = fail(codec, RS_ERR_DECODE, "bad_field",
+                                   "update %zu: source %lld, offset +%lld", i,
+                                   (long long)src, (long long)off);
+                        goto out;
+                }
                 if ((err = rs_delta_add(d, id_of[a],
                                         b == -1   ? RS_DELTA_MARGINAL
                                         : b == -2 ? RS_DELTA_POPULARITY
                                                   : id_of[b],
                                         get_i64(&el, "ts"), wf)))
                         goto out;
-        }
-        for (size_t i = 0; i < nsrc; i++) {
-                avro_value_t el, t;
-                const char *topic;
-                size_t tlen;
-                avro_value_get_by_index(&srcs, i, &el, NULL);
-                avro_value_get_by_name(&el, "topic", &t, NULL);
-                avro_value_get_string(&t, &topic, &tlen);
-                int32_t part = (int32_t)get_i64(&el, "partition");
-                if ((err = rs_delta_add_source(d, topic, part,
-                                               get_i64(&el, "first_offset"))) ||
-                    (err = rs_delta_add_source(d, topic, part,
-                                               get_i64(&el, "last_offset"))))
-                        goto out;
+                if (src >= 0) {
+                        d->upd[d->n - 1].src = (int32_t)src;
+                        d->upd[d->n - 1].offset =
+                                d->src[src].first_offset + off;
+                }
         }
         *out = d;
 out:
@@ -1735,7 +1782,8 @@ rs_err_t rs_codec_decode_nb(rs_codec_t *codec, const void *buf, size_t len,
 
         memset(r, 0, sizeof(*r));
         r->category = RS_ID_NONE;
-        if ((err = read_internal(codec, &codec->nbrec, buf, len)))
+        if ((err = read_internal(codec, &codec->nbrec, buf, len,
+                                 RS_RECORDS_VERSION)))
                 return err;
         avro_value_get_by_name(rec, "kind", &f, NULL);
         avro_value_get_enum(&f, &kind);
@@ -1870,20 +1918,6 @@ static rs_err_t read_checksummed(rs_codec_t *codec, fixed_t *fx,
                             "state version %lld, this build reads %d",
                             (long long)v, RS_STATE_VERSION);
         return read_value(codec, fx, buf, len);
-}
-
-static int set_i64(avro_value_t *rec, const char *name, int64_t v)
-{
-        avro_value_t f;
-        return avro_value_get_by_name(rec, name, &f, NULL) ||
-               avro_value_set_long(&f, v);
-}
-
-static int set_i32(avro_value_t *rec, const char *name, int32_t v)
-{
-        avro_value_t f;
-        return avro_value_get_by_name(rec, name, &f, NULL) ||
-               avro_value_set_int(&f, v);
 }
 
 rs_err_t rs_codec_encode_user_state(rs_codec_t *codec, const rs_user_state_t *s,

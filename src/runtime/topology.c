@@ -129,6 +129,7 @@ rs_items_totals_t rs_items_totals(const rs_items_t *it)
                 t.pairs += rs_cooc_pairs(it->part[p]);
                 t.bytes += rs_cooc_bytes(it->part[p]);
                 t.evictions += rs_cooc_evictions(it->part[p]);
+                t.skipped += rs_cooc_skipped(it->part[p]);
         }
         return t;
 }

@@ -1616,9 +1616,10 @@ static size_t state_stats(const rs_worker_t *w, char *out, size_t size)
         if (w->items_part && off < size) {
                 k = snprintf(out + off, size - off,
                              " items=%zu pairs=%zu cooc_bytes=%zu "
-                             "item_evictions=%" PRIu64 " items_unsettled=%zu",
+                             "item_evictions=%" PRIu64 " items_unsettled=%zu"
+                             " updates_replayed=%" PRIu64,
                              it.items, it.pairs, it.bytes, it.evictions,
-                             unsettled(w));
+                             unsettled(w), it.skipped);
                 off += k > 0 && (size_t)k < size - off ? (size_t)k : 0;
         }
         if (w->table && off < size) {

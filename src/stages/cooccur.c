@@ -227,6 +227,15 @@ struct rs_cooc {
         size_t ndirty, dirty_cap;
         rs_cp_state_t *save_cp;
         size_t save_cp_cap;
+        /* per input partition, the newest event whose updates are all
+         * applied here: an update of an event at or below it is one sent
+         * again (a replay after a crash) and skipped */
+        rs_watermark_t *wm; /* topics owned (copies) */
+        size_t nwm, wm_cap;
+        int64_t *wm_before; /* by source of the delta being applied */
+        uint32_t *wm_of;
+        size_t wm_scratch;
+        uint64_t skipped;
         /* decay factors by age in seconds (direct-mapped, exact) */
         struct decay_memo {
                 uint32_t dt; /* UINT32_MAX: empty */
@@ -1153,6 +1162,44 @@ static rs_err_t apply_one(rs_cooc_t *co, const rs_delta_upd_t *u)
         return changed(co, u->item, it) ? RS_ERR_NOMEM : RS_OK;
 }
 
+/* The watermark of (topic, partition), made at -1 on first sight; its
+ * index, or -1 when out of memory. */
+static long wm_find(rs_cooc_t *co, const char *topic, int32_t partition)
+{
+        for (size_t i = 0; i < co->nwm; i++)
+                if (co->wm[i].partition == partition &&
+                    !strcmp(co->wm[i].topic, topic))
+                        return (long)i;
+        char *t = strdup(topic);
+        if (!t || rs_grow_zeroed((void **)&co->wm, &co->wm_cap, co->nwm,
+                                 sizeof(*co->wm))) {
+                free(t);
+                return -1;
+        }
+        co->wm[co->nwm] = (rs_watermark_t){t, partition, -1};
+        return (long)co->nwm++;
+}
+
+/* The watermarks of d's sources as they were before it, in wm_before. */
+static rs_err_t wm_prepare(rs_cooc_t *co, const rs_delta_t *d)
+{
+        if (d->nsrc > co->wm_scratch) {
+                if (rs_resize((void **)&co->wm_before, d->nsrc,
+                              sizeof(*co->wm_before)) ||
+                    rs_resize((void **)&co->wm_of, d->nsrc, sizeof(*co->wm_of)))
+                        return RS_ERR_NOMEM;
+                co->wm_scratch = d->nsrc;
+        }
+        for (size_t i = 0; i < d->nsrc; i++) {
+                long k = wm_find(co, d->src[i].topic, d->src[i].partition);
+                if (k < 0)
+                        return RS_ERR_NOMEM;
+                co->wm_of[i] = (uint32_t)k;
+                co->wm_before[i] = co->wm[k].offset;
+        }
+        return RS_OK;
+}
+
 rs_err_t rs_cooc_apply(rs_cooc_t *co, const rs_delta_t *d)
 {
         const rs_delta_upd_t *u = d->upd;
@@ -1162,6 +1209,8 @@ rs_err_t rs_cooc_apply(rs_cooc_t *co, const rs_delta_t *d)
         for (size_t x = 0; x < d->n; x++)
                 if (u[x].ts > co->now)
                         co->now = u[x].ts;
+        if ((err = wm_prepare(co, d)))
+                return err;
         /* a delta is one tick of the LRU clock: what it touches twice is
          * not touched since it was queued */
         co->clock++;
@@ -1185,9 +1234,17 @@ rs_err_t rs_cooc_apply(rs_cooc_t *co, const rs_delta_t *d)
                         if (p->lows)
                                 __builtin_prefetch(p->lows);
                 }
+                if (u[x].src >= 0 && (size_t)u[x].src < d->nsrc &&
+                    u[x].offset <= co->wm_before[u[x].src]) {
+                        co->skipped++; /* applied before */
+                        continue;
+                }
                 if ((err = apply_one(co, &u[x])))
                         return err;
         }
+        for (size_t i = 0; i < d->nsrc; i++)
+                if (d->src[i].last_offset > co->wm[co->wm_of[i]].offset)
+                        co->wm[co->wm_of[i]].offset = d->src[i].last_offset;
         for (size_t x = 0; x < d->ncats; x++) {
                 item_t *it = item_get(co, d->cats[x].item);
                 uint32_t cat = d->cats[x].category;
@@ -1363,6 +1420,11 @@ void rs_cooc_destroy(rs_cooc_t *co)
         free(co->gone);
         free(co->dirty);
         free(co->save_cp);
+        for (size_t i = 0; i < co->nwm; i++)
+                free((char *)co->wm[i].topic);
+        free(co->wm);
+        free(co->wm_before);
+        free(co->wm_of);
         free(co->items);
         free(co->trend);
         free(co->fresh.q);
@@ -1432,6 +1494,8 @@ rs_err_t rs_cooc_save_changed(rs_cooc_t *co, rs_cooc_save_fn *fn, void *opaque)
                         .total = co->total,
                         .t_total = co->t_total,
                         .now = co->now,
+                        .wm = co->wm,
+                        .nwm = co->nwm,
                 };
                 err = fn(opaque, &st);
         }
@@ -1521,6 +1585,12 @@ rs_err_t rs_cooc_load(rs_cooc_t *co, const rs_item_state_t *s)
         co->t_total = s->t_total;
         if (s->now > co->now)
                 co->now = s->now;
+        for (size_t i = 0; i < s->nwm; i++) {
+                long k = wm_find(co, s->wm[i].topic, s->wm[i].partition);
+                if (k < 0)
+                        return RS_ERR_NOMEM;
+                co->wm[k].offset = s->wm[i].offset;
+        }
         return RS_OK;
 }
 
@@ -1576,6 +1646,11 @@ size_t rs_cooc_bytes(const rs_cooc_t *co)
 size_t rs_cooc_items(const rs_cooc_t *co)
 {
         return co->nitems;
+}
+
+uint64_t rs_cooc_skipped(const rs_cooc_t *co)
+{
+        return co->skipped;
 }
 
 uint64_t rs_cooc_evictions(const rs_cooc_t *co)

@@ -83,12 +83,18 @@ static rs_err_t add_to(rs_pairs_t *pr, rs_delta_t *d, uint32_t item,
                        uint32_t other, int64_t ts, float w, const rs_event_t *e)
 {
         rs_err_t err = rs_delta_add(d, item, other, ts, w);
+        int32_t src;
 
         pr->updates++;
-        if (!err && e->partition >= 0 && pr->sink.topic_name)
-                err = rs_delta_add_source(
-                        d, pr->sink.topic_name(pr->sink.opaque, e->topic),
-                        e->partition, e->offset);
+        /* each update names its event: the item side applies an event
+         * once, however often it is sent (issue 11) */
+        if (!err && e->partition >= 0 && pr->sink.topic_name &&
+            !(err = rs_delta_add_source(
+                      d, pr->sink.topic_name(pr->sink.opaque, e->topic),
+                      e->partition, e->offset, &src))) {
+                d->upd[d->n - 1].src = src;
+                d->upd[d->n - 1].offset = e->offset;
+        }
         return err;
 }
 

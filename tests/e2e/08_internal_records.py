@@ -119,16 +119,17 @@ def python_writes():
             "c": [("a", 0.35355)]}
     upd = [(0, -1, 1.0), (0, -1, 1.0), (1, -1, 1.0), (2, -1, 1.0),
            (0, 1, 1.0), (1, 0, 1.0), (0, 2, 0.5), (2, 0, 0.5), (0, -2, 1.0)]
-    delta = {"version": 1, "pipeline": "video", "partition": 0,
+    delta = {"version": 2, "pipeline": "video", "partition": 0,
              "sources": [{"topic": "video.behavior", "partition": 0, "first_offset": 0,
                           "last_offset": 3}],
              "ids": ["a", "b", "c"], "categories": ["music", "music", ""],
-             "updates": [{"item": i, "other": o, "ts": T0, "w": w} for i, o, w in upd]}
+             "updates": [{"item": i, "other": o, "ts": T0, "w": w, "source": -1,
+                          "offset_delta": 0} for i, o, w in upd]}
     with Setup(1, "items") as s:
         prod = Producer({"bootstrap.servers": s.bootstrap})
         prod.produce("video.cooc-deltas", partition=0, value=encode(DELTA, delta))
         prod.produce("video.cooc-deltas", partition=0,
-                     value=encode(DELTA, delta | {"version": 2}))
+                     value=encode(DELTA, delta | {"version": 3}))
         prod.produce("video.cooc-deltas", partition=0, value=b"\x02not a delta")
         assert prod.flush(30) == 0
         del prod
@@ -156,7 +157,7 @@ def python_writes():
         for _, _, value, h in dlq:
             h = dict(h)
             assert h["error.stage"] == b"cooccur" and h["source.topic"] == b"video.cooc-deltas", h
-        assert value in (encode(DELTA, delta | {"version": 2}), b"\x02not a delta")
+        assert value in (encode(DELTA, delta | {"version": 3}), b"\x02not a delta")
         print(f"# dead letters: {reasons}")
 
 
@@ -188,12 +189,15 @@ def recstream_writes():
         pairs = collections.Counter()
         for part, key, value, _ in deltas:
             d = decode(DELTA, value)
-            assert d["version"] == 1 and d["pipeline"] == "video", d
+            assert d["version"] == 2 and d["pipeline"] == "video", d
             assert d["partition"] == part, (d["partition"], part)
             assert len(d["categories"]) == len(d["ids"])
             assert all(src["topic"] == "video.behavior" for src in d["sources"]), d["sources"]
             ids = d["ids"]
             for u in d["updates"]:
+                # every update names the event behind it (version 2)
+                src = d["sources"][u["source"]]
+                assert 0 <= u["offset_delta"] <= src["last_offset"] - src["first_offset"], u
                 if u["other"] == -1:
                     marginals[part][(ids[u["item"]], u["ts"])] += 1
                 elif u["other"] >= 0:
