@@ -562,14 +562,21 @@ static rs_err_t restore_partition(rs_worker_t *w, store_t *st, int32_t p)
                "component=state event=restore_start topic=%s partition=%d",
                st->topic, (int)p);
         while (!rs_reader_caught_up(st->rd) && !w->failed) {
-                if (rs_mono_ms() > until || (w->stop && *w->stop)) {
+                if (w->stop && *w->stop) {
+                        /* nothing of it was processed: it stays paused,
+                         * and the next owner restores it */
+                        rs_log(RS_LOG_INFO,
+                               "component=state event=restore_abandoned "
+                               "topic=%s partition=%d reason=stopping",
+                               st->topic, (int)p);
+                        return RS_ERR_TIMEOUT;
+                }
+                if (rs_mono_ms() > until) {
                         rs_log(RS_LOG_ERR,
                                "component=state event=restore_failed "
-                               "topic=%s partition=%d reason=\"%s\"",
-                               st->topic, (int)p,
-                               w->stop && *w->stop
-                                       ? "stopping"
-                                       : "state.restore_timeout passed");
+                               "topic=%s partition=%d reason=\"state."
+                               "restore_timeout passed\"",
+                               st->topic, (int)p);
                         return w->failed = RS_ERR_TIMEOUT;
                 }
                 if (!(m = rs_reader_next(st->rd, 100)))

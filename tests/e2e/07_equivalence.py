@@ -153,7 +153,7 @@ class Process:
         line = [ln for ln in self.text().splitlines() if "event=stats " in ln][-1]
         st = {k: int(v) for k, v in re.findall(r" (\w+)=(-?\d+)(?= |$)", line)}
         assert st["consumed"] == st["processed"] + st["dead_letters"] + st["duplicate"] + \
-            st["rate_limited"], line
+            st["rate_limited"] + st["drop_restore_replayed"], line
         assert st["delivery_failed"] == 0 and st["deltas_failed"] == 0, line
 
 
