@@ -352,7 +352,7 @@ static void test_items_round_trip(void **state)
 {
         proc_t a, b;
         const char *items[] = {"a", "b", "c", "d", "e"};
-        char user[8];
+        char user[16];
 
         (void)state;
         proc_init(&a);
