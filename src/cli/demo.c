@@ -284,6 +284,8 @@ int rs_cmd_demo(int argc, char **argv)
         if (rs_devbroker_create_topic(db, pl->topology.deltas_topic,
                                       (int)pl->topology.partitions) ||
             rs_devbroker_create_topic(db, pl->topology.neighbors_topic,
+                                      (int)pl->topology.partitions) ||
+            rs_devbroker_create_topic(db, pl->state.items_topic,
                                       (int)pl->topology.partitions)) {
                 fprintf(stderr, "recstream: demo: cannot create topics\n");
                 goto out;
