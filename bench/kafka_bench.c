@@ -379,8 +379,21 @@ static int cmd_worker(const opts_t *o)
         rs_diag_fini(&d);
         if (o->group)
                 pl->source.group = o->group;
-        if (o->deltas)
+        static char uchg[256], ichg[256];
+        if (o->deltas) {
+                /* its own changelogs beside its own internal topics:
+                 * <prefix>.cooc-deltas -> <prefix>.users-changelog, ... */
+                size_t n = strlen(o->deltas);
+                const char *dot = strrchr(o->deltas, '.');
+                n = dot ? (size_t)(dot - o->deltas) : n;
+                snprintf(uchg, sizeof(uchg), "%.*s.users-changelog", (int)n,
+                         o->deltas);
+                snprintf(ichg, sizeof(ichg), "%.*s.items-changelog", (int)n,
+                         o->deltas);
                 pl->topology.deltas_topic = o->deltas;
+                pl->state.users_topic = uchg;
+                pl->state.items_topic = ichg;
+        }
         if (o->neighbors)
                 pl->topology.neighbors_topic = o->neighbors;
         if (o->items_group)

@@ -118,7 +118,7 @@ WORKER_MEDIAN= BASE_MEDIAN=
 if [ "$ONLY" != latency ]; then
         internal=
         for r in $(seq 1 "$RUNS"); do
-                internal="$internal --topic bench.$r.cooc-deltas:6 --topic bench.$r.item-neighbors:6"
+                internal="$internal --topic bench.$r.cooc-deltas:6 --topic bench.$r.item-neighbors:6 --topic bench.$r.items-changelog:6"
         done
         # shellcheck disable=SC2086
         start_broker --partitions $PARTITIONS --topic video.behavior \
@@ -240,6 +240,8 @@ make_pipeline() {
                 fi
                 printf 'topology:\n  deltas_topic: %s\n  neighbors_topic: %s\n  items_group: %s\n' \
                         "$2.cooc-deltas" "$2.item-neighbors" "bench.$2.items" >>"$3"
+                printf 'state:\n  users_topic: %s\n  items_topic: %s\n' \
+                        "$2.users-changelog" "$2.items-changelog" >>"$3"
         fi
 }
 
@@ -281,7 +283,8 @@ echo "\$ kafka_bench latency --rate $RATE --seconds $LAT_S   # $LAT_PARTITIONS p
 for r in $(seq 1 "$RUNS"); do
         start_broker --partitions $LAT_PARTITIONS --topic lat.behavior \
                 --topic lat.recs --topic lat.cooc-deltas:6 \
-                --topic lat.item-neighbors:6 --topic lat.base.behavior \
+                --topic lat.item-neighbors:6 --topic lat.items-changelog:6 \
+                --topic lat.base.behavior \
                 --topic lat.base.recs
         latency_run . "$RS" "$KB" lat "$r"
         msg="  run $r: $LINE"

@@ -210,7 +210,9 @@ run_config() {
         esac
         start_broker --partitions $PARTITIONS --topic video.behavior \
                 --topic video.recs --topic video.cooc-deltas:$parts \
-                --topic video.item-neighbors:$parts
+                --topic video.item-neighbors:$parts \
+                --topic video.users-changelog \
+                --topic video.items-changelog:$parts
         kb load -b "$BOOTSTRAP" -t video.behavior -n "$EVENTS" \
                 --users "$USERS" --seed "$r"
         if [ "$(field kept "$LINE")" != "$EVENTS" ]; then
