@@ -2223,8 +2223,8 @@ rs_err_t rs_codec_decode_item_state(rs_codec_t *codec, const void *buf,
         }
         for (size_t i = 0; i < nwm; i++) {
                 avro_value_t el, x;
-                const char *t;
-                size_t tl;
+                const char *t = "";
+                size_t tl = 0;
                 avro_value_get_by_index(&wms, i, &el, NULL);
                 avro_value_get_by_name(&el, "topic", &x, NULL);
                 avro_value_get_string(&x, &t, &tl);
