@@ -202,6 +202,7 @@ typedef struct rs_item_state {
         uint32_t nb_oldest;
         float moved, mass;
         int pending; /* waits to be published */
+        int deleted; /* kind item: evicted (a tombstone; nothing else) */
         /* kind partition */
         float total;
         uint32_t t_total;

@@ -85,6 +85,10 @@ int rs_uwin_on_add(rs_uwin_t *win, rs_uwin_add_fn fn, void *opaque);
  * what a restored state covers. */
 int rs_uwin_applied(const rs_uwin_t *win, uint32_t user, int32_t partition,
                     int64_t offset);
+/* In an evict listener: the partition of the user evicted beyond
+ * max_users; -1 when the user is only forgotten (rs_uwin_forget: a
+ * partition revoked, a state restored over it). */
+int32_t rs_uwin_evicted_partition(const rs_uwin_t *win);
 /* The owning partition of user, -1 when not held. */
 int32_t rs_uwin_partition(const rs_uwin_t *win, uint32_t user);
 /* Forgets user, telling the evict listeners (not counted as an

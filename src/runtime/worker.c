@@ -359,7 +359,12 @@ static rs_err_t save_item(void *opaque, const rs_item_state_t *s)
                 klen = rs_nb_partition_key(s->partition, pkey);
         else if (!(key = rs_intern_str(w->strings, s->item, &klen)))
                 return RS_OK;
-        if ((err = rs_codec_encode_item_state(w->internal, s, &buf, &len))) {
+        if (s->deleted) { /* a tombstone */
+                buf = NULL;
+                len = 0;
+                w->st.chg_tombstones++;
+        } else if ((err = rs_codec_encode_item_state(w->internal, s, &buf,
+                                                     &len))) {
                 w->st.encode_failed++;
                 return RS_OK;
         }
@@ -529,8 +534,15 @@ static rs_err_t restore_item(rs_worker_t *w, const rs_msg_t *m, int32_t p,
                 *what = "the key is no item id";
                 return RS_ERR_DECODE;
         }
-        if (!m->value)
-                return RS_OK;
+        if (!m->value) { /* evicted by its owner */
+                if (part)
+                        return RS_OK;
+                s = (rs_item_state_t){.kind = RS_ISTATE_ITEM,
+                                      .partition = p,
+                                      .item = item,
+                                      .deleted = 1};
+                return rs_items_load(w->items_part, &s);
+        }
         if ((err = rs_codec_decode_item_state(w->internal, m->value, m->len,
                                               &s)))
                 return err;
@@ -1011,6 +1023,17 @@ static rs_err_t ensure_topics(rs_worker_t *w, char *errstr, size_t errstr_size)
         return RS_OK;
 }
 
+/* A user evicted beyond max_users: a tombstone at the next commit. */
+static void user_evicted(void *opaque, uint32_t user)
+{
+        rs_worker_t *w = opaque;
+        int32_t part = rs_uwin_evicted_partition(
+                rs_chain_find(w->chain, "user_window"));
+
+        if (part >= 0 && mark_changed(w, user, part))
+                w->failed = RS_ERR_NOMEM;
+}
+
 /* A changelog's producer topic and the reader that restores from it; it
  * needs a partition for each of its side's (`need`). */
 static rs_err_t open_store(rs_worker_t *w, store_t *st, int need, char *errstr,
@@ -1085,6 +1108,12 @@ static rs_err_t start_users(rs_worker_t *w, char *errstr, size_t errstr_size)
         }
         if (users_changelog(w) && start_changelog(w, errstr, errstr_size))
                 return RS_ERR_KAFKA;
+        /* an evicted user's record goes from the changelog too, so that
+         * the topic holds at most the users held */
+        rs_uwin_t *win = rs_chain_find(w->chain, "user_window");
+        if (w->ust.t >= 0 && win && rs_uwin_on_evict(win, user_evicted, w))
+                return rs_seterr(errstr, errstr_size, RS_ERR_INVALID,
+                                 "too many listeners on user_window");
         rs_consumer_conf_t ccf = {
                 .topics = &sc->topics,
                 .group = sc->group,

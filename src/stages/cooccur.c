@@ -236,6 +236,8 @@ struct rs_cooc {
         uint32_t *wm_of;
         size_t wm_scratch;
         uint64_t skipped;
+        uint32_t *evicted; /* since the last save, with references */
+        size_t nevicted, evicted_cap;
         /* decay factors by age in seconds (direct-mapped, exact) */
         struct decay_memo {
                 uint32_t dt; /* UINT32_MAX: empty */
@@ -384,6 +386,12 @@ static item_t *item_get(rs_cooc_t *co, uint32_t id)
                 lru_unlink(co, co->items[victim]);
                 item_free(co, victim);
                 co->evictions++;
+                /* its changelog record goes too, at the next save */
+                if (!rs_grow_zeroed((void **)&co->evicted, &co->evicted_cap,
+                                    co->nevicted, sizeof(*co->evicted))) {
+                        rs_intern_ref(co->strings, victim);
+                        co->evicted[co->nevicted++] = victim;
+                }
         }
         if (!(it = calloc(1, sizeof(*it))))
                 return NULL;
@@ -1418,6 +1426,9 @@ void rs_cooc_destroy(rs_cooc_t *co)
         for (size_t i = 0; i < co->ngone; i++)
                 rs_intern_unref(co->strings, co->gone[i]);
         free(co->gone);
+        for (size_t i = 0; i < co->nevicted; i++)
+                rs_intern_unref(co->strings, co->evicted[i]);
+        free(co->evicted);
         free(co->dirty);
         free(co->save_cp);
         for (size_t i = 0; i < co->nwm; i++)
@@ -1441,8 +1452,21 @@ void rs_cooc_destroy(rs_cooc_t *co)
 rs_err_t rs_cooc_save_changed(rs_cooc_t *co, rs_cooc_save_fn *fn, void *opaque)
 {
         rs_err_t err = RS_OK;
-        size_t n = co->ndirty;
+        size_t n = co->ndirty + co->nevicted;
 
+        for (size_t i = 0; i < co->nevicted; i++) {
+                uint32_t id = co->evicted[i];
+                rs_item_state_t st = {.kind = RS_ISTATE_ITEM,
+                                      .partition = co->partition,
+                                      .item = id,
+                                      .category = RS_ID_NONE,
+                                      .deleted = 1};
+                /* not if it came back since (it is dirty then) */
+                if (!err && !item_find(co, id))
+                        err = fn(opaque, &st);
+                rs_intern_unref(co->strings, id);
+        }
+        co->nevicted = 0;
         for (size_t i = 0; i < co->ndirty && !err; i++) {
                 uint32_t id = co->dirty[i];
                 item_t *it = item_find(co, id);
@@ -1579,6 +1603,15 @@ rs_err_t rs_cooc_load(rs_cooc_t *co, const rs_item_state_t *s)
 {
         if (s->partition != co->partition)
                 return RS_ERR_INVALID;
+        if (s->kind == RS_ISTATE_ITEM && s->deleted) {
+                item_t *it = item_find(co, s->item);
+                if (it) { /* evicted by its owner: gone here too */
+                        it->published = 0;
+                        lru_unlink(co, it);
+                        item_free(co, s->item);
+                }
+                return RS_OK;
+        }
         if (s->kind == RS_ISTATE_ITEM)
                 return load_item(co, s);
         co->total = s->total;

@@ -97,6 +97,7 @@ struct rs_uwin {
         size_t nhooks;
         rs_uwin_add_fn on_add; /* one listener: the pairs stage */
         void *on_add_opaque;
+        int32_t evicted_part; /* of the user being evicted, else -1 */
         /* what the last save filled in (max_events, max_seen) */
         rs_win_entry_t *save_win;
         uint64_t *save_seen;
@@ -312,11 +313,13 @@ static user_t *user_get(rs_uwin_t *win, uint32_t id)
         }
         if (win->count >= (size_t)win->conf->max_users) {
                 uint32_t victim = win->lru_tail;
+                win->evicted_part = win->users[victim]->part;
                 lru_unlink(win, win->users[victim]);
                 user_free(win, victim);
                 win->evictions++;
                 for (size_t k = 0; k < win->nhooks; k++)
                         win->hooks[k].fn(win->hooks[k].opaque, victim);
+                win->evicted_part = -1;
         }
         uint32_t cap = win->conf->max_events < RING_FIRST
                                ? (uint32_t)win->conf->max_events
@@ -381,6 +384,7 @@ static void *uwin_create(const void *conf, rs_stage_env_t *env, char *errstr,
         win->catalog = env->catalog;
         win->strings = env->strings;
         win->lru_head = win->lru_tail = RS_ID_NONE;
+        win->evicted_part = -1;
         env->user_window = win; /* for the stages after it */
         return win;
 }
@@ -644,6 +648,11 @@ int rs_uwin_applied(const rs_uwin_t *win, uint32_t user, int32_t partition,
 {
         const user_t *u = user_find(win, user);
         return u && u->part == partition && offset <= u->offset;
+}
+
+int32_t rs_uwin_evicted_partition(const rs_uwin_t *win)
+{
+        return win->evicted_part;
 }
 
 int32_t rs_uwin_partition(const rs_uwin_t *win, uint32_t user)

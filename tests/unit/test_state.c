@@ -40,7 +40,7 @@ typedef struct proc {
         rs_codec_t *codec;
 } proc_t;
 
-static rs_pipeline_t *load(void)
+static rs_pipeline_t *load_stages(const char *stages)
 {
         char path[256];
         const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
@@ -52,8 +52,10 @@ static rs_pipeline_t *load(void)
         fd = mkstemp(path);
         assert_true(fd >= 0);
         FILE *f = fdopen(fd, "w");
-        fprintf(f, "name: t\nsource: {}\nsink: {}\ntopology: {partitions: 1}\n"
-                   "stages:\n" STAGES);
+        fprintf(f,
+                "name: t\nsource: {}\nsink: {}\ntopology: {partitions: 1}\n"
+                "stages:\n%s",
+                stages);
         fclose(f);
         rs_diag_init(&d, path);
         pl = rs_pipeline_load(path, 0, &d);
@@ -65,11 +67,11 @@ static rs_pipeline_t *load(void)
         return pl;
 }
 
-static void proc_init(proc_t *p)
+static void proc_init_stages(proc_t *p, const char *stages)
 {
         char err[256];
 
-        p->pl = load();
+        p->pl = load_stages(stages);
         p->in = rs_intern_new();
         p->cat = rs_catalog_new(0, 1000, p->in);
         p->local = rs_local_new(p->pl, p->in, p->cat, err, sizeof(err));
@@ -77,6 +79,11 @@ static void proc_init(proc_t *p)
         p->ch = rs_local_chain(p->local);
         p->codec = rs_codec_new(RS_FRAMING_PLAIN, p->in, err, sizeof(err));
         assert_non_null(p->codec);
+}
+
+static void proc_init(proc_t *p)
+{
+        proc_init_stages(p, STAGES);
 }
 
 static void proc_fini(proc_t *p)
@@ -322,7 +329,7 @@ static void test_damaged(void **state)
  * through bytes into b. */
 typedef struct copy {
         proc_t *a, *b;
-        size_t records;
+        size_t records, tombstones;
 } copy_t;
 
 static rs_err_t copy_item(void *opaque, const rs_item_state_t *s)
@@ -333,6 +340,15 @@ static rs_err_t copy_item(void *opaque, const rs_item_state_t *s)
         rs_item_state_t t;
         unsigned char bytes[65536];
 
+        if (s->deleted) { /* a tombstone: no value */
+                size_t n;
+                const char *id = rs_intern_str(c->a->in, s->item, &n);
+                t = *s;
+                t.item = rs_intern_id(c->b->in, id, n);
+                c->records++;
+                c->tombstones++;
+                return rs_items_load(rs_local_items(c->b->local), &t);
+        }
         assert_int_equal(rs_codec_encode_item_state(c->a->codec, s, &buf, &len),
                          RS_OK);
         assert_true(len <= sizeof(bytes));
@@ -366,7 +382,7 @@ static void test_items_round_trip(void **state)
                              1000 + 1000 * u + 100 * k, 100 + 10 * u + k);
         }
         assert_int_equal(rs_items_publish(rs_local_items(a.local), 1), RS_OK);
-        copy_t c = {&a, &b, 0};
+        copy_t c = {&a, &b, 0, 0};
         assert_int_equal(rs_items_save(rs_local_items(a.local), copy_item, &c),
                          RS_OK);
         assert_true(c.records >= 6); /* five items and the partition */
@@ -459,7 +475,7 @@ static void test_deltas_applied_once(void **state)
         assert_int_equal(rs_cooc_skipped(co), 3 + 2);
         /* the watermark survives with the partition's record */
         proc_init(&b);
-        copy_t c = {&a, &b, 0};
+        copy_t c = {&a, &b, 0, 0};
         assert_int_equal(rs_items_save(items, copy_item, &c), RS_OK);
         rs_items_t *bi = rs_local_items(b.local);
         rs_cooc_t *cb = rs_items_partition(bi, 0);
@@ -474,6 +490,50 @@ static void test_deltas_applied_once(void **state)
         proc_fini(&a);
 }
 
+/* An item evicted beyond cooccur.max_items leaves the changelog too: a
+ * tombstone, which drops it where it was restored before. */
+static void test_item_tombstones(void **state)
+{
+        proc_t a, b;
+
+        (void)state;
+        proc_init_stages(&a, "  - type: weight\n    weights: {watch: 1}\n"
+                             "  - type: user_window\n"
+                             "  - type: pairs\n"
+                             "  - type: cooccur\n    max_items: 2\n"
+                             "  - type: score\n");
+        proc_init_stages(&b, "  - type: weight\n    weights: {watch: 1}\n"
+                             "  - type: user_window\n"
+                             "  - type: pairs\n"
+                             "  - type: cooccur\n    max_items: 2\n"
+                             "  - type: score\n");
+        rs_items_t *ia = rs_local_items(a.local);
+        copy_t c = {&a, &b, 0, 0};
+        feed(&a, "u", "p", RS_EV_WATCH, 1000, 1);
+        feed(&a, "u", "q", RS_EV_WATCH, 2000, 2);
+        assert_int_equal(rs_items_save(ia, copy_item, &c), RS_OK);
+        rs_cooc_t *cb = rs_items_partition(rs_local_items(b.local), 0);
+        assert_int_equal(rs_cooc_items(cb), 2);
+        assert_int_equal(c.tombstones, 0);
+        /* r takes the place of one of them (the least recently touched:
+         * q, as p was touched again by the pair q made) */
+        feed(&a, "v", "r", RS_EV_WATCH, 3000, 3);
+        rs_cooc_t *ca = rs_items_partition(ia, 0);
+        assert_int_equal(rs_cooc_evictions(ca), 1);
+        const char *gone =
+                rs_cooc_marginal(ca, sid(&a, "p"), 4000) == 0 ? "p" : "q";
+        const char *kept = gone[0] == 'p' ? "q" : "p";
+        assert_true(rs_cooc_marginal(ca, sid(&a, gone), 4000) == 0);
+        assert_int_equal(rs_items_save(ia, copy_item, &c), RS_OK);
+        assert_int_equal(c.tombstones, 1);
+        assert_int_equal(rs_cooc_items(cb), 2);
+        assert_true(rs_cooc_marginal(cb, sid(&b, gone), 4000) == 0);
+        assert_true(rs_cooc_marginal(cb, sid(&b, kept), 4000) > 0);
+        assert_true(rs_cooc_marginal(cb, sid(&b, "r"), 4000) > 0);
+        proc_fini(&b);
+        proc_fini(&a);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -482,6 +542,7 @@ int main(void)
                 cmocka_unit_test(test_damaged),
                 cmocka_unit_test(test_items_round_trip),
                 cmocka_unit_test(test_deltas_applied_once),
+                cmocka_unit_test(test_item_tombstones),
         };
         return cmocka_run_group_tests_name("state", tests, NULL, NULL);
 }
