@@ -25,6 +25,11 @@ survives): on a 6-partition dev broker, pipelines/video.yaml, the events of
    cover; users skip what their restored state holds, the item side what
    its watermarks say it applied).
 
+4. Bounded: with user_window.max_users 50, the users changelog (read by
+   python3-confluent-kafka, as compaction would keep it) ends with at most
+   50 live users — the evicted ones have tombstones — and a restart
+   restores at most 50.
+
 The rebalance and rolling-restart cases (rebalance_agrees, rolling_agrees)
 run in `make test-long` (tests/long/test_rebalance.py)."""
 import importlib.util
@@ -32,6 +37,7 @@ import os
 import re
 import signal
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from tap import check, done, wait_for  # noqa: E402
@@ -171,6 +177,64 @@ def damaged():
         again.stop()
 
 
+def bounded():
+    """user_window.max_users 50: the users changelog, read by
+    python3-confluent-kafka, ends with at most 50 users alive (the evicted
+    ones have tombstones), and a restart restores at most 50."""
+    events = eq.make_events()[:1500]
+    with tempfile.TemporaryDirectory() as tmp:
+        text = open(eq.PIPELINE).read()
+        line = "    max_users: 1000000 "
+        assert line in text
+        small = os.path.join(tmp, "video.yaml")
+        open(small, "w").write(text.replace(line, "    max_users: 50 ", 1))
+        whole, eq.PIPELINE = eq.PIPELINE, small
+        try:
+            with eq.Topology(["all"]) as topo:
+                topo.wait_assigned()
+                topo.produce(events)
+                wait_for(lambda: committed_all(topo, len(events)), 120,
+                         "1,500 events committed")
+                st = topo.procs[0].stats()
+                topo.procs[0].stop()
+                live = changelog_keys(topo)
+                again = eq.Process(topo.tmp.name, topo.bootstrap, "all", 1)
+                topo.procs = [again]
+                wait_for(lambda: len(restored_partitions(again)) == 2 * eq.PARTITIONS, 120,
+                         "both changelogs restored")
+                users = again.stats()["users"]
+                again.stop()
+        finally:
+            eq.PIPELINE = whole
+    print(f"# max_users 50: {st['user_evictions']} evictions, "
+          f"{st['changelog_tombstones']} tombstones; the changelog ends with "
+          f"{len(live)} live users; {users} restored")
+    assert st["user_evictions"] > 0 and st["changelog_tombstones"] > 0, st
+    assert len(live) <= 50, len(live)
+    assert 0 < users <= 50, users
+
+
+def changelog_keys(topo):
+    """The keys of video.users-changelog whose last record is not a
+    tombstone, as a compacting broker would keep them."""
+    c = Consumer({"bootstrap.servers": topo.bootstrap, "group.id": "e2e-keys",
+                  "enable.auto.commit": False})
+    ends = [c.get_watermark_offsets(TopicPartition(CHANGELOG, p), timeout=10)[1]
+            for p in range(eq.PARTITIONS)]
+    c.assign([TopicPartition(CHANGELOG, p, 0) for p in range(eq.PARTITIONS)])
+    pos, last = [0] * eq.PARTITIONS, {}
+
+    def more():
+        m = c.poll(0.2)
+        if m is not None and not m.error():
+            pos[m.partition()] = m.offset() + 1
+            last[m.key()] = m.value() is not None
+        return pos == ends
+    wait_for(more, 60, "the users changelog read")
+    c.close()
+    return [k for k, alive in last.items() if alive]
+
+
 WHOLE = {}
 
 
@@ -302,4 +366,6 @@ if __name__ == "__main__":
           "uninterrupted run (mean top-10 Jaccard >= 0.95)", kill9_agrees, True)
     check("kill -9 halfway between commits: what is read again is learnt once, the "
           "same lists (mean top-10 Jaccard >= 0.95)", kill9_agrees, False)
+    check("evicted users leave the changelog: at most max_users live keys, at most "
+          "max_users restored", bounded)
     done()
