@@ -16,8 +16,9 @@
  *       rs_worker_step until K events are consumed), with group GROUP (and
  *       the internal topics and item group given, for fresh state on a
  *       broker that already served a run). --settle: then on until what
- *       it produced has gone round (deltas applied, the neighbour records
- *       published read back), reported as settled_s. cpu_s: the
+ *       it produced has gone round (rs_worker_settled: deltas applied,
+ *       the item side settled, its neighbour records delivered and read
+ *       back, the lists delivered), reported as settled_s. cpu_s: the
  *       process's CPU time from the first to the last consumed batch.
  *   kafka_bench latency -b B -t TOPIC -r RECS_TOPIC --rate R --seconds S
  *                       [--users U] [--warmup W] [--linger MS] [--seed S]
@@ -342,23 +343,6 @@ static int cmd_bare(const opts_t *o)
  * worker
  */
 
-/* Whether what the worker produced has gone round: every delta delivered
- * and applied, every neighbour record it produced read back into its
- * table, every list delivered. (Not rs_worker_settled: records produced
- * outside a batch, as the item side's settle publishes them, are never
- * counted delivered there, so it can stay false for good.) Lists held
- * back for their refresh are not waited for. */
-static int gone_round(const rs_worker_t *w)
-{
-        rs_worker_stats_t st;
-
-        rs_worker_stats(w, &st);
-        return st.deltas_delivered == st.deltas_produced &&
-               st.deltas_applied + st.deltas_failed >= st.deltas_produced &&
-               st.nb_applied >= st.nb_produced &&
-               st.delivered + st.recs_rejected >= st.produced;
-}
-
 static int cmd_worker(const opts_t *o)
 {
         rs_diag_t d;
@@ -422,11 +406,11 @@ static int cmd_worker(const opts_t *o)
         c_last = cpu_us();
         int64_t t_settled = t_last;
         while (o->settle && !err && !stop && mono_us() < deadline &&
-               !gone_round(w)) {
+               !rs_worker_settled(w)) {
                 err = rs_worker_step(w);
                 t_settled = mono_us();
         }
-        int settled = gone_round(w);
+        int settled = rs_worker_settled(w);
         rs_worker_stats(w, &st);
         snprintf(extra, sizeof(extra),
                  " decoded=%llu produced=%llu delivered=%llu "

@@ -178,20 +178,23 @@ sum_stats() {
 }
 
 # Comma-separated list over the replicas of field $1 (from their stats),
-# divided by $2 (default 1) and printed with format $3 (default %d).
+# divided by $2 (default 1) and printed with format $3 (default %d); "-"
+# for a replica without that state (the item side holds no neighbour
+# table, the user side no cooccur).
 list_stats() {
         l=
         for i in $(seq 1 "$NREP"); do
                 v=$(field "$1" "$(stats_of "$i")")
-                l="$l${l:+,}$(awk -v v="${v:-0}" -v d="${2:-1}" -v f="${3:-%d}" \
-                        'BEGIN { printf f, v / d }')"
+                l="$l${l:+,}$(awk -v v="$v" -v d="${2:-1}" -v f="${3:-%d}" \
+                        'BEGIN { if (v == "") printf "-"; else printf f, v / d }')"
         done
         echo "$l"
 }
 
-# Mean of a comma-separated list.
+# Mean of a comma-separated list, over the replicas that have the value.
 mean_list() {
-        echo "$1" | tr ',' '\n' | awk '{ s += $1 } END { printf "%.1f\n", s / NR }'
+        echo "$1" | tr ',' '\n' | awk '$1 != "-" { s += $1; n++ }
+                END { if (n) printf "%.1f\n", s / n; else print "nan" }'
 }
 
 echo "scale_bench: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -335,7 +338,8 @@ if [ "$ONLY" != delay ]; then
         [ "$REPEATED" -gt 0 ] && echo "  ($REPEATED runs rebalanced or re-applied deltas and were repeated: not in the medians)"
         echo "  (events/s: first input offset committed to every delta committed by the item side;"
         echo "   users done: to every input offset committed; ev/CPU-s: events per CPU-second of all replicas;"
-        echo "   cores: replica CPU-s per wall second; RSS and table (neighbor_bytes): per replica, mean)"
+        echo "   cores: replica CPU-s per wall second; RSS: per replica, mean; table (neighbor_bytes):"
+        echo "   per replica that holds one, mean)"
         if [ -s "$TMP/in.processed" ]; then
                 p=$(median <"$TMP/in.processed")
                 echo "internal records of all-1, per input event (medians):"
