@@ -26,17 +26,50 @@ stop_broker() {
         BROKER_PID=
 }
 
+# CPU seconds (user + system) of this shell's children waited for so far,
+# into file $1: `times` runs in this shell (in a $(...) it would count the
+# subshell's children), its second line "0m1.230000s 0m0.450000s".
+children_cpu() {
+        times >"$1.times"
+        awk 'NR == 2 {
+                for (i = 1; i <= 2; i++) {
+                        f = $i; sub(/s$/, "", f); split(f, t, "m")
+                        s += t[1] * 60 + t[2]
+                }
+                printf "%.2f\n", s }' "$1.times" >"$1"
+}
+
 # A kafka_bench binary ($1) with the other arguments, in the background so
-# that a signal stops it at once; its result line in LINE. Fails when it
-# fails.
+# that a signal stops it at once; its result line in LINE and its CPU time
+# (the whole process, user + system) in KB_CPU. Fails when it fails,
+# saying so when the dev broker is gone.
 kb_run() {
         bin=$1
         shift
+        children_cpu "$TMP/cpu0"
         "$bin" "$@" >"$TMP/kb.out" &
         KB_PID=$!
-        wait "$KB_PID"
+        rc=0
+        wait "$KB_PID" || rc=$?
         KB_PID=
+        children_cpu "$TMP/cpu1"
+        KB_CPU=$(awk -v a="$(cat "$TMP/cpu0")" -v b="$(cat "$TMP/cpu1")" \
+                'BEGIN { printf "%.2f", b - a }')
         LINE=$(tail -n 1 "$TMP/kb.out")
+        if [ "$rc" -ne 0 ] && [ -n "$BROKER_PID" ]; then
+                # gone: reaped by the shell meanwhile, or a zombie
+                state=$(cut -d' ' -f3 "/proc/$BROKER_PID/stat" 2>/dev/null || :)
+                if [ -d /proc/self ] && { [ -z "$state" ] || [ "$state" = Z ]; }; then
+                        st=0
+                        wait "$BROKER_PID" || st=$?
+                        BROKER_PID=
+                        echo "bench: $(basename "$bin") $1 failed; the dev broker exited meanwhile (status $st; 128+N: signal N); its stderr ends:"
+                else
+                        echo "bench: $(basename "$bin") $1 failed; the dev broker runs (state ${state:-?}); its stderr ends:"
+                fi
+                tail -n 5 "$TMP/broker.err"
+        fi
+        return "$rc"
 }
 
 # This tree's kafka_bench.

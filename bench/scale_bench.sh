@@ -31,7 +31,9 @@
 #    events/s of background load, and `kafka_bench nbdelay` probes (a
 #    fresh user watches fresh items a then b; b's first neighbour record
 #    lists a) timed from the produce call of b's event to the arrival of
-#    that record at an independent reader of video.item-neighbors.
+#    that record at an independent reader of video.item-neighbors. A run
+#    in which a replica was assigned twice (a rebalance) is repeated, as in
+#    part 1.
 #
 # Sized for the mock's limits (DESIGN.md, *The dev broker*): it keeps only
 # a partition's newest ~100,000 messages / 5 MiB and does not compact.
@@ -294,6 +296,7 @@ run_config() {
                 list_stats cooc_bytes | cut -d, -f2 >>"$TMP/$name.cooc_bytes"
                 list_stats items | cut -d, -f2 >>"$TMP/$name.items"
                 list_stats users | cut -d, -f1 >>"$TMP/$name.users"
+                ratio "$(sum_stats produced)" "$processed" %.4f >>"$TMP/$name.lists"
                 ;;
         esac
         if [ "$c" = all-1 ]; then
@@ -360,8 +363,8 @@ if [ "$ONLY" != delay ]; then
                 [ -s "$TMP/$name.cpu_users" ] || continue
                 cu=$(median <"$TMP/$name.cpu_users") ci=$(median <"$TMP/$name.cpu_items")
                 echo "per side, $name (medians): users process $cu CPU-s, items process $ci CPU-s for $EVENTS events:"
-                printf '  users side %.2f us/event; items side %.2f us/event, %.3f us/update (%s updates, %s of them marginals)\n' \
-                        "$(ratio "$cu" "$mev" %.4f)" "$(ratio "$ci" "$mev" %.4f)" \
+                printf '  users side %.2f us/event (%.3f UserRecs per event); items side %.2f us/event, %.3f us/update (%s updates, %s of them marginals)\n' \
+                        "$(ratio "$cu" "$mev" %.4f)" "$(median <"$TMP/$name.lists")" "$(ratio "$ci" "$mev" %.4f)" \
                         "$(ratio "$ci" "$(awk -v u="$(median <"$TMP/$name.updates")" 'BEGIN { print u / 1e6 }')" %.5f)" \
                         "$(median <"$TMP/$name.updates")" "$(median <"$TMP/$name.marginal_updates")"
                 printf '  RSS users %.1f MB (user_window %s MB, %s users), items %.1f MB (cooccur %.2f MB, %s item records)\n' \
@@ -395,7 +398,10 @@ fi
 echo "\$ recstream run -c delay.yaml --role all   # 2 replicas; pipelines/video.yaml with:"
 diff pipelines/video.yaml "$TMP/delay.yaml" | sed -n 's/^> /    /p'
 echo "\$ kafka_bench nbdelay -t video.behavior --neighbors video.item-neighbors --rate $RATE --probes $PROBES --seconds $DELAY_S --warmup 3"
-for r in $(seq 1 "$RUNS"); do
+# One delay run (repetition $1): prints its line; appends its percentiles
+# to $TMP/d.* unless a replica was assigned more than once, then OK=0.
+delay_run() {
+        OK=1
         start_broker --partitions $PARTITIONS
         start_replicas all-2 "$TMP/delay.yaml"
         # both replicas in both groups
@@ -413,22 +419,35 @@ for r in $(seq 1 "$RUNS"); do
                 exit 1
         fi
         kb nbdelay -b "$BOOTSTRAP" -t video.behavior --neighbors video.item-neighbors \
-                --rate "$RATE" --probes $PROBES --seconds "$DELAY_S" --warmup 3 --seed "$r"
+                --rate "$RATE" --probes $PROBES --seconds "$DELAY_S" --warmup 3 --seed "$1"
         d=$LINE
         n=0
         for i in 1 2; do
                 n=$((n + $(grep -c 'event=assigned' "$TMP/rep.$i.log" || :)))
         done
-        stop_replicas "$r.delay"
+        stop_replicas "$1.delay"
         stop_broker
-        note=
-        [ "$n" -ne 4 ] && note=" REBALANCED ($n assignments)"
-        echo "  run $r: $d$note"
+        if [ "$n" -ne 4 ]; then
+                echo "  run $1: $d REBALANCED ($n assignments, 4 expected): repeated"
+                OK=0
+                return 0
+        fi
+        echo "  run $1: $d"
         field p50_ms "$d" >>"$TMP/d.p50"
         field p90_ms "$d" >>"$TMP/d.p90"
         field p99_ms "$d" >>"$TMP/d.p99"
         field max_ms "$d" >>"$TMP/d.max"
+}
+REPEATED=0
+for r in $(seq 1 "$RUNS"); do
+        for try in 1 2 3; do
+                delay_run "$r"
+                [ "$OK" = 1 ] && break
+                REPEATED=$((REPEATED + 1))
+        done
 done
 echo "event -> neighbour record at another replica's reader, $RATE events/s background, $RUNS runs of $DELAY_S s, medians:"
 printf '  p50 %.1f ms   p90 %.1f ms   p99 %.1f ms   max %.1f ms\n' "$(median <"$TMP/d.p50")" \
         "$(median <"$TMP/d.p90")" "$(median <"$TMP/d.p99")" "$(median <"$TMP/d.max")"
+[ "$REPEATED" -gt 0 ] && echo "  ($REPEATED runs rebalanced and were repeated: not in the medians)"
+exit 0
