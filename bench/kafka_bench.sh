@@ -127,7 +127,10 @@ if [ "$ONLY" != latency ]; then
         # their start never settles.
         internal=
         for r in $(seq 1 "$RUNS"); do
-                internal="$internal --topic bench.$r.cooc-deltas:6 --topic bench.$r.item-neighbors:$PARTITIONS --topic bench.$r.items-changelog:6"
+                internal="$internal --topic bench.$r.cooc-deltas:6 --topic bench.$r.item-neighbors:$PARTITIONS"
+                # changelogs: users with the input's partitions, items with
+                # topology.partitions (the worker refuses others)
+                internal="$internal --topic bench.$r.users-changelog --topic bench.$r.items-changelog:6"
         done
         # shellcheck disable=SC2086
         start_broker --partitions $PARTITIONS --topic video.behavior \
@@ -308,7 +311,8 @@ echo "\$ kafka_bench latency --rate $RATE --seconds $LAT_S   # $LAT_PARTITIONS p
 for r in $(seq 1 "$RUNS"); do
         start_broker --partitions $LAT_PARTITIONS --topic lat.behavior \
                 --topic lat.recs --topic lat.cooc-deltas:6 \
-                --topic lat.item-neighbors:6 --topic lat.items-changelog:6 \
+                --topic lat.item-neighbors:6 --topic lat.users-changelog \
+                --topic lat.items-changelog:6 \
                 --topic lat.base.behavior \
                 --topic lat.base.recs
         latency_run . "$RS" "$KB" lat "$r"
