@@ -1365,7 +1365,8 @@ static void settle_batch(rs_worker_t *w, size_t nev, uint64_t ticket)
 }
 
 /* One batch of the input through the user side. */
-static void users_step(rs_worker_t *w, int timeout_ms)
+/* One batch through the user side; returns the records consumed. */
+static long users_step(rs_worker_t *w, int timeout_ms)
 {
         const rs_pipeline_t *pl = w->pl;
         rs_emit_t out = {emit, w};
@@ -1379,20 +1380,20 @@ static void users_step(rs_worker_t *w, int timeout_ms)
                 read_neighbors(w, 0);
         restore_assigned(w, &w->ust, w->src, &pl->source.topics);
         if (w->failed)
-                return;
+                return 0;
         if (rs_source_inflight(w->src) >=
             (size_t)pl->source.max_inflight_batches) {
                 rs_sink_poll(w->sink, 10);
-                return;
+                return 0;
         }
         n = rs_source_poll(w->src, w->msgs, (size_t)pl->source.batch_size,
                            timeout_ms, &ticket);
         if (n < 0) {
                 w->failed = RS_ERR_KAFKA;
-                return;
+                return 0;
         }
         if (n == 0)
-                return;
+                return 0;
         size_t nev;
         w->st.consumed += (uint64_t)n;
         nev = decode_batch(w, n, ticket);
@@ -1425,6 +1426,7 @@ static void users_step(rs_worker_t *w, int timeout_ms)
         /* the batch is processed and its output encoded: ids no longer
          * held by any state are freed */
         rs_intern_collect(w->strings);
+        return n;
 }
 
 /* One batch of deltas through the item side, and what it publishes. */
@@ -1436,7 +1438,7 @@ static size_t unsettled(const rs_worker_t *w)
                rs_items_pending(w->items_part);
 }
 
-static void items_step(rs_worker_t *w, int timeout_ms)
+static long items_step(rs_worker_t *w, int timeout_ms)
 {
         const rs_pipeline_t *pl = w->pl;
         uint64_t ticket;
@@ -1445,17 +1447,17 @@ static void items_step(rs_worker_t *w, int timeout_ms)
 
         restore_assigned(w, &w->ist, w->isrc, &w->deltas);
         if (w->failed)
-                return;
+                return 0;
         if (rs_source_inflight(w->isrc) >=
             (size_t)pl->source.max_inflight_batches) {
                 rs_sink_poll(w->sink, 10);
-                return;
+                return 0;
         }
         n = rs_source_poll(w->isrc, w->imsgs, (size_t)pl->source.batch_size,
                            timeout_ms, &ticket);
         if (n < 0) {
                 w->failed = RS_ERR_KAFKA;
-                return;
+                return 0;
         }
         if (n == 0) {
                 /* quiet: publish what waits for its refresh, at once */
@@ -1469,7 +1471,7 @@ static void items_step(rs_worker_t *w, int timeout_ms)
                                "component=items event=settled records=%" PRIu64,
                                w->st.nb_produced - before);
                 }
-                return;
+                return 0;
         }
         w->last_delta = rs_mono_ms();
         w->iticket = ticket;
@@ -1504,6 +1506,7 @@ static void items_step(rs_worker_t *w, int timeout_ms)
         if (!w->failed)
                 rs_source_done(w->isrc, ticket);
         rs_intern_collect(w->strings);
+        return n;
 }
 
 rs_err_t rs_worker_step(rs_worker_t *w)
@@ -1512,11 +1515,22 @@ rs_err_t rs_worker_step(rs_worker_t *w)
 
         if (w->failed)
                 return w->failed;
-        /* with both sides, each waits half as long */
-        if (w->users)
-                users_step(w, w->items_side ? timeout / 2 : timeout);
-        if (w->items_side && !w->failed)
-                items_step(w, w->users ? timeout / 2 : timeout);
+        if (w->users && w->items_side) {
+                /* both sides: neither waits while the other has work;
+                 * when both are quiet, each waits half as long */
+                long got = users_step(w, 0);
+                if (!w->failed)
+                        got += items_step(w, 0);
+                if (!got && !w->failed) {
+                        got = users_step(w, timeout / 2);
+                        if (!w->failed)
+                                items_step(w, got ? 0 : timeout / 2);
+                }
+        } else if (w->users) {
+                users_step(w, timeout);
+        } else if (w->items_side) {
+                items_step(w, timeout);
+        }
         rs_sink_poll(w->sink, 0);
         if (!w->failed && rs_mono_ms() >= w->next_commit) {
                 rs_err_t err =
