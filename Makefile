@@ -19,10 +19,10 @@ PYTHON   ?= /usr/bin/python3
 BUILD    ?= build
 PREFIX   ?= /usr/local
 
-PKGS      := rdkafka avro-c yaml-0.1 openblas
+PKGS      := rdkafka avro-c yaml-0.1 openblas zlib
 TEST_PKGS := cmocka
 APT_PKGS  := build-essential pkg-config librdkafka-dev libavro-dev \
-             libopenblas-dev libyaml-dev libcmocka-dev python3 \
+             libopenblas-dev libyaml-dev zlib1g-dev libcmocka-dev python3 \
              python3-confluent-kafka python3-avro kcat clang-format valgrind \
              clang-14 libclang-rt-14-dev
 

@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "recstream/buf.h"
 #include "recstream/codec.h"
@@ -1861,16 +1862,10 @@ rs_err_t rs_codec_decode_nb(rs_codec_t *codec, const void *buf, size_t len,
  * reads it.
  */
 
+/* zlib's CRC-32 (IEEE 802.3, as Python's zlib.crc32). */
 static uint32_t crc32_ieee(const unsigned char *p, size_t len)
 {
-        uint32_t c = 0xFFFFFFFFu;
-
-        for (size_t i = 0; i < len; i++) {
-                c ^= p[i];
-                for (int k = 0; k < 8; k++)
-                        c = (c >> 1) ^ (0xEDB88320u & (0 - (c & 1)));
-        }
-        return ~c;
+        return (uint32_t)crc32_z(0, p, len);
 }
 
 #define CRC_BYTES 4
