@@ -129,6 +129,9 @@ typedef struct rs_kv_list {
 } rs_kv_list_t;
 
 #define RS_PROP_REQUIRED 1u
+/* May change on a live reload (SIGHUP): read where it is used, never
+ * cached in a stage's state. */
+#define RS_PROP_RELOAD 2u
 
 typedef struct rs_prop {
         const char *name;
@@ -150,6 +153,11 @@ typedef struct rs_prop {
  * `map` may be NULL (all defaults). Strings and lists live in doc. */
 int rs_props_apply(const rs_prop_t *props, const rs_node_t *map, void *dst,
                    const char *path, rs_doc_t *doc, rs_diag_t *d);
+
+/* The first property of props (not RS_PROP_RELOAD) whose values in a and
+ * b differ, or NULL when they agree on all of them. */
+const char *rs_props_differ(const rs_prop_t *props, const void *a,
+                            const void *b);
 
 /* Appends a Markdown table of props to b, for `recstream doc`. */
 void rs_props_doc(const rs_prop_t *props, const char *title, rs_buf_t *b);

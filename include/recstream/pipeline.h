@@ -124,6 +124,12 @@ rs_pipeline_t *rs_pipeline_load(const char *path, size_t max_bytes,
 rs_pipeline_t *rs_pipeline_parse(const char *text, size_t len, rs_diag_t *d);
 void rs_pipeline_destroy(rs_pipeline_t *pl);
 
+/* Whether next differs from cur only in settings a live reload may change
+ * (RS_PROP_RELOAD: weights, scoring, diversity, refresh): 0, or -1 with
+ * the first key that needs a restart (e.g. "source.topics") in why. */
+int rs_pipeline_reloadable(const rs_pipeline_t *cur, const rs_pipeline_t *next,
+                           char *why, size_t why_size);
+
 /* The conf of the pipeline's first stage of `type`, or NULL. */
 const void *rs_pipeline_stage_conf(const rs_pipeline_t *pl, const char *type);
 /* Whether the pipeline has an item side (a cooccur stage). */

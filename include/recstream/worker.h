@@ -45,8 +45,9 @@ typedef struct rs_worker_stats {
         uint64_t chg_produced, chg_bytes, chg_tombstones, chg_delivered;
         uint64_t restores, restore_records, restore_bytes, restore_corrupt;
         uint64_t commits;
-        int restoring; /* partitions assigned and paused until restored */
-        int assigned;  /* partitions */
+        uint64_t reloads; /* live reloads applied */
+        int restoring;    /* partitions assigned and paused until restored */
+        int assigned;     /* partitions */
 } rs_worker_stats_t;
 
 typedef struct rs_worker rs_worker_t;
@@ -69,6 +70,17 @@ rs_err_t rs_worker_step(rs_worker_t *w);
  * delivered by then is not committed. Returns the first error of the
  * shutdown. NULL is fine. */
 rs_err_t rs_worker_close(rs_worker_t *w);
+
+/* A live reload: next (from the same file, read again) replaces the
+ * running settings that may change without a restart (RS_PROP_RELOAD:
+ * weights, scoring, diversity, refresh) — state is kept, and the
+ * UserRecs produced afterwards carry next's config hash. Any other
+ * difference (topics, roles, the stage graph, state sizes, librdkafka
+ * properties) refuses it with RS_ERR_INVALID and the key in errstr; the
+ * old settings keep running. On RS_OK the worker owns next; otherwise the
+ * caller still does. */
+rs_err_t rs_worker_reload(rs_worker_t *w, rs_pipeline_t *next, char *errstr,
+                          size_t errstr_size);
 
 void rs_worker_stats(const rs_worker_t *w, rs_worker_stats_t *st);
 /* Whether what this process produced has gone round: its deltas

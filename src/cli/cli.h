@@ -33,6 +33,9 @@ void rs_cli_watchdog(int64_t ms);
  * that a SIGHUP received since the last call asked for a reload that is
  * not supported. */
 void rs_cli_signals_poll(const char *component);
+/* Whether a SIGHUP (reload the configuration) came since the last call;
+ * for commands that reload, in place of rs_cli_signals_poll. */
+int rs_cli_reload_asked(void);
 /* Whether a SIGUSR1 (log the stats line now) came since the last call. */
 int rs_cli_stats_asked(void);
 

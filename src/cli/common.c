@@ -93,14 +93,23 @@ void rs_cli_on_signals(void)
         sigemptyset(&sa.sa_mask);
         sigaction(SIGINT, &sa, NULL);
         sigaction(SIGTERM, &sa, NULL);
-        /* SIGHUP asks for a reload, which does not exist yet: it must not
-         * end the process (nor interrupt a write to stdout). */
+        /* SIGHUP asks for a reload (`run`; the other commands log that
+         * they have none): it must not end the process (nor interrupt a
+         * write to stdout). */
         sa.sa_handler = on_hup;
         sa.sa_flags = SA_RESTART;
         sigaction(SIGHUP, &sa, NULL);
         sa.sa_handler = on_usr1;
         sigaction(SIGUSR1, &sa, NULL);
         signal(SIGPIPE, SIG_IGN);
+}
+
+int rs_cli_reload_asked(void)
+{
+        if (!hup)
+                return 0;
+        hup = 0;
+        return 1;
 }
 
 void rs_cli_signals_poll(const char *component)
@@ -110,8 +119,8 @@ void rs_cli_signals_poll(const char *component)
         hup = 0;
         rs_log(RS_LOG_WARNING,
                "component=%s event=reload_unsupported signal=SIGHUP "
-               "msg=\"live reload is not supported; going on with the "
-               "configuration loaded at start (restart to apply a change)\"",
+               "msg=\"this command has no configuration to reload; going "
+               "on\"",
                component);
 }
 

@@ -78,6 +78,43 @@ int rs_cmd_validate(int argc, char **argv)
         return RS_EXIT_OK;
 }
 
+/* SIGHUP: FILE read again and, when only what may change live changed,
+ * applied; otherwise the running configuration goes on. Logged once
+ * either way, with the reason. */
+static void reload(rs_worker_t *w, const char *path)
+{
+        char errstr[512];
+        rs_pipeline_t *next;
+        rs_diag_t d;
+        size_t max;
+
+        if (rs_cli_max_config_bytes(&max))
+                return;
+        rs_diag_init(&d, path);
+        if (!(next = rs_pipeline_load(path, max, &d))) {
+                /* the first error names file:line:col */
+                const char *t = d.text.p ? d.text.p : "";
+                int len = (int)strcspn(t, "\n");
+                rs_log(RS_LOG_ERR,
+                       "component=worker event=reload_failed errors=%d "
+                       "reason=\"%.*s\" msg=\"the configuration is not "
+                       "valid: the running one goes on\"",
+                       d.errors, len, t);
+        } else if (rs_worker_reload(w, next, errstr, sizeof(errstr))) {
+                rs_log(RS_LOG_ERR,
+                       "component=worker event=reload_refused reason=\"%s\" "
+                       "msg=\"the running configuration goes on\"",
+                       errstr);
+                rs_pipeline_destroy(next);
+        } else {
+                rs_log(RS_LOG_NOTICE,
+                       "component=worker event=reloaded file=%s "
+                       "config_hash=%s",
+                       path, next->hash);
+        }
+        rs_diag_fini(&d);
+}
+
 int rs_cmd_run(int argc, char **argv)
 {
         int role;
@@ -88,9 +125,10 @@ int rs_cmd_run(int argc, char **argv)
                 "consumes the input\nand produces lists and pair deltas; "
                 "items consumes the deltas and\npublishes neighbour lists; "
                 "all runs both.\nSIGINT/SIGTERM: deliver, commit and exit "
-                "0. SIGHUP is logged (no live\nreload yet) and ignored. "
-                "SIGUSR1 logs the "
-                "stats line now.",
+                "0. SIGHUP reloads FILE: weights,\nscoring, diversity and "
+                "refresh settings change, state is kept; any other\nchange "
+                "is refused and the running configuration goes on. SIGUSR1 "
+                "logs\nthe stats line now.",
                 &role);
         char errstr[512];
         rs_pipeline_t *pl;
@@ -117,7 +155,8 @@ int rs_cmd_run(int argc, char **argv)
                 return RS_EXIT_FAIL;
         }
         while (!rs_cli_stop) {
-                rs_cli_signals_poll("worker");
+                if (rs_cli_reload_asked())
+                        reload(w, path);
                 if (rs_cli_stats_asked())
                         rs_worker_log_stats(w);
                 if ((err = rs_worker_step(w)))

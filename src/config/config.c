@@ -962,6 +962,73 @@ int rs_props_apply(const rs_prop_t *props, const rs_node_t *map, void *dst,
         return d->errors - before;
 }
 
+static int nodes_equal(const rs_node_t *a, const rs_node_t *b)
+{
+        if (!a || !b)
+                return a == b;
+        if (a->type != b->type || a->n != b->n || !a->value != !b->value ||
+            (a->value && strcmp(a->value, b->value)))
+                return 0;
+        size_t kids = a->type == RS_NODE_MAP ? 2 * a->n : a->n;
+        for (size_t i = 0; a->kids && i < kids; i++)
+                if (!nodes_equal(a->kids[i], b->kids[i]))
+                        return 0;
+        return 1;
+}
+
+static int strs_equal(const char *a, const char *b)
+{
+        return a && b ? !strcmp(a, b) : a == b;
+}
+
+static int prop_equal(const rs_prop_t *p, const char *a, const char *b)
+{
+        a += p->offset;
+        b += p->offset;
+        switch (p->type) {
+        case RS_PROP_STRING:
+                return strs_equal(*(const char *const *)(const void *)a,
+                                  *(const char *const *)(const void *)b);
+        case RS_PROP_INT:
+        case RS_PROP_DURATION: return !memcmp(a, b, sizeof(int64_t));
+        case RS_PROP_DOUBLE: return !memcmp(a, b, sizeof(double));
+        case RS_PROP_BOOL:
+        case RS_PROP_ENUM: return !memcmp(a, b, sizeof(int));
+        case RS_PROP_STRINGS: {
+                const rs_strings_t *x = (const void *)a, *y = (const void *)b;
+                if (x->n != y->n)
+                        return 0;
+                for (size_t i = 0; i < x->n; i++)
+                        if (!strs_equal(x->v[i], y->v[i]))
+                                return 0;
+                return 1;
+        }
+        case RS_PROP_KAFKA: {
+                const rs_kv_list_t *x = (const void *)a, *y = (const void *)b;
+                if (x->n != y->n)
+                        return 0;
+                for (size_t i = 0; i < x->n; i++)
+                        if (!strs_equal(x->v[i].key, y->v[i].key) ||
+                            !strs_equal(x->v[i].value, y->v[i].value))
+                                return 0;
+                return 1;
+        }
+        case RS_PROP_NODE:
+                return nodes_equal(*(const rs_node_t *const *)(const void *)a,
+                                   *(const rs_node_t *const *)(const void *)b);
+        }
+        return 0;
+}
+
+const char *rs_props_differ(const rs_prop_t *props, const void *a,
+                            const void *b)
+{
+        for (const rs_prop_t *p = props; p->name; p++)
+                if (!(p->flags & RS_PROP_RELOAD) && !prop_equal(p, a, b))
+                        return p->name;
+        return NULL;
+}
+
 static const char *type_name(const rs_prop_t *p)
 {
         switch (p->type) {

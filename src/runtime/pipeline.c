@@ -617,6 +617,71 @@ void rs_pipeline_destroy(rs_pipeline_t *pl)
         free(pl);
 }
 
+int rs_pipeline_reloadable(const rs_pipeline_t *cur, const rs_pipeline_t *next,
+                           char *why, size_t why_size)
+{
+        static const struct {
+                const char *name;
+                const rs_prop_t *props;
+                size_t offset;
+        } sections[] = {
+                {"source", source_props, offsetof(rs_pipeline_t, source)},
+                {"sink", sink_props, offsetof(rs_pipeline_t, sink)},
+                {"items", items_props, offsetof(rs_pipeline_t, items)},
+                {"dlq", dlq_props, offsetof(rs_pipeline_t, dlq)},
+                {"topology", topology_props, offsetof(rs_pipeline_t, topology)},
+                {"state", state_props, offsetof(rs_pipeline_t, state)},
+        };
+        const char *key;
+
+        if (strcmp(cur->name, next->name)) {
+                snprintf(why, why_size, "name");
+                goto structural;
+        }
+        if (cur->shutdown_timeout != next->shutdown_timeout) {
+                snprintf(why, why_size, "shutdown_timeout");
+                goto structural;
+        }
+        int same = cur->kafka.n == next->kafka.n;
+        for (size_t i = 0; same && i < cur->kafka.n; i++)
+                same = !strcmp(cur->kafka.v[i].key, next->kafka.v[i].key) &&
+                       !strcmp(cur->kafka.v[i].value, next->kafka.v[i].value);
+        if (!same) {
+                snprintf(why, why_size, "kafka");
+                goto structural;
+        }
+        for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
+                if ((key = rs_props_differ(
+                             sections[i].props,
+                             (const char *)cur + sections[i].offset,
+                             (const char *)next + sections[i].offset))) {
+                        snprintf(why, why_size, "%s.%s", sections[i].name, key);
+                        goto structural;
+                }
+        if (cur->nstages != next->nstages) {
+                snprintf(why, why_size, "stages (%zu, now %zu)", cur->nstages,
+                         next->nstages);
+                goto structural;
+        }
+        for (size_t i = 0; i < cur->nstages; i++) {
+                const rs_stage_ops_t *ops = cur->stages[i].ops;
+                if (ops != next->stages[i].ops) {
+                        snprintf(why, why_size, "stages[%zu].type (%s, now %s)",
+                                 i, ops->type, next->stages[i].ops->type);
+                        goto structural;
+                }
+                if ((key = rs_props_differ(ops->props, cur->stages[i].conf,
+                                           next->stages[i].conf))) {
+                        snprintf(why, why_size, "stages[%zu] (%s).%s", i,
+                                 ops->type, key);
+                        goto structural;
+                }
+        }
+        return 0;
+structural:
+        return -1;
+}
+
 const void *rs_pipeline_stage_conf(const rs_pipeline_t *pl, const char *type)
 {
         for (size_t i = 0; i < pl->nstages; i++)

@@ -74,6 +74,7 @@ typedef struct origin {
 
 struct rs_worker {
         const rs_pipeline_t *pl;
+        rs_pipeline_t *reloaded; /* the last reload's, its values in use */
         const volatile sig_atomic_t *stop;
         int users, items_side; /* which sides run here */
         rs_intern_t *strings;
@@ -1551,6 +1552,31 @@ rs_err_t rs_worker_step(rs_worker_t *w)
         return w->failed;
 }
 
+rs_err_t rs_worker_reload(rs_worker_t *w, rs_pipeline_t *next, char *errstr,
+                          size_t errstr_size)
+{
+        char why[192];
+
+        if (rs_pipeline_reloadable(w->pl, next, why, sizeof(why))) {
+                rs_seterr(errstr, errstr_size, RS_ERR_INVALID,
+                          "%s changes only with a restart", why);
+                return RS_ERR_INVALID;
+        }
+        /* Stages read their conf where they use it (RS_PROP_RELOAD): the
+         * new values are copied over the old in place, and the pipeline
+         * they point into (lists, strings) is kept until the next reload
+         * or close. The structural keys copied along are equal. */
+        for (size_t i = 0; i < next->nstages; i++)
+                memcpy(w->pl->stages[i].conf, next->stages[i].conf,
+                       next->stages[i].ops->conf_size);
+        rs_codec_set_pipeline(w->out, next->name, next->hash);
+        rs_codec_set_pipeline(w->internal, next->name, next->hash);
+        rs_pipeline_destroy(w->reloaded);
+        w->reloaded = next;
+        w->st.reloads++;
+        return RS_OK;
+}
+
 rs_err_t rs_worker_close(rs_worker_t *w)
 {
         rs_err_t err = RS_OK;
@@ -1594,6 +1620,7 @@ rs_err_t rs_worker_close(rs_worker_t *w)
                 err = RS_ERR_TIMEOUT;
         rs_sink_destroy(w->sink);
         rs_chain_destroy(w->chain);
+        rs_pipeline_destroy(w->reloaded);
         rs_reader_destroy(w->ust.rd);
         rs_reader_destroy(w->ist.rd);
         free(w->ust.q);
@@ -1729,7 +1756,8 @@ void rs_worker_log_stats(const rs_worker_t *w)
                " changelog_tombstones=%" PRIu64 " changelog_delivered=%" PRIu64
                " restores=%" PRIu64 " restore_records=%" PRIu64
                " restore_bytes=%" PRIu64 " restore_corrupt=%" PRIu64
-               " commits=%" PRIu64 " restoring=%zu partitions=%d%s%s",
+               " commits=%" PRIu64 " reloads=%" PRIu64
+               " restoring=%zu partitions=%d%s%s",
                w->st.consumed, w->st.processed, w->st.dead_letters,
                w->st.dropped[RS_DROP_DUPLICATE],
                w->st.dropped[RS_DROP_RATE_LIMIT], w->st.decoded,
@@ -1743,7 +1771,8 @@ void rs_worker_log_stats(const rs_worker_t *w)
                w->st.nb_failed, w->st.chg_produced, w->st.chg_bytes,
                w->st.chg_tombstones, w->st.chg_delivered, w->st.restores,
                w->st.restore_records, w->st.restore_bytes,
-               w->st.restore_corrupt, w->st.commits, w->ust.nq + w->ist.nq,
+               w->st.restore_corrupt, w->st.commits, w->st.reloads,
+               w->ust.nq + w->ist.nq,
                (w->src ? rs_source_assigned(w->src) : 0) +
                        (w->isrc ? rs_source_assigned(w->isrc) : 0),
                drops, state);

@@ -78,11 +78,12 @@ static const rs_prop_t props[] = {
          100000, NULL, 0, "Counterparts kept per item (space-saving)."},
         {"max_neighbors", RS_PROP_INT, CO(max_neighbors), "50", 1, 10000, NULL,
          0, "Length of each item's neighbour list."},
-        {"refresh", RS_PROP_DURATION, CO(refresh), "1m", 0, 3.2e11, NULL, 0,
+        {"refresh", RS_PROP_DURATION, CO(refresh), "1m", 0, 3.2e11, NULL,
+         RS_PROP_RELOAD,
          "A changed item's neighbour list is recomputed at most this often "
          "(event time)."},
         {"refresh_change", RS_PROP_DOUBLE, CO(refresh_change), "0", 0, 1e6,
-         NULL, 0,
+         NULL, RS_PROP_RELOAD,
          "... and only once the counts added to the item since then reach "
          "this share of what it held (0: any change). Heavy items, whose "
          "lists cost the most, barely move with one more pair."},

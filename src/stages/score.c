@@ -48,26 +48,29 @@ typedef struct score_conf {
 
 #define SC(f) offsetof(score_conf_t, f)
 static const rs_prop_t props[] = {
-        {"k", RS_PROP_INT, SC(k), "20", 1, RS_RECS_MAX, NULL, 0,
+        {"k", RS_PROP_INT, SC(k), "20", 1, RS_RECS_MAX, NULL, RS_PROP_RELOAD,
          "Items per user list."},
-        {"beta", RS_PROP_DOUBLE, SC(beta), "0", 0, 1e6, NULL, 0,
+        {"beta", RS_PROP_DOUBLE, SC(beta), "0", 0, 1e6, NULL, RS_PROP_RELOAD,
          "Weight of the interest channel: the user's unit interest vector "
          "· the candidate's embedding (user_window.interest_dim > 0). With "
          "beta > 0 trending items are candidates too, so items without "
          "co-occurrence yet can reach users through it."},
-        {"gamma", RS_PROP_DOUBLE, SC(gamma), "0", 0, 1e6, NULL, 0,
+        {"gamma", RS_PROP_DOUBLE, SC(gamma), "0", 0, 1e6, NULL, RS_PROP_RELOAD,
          "Weight of trending (popularity relative to the top item) added to "
          "every candidate's score."},
-        {"min_history", RS_PROP_INT, SC(min_history), "1", 0, 10000, NULL, 0,
+        {"min_history", RS_PROP_INT, SC(min_history), "1", 0, 10000, NULL,
+         RS_PROP_RELOAD,
          "Users with fewer positive window items get trending items."},
         {"max_per_category", RS_PROP_INT, SC(max_per_category), "0", 0, 10000,
-         NULL, 0, "Diversity: items of one category per list (0: no cap)."},
-        {"mmr_lambda", RS_PROP_DOUBLE, SC(mmr_lambda), "1", 0, 1, NULL, 0,
+         NULL, RS_PROP_RELOAD,
+         "Diversity: items of one category per list (0: no cap)."},
+        {"mmr_lambda", RS_PROP_DOUBLE, SC(mmr_lambda), "1", 0, 1, NULL,
+         RS_PROP_RELOAD,
          "Diversity by maximal marginal relevance over the best 4·k: pick "
          "by λ·score/top − (1−λ)·max sim to the items already picked "
          "(1: off)."},
         {"min_refresh_interval", RS_PROP_DURATION, SC(min_refresh_interval),
-         "10s", 0, 3.2e11, NULL, 0,
+         "10s", 0, 3.2e11, NULL, RS_PROP_RELOAD,
          "A user is republished at most this often (event time), and only "
          "when the list changed."},
         {0},

@@ -37,18 +37,22 @@ static const double default_w[RS_EV__COUNT] = {
 
 #define WC(f) offsetof(weight_conf_t, f)
 static const rs_prop_t props[] = {
-        {"weights", RS_PROP_NODE, WC(weights), NULL, 0, RS_EV__COUNT, NULL, 0,
+        {"weights", RS_PROP_NODE, WC(weights), NULL, 0, RS_EV__COUNT, NULL,
+         RS_PROP_RELOAD,
          "Map event_type → weight; unlisted types keep their defaults "
          "(impression 0, play 0.1, click 0.3, watch 1, like 2, share 3, "
          "comment 2, add_to_cart 3, purchase 4, skip -0.5, dislike -2)."},
         {"watch_skip_below", RS_PROP_DOUBLE, WC(watch_skip_below), "0.1", 0, 1,
-         NULL, 0, "A watch below this completion counts as a skip."},
+         NULL, RS_PROP_RELOAD,
+         "A watch below this completion counts as a skip."},
         {"watch_full_at", RS_PROP_DOUBLE, WC(watch_full_at), "0.8", 0.01, 1,
-         NULL, 0, "Completion from which a watch has its full weight."},
+         NULL, RS_PROP_RELOAD,
+         "Completion from which a watch has its full weight."},
         {"watch_min_factor", RS_PROP_DOUBLE, WC(watch_min_factor), "0.2", 0, 1,
-         NULL, 0, "Share of the watch weight at watch_skip_below."},
+         NULL, RS_PROP_RELOAD,
+         "Share of the watch weight at watch_skip_below."},
         {"rate_weights", RS_PROP_STRINGS, WC(rate_weights),
-         "[-1, -0.5, 0.25, 1, 1.5]", 5, 5, NULL, 0,
+         "[-1, -0.5, 0.25, 1, 1.5]", 5, 5, NULL, RS_PROP_RELOAD,
          "Weights of 1..5 stars (interpolated between)."},
         {0},
 };

@@ -11,6 +11,7 @@
 
 #include "recstream/buf.h"
 #include "recstream/config.h"
+#include "recstream/pipeline.h"
 
 static rs_doc_t *parse(const char *text, rs_diag_t *d)
 {
@@ -330,6 +331,83 @@ static void test_secrets(void **state)
         rs_diag_fini(&d);
 }
 
+/* Live reload: what may change without a restart, and what may not. */
+static const char reload_base[] = "name: r\n"
+                                  "source: {topics: [in], batch_size: 500}\n"
+                                  "sink: {topic: out}\n"
+                                  "stages:\n"
+                                  "  - type: clean\n"
+                                  "  - type: weight\n"
+                                  "    weights: {watch: 1, like: 2}\n"
+                                  "  - type: user_window\n"
+                                  "    max_users: 100\n"
+                                  "  - type: pairs\n"
+                                  "  - type: cooccur\n"
+                                  "  - type: score\n"
+                                  "    mmr_lambda: 1\n";
+
+static char *edited(const char *from, const char *to)
+{
+        const char *at = strstr(reload_base, from);
+        static char out[1024];
+
+        assert_non_null(at);
+        snprintf(out, sizeof(out), "%.*s%s%s", (int)(at - reload_base),
+                 reload_base, to, at + strlen(from));
+        return out;
+}
+
+static const char *reload_verdict(const char *next_text, char *why, size_t n)
+{
+        rs_diag_t d1, d2;
+        rs_diag_init(&d1, "a.yaml");
+        rs_diag_init(&d2, "b.yaml");
+        rs_pipeline_t *a =
+                rs_pipeline_parse(reload_base, strlen(reload_base), &d1);
+        rs_pipeline_t *b = rs_pipeline_parse(next_text, strlen(next_text), &d2);
+        assert_non_null(a);
+        assert_non_null(b);
+        int r = rs_pipeline_reloadable(a, b, why, n);
+        rs_pipeline_destroy(a);
+        rs_pipeline_destroy(b);
+        rs_diag_fini(&d1);
+        rs_diag_fini(&d2);
+        return r ? why : NULL;
+}
+
+static void test_reloadable(void **state)
+{
+        char why[192];
+
+        (void)state;
+        assert_null(reload_verdict(reload_base, why, sizeof(why)));
+        assert_null(reload_verdict(edited("watch: 1", "watch: 0"), why,
+                                   sizeof(why)));
+        assert_null(reload_verdict(edited("mmr_lambda: 1", "mmr_lambda: 0.7"),
+                                   why, sizeof(why)));
+        assert_null(reload_verdict(
+                edited("mmr_lambda: 1", "min_refresh_interval: 1m"), why,
+                sizeof(why)));
+        assert_string_equal(
+                reload_verdict(edited("max_users: 100", "max_users: 200"), why,
+                               sizeof(why)),
+                "stages[2] (user_window).max_users");
+        assert_string_equal(
+                reload_verdict(edited("topics: [in]", "topics: [in, in2]"), why,
+                               sizeof(why)),
+                "source.topics");
+        assert_string_equal(
+                reload_verdict(edited("batch_size: 500", "batch_size: 400"),
+                               why, sizeof(why)),
+                "source.batch_size");
+        assert_string_equal(reload_verdict(edited("  - type: clean\n", ""), why,
+                                           sizeof(why)),
+                            "stages (6, now 5)");
+        assert_string_equal(
+                reload_verdict(edited("name: r", "name: s"), why, sizeof(why)),
+                "name");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -342,6 +420,7 @@ int main(void)
                 cmocka_unit_test(test_list_bounds),
                 cmocka_unit_test(test_limits),
                 cmocka_unit_test(test_secrets),
+                cmocka_unit_test(test_reloadable),
         };
         return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
