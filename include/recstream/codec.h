@@ -127,7 +127,7 @@ rs_err_t rs_codec_decode_nb(rs_codec_t *codec, const void *buf, size_t len,
  * four bytes are a CRC-32 of the rest. Encoding: into the codec's buffer,
  * valid until its next encode. Decoding fails, before avro-c reads
  * anything, with reason truncated or checksum when the bytes are damaged
- * and unknown_version for another RS_STATE_VERSION; s->user is left
+ * and unknown_version for another RS_USER_STATE_VERSION; s->user is left
  * RS_ID_NONE (the key names the user), its arrays point into the codec
  * until its next decode and its window ids are interned. */
 rs_err_t rs_codec_encode_user_state(rs_codec_t *codec, const rs_user_state_t *s,

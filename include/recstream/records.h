@@ -123,8 +123,15 @@ size_t rs_nb_partition_key(int32_t partition, char key[16]);
  * carry of each key, in process form (schemas/UserState.avsc).
  */
 
-/* The format this build writes of state records; another is never read. */
-#define RS_STATE_VERSION 1
+/* The formats this build writes of state records; another is never
+ * read (UserState 2 added the event ids). */
+#define RS_USER_STATE_VERSION 2
+#define RS_ITEM_STATE_VERSION 1
+
+/* Event ids (their 64-bit hashes) of a user's newest events kept with its
+ * state: a producer's duplicate of one of them is still recognised after
+ * a restart or a move to another replica. */
+#define RS_USER_EIDS 8
 
 /* One event in a user's window (user_window.h). */
 typedef struct rs_win_entry {
@@ -150,6 +157,9 @@ typedef struct rs_user_state {
         int64_t interest_ts; /* INT64_MIN: no interest yet */
         const float *interest;
         size_t dim;
+        const uint64_t *event_ids; /* newest events' id hashes, oldest
+                                    * first, at most RS_USER_EIDS */
+        size_t nevent_ids;
         /* clean: the user's rate bucket (rate_ts INT64_MIN: none) */
         int64_t rate_ts;
         float rate_debt;

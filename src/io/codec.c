@@ -122,6 +122,7 @@ struct rs_codec {
         rs_watermark_t *dec_wm;
         size_t dec_cp_cap, dec_inb_cap, dec_wm_cap;
         rs_win_entry_t *dec_win; /* the last decoded UserState's arrays */
+        uint64_t dec_eids[RS_USER_EIDS];
         uint64_t *dec_seen;
         float *dec_interest;
         size_t dec_win_cap, dec_seen_cap, dec_interest_cap;
@@ -1893,7 +1894,7 @@ static rs_err_t frame_checksummed(rs_codec_t *codec, avro_value_t *rec,
         return RS_OK;
 }
 
-static rs_err_t read_checksummed(rs_codec_t *codec, fixed_t *fx,
+static rs_err_t read_checksummed(rs_codec_t *codec, fixed_t *fx, int version,
                                  const void *buf, size_t len)
 {
         const unsigned char *p = buf;
@@ -1908,10 +1909,10 @@ static rs_err_t read_checksummed(rs_codec_t *codec, fixed_t *fx,
         if (crc != crc32_ieee(p, len - CRC_BYTES))
                 return fail(codec, RS_ERR_DECODE, "checksum",
                             "the checksum does not match (%zu bytes)", len);
-        if (v != RS_STATE_VERSION)
+        if (v != version)
                 return fail(codec, RS_ERR_DECODE, "unknown_version",
                             "state version %lld, this build reads %d",
-                            (long long)v, RS_STATE_VERSION);
+                            (long long)v, version);
         return read_value(codec, fx, buf, len);
 }
 
@@ -1922,7 +1923,7 @@ rs_err_t rs_codec_encode_user_state(rs_codec_t *codec, const rs_user_state_t *s,
         rs_err_t err;
 
         avro_value_reset(rec);
-        if (set_i32(rec, "version", RS_STATE_VERSION) ||
+        if (set_i32(rec, "version", RS_USER_STATE_VERSION) ||
             set_i32(rec, "partition", s->partition) ||
             set_i64(rec, "offset", s->offset) ||
             set_i64(rec, "last_ts", s->last_ts) ||
@@ -1959,6 +1960,12 @@ rs_err_t rs_codec_encode_user_state(rs_codec_t *codec, const rs_user_state_t *s,
                 if (avro_value_append(&arr, &el, NULL) ||
                     avro_value_set_float(&el, s->interest[i]))
                         goto avro_fail;
+        if (avro_value_get_by_name(rec, "event_ids", &arr, NULL))
+                goto avro_fail;
+        for (size_t i = 0; i < s->nevent_ids; i++)
+                if (avro_value_append(&arr, &el, NULL) ||
+                    avro_value_set_long(&el, (int64_t)s->event_ids[i]))
+                        goto avro_fail;
         return frame_checksummed(codec, rec, out, out_len);
 avro_fail:
         return fail(codec, RS_ERR_ENCODE, "encode", "%s", avro_strerror());
@@ -1980,13 +1987,14 @@ static int room(void **p, size_t *cap, size_t n, size_t size)
 rs_err_t rs_codec_decode_user_state(rs_codec_t *codec, const void *buf,
                                     size_t len, rs_user_state_t *s)
 {
-        avro_value_t *rec = &codec->ustate.value, f, win, seen, interest;
-        size_t nw = 0, ns = 0, ni = 0;
+        avro_value_t *rec = &codec->ustate.value, f, win, seen, interest, ids;
+        size_t nw = 0, ns = 0, ni = 0, nid = 0;
         int32_t i32 = 0;
         int b = 0;
         rs_err_t err;
 
-        if ((err = read_checksummed(codec, &codec->ustate, buf, len)))
+        if ((err = read_checksummed(codec, &codec->ustate,
+                                    RS_USER_STATE_VERSION, buf, len)))
                 return err;
         rs_user_state_init(s, RS_ID_NONE, (int32_t)get_i64(rec, "partition"));
         s->offset = get_i64(rec, "offset");
@@ -2045,6 +2053,19 @@ rs_err_t rs_codec_decode_user_state(rs_codec_t *codec, const void *buf,
         s->nseen = ns;
         s->interest = codec->dec_interest;
         s->dim = ni;
+        /* the newest RS_USER_EIDS, whatever the writer kept */
+        avro_value_get_by_name(rec, "event_ids", &ids, NULL);
+        avro_value_get_size(&ids, &nid);
+        size_t skip = nid > RS_USER_EIDS ? nid - RS_USER_EIDS : 0;
+        for (size_t i = skip; i < nid; i++) {
+                avro_value_t el;
+                int64_t h = 0;
+                avro_value_get_by_index(&ids, i, &el, NULL);
+                avro_value_get_long(&el, &h);
+                codec->dec_eids[i - skip] = (uint64_t)h;
+        }
+        s->event_ids = codec->dec_eids;
+        s->nevent_ids = nid - skip;
         return RS_OK;
 }
 
@@ -2089,7 +2110,7 @@ rs_err_t rs_codec_encode_item_state(rs_codec_t *codec, const rs_item_state_t *s,
         rs_err_t err;
 
         avro_value_reset(rec);
-        if (set_i32(rec, "version", RS_STATE_VERSION) ||
+        if (set_i32(rec, "version", RS_ITEM_STATE_VERSION) ||
             set_i32(rec, "partition", s->partition) ||
             avro_value_get_by_name(rec, "kind", &f, NULL) ||
             avro_value_set_enum(&f, s->kind == RS_ISTATE_PARTITION) ||
@@ -2159,7 +2180,8 @@ rs_err_t rs_codec_decode_item_state(rs_codec_t *codec, const void *buf,
         int kind = 0;
         rs_err_t err;
 
-        if ((err = read_checksummed(codec, &codec->istate, buf, len)))
+        if ((err = read_checksummed(codec, &codec->istate,
+                                    RS_ITEM_STATE_VERSION, buf, len)))
                 return err;
         memset(s, 0, sizeof(*s));
         s->item = RS_ID_NONE;

@@ -422,7 +422,9 @@ void rs_clean_state(const void *st, rs_clean_state_t *s)
         s->rate_evictions = cl->bucket_evictions;
 }
 
-/* A user's rate bucket survives with the user (issue 11). */
+/* A user's rate bucket survives with the user (issue 11), and so do
+ * the ids of its newest events: clean_load puts them back in the dedupe
+ * set. */
 static void clean_save(void *st, uint32_t user, rs_user_state_t *s)
 {
         clean_t *cl = st;
@@ -442,6 +444,11 @@ static rs_err_t clean_load(void *st, const rs_user_state_t *s)
         clean_t *cl = st;
         bucket_t *b;
 
+        /* the user's newest event ids rejoin the dedupe set (user_window
+         * keeps them with the user) */
+        for (size_t i = 0; cl->conf->dedupe_ttl && i < s->nevent_ids; i++)
+                if (rs_hset_add(&cl->gen[0], s->event_ids[i]) < 0)
+                        return RS_ERR_NOMEM;
         if (s->rate_ts == INT64_MIN || cl->conf->max_user_rate <= 0)
                 return RS_OK;
         if (!(b = bucket_get(cl, s->user, s->rate_ts)))

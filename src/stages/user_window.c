@@ -37,11 +37,13 @@ static const rs_prop_t props[] = {
         {"max_users", RS_PROP_INT, UC(max_users), "1000000", 1, 1e9, NULL, 0,
          "Users held; the least recently active beyond it are evicted, "
          "with the score stage's state of them (counted). A user costs "
-         "72 B + 4·interest_dim B + 16 B per window entry (the ring "
-         "doubles from 4 up to max_events) + its seen set (max_seen), "
-         "and its id ≈ 150 B (the string table and the tables by id of "
-         "every stage): with video.yaml's settings ≈ 510 B for a user "
-         "with 2 events, ≈ 1.7 KB with a full window of 50."},
+         "168 B (64 of them the id hashes of its 8 newest events, kept "
+         "for dedupe across restarts) + 4·interest_dim B + 16 B per "
+         "window entry (the ring doubles from 4 up to max_events) + its "
+         "seen set (max_seen), and its id ≈ 150 B (the string table and "
+         "the tables by id of every stage): with video.yaml's settings "
+         "≈ 580 B for a user with 2 events, ≈ 1.8 KB with a full window "
+         "of 50."},
         {"max_seen", RS_PROP_INT, UC(max_seen), "1000", 1, 1e6, NULL, 0,
          "Items remembered per user as seen (never recommended back), as "
          "64-bit string hashes: 8 B an item (the FIFO doubles from 8 up "
@@ -76,6 +78,9 @@ typedef struct user {
         int64_t offset;      /* of the newest event applied, in part */
         int32_t part;        /* the input partition that owns the user */
         seen_t seen;
+        /* id hashes of the newest events (ring, oldest at eid_head) */
+        uint64_t eids[RS_USER_EIDS];
+        uint8_t neids, eid_head;
 } user_t;
 
 #define MAX_HOOKS 4
@@ -101,6 +106,7 @@ struct rs_uwin {
         /* what the last save filled in (max_events, max_seen) */
         rs_win_entry_t *save_win;
         uint64_t *save_seen;
+        uint64_t save_eids[RS_USER_EIDS];
 };
 
 /*
@@ -409,6 +415,16 @@ static void interest_add(rs_uwin_t *win, user_t *u, const rs_event_t *e)
                     d, e->weight);
 }
 
+static void eid_add(user_t *u, uint64_t h)
+{
+        if (u->neids < RS_USER_EIDS)
+                u->eids[(u->eid_head + u->neids++) % RS_USER_EIDS] = h;
+        else {
+                u->eids[u->eid_head] = h;
+                u->eid_head = (uint8_t)((u->eid_head + 1) % RS_USER_EIDS);
+        }
+}
+
 static rs_err_t uwin_process(void *st, rs_event_t *ev, size_t n,
                              const rs_emit_t *out)
 {
@@ -484,6 +500,7 @@ static rs_err_t uwin_process(void *st, rs_event_t *ev, size_t n,
                         u->last_ts = e->ts;
                 u->part = e->partition;
                 u->offset = e->offset;
+                eid_add(u, e->event_hash);
                 if (c->interest_dim)
                         interest_add(win, u, e);
         }
@@ -704,6 +721,10 @@ static void uwin_save(void *st, uint32_t user, rs_user_state_t *s)
         s->nwindow = u->n;
         s->seen = win->save_seen;
         s->nseen = u->seen.count;
+        for (uint32_t j = 0; j < u->neids; j++)
+                win->save_eids[j] = u->eids[(u->eid_head + j) % RS_USER_EIDS];
+        s->event_ids = win->save_eids;
+        s->nevent_ids = u->neids;
         s->interest_ts = u->interest_ts;
         s->interest = win->conf->interest_dim ? interest_of(win, u) : NULL;
         s->dim = (size_t)win->conf->interest_dim;
@@ -751,6 +772,13 @@ static rs_err_t uwin_load(void *st, const rs_user_state_t *s)
         u->last_ts = s->last_ts;
         u->offset = s->offset;
         u->part = s->partition;
+        u->neids = 0;
+        u->eid_head = 0;
+        for (size_t k = s->nevent_ids > RS_USER_EIDS
+                                ? s->nevent_ids - RS_USER_EIDS
+                                : 0;
+             k < s->nevent_ids; k++)
+                eid_add(u, s->event_ids[k]);
         u->interest_ts = s->interest_ts;
         if (c->interest_dim && s->dim == (size_t)c->interest_dim)
                 memcpy(interest_of(win, u), s->interest,

@@ -251,6 +251,69 @@ static void test_replayed(void **state)
         proc_fini(&a);
 }
 
+/* One event (id eid) of u at partition 2, offset off, through b's chain;
+ * returns its drop reason. */
+static int process_one(proc_t *b, const char *eid, int64_t off)
+{
+        rs_event_fields_t f = {.event_id = eid,
+                               .user_id = "u",
+                               .item_id = "q",
+                               .type = RS_EV_WATCH,
+                               .ts = 5000,
+                               .duration_ms = RS_NONE_I64,
+                               .value = NAN};
+        rs_event_t ev;
+        const char *why;
+
+        assert_int_equal(
+                rs_event_from_fields(&f, b->in, RS_ID_MAX_DEFAULT, &ev, &why),
+                RS_OK);
+        ev.partition = 2;
+        ev.offset = off;
+        ev.ingest_ts = RS_NONE_I64;
+        rs_chain_mark_replayed(b->ch, &ev, 1);
+        assert_int_equal(rs_local_process(b->local, &ev, 1, NULL), RS_OK);
+        return ev.drop;
+}
+
+/* A producer's duplicate that straddles a restart: u's events e10..e13
+ * are saved, restored elsewhere, and the same ids arrive again at new
+ * offsets — dropped as duplicates (the dedupe set is restored state);
+ * new ids are not. Without the event ids in the record the restored
+ * process takes them as new. */
+static void test_dedupe_restored(void **state)
+{
+        proc_t a, b;
+        unsigned char r[4096];
+        rs_user_state_t s;
+
+        (void)state;
+        proc_init(&a);
+        feed_history(&a); /* u: e10..e13, v: e14, e15 */
+        size_t n = save(&a, "u", r, sizeof(r));
+        assert_int_equal(rs_codec_decode_user_state(a.codec, r, n, &s), RS_OK);
+        assert_int_equal(s.nevent_ids, 4);
+        proc_init(&b);
+        assert_int_equal(restore(&b, "u", r, n), RS_OK);
+        assert_int_equal(process_one(&b, "e13", 20), RS_DROP_DUPLICATE);
+        assert_int_equal(process_one(&b, "e10", 21), RS_DROP_DUPLICATE);
+        assert_int_equal(process_one(&b, "e14", 22), 0); /* v's, not u's */
+        assert_int_equal(process_one(&b, "e99", 23), 0);
+        assert_int_equal(process_one(&b, "e99", 24), RS_DROP_DUPLICATE);
+        /* at most the newest RS_USER_EIDS are kept: 12 more events leave
+         * only e92..e99 of u's ids in its record */
+        for (int k = 0; k < 12; k++) {
+                char eid[16];
+                snprintf(eid, sizeof(eid), "e%d", 88 + k == 99 ? 87 : 88 + k);
+                process_one(&b, eid, 30 + k);
+        }
+        size_t m = save(&b, "u", r, sizeof(r));
+        assert_int_equal(rs_codec_decode_user_state(b.codec, r, m, &s), RS_OK);
+        assert_int_equal(s.nevent_ids, RS_USER_EIDS);
+        proc_fini(&b);
+        proc_fini(&a);
+}
+
 /* CRC-32 (IEEE), by table: independent of the codec's bit loop. */
 static uint32_t crc32_table(const unsigned char *p, size_t n)
 {
@@ -304,10 +367,10 @@ static void test_damaged(void **state)
         for (size_t k = 0; k < n; k++)
                 assert_int_equal(rs_codec_decode_user_state(b.codec, r, k, &s),
                                  RS_ERR_DECODE);
-        /* version 2 (zigzag 4) with a good checksum: unknown_version */
+        /* version 1 (zigzag 2) with a good checksum: unknown_version */
         memcpy(bad, r, n);
-        assert_int_equal(bad[0], 2); /* version 1 */
-        bad[0] = 4;
+        assert_int_equal(bad[0], 4); /* version 2 */
+        bad[0] = 2;
         put_crc(bad, n);
         assert_int_equal(rs_codec_decode_user_state(b.codec, bad, n, &s),
                          RS_ERR_DECODE);
@@ -315,7 +378,7 @@ static void test_damaged(void **state)
         /* a good checksum over bytes that are no UserState: the strict
          * check refuses it */
         memset(bad, 0xFF, 40);
-        bad[0] = 2;
+        bad[0] = 4;
         put_crc(bad, 40);
         assert_int_equal(rs_codec_decode_user_state(b.codec, bad, 40, &s),
                          RS_ERR_DECODE);
@@ -539,6 +602,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_round_trip),
                 cmocka_unit_test(test_replayed),
+                cmocka_unit_test(test_dedupe_restored),
                 cmocka_unit_test(test_damaged),
                 cmocka_unit_test(test_items_round_trip),
                 cmocka_unit_test(test_deltas_applied_once),
