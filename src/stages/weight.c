@@ -48,7 +48,7 @@ static const rs_prop_t props[] = {
         {"watch_min_factor", RS_PROP_DOUBLE, WC(watch_min_factor), "0.2", 0, 1,
          NULL, 0, "Share of the watch weight at watch_skip_below."},
         {"rate_weights", RS_PROP_STRINGS, WC(rate_weights),
-         "[-1, -0.5, 0.25, 1, 1.5]", 5, 5, NULL, 0,
+         "[-1, -0.5, 0.25, 1, 1.5]", 5, 5, NULL, RS_PROP_NUMBERS,
          "Weights of 1..5 stars (interpolated between)."},
         {0},
 };
