@@ -2,7 +2,7 @@
 #
 #   make            build build/recstream
 #   make demo       run the demo on the embedded broker
-#   make test       unit, config, interop and end-to-end tests
+#   make test       unit, config, interop, end-to-end and docker/ (offline) tests
 #   make test-long  what takes longer (the 1M / 3M users memory test)
 #   make docs       regenerate docs/pipeline.md (recstream doc)
 #   make asan       the whole suite under AddressSanitizer + UBSan + LSan
