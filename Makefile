@@ -2,8 +2,9 @@
 #
 #   make            build build/recstream
 #   make demo       run the demo on the embedded broker
-#   make test       unit, config, interop and end-to-end tests
+#   make test       unit, config, interop, end-to-end and docker/ (offline) tests
 #   make test-long  what takes longer (the 1M / 3M users memory test)
+#   make docs       regenerate docs/pipeline.md (recstream doc)
 #   make asan       the whole suite under AddressSanitizer + UBSan + LSan
 #   make valgrind   the unit tests under valgrind memcheck
 #   make fuzz       libFuzzer targets (tests/fuzz/: Avro decoders in each
@@ -53,7 +54,8 @@ TOOL_BINS := $(BUILD)/tests/codec_tool $(BUILD)/tests/stream_rss
 SCHEMAS  := $(wildcard schemas/*.avsc)
 
 .PHONY: all deps check-deps check-test-deps test test-long unit asan asan-run valgrind \
-        demo bench fuzz fuzz-build fuzz-syntax format format-check install clean
+        demo bench fuzz fuzz-build fuzz-syntax format format-check install clean \
+        docs
 all: $(BIN)
 
 # --- dependencies -----------------------------------------------------------
@@ -229,6 +231,10 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/librecstream.a
 
 bench: $(BIN) $(BUILD)/bench/codec_bench $(BUILD)/bench/ingest_bench $(BUILD)/bench/kafka_bench
 	$(Q)BUILD=$(BUILD) sh bench/run.sh
+
+# docs/pipeline.md is generated (tests/run.sh config fails when it is stale).
+docs: $(BIN)
+	$(Q)env -u KAFKA_BOOTSTRAP $(BIN) doc --compare pipelines/video.yaml >docs/pipeline.md
 
 format:
 	clang-format -i $(shell git ls-files '*.c' '*.h')

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Runs the test suites and ends with one summary line: N passed, N failed.
-#   tests/run.sh [unit|config|cli|golden|eval|memory|interop|e2e|long]...
+#   tests/run.sh [unit|config|cli|golden|eval|memory|interop|e2e|docker|long]...
 # (default: all but long, which `make test-long` runs)
 # Every suite prints TAP (`ok N - name` / `not ok N - name`); this script
 # counts those lines, so one failing case never hides the others.
@@ -9,7 +9,7 @@ BUILD=${BUILD:-build}
 PYTHON=${PYTHON:-/usr/bin/python3}
 export BUILD PYTHON
 cd "$(dirname "$0")/.." || exit 2
-suites=${*:-unit config cli golden eval memory interop e2e}
+suites=${*:-unit config cli golden eval memory interop e2e docker}
 log=$(mktemp)
 trap 'rm -f "$log" "$log.out" "$log.want"' EXIT
 pass=0 fail=0 skip=0
@@ -71,10 +71,11 @@ for suite in $suites; do
                         printf '%s\n' "$out" | sed 's/^/# /'
                 fi
                 n=$((n + 1))
-                if "$BUILD/recstream" doc | cmp -s - docs/pipeline.md; then
-                        echo "ok $n - docs/pipeline.md matches recstream doc" | count
+                if out=$(sh scripts/check-docs.sh 2>&1); then
+                        echo "ok $n - docs/pipeline.md matches recstream doc --compare pipelines/video.yaml" | count
                 else
-                        echo "not ok $n - docs/pipeline.md is stale: run build/recstream doc > docs/pipeline.md" | count
+                        echo "not ok $n - docs/pipeline.md is stale: make docs" | count
+                        printf '%s\n' "$out" | sed 's/^/# /'
                 fi
                 # pipelines/secure.yaml reads its credentials from the
                 # environment, with no defaults: stand-ins here, as in CI.
@@ -92,7 +93,7 @@ for suite in $suites; do
                 done
                 tally
                 ;;
-        cli | golden | eval | memory | interop | e2e | long)
+        cli | golden | eval | memory | interop | e2e | docker | long)
                 for t in tests/"$suite"/*.py; do
                         [ -f "$t" ] || continue
                         echo "# --- $suite: $t"

@@ -129,9 +129,15 @@ typedef struct rs_kv_list {
 } rs_kv_list_t;
 
 #define RS_PROP_REQUIRED 1u
+/* STRINGS whose items the owner reads as numbers: documented and
+ * reported as a list of numbers. */
+#define RS_PROP_NUMBERS 2u
+
+/* The longest duration a property takes: 3650d. */
+#define RS_DURATION_MAX_MS (3650.0 * 86400000.0)
 /* May change on a live reload (SIGHUP): read where it is used, never
  * cached in a stage's state. */
-#define RS_PROP_RELOAD 2u
+#define RS_PROP_RELOAD 4u
 
 typedef struct rs_prop {
         const char *name;
@@ -159,10 +165,19 @@ int rs_props_apply(const rs_prop_t *props, const rs_node_t *map, void *dst,
 const char *rs_props_differ(const rs_prop_t *props, const void *a,
                             const void *b);
 
-/* Appends a Markdown table of props to b, for `recstream doc`. */
-void rs_props_doc(const rs_prop_t *props, const char *title, rs_buf_t *b);
+/* Appends to b, for `recstream doc`, a Markdown section: `title` as its
+ * heading, then `intro` (NULL: none), then a table of props. `shipped`
+ * (may be NULL) is the same section's map in a shipped pipeline file
+ * named `shipped_name` (e.g. "video.yaml"): where it sets a value other
+ * than the default, the default cell says so. Borrows everything. */
+void rs_props_doc(const rs_prop_t *props, const char *title, const char *intro,
+                  const rs_node_t *shipped, const char *shipped_name,
+                  rs_buf_t *b);
 
 /* Parses "30s" style durations into ms; -1 when malformed. */
 int64_t rs_duration_parse(const char *s);
+/* ms as the largest unit that divides it ("250ms", "30s", "10m", "1h",
+ * "3650d"; "0ms") into buf; returns buf. */
+const char *rs_duration_str(int64_t ms, char *buf, size_t size);
 
 #endif

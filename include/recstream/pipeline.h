@@ -135,7 +135,11 @@ const void *rs_pipeline_stage_conf(const rs_pipeline_t *pl, const char *type);
 /* Whether the pipeline has an item side (a cooccur stage). */
 int rs_pipeline_has_items(const rs_pipeline_t *pl);
 
-/* Markdown reference of every section and stage, for `recstream doc`. */
-void rs_pipeline_doc(rs_buf_t *b);
+/* Markdown reference of every section and stage, for `recstream doc`,
+ * appended to b. `shipped` (may be NULL) is the root of the pipeline file
+ * at `shipped_path` to compare with: the values it sets other than the
+ * defaults are noted. Borrows both. */
+void rs_pipeline_doc(const rs_node_t *shipped, const char *shipped_path,
+                     rs_buf_t *b);
 
 #endif

@@ -35,7 +35,7 @@ static const struct {
          "demo                     broker + events + worker + output, "
          "in one process"},
         {"doc", rs_cmd_doc,
-         "doc                      the pipeline file reference (Markdown)"},
+         "doc [--compare PIPELINE] the pipeline file reference (Markdown)"},
 };
 
 static void usage(FILE *f)

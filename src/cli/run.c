@@ -185,13 +185,40 @@ int rs_cmd_run(int argc, char **argv)
 
 int rs_cmd_doc(int argc, char **argv)
 {
+        static const struct option opts[] = {{"compare", 1, NULL, 'C'},
+                                             {"help", 0, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+        static const char usage[] =
+                "usage: recstream doc [--compare PIPELINE]\n"
+                "The pipeline file reference (Markdown) on stdout, from the "
+                "property tables.\n--compare notes, beside each default, "
+                "the value PIPELINE sets instead\n(validated first; exit 2 "
+                "when it is not valid). docs/pipeline.md is\n`make docs`: "
+                "recstream doc --compare pipelines/video.yaml.\n";
+        const char *path = NULL;
+        rs_pipeline_t *pl = NULL;
         rs_buf_t b;
+        int c;
 
-        (void)argc;
-        (void)argv;
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+                switch (c) {
+                case 'C': path = optarg; break;
+                case 'h': fputs(usage, stdout); return RS_EXIT_OK;
+                default: fputs(usage, stderr); return RS_EXIT_USAGE;
+                }
+        }
+        if (optind != argc) {
+                fputs(usage, stderr);
+                return RS_EXIT_USAGE;
+        }
+        if (path && !(pl = rs_cli_load_pipeline(path)))
+                return RS_EXIT_USAGE;
         rs_buf_init(&b);
-        rs_pipeline_doc(&b);
+        rs_pipeline_doc(pl ? rs_doc_root(pl->doc) : NULL, path, &b);
+        int oom = b.oom;
         fputs(b.p ? b.p : "", stdout);
         rs_buf_fini(&b);
-        return b.oom ? RS_EXIT_FAIL : RS_EXIT_OK;
+        rs_pipeline_destroy(pl);
+        return oom ? RS_EXIT_FAIL : RS_EXIT_OK;
 }

@@ -640,6 +640,24 @@ int64_t rs_duration_parse(const char *s)
         return -1;
 }
 
+const char *rs_duration_str(int64_t ms, char *buf, size_t size)
+{
+        static const struct {
+                const char *unit;
+                int64_t ms;
+        } units[] = {
+                {"d", 86400000}, {"h", 3600000}, {"m", 60000}, {"s", 1000}};
+
+        for (size_t i = 0; ms > 0 && i < sizeof(units) / sizeof(units[0]); i++)
+                if (ms % units[i].ms == 0) {
+                        snprintf(buf, size, "%lld%s",
+                                 (long long)(ms / units[i].ms), units[i].unit);
+                        return buf;
+                }
+        snprintf(buf, size, "%lldms", (long long)ms);
+        return buf;
+}
+
 static int edit_distance(const char *a, const char *b)
 {
         size_t la = strlen(a), lb = strlen(b);
@@ -709,9 +727,13 @@ static const char *shown(const rs_node_t *n, const char *path)
 static void range_error(const rs_prop_t *p, const rs_node_t *n,
                         const char *path, rs_diag_t *d)
 {
+        char lo[32], hi[32];
+
         if (p->type == RS_PROP_DURATION)
-                rs_diag_error(d, n, path, "%s is out of range [%.0fms, %.0fms]",
-                              shown(n, path), p->min, p->max);
+                rs_diag_error(d, n, path, "%s is out of range [%s, %s]",
+                              shown(n, path),
+                              rs_duration_str((int64_t)p->min, lo, sizeof(lo)),
+                              rs_duration_str((int64_t)p->max, hi, sizeof(hi)));
         else
                 rs_diag_error(d, n, path, "%s is out of range [%.15g, %.15g]",
                               shown(n, path), p->min, p->max);
@@ -847,7 +869,9 @@ static void apply_one(const rs_prop_t *p, const rs_node_t *n, void *dst,
                 rs_strings_t *l = (rs_strings_t *)field;
                 size_t cnt = n->type == RS_NODE_SEQ ? n->n : 1;
                 if (n->type == RS_NODE_MAP) {
-                        rs_diag_error(d, n, path, "expected a list of strings");
+                        rs_diag_error(d, n, path, "expected a list of %s",
+                                      p->flags & RS_PROP_NUMBERS ? "numbers"
+                                                                 : "strings");
                         return;
                 }
                 if (!count_ok(p, n, cnt, path, d))
@@ -1038,7 +1062,9 @@ static const char *type_name(const rs_prop_t *p)
         case RS_PROP_BOOL: return "boolean";
         case RS_PROP_ENUM: return "enum";
         case RS_PROP_DURATION: return "duration";
-        case RS_PROP_STRINGS: return "list of strings";
+        case RS_PROP_STRINGS:
+                return p->flags & RS_PROP_NUMBERS ? "list of numbers"
+                                                  : "list of strings";
         case RS_PROP_KAFKA: return "map (librdkafka)";
         case RS_PROP_NODE: return "structure";
         }
@@ -1056,36 +1082,144 @@ static const char *list_unit(const rs_prop_t *p)
         return p->type == RS_PROP_STRINGS ? "items" : "entries";
 }
 
-void rs_props_doc(const rs_prop_t *props, const char *title, rs_buf_t *b)
+static void doc_range(const rs_prop_t *p, rs_buf_t *b)
 {
-        rs_buf_printf(b,
-                      "### %s\n\n| key | type | default | range | "
-                      "meaning |\n|---|---|---|---|---|\n",
-                      title);
+        char lo[32], hi[32];
+
+        if (p->type == RS_PROP_ENUM)
+                for (int i = 0; p->enums[i]; i++)
+                        rs_buf_printf(b, "%s`%s`", i ? ", " : "", p->enums[i]);
+        else if (p->min > p->max)
+                return;
+        else if (p->type == RS_PROP_KAFKA)
+                rs_buf_printf(b, "at most %.0f keys", p->max);
+        else if (is_list(p) && p->min == p->max)
+                rs_buf_printf(b, "%.0f %s", p->max, list_unit(p));
+        else if (is_list(p) && p->min > 0)
+                rs_buf_printf(b, "%.0f – %.0f %s", p->min, p->max,
+                              list_unit(p));
+        else if (is_list(p))
+                rs_buf_printf(b, "at most %.0f %s", p->max, list_unit(p));
+        else if (p->type == RS_PROP_DURATION)
+                rs_buf_printf(b, "%s – %s",
+                              rs_duration_str((int64_t)p->min, lo, sizeof(lo)),
+                              rs_duration_str((int64_t)p->max, hi, sizeof(hi)));
+        else
+                rs_buf_printf(b, "%.15g – %.15g", p->min, p->max);
+}
+
+/* Whether scalar text `a` (a file's) means the same value of p as `b` (a
+ * default): durations and numbers by value, the rest as text. */
+static int same_value(const rs_prop_t *p, const char *a, const char *b)
+{
+        char *ea, *eb;
+
+        if (!b)
+                return 0;
+        if (p->type == RS_PROP_DURATION)
+                return rs_duration_parse(a) == rs_duration_parse(b);
+        if (p->type == RS_PROP_INT || p->type == RS_PROP_DOUBLE) {
+                double x = strtod(a, &ea), y = strtod(b, &eb);
+                if (ea != a && !*ea && eb != b && !*eb)
+                        return x == y;
+        }
+        return !strcmp(a, b);
+}
+
+/* s into a Markdown table cell: `|` escaped, line breaks as spaces. */
+static void md_cell(rs_buf_t *b, const char *s)
+{
+        for (; *s; s++)
+                if (*s == '|')
+                        rs_buf_adds(b, "\\|");
+                else
+                        rs_buf_add(b, *s == '\n' || *s == '\r' ? " " : s, 1);
+}
+
+/* A list's items as `[a, b]`, the way defaults are written. */
+static void list_text(const rs_node_t *n, rs_buf_t *b)
+{
+        if (n->type == RS_NODE_SCALAR) {
+                rs_buf_adds(b, n->value);
+                return;
+        }
+        rs_buf_adds(b, "[");
+        for (size_t i = 0; i < n->n; i++) {
+                rs_buf_adds(b, i ? ", " : "");
+                rs_buf_adds(b, n->kids[i]->type == RS_NODE_SCALAR
+                                       ? n->kids[i]->value
+                                       : "…");
+        }
+        rs_buf_adds(b, "]");
+}
+
+/* What a shipped file sets for p where it differs from the default, as
+ * text into b; nothing when it sets nothing or the default. A librdkafka
+ * map and a structure are named, not shown (their values may come from
+ * the environment, and a structure has no one default). */
+static void doc_shipped(const rs_prop_t *p, const rs_node_t *v,
+                        const char *name, rs_buf_t *b)
+{
+        /* after an empty default, no space before the note */
+        const char *sp = p->def && !*p->def ? "" : " ";
+        rs_buf_t t;
+
+        if (!v)
+                return;
+        if (p->type == RS_PROP_KAFKA && v->type == RS_NODE_MAP && v->n) {
+                rs_buf_printf(b, "%s(%s sets ", sp, name);
+                for (size_t i = 0; i < v->n; i++)
+                        if (RS_NODE_KEY(v, i)->type == RS_NODE_SCALAR) {
+                                rs_buf_printf(b, "%s`", i ? ", " : "");
+                                md_cell(b, RS_NODE_KEY(v, i)->value);
+                                rs_buf_adds(b, "`");
+                        }
+                rs_buf_adds(b, ")");
+                return;
+        }
+        if (p->type == RS_PROP_KAFKA || p->type == RS_PROP_NODE)
+                return;
+        if (p->type == RS_PROP_STRINGS) {
+                rs_buf_init(&t);
+                list_text(v, &t);
+                if (t.p && !(p->def && !strcmp(t.p, p->def))) {
+                        rs_buf_printf(b, "%s(%s: ", sp, name);
+                        md_cell(b, t.p);
+                        rs_buf_adds(b, ")");
+                }
+                rs_buf_fini(&t);
+                return;
+        }
+        if (v->type != RS_NODE_SCALAR || same_value(p, v->value, p->def))
+                return;
+        rs_buf_printf(b, "%s(%s: ", sp, name);
+        md_cell(b, rs_config_is_secret(p->name) ? RS_REDACTED : v->value);
+        rs_buf_adds(b, ")");
+}
+
+void rs_props_doc(const rs_prop_t *props, const char *title, const char *intro,
+                  const rs_node_t *shipped, const char *shipped_name,
+                  rs_buf_t *b)
+{
+        rs_buf_printf(b, "### %s\n\n", title);
+        if (intro)
+                rs_buf_printf(b, "%s\n\n", intro);
+        rs_buf_adds(b, "| key | type | default | range | meaning |\n"
+                       "|---|---|---|---|---|\n");
         for (const rs_prop_t *p = props; p->name; p++) {
-                rs_buf_printf(b, "| `%s` | %s | %s | ", p->name, type_name(p),
+                rs_buf_printf(b, "| `%s` | %s | %s", p->name, type_name(p),
                               p->flags & RS_PROP_REQUIRED ? "required"
                               : p->def                    ? p->def
                                                           : "—");
-                if (p->type == RS_PROP_ENUM)
-                        for (int i = 0; p->enums[i]; i++)
-                                rs_buf_printf(b, "%s`%s`", i ? ", " : "",
-                                              p->enums[i]);
-                else if (p->min <= p->max && p->type == RS_PROP_KAFKA)
-                        rs_buf_printf(b, "at most %.0f keys", p->max);
-                else if (p->min <= p->max && is_list(p) && p->min == p->max)
-                        rs_buf_printf(b, "%.0f %s", p->max, list_unit(p));
-                else if (p->min <= p->max && is_list(p) && p->min > 0)
-                        rs_buf_printf(b, "%.0f – %.0f %s", p->min, p->max,
-                                      list_unit(p));
-                else if (p->min <= p->max && is_list(p))
-                        rs_buf_printf(b, "at most %.0f %s", p->max,
-                                      list_unit(p));
-                else if (p->min <= p->max && p->type == RS_PROP_DURATION)
-                        rs_buf_printf(b, "%.0fms – %.0fms", p->min, p->max);
-                else if (p->min <= p->max)
-                        rs_buf_printf(b, "%.15g – %.15g", p->min, p->max);
-                rs_buf_printf(b, " | %s |\n", p->doc);
+                if (shipped && shipped->type == RS_NODE_MAP)
+                        doc_shipped(p, rs_node_get(shipped, p->name),
+                                    shipped_name, b);
+                rs_buf_adds(b, " | ");
+                doc_range(p, b);
+                rs_buf_printf(b, " | %s%s |\n", p->doc,
+                              p->flags & RS_PROP_RELOAD
+                                      ? " Changes on a live reload (SIGHUP)."
+                                      : "");
         }
         rs_buf_adds(b, "\n");
 }

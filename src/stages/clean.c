@@ -41,16 +41,18 @@ typedef struct clean_conf {
 
 #define CC(f) offsetof(clean_conf_t, f)
 static const rs_prop_t props[] = {
-        {"max_age", RS_PROP_DURATION, CC(max_age), "30d", 0, 3.2e11, NULL, 0,
+        {"max_age", RS_PROP_DURATION, CC(max_age), "30d", 0, RS_DURATION_MAX_MS,
+         NULL, 0,
          "Drop events older than this behind their partition's clock (0: "
          "keep all)."},
-        {"max_future", RS_PROP_DURATION, CC(max_future), "10m", 1000, 3.2e11,
-         NULL, 0,
-         "Drop events further ahead of the wall clock (or of their Kafka "
-         "timestamp); also how far one event may move its partition's "
-         "clock."},
-        {"dedupe_ttl", RS_PROP_DURATION, CC(dedupe_ttl), "1h", 0, 3.2e11, NULL,
-         0, "How long an event_id is remembered (0: no dedupe)."},
+        {"max_future", RS_PROP_DURATION, CC(max_future), "10m", 1000,
+         RS_DURATION_MAX_MS, NULL, 0,
+         "Drop events (as `future`) further ahead than this of the wall "
+         "clock or of their own Kafka timestamp; also how far one "
+         "accepted event may move its partition's clock."},
+        {"dedupe_ttl", RS_PROP_DURATION, CC(dedupe_ttl), "1h", 0,
+         RS_DURATION_MAX_MS, NULL, 0,
+         "How long an event_id is remembered (0: no dedupe)."},
         {"dedupe_max", RS_PROP_INT, CC(dedupe_max), "1000000", 1024, 1e9, NULL,
          0, "Event ids remembered at most (memory: 16 bytes each)."},
         {"max_user_rate", RS_PROP_DOUBLE, CC(max_user_rate), "600", 0, 1e9,
@@ -462,8 +464,19 @@ static rs_err_t clean_load(void *st, const rs_user_state_t *s)
 
 const rs_stage_ops_t rs_stage_clean = {
         .type = "clean",
-        .doc = "Drops invalid, too old, future, duplicate and rate-limited "
-               "events, counted by reason. Event time only.",
+        .doc = "Drops what must not reach the model, counted by reason: "
+               "`invalid` (a negative watch time or duration; a rating "
+               "without stars or outside 0..5), `too_old` (before 1970, or "
+               "more than `max_age` behind its partition's event time), "
+               "`future` (more than `max_future` ahead of the wall clock, "
+               "or of its own Kafka timestamp), `duplicate` (an `event_id` "
+               "seen within `dedupe_ttl`) and `rate_limit` (a user over "
+               "`max_user_rate`). The first three are dead letters, the "
+               "others only counted. Ages, TTLs and rates are event time "
+               "(each input partition keeps its own clock, which one "
+               "record moves forward by at most `max_future`); only "
+               "`future` also looks at the wall clock, so nothing that "
+               "has already happened is ever `future`.",
         .props = props,
         .conf_size = sizeof(clean_conf_t),
         .create = clean_create,

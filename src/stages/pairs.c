@@ -33,7 +33,8 @@ static const char *const dampings[] = {"none", "log", "sqrt", "power", NULL};
 
 #define PC(f) offsetof(pairs_conf_t, f)
 static const rs_prop_t props[] = {
-        {"pair_gap", RS_PROP_DURATION, PC(pair_gap), "1h", 0, 3.2e11, NULL, 0,
+        {"pair_gap", RS_PROP_DURATION, PC(pair_gap), "1h", 0,
+         RS_DURATION_MAX_MS, NULL, 0,
          "Only window items at most this much older than the event pair "
          "with it."},
         {"max_pairs", RS_PROP_INT, PC(max_pairs), "50", 1, 10000, NULL, 0,

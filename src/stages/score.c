@@ -70,7 +70,7 @@ static const rs_prop_t props[] = {
          "by λ·score/top − (1−λ)·max sim to the items already picked "
          "(1: off)."},
         {"min_refresh_interval", RS_PROP_DURATION, SC(min_refresh_interval),
-         "10s", 0, 3.2e11, NULL, RS_PROP_RELOAD,
+         "10s", 0, RS_DURATION_MAX_MS, NULL, RS_PROP_RELOAD,
          "A user is republished at most this often (event time), and only "
          "when the list changed."},
         {0},

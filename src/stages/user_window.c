@@ -30,10 +30,12 @@ typedef struct uwin_conf {
 static const rs_prop_t props[] = {
         {"max_events", RS_PROP_INT, UC(max_events), "50", 1, 10000, NULL, 0,
          "Events kept per user (the newest)."},
-        {"horizon", RS_PROP_DURATION, UC(horizon), "7d", 1000, 3.2e11, NULL, 0,
+        {"horizon", RS_PROP_DURATION, UC(horizon), "7d", 1000,
+         RS_DURATION_MAX_MS, NULL, 0,
          "Events older than this (event time) leave the window."},
-        {"half_life", RS_PROP_DURATION, UC(half_life), "1d", 1000, 3.2e11, NULL,
-         0, "Half-life of an event's weight in the user's affinity."},
+        {"half_life", RS_PROP_DURATION, UC(half_life), "1d", 1000,
+         RS_DURATION_MAX_MS, NULL, 0,
+         "Half-life of an event's weight in the user's affinity."},
         {"max_users", RS_PROP_INT, UC(max_users), "1000000", 1, 1e9, NULL, 0,
          "Users held; the least recently active beyond it are evicted, "
          "with the score stage's state of them (counted). A user costs "

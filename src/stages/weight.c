@@ -52,7 +52,8 @@ static const rs_prop_t props[] = {
          NULL, RS_PROP_RELOAD,
          "Share of the watch weight at watch_skip_below."},
         {"rate_weights", RS_PROP_STRINGS, WC(rate_weights),
-         "[-1, -0.5, 0.25, 1, 1.5]", 5, 5, NULL, RS_PROP_RELOAD,
+         "[-1, -0.5, 0.25, 1, 1.5]", 5, 5, NULL,
+         RS_PROP_NUMBERS | RS_PROP_RELOAD,
          "Weights of 1..5 stars (interpolated between)."},
         {0},
 };

@@ -89,6 +89,26 @@ static void test_durations(void **state)
         assert_int_equal(rs_duration_parse("s"), -1);
 }
 
+static void test_duration_str(void **state)
+{
+        char buf[32];
+
+        (void)state;
+        assert_string_equal(rs_duration_str(0, buf, sizeof(buf)), "0ms");
+        assert_string_equal(rs_duration_str(1, buf, sizeof(buf)), "1ms");
+        assert_string_equal(rs_duration_str(1500, buf, sizeof(buf)), "1500ms");
+        assert_string_equal(rs_duration_str(1000, buf, sizeof(buf)), "1s");
+        assert_string_equal(rs_duration_str(600000, buf, sizeof(buf)), "10m");
+        assert_string_equal(rs_duration_str(3600000, buf, sizeof(buf)), "1h");
+        assert_string_equal(rs_duration_str(90000, buf, sizeof(buf)), "90s");
+        assert_string_equal(
+                rs_duration_str((int64_t)RS_DURATION_MAX_MS, buf, sizeof(buf)),
+                "3650d");
+        /* what it writes reads back as the same duration */
+        assert_int_equal(rs_duration_parse("3650d"),
+                         (int64_t)RS_DURATION_MAX_MS);
+}
+
 typedef struct conf {
         const char *s;
         int64_t i;
@@ -117,6 +137,79 @@ static const rs_prop_t props[] = {
         {"pin_key", RS_PROP_INT, offsetof(conf_t, i), NULL, 0, 9, NULL, 0, ""},
         {0},
 };
+
+/* A table as a stage would document it. */
+static const rs_prop_t doc_props[] = {
+        {"ms", RS_PROP_DURATION, offsetof(conf_t, ms), "1m", 1000,
+         RS_DURATION_MAX_MS, NULL, 0, "a duration"},
+        {"i", RS_PROP_INT, offsetof(conf_t, i), "7", 1, 10, NULL, 0, "an int"},
+        {"x", RS_PROP_DOUBLE, offsetof(conf_t, x), "0.5", 0, 1, NULL, 0, "x"},
+        {"nums", RS_PROP_STRINGS, offsetof(conf_t, list), "[1, 2]", 2, 2, NULL,
+         RS_PROP_NUMBERS, "numbers"},
+        {"kafka", RS_PROP_KAFKA, offsetof(conf_t, kafka), NULL, 0, 4, NULL, 0,
+         "librdkafka"},
+        {0},
+};
+
+/* The reference `recstream doc` makes: the description under its own
+ * heading, list types and ranges readable, a shipped file's other values
+ * noted (and only those). */
+static void test_props_doc(void **state)
+{
+        rs_diag_t d;
+        rs_doc_t *doc = parse("ms: 60s\n" /* the default, written another way */
+                              "i: 3\n"    /* another value */
+                              "x: 0.50\n" /* the default */
+                              "nums: [1, 3]\n"
+                              "kafka: {linger.ms: 5, acks: all}\n",
+                              &d);
+        rs_buf_t b;
+
+        (void)state;
+        rs_buf_init(&b);
+        rs_props_doc(doc_props, "stage `t`", "What t does.", rs_doc_root(doc),
+                     "video.yaml", &b);
+        assert_false(b.oom);
+        assert_non_null(
+                strstr(b.p, "### stage `t`\n\nWhat t does.\n\n| key |"));
+        assert_non_null(strstr(
+                b.p, "| `ms` | duration | 1m | 1s – 3650d | a duration |\n"));
+        assert_non_null(strstr(
+                b.p,
+                "| `i` | integer | 7 (video.yaml: 3) | 1 – 10 | an int |\n"));
+        assert_non_null(strstr(b.p, "| `x` | number | 0.5 | 0 – 1 | x |\n"));
+        assert_non_null(strstr(b.p, "| `nums` | list of numbers | [1, 2] "
+                                    "(video.yaml: [1, 3]) | 2 items |"));
+        assert_non_null(strstr(b.p, "| — (video.yaml sets `linger.ms`, "
+                                    "`acks`) | at most 4 keys |"));
+        assert_null(strstr(b.p, "e+"));
+        rs_buf_fini(&b);
+
+        /* with no file to compare, no notes */
+        rs_buf_init(&b);
+        rs_props_doc(doc_props, "t", NULL, NULL, NULL, &b);
+        assert_null(strstr(b.p, "video.yaml"));
+        assert_non_null(strstr(b.p, "### t\n\n| key |"));
+        rs_buf_fini(&b);
+        rs_doc_destroy(doc);
+        rs_diag_fini(&d);
+}
+
+static void test_duration_range_error(void **state)
+{
+        rs_diag_t d;
+        rs_doc_t *doc = parse("ms: 3651d\n", &d);
+        conf_t c = {0};
+
+        (void)state;
+        assert_int_equal(
+                rs_props_apply(doc_props, rs_doc_root(doc), &c, "sec", doc, &d),
+                1);
+        assert_non_null(strstr(d.text.p, "t.yaml:1:5: error: sec.ms: 3651d is "
+                                         "out of range [1s, 3650d]\n"));
+        rs_doc_destroy(doc);
+        rs_diag_fini(&d);
+}
 
 static void test_defaults(void **state)
 {
@@ -414,6 +507,9 @@ int main(void)
                 cmocka_unit_test(test_positions),
                 cmocka_unit_test(test_interpolation),
                 cmocka_unit_test(test_durations),
+                cmocka_unit_test(test_duration_str),
+                cmocka_unit_test(test_props_doc),
+                cmocka_unit_test(test_duration_range_error),
                 cmocka_unit_test(test_defaults),
                 cmocka_unit_test(test_values_and_errors),
                 cmocka_unit_test(test_rejects_aliases_and_documents),
