@@ -24,6 +24,7 @@
 typedef struct uwin_conf {
         int64_t max_events, horizon, half_life, max_users, max_seen;
         int64_t interest_dim;
+        double position_exponent;
 } uwin_conf_t;
 
 #define UC(f) offsetof(uwin_conf_t, f)
@@ -55,6 +56,12 @@ static const rs_prop_t props[] = {
          "Dimension of the dense interest vector (0: none): Σ w·embedding "
          "of the user's items, decayed by half_life; embeddings are hashed "
          "categories."},
+        {"position_exponent", RS_PROP_DOUBLE, UC(position_exponent), "0", 0, 8,
+         NULL, RS_PROP_RELOAD,
+         "Recency by position as well as by age: the k-th newest event of "
+         "the window (k = 1 for the last one) weighs 1/k^position_exponent "
+         "in the user's affinity (0: age only; 1: the 1/rank of a "
+         "co-visitation model)."},
         {0},
 };
 
@@ -547,6 +554,7 @@ size_t rs_uwin_affinity(const rs_uwin_t *win, uint32_t user, int64_t now,
 {
         const user_t *u = user_find(win, user);
         const double hl = (double)win->conf->half_life;
+        const double pe = win->conf->position_exponent;
         size_t k = 0;
 
         if (!u)
@@ -556,15 +564,17 @@ size_t rs_uwin_affinity(const rs_uwin_t *win, uint32_t user, int64_t now,
                         &ring_of(win, u)[(u->head + j) % u->cap];
                 if (e->ts < now - win->conf->horizon)
                         continue;
-                float a = (float)(e->w * exp2(-(double)(now - e->ts) / hl));
+                double a = e->w * exp2(-(double)(now - e->ts) / hl);
+                if (pe > 0) /* the newest is rank 1 */
+                        a *= pow((double)(u->n - j), -pe);
                 size_t x;
                 for (x = 0; x < k && items[x] != e->item; x++)
                         ;
                 if (x < k)
-                        aff[x] += a;
+                        aff[x] += (float)a;
                 else if (k < max) {
                         items[k] = e->item;
-                        aff[k++] = a;
+                        aff[k++] = (float)a;
                 }
         }
         return k;

@@ -187,6 +187,28 @@ static void test_affinity_decay(void **state)
         teardown(&fx);
 }
 
+static void test_affinity_position(void **state)
+{
+        fixture_t fx;
+        uint32_t items[4];
+        float aff[4];
+
+        (void)state;
+        setup(&fx, WINDOW_ONLY "  - type: user_window\n    half_life: 1s\n"
+                               "    position_exponent: 1\n");
+        rs_uwin_t *win = rs_chain_find(fx.ch, "user_window");
+        feed(&fx, "1", "u", "a", RS_EV_LIKE, 0, NULL);     /* w 1, rank 3 */
+        feed(&fx, "2", "u", "b", RS_EV_SHARE, 1000, NULL); /* w 2, rank 2 */
+        feed(&fx, "3", "u", "a", RS_EV_LIKE, 2000, NULL);  /* w 1, rank 1 */
+        /* at 2 s: a = 1·2^-2/3 + 1·2^0/1 = 1.08333; b = 2·2^-1/2 = 0.5 */
+        assert_int_equal(
+                rs_uwin_affinity(win, id(&fx, "u"), 2000, items, aff, 4), 2);
+        assert_int_equal(items[0], id(&fx, "a"));
+        assert_float_equal(aff[0], 1.0 / 12 + 1, 1e-6);
+        assert_float_equal(aff[1], 0.5, 1e-6);
+        teardown(&fx);
+}
+
 static void test_seen_bound_and_lru(void **state)
 {
         fixture_t fx;
@@ -1181,6 +1203,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_window_max_events_and_horizon),
                 cmocka_unit_test(test_affinity_decay),
+                cmocka_unit_test(test_affinity_position),
                 cmocka_unit_test(test_seen_bound_and_lru),
                 cmocka_unit_test(test_cooccur_decay_and_expiry),
                 cmocka_unit_test(test_cooccur_bounded_counterparts),
