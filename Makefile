@@ -19,12 +19,13 @@ PYTHON   ?= /usr/bin/python3
 BUILD    ?= build
 PREFIX   ?= /usr/local
 
-PKGS      := rdkafka avro-c yaml-0.1 openblas
+PKGS      := rdkafka avro-c yaml-0.1 openblas libmicrohttpd
 TEST_PKGS := cmocka
 APT_PKGS  := build-essential pkg-config librdkafka-dev libavro-dev \
              libopenblas-dev libyaml-dev libcmocka-dev python3 \
              python3-confluent-kafka python3-avro kcat clang-format valgrind \
-             clang-14 libclang-rt-14-dev
+             clang-14 libclang-rt-14-dev libmicrohttpd-dev curl \
+             python3-prometheus-client
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
             -Wmissing-prototypes -Wformat=2 -Wvla
@@ -80,7 +81,8 @@ deps:
 check-deps:
 	$(call need_deps,$(PKGS),true)
 
-TEST_TOOLS_OK = $(PYTHON) -c 'import confluent_kafka; import avro' 2>/dev/null && command -v kcat >/dev/null
+TEST_TOOLS_OK = $(PYTHON) -c 'import confluent_kafka; import avro; import prometheus_client' 2>/dev/null && \
+                command -v kcat >/dev/null && command -v curl >/dev/null
 check-test-deps:
 	$(call need_deps,$(PKGS) $(TEST_PKGS),$(TEST_TOOLS_OK))
 

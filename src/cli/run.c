@@ -1,14 +1,20 @@
 /* run.c — `recstream run`, `validate` and `doc`. */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "recstream/http.h"
 #include "recstream/kafka.h"
 #include "recstream/log.h"
 #include "recstream/pipeline.h"
 #include "recstream/worker.h"
+
+/* /healthz fails once the main loop made no progress for this long: its
+ * longest legitimate waits (a revoke's drain, a commit) are shorter. */
+#define RS_CLI_STALL_MS 60000
 
 #define USAGE_ENV                                                              \
         "\nFILE is read up to RECSTREAM_MAX_CONFIG_BYTES (default 1048576, "   \
@@ -90,11 +96,15 @@ int rs_cmd_run(int argc, char **argv)
                 "all runs both.\nSIGINT/SIGTERM: deliver, commit and exit "
                 "0. SIGHUP is logged (no live\nreload yet) and ignored. "
                 "SIGUSR1 logs the "
-                "stats line now.",
+                "stats line now.\nHTTP (http.port, default 9464; 0 off): "
+                "GET /metrics (Prometheus), /healthz,\n/readyz; "
+                "RECSTREAM_LOG_LEVEL overrides log.level.",
                 &role);
-        char errstr[512];
+        char errstr[512], q[600];
         rs_pipeline_t *pl;
         rs_worker_t *w;
+        rs_monitor_t *mon = NULL;
+        rs_http_t *http = NULL;
         rs_err_t err = RS_OK;
 
         if (!path)
@@ -103,16 +113,41 @@ int rs_cmd_run(int argc, char **argv)
                 return RS_EXIT_OK;
         if (!(pl = rs_cli_load_pipeline(path)))
                 return RS_EXIT_USAGE;
+        /* the log channel: the file's, unless the environment says */
+        if (!getenv("RECSTREAM_LOG_LEVEL"))
+                rs_log_set_level(pl->log.level);
+        rs_kafka_set_debug(pl->log.kafka_debug);
         rs_cli_on_signals();
         /* the worker bounds its drain by shutdown_timeout; this bounds
          * what might still wait beyond it */
         rs_cli_watchdog(pl->shutdown_timeout + 5000);
-        if (!(w = rs_worker_new(pl, role, &rs_cli_stop, errstr,
+        if (pl->http.port) {
+                if (!(mon = rs_monitor_new()) ||
+                    !(http = rs_http_new(pl->http.bind, (int)pl->http.port, mon,
+                                         RS_CLI_STALL_MS, errstr,
+                                         sizeof(errstr)))) {
+                        rs_log(RS_LOG_ERR,
+                               "component=http event=start_failed "
+                               "reason=\"%s\"",
+                               rs_log_quote(mon ? errstr : "out of memory", q,
+                                            sizeof(q)));
+                        rs_monitor_destroy(mon);
+                        rs_pipeline_destroy(pl);
+                        return RS_EXIT_FAIL;
+                }
+                rs_log(RS_LOG_INFO,
+                       "component=http event=listening bind=%s port=%d "
+                       "paths=/metrics,/healthz,/readyz",
+                       pl->http.bind, rs_http_port(http));
+        }
+        if (!(w = rs_worker_new(pl, role, &rs_cli_stop, mon, errstr,
                                 sizeof(errstr)))) {
                 rs_log(RS_LOG_ERR,
                        "component=worker event=start_failed "
                        "reason=\"%s\"",
-                       errstr);
+                       rs_log_quote(errstr, q, sizeof(q)));
+                rs_http_destroy(http);
+                rs_monitor_destroy(mon);
                 rs_pipeline_destroy(pl);
                 return RS_EXIT_FAIL;
         }
@@ -126,13 +161,24 @@ int rs_cmd_run(int argc, char **argv)
         if (!err)
                 rs_log(RS_LOG_INFO, "component=worker event=stopping "
                                     "reason=signal");
+        char why[256];
+        snprintf(why, sizeof(why), "%s", rs_worker_error(w));
         rs_err_t cerr = rs_worker_close(w);
+        /* the port closes last: /readyz said "stopping" meanwhile */
+        rs_http_destroy(http);
+        rs_monitor_destroy(mon);
         rs_pipeline_destroy(pl);
         int code = err || cerr ? RS_EXIT_FAIL : RS_EXIT_OK;
         if (code)
                 rs_log(RS_LOG_ERR,
-                       "component=worker event=failed reason=\"%s\"",
-                       rs_err_str(err ? err : cerr));
+                       "component=worker event=failed err=\"%s\" "
+                       "reason=\"%s\"",
+                       rs_err_str(err ? err : cerr),
+                       rs_log_quote(why[0] ? why
+                                    : err  ? "see the error lines before"
+                                           : "the drain on shutdown did not "
+                                             "finish (see the lines before)",
+                                    q, sizeof(q)));
         else
                 rs_log(RS_LOG_INFO, "component=worker event=stopped");
         if (rs_kafka_background()) {
