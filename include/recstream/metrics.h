@@ -39,7 +39,8 @@ void rs_prom_escape(rs_buf_t *b, const char *s);
 typedef struct rs_hist {
         const double *le; /* ascending upper bounds, borrowed */
         size_t n;         /* of le; +Inf is implicit */
-        uint64_t counts[RS_HIST_MAX_BUCKETS + 1]; /* per bucket, not cumulative */
+        uint64_t counts[RS_HIST_MAX_BUCKETS +
+                        1]; /* per bucket, not cumulative */
         uint64_t count;
         double sum;
 } rs_hist_t;

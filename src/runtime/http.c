@@ -70,8 +70,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
                 char *body = rs_monitor_metrics(h->mon, &len);
                 if (!body)
                         return text(c, 500, "out of memory\n");
-                return answer(c, 200, "text/plain; version=0.0.4; "
-                                      "charset=utf-8",
+                return answer(c, 200,
+                              "text/plain; version=0.0.4; "
+                              "charset=utf-8",
                               body, len, MHD_RESPMEM_MUST_FREE);
         }
         if (!strcmp(url, "/healthz") && get) {
@@ -94,15 +95,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
                 /* the place of live reload (issue 12, item 3) */
                 if (strcmp(method, MHD_HTTP_METHOD_POST))
                         return text(c, 405, "POST /reload\n");
-                return text(c, 501, "live reload is not implemented yet: "
-                                    "restart the worker to apply a "
-                                    "change\n");
+                return text(c, 501,
+                            "live reload is not implemented yet: "
+                            "restart the worker to apply a "
+                            "change\n");
         }
         if (!strcmp(url, "/metrics") || !strcmp(url, "/healthz") ||
             !strcmp(url, "/readyz"))
                 return text(c, 405, "GET only\n");
-        return text(c, 404, "not found: /metrics, /healthz, /readyz, POST "
-                            "/reload\n");
+        return text(c, 404,
+                    "not found: /metrics, /healthz, /readyz, POST "
+                    "/reload\n");
 }
 
 rs_http_t *rs_http_new(const char *bind, int port, rs_monitor_t *mon,

@@ -128,11 +128,11 @@ void rs_prom_hist(rs_buf_t *b, const char *name, const char *const *labels,
 
 struct rs_monitor {
         pthread_mutex_t mu;
-        rs_buf_t text;       /* under mu */
-        int ready;           /* under mu */
-        char reason[256];    /* under mu */
-        atomic_llong beat;   /* monotonic ms */
-        int64_t next_due;    /* main loop only */
+        rs_buf_t text;     /* under mu */
+        int ready;         /* under mu */
+        char reason[256];  /* under mu */
+        atomic_llong beat; /* monotonic ms */
+        int64_t next_due;  /* main loop only */
 };
 
 rs_monitor_t *rs_monitor_new(void)

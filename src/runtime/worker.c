@@ -105,6 +105,8 @@ struct rs_worker {
         uint32_t *ev_msg;   /* events[i] came from msgs[ev_msg[i]] */
         uint64_t ticket;    /* of the batch being processed */
         int64_t event_time; /* newest event ts seen */
+        int64_t good_time;  /* ... of the events not dead-lettered (a
+                               future-dated one would move it ahead) */
         int64_t deadline;   /* monotonic ms the shutdown must end by */
         rs_err_t failed;    /* first fatal error */
         rs_worker_stats_t st;
@@ -1285,7 +1287,7 @@ rs_worker_t *rs_worker_new(const rs_pipeline_t *pl, int role,
         w->users = role != RS_ROLE_ITEMS;
         w->items_side = role != RS_ROLE_USERS && has_items;
         w->ticket = w->iticket = NO_TICKET;
-        w->event_time = INT64_MIN;
+        w->event_time = w->good_time = INT64_MIN;
         w->t_deltas = w->t_nb = w->ust.t = w->ist.t = -1;
         w->ust.topic = pl->state.users_topic;
         w->ist.topic = pl->state.items_topic;
@@ -1505,6 +1507,10 @@ static long users_step(rs_worker_t *w, int timeout_ms)
             (err = rs_chain_process(w->chain, w->events, nev, &out)))
                 fail_why(w, err, "a stage failed: %s", rs_err_str(err));
         w->ticket = NO_TICKET;
+        for (size_t i = 0; i < nev; i++)
+                if (!rs_drop_dead_letter(w->events[i].drop) &&
+                    w->events[i].ts > w->good_time)
+                        w->good_time = w->events[i].ts;
         for (size_t i = 0;
              nev && i < rs_chain_stages(w->chain) && i < RS_MAX_STAGES; i++)
                 if (rs_chain_stage_type(w->chain, i))
@@ -1794,9 +1800,9 @@ static size_t state_stats(const rs_worker_t *w, char *out, size_t size)
                              "neighbor_age_ms=%lld",
                              rs_nbtable_items(w->table),
                              rs_nbtable_bytes(w->table),
-                             up == INT64_MIN || w->event_time == INT64_MIN
+                             up == INT64_MIN || w->good_time == INT64_MIN
                                      ? -1LL
-                                     : (long long)(w->event_time - up));
+                                     : (long long)(w->good_time - up));
                 off += k > 0 && (size_t)k < size - off ? (size_t)k : 0;
         }
         return off;
@@ -2101,17 +2107,17 @@ static void render(rs_worker_t *w, rs_buf_t *b)
                 "Neighbour records refused.", st->nb_failed);
         if (w->table) {
                 int64_t up = rs_nbtable_updated(w->table);
-                if (up != INT64_MIN && w->event_time != INT64_MIN)
+                if (up != INT64_MIN && w->good_time != INT64_MIN)
                         gauge(b, "recstream_neighbor_table_age_seconds",
                               "Event time of the newest input event minus "
                               "that of the neighbour table's newest record.",
-                              (double)(w->event_time - up) / 1000.0);
+                              (double)(w->good_time - up) / 1000.0);
         }
-        if (w->event_time != INT64_MIN)
+        if (w->good_time != INT64_MIN)
                 gauge(b, "recstream_last_event_timestamp_seconds",
-                      "Event time of the newest input event (Unix "
-                      "seconds).",
-                      (double)w->event_time / 1000.0);
+                      "Event time of the newest input event not "
+                      "dead-lettered (Unix seconds).",
+                      (double)w->good_time / 1000.0);
 
         /* state that survives */
         counter(b, "recstream_changelog_records_produced_total",
