@@ -432,9 +432,9 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 src->assigned = coop ? src->assigned + parts->cnt : parts->cnt;
                 rs_log(RS_LOG_INFO,
                        "component=source event=assigned group=%s "
-                       "protocol=%s partitions=%d total=%d list=%s",
-                       src->group, coop ? "cooperative" : "eager", parts->cnt,
-                       src->assigned, list);
+                       "partitions=%d total=%d protocol=%s list=%s",
+                       src->group, parts->cnt, src->assigned,
+                       coop ? "cooperative" : "eager", list);
                 /* paused before anything is fetched, until restored */
                 if (src->assigned_cb && !error && !aerr) {
                         rd_kafka_pause_partitions(rk, parts);

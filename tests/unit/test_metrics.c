@@ -21,10 +21,10 @@ static void test_sample_escapes_labels(void **state)
         rs_buf_init(&b);
         rs_prom_family(&b, "recstream_x_total", "counter",
                        "Help with a \\ and a\nnewline.");
-        rs_prom_sample(&b, "recstream_x_total",
-                       (const char *const[]){"topic", "a\"b\\c\nd", "p", "0",
-                                             NULL},
-                       3);
+        rs_prom_sample(
+                &b, "recstream_x_total",
+                (const char *const[]){"topic", "a\"b\\c\nd", "p", "0", NULL},
+                3);
         rs_prom_sample(&b, "recstream_y", NULL, 0.25);
         rs_prom_sample(&b, "recstream_y", NULL, 1767230760.556);
         assert_string_equal(b.p,
