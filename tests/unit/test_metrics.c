@@ -10,6 +10,11 @@
 
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "recstream/http.h"
 #include "recstream/log.h"
 #include "recstream/metrics.h"
 
@@ -132,6 +137,77 @@ static void test_log_one_line(void **state)
         assert_int_equal(strncmp(line, "ts=", 3), 0);
 }
 
+/* One HTTP/1.0 request to 127.0.0.1:port; the whole answer into buf. */
+static int http_get(int port, const char *req, char *buf, size_t size)
+{
+        struct sockaddr_in sa = {.sin_family = AF_INET,
+                                 .sin_port = htons((uint16_t)port)};
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        size_t off = 0;
+        ssize_t n;
+
+        inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+        if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
+                return -1;
+        if (write(fd, req, strlen(req)) != (ssize_t)strlen(req))
+                return -1;
+        while (off + 1 < size && (n = read(fd, buf + off, size - 1 - off)) > 0)
+                off += (size_t)n;
+        buf[off] = '\0';
+        close(fd);
+        return (int)off;
+}
+
+static void test_http_endpoints(void **state)
+{
+        rs_monitor_t *m = rs_monitor_new();
+        char err[256], got[4096];
+        rs_buf_t b;
+
+        (void)state;
+        /* port 0: one the kernel picks; a stall limit never passed */
+        rs_http_t *h = rs_http_new("127.0.0.1", 0, m, 600000, err, sizeof(err));
+        assert_non_null(h);
+        int port = rs_http_port(h);
+        assert_true(port > 0);
+        assert_true(http_get(port, "GET /healthz HTTP/1.0\r\n\r\n", got,
+                             sizeof(got)) > 0);
+        assert_non_null(strstr(got, " 200 "));
+        assert_true(http_get(port, "GET /readyz HTTP/1.0\r\n\r\n", got,
+                             sizeof(got)) > 0);
+        assert_non_null(strstr(got, " 503 "));
+        assert_non_null(strstr(got, "\r\n\r\nnot ready: starting\n"));
+        rs_buf_init(&b);
+        rs_buf_adds(&b, "# TYPE recstream_up gauge\nrecstream_up 1\n");
+        rs_monitor_publish(m, &b, 1, "");
+        rs_buf_fini(&b);
+        assert_true(http_get(port, "GET /readyz HTTP/1.0\r\n\r\n", got,
+                             sizeof(got)) > 0);
+        assert_non_null(strstr(got, " 200 "));
+        assert_true(http_get(port, "GET /metrics HTTP/1.0\r\n\r\n", got,
+                             sizeof(got)) > 0);
+        assert_non_null(strstr(got, "text/plain; version=0.0.4"));
+        assert_non_null(strstr(got, "\r\n\r\n# TYPE recstream_up gauge\n"
+                                    "recstream_up 1\n"));
+        assert_true(http_get(port, "POST /reload HTTP/1.0\r\n\r\n", got,
+                             sizeof(got)) > 0);
+        assert_non_null(strstr(got, " 501 "));
+        /* the same port again: refused, saying which and why */
+        assert_null(rs_http_new("127.0.0.1", port, m, 1000, err, sizeof(err)));
+        assert_non_null(strstr(err, "cannot listen on 127.0.0.1:"));
+        rs_http_destroy(h);
+
+        /* a main loop that stopped beating: /healthz 503 */
+        h = rs_http_new("127.0.0.1", 0, m, -1, err, sizeof(err));
+        assert_non_null(h);
+        assert_true(http_get(rs_http_port(h), "GET /healthz HTTP/1.0\r\n\r\n",
+                             got, sizeof(got)) > 0);
+        assert_non_null(strstr(got, " 503 "));
+        assert_non_null(strstr(got, "stalled: the main loop made no progress"));
+        rs_http_destroy(h);
+        rs_monitor_destroy(m);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -139,6 +215,7 @@ int main(void)
                 cmocka_unit_test(test_histogram_cumulative),
                 cmocka_unit_test(test_monitor_snapshot),
                 cmocka_unit_test(test_log_one_line),
+                cmocka_unit_test(test_http_endpoints),
         };
         return cmocka_run_group_tests_name("metrics", tests, NULL, NULL);
 }
