@@ -46,6 +46,11 @@ typedef struct rs_worker_stats {
         uint64_t chg_produced, chg_bytes, chg_tombstones, chg_delivered;
         uint64_t restores, restore_records, restore_bytes, restore_corrupt;
         uint64_t commits;
+        /* filled by rs_worker_stats from where they are counted: the
+         * consumers' rebalance callbacks (both groups), and what the score
+         * stage did not publish (rs_score_counts) */
+        uint64_t rebalances;
+        uint64_t lists_debounced, lists_unchanged;
         int restoring; /* partitions assigned and paused until restored */
         int assigned;  /* partitions */
 } rs_worker_stats_t;

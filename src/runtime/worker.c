@@ -1752,9 +1752,30 @@ int rs_worker_settled(const rs_worker_t *w)
                st->delivered + st->recs_rejected == st->produced;
 }
 
+/* The counts kept elsewhere (see rs_worker_stats_t). */
+static void other_counts(const rs_worker_t *w, rs_worker_stats_t *st)
+{
+        const rs_score_t *sc =
+                w->chain ? rs_chain_find(w->chain, "score") : NULL;
+        rs_score_counts_t c = {0};
+
+        if (sc)
+                c = rs_score_counts(sc);
+        st->lists_debounced = c.debounced;
+        st->lists_unchanged = c.unchanged;
+        st->rebalances = 0;
+        for (int k = 0; k < 2; k++) {
+                const rs_source_t *src = k ? w->isrc : w->src;
+                if (src)
+                        st->rebalances += rs_source_rebalances(src, 0) +
+                                          rs_source_rebalances(src, 1);
+        }
+}
+
 void rs_worker_stats(const rs_worker_t *w, rs_worker_stats_t *st)
 {
         *st = w->st;
+        other_counts(w, st);
         st->restoring = (int)(w->ust.nq + w->ist.nq);
         st->assigned = (w->src ? rs_source_assigned(w->src) : 0) +
                        (w->isrc ? rs_source_assigned(w->isrc) : 0);
@@ -1813,6 +1834,9 @@ void rs_worker_log_stats(const rs_worker_t *w)
         char drops[1024] = "", state[512] = "";
         size_t off = 0;
         int k;
+        rs_worker_stats_t more = w->st;
+
+        other_counts(w, &more);
 
         state_stats(w, state, sizeof(state));
         for (int r = 1; r < RS_DROP__COUNT; r++) {
@@ -1850,7 +1874,9 @@ void rs_worker_log_stats(const rs_worker_t *w)
                " changelog_tombstones=%" PRIu64 " changelog_delivered=%" PRIu64
                " restores=%" PRIu64 " restore_records=%" PRIu64
                " restore_bytes=%" PRIu64 " restore_corrupt=%" PRIu64
-               " commits=%" PRIu64 " restoring=%zu partitions=%d%s%s",
+               " commits=%" PRIu64 " rebalances=%" PRIu64
+               " lists_debounced=%" PRIu64 " lists_unchanged=%" PRIu64
+               " restoring=%zu partitions=%d%s%s",
                w->st.consumed, w->st.processed, w->st.dead_letters,
                w->st.dropped[RS_DROP_DUPLICATE],
                w->st.dropped[RS_DROP_RATE_LIMIT], w->st.decoded,
@@ -1864,7 +1890,9 @@ void rs_worker_log_stats(const rs_worker_t *w)
                w->st.nb_failed, w->st.chg_produced, w->st.chg_bytes,
                w->st.chg_tombstones, w->st.chg_delivered, w->st.restores,
                w->st.restore_records, w->st.restore_bytes,
-               w->st.restore_corrupt, w->st.commits, w->ust.nq + w->ist.nq,
+               w->st.restore_corrupt, w->st.commits, more.rebalances,
+               more.lists_debounced, more.lists_unchanged,
+               w->ust.nq + w->ist.nq,
                (w->src ? rs_source_assigned(w->src) : 0) +
                        (w->isrc ? rs_source_assigned(w->isrc) : 0),
                drops, state);
@@ -2065,7 +2093,7 @@ static void render(rs_worker_t *w, rs_buf_t *b)
         counter(b, "recstream_lists_delivered_total",
                 "UserRecs lists acknowledged by the broker.", st->delivered);
         if (sc)
-                scc = rs_score_counts(sc);
+                scc = rs_score_counts(sc); /* as rs_worker_stats has them */
         rs_prom_family(b, "recstream_lists_suppressed_total", "counter",
                        "Refreshes not published: held back by "
                        "score.min_refresh_interval (debounce), or the same "

@@ -360,6 +360,11 @@ def scenario():
                          r"list=video\.behavior:\d", text), "no assignment line"
         assert "component=state event=restored topic=video.users-changelog" in text
         assert "component=worker event=stopped" in text
+        # the stats line and /metrics count in the same place
+        stats = [x for x in lines if "event=stats" in x][-1]
+        assert f" consumed={n_all} " in stats and f" dead_letters={n_dead} " in stats, stats
+        assert re.search(r" rebalances=[1-9]\d* lists_debounced=\d+ lists_unchanged=\d+ ",
+                         stats), stats
 
         # log.level warning from the YAML: a restart (restoring what the
         # first run wrote) logs no info line, nor any of librdkafka's debug
