@@ -20,12 +20,13 @@ PYTHON   ?= /usr/bin/python3
 BUILD    ?= build
 PREFIX   ?= /usr/local
 
-PKGS      := rdkafka avro-c yaml-0.1 openblas zlib
+PKGS      := rdkafka avro-c yaml-0.1 openblas zlib libmicrohttpd
 TEST_PKGS := cmocka
 APT_PKGS  := build-essential pkg-config librdkafka-dev libavro-dev \
              libopenblas-dev libyaml-dev zlib1g-dev libcmocka-dev python3 \
              python3-confluent-kafka python3-avro kcat clang-format valgrind \
-             clang-14 libclang-rt-14-dev
+             clang-14 libclang-rt-14-dev libmicrohttpd-dev curl \
+             python3-prometheus-client
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
             -Wmissing-prototypes -Wformat=2 -Wvla
@@ -82,7 +83,8 @@ deps:
 check-deps:
 	$(call need_deps,$(PKGS),true)
 
-TEST_TOOLS_OK = $(PYTHON) -c 'import confluent_kafka; import avro' 2>/dev/null && command -v kcat >/dev/null
+TEST_TOOLS_OK = $(PYTHON) -c 'import confluent_kafka; import avro; import prometheus_client' 2>/dev/null && \
+                command -v kcat >/dev/null && command -v curl >/dev/null
 check-test-deps:
 	$(call need_deps,$(PKGS) $(TEST_PKGS),$(TEST_TOOLS_OK))
 
@@ -234,7 +236,7 @@ bench: $(BIN) $(BUILD)/bench/codec_bench $(BUILD)/bench/ingest_bench $(BUILD)/be
 
 # docs/pipeline.md is generated (tests/run.sh config fails when it is stale).
 docs: $(BIN)
-	$(Q)env -u KAFKA_BOOTSTRAP $(BIN) doc --compare pipelines/video.yaml >docs/pipeline.md
+	$(Q)env -u KAFKA_BOOTSTRAP -u RECSTREAM_HTTP_PORT $(BIN) doc --compare pipelines/video.yaml >docs/pipeline.md
 
 format:
 	clang-format -i $(shell git ls-files '*.c' '*.h')

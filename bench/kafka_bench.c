@@ -382,7 +382,7 @@ static int cmd_worker(const opts_t *o)
                 pl->topology.neighbors_topic = o->neighbors;
         if (o->items_group)
                 pl->topology.items_group = o->items_group;
-        if (!(w = rs_worker_new(pl, -1, NULL, errstr, sizeof(errstr))))
+        if (!(w = rs_worker_new(pl, -1, NULL, NULL, errstr, sizeof(errstr))))
                 die("worker", errstr);
         deadline = mono_us() + 600 * 1000000LL;
         do {

@@ -47,6 +47,9 @@
 #   KAFKA_BENCH_BASELINE=DIR  a tree built like bench/baseline.sh's; none:
 #                             no baseline (default: bench/baseline.sh)
 set -eu
+# several workers at once: no HTTP port each unless asked (http.port)
+RECSTREAM_HTTP_PORT=${RECSTREAM_HTTP_PORT:-0}
+export RECSTREAM_HTTP_PORT
 BUILD=${BUILD:-build}
 cd "$(dirname "$0")/.."
 . bench/lib.sh

@@ -51,6 +51,9 @@
 #   SCALE_BENCH_ONLY=throughput|delay
 #   SCALE_BENCH_KEEP=DIR     keep every replica's log there
 set -eu
+# several workers at once: no HTTP port each unless asked (http.port)
+RECSTREAM_HTTP_PORT=${RECSTREAM_HTTP_PORT:-0}
+export RECSTREAM_HTTP_PORT
 BUILD=${BUILD:-build}
 cd "$(dirname "$0")/.."
 . bench/lib.sh

@@ -10,7 +10,7 @@ file=${1:-docs/pipeline.md}
 new=$(mktemp)
 trap 'rm -f "$new"' EXIT
 # the shipped pipeline reads the environment: the reference must not
-env -u KAFKA_BOOTSTRAP "$BUILD/recstream" doc --compare pipelines/video.yaml \
+env -u KAFKA_BOOTSTRAP -u RECSTREAM_HTTP_PORT "$BUILD/recstream" doc --compare pipelines/video.yaml \
         >"$new" || {
         echo "recstream doc failed" >&2
         exit 1

@@ -7,7 +7,10 @@
 set -u
 BUILD=${BUILD:-build}
 PYTHON=${PYTHON:-/usr/bin/python3}
-export BUILD PYTHON
+# Workers start an HTTP port unless told otherwise (http.port): tests run
+# many at once, so the shipped pipelines get none unless a test sets one.
+RECSTREAM_HTTP_PORT=${RECSTREAM_HTTP_PORT:-0}
+export BUILD PYTHON RECSTREAM_HTTP_PORT
 cd "$(dirname "$0")/.." || exit 2
 suites=${*:-unit config cli golden eval memory interop e2e docker}
 log=$(mktemp)

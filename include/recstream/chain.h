@@ -22,6 +22,12 @@ void rs_chain_destroy(rs_chain_t *ch);
 /* Runs every stage over ev[0..n); stops at the first stage error. */
 rs_err_t rs_chain_process(rs_chain_t *ch, rs_event_t *ev, size_t n,
                           const rs_emit_t *out);
+/* Stage slots (the pipeline's stages); the type of slot i, NULL when it
+ * is not in the chain (the item side's); the nanoseconds the last
+ * rs_chain_process spent in it (for the per-stage histograms). */
+size_t rs_chain_stages(const rs_chain_t *ch);
+const char *rs_chain_stage_type(const rs_chain_t *ch, size_t i);
+uint64_t rs_chain_stage_ns(const rs_chain_t *ch, size_t i);
 /* Flushes every stage (see rs_stage_ops_t.flush). */
 rs_err_t rs_chain_flush(rs_chain_t *ch, int64_t now, rs_flush_t mode,
                         const rs_emit_t *out);

@@ -21,6 +21,11 @@
  * exit without running exit handlers under them (_exit). */
 int rs_kafka_background(void);
 
+/* librdkafka `debug` contexts set on every client made from now on ("" or
+ * NULL: none); their lines are logged at any level. Process-wide, like
+ * the log level: set once by the command. */
+void rs_kafka_set_debug(const char *contexts);
+
 /* Whether librdkafka accepts key=value; errstr says why not. */
 rs_err_t rs_kafka_conf_check(const char *key, const char *value, char *errstr,
                              size_t errstr_size);
@@ -97,6 +102,23 @@ void rs_source_done(rs_source_t *src, uint64_t ticket);
 size_t rs_source_inflight(const rs_source_t *src);
 /* Partitions currently assigned. */
 int rs_source_assigned(const rs_source_t *src);
+/* Consumer lag of one assigned partition, from librdkafka's statistics
+ * (statistics.interval.ms, 5 s unless the pipeline sets it): the
+ * partition's high watermark minus its committed offset, -1 unknown. */
+typedef struct rs_lag {
+        char topic[256];
+        int32_t partition;
+        int64_t lag;
+} rs_lag_t;
+
+/* The lag of each partition as of the last statistics (valid until the
+ * next poll); how many. */
+size_t rs_source_lag(const rs_source_t *src, const rs_lag_t **lag);
+/* Rebalance callbacks seen: assignments (revoked 0) or revocations. */
+uint64_t rs_source_rebalances(const rs_source_t *src, int revoked);
+/* The consumer group id. */
+const char *rs_source_group(const rs_source_t *src);
+
 /* Commits the stored offsets, waiting at most timeout_ms for the result
  * and trying again within it after a transient failure (a rebalance in
  * progress, the coordinator moving, a lost request). RS_OK (also when

@@ -9,6 +9,8 @@
 #ifndef RECSTREAM_LOG_H
 #define RECSTREAM_LOG_H
 
+#include <stddef.h>
+
 enum {
         RS_LOG_ERR = 3,
         RS_LOG_WARNING = 4,
@@ -29,7 +31,14 @@ int rs_log_level_parse(const char *name);
                         rs_log_write((level), __VA_ARGS__);                    \
         } while (0)
 
+/* Writes one line whatever the threshold (callers check it): control
+ * characters in the formatted text become spaces, so a record is always
+ * one line. */
 void rs_log_write(int level, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
+
+/* s as it may stand inside a quoted value (key="..."): `"` and `\` get a
+ * backslash. Writes into buf (truncating) and returns it. */
+const char *rs_log_quote(const char *s, char *buf, size_t size);
 
 #endif

@@ -92,6 +92,18 @@ typedef struct rs_dlq_conf {
         const char *topic; /* NULL: `<source topic>.dlq` for each topic */
 } rs_dlq_conf_t;
 
+/* The HTTP port: metrics, health, readiness (README "Operating"). */
+typedef struct rs_http_conf {
+        int64_t port;     /* 0: no HTTP port */
+        const char *bind; /* address to listen on */
+} rs_http_conf_t;
+
+/* The process's log channel (set by `run` from the file). */
+typedef struct rs_log_conf {
+        int level;               /* syslog level, RS_LOG_* */
+        const char *kafka_debug; /* librdkafka `debug` contexts, "" none */
+} rs_log_conf_t;
+
 typedef struct rs_stage_def {
         const rs_stage_ops_t *ops;
         void *conf; /* ops->conf_size bytes, owned by the pipeline */
@@ -109,6 +121,8 @@ typedef struct rs_pipeline {
         rs_dlq_conf_t dlq;
         rs_topology_conf_t topology;
         rs_state_conf_t state;
+        rs_http_conf_t http;
+        rs_log_conf_t log;
         int64_t shutdown_timeout; /* ms: the whole drain on SIGTERM */
         rs_stage_def_t *stages;
         size_t nstages;

@@ -20,4 +20,12 @@ size_t rs_score_k(const rs_score_t *sc);
 size_t rs_score_users(const rs_score_t *sc);
 size_t rs_score_bytes(const rs_score_t *sc);
 
+/* What became of the users' refreshes: lists published; recomputed but
+ * the same as the last one (not published); held back by
+ * min_refresh_interval (published later, when still changed). */
+typedef struct rs_score_counts {
+        uint64_t published, unchanged, debounced;
+} rs_score_counts_t;
+rs_score_counts_t rs_score_counts(const rs_score_t *sc);
+
 #endif

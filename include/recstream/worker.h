@@ -10,6 +10,7 @@
 
 #include "recstream/err.h"
 #include "recstream/event.h"
+#include "recstream/metrics.h"
 #include "recstream/pipeline.h"
 
 /* The books: consumed = processed + dead_letters + dropped[DUPLICATE] +
@@ -46,8 +47,13 @@ typedef struct rs_worker_stats {
         uint64_t restores, restore_records, restore_bytes, restore_corrupt;
         uint64_t commits;
         uint64_t reloads; /* live reloads applied */
-        int restoring;    /* partitions assigned and paused until restored */
-        int assigned;     /* partitions */
+        /* filled by rs_worker_stats from where they are counted: the
+         * consumers' rebalance callbacks (both groups), and what the score
+         * stage did not publish (rs_score_counts) */
+        uint64_t rebalances;
+        uint64_t lists_debounced, lists_unchanged;
+        int restoring; /* partitions assigned and paused until restored */
+        int assigned;  /* partitions */
 } rs_worker_stats_t;
 
 typedef struct rs_worker rs_worker_t;
@@ -56,10 +62,14 @@ typedef struct rs_worker rs_worker_t;
  * the pipeline's topology.role). Creates the internal topics when missing,
  * loads the catalog and the neighbour table, connects and subscribes.
  * *stop (borrowed, may be NULL) is looked at wherever the worker would
- * wait for brokers. Caller owns; NULL on failure with errstr. */
+ * wait for brokers. `mon` (borrowed, may be NULL) gets the heartbeat, the
+ * readiness and a snapshot of the metrics every RS_MONITOR_EVERY_MS, from
+ * the start on. Caller owns; NULL on failure with errstr. */
 rs_worker_t *rs_worker_new(const rs_pipeline_t *pl, int role,
-                           const volatile sig_atomic_t *stop, char *errstr,
-                           size_t errstr_size);
+                           const volatile sig_atomic_t *stop, rs_monitor_t *mon,
+                           char *errstr, size_t errstr_size);
+/* The first fatal error's reason ("" when none, or none known). */
+const char *rs_worker_error(const rs_worker_t *w);
 
 /* One poll → process → produce round, waiting up to the source's
  * poll_timeout. RS_OK, or a fatal error (delivery failed, consumer fatal). */

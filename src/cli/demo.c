@@ -302,7 +302,7 @@ int rs_cmd_demo(int argc, char **argv)
         }
         printf("produced:     %ld generated events to %s\n", first,
                pl->source.topics.v[0]);
-        if (!(w = rs_worker_new(pl, -1, &rs_cli_stop, errstr,
+        if (!(w = rs_worker_new(pl, -1, &rs_cli_stop, NULL, errstr,
                                 sizeof(errstr)))) {
                 fprintf(stderr, "recstream: demo: %s\n", errstr);
                 goto out;

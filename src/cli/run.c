@@ -1,14 +1,20 @@
 /* run.c — `recstream run`, `validate` and `doc`. */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "recstream/http.h"
 #include "recstream/kafka.h"
 #include "recstream/log.h"
 #include "recstream/pipeline.h"
 #include "recstream/worker.h"
+
+/* /healthz fails once the main loop made no progress for this long: its
+ * longest legitimate waits (a revoke's drain, a commit) are shorter. */
+#define RS_CLI_STALL_MS 60000
 
 #define USAGE_ENV                                                              \
         "\nFILE is read up to RECSTREAM_MAX_CONFIG_BYTES (default 1048576, "   \
@@ -78,41 +84,50 @@ int rs_cmd_validate(int argc, char **argv)
         return RS_EXIT_OK;
 }
 
-/* SIGHUP: FILE read again and, when only what may change live changed,
- * applied; otherwise the running configuration goes on. Logged once
- * either way, with the reason. */
-static void reload(rs_worker_t *w, const char *path)
+/* SIGHUP or POST /reload: FILE read again and, when only what may change
+ * live changed, applied; otherwise the running configuration goes on.
+ * Logged once either way with the reason, which msg gets too; returns
+ * RS_RELOAD_*. */
+static int reload(rs_worker_t *w, const char *path, char *msg, size_t size)
 {
-        char errstr[512];
+        char errstr[256], q[600];
         rs_pipeline_t *next;
         rs_diag_t d;
         size_t max;
+        int result = RS_RELOAD_OK;
 
-        if (rs_cli_max_config_bytes(&max))
-                return;
+        if (rs_cli_max_config_bytes(&max)) {
+                snprintf(msg, size, "invalid: " RS_CLI_MAX_CONFIG_ENV);
+                return RS_RELOAD_INVALID;
+        }
         rs_diag_init(&d, path);
         if (!(next = rs_pipeline_load(path, max, &d))) {
                 /* the first error names file:line:col */
                 const char *t = d.text.p ? d.text.p : "";
-                int len = (int)strcspn(t, "\n");
+                snprintf(msg, size, "invalid: %.*s", (int)strcspn(t, "\n"), t);
                 rs_log(RS_LOG_ERR,
                        "component=worker event=reload_failed errors=%d "
-                       "reason=\"%.*s\" msg=\"the configuration is not "
+                       "reason=\"%s\" msg=\"the configuration is not "
                        "valid: the running one goes on\"",
-                       d.errors, len, t);
+                       d.errors, rs_log_quote(msg + 9, q, sizeof(q)));
+                result = RS_RELOAD_INVALID;
         } else if (rs_worker_reload(w, next, errstr, sizeof(errstr))) {
+                snprintf(msg, size, "refused: %s", errstr);
                 rs_log(RS_LOG_ERR,
                        "component=worker event=reload_refused reason=\"%s\" "
                        "msg=\"the running configuration goes on\"",
-                       errstr);
+                       rs_log_quote(errstr, q, sizeof(q)));
                 rs_pipeline_destroy(next);
+                result = RS_RELOAD_REFUSED;
         } else {
+                snprintf(msg, size, "reloaded: config_hash=%s", next->hash);
                 rs_log(RS_LOG_NOTICE,
                        "component=worker event=reloaded file=%s "
                        "config_hash=%s",
                        path, next->hash);
         }
         rs_diag_fini(&d);
+        return result;
 }
 
 int rs_cmd_run(int argc, char **argv)
@@ -125,14 +140,19 @@ int rs_cmd_run(int argc, char **argv)
                 "consumes the input\nand produces lists and pair deltas; "
                 "items consumes the deltas and\npublishes neighbour lists; "
                 "all runs both.\nSIGINT/SIGTERM: deliver, commit and exit "
-                "0. SIGHUP reloads FILE: weights,\nscoring, diversity and "
-                "refresh settings change, state is kept; any other\nchange "
-                "is refused and the running configuration goes on. SIGUSR1 "
-                "logs\nthe stats line now.",
+                "0. SIGHUP (or POST /reload) reloads FILE: weights,\nscoring, "
+                "diversity and refresh settings change, state is kept; any\n"
+                "other change is refused and the running configuration goes "
+                "on.\nSIGUSR1 logs the stats line now.\nHTTP (http.port, "
+                "default 9464; 0 off): GET /metrics (Prometheus), /healthz,\n"
+                "/readyz; POST /reload. RECSTREAM_LOG_LEVEL overrides "
+                "log.level.",
                 &role);
-        char errstr[512];
+        char errstr[512], q[600];
         rs_pipeline_t *pl;
         rs_worker_t *w;
+        rs_monitor_t *mon = NULL;
+        rs_http_t *http = NULL;
         rs_err_t err = RS_OK;
 
         if (!path)
@@ -141,22 +161,51 @@ int rs_cmd_run(int argc, char **argv)
                 return RS_EXIT_OK;
         if (!(pl = rs_cli_load_pipeline(path)))
                 return RS_EXIT_USAGE;
+        /* the log channel: the file's, unless the environment says */
+        if (!getenv("RECSTREAM_LOG_LEVEL"))
+                rs_log_set_level(pl->log.level);
+        rs_kafka_set_debug(pl->log.kafka_debug);
         rs_cli_on_signals();
         /* the worker bounds its drain by shutdown_timeout; this bounds
          * what might still wait beyond it */
         rs_cli_watchdog(pl->shutdown_timeout + 5000);
-        if (!(w = rs_worker_new(pl, role, &rs_cli_stop, errstr,
+        if (pl->http.port) {
+                if (!(mon = rs_monitor_new()) ||
+                    !(http = rs_http_new(pl->http.bind, (int)pl->http.port, mon,
+                                         RS_CLI_STALL_MS, errstr,
+                                         sizeof(errstr)))) {
+                        rs_log(RS_LOG_ERR,
+                               "component=http event=start_failed "
+                               "reason=\"%s\"",
+                               rs_log_quote(mon ? errstr : "out of memory", q,
+                                            sizeof(q)));
+                        rs_monitor_destroy(mon);
+                        rs_pipeline_destroy(pl);
+                        return RS_EXIT_FAIL;
+                }
+                rs_log(RS_LOG_INFO,
+                       "component=http event=listening bind=%s port=%d "
+                       "paths=/metrics,/healthz,/readyz",
+                       pl->http.bind, rs_http_port(http));
+        }
+        if (!(w = rs_worker_new(pl, role, &rs_cli_stop, mon, errstr,
                                 sizeof(errstr)))) {
                 rs_log(RS_LOG_ERR,
                        "component=worker event=start_failed "
                        "reason=\"%s\"",
-                       errstr);
+                       rs_log_quote(errstr, q, sizeof(q)));
+                rs_http_destroy(http);
+                rs_monitor_destroy(mon);
                 rs_pipeline_destroy(pl);
                 return RS_EXIT_FAIL;
         }
         while (!rs_cli_stop) {
                 if (rs_cli_reload_asked())
-                        reload(w, path);
+                        reload(w, path, errstr, sizeof(errstr));
+                if (mon && rs_monitor_reload_asked(mon)) {
+                        int r = reload(w, path, errstr, sizeof(errstr));
+                        rs_monitor_reload_done(mon, r, errstr);
+                }
                 if (rs_cli_stats_asked())
                         rs_worker_log_stats(w);
                 if ((err = rs_worker_step(w)))
@@ -165,13 +214,24 @@ int rs_cmd_run(int argc, char **argv)
         if (!err)
                 rs_log(RS_LOG_INFO, "component=worker event=stopping "
                                     "reason=signal");
+        char why[256];
+        snprintf(why, sizeof(why), "%s", rs_worker_error(w));
         rs_err_t cerr = rs_worker_close(w);
+        /* the port closes last: /readyz said "stopping" meanwhile */
+        rs_http_destroy(http);
+        rs_monitor_destroy(mon);
         rs_pipeline_destroy(pl);
         int code = err || cerr ? RS_EXIT_FAIL : RS_EXIT_OK;
         if (code)
                 rs_log(RS_LOG_ERR,
-                       "component=worker event=failed reason=\"%s\"",
-                       rs_err_str(err ? err : cerr));
+                       "component=worker event=failed err=\"%s\" "
+                       "reason=\"%s\"",
+                       rs_err_str(err ? err : cerr),
+                       rs_log_quote(why[0] ? why
+                                    : err  ? "see the error lines before"
+                                           : "the drain on shutdown did not "
+                                             "finish (see the lines before)",
+                                    q, sizeof(q)));
         else
                 rs_log(RS_LOG_INFO, "component=worker event=stopped");
         if (rs_kafka_background()) {

@@ -46,6 +46,27 @@ void rs_log_write(int level, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
         va_end(ap);
+        for (char *c = line + n; *c; c++)
+                if ((unsigned char)*c < 0x20 || *c == 0x7f)
+                        *c = ' ';
         /* One write per line so lines from threads never interleave. */
         fprintf(stderr, "%s\n", line);
+}
+
+const char *rs_log_quote(const char *s, char *buf, size_t size)
+{
+        size_t o = 0;
+
+        if (!size)
+                return "";
+        for (; s && *s && o + 1 < size; s++) {
+                if (*s == '"' || *s == '\\') {
+                        if (o + 2 >= size)
+                                break;
+                        buf[o++] = '\\';
+                }
+                buf[o++] = *s;
+        }
+        buf[o] = '\0';
+        return buf;
 }

@@ -88,6 +88,15 @@ typedef struct client {
         const char *name; /* source, sink or reader, in log lines */
 } client_t;
 
+/* librdkafka `debug` contexts of every client (rs_kafka_set_debug). */
+static char kafka_debug[256];
+
+void rs_kafka_set_debug(const char *contexts)
+{
+        snprintf(kafka_debug, sizeof(kafka_debug), "%s",
+                 contexts ? contexts : "");
+}
+
 /* librdkafka's logs, from its log queue or its threads. */
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
                    const char *buf)
@@ -95,10 +104,15 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
         const client_t *cl = rd_kafka_opaque(rk);
         char line[2048];
 
-        if (level > rs_log_level)
+        char q[2048];
+
+        /* debug contexts asked for (log.kafka_debug) show at any level */
+        if (level > rs_log_level && !(level >= RS_LOG_DEBUG && kafka_debug[0]))
                 return;
-        rs_log(level, "component=rdkafka fac=%s msg=\"%s\"", fac,
-               scrubbed(cl ? &cl->secrets : NULL, buf, line, sizeof(line)));
+        rs_log_write(level, "component=rdkafka fac=%s msg=\"%s\"", fac,
+                     rs_log_quote(scrubbed(cl ? &cl->secrets : NULL, buf, line,
+                                           sizeof(line)),
+                                  q, sizeof(q)));
 }
 
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
@@ -127,10 +141,12 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
                 return;
         }
         /* Transient (a broker down, transport): librdkafka retries. */
+        char q[1024];
         rs_log(RS_LOG_WARNING,
                "component=kafka event=error client=%s err=%s reason=\"%s\"",
                cl->name, rd_kafka_err2name(err),
-               scrubbed(&cl->secrets, reason, line, sizeof(line)));
+               rs_log_quote(scrubbed(&cl->secrets, reason, line, sizeof(line)),
+                            q, sizeof(q)));
 }
 
 /* The longest pause between attempts to reach a broker that went away
@@ -172,6 +188,10 @@ static rd_kafka_conf_t *make_conf(const setting_t *defaults,
                                               lists[l]->v[i].value, errstr,
                                               errstr_size) != RD_KAFKA_CONF_OK)
                                 goto fail;
+        if (kafka_debug[0] &&
+            rd_kafka_conf_set(conf, "debug", kafka_debug, errstr,
+                              errstr_size) != RD_KAFKA_CONF_OK)
+                goto fail;
         for (const setting_t *s = forced; s && s->key; s++)
                 if (rd_kafka_conf_set(conf, s->key, s->value, errstr,
                                       errstr_size) != RD_KAFKA_CONF_OK)
@@ -210,7 +230,187 @@ struct rs_source {
         void (*revoked)(void *opaque, const char *topic, int32_t partition);
         void (*assigned_cb)(void *opaque, const char *topic, int32_t partition);
         char group[256];
+        uint64_t rebalances[2]; /* assignments, revocations */
+        rs_lag_t *lag;          /* from the last statistics */
+        size_t nlag, lag_cap;
 };
+
+/*
+ * Consumer lag from librdkafka's statistics JSON (statistics.interval.ms):
+ * topics.<name>.partitions.<id>.consumer_lag of the partitions this
+ * member wants (desired), read by a targeted scan, not a parser: the
+ * statistics are librdkafka's own well-formed JSON.
+ */
+
+/* Past one JSON value at p (object, array, string, literal). */
+static const char *json_skip(const char *p)
+{
+        int depth = 0;
+
+        do {
+                while (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r' ||
+                       *p == ',' || *p == ':')
+                        p++;
+                if (*p == '"') {
+                        for (p++; *p && *p != '"'; p++)
+                                if (*p == '\\' && p[1])
+                                        p++;
+                        if (*p)
+                                p++;
+                } else if (*p == '{' || *p == '[') {
+                        depth++, p++;
+                } else if (*p == '}' || *p == ']') {
+                        depth--, p++;
+                } else {
+                        while (*p && !strchr(",}] \n\t\r", *p))
+                                p++;
+                }
+        } while (*p && depth > 0);
+        return p;
+}
+
+/* Calls fn for each member of the object at p with its key (a pointer
+ * past the opening quote; keys here hold no escapes) and value. */
+static void json_members(const char *p,
+                         void (*fn)(void *arg, const char *key, size_t klen,
+                                    const char *val),
+                         void *arg)
+{
+        while (*p == ' ' || *p == '\n')
+                p++;
+        if (*p++ != '{')
+                return;
+        for (;;) {
+                while (*p && *p != '"' && *p != '}')
+                        p++;
+                if (*p != '"')
+                        return;
+                const char *key = ++p;
+                while (*p && *p != '"')
+                        p++;
+                size_t klen = (size_t)(p - key);
+                const char *val = p + 1;
+                while (*val == ' ' || *val == ':')
+                        val++;
+                fn(arg, key, klen, val);
+                p = json_skip(val);
+        }
+}
+
+typedef struct lag_scan {
+        rs_source_t *src;
+        const char *topic;
+        size_t tlen;
+        const char *want; /* the member looked for, or NULL */
+        const char *found;
+        int64_t lag;
+        int desired;
+} lag_scan_t;
+
+static void find_member(void *arg, const char *key, size_t klen,
+                        const char *val)
+{
+        lag_scan_t *ls = arg;
+        if (!ls->found && strlen(ls->want) == klen &&
+            !memcmp(key, ls->want, klen))
+                ls->found = val;
+}
+
+static const char *json_get(const char *obj, const char *key)
+{
+        lag_scan_t ls = {.want = key};
+        json_members(obj, find_member, &ls);
+        return ls.found;
+}
+
+static void partition_lag(void *arg, const char *key, size_t klen,
+                          const char *val)
+{
+        lag_scan_t *ls = arg;
+        rs_source_t *src = ls->src;
+        const char *lag = json_get(val, "consumer_lag");
+        const char *desired = json_get(val, "desired");
+        long part = strtol(key, NULL, 10);
+
+        (void)klen;
+        if (part < 0 || !lag || !desired || strncmp(desired, "true", 4))
+                return;
+        if (src->nlag == src->lag_cap) {
+                size_t cap = src->lag_cap ? src->lag_cap * 2 : 16;
+                rs_lag_t *l = realloc(src->lag, cap * sizeof(*l));
+                if (!l)
+                        return;
+                src->lag = l;
+                src->lag_cap = cap;
+        }
+        rs_lag_t *e = &src->lag[src->nlag++];
+        snprintf(e->topic, sizeof(e->topic), "%.*s", (int)ls->tlen, ls->topic);
+        e->partition = (int32_t)part;
+        e->lag = strtoll(lag, NULL, 10);
+}
+
+static void topic_lag(void *arg, const char *key, size_t klen, const char *val)
+{
+        lag_scan_t *ls = arg;
+        const char *parts = json_get(val, "partitions");
+
+        ls->topic = key;
+        ls->tlen = klen;
+        if (parts)
+                json_members(parts, partition_lag, ls);
+}
+
+static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+        rs_source_t *src = opaque;
+        lag_scan_t ls = {.src = src};
+        const char *topics = json_get(json, "topics");
+
+        (void)rk;
+        (void)len;
+        src->nlag = 0;
+        if (topics)
+                json_members(topics, topic_lag, &ls);
+        return 0; /* librdkafka frees json */
+}
+
+size_t rs_source_lag(const rs_source_t *src, const rs_lag_t **lag)
+{
+        *lag = src->lag;
+        return src->nlag;
+}
+
+uint64_t rs_source_rebalances(const rs_source_t *src, int revoked)
+{
+        return src->rebalances[revoked ? 1 : 0];
+}
+
+const char *rs_source_group(const rs_source_t *src)
+{
+        return src->group;
+}
+
+/* "topic:0,topic:1,..." of a partition list, cut to fit. */
+static void part_list(const rd_kafka_topic_partition_list_t *parts, char *out,
+                      size_t size)
+{
+        size_t off = 0;
+
+        out[0] = '\0';
+        for (int i = 0; i < parts->cnt && off < size; i++) {
+                int k = snprintf(out + off, size - off, "%s%s:%d", i ? "," : "",
+                                 parts->elems[i].topic,
+                                 (int)parts->elems[i].partition);
+                if (k < 0 || (size_t)k >= size - off) {
+                        if (size > 4)
+                                memcpy(out + size - 4, "...", 4);
+                        break;
+                }
+                off += (size_t)k;
+        }
+        if (!parts->cnt)
+                snprintf(out, size, "-");
+}
 
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
@@ -220,6 +420,10 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         rd_kafka_error_t *error = NULL;
         rd_kafka_resp_err_t aerr = RD_KAFKA_RESP_ERR_NO_ERROR;
 
+        char list[512];
+
+        part_list(parts, list, sizeof(list));
+        src->rebalances[err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS ? 0 : 1]++;
         if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
                 if (coop)
                         error = rd_kafka_incremental_assign(rk, parts);
@@ -228,8 +432,9 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 src->assigned = coop ? src->assigned + parts->cnt : parts->cnt;
                 rs_log(RS_LOG_INFO,
                        "component=source event=assigned group=%s "
-                       "partitions=%d total=%d",
-                       src->group, parts->cnt, src->assigned);
+                       "partitions=%d total=%d protocol=%s list=%s",
+                       src->group, parts->cnt, src->assigned,
+                       coop ? "cooperative" : "eager", list);
                 /* paused before anything is fetched, until restored */
                 if (src->assigned_cb && !error && !aerr) {
                         rd_kafka_pause_partitions(rk, parts);
@@ -241,7 +446,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         } else {
                 /* Deliver what depends on the revoked records, store and
                  * commit their offsets, then let them go. */
-                if (!rd_kafka_assignment_lost(rk)) {
+                int lost = rd_kafka_assignment_lost(rk);
+                if (!lost) {
                         int ms = src->drain ? src->drain(src->opaque) : 10000;
                         if (ms > 0)
                                 rs_source_commit(src, ms);
@@ -254,10 +460,11 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 else
                         aerr = rd_kafka_assign(rk, NULL);
                 src->assigned = coop ? src->assigned - parts->cnt : 0;
-                rs_log(RS_LOG_INFO,
+                rs_log(lost ? RS_LOG_WARNING : RS_LOG_INFO,
                        "component=source event=revoked group=%s "
-                       "partitions=%d total=%d",
-                       src->group, parts->cnt, src->assigned);
+                       "partitions=%d total=%d list=%s reason=%s",
+                       src->group, parts->cnt, src->assigned, list,
+                       lost ? "assignment_lost" : "rebalance");
         }
         if (error) {
                 rs_log(RS_LOG_ERR,
@@ -282,6 +489,8 @@ rs_source_t *rs_source_new(const rs_kv_list_t *common,
                 {"queued.min.messages", "1000000"},
                 {"enable.partition.eof", "false"},
                 {"reconnect.backoff.max.ms", RECONNECT_MAX_MS},
+                /* consumer lag per partition for /metrics (0: none) */
+                {"statistics.interval.ms", "5000"},
                 {NULL, NULL},
         };
         const setting_t forced[] = {
@@ -322,6 +531,7 @@ rs_source_t *rs_source_new(const rs_kv_list_t *common,
         src->cl.name = "source";
         rd_kafka_conf_set_opaque(kconf, src);
         rd_kafka_conf_set_rebalance_cb(kconf, rebalance_cb);
+        rd_kafka_conf_set_stats_cb(kconf, stats_cb);
         if (!(src->rk = rd_kafka_new(RD_KAFKA_CONSUMER, kconf, errstr,
                                      errstr_size))) {
                 scrub(&src->cl.secrets, errstr, errstr_size);
@@ -368,6 +578,7 @@ static void source_free(rs_source_t *src)
         for (size_t i = 0; src->ring && i < src->cap; i++)
                 free(src->ring[i].msgs);
         free(src->ring);
+        free(src->lag);
         secrets_fini(&src->cl.secrets);
         free(src);
 }

@@ -3,6 +3,7 @@
  * them over the deltas (topology.h). */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "recstream/chain.h"
 #include "recstream/clock.h"
@@ -11,9 +12,17 @@
 struct rs_chain {
         const rs_pipeline_t *pl;
         rs_stage_env_t env;
-        void **st; /* by stage index; NULL for the item side's */
-        size_t n;  /* stages gone through so far */
+        void **st;    /* by stage index; NULL for the item side's */
+        size_t n;     /* stages gone through so far */
+        uint64_t *ns; /* by stage index: the last process call's time */
 };
+
+static uint64_t now_ns(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 void *rs_chain_find(const rs_chain_t *ch, const char *type)
 {
@@ -30,7 +39,10 @@ rs_chain_t *rs_chain_new(const rs_pipeline_t *pl, rs_intern_t *strings,
 {
         rs_chain_t *ch = calloc(1, sizeof(*ch));
 
-        if (!ch || !(ch->st = calloc(pl->nstages + 1, sizeof(*ch->st)))) {
+        if (!ch || !(ch->st = calloc(pl->nstages + 1, sizeof(*ch->st))) ||
+            !(ch->ns = calloc(pl->nstages + 1, sizeof(*ch->ns)))) {
+                if (ch)
+                        free(ch->st);
                 free(ch);
                 rs_seterr(errstr, errstr_size, RS_ERR_NOMEM, "out of memory");
                 return NULL;
@@ -69,6 +81,7 @@ void rs_chain_destroy(rs_chain_t *ch)
                         ch->pl->stages[ch->n].ops->destroy(ch->st[ch->n]);
         }
         free(ch->st);
+        free(ch->ns);
         free(ch);
 }
 
@@ -77,11 +90,31 @@ rs_err_t rs_chain_process(rs_chain_t *ch, rs_event_t *ev, size_t n,
 {
         rs_err_t err;
 
-        for (size_t i = 0; i < ch->n && n; i++)
-                if (ch->st[i] && (err = ch->pl->stages[i].ops->process(
-                                          ch->st[i], ev, n, out)))
+        for (size_t i = 0; i < ch->n && n; i++) {
+                if (!ch->st[i])
+                        continue;
+                uint64_t t0 = now_ns();
+                err = ch->pl->stages[i].ops->process(ch->st[i], ev, n, out);
+                ch->ns[i] = now_ns() - t0;
+                if (err)
                         return err;
+        }
         return RS_OK;
+}
+
+size_t rs_chain_stages(const rs_chain_t *ch)
+{
+        return ch->n;
+}
+
+const char *rs_chain_stage_type(const rs_chain_t *ch, size_t i)
+{
+        return i < ch->n && ch->st[i] ? ch->pl->stages[i].ops->type : NULL;
+}
+
+uint64_t rs_chain_stage_ns(const rs_chain_t *ch, size_t i)
+{
+        return i < ch->n ? ch->ns[i] : 0;
 }
 
 rs_err_t rs_chain_flush(rs_chain_t *ch, int64_t now, rs_flush_t mode,

@@ -1,4 +1,5 @@
 /* pipeline.c — the pipeline file: sections, property tables, validation. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +17,7 @@ typedef struct top {
         rs_kv_list_t kafka;
         int64_t shutdown_timeout;
         const rs_node_t *source, *stages, *sink, *items, *dlq, *topology;
-        const rs_node_t *state;
+        const rs_node_t *state, *http, *log;
 } top_t;
 
 static const char *const framings[] = {"plain", "confluent", "single-object",
@@ -53,6 +54,11 @@ static const rs_prop_t top_props[] = {
         {"dlq", RS_PROP_NODE, TOP(dlq), NULL, 0, -1, NULL, 0,
          "Where records that cannot be used go, with the reason in their "
          "headers (see dlq)."},
+        {"http", RS_PROP_NODE, TOP(http), NULL, 0, -1, NULL, 0,
+         "The HTTP port: Prometheus metrics, health and readiness (see "
+         "http)."},
+        {"log", RS_PROP_NODE, TOP(log), NULL, 0, -1, NULL, 0,
+         "Log level and librdkafka debug contexts (see log)."},
         {"shutdown_timeout", RS_PROP_DURATION, TOP(shutdown_timeout), "30s",
          1000, 600000, NULL, 0,
          "On SIGTERM, the whole drain (lists, deliveries, commit, leaving "
@@ -162,6 +168,38 @@ static const rs_prop_t topology_props[] = {
         {0},
 };
 
+#define HTP(f) offsetof(rs_http_conf_t, f)
+static const rs_prop_t http_props[] = {
+        {"port", RS_PROP_INT, HTP(port), "9464", 0, 65535, NULL, 0,
+         "TCP port of `GET /metrics` (Prometheus text format 0.0.4), "
+         "`GET /healthz` (200 while the main loop makes progress) and "
+         "`GET /readyz` (200 once partitions are assigned, their state "
+         "restored, the catalog and the neighbour table loaded and the "
+         "worker consuming; else 503 with the reason). 0: no HTTP port. "
+         "A port that cannot be bound fails the start (exit 1). The "
+         "shipped pipelines write `${RECSTREAM_HTTP_PORT:-9464}`."},
+        {"bind", RS_PROP_STRING, HTP(bind), "0.0.0.0", 0, -1, NULL, 0,
+         "IPv4 address to listen on (127.0.0.1: this host only)."},
+        {0},
+};
+
+static const char *const log_levels[] = {"emerg", "alert",   "crit",
+                                         "err",   "warning", "notice",
+                                         "info",  "debug",   NULL};
+
+#define LOG(f) offsetof(rs_log_conf_t, f)
+static const rs_prop_t log_props[] = {
+        {"level", RS_PROP_ENUM, LOG(level), "info", 0, -1, log_levels, 0,
+         "Lines above this level are not written (one key=value line per "
+         "record on stderr; nothing per event at info). "
+         "RECSTREAM_LOG_LEVEL, when set, wins."},
+        {"kafka_debug", RS_PROP_STRING, LOG(kafka_debug), "", 0, -1, NULL, 0,
+         "librdkafka `debug` contexts for every client (e.g. "
+         "`cgrp,topic,fetch`, `all`); their lines are written at any "
+         "level, as component=rdkafka."},
+        {0},
+};
+
 #define DLQ(f) offsetof(rs_dlq_conf_t, f)
 static const rs_prop_t dlq_props[] = {
         {"enabled", RS_PROP_BOOL, DLQ(enabled), "true", 0, -1, NULL, 0,
@@ -217,6 +255,12 @@ static const rs_prop_t items_props[] = {
          0, "librdkafka properties for the catalog reader only."},
         {0},
 };
+
+static int ipv4_ok(const char *s)
+{
+        struct in_addr a;
+        return inet_pton(AF_INET, s, &a) == 1;
+}
 
 /* An integer property's default, for a section that is absent. */
 static int64_t int_default(const rs_prop_t *props, const char *name)
@@ -496,6 +540,7 @@ static rs_pipeline_t *pipeline_build(rs_doc_t *doc, const char *file,
 {
         rs_pipeline_t *pl = doc ? calloc(1, sizeof(*pl)) : NULL;
         top_t top = {0};
+        char errstr[512];
 
         if (!pl) {
                 if (doc)
@@ -537,6 +582,18 @@ static rs_pipeline_t *pipeline_build(rs_doc_t *doc, const char *file,
         default_name(pl, &pl->topology.neighbors_topic, ".item-neighbors");
         default_name(pl, &pl->topology.items_group, ".items");
         rs_props_apply(state_props, top.state, &pl->state, "state", pl->doc, d);
+        rs_props_apply(http_props, top.http, &pl->http, "http", pl->doc, d);
+        if (pl->http.bind && !ipv4_ok(pl->http.bind))
+                rs_diag_error(d, rs_node_get(top.http, "bind"), "http.bind",
+                              "'%s' is not an IPv4 address (such as 0.0.0.0 "
+                              "or 127.0.0.1)",
+                              pl->http.bind);
+        rs_props_apply(log_props, top.log, &pl->log, "log", pl->doc, d);
+        if (pl->log.kafka_debug && *pl->log.kafka_debug &&
+            rs_kafka_conf_check("debug", pl->log.kafka_debug, errstr,
+                                sizeof(errstr)))
+                rs_diag_error(d, rs_node_get(top.log, "kafka_debug"),
+                              "log.kafka_debug", "%s", errstr);
         default_name(pl, &pl->state.users_topic, ".users-changelog");
         default_name(pl, &pl->state.items_topic, ".items-changelog");
         check_kafka(&pl->kafka, "kafka", d);
@@ -631,6 +688,8 @@ int rs_pipeline_reloadable(const rs_pipeline_t *cur, const rs_pipeline_t *next,
                 {"dlq", dlq_props, offsetof(rs_pipeline_t, dlq)},
                 {"topology", topology_props, offsetof(rs_pipeline_t, topology)},
                 {"state", state_props, offsetof(rs_pipeline_t, state)},
+                {"http", http_props, offsetof(rs_pipeline_t, http)},
+                {"log", log_props, offsetof(rs_pipeline_t, log)},
         };
         const char *key;
 
@@ -727,6 +786,8 @@ void rs_pipeline_doc(const rs_node_t *shipped, const char *shipped_path,
                 {"topology", "topology (optional)", topology_props},
                 {"state", "state (optional)", state_props},
                 {"dlq", "dlq (optional)", dlq_props},
+                {"http", "http (optional)", http_props},
+                {"log", "log (optional)", log_props},
         };
 
         const char *name = shipped_path ? strrchr(shipped_path, '/') : NULL;

@@ -18,10 +18,12 @@
  * every output and every dead letter produced from it — and from every
  * batch before it — is acknowledged (kafka.h's tickets). */
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "recstream/catalog.h"
 #include "recstream/chain.h"
@@ -32,6 +34,8 @@
 #include "recstream/intern.h"
 #include "recstream/kafka.h"
 #include "recstream/log.h"
+#include "recstream/metrics.h"
+#include "recstream/score.h"
 #include "recstream/user_window.h"
 #include "recstream/worker.h"
 
@@ -102,6 +106,8 @@ struct rs_worker {
         uint32_t *ev_msg;   /* events[i] came from msgs[ev_msg[i]] */
         uint64_t ticket;    /* of the batch being processed */
         int64_t event_time; /* newest event ts seen */
+        int64_t good_time;  /* ... of the events not dead-lettered (a
+                               future-dated one would move it ahead) */
         int64_t deadline;   /* monotonic ms the shutdown must end by */
         rs_err_t failed;    /* first fatal error */
         rs_worker_stats_t st;
@@ -123,7 +129,57 @@ struct rs_worker {
         uint8_t *chg_flag; /* by user id */
         size_t nchg, chg_cap, chg_flag_cap;
         int64_t next_commit;
+        /* what /metrics shows (metrics.h): NULL when nobody looks */
+        rs_monitor_t *mon;
+        rs_buf_t mtext;    /* the next snapshot, rendered here */
+        const char *phase; /* while starting: what it waits for */
+        int consuming;     /* polled with every assigned partition
+                              restored */
+        rs_hist_t h_stage[RS_MAX_STAGES]; /* by chain slot */
+        rs_hist_t h_decode, h_items, h_latency;
+        char fail_reason[256]; /* of the first fatal error */
 };
+
+/* Upper bounds (seconds) of the histograms: a batch through one stage,
+ * and an event's time to its list. */
+static const double stage_le[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025,
+                                  0.005,  0.01,    0.025,  0.05,  0.1,
+                                  0.25,   0.5,     1,      2.5,   5};
+static const double latency_le[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
+                                    2.5,   5,    10,    30,   60,  300,  3600};
+#define NLE(a) (sizeof(a) / sizeof((a)[0]))
+
+static void publish_metrics(rs_worker_t *w);
+
+/* The first fatal error's reason, for the one line that ends the run. */
+static void fail_why(rs_worker_t *w, rs_err_t err, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+static void fail_why(rs_worker_t *w, rs_err_t err, const char *fmt, ...)
+{
+        va_list ap;
+
+        if (!w->fail_reason[0]) {
+                va_start(ap, fmt);
+                vsnprintf(w->fail_reason, sizeof(w->fail_reason), fmt, ap);
+                va_end(ap);
+        }
+        if (!w->failed)
+                w->failed = err;
+}
+
+static uint64_t now_ns(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The main loop beats, and every few hundred ms publishes a snapshot. */
+static void tick(rs_worker_t *w)
+{
+        if (w->mon && rs_monitor_due(w->mon))
+                publish_metrics(w);
+}
 
 static rs_source_t *src_of(rs_worker_t *w, int kind)
 {
@@ -212,7 +268,8 @@ static void on_delivery(void *opaque, void *msg_opaque, rs_err_t err,
                  * is lost, so its offsets must never be stored. Stop. */
                 w->st.delivery_failed++;
                 if (!w->failed) {
-                        w->failed = err;
+                        fail_why(w, err, "%s not delivered: %s", what[kind],
+                                 reason);
                         rs_log(RS_LOG_ERR,
                                "component=sink event=delivery_failed "
                                "what=%s reason=\"%s\"",
@@ -448,6 +505,7 @@ static void queue_restore(rs_worker_t *w, store_t *st, int32_t partition)
                 st->cap = cap;
         }
         st->q[st->nq++] = partition;
+        w->consuming = 0;
 }
 
 static void unqueue_restore(store_t *st, int32_t partition)
@@ -569,7 +627,9 @@ static rs_err_t restore_partition(rs_worker_t *w, store_t *st, int32_t p)
                        "component=state event=restore_failed topic=%s "
                        "partition=%d reason=\"%s\"",
                        st->topic, (int)p, errstr);
-                return w->failed = RS_ERR_KAFKA;
+                fail_why(w, RS_ERR_KAFKA, "restore of %s[%d] failed: %s",
+                         st->topic, (int)p, errstr);
+                return w->failed;
         }
         rs_log(RS_LOG_INFO,
                "component=state event=restore_start topic=%s partition=%d",
@@ -590,8 +650,13 @@ static rs_err_t restore_partition(rs_worker_t *w, store_t *st, int32_t p)
                                "topic=%s partition=%d reason=\"state."
                                "restore_timeout passed\"",
                                st->topic, (int)p);
-                        return w->failed = RS_ERR_TIMEOUT;
+                        fail_why(w, RS_ERR_TIMEOUT,
+                                 "restore of %s[%d] took longer than "
+                                 "state.restore_timeout",
+                                 st->topic, (int)p);
+                        return w->failed;
                 }
+                tick(w);
                 if (!(m = rs_reader_next(st->rd, 100)))
                         continue;
                 const char *what = NULL;
@@ -599,8 +664,13 @@ static rs_err_t restore_partition(rs_worker_t *w, store_t *st, int32_t p)
                                              : restore_item(w, m, p, &what);
                 records++;
                 bytes += m->len + m->key_len;
-                if (err == RS_ERR_NOMEM)
-                        return w->failed = err;
+                w->st.restore_records++;
+                w->st.restore_bytes += m->len + m->key_len;
+                if (err == RS_ERR_NOMEM) {
+                        fail_why(w, err, "out of memory restoring %s[%d]",
+                                 st->topic, (int)p);
+                        return w->failed;
+                }
                 if (err) {
                         if (!corrupt++)
                                 rs_log(RS_LOG_WARNING,
@@ -625,8 +695,6 @@ static rs_err_t restore_partition(rs_worker_t *w, store_t *st, int32_t p)
         }
         rs_intern_collect(w->strings);
         w->st.restores++;
-        w->st.restore_records += records;
-        w->st.restore_bytes += bytes;
         rs_log(corrupt ? RS_LOG_WARNING : RS_LOG_INFO,
                "component=state event=restored topic=%s partition=%d "
                "records=%" PRIu64 " bytes=%" PRIu64 " corrupt=%" PRIu64
@@ -720,6 +788,10 @@ static rs_err_t emit(void *opaque, const rs_recs_t *recs)
         if (err)
                 return err;
         w->st.produced++;
+        /* event time of its newest event to the hand-off (like Kafka
+         * Streams' record-e2e-latency) */
+        int64_t lat = rs_wall_ms() - recs->generated_ts;
+        rs_hist_observe(&w->h_latency, lat > 0 ? (double)lat / 1000.0 : 0);
         return RS_OK;
 }
 
@@ -1093,9 +1165,12 @@ static rs_err_t start_users(rs_worker_t *w, char *errstr, size_t errstr_size)
                                              10000, errstr, errstr_size)))
                         return RS_ERR_KAFKA;
                 int64_t until = rs_mono_ms() + 60000;
+                w->phase = "loading the neighbour table";
                 while (!rs_reader_caught_up(w->nbr) && rs_mono_ms() < until &&
-                       !(w->stop && *w->stop))
+                       !(w->stop && *w->stop)) {
+                        tick(w);
                         read_neighbors(w, 100);
+                }
                 if (!rs_reader_caught_up(w->nbr))
                         return rs_seterr(errstr, errstr_size, RS_ERR_TIMEOUT,
                                          "the neighbour topic %s did not "
@@ -1183,8 +1258,8 @@ static rs_err_t start_items(rs_worker_t *w, char *errstr, size_t errstr_size)
 }
 
 rs_worker_t *rs_worker_new(const rs_pipeline_t *pl, int role,
-                           const volatile sig_atomic_t *stop, char *errstr,
-                           size_t errstr_size)
+                           const volatile sig_atomic_t *stop, rs_monitor_t *mon,
+                           char *errstr, size_t errstr_size)
 {
         rs_worker_t *w = calloc(1, sizeof(*w));
         const rs_source_conf_t *sc = &pl->source;
@@ -1202,13 +1277,22 @@ rs_worker_t *rs_worker_new(const rs_pipeline_t *pl, int role,
         }
         w->pl = pl;
         w->stop = stop;
+        w->mon = mon;
+        w->phase = "connecting";
+        rs_buf_init(&w->mtext);
+        for (size_t i = 0; i < RS_MAX_STAGES; i++)
+                rs_hist_init(&w->h_stage[i], stage_le, NLE(stage_le));
+        rs_hist_init(&w->h_decode, stage_le, NLE(stage_le));
+        rs_hist_init(&w->h_items, stage_le, NLE(stage_le));
+        rs_hist_init(&w->h_latency, latency_le, NLE(latency_le));
         w->users = role != RS_ROLE_ITEMS;
         w->items_side = role != RS_ROLE_USERS && has_items;
         w->ticket = w->iticket = NO_TICKET;
-        w->event_time = INT64_MIN;
+        w->event_time = w->good_time = INT64_MIN;
         w->t_deltas = w->t_nb = w->ust.t = w->ist.t = -1;
         w->ust.topic = pl->state.users_topic;
         w->ist.topic = pl->state.items_topic;
+        tick(w);
         if (!(w->strings = rs_intern_new()) ||
             !(w->msgs = calloc((size_t)sc->batch_size, sizeof(*w->msgs))) ||
             !(w->events = calloc((size_t)sc->batch_size, sizeof(*w->events))) ||
@@ -1251,8 +1335,11 @@ rs_worker_t *rs_worker_new(const rs_pipeline_t *pl, int role,
              (w->t_nb = rs_sink_add_topic(w->sink, pl->topology.neighbors_topic,
                                           errstr, errstr_size)) < 0))
                 goto fail;
+        w->phase = "creating the internal topics";
+        tick(w);
         if (ensure_topics(w, errstr, errstr_size))
                 goto fail;
+        w->phase = "connecting";
         if (w->users && pl->items.topic) {
                 if (!(w->items_codec =
                               rs_codec_new(pl->items.framing, w->strings,
@@ -1268,9 +1355,12 @@ rs_worker_t *rs_worker_new(const rs_pipeline_t *pl, int role,
                         goto fail;
                 /* the catalog as it is now, before the first event */
                 int64_t until = rs_mono_ms() + 30000;
+                w->phase = "loading the catalog";
                 while (!rs_reader_caught_up(w->items) && rs_mono_ms() < until &&
-                       !(stop && *stop))
+                       !(stop && *stop)) {
+                        tick(w);
                         read_items(w, 100);
+                }
                 if (!rs_reader_caught_up(w->items)) {
                         rs_seterr(errstr, errstr_size, RS_ERR_TIMEOUT,
                                   "the catalog topic %s did not load in 30 s",
@@ -1288,6 +1378,9 @@ rs_worker_t *rs_worker_new(const rs_pipeline_t *pl, int role,
                 goto fail;
         w->next_stats = rs_mono_ms() + STATS_EVERY_MS;
         w->next_commit = rs_mono_ms() + pl->state.commit_interval;
+        w->phase = NULL;
+        if (w->mon)
+                publish_metrics(w);
         rs_log(RS_LOG_INFO,
                "component=worker event=started pipeline=%s config_hash=%s "
                "role=%s group=%s topics=%zu sink=%s dlq=%s partitions=%lld",
@@ -1390,14 +1483,21 @@ static long users_step(rs_worker_t *w, int timeout_ms)
         n = rs_source_poll(w->src, w->msgs, (size_t)pl->source.batch_size,
                            timeout_ms, &ticket);
         if (n < 0) {
-                w->failed = RS_ERR_KAFKA;
+                fail_why(w, RS_ERR_KAFKA,
+                         "the consumer of %s failed (see poll_failed)",
+                         pl->source.group);
                 return 0;
         }
+        if (!w->ust.nq && rs_source_assigned(w->src))
+                w->consuming = 1;
         if (n == 0)
                 return 0;
         size_t nev;
         w->st.consumed += (uint64_t)n;
+        int64_t t0 = w->mon ? now_ns() : 0;
         nev = decode_batch(w, n, ticket);
+        if (w->mon)
+                rs_hist_observe(&w->h_decode, (double)(now_ns() - t0) / 1e9);
         w->st.decoded += nev;
         for (size_t i = 0; i < nev; i++)
                 if (w->events[i].ts > w->event_time)
@@ -1406,8 +1506,18 @@ static long users_step(rs_worker_t *w, int timeout_ms)
         rs_chain_mark_replayed(w->chain, w->events, nev);
         if (!w->failed &&
             (err = rs_chain_process(w->chain, w->events, nev, &out)))
-                w->failed = err;
+                fail_why(w, err, "a stage failed: %s", rs_err_str(err));
         w->ticket = NO_TICKET;
+        for (size_t i = 0; i < nev; i++)
+                if (!rs_drop_dead_letter(w->events[i].drop) &&
+                    w->events[i].ts > w->good_time)
+                        w->good_time = w->events[i].ts;
+        for (size_t i = 0;
+             nev && i < rs_chain_stages(w->chain) && i < RS_MAX_STAGES; i++)
+                if (rs_chain_stage_type(w->chain, i))
+                        rs_hist_observe(&w->h_stage[i],
+                                        (double)rs_chain_stage_ns(w->chain, i) /
+                                                1e9);
         /* (a user the window does not hold has nothing to write: evicted
          * users' records stay in the changelog, bounded on restore by
          * user_window.max_users) */
@@ -1457,9 +1567,13 @@ static long items_step(rs_worker_t *w, int timeout_ms)
         n = rs_source_poll(w->isrc, w->imsgs, (size_t)pl->source.batch_size,
                            timeout_ms, &ticket);
         if (n < 0) {
-                w->failed = RS_ERR_KAFKA;
+                fail_why(w, RS_ERR_KAFKA,
+                         "the consumer of %s failed (see poll_failed)",
+                         pl->topology.items_group);
                 return 0;
         }
+        if (!w->users && !w->ist.nq && rs_source_assigned(w->isrc))
+                w->consuming = 1;
         if (n == 0) {
                 /* quiet: publish what waits for its refresh, at once */
                 if (unsettled(w) &&
@@ -1476,6 +1590,7 @@ static long items_step(rs_worker_t *w, int timeout_ms)
         }
         w->last_delta = rs_mono_ms();
         w->iticket = ticket;
+        int64_t t0 = w->mon ? now_ns() : 0;
         for (long i = 0; i < n && !err && !w->failed; i++) {
                 const rs_msg_t *m = &w->imsgs[i];
                 const rs_delta_t *d;
@@ -1501,6 +1616,8 @@ static long items_step(rs_worker_t *w, int timeout_ms)
         }
         if (!err)
                 err = rs_items_publish(w->items_part, 0);
+        if (w->mon)
+                rs_hist_observe(&w->h_items, (double)(now_ns() - t0) / 1e9);
         w->iticket = NO_TICKET;
         if (err)
                 w->failed = err;
@@ -1549,6 +1666,7 @@ rs_err_t rs_worker_step(rs_worker_t *w)
                 rs_worker_log_stats(w);
                 w->next_stats = rs_mono_ms() + STATS_EVERY_MS;
         }
+        tick(w);
         return w->failed;
 }
 
@@ -1586,6 +1704,8 @@ rs_err_t rs_worker_close(rs_worker_t *w)
         if (!w)
                 return RS_OK;
         w->deadline = rs_mono_ms() + w->pl->shutdown_timeout;
+        if (w->mon)
+                publish_metrics(w); /* not ready: stopping */
         if (w->sink && (w->src || w->isrc) && !w->failed) {
                 /* what is pending: lists, and what the item side holds
                  * back for its refresh */
@@ -1642,6 +1762,7 @@ rs_err_t rs_worker_close(rs_worker_t *w)
         free(w->events);
         free(w->ev_msg);
         free(w->imsgs);
+        rs_buf_fini(&w->mtext);
         free(w);
         return err;
 }
@@ -1658,9 +1779,30 @@ int rs_worker_settled(const rs_worker_t *w)
                st->delivered + st->recs_rejected == st->produced;
 }
 
+/* The counts kept elsewhere (see rs_worker_stats_t). */
+static void other_counts(const rs_worker_t *w, rs_worker_stats_t *st)
+{
+        const rs_score_t *sc =
+                w->chain ? rs_chain_find(w->chain, "score") : NULL;
+        rs_score_counts_t c = {0};
+
+        if (sc)
+                c = rs_score_counts(sc);
+        st->lists_debounced = c.debounced;
+        st->lists_unchanged = c.unchanged;
+        st->rebalances = 0;
+        for (int k = 0; k < 2; k++) {
+                const rs_source_t *src = k ? w->isrc : w->src;
+                if (src)
+                        st->rebalances += rs_source_rebalances(src, 0) +
+                                          rs_source_rebalances(src, 1);
+        }
+}
+
 void rs_worker_stats(const rs_worker_t *w, rs_worker_stats_t *st)
 {
         *st = w->st;
+        other_counts(w, st);
         st->restoring = (int)(w->ust.nq + w->ist.nq);
         st->assigned = (w->src ? rs_source_assigned(w->src) : 0) +
                        (w->isrc ? rs_source_assigned(w->isrc) : 0);
@@ -1706,9 +1848,9 @@ static size_t state_stats(const rs_worker_t *w, char *out, size_t size)
                              "neighbor_age_ms=%lld",
                              rs_nbtable_items(w->table),
                              rs_nbtable_bytes(w->table),
-                             up == INT64_MIN || w->event_time == INT64_MIN
+                             up == INT64_MIN || w->good_time == INT64_MIN
                                      ? -1LL
-                                     : (long long)(w->event_time - up));
+                                     : (long long)(w->good_time - up));
                 off += k > 0 && (size_t)k < size - off ? (size_t)k : 0;
         }
         return off;
@@ -1719,6 +1861,9 @@ void rs_worker_log_stats(const rs_worker_t *w)
         char drops[1024] = "", state[512] = "";
         size_t off = 0;
         int k;
+        rs_worker_stats_t more = w->st;
+
+        other_counts(w, &more);
 
         state_stats(w, state, sizeof(state));
         for (int r = 1; r < RS_DROP__COUNT; r++) {
@@ -1756,7 +1901,8 @@ void rs_worker_log_stats(const rs_worker_t *w)
                " changelog_tombstones=%" PRIu64 " changelog_delivered=%" PRIu64
                " restores=%" PRIu64 " restore_records=%" PRIu64
                " restore_bytes=%" PRIu64 " restore_corrupt=%" PRIu64
-               " commits=%" PRIu64 " reloads=%" PRIu64
+               " commits=%" PRIu64 " reloads=%" PRIu64 " rebalances=%" PRIu64
+               " lists_debounced=%" PRIu64 " lists_unchanged=%" PRIu64
                " restoring=%zu partitions=%d%s%s",
                w->st.consumed, w->st.processed, w->st.dead_letters,
                w->st.dropped[RS_DROP_DUPLICATE],
@@ -1772,8 +1918,363 @@ void rs_worker_log_stats(const rs_worker_t *w)
                w->st.chg_tombstones, w->st.chg_delivered, w->st.restores,
                w->st.restore_records, w->st.restore_bytes,
                w->st.restore_corrupt, w->st.commits, w->st.reloads,
+               more.rebalances, more.lists_debounced, more.lists_unchanged,
                w->ust.nq + w->ist.nq,
                (w->src ? rs_source_assigned(w->src) : 0) +
                        (w->isrc ? rs_source_assigned(w->isrc) : 0),
                drops, state);
+}
+
+const char *rs_worker_error(const rs_worker_t *w)
+{
+        return w->fail_reason;
+}
+
+/*
+ * /metrics (README "Operating"): rendered here, in the main loop, from the
+ * counters above, and handed to the HTTP thread through the monitor.
+ */
+
+/* Why the worker is not ready, or NULL when it is. */
+static const char *not_ready(const rs_worker_t *w, char *buf, size_t size)
+{
+        if (w->failed) {
+                snprintf(buf, size, "failed: %s",
+                         w->fail_reason[0] ? w->fail_reason
+                                           : rs_err_str(w->failed));
+                return buf;
+        }
+        if (w->deadline)
+                return "stopping";
+        if (w->phase) {
+                snprintf(buf, size, "starting: %s", w->phase);
+                return buf;
+        }
+        rs_source_t *src = w->users ? w->src : w->isrc;
+        if (!src || !rs_source_assigned(src)) {
+                snprintf(buf, size, "no partitions of group %s assigned",
+                         w->users ? w->pl->source.group
+                                  : w->pl->topology.items_group);
+                return buf;
+        }
+        if (w->ust.nq + w->ist.nq) {
+                snprintf(buf, size, "restoring the state of %zu partitions",
+                         w->ust.nq + w->ist.nq);
+                return buf;
+        }
+        if (!w->consuming)
+                return "assigned, not consuming yet";
+        return NULL;
+}
+
+#define L(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+static void counter(rs_buf_t *b, const char *name, const char *help, uint64_t v)
+{
+        rs_prom_family(b, name, "counter", help);
+        rs_prom_sample(b, name, NULL, (double)v);
+}
+
+static void gauge(rs_buf_t *b, const char *name, const char *help, double v)
+{
+        rs_prom_family(b, name, "gauge", help);
+        rs_prom_sample(b, name, NULL, v);
+}
+
+static void source_metrics(rs_buf_t *b, const rs_source_t *src, int part)
+{
+        const char *group = rs_source_group(src);
+        const rs_lag_t *lag;
+        size_t n = rs_source_lag(src, &lag);
+        char pbuf[16];
+
+        if (part == 0) {
+                rs_prom_sample(b, "recstream_partitions_assigned",
+                               L("group", group), rs_source_assigned(src));
+        } else if (part == 1) {
+                rs_prom_sample(b, "recstream_rebalances_total",
+                               L("group", group, "kind", "assigned"),
+                               (double)rs_source_rebalances(src, 0));
+                rs_prom_sample(b, "recstream_rebalances_total",
+                               L("group", group, "kind", "revoked"),
+                               (double)rs_source_rebalances(src, 1));
+        } else {
+                for (size_t i = 0; i < n; i++) {
+                        if (lag[i].lag < 0)
+                                continue; /* not known yet */
+                        snprintf(pbuf, sizeof(pbuf), "%d",
+                                 (int)lag[i].partition);
+                        rs_prom_sample(b, "recstream_consumer_lag",
+                                       L("group", group, "topic", lag[i].topic,
+                                         "partition", pbuf),
+                                       (double)lag[i].lag);
+                }
+        }
+}
+
+static void store(rs_buf_t *b, int what, const char *name, double entries,
+                  double bytes, double evictions)
+{
+        const char *const *l = L("store", name);
+
+        if (what == 0 && entries >= 0)
+                rs_prom_sample(b, "recstream_state_entries", l, entries);
+        else if (what == 1)
+                rs_prom_sample(b, "recstream_state_bytes", l, bytes);
+        else if (what == 2 && evictions >= 0)
+                rs_prom_sample(b, "recstream_state_evictions_total", l,
+                               evictions);
+}
+
+static void stores(rs_buf_t *b, const rs_worker_t *w, int what)
+{
+        const rs_uwin_t *win =
+                w->chain ? rs_chain_find(w->chain, "user_window") : NULL;
+        const rs_score_t *sc =
+                w->chain ? rs_chain_find(w->chain, "score") : NULL;
+
+        if (w->strings)
+                store(b, what, "strings", rs_intern_live(w->strings),
+                      (double)rs_intern_bytes(w->strings),
+                      (double)rs_intern_freed(w->strings));
+        if (w->catalog)
+                store(b, what, "catalog", (double)rs_catalog_items(w->catalog),
+                      (double)rs_catalog_bytes(w->catalog), -1);
+        if (win)
+                store(b, what, "user_window", (double)rs_uwin_users(win),
+                      (double)rs_uwin_bytes(win),
+                      (double)rs_uwin_evictions(win));
+        if (sc)
+                store(b, what, "score", -1, (double)rs_score_bytes(sc), -1);
+        if (w->items_part) {
+                rs_items_totals_t it = rs_items_totals(w->items_part);
+                store(b, what, "cooccur", (double)it.items, (double)it.bytes,
+                      (double)it.evictions);
+        }
+        if (w->table)
+                store(b, what, "neighbors", (double)rs_nbtable_items(w->table),
+                      (double)rs_nbtable_bytes(w->table), -1);
+}
+
+static void render(rs_worker_t *w, rs_buf_t *b)
+{
+        const rs_worker_stats_t *st = &w->st;
+        const rs_pipeline_t *pl = w->pl;
+        const rs_score_t *sc =
+                w->chain ? rs_chain_find(w->chain, "score") : NULL;
+        rs_score_counts_t scc = {0};
+        const char *role = w->users && w->items_side ? "all"
+                           : w->users                ? "users"
+                                                     : "items";
+
+        rs_prom_family(b, "recstream_info", "gauge",
+                       "The pipeline this process runs: name, config hash "
+                       "(as in its UserRecs) and role.");
+        rs_prom_sample(
+                b, "recstream_info",
+                L("pipeline", pl->name, "config_hash", pl->hash, "role", role),
+                1);
+        gauge(b, "recstream_ready",
+              "1 when /readyz answers 200 (assigned, restored, loaded, "
+              "consuming).",
+              !not_ready(w, (char[64]){0}, 64));
+
+        /* the books */
+        counter(b, "recstream_records_consumed_total",
+                "Input records (BehaviorEvent) polled.", st->consumed);
+        counter(b, "recstream_records_decoded_total",
+                "Input records decoded into events.", st->decoded);
+        counter(b, "recstream_records_processed_total",
+                "Events that reached the end of the stages.", st->processed);
+        rs_prom_family(b, "recstream_records_dropped_total", "counter",
+                       "Records dropped, by stage and reason (decode "
+                       "failures and what the stages dropped; dead-lettered "
+                       "ones among them).");
+        for (int r = 1; r < RS_DROP__COUNT; r++)
+                rs_prom_sample(
+                        b, "recstream_records_dropped_total",
+                        L("stage", rs_drop_stage(r), "reason", rs_drop_name(r)),
+                        (double)st->dropped[r]);
+        for (int i = 0; i < MAX_REASONS && w->drops[i].reason; i++)
+                rs_prom_sample(
+                        b, "recstream_records_dropped_total",
+                        L("stage", "decode", "reason", w->drops[i].reason),
+                        (double)w->drops[i].count);
+        counter(b, "recstream_dead_letters_total",
+                "Input records sent (dlq.enabled false: due) to the "
+                "dead-letter topic.",
+                st->dead_letters);
+        counter(b, "recstream_dlq_produced_total",
+                "Dead letters handed to the producer (input, deltas, "
+                "catalog).",
+                st->dlq_produced);
+        counter(b, "recstream_dlq_delivered_total",
+                "Dead letters acknowledged by the broker.", st->dlq_delivered);
+        counter(b, "recstream_dlq_rejected_total",
+                "Dead letters the broker refused for good.", st->dlq_rejected);
+
+        /* lists */
+        counter(b, "recstream_lists_produced_total",
+                "UserRecs lists handed to the producer (published).",
+                st->produced);
+        counter(b, "recstream_lists_delivered_total",
+                "UserRecs lists acknowledged by the broker.", st->delivered);
+        if (sc)
+                scc = rs_score_counts(sc); /* as rs_worker_stats has them */
+        rs_prom_family(b, "recstream_lists_suppressed_total", "counter",
+                       "Refreshes not published: held back by "
+                       "score.min_refresh_interval (debounce), or the same "
+                       "list as the last one (unchanged).");
+        rs_prom_sample(b, "recstream_lists_suppressed_total",
+                       L("reason", "debounce"), (double)scc.debounced);
+        rs_prom_sample(b, "recstream_lists_suppressed_total",
+                       L("reason", "unchanged"), (double)scc.unchanged);
+        counter(b, "recstream_records_rejected_total",
+                "Output records refused for good (over message.max.bytes).",
+                st->recs_rejected);
+        counter(b, "recstream_delivery_failures_total",
+                "Output not delivered within message.timeout.ms (fatal).",
+                st->delivery_failed);
+        counter(b, "recstream_encode_failures_total",
+                "Output records that could not be encoded.", st->encode_failed);
+
+        /* the catalog and the topology */
+        counter(b, "recstream_catalog_records_applied_total",
+                "ItemMeta records applied to the catalog.", st->items_applied);
+        counter(b, "recstream_catalog_records_failed_total",
+                "ItemMeta records refused (dead-lettered).", st->items_failed);
+        counter(b, "recstream_deltas_produced_total",
+                "Pair deltas the user side produced.", st->deltas_produced);
+        counter(b, "recstream_deltas_produced_bytes_total",
+                "Bytes of the pair deltas produced.", st->delta_bytes);
+        counter(b, "recstream_deltas_consumed_total",
+                "Pair deltas the item side consumed.", st->deltas_consumed);
+        counter(b, "recstream_deltas_applied_total",
+                "Pair deltas the item side applied.", st->deltas_applied);
+        counter(b, "recstream_deltas_failed_total",
+                "Pair deltas refused (dead-lettered).", st->deltas_failed);
+        counter(b, "recstream_neighbor_records_produced_total",
+                "Neighbour records the item side published.", st->nb_produced);
+        counter(b, "recstream_neighbor_records_applied_total",
+                "Neighbour records applied to this process's table.",
+                st->nb_applied);
+        counter(b, "recstream_neighbor_records_failed_total",
+                "Neighbour records refused.", st->nb_failed);
+        if (w->table) {
+                int64_t up = rs_nbtable_updated(w->table);
+                if (up != INT64_MIN && w->good_time != INT64_MIN)
+                        gauge(b, "recstream_neighbor_table_age_seconds",
+                              "Event time of the newest input event minus "
+                              "that of the neighbour table's newest record.",
+                              (double)(w->good_time - up) / 1000.0);
+        }
+        if (w->good_time != INT64_MIN)
+                gauge(b, "recstream_last_event_timestamp_seconds",
+                      "Event time of the newest input event not "
+                      "dead-lettered (Unix seconds).",
+                      (double)w->good_time / 1000.0);
+
+        /* state that survives */
+        counter(b, "recstream_changelog_records_produced_total",
+                "Changelog records written (tombstones included).",
+                st->chg_produced);
+        counter(b, "recstream_changelog_produced_bytes_total",
+                "Bytes of the changelog records written.", st->chg_bytes);
+        counter(b, "recstream_changelog_tombstones_total",
+                "Changelog tombstones written (evicted or gone keys).",
+                st->chg_tombstones);
+        counter(b, "recstream_restores_total", "Partition restores completed.",
+                st->restores);
+        counter(b, "recstream_restore_records_total",
+                "Changelog records read by restores (live during a "
+                "restore).",
+                st->restore_records);
+        counter(b, "recstream_restore_bytes_total",
+                "Bytes of changelog records read by restores.",
+                st->restore_bytes);
+        counter(b, "recstream_restore_corrupt_records_total",
+                "Changelog records refused as corrupt (that key started "
+                "empty).",
+                st->restore_corrupt);
+        gauge(b, "recstream_restoring_partitions",
+              "Partitions assigned and paused until their state is "
+              "restored.",
+              (double)(w->ust.nq + w->ist.nq));
+        counter(b, "recstream_commits_total", "Offset commits completed.",
+                st->commits);
+
+        /* the consumers */
+        rs_source_t *srcs[2] = {w->src, w->isrc};
+        static const char *const fam[3][2] = {
+                {"recstream_partitions_assigned",
+                 "Partitions assigned to this member, by group."},
+                {"recstream_rebalances_total",
+                 "Rebalance callbacks, by group and kind (assigned, "
+                 "revoked)."},
+                {"recstream_consumer_lag",
+                 "Records behind the partition's end, from its committed "
+                 "offset (librdkafka statistics, every "
+                 "statistics.interval.ms)."},
+        };
+        for (int f = 0; f < 3; f++) {
+                rs_prom_family(b, fam[f][0], f == 1 ? "counter" : "gauge",
+                               fam[f][1]);
+                for (int k = 0; k < 2; k++)
+                        if (srcs[k])
+                                source_metrics(b, srcs[k], f);
+        }
+
+        /* state sizes */
+        rs_prom_family(b, "recstream_state_entries", "gauge",
+                       "Keys each store holds (strings: live ids; "
+                       "user_window: users; cooccur, neighbors, catalog: "
+                       "items).");
+        stores(b, w, 0);
+        rs_prom_family(b, "recstream_state_bytes", "gauge",
+                       "Bytes each store holds.");
+        stores(b, w, 1);
+        rs_prom_family(b, "recstream_state_evictions_total", "counter",
+                       "Keys each store evicted to stay within its bound "
+                       "(strings: ids freed).");
+        stores(b, w, 2);
+
+        /* time */
+        rs_prom_family(b, "recstream_stage_batch_seconds", "histogram",
+                       "Time one batch spent in a stage (decode, each "
+                       "user-side stage, cooccur: a batch of deltas).");
+        if (w->users)
+                rs_prom_hist(b, "recstream_stage_batch_seconds",
+                             L("stage", "decode"), &w->h_decode);
+        for (size_t i = 0;
+             w->chain && i < rs_chain_stages(w->chain) && i < RS_MAX_STAGES;
+             i++) {
+                const char *type = rs_chain_stage_type(w->chain, i);
+                if (type)
+                        rs_prom_hist(b, "recstream_stage_batch_seconds",
+                                     L("stage", type), &w->h_stage[i]);
+        }
+        if (w->items_side)
+                rs_prom_hist(b, "recstream_stage_batch_seconds",
+                             L("stage", "cooccur"), &w->h_items);
+        rs_prom_family(b, "recstream_event_to_recommendation_seconds",
+                       "histogram",
+                       "Wall clock at a list's hand-off to the producer "
+                       "minus the event time of the newest event it "
+                       "reflects (a replayed history lands in +Inf).");
+        rs_prom_hist(b, "recstream_event_to_recommendation_seconds", NULL,
+                     &w->h_latency);
+}
+
+static void publish_metrics(rs_worker_t *w)
+{
+        char why[320];
+        const char *reason = not_ready(w, why, sizeof(why));
+
+        rs_buf_reset(&w->mtext);
+        render(w, &w->mtext);
+        if (w->mtext.oom) { /* keep the last snapshot; say so */
+                rs_monitor_set_ready(w->mon, 0, "out of memory");
+                return;
+        }
+        rs_monitor_publish(w->mon, &w->mtext, !reason, reason ? reason : "");
 }

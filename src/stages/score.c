@@ -114,6 +114,7 @@ typedef struct rs_score {
         due_t *queue; /* ring */
         size_t qhead, qlen, qcap;
         size_t nstale; /* entries of the ring no longer anyone's */
+        rs_score_counts_t counts;
         /* sparse accumulator by item id, valid where stamp == gen */
         acc_t *acc;
         size_t acc_cap;
@@ -668,10 +669,13 @@ static rs_err_t publish(score_t *sc, uint32_t user, int64_t now, int force,
         if ((err = compute(sc, user, now)))
                 return err;
         uint64_t h = list_hash(sc, &sc->recs);
-        if (!force && h == u->hash)
+        if (!force && h == u->hash) {
+                sc->counts.unchanged++;
                 return RS_OK; /* unchanged: nothing to say */
+        }
         u->hash = h;
         u->last_pub = now;
+        sc->counts.published++;
         return out->fn(out->opaque, &sc->recs);
 }
 
@@ -798,9 +802,11 @@ static rs_err_t score_process(void *st, rs_event_t *ev, size_t n,
                 if (!u->hash || u->batch_ts - u->last_pub >= gap) {
                         if ((err = publish(sc, user, u->batch_ts, 0, out)))
                                 return err;
-                } else if (!u->queued && enqueue(sc, user, u->last_pub + gap)) {
-                        return RS_ERR_NOMEM;
+                        continue;
                 }
+                sc->counts.debounced++;
+                if (!u->queued && enqueue(sc, user, u->last_pub + gap))
+                        return RS_ERR_NOMEM;
         }
         return now == INT64_MIN ? RS_OK : drain(sc, now, 0, out);
 }
@@ -849,6 +855,11 @@ size_t rs_score_users(const rs_score_t *sc)
         for (size_t u = 0; u < sc->nusers; u++)
                 n += sc->users[u].known;
         return n;
+}
+
+rs_score_counts_t rs_score_counts(const rs_score_t *sc)
+{
+        return sc->counts;
 }
 
 size_t rs_score_bytes(const rs_score_t *sc)

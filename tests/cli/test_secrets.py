@@ -180,6 +180,7 @@ source:
     session.timeout.ms: "6000"
     ssl.keystore.password: {m['S']}
 stages: [{{type: passthrough}}]
+http: {{port: 0}}
 sink:
   kafka:
     ssl.key.pem: "{m['E']}"

@@ -19,6 +19,7 @@
 #include "recstream/codec.h"
 #include "recstream/cooccur.h"
 #include "recstream/pipeline.h"
+#include "recstream/score.h"
 #include "recstream/topology.h"
 #include "recstream/user_window.h"
 #include "recstream/vec.h"
@@ -363,17 +364,29 @@ static void test_debounce(void **state)
         feed(&fx, "1", "o", "a", RS_EV_LIKE, 0, NULL);
         feed(&fx, "2", "o", "b", RS_EV_LIKE, 1, NULL);
         int before = fx.nemits;
+        const rs_score_t *sc = rs_chain_find(fx.ch, "score");
+        rs_score_counts_t c0 = rs_score_counts(sc), c;
         feed(&fx, "3", "u", "a", RS_EV_LIKE, 1000, NULL); /* first: now */
         assert_int_equal(fx.nemits, before + 1);
         assert_int_equal(fx.last[u].n, 1);
         assert_int_equal(fx.last[u].items[0].item, id(&fx, "b"));
+        c = rs_score_counts(sc); /* the metrics count what happened */
+        assert_int_equal(c.published, c0.published + 1);
+        assert_int_equal(c.debounced, c0.debounced);
         /* within 10 s: b is now seen, the list will change, but waits */
         feed(&fx, "4", "u", "b", RS_EV_LIKE, 2000, NULL);
         assert_int_equal(fx.nemits, before + 1);
+        c = rs_score_counts(sc);
+        assert_int_equal(c.published, c0.published + 1);
+        assert_int_equal(c.debounced, c0.debounced + 1);
         /* at 11 s u is due: o likes c, so u's list is [c]. o's own list
          * (empty: it has seen everything) did not change: not published */
         feed(&fx, "5", "o", "c", RS_EV_LIKE, 11000, NULL);
         assert_int_equal(fx.nemits, before + 2);
+        c = rs_score_counts(sc);
+        assert_int_equal(c.published, c0.published + 2);
+        assert_int_equal(c.unchanged, c0.unchanged + 1);
+        assert_int_equal(c.debounced, c0.debounced + 1);
         assert_int_equal(fx.last[u].n, 1);
         assert_int_equal(fx.last[u].items[0].item, id(&fx, "c"));
         assert_int_equal(fx.last[u].generated_ts, 11000);
