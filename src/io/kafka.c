@@ -914,6 +914,15 @@ static int commit_transient(rd_kafka_resp_err_t err)
         }
 }
 
+/* Commit errors that say the group moved on: this generation's offsets
+ * cannot be committed any more. */
+static int commit_refused(rd_kafka_resp_err_t err)
+{
+        return err == RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS ||
+               err == RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION ||
+               err == RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID;
+}
+
 rs_err_t rs_source_commit(rs_source_t *src, int timeout_ms)
 {
         int64_t until = rs_mono_ms() + timeout_ms;
@@ -938,12 +947,24 @@ rs_err_t rs_source_commit(rs_source_t *src, int timeout_ms)
                                 rd_kafka_event_destroy(ev);
                 }
                 rd_kafka_queue_destroy(q);
-                if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+                if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET &&
+                    !commit_refused(err))
                         rs_log(RS_LOG_WARNING,
                                "component=source event=commit_failed "
                                "attempt=%d reason=\"%s\"",
                                attempts, rd_kafka_err2str(err));
         } while (err && commit_transient(err) && rs_mono_ms() + 200 < until);
+        if (commit_refused(err)) {
+                /* Not a failure of what the worker guarantees: its state
+                 * is durable up to these records, and the partitions'
+                 * next owner reads them again and skips them by offset. */
+                rs_log(RS_LOG_NOTICE,
+                       "component=source event=commit_refused reason=\"%s\" "
+                       "msg=\"the group is rebalancing: the records since "
+                       "the last commit are read again by the next owner\"",
+                       rd_kafka_err2str(err));
+                return RS_OK;
+        }
         if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
                 return err == RD_KAFKA_RESP_ERR__TIMED_OUT ? RS_ERR_TIMEOUT
                                                            : RS_ERR_KAFKA;
