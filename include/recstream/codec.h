@@ -31,6 +31,10 @@ typedef enum rs_framing {
 } rs_framing_t;
 
 const char *rs_framing_name(int framing);
+/* avro-c's version: the library has no run-time version call, so this is
+ * what pkg-config said at build time ("unknown" without it); static. */
+const char *rs_codec_avro_version(void);
+
 /* -1 when unknown. Names: plain, confluent, single-object. */
 int rs_framing_parse(const char *name);
 
@@ -142,10 +146,17 @@ rs_err_t rs_codec_encode_item_state(rs_codec_t *codec, const rs_item_state_t *s,
 rs_err_t rs_codec_decode_item_state(rs_codec_t *codec, const void *buf,
                                     size_t len, rs_item_state_t *s);
 
-/* The Avro JSON encoding of one framed BehaviorEvent, read with its writer
- * schema, for `tail --events`. Caller frees *json. */
+/* One framed BehaviorEvent, read with its writer schema, as one flat JSON
+ * object for `tail --events`: a key per field, unions as their value or
+ * null, enums as their symbol — what rs_evfile reads back (.jsonl).
+ * Caller frees *json. */
 rs_err_t rs_codec_event_to_json(rs_codec_t *codec, const void *buf, size_t len,
                                 char **json);
+/* One framed UserRecs (built-in schema) as JSON: every field of the
+ * record, nested records as objects, unions as their value or null.
+ * Caller frees *json. */
+rs_err_t rs_codec_recs_to_json(rs_codec_t *codec, const void *buf, size_t len,
+                               char **json);
 
 /* Avro object container files of BehaviorEvents, written with any schema
  * the reader contract accepts (the file's own schema is bound as above). */

@@ -154,7 +154,16 @@ int rs_props_apply(const rs_prop_t *props, const rs_node_t *map, void *dst,
 /* Appends a Markdown table of props to b, for `recstream doc`. */
 void rs_props_doc(const rs_prop_t *props, const char *title, rs_buf_t *b);
 
+/* libyaml's version at run time (yaml_get_version_string); static. */
+const char *rs_config_yaml_version(void);
+
 /* Parses "30s" style durations into ms; -1 when malformed. */
 int64_t rs_duration_parse(const char *s);
+/* A whole decimal integer as an INT property takes it: 0, or -1 when s
+ * is malformed or out of int64_t's range. */
+int rs_int_parse(const char *s, int64_t *v);
+/* Levenshtein distance of two names (99 for names over 62 bytes): for
+ * "did you mean" suggestions. */
+int rs_edit_distance(const char *a, const char *b);
 
 #endif

@@ -21,6 +21,15 @@
 
 #define CRC64_AVRO_EMPTY 0xc15d213aa4d7a795ULL
 
+#ifndef RS_AVRO_VERSION
+#define RS_AVRO_VERSION "unknown"
+#endif
+
+const char *rs_codec_avro_version(void)
+{
+        return RS_AVRO_VERSION;
+}
+
 /* avro-c allocates a string's or array's claimed length before it checks
  * that the buffer holds it. The strict check (avro_strict.h) refuses such
  * records before avro-c sees them; behind it, as a second line, a single
@@ -1045,18 +1054,141 @@ void rs_ocf_close(rs_ocf_t *f)
         free(f);
 }
 
+/* An Avro value as plain JSON into b: records as objects, arrays as
+ * arrays, maps as objects, unions as their current branch's value (not
+ * Avro's {"type": value} form), enums as their symbol, bytes and fixed as
+ * strings of their bytes. `depth` bounds recursive schemas. */
+static void value_json(const avro_value_t *cv, rs_buf_t *b, int depth)
+{
+        avro_value_t *v = (avro_value_t *)cv, br, f;
+        const char *s, *name;
+        const void *bytes;
+        size_t len, n = 0;
+        int32_t i32;
+        int64_t i64;
+        double d;
+        float fl;
+        int sym;
+
+        if (depth > 32) {
+                rs_buf_adds(b, "null");
+                return;
+        }
+        switch (avro_value_get_type(v)) {
+        case AVRO_RECORD:
+        case AVRO_MAP:
+                avro_value_get_size(v, &n);
+                rs_buf_adds(b, "{");
+                for (size_t i = 0; i < n; i++) {
+                        name = NULL;
+                        if (avro_value_get_by_index(v, i, &f, &name) || !name)
+                                continue;
+                        rs_buf_adds(b, i ? "," : "");
+                        rs_buf_json_str(b, name, strlen(name));
+                        rs_buf_adds(b, ":");
+                        value_json(&f, b, depth + 1);
+                }
+                rs_buf_adds(b, "}");
+                return;
+        case AVRO_ARRAY:
+                avro_value_get_size(v, &n);
+                rs_buf_adds(b, "[");
+                for (size_t i = 0; i < n; i++) {
+                        if (avro_value_get_by_index(v, i, &f, NULL))
+                                continue;
+                        rs_buf_adds(b, i ? "," : "");
+                        value_json(&f, b, depth + 1);
+                }
+                rs_buf_adds(b, "]");
+                return;
+        case AVRO_UNION:
+                if (avro_value_get_current_branch(v, &br))
+                        rs_buf_adds(b, "null");
+                else
+                        value_json(&br, b, depth + 1);
+                return;
+        case AVRO_NULL: rs_buf_adds(b, "null"); return;
+        case AVRO_BOOLEAN:
+                avro_value_get_boolean(v, &sym);
+                rs_buf_adds(b, sym ? "true" : "false");
+                return;
+        case AVRO_INT32:
+                avro_value_get_int(v, &i32);
+                rs_buf_printf(b, "%d", (int)i32);
+                return;
+        case AVRO_INT64:
+                avro_value_get_long(v, &i64);
+                rs_buf_printf(b, "%lld", (long long)i64);
+                return;
+        case AVRO_FLOAT:
+                avro_value_get_float(v, &fl);
+                d = fl;
+                goto dbl;
+        case AVRO_DOUBLE:
+                avro_value_get_double(v, &d);
+        dbl:
+                if (isfinite(d))
+                        rs_buf_printf(b, "%.17g", d);
+                else
+                        rs_buf_adds(b, "null"); /* JSON has no NaN */
+                return;
+        case AVRO_STRING:
+                avro_value_get_string(v, &s, &len);
+                rs_buf_json_str(b, s, len ? len - 1 : 0);
+                return;
+        case AVRO_BYTES:
+                avro_value_get_bytes(v, &bytes, &len);
+                rs_buf_json_str(b, bytes, len);
+                return;
+        case AVRO_FIXED:
+                avro_value_get_fixed(v, &bytes, &len);
+                rs_buf_json_str(b, bytes, len);
+                return;
+        case AVRO_ENUM:
+                avro_value_get_enum(v, &sym);
+                s = avro_schema_enum_get(avro_value_get_schema(v), sym);
+                rs_buf_json_str(b, s ? s : "", s ? strlen(s) : 0);
+                return;
+        default: rs_buf_adds(b, "null"); return;
+        }
+}
+
+static rs_err_t to_json(rs_codec_t *codec, const avro_value_t *v, char **json)
+{
+        rs_buf_t out;
+
+        rs_buf_init(&out);
+        value_json(v, &out, 0);
+        if (out.oom || !out.p) {
+                rs_buf_fini(&out);
+                return fail(codec, RS_ERR_NOMEM, "nomem", "out of memory");
+        }
+        *json = out.p;
+        return RS_OK;
+}
+
 rs_err_t rs_codec_event_to_json(rs_codec_t *codec, const void *buf, size_t len,
                                 char **json)
 {
         binding_t *b;
         rs_err_t err = read_event(codec, buf, len, &b);
 
-        if (err)
+        /* BehaviorEvent's fields are all scalars or ["null", X] unions:
+         * one flat object, the shape `replay` and `eval` read. */
+        return err ? err : to_json(codec, &b->fx.value, json);
+}
+
+rs_err_t rs_codec_recs_to_json(rs_codec_t *codec, const void *buf, size_t len,
+                               char **json)
+{
+        const unsigned char *p = buf;
+        binding_t *unused;
+        rs_err_t err;
+
+        if ((err = unframe(codec, &p, &len, &codec->recs, &unused)) ||
+            (err = read_value(codec, &codec->recs, p, len)))
                 return err;
-        if (avro_value_to_json(&b->fx.value, 1, json))
-                return fail(codec, RS_ERR_DECODE, "avro", "%s",
-                            avro_strerror());
-        return RS_OK;
+        return to_json(codec, &codec->recs.value, json);
 }
 
 /*
