@@ -70,6 +70,12 @@ void rs_codec_set_schema_ids(rs_codec_t *codec, int32_t event_id,
 void rs_codec_set_max_id(rs_codec_t *codec, size_t max_id);
 /* Confluent schema id of the built-in ItemMeta schema (default 3). */
 void rs_codec_set_item_schema_id(rs_codec_t *codec, int32_t item_id);
+/* With `on`, rs_codec_encode_recs stamps each list with the wall clock as
+ * published_ts and a new list_id, unique among this codec's lists (a
+ * bijection of a per-codec random seed and a counter), whatever recs
+ * holds: what the worker publishes. Off (the default) writes them as recs
+ * gives them, 0 as null. */
+void rs_codec_set_stamp(rs_codec_t *codec, int on);
 /* The pipeline reference written into every UserRecs (copied). */
 void rs_codec_set_pipeline(rs_codec_t *codec, const char *name,
                            const char *config_hash);

@@ -199,10 +199,11 @@ static long print_output(const rs_pipeline_t *pl, const char *bootstrap,
                         bad++;
                         continue;
                 }
-                if (got++ < show) {
-                        rs_buf_reset(&line);
-                        rs_buf_recs_json(&line, &recs, in);
-                        printf("%s\n", line.p);
+                char *json = NULL;
+                if (got++ < show &&
+                    !rs_codec_recs_to_json(codec, m->value, m->len, &json)) {
+                        printf("%s\n", json); /* as `tail` prints it */
+                        free(json);
                 }
                 const char *uid = rs_intern_str(in, recs.user, NULL);
                 int u = atoi(uid + 1);

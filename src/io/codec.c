@@ -12,8 +12,10 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "recstream/buf.h"
+#include "recstream/clock.h"
 #include "recstream/codec.h"
 #include "avro_strict.h"
 #include "recstream/hash.h"
@@ -149,6 +151,8 @@ struct rs_codec {
         size_t out_size;
 
         size_t max_id; /* bytes of an id at most */
+        int stamp;     /* rs_codec_set_stamp */
+        uint64_t list_seed, list_seq;
         char pipeline[128];
         char config_hash[40];
         const char *reason;
@@ -576,6 +580,17 @@ void rs_codec_set_max_id(rs_codec_t *codec, size_t max_id)
 void rs_codec_set_item_schema_id(rs_codec_t *codec, int32_t item_id)
 {
         codec->item.id = item_id;
+}
+
+void rs_codec_set_stamp(rs_codec_t *codec, int on)
+{
+        codec->stamp = on;
+        if (on && !codec->list_seed)
+                codec->list_seed =
+                        rs_hash_mix((uint64_t)rs_wall_ms() ^
+                                    (uint64_t)getpid() << 40 ^
+                                    (uint64_t)(uintptr_t)codec) |
+                        1;
 }
 
 void rs_codec_set_pipeline(rs_codec_t *codec, const char *name,
@@ -1127,10 +1142,16 @@ static void value_json(const avro_value_t *cv, rs_buf_t *b, int depth)
         case AVRO_DOUBLE:
                 avro_value_get_double(v, &d);
         dbl:
-                if (isfinite(d))
-                        rs_buf_printf(b, "%.17g", d);
-                else
+                if (isfinite(d)) {
+                        /* the shortest of 15 or 17 digits that reads back */
+                        char num[32];
+                        snprintf(num, sizeof(num), "%.15g", d);
+                        if (strtod(num, NULL) != d)
+                                snprintf(num, sizeof(num), "%.17g", d);
+                        rs_buf_adds(b, num);
+                } else {
                         rs_buf_adds(b, "null"); /* JSON has no NaN */
+                }
                 return;
         case AVRO_STRING:
                 avro_value_get_string(v, &s, &len);
@@ -1375,6 +1396,19 @@ rs_err_t rs_codec_encode_recs(rs_codec_t *codec, const rs_recs_t *recs,
                                             "because_of: bad id");
                 }
         }
+        int64_t published = codec->stamp ? rs_wall_ms() : recs->published_ts;
+        uint64_t list_id = codec->stamp ? 0 : recs->list_id;
+        while (codec->stamp && !list_id) /* 0 once in 2^64: the next */
+                list_id = rs_hash_mix(codec->list_seed + ++codec->list_seq);
+        avro_value_t br;
+        char hex[17];
+        snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)list_id);
+        if (set_nullable(rec, "published_ts", published != 0, &br) ||
+            (published && avro_value_set_long(&br, published)) ||
+            set_nullable(rec, "list_id", list_id != 0, &br) ||
+            (list_id && avro_value_set_string_len(&br, hex, 17)))
+                return fail(codec, RS_ERR_ENCODE, "encode", "%s",
+                            avro_strerror());
         return frame_and_write(codec, rec, codec->recs.id, codec->recs.fp, out,
                                out_len);
 }
@@ -1396,6 +1430,8 @@ static rs_err_t intern_value(rs_codec_t *codec, avro_value_t *v, uint32_t *id)
                        : RS_OK;
 }
 
+static int nullable(avro_value_t *rec, const char *name, avro_value_t *v);
+
 rs_err_t rs_codec_decode_recs(rs_codec_t *codec, const void *buf, size_t len,
                               rs_recs_t *recs)
 {
@@ -1413,6 +1449,20 @@ rs_err_t rs_codec_decode_recs(rs_codec_t *codec, const void *buf, size_t len,
                 return err;
         avro_value_get_by_name(rec, "generated_ts", &f, NULL);
         avro_value_get_long(&f, &recs->generated_ts);
+        recs->published_ts = 0;
+        recs->list_id = 0;
+        if (!nullable(rec, "published_ts", &f))
+                avro_value_get_long(&f, &recs->published_ts);
+        if (!nullable(rec, "list_id", &f)) {
+                const char *s;
+                size_t slen = 0;
+                char *end;
+                /* another writer's id that is not 16 hex digits: none */
+                if (!avro_value_get_string(&f, &s, &slen) && slen == 17)
+                        recs->list_id = strtoull(s, &end, 16);
+                if (slen != 17 || *end)
+                        recs->list_id = 0;
+        }
         avro_value_get_by_name(rec, "items", &items, NULL);
         avro_value_get_size(&items, &n);
         if (n > RS_RECS_MAX)

@@ -5,7 +5,8 @@
  *       stdin: one hex-encoded framed record a line
  *       stdout: one JSON object a line with the decoded fields, or
  *               {"error":"<reason>"}
- *   codec_tool encode-recs FRAMING PIPELINE HASH
+ *   codec_tool encode-recs FRAMING PIPELINE HASH [stamp]
+ *     (stamp: published_ts and list_id as the worker writes them)
  *       stdin: "user ts item:score:reason:because_of ..." a line
  *              (because_of "-" for null)
  *       stdout: one hex-encoded framed UserRecs a line
@@ -229,8 +230,10 @@ int main(int argc, char **argv)
                 rc = decode_events(argc - 3, argv + 3, codec, in);
         } else if (!strcmp(argv[1], "decode-items")) {
                 rc = decode_items(codec, in);
-        } else if (!strcmp(argv[1], "encode-recs") && argc == 5) {
+        } else if (!strcmp(argv[1], "encode-recs") &&
+                   (argc == 5 || (argc == 6 && !strcmp(argv[5], "stamp")))) {
                 rs_codec_set_pipeline(codec, argv[3], argv[4]);
+                rs_codec_set_stamp(codec, argc == 6);
                 rc = encode_recs(codec, in);
         } else {
                 rc = 2;
