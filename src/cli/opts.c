@@ -197,9 +197,9 @@ int rs_cli_parse(const rs_cmd_info_t *cmd, const rs_opt_t *opts, int argc,
                 const char *ln[] = {o->name, o->alias};
                 for (int i = 0; i < 2 && nlo < MAX_OPTS - 1; i++)
                         if (ln[i])
-                                lo[nlo++] = (struct option){
-                                        ln[i], o->arg ? 1 : 0, NULL,
-                                        256 + (int)nby};
+                                lo[nlo++] =
+                                        (struct option){ln[i], o->arg ? 1 : 0,
+                                                        NULL, 256 + (int)nby};
                 if (o->short_name) {
                         shorts[ns++] = (char)o->short_name;
                         if (o->arg)

@@ -586,11 +586,10 @@ void rs_codec_set_stamp(rs_codec_t *codec, int on)
 {
         codec->stamp = on;
         if (on && !codec->list_seed)
-                codec->list_seed =
-                        rs_hash_mix((uint64_t)rs_wall_ms() ^
-                                    (uint64_t)getpid() << 40 ^
-                                    (uint64_t)(uintptr_t)codec) |
-                        1;
+                codec->list_seed = rs_hash_mix((uint64_t)rs_wall_ms() ^
+                                               (uint64_t)getpid() << 40 ^
+                                               (uint64_t)(uintptr_t)codec) |
+                                   1;
 }
 
 void rs_codec_set_pipeline(rs_codec_t *codec, const char *name,
