@@ -150,8 +150,10 @@ struct rs_codec {
         char *out;
         size_t out_size;
 
-        size_t max_id; /* bytes of an id at most */
-        int stamp;     /* rs_codec_set_stamp */
+        size_t max_id;     /* bytes of an id at most */
+        int stamp;         /* rs_codec_set_stamp */
+        unsigned char *v1; /* a plain version 1 UserRecs, made version 2 */
+        size_t v1_size;
         uint64_t list_seed, list_seq;
         char pipeline[128];
         char config_hash[40];
@@ -561,6 +563,7 @@ void rs_codec_destroy(rs_codec_t *codec)
                 avro_reader_free(codec->reader);
         if (codec->writer)
                 avro_writer_free(codec->writer);
+        free(codec->v1);
         free(codec->out);
         free(codec);
 }
@@ -1198,6 +1201,9 @@ rs_err_t rs_codec_event_to_json(rs_codec_t *codec, const void *buf, size_t len,
         return err ? err : to_json(codec, &b->fx.value, json);
 }
 
+static rs_err_t read_recs(rs_codec_t *codec, const unsigned char *p,
+                          size_t len);
+
 rs_err_t rs_codec_recs_to_json(rs_codec_t *codec, const void *buf, size_t len,
                                char **json)
 {
@@ -1206,7 +1212,7 @@ rs_err_t rs_codec_recs_to_json(rs_codec_t *codec, const void *buf, size_t len,
         rs_err_t err;
 
         if ((err = unframe(codec, &p, &len, &codec->recs, &unused)) ||
-            (err = read_value(codec, &codec->recs, p, len)))
+            (err = read_recs(codec, p, len)))
                 return err;
         return to_json(codec, &codec->recs.value, json);
 }
@@ -1431,6 +1437,40 @@ static rs_err_t intern_value(rs_codec_t *codec, avro_value_t *v, uint32_t *id)
 
 static int nullable(avro_value_t *rec, const char *name, avro_value_t *v);
 
+/* Number of fields version 2 of UserRecs added at its end, each a
+ * ["null", X] union: a version 1 record's bytes followed by one 0 byte
+ * (branch null) each are the version 2 encoding of that record. */
+#define RECS_V2_ADDED 2
+
+/* Reads one UserRecs after its framing. Plain framing carries no schema:
+ * a record that does not read as version 2 is read as version 1 (what a
+ * worker of the previous release publishes during a rolling upgrade). */
+static rs_err_t read_recs(rs_codec_t *codec, const unsigned char *p, size_t len)
+{
+        rs_err_t err = read_value(codec, &codec->recs, p, len);
+
+        if (err != RS_ERR_DECODE || codec->framing != RS_FRAMING_PLAIN)
+                return err;
+        if (len + RECS_V2_ADDED > codec->v1_size) {
+                unsigned char *q = realloc(codec->v1, len + RECS_V2_ADDED);
+                if (!q)
+                        return fail(codec, RS_ERR_NOMEM, "nomem",
+                                    "out of memory");
+                codec->v1 = q;
+                codec->v1_size = len + RECS_V2_ADDED;
+        }
+        memcpy(codec->v1, p, len);
+        memset(codec->v1 + len, 0, RECS_V2_ADDED);
+        char why[sizeof(codec->err)];
+        const char *reason = codec->reason;
+        memcpy(why, codec->err, sizeof(why));
+        if (!read_value(codec, &codec->recs, codec->v1, len + RECS_V2_ADDED))
+                return RS_OK;
+        codec->reason = reason; /* the version 2 reading's error */
+        memcpy(codec->err, why, sizeof(why));
+        return err;
+}
+
 rs_err_t rs_codec_decode_recs(rs_codec_t *codec, const void *buf, size_t len,
                               rs_recs_t *recs)
 {
@@ -1441,7 +1481,7 @@ rs_err_t rs_codec_decode_recs(rs_codec_t *codec, const void *buf, size_t len,
         rs_err_t err;
 
         if ((err = unframe(codec, &p, &len, &codec->recs, &unused)) ||
-            (err = read_value(codec, &codec->recs, p, len)))
+            (err = read_recs(codec, p, len)))
                 return err;
         avro_value_get_by_name(rec, "user_id", &f, NULL);
         if ((err = intern_value(codec, &f, &recs->user)))

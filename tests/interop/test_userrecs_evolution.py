@@ -113,6 +113,31 @@ def new_reader_reads_old():
         assert ms(got["generated_ts"]) == 1767225600000
 
 
+def recstream_reads_v1(framing):
+    """recstream (tail, demo) reads version 1 records written by
+    python3-avro, as the previous release's workers publish them during a
+    rolling upgrade, in plain framing, which carries no schema: a version
+    1 record's bytes plus one null branch per added field are its version
+    2 encoding."""
+    blobs = []
+    for want in V1_WANT:
+        rec = dict(want, generated_ts=datetime.datetime(2026, 1, 1,
+                                                         tzinfo=datetime.timezone.utc))
+        buf = io.BytesIO()
+        avro.io.DatumWriter(V1).write(rec, avro.io.BinaryEncoder(buf))
+        blobs.append(buf.getvalue())
+    out = subprocess.run([TOOL, "decode-recs", framing],
+                         input="".join(b.hex() + "\n" for b in blobs),
+                         capture_output=True, text=True, check=True).stdout
+    got = [json.loads(x) for x in out.splitlines()]
+    assert got == [dict(w, generated_ts=1767225600000, published_ts=None, list_id=None)
+                   for w in V1_WANT], got
+    # a record cut short is still refused, not padded into something else
+    out = subprocess.run([TOOL, "decode-recs", framing], input=blobs[0][:-3].hex() + "\n",
+                         capture_output=True, text=True, check=True).stdout
+    assert json.loads(out)["error"], out
+
+
 def list_ids_unique():
     """Each list written gets its own id, also from a second process, and
     the same list twice gets two ids (impressions attribute to one)."""
@@ -145,6 +170,8 @@ check("UserRecs.v1.avsc is v2 without the new optional fields, which have defaul
 for fr in ("plain", "confluent", "single-object"):
     check(f"a v1 reader resolves what recstream writes now ({fr})", old_reader_reads_new, fr)
 check("a v2 reader resolves v1 records (published_ts, list_id null)", new_reader_reads_old)
+check("recstream reads plain version 1 records (a rolling upgrade)", recstream_reads_v1,
+      "plain")
 check("list ids are unique per published list, across processes", list_ids_unique)
 check("without the worker's stamp published_ts and list_id are null", unstamped_is_null)
 check("the schema says the order is the rank where scores are not monotone",
