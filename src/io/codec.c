@@ -1078,14 +1078,14 @@ void rs_ocf_close(rs_ocf_t *f)
 static void value_json(const avro_value_t *cv, rs_buf_t *b, int depth)
 {
         avro_value_t *v = (avro_value_t *)cv, br, f;
-        const char *s, *name;
-        const void *bytes;
-        size_t len, n = 0;
-        int32_t i32;
-        int64_t i64;
-        double d;
-        float fl;
-        int sym;
+        const char *s = NULL, *name;
+        const void *bytes = NULL;
+        size_t len = 0, n = 0;
+        int32_t i32 = 0;
+        int64_t i64 = 0;
+        double d = 0;
+        float fl = 0;
+        int sym = 0;
 
         if (depth > 32) {
                 rs_buf_adds(b, "null");
