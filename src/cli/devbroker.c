@@ -13,8 +13,8 @@
 
 static const rs_cmd_info_t devbroker_cmd = {
         .name = "dev-broker",
-        .synopsis = "[--brokers N] [--partitions P] [--port PORT] "
-                    "[--topic NAME[:PARTITIONS]]...",
+        .synopsis = "[--brokers N] [--partitions P] [--port PORT]"
+                    "\n       [--topic NAME[:PARTITIONS]]...",
         .about =
                 "Runs librdkafka's mock cluster on 127.0.0.1 until "
                 "SIGINT/SIGTERM and prints\nits bootstrap address on "
@@ -182,8 +182,7 @@ int rs_cmd_devbroker(int argc, char **argv)
                  .arg = "PORT",
                  .min = 0,
                  .max = 65535,
-                 .doc = "the first broker's port (0, the default: any "
-                        "free one)"},
+                 .doc = "the first broker's port (default 0: any free one)"},
                 {.name = "topic",
                  .kind = RS_OPT_FN,
                  .dst = &topics,

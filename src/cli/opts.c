@@ -15,7 +15,8 @@
 
 static void print_usage_line(const rs_cmd_info_t *cmd, FILE *f)
 {
-        fprintf(f, "usage: recstream %s %s\n", cmd->name, cmd->synopsis);
+        fprintf(f, "usage: recstream %s%s%s\n", cmd->name,
+                *cmd->synopsis ? " " : "", cmd->synopsis);
 }
 
 int rs_cli_usage_error(const rs_cmd_info_t *cmd, const char *fmt, ...)
@@ -81,7 +82,7 @@ void rs_cli_help(const rs_cmd_info_t *cmd, const rs_opt_t *opts, FILE *f)
         fprintf(f, "\n%s\noptions:\n", cmd->about);
         for (const rs_opt_t *o = opts; o->name; o++) {
                 flag_names(o, names, sizeof(names));
-                if (strlen(names) <= 24) {
+                if (strlen(names) < 24) {
                         size_t n = strcspn(o->doc, "\n");
                         fprintf(f, "  %-24s %.*s\n", names, (int)n, o->doc);
                         if (o->doc[n])
@@ -96,9 +97,9 @@ void rs_cli_help(const rs_cmd_info_t *cmd, const rs_opt_t *opts, FILE *f)
                    "take a unit as there:\n250ms, 30s, 5m, 2h, 7d, 1w (a "
                    "bare number only as 0).\n");
         fprintf(f, "\nenvironment:\n");
-        fprintf(f, "  RECSTREAM_LOG_LEVEL    debug, info, notice, warning or "
-                   "err: the least\n                         severe log line "
-                   "written (stderr, key=value); default info\n");
+        fprintf(f, "  RECSTREAM_LOG_LEVEL    the least severe log line "
+                   "written: debug, info\n                         (default), "
+                   "notice, warning or err; logs go to stderr\n");
         if (cmd->config)
                 fprintf(f, "  RECSTREAM_MAX_CONFIG_BYTES\n"
                            "                         the size limit of "

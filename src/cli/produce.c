@@ -136,9 +136,9 @@ int rs_cmd_produce(int argc, char **argv)
                  .dst = &start_ts,
                  .fn = opt_start_ts,
                  .arg = "MS|now",
-                 .doc = "--generate: the first event's time, ms since the "
-                        "epoch or now\n(default 1767225600000, "
-                        "2026-01-01T00:00:00Z)"},
+                 .doc = "--generate: the first event's time, ms since "
+                        "the\nepoch or now (default "
+                        "1767225600000,\n2026-01-01T00:00:00Z)"},
                 {.name = "id-offset",
                  .kind = RS_OPT_INT,
                  .dst = &id_offset,
@@ -153,7 +153,8 @@ int rs_cmd_produce(int argc, char **argv)
                  .dst = &props,
                  .fn = rs_cli_opt_prop,
                  .arg = "KEY=VALUE",
-                 .doc = "a librdkafka producer property (repeatable)"},
+                 .doc = "a librdkafka producer property (repeatable), as\nkcat "
+                        "-X"},
                 {.name = NULL}};
         char errstr[512];
         FILE *f = NULL;

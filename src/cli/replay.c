@@ -22,8 +22,8 @@
 
 static const rs_cmd_info_t replay_cmd = {
         .name = "replay",
-        .synopsis = "-c PIPELINE --input EVENTS [--output recs.jsonl] "
-                    "[--dlq dead.jsonl]",
+        .synopsis = "-c PIPELINE --input EVENTS [--output recs.jsonl]"
+                    "\n       [--dlq dead.jsonl]",
         .about = "Runs the pipeline's stages over a file of events (no "
                  "Kafka): the canonical\nCSV (.csv), JSON lines (.jsonl, "
                  ".json: one flat object a line with the\nCSV's or "
@@ -128,8 +128,8 @@ int rs_cmd_replay(int argc, char **argv)
                  .kind = RS_OPT_STRING,
                  .dst = &input,
                  .arg = "EVENTS",
-                 .doc = "the events: .csv, .jsonl/.json, .avro, or - (CSV "
-                        "on stdin)",
+                 .doc = "the events: .csv, .jsonl/.json, .avro, or -\n(CSV on "
+                        "stdin)",
                  .flags = RS_OPT_REQUIRED},
                 {.name = "output",
                  .short_name = 'o',

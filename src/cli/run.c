@@ -98,10 +98,10 @@ int rs_cmd_run(int argc, char **argv)
                  .dst = &role,
                  .fn = opt_role,
                  .arg = "ROLE",
-                 .doc = "overrides the pipeline's topology.role: users "
-                        "consumes the input\nand produces lists and pair "
-                        "deltas; items consumes the deltas\nand publishes "
-                        "neighbour lists; all runs both"},
+                 .doc = "overrides the pipeline's topology.role: "
+                        "users\nconsumes the input and produces lists and "
+                        "pair\ndeltas; items consumes the deltas and "
+                        "publishes\nneighbour lists; all runs both"},
                 {.name = NULL}};
         char errstr[512];
         rs_pipeline_t *pl;

@@ -127,8 +127,9 @@ int rs_cmd_tail(int argc, char **argv)
                  .kind = RS_OPT_STRING,
                  .dst = &o.bootstrap,
                  .arg = "HOST:PORT",
-                 .doc = "the brokers (bootstrap.servers); --bootstrap-server "
-                        "as\nkafka-console-consumer spells it",
+                 .doc = "the brokers (bootstrap.servers); "
+                        "--bootstrap-server\nas kafka-console-consumer spells "
+                        "it",
                  .flags = RS_OPT_REQUIRED},
                 {.name = "topic",
                  .short_name = 't',
@@ -140,14 +141,14 @@ int rs_cmd_tail(int argc, char **argv)
                 {.name = "from-beginning",
                  .kind = RS_OPT_FLAG,
                  .dst = &o.from_beginning,
-                 .doc = "start at each partition's first record (default: "
-                        "its end,\nnew records only)"},
+                 .doc = "start at each partition's first record (default:\nits "
+                        "end, new records only)"},
                 {.name = "exit",
                  .short_name = 'e',
                  .kind = RS_OPT_FLAG,
                  .dst = &o.at_end,
-                 .doc = "exit at the end of the partitions (where they "
-                        "ended at\nstart), as kcat -e"},
+                 .doc = "exit at the end of the partitions (where they\nended "
+                        "at start), as kcat -e"},
                 {.name = "max",
                  .alias = "max-messages",
                  .kind = RS_OPT_INT,
@@ -176,8 +177,8 @@ int rs_cmd_tail(int argc, char **argv)
                 {.name = "print-meta",
                  .kind = RS_OPT_FLAG,
                  .dst = &o.meta,
-                 .doc = "print topic, partition, offset, timestamp (ms) "
-                        "and headers"},
+                 .doc = "print topic, partition, offset, timestamp (ms)\nand "
+                        "headers"},
                 {.name = "framing",
                  .kind = RS_OPT_FN,
                  .dst = &o.framing,
@@ -190,8 +191,8 @@ int rs_cmd_tail(int argc, char **argv)
                  .dst = &props,
                  .fn = rs_cli_opt_prop,
                  .arg = "KEY=VALUE",
-                 .doc = "a librdkafka consumer property (repeatable), as "
-                        "kcat -X"},
+                 .doc = "a librdkafka consumer property (repeatable), as\nkcat "
+                        "-X"},
                 {.name = NULL}};
         long long seen = 0, bad = 0;
         char errstr[512];

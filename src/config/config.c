@@ -626,9 +626,14 @@ int64_t rs_duration_parse(const char *s)
         char *end;
         double v;
 
+        /* decimal only: no leading space, sign, hex float, inf or nan */
+        if (!((*s >= '0' && *s <= '9') ||
+              (*s == '.' && s[1] >= '0' && s[1] <= '9')))
+                return -1;
         errno = 0;
         v = strtod(s, &end);
-        if (end == s || errno || !isfinite(v) || v < 0)
+        if (end == s || errno || !isfinite(v) || v < 0 ||
+            (size_t)(end - s) > strspn(s, "0123456789.eE+-"))
                 return -1;
         if (!*end)
                 return v == 0 ? 0 : -1; /* a bare number is only ok as 0 */
@@ -650,6 +655,10 @@ int rs_int_parse(const char *s, int64_t *v)
         char *end;
         long long x;
 
+        /* as YAML writes an integer: an optional sign, then digits */
+        if (!(*s >= '0' && *s <= '9') &&
+            !((*s == '-' || *s == '+') && s[1] >= '0' && s[1] <= '9'))
+                return -1;
         errno = 0;
         x = strtoll(s, &end, 10);
         if (end == s || *end || errno)

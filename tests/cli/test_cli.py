@@ -241,7 +241,8 @@ def bad_argument(argv, reason):
     assert p.returncode == 2, (argv, p.returncode, p.stderr)
     assert p.stdout == "", p.stdout
     assert lines and lines[0].startswith(reason), (argv, lines[:2])
-    assert len(lines) >= 2 and lines[1].startswith(f"usage: recstream {argv[0]} "), lines
+    assert len(lines) >= 2 and re.match(rf"usage: recstream {re.escape(argv[0])}( |$)",
+                                        lines[1]), lines
     assert lines[-1] == f"Try 'recstream {argv[0]} --help'.", lines
 
 
