@@ -109,9 +109,14 @@ int main(int argc, char **argv)
                 char *args[] = {argv[2], "--help", NULL};
                 return commands[i].fn(2, args);
         }
+        if (!strcmp(argv[1], "help") && argc != 3) {
+                fprintf(stderr, "recstream: help takes one command\n\n");
+                usage(stderr);
+                return RS_EXIT_USAGE;
+        }
         if (!strcmp(argv[1], "help"))
                 argv++; /* help NOSUCH: the message below names it */
-        if ((i = find(argv[1])) >= 0)
+        else if ((i = find(argv[1])) >= 0)
                 return commands[i].fn(argc - 1, argv + 1);
         if (argv[1][0] == '-')
                 fprintf(stderr, "recstream: unknown option '%s'", argv[1]);

@@ -232,6 +232,10 @@ int rs_cli_parse(const rs_cmd_info_t *cmd, const rs_opt_t *opts, int argc,
                                    argv[optind - 1]);
                 if (c == '?' && optopt > 0 && optopt < 256)
                         return bad(cmd, "unknown option '-%c'", optopt);
+                if (c == '?' && optopt >= 256) /* --flag=value */
+                        return bad(cmd, "%.*s takes no argument",
+                                   (int)strcspn(argv[optind - 1], "="),
+                                   argv[optind - 1]);
                 if (c == '?') {
                         const char *a = argv[optind - 1], *near = NULL;
                         if (!strncmp(a, "--", 2)) {

@@ -187,6 +187,8 @@ BAD = [
     (["tail", "-b", "x", "-t", "y", "--idel-timeout", "5s"],
      "recstream: tail: unknown option '--idel-timeout' (did you mean '--idle-timeout'?)"),
     (["tail", "-b", "x", "-t", "y", "-Q"], "recstream: tail: unknown option '-Q'"),
+    (["tail", "-b", "x", "-t", "y", "--from-beginning=yes"],
+     "recstream: tail: --from-beginning takes no argument"),
     (["tail", "-b", "x", "-t"], "recstream: tail: -t takes an argument"),
     (["tail", "-b", "x", "--topic"], "recstream: tail: --topic takes an argument"),
     (["produce", "-b", "x", "-t", "y", "--generate", "abc"],
@@ -271,6 +273,11 @@ def misspelt_commands():
     p = rs("frobnicate")
     assert p.returncode == 2 and p.stderr.splitlines()[0] == \
         "recstream: unknown command 'frobnicate'", p.stderr
+    p = rs("help", "tial")
+    assert p.returncode == 2 and p.stderr.splitlines()[0] == \
+        "recstream: unknown command 'tial' (did you mean 'tail'?)", p.stderr
+    p = rs("help", "tail", "extra")
+    assert p.returncode == 2 and p.stdout == "", p
     p = rs("--verison")
     assert p.returncode == 2 and "(did you mean" not in p.stderr.splitlines()[0], p.stderr
 
