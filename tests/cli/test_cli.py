@@ -104,8 +104,11 @@ def version_from_tarball():
         tar = subprocess.run(["git", "-C", ROOT, "archive", "HEAD", "Makefile"],
                              capture_output=True, check=True).stdout
         subprocess.run(["tar", "-x", "-C", tmp], input=tar, check=True)
-        p = subprocess.run(["make", "-s", "-C", tmp, "build/gen/version.h"],
-                           capture_output=True, text=True, timeout=60)
+        # not the calling make's BUILD (make asan) nor its flags
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("BUILD", "MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+        p = subprocess.run(["make", "-s", "-C", tmp, "BUILD=build", "build/gen/version.h"],
+                           capture_output=True, text=True, timeout=60, env=env)
         assert p.returncode == 0, p.stderr
         text = open(os.path.join(tmp, "build", "gen", "version.h")).read()
         assert '#define RS_GIT_REV "unknown"' in text, text
