@@ -47,14 +47,15 @@ Q := @
 endif
 
 LIB_SRCS := $(filter-out src/cli/main.c,$(wildcard src/*/*.c))
-LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/schemas.o
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/schemas.o \
+            $(BUILD)/gen/pipelines.o
 BIN      := $(BUILD)/recstream
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 TOOL_BINS := $(BUILD)/tests/codec_tool $(BUILD)/tests/stream_rss
 SCHEMAS  := $(wildcard schemas/*.avsc)
 
-.PHONY: all deps check-deps check-test-deps test test-long unit asan asan-run valgrind \
+.PHONY: FORCE all deps check-deps check-test-deps test test-long unit asan asan-run valgrind \
         demo bench fuzz fuzz-build fuzz-syntax format format-check install clean \
         docs
 all: $(BIN)
@@ -89,14 +90,40 @@ check-test-deps:
 	$(call need_deps,$(PKGS) $(TEST_PKGS),$(TEST_TOOLS_OK))
 
 # --- build ------------------------------------------------------------------
+# `recstream --version`: VERSION, the git revision when built from a
+# checkout ("unknown" from a tarball without .git; "-dirty" with local
+# changes) and avro-c's version from pkg-config (avro-c has no run-time
+# version call). build/gen/version.h is rewritten only when they change.
+VERSION  ?= 0.12.0
+GIT_REV   = $(shell if [ -e .git ]; then git describe --always --dirty \
+              --abbrev=12 2>/dev/null || echo unknown; else echo unknown; fi)
+AVRO_VERSION = $(shell pkg-config --modversion avro-c 2>/dev/null || echo unknown)
+
+$(BUILD)/gen/version.h: FORCE
+	@mkdir -p $(@D)
+	$(Q)printf '#define RS_VERSION "%s"\n#define RS_GIT_REV "%s"\n' \
+		'$(VERSION)' '$(GIT_REV)' >$@.tmp
+	$(Q)if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+
+$(BUILD)/src/cli/version.o: $(BUILD)/gen/version.h
+$(BUILD)/src/io/codec.o: RS_DEFS = -DRS_AVRO_VERSION='"$(AVRO_VERSION)"'
+
 $(BUILD)/gen/schemas.c: scripts/embed-schemas.sh $(SCHEMAS)
 	@mkdir -p $(@D)
 	$(Q)sh scripts/embed-schemas.sh $@ $(SCHEMAS)
 
+# The demo pipeline, built in: `recstream demo` runs from any directory.
+$(BUILD)/gen/pipelines.c: scripts/embed-text.sh pipelines/demo.yaml
+	@mkdir -p $(@D)
+	$(Q)sh scripts/embed-text.sh $@ rs_pipeline_demo_yaml=pipelines/demo.yaml
+
+$(BUILD)/gen/pipelines.o: $(BUILD)/gen/pipelines.c
+	$(Q)$(CC) $(CFLAGS) $(RS_CFLAGS) -c $< -o $@
+
 $(BUILD)/%.o: %.c | check-deps
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(CFLAGS) $(RS_CFLAGS) $(PKG_CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) $(RS_CFLAGS) $(RS_DEFS) $(PKG_CFLAGS) -c $< -o $@
 
 $(BUILD)/gen/schemas.o: $(BUILD)/gen/schemas.c
 	$(Q)$(CC) $(CFLAGS) $(RS_CFLAGS) -c $< -o $@

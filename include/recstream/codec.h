@@ -31,6 +31,10 @@ typedef enum rs_framing {
 } rs_framing_t;
 
 const char *rs_framing_name(int framing);
+/* avro-c's version: the library has no run-time version call, so this is
+ * what pkg-config said at build time ("unknown" without it); static. */
+const char *rs_codec_avro_version(void);
+
 /* -1 when unknown. Names: plain, confluent, single-object. */
 int rs_framing_parse(const char *name);
 
@@ -66,6 +70,12 @@ void rs_codec_set_schema_ids(rs_codec_t *codec, int32_t event_id,
 void rs_codec_set_max_id(rs_codec_t *codec, size_t max_id);
 /* Confluent schema id of the built-in ItemMeta schema (default 3). */
 void rs_codec_set_item_schema_id(rs_codec_t *codec, int32_t item_id);
+/* With `on`, rs_codec_encode_recs stamps each list with the wall clock as
+ * published_ts and a new list_id, unique among this codec's lists (a
+ * bijection of a per-codec random seed and a counter), whatever recs
+ * holds: what the worker publishes. Off (the default) writes them as recs
+ * gives them, 0 as null. */
+void rs_codec_set_stamp(rs_codec_t *codec, int on);
 /* The pipeline reference written into every UserRecs (copied). */
 void rs_codec_set_pipeline(rs_codec_t *codec, const char *name,
                            const char *config_hash);
@@ -142,10 +152,17 @@ rs_err_t rs_codec_encode_item_state(rs_codec_t *codec, const rs_item_state_t *s,
 rs_err_t rs_codec_decode_item_state(rs_codec_t *codec, const void *buf,
                                     size_t len, rs_item_state_t *s);
 
-/* The Avro JSON encoding of one framed BehaviorEvent, read with its writer
- * schema, for `tail --events`. Caller frees *json. */
+/* One framed BehaviorEvent, read with its writer schema, as one flat JSON
+ * object for `tail --events`: a key per field, unions as their value or
+ * null, enums as their symbol — what rs_evfile reads back (.jsonl).
+ * Caller frees *json. */
 rs_err_t rs_codec_event_to_json(rs_codec_t *codec, const void *buf, size_t len,
                                 char **json);
+/* One framed UserRecs (built-in schema) as JSON: every field of the
+ * record, nested records as objects, unions as their value or null.
+ * Caller frees *json. */
+rs_err_t rs_codec_recs_to_json(rs_codec_t *codec, const void *buf, size_t len,
+                               char **json);
 
 /* Avro object container files of BehaviorEvents, written with any schema
  * the reader contract accepts (the file's own schema is bound as above). */

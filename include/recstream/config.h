@@ -174,10 +174,19 @@ void rs_props_doc(const rs_prop_t *props, const char *title, const char *intro,
                   const rs_node_t *shipped, const char *shipped_name,
                   rs_buf_t *b);
 
+/* libyaml's version at run time (yaml_get_version_string); static. */
+const char *rs_config_yaml_version(void);
+
 /* Parses "30s" style durations into ms; -1 when malformed. */
 int64_t rs_duration_parse(const char *s);
 /* ms as the largest unit that divides it ("250ms", "30s", "10m", "1h",
  * "3650d"; "0ms") into buf; returns buf. */
 const char *rs_duration_str(int64_t ms, char *buf, size_t size);
+/* A whole decimal integer as an INT property takes it: 0, or -1 when s
+ * is malformed or out of int64_t's range. */
+int rs_int_parse(const char *s, int64_t *v);
+/* Levenshtein distance of two names (99 for names over 62 bytes): for
+ * "did you mean" suggestions. */
+int rs_edit_distance(const char *a, const char *b);
 
 #endif

@@ -133,7 +133,9 @@ typedef struct rs_rec {
 typedef struct rs_recs {
         uint32_t user;
         int64_t generated_ts; /* event time of the newest event behind it */
-        uint32_t n;
+        int64_t published_ts; /* wall clock ms it was published; 0: none */
+        uint64_t list_id;     /* unique id of the published list; 0: none */
+        uint32_t n;           /* items, in rank order (the order is the rank) */
         rs_rec_t items[RS_RECS_MAX];
 } rs_recs_t;
 

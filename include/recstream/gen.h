@@ -17,6 +17,7 @@ typedef struct rs_gen_conf {
         uint32_t standalone; /* videos outside any series */
         uint32_t categories; /* at most 16 */
         int64_t start_ts;    /* ms, first event time */
+        uint64_t first_id;   /* event ids are "e<first_id + 1>", ... */
         /* Zipf mode (zipf_items > 0): uniform users act on standalone
          * videos "v<rank>" of Zipf(zipf_exponent) popularity over
          * zipf_items (rank 0 the most popular); no series. */

@@ -41,6 +41,10 @@ typedef struct rs_msg {
         int64_t timestamp; /* broker/producer timestamp, ms; -1 unknown */
 } rs_msg_t;
 
+/* librdkafka's version as the library reports it at run time
+ * (rd_kafka_version_str); static. */
+const char *rs_kafka_version(void);
+
 /*
  * Source.
  */
@@ -222,6 +226,11 @@ rs_reader_t *rs_reader_new(const rs_kv_list_t *common, const rs_kv_list_t *own,
 void rs_reader_destroy(rs_reader_t *rd);
 /* One message (valid until the next call) or NULL on timeout. */
 const rs_msg_t *rs_reader_next(rs_reader_t *rd, int timeout_ms);
+/* Header idx of the message rs_reader_next returned last (owned by the
+ * reader, valid until the next call; *value NULL for a null header): 0,
+ * or -1 when it has no such header. */
+int rs_reader_header(const rs_reader_t *rd, size_t idx, const char **name,
+                     const void **value, size_t *size);
 /* Whether every partition has been read up to where it ended when the
  * reader was made (from-beginning readers). */
 int rs_reader_caught_up(const rs_reader_t *rd);

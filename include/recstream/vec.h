@@ -9,6 +9,10 @@
 /* Once at start-up: the worker owns its threads, OpenBLAS gets one. */
 void rs_vec_init(void);
 
+/* OpenBLAS's build configuration as it reports it at run time
+ * (openblas_get_config: version, target, threading); static. */
+const char *rs_vec_blas_config(void);
+
 /* x *= a */
 void rs_vec_scale(float *x, size_t n, float a);
 /* y += a * x */

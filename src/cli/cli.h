@@ -5,6 +5,7 @@
 
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "recstream/config.h"
 
@@ -19,6 +20,7 @@ int rs_cmd_tail(int argc, char **argv);
 int rs_cmd_demo(int argc, char **argv);
 int rs_cmd_replay(int argc, char **argv);
 int rs_cmd_eval(int argc, char **argv);
+int rs_cmd_version(int argc, char **argv);
 
 /* Set by SIGINT/SIGTERM once rs_cli_on_signals() ran. */
 extern volatile sig_atomic_t rs_cli_stop;
@@ -54,14 +56,72 @@ struct rs_pipeline *rs_cli_load_pipeline(const char *path);
 /* Monotonic seconds, for progress lines and timings. */
 double rs_cli_now(void);
 
+/*
+ * Options: each command describes its flags in one table, which drives
+ * parsing (getopt_long), strict value checks and its --help.
+ */
+typedef enum rs_opt_kind {
+        RS_OPT_FLAG,     /* int: set to 1 */
+        RS_OPT_STRING,   /* const char *: the argument */
+        RS_OPT_INT,      /* int64_t in [min, max], YAML integer syntax */
+        RS_OPT_DURATION, /* int64_t ms in [min, max]: 250ms, 30s, 5m, 2h, 7d */
+        RS_OPT_FN,       /* fn(arg, dst): -1 with the reason in why */
+} rs_opt_kind_t;
+
+typedef struct rs_opt {
+        const char *name; /* long name, without "--" */
+        int short_name;   /* 0: none */
+        rs_opt_kind_t kind;
+        void *dst;       /* borrowed: where the value goes */
+        const char *arg; /* the argument's name in --help; NULL: none */
+        const char *doc; /* one or more lines of --help */
+        double min, max; /* INT and DURATION(ms) bounds */
+        int (*fn)(const char *arg, void *dst, char *why, size_t why_size);
+        const char *alias; /* a second long name (another tool's), or NULL */
+        unsigned flags;    /* RS_OPT_REQUIRED */
+} rs_opt_t;
+
+#define RS_OPT_REQUIRED 1u
+
+/* What a command's --help says beside its options. Static strings. */
+typedef struct rs_cmd_info {
+        const char *name;     /* "tail" */
+        const char *synopsis; /* after "usage: recstream NAME " */
+        const char *about;    /* paragraphs, each line ending in \n */
+        const char *env;      /* the environment it reads, beyond the common */
+        const char *signals;  /* how it answers signals */
+        const char *exits;    /* its exit codes */
+        int config;           /* takes a pipeline file (-c) */
+} rs_cmd_info_t;
+
+enum { RS_CLI_PARSED = 0, RS_CLI_HELP = 1, RS_CLI_BAD = -1 };
+
+/* Parses argv by opts (terminated by a NULL name); no operands are taken.
+ * RS_CLI_PARSED; RS_CLI_HELP after printing --help on stdout (exit 0);
+ * RS_CLI_BAD after printing a one-line reason and the usage on stderr
+ * (exit 2). */
+int rs_cli_parse(const rs_cmd_info_t *cmd, const rs_opt_t *opts, int argc,
+                 char **argv);
+/* The exit code of an rs_cli_parse result other than RS_CLI_PARSED. */
+#define RS_CLI_EXIT(r) ((r) == RS_CLI_HELP ? RS_EXIT_OK : RS_EXIT_USAGE)
+/* A usage error found after parsing: the one-line reason, then the usage,
+ * on stderr. Returns RS_EXIT_USAGE. */
+int rs_cli_usage_error(const rs_cmd_info_t *cmd, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+/* The whole --help of cmd into f. */
+void rs_cli_help(const rs_cmd_info_t *cmd, const rs_opt_t *opts, FILE *f);
+
 /* -X key=value librdkafka properties gathered by a command. */
 typedef struct rs_cli_props {
         rs_kv_t v[64];
         size_t n;
 } rs_cli_props_t;
 
-/* Adds "key=value"; -1 (with a message on stderr) when malformed. */
-int rs_cli_props_add(rs_cli_props_t *p, char *arg);
+/* The RS_OPT_FN of -X key=value: dst is an rs_cli_props_t; the argument
+ * (argv's) is split in place. */
+int rs_cli_opt_prop(const char *arg, void *dst, char *why, size_t why_size);
+/* The RS_OPT_FN of --framing: dst is an int (rs_framing_t). */
+int rs_cli_opt_framing(const char *arg, void *dst, char *why, size_t why_size);
 /* The list view of p. */
 rs_kv_list_t rs_cli_props_list(const rs_cli_props_t *p);
 

@@ -124,20 +124,22 @@ void rs_cli_signals_poll(const char *component)
                component);
 }
 
-int rs_cli_props_add(rs_cli_props_t *p, char *arg)
+int rs_cli_opt_prop(const char *arg, void *dst, char *why, size_t why_size)
 {
+        rs_cli_props_t *p = dst;
         char *eq = strchr(arg, '=');
 
         if (!eq || eq == arg) {
-                fprintf(stderr, "recstream: -X takes key=value, not '%s'\n",
-                        rs_config_is_secret(arg) ? RS_REDACTED : arg);
+                snprintf(why, why_size, "takes key=value, not '%s'",
+                         rs_config_is_secret(arg) ? RS_REDACTED : arg);
                 return -1;
         }
         if (p->n == sizeof(p->v) / sizeof(p->v[0])) {
-                fprintf(stderr, "recstream: too many -X properties\n");
+                snprintf(why, why_size, "more than %zu properties",
+                         sizeof(p->v) / sizeof(p->v[0]));
                 return -1;
         }
-        *eq = '\0';
+        *eq = '\0'; /* argv's own storage */
         p->v[p->n++] = (rs_kv_t){arg, eq + 1, NULL};
         return 0;
 }

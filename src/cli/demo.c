@@ -2,7 +2,6 @@
  * the dev broker, writes generated short-video events, runs the demo
  * pipeline until every event is processed and its output delivered, then
  * reads the output topic back and prints it. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,11 +17,23 @@
 #include "recstream/pipeline.h"
 #include "recstream/worker.h"
 
-static const char usage[] =
-        "usage: recstream demo [-c PIPELINE] [--events N] [--show N]\n"
-        "Runs the dev broker, N generated events (default 2000), the pipeline\n"
-        "(default pipelines/demo.yaml) and prints what reached the output "
-        "topic.\n";
+static const rs_cmd_info_t demo_cmd = {
+        .name = "demo",
+        .synopsis = "[-c PIPELINE] [--events N] [--show N]",
+        .about = "Runs the dev broker, N generated events (default 2000), "
+                 "the pipeline and\nprints what reached the output topic. "
+                 "The pipeline is pipelines/demo.yaml,\nbuilt into the "
+                 "binary (it runs from any directory); -c runs another one\n"
+                 "(its bootstrap.servers from ${KAFKA_BOOTSTRAP}, which demo "
+                 "sets).\n",
+        .env = "KAFKA_BOOTSTRAP        set by demo itself to the dev broker's "
+               "address",
+        .signals = "SIGINT, SIGTERM  stop the worker and the broker, exit 1",
+        .exits = "0  every event processed and every list read back\n"
+                 "1  the broker, worker or read-back failed or timed out\n"
+                 "2  usage error, or the pipeline has errors",
+        .config = 1,
+};
 
 #define DEMO_USERS 200
 #define RECENT     5
@@ -188,10 +199,11 @@ static long print_output(const rs_pipeline_t *pl, const char *bootstrap,
                         bad++;
                         continue;
                 }
-                if (got++ < show) {
-                        rs_buf_reset(&line);
-                        rs_buf_recs_json(&line, &recs, in);
-                        printf("%s\n", line.p);
+                char *json = NULL;
+                if (got++ < show &&
+                    !rs_codec_recs_to_json(codec, m->value, m->len, &json)) {
+                        printf("%s\n", json); /* as `tail` prints it */
+                        free(json);
                 }
                 const char *uid = rs_intern_str(in, recs.user, NULL);
                 int u = atoi(uid + 1);
@@ -216,18 +228,59 @@ out:
         return bad ? -1 : got;
 }
 
+#define BUILTIN "pipelines/demo.yaml, built in"
+
+extern const char rs_pipeline_demo_yaml[]; /* build/gen/pipelines.c */
+
+/* The demo pipeline built into the binary; NULL after printing its
+ * errors (none unless the build is broken). */
+static rs_pipeline_t *builtin_pipeline(void)
+{
+        rs_diag_t d;
+        rs_pipeline_t *pl;
+
+        rs_diag_init(&d, BUILTIN);
+        pl = rs_pipeline_parse(rs_pipeline_demo_yaml,
+                               strlen(rs_pipeline_demo_yaml), &d);
+        if (!pl)
+                fprintf(stderr, "%s%d error%s\n", d.text.p ? d.text.p : "",
+                        d.errors, d.errors == 1 ? "" : "s");
+        rs_diag_fini(&d);
+        return pl;
+}
+
 int rs_cmd_demo(int argc, char **argv)
 {
-        static const struct option opts[] = {{"config", 1, NULL, 'c'},
-                                             {"events", 1, NULL, 'n'},
-                                             {"show", 1, NULL, 's'},
-                                             {"help", 0, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
-        const char *path = "pipelines/demo.yaml";
+        const char *path = NULL;
+        int64_t events = 2000, show = 3;
+        const rs_opt_t opts[] = {
+                {.name = "config",
+                 .short_name = 'c',
+                 .kind = RS_OPT_STRING,
+                 .dst = &path,
+                 .arg = "PIPELINE",
+                 .doc = "a pipeline file instead of the built-in demo "
+                        "pipeline"},
+                {.name = "events",
+                 .short_name = 'n',
+                 .kind = RS_OPT_INT,
+                 .dst = &events,
+                 .arg = "N",
+                 .min = 4,
+                 .max = 10000000,
+                 .doc = "generated events (default 2000)"},
+                {.name = "show",
+                 .short_name = 's',
+                 .kind = RS_OPT_INT,
+                 .dst = &show,
+                 .arg = "N",
+                 .min = 0,
+                 .max = 1000000,
+                 .doc = "output records printed in full (default 3)"},
+                {.name = NULL}};
         const char *const topics[] = {"video.behavior", "video.recs"};
-        long events = 2000, show = 3;
         char errstr[512];
-        int c, rc = RS_EXIT_FAIL;
+        int rc = RS_EXIT_FAIL;
         rs_devbroker_t *db = NULL;
         rs_pipeline_t *pl = NULL;
         rs_worker_t *w = NULL;
@@ -239,26 +292,18 @@ int rs_cmd_demo(int argc, char **argv)
                             .standalone = 300,
                             .categories = 8,
                             .start_ts = 1767225600000LL};
-        rs_gen_t *gen = rs_gen_new(&gc);
+        rs_gen_t *gen = NULL;
         double t0 = rs_cli_now();
-        recent_t *recent = calloc(1, sizeof(*recent));
+        recent_t *recent = NULL;
+        int r = rs_cli_parse(&demo_cmd, opts, argc, argv);
 
-        if (!recent)
+        if (r)
+                return RS_CLI_EXIT(r);
+        if (!(recent = calloc(1, sizeof(*recent))) ||
+            !(gen = rs_gen_new(&gc))) {
+                free(recent);
+                fprintf(stderr, "recstream: demo: out of memory\n");
                 return RS_EXIT_FAIL;
-
-        optind = 1;
-        while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-                switch (c) {
-                case 'c': path = optarg; break;
-                case 'n': events = atol(optarg); break;
-                case 's': show = atol(optarg); break;
-                case 'h': fputs(usage, stdout); return RS_EXIT_OK;
-                default: fputs(usage, stderr); return RS_EXIT_USAGE;
-                }
-        }
-        if (optind != argc || events < 1) {
-                fputs(usage, stderr);
-                return RS_EXIT_USAGE;
         }
         if (!getenv("RECSTREAM_LOG_LEVEL"))
                 rs_log_set_level(RS_LOG_WARNING);
@@ -267,18 +312,18 @@ int rs_cmd_demo(int argc, char **argv)
         if (!(db = rs_devbroker_new(1, 4, 0, topics, 2, errstr,
                                     sizeof(errstr)))) {
                 fprintf(stderr, "recstream: demo: %s\n", errstr);
-                free(recent);
-                return RS_EXIT_FAIL;
+                goto out;
         }
         /* The pipeline reads its broker from ${KAFKA_BOOTSTRAP}. */
         setenv("KAFKA_BOOTSTRAP", rs_devbroker_bootstrap(db), 1);
         printf("dev broker:   %s\n", rs_devbroker_bootstrap(db));
 
-        if (!(pl = rs_cli_load_pipeline(path))) {
+        if (!(pl = path ? rs_cli_load_pipeline(path) : builtin_pipeline())) {
                 rc = RS_EXIT_USAGE;
                 goto out;
         }
-        printf("pipeline:     %s (%s, config %s)\n", pl->name, path, pl->hash);
+        printf("pipeline:     %s (%s, config %s)\n", pl->name,
+               path ? path : BUILTIN, pl->hash);
         rs_cli_watchdog(pl->shutdown_timeout + 5000);
         /* its internal topics, which the mock cannot create on request */
         if (rs_devbroker_create_topic(db, pl->topology.deltas_topic,
@@ -295,7 +340,7 @@ int rs_cmd_demo(int argc, char **argv)
          * has gone round (user side → deltas → item side → neighbour
          * lists → every replica's table); then the last quarter, whose
          * users get lists from it. */
-        long first = events - events / 4;
+        long first = (long)(events - events / 4);
         if (produce_events(pl, gen, first, recent, errstr, sizeof(errstr))) {
                 fprintf(stderr, "recstream: demo: %s\n", errstr);
                 goto out;
@@ -314,12 +359,12 @@ int rs_cmd_demo(int argc, char **argv)
                        "neighbour records read back\n",
                        (unsigned long long)st.deltas_applied,
                        (unsigned long long)st.nb_applied);
-                if (produce_events(pl, gen, events - first, recent, errstr,
-                                   sizeof(errstr))) {
+                if (produce_events(pl, gen, (long)events - first, recent,
+                                   errstr, sizeof(errstr))) {
                         fprintf(stderr, "recstream: demo: %s\n", errstr);
                         goto out;
                 }
-                printf("produced:     %ld more\n", events - first);
+                printf("produced:     %ld more\n", (long)events - first);
                 late = run_until(w, (unsigned long long)events, 45);
         }
         rs_worker_stats(w, &st);
@@ -339,7 +384,7 @@ int rs_cmd_demo(int argc, char **argv)
         }
 
         long got = print_output(pl, rs_devbroker_bootstrap(db),
-                                (long)st.delivered, show, recent);
+                                (long)st.delivered, (long)show, recent);
         if (got != (long)st.delivered) {
                 fprintf(stderr,
                         "recstream: demo: read %ld of %llu output "
@@ -347,8 +392,8 @@ int rs_cmd_demo(int argc, char **argv)
                         got, (unsigned long long)st.delivered);
                 goto out;
         }
-        printf("\ndemo OK: %ld events in, %ld UserRecs out, %.1f s\n", events,
-               got, rs_cli_now() - t0);
+        printf("\ndemo OK: %ld events in, %ld UserRecs out, %.1f s\n",
+               (long)events, got, rs_cli_now() - t0);
         rc = RS_EXIT_OK;
 out:
         rs_worker_close(w);

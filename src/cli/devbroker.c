@@ -1,6 +1,5 @@
 /* devbroker.c — `recstream dev-broker`. */
 #include <errno.h>
-#include <getopt.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -12,42 +11,84 @@
 #include "recstream/devbroker.h"
 #include "recstream/log.h"
 
-static const char usage[] =
-        "usage: recstream dev-broker [--brokers N] [--partitions P] "
-        "[--port PORT] [--topic NAME[:PARTITIONS]]...\n"
-        "Runs librdkafka's mock cluster on 127.0.0.1 until SIGINT/SIGTERM\n"
-        "(SIGHUP is logged and ignored) and prints its bootstrap address on\n"
-        "stdout. --topic (repeatable) creates topics with P partitions or\n"
-        "its own (default what pipelines/video.yaml needs: video.behavior,\n"
-        "video.recs, video.users-changelog, and video.cooc-deltas,\n"
-        "video.item-neighbors and video.items-changelog with 6, its\n"
-        "topology.partitions: the mock answers no CreateTopics); others are\n"
-        "auto-created with P.\n"
-        "\n"
-        "Fault injection: each line on stdin is one command, answered on\n"
-        "stdout with one line, `ok` or `error: WHY`, once it took effect.\n"
-        "BROKER is an id from 1 to N, or all:\n"
-        "  down BROKER             disconnect it, refuse connections (its\n"
-        "                          partitions keep it as leader)\n"
-        "  up BROKER               accept connections again\n"
-        "  rtt BROKER MS           delay each of its responses MS ms (0: "
-        "none)\n"
-        "  errors APIKEY COUNT ERR [ID]  the next COUNT APIKEY requests (any\n"
-        "                          client; to any broker, or to broker ID)\n"
-        "                          fail with ERR\n"
-        "  pending APIKEY ID       answers `ok N`: broker ID's errors left\n"
-        "  clear APIKEY            drop the cluster's errors left for APIKEY\n"
-        "  leader TOPIC PARTITION BROKER   move a leader (-1: none)\n"
-        "  coordinator group|transaction KEY BROKER   pin a coordinator\n"
-        "APIKEY: Produce, Fetch, ListOffsets, Metadata, OffsetCommit,\n"
-        "OffsetFetch, FindCoordinator, JoinGroup, Heartbeat, LeaveGroup,\n"
-        "SyncGroup, ApiVersions, InitProducerId, or a number. ERR: a\n"
-        "librdkafka error name (rd_kafka_err2name: NOT_LEADER_FOR_PARTITION\n"
-        "alias NOT_LEADER_OR_FOLLOWER, REQUEST_TIMED_OUT, _TRANSPORT drops\n"
-        "the connection, ...) or its number. Example:\n"
-        "  errors Produce 5 NOT_LEADER_OR_FOLLOWER\n"
-        "At the end of stdin (closed, /dev/null, or a background job's\n"
-        "terminal) the broker goes on without commands.\n";
+static const rs_cmd_info_t devbroker_cmd = {
+        .name = "dev-broker",
+        .synopsis = "[--brokers N] [--partitions P] [--port PORT]"
+                    "\n       [--topic NAME[:PARTITIONS]]...",
+        .about =
+                "Runs librdkafka's mock cluster on 127.0.0.1 until "
+                "SIGINT/SIGTERM and prints\nits bootstrap address on "
+                "stdout. --topic (repeatable) creates topics with P\n"
+                "partitions or its own (default what pipelines/video.yaml "
+                "needs:\nvideo.behavior, video.recs, "
+                "video.users-changelog, and video.cooc-deltas,\n"
+                "video.item-neighbors and video.items-changelog with 6, "
+                "its\ntopology.partitions: the mock answers no "
+                "CreateTopics); others are\nauto-created with P.\n\n"
+                "Fault injection: each line on stdin is one command, answered "
+                "on\n"
+                "stdout with one line, `ok` or `error: WHY`, once it took "
+                "effect.\n"
+                "BROKER is an id from 1 to N, or all:\n"
+                "  down BROKER             disconnect it, refuse connections "
+                "(its\n"
+                "                          partitions keep it as leader)\n"
+                "  up BROKER               accept connections again\n"
+                "  rtt BROKER MS           delay each of its responses MS ms "
+                "(0: "
+                "none)\n"
+                "  errors APIKEY COUNT ERR [ID]  the next COUNT APIKEY "
+                "requests (any\n"
+                "                          client; to any broker, or to broker "
+                "ID)\n"
+                "                          fail with ERR\n"
+                "  pending APIKEY ID       answers `ok N`: broker ID's errors "
+                "left\n"
+                "  clear APIKEY            drop the cluster's errors left for "
+                "APIKEY\n"
+                "  leader TOPIC PARTITION BROKER   move a leader (-1: none)\n"
+                "  coordinator group|transaction KEY BROKER   pin a "
+                "coordinator\n"
+                "APIKEY: Produce, Fetch, ListOffsets, Metadata, OffsetCommit,\n"
+                "OffsetFetch, FindCoordinator, JoinGroup, Heartbeat, "
+                "LeaveGroup,\n"
+                "SyncGroup, ApiVersions, InitProducerId, or a number. ERR: a\n"
+                "librdkafka error name (rd_kafka_err2name: "
+                "NOT_LEADER_FOR_PARTITION\n"
+                "alias NOT_LEADER_OR_FOLLOWER, REQUEST_TIMED_OUT, _TRANSPORT "
+                "drops\n"
+                "the connection, ...) or its number. Example:\n"
+                "  errors Produce 5 NOT_LEADER_OR_FOLLOWER\n"
+                "At the end of stdin (closed, /dev/null, or a background "
+                "job's\n"
+                "terminal) the broker goes on without commands.\n",
+        .signals = "SIGINT, SIGTERM  stop the cluster, exit 0\n"
+                   "SIGHUP           logged and ignored",
+        .exits = "0  stopped by a signal\n"
+                 "1  the cluster could not start (e.g. PORT is taken)\n"
+                 "2  usage error",
+};
+
+typedef struct topics {
+        const char *v[32];
+        size_t n;
+        int own; /* a --topic was given: the defaults are dropped */
+} topics_t;
+
+static int opt_topic(const char *arg, void *dst, char *why, size_t why_size)
+{
+        topics_t *t = dst;
+
+        if (!t->own++)
+                t->n = 0;
+        if (t->n == sizeof(t->v) / sizeof(t->v[0])) {
+                snprintf(why, why_size, "more than %zu topics",
+                         sizeof(t->v) / sizeof(t->v[0]));
+                return -1;
+        }
+        t->v[t->n++] = arg;
+        return 0;
+}
 
 /* Commands read from stdin, one a line. */
 typedef struct control {
@@ -111,45 +152,53 @@ static void control_read(control_t *ctl, rs_devbroker_t *db)
 
 int rs_cmd_devbroker(int argc, char **argv)
 {
-        static const struct option opts[] = {
-                {"brokers", 1, NULL, 'n'}, {"partitions", 1, NULL, 'p'},
-                {"port", 1, NULL, 'P'},    {"topic", 1, NULL, 't'},
-                {"help", 0, NULL, 'h'},    {NULL, 0, NULL, 0}};
         /* what pipelines/video.yaml needs, its internal topics with
          * topology.partitions (6) partitions */
-        const char *topics[32] = {
-                "video.behavior",         "video.recs",
-                "video.users-changelog",  "video.cooc-deltas:6",
-                "video.item-neighbors:6", "video.items-changelog:6"};
-        size_t ntopics = 6;
-        int brokers = 1, partitions = 4, port = 0, own_topics = 0, c;
+        topics_t topics = {.v = {"video.behavior", "video.recs",
+                                 "video.users-changelog", "video.cooc-deltas:6",
+                                 "video.item-neighbors:6",
+                                 "video.items-changelog:6"},
+                           .n = 6};
+        int64_t brokers = 1, partitions = 4, port = 0;
+        const rs_opt_t opts[] = {
+                {.name = "brokers",
+                 .kind = RS_OPT_INT,
+                 .dst = &brokers,
+                 .arg = "N",
+                 .min = 1,
+                 .max = 16,
+                 .doc = "brokers in the cluster, 1 to 16 (default 1)"},
+                {.name = "partitions",
+                 .kind = RS_OPT_INT,
+                 .dst = &partitions,
+                 .arg = "P",
+                 .min = 1,
+                 .max = 1000,
+                 .doc = "partitions of created topics, 1 to 1000 (default "
+                        "4)"},
+                {.name = "port",
+                 .kind = RS_OPT_INT,
+                 .dst = &port,
+                 .arg = "PORT",
+                 .min = 0,
+                 .max = 65535,
+                 .doc = "the first broker's port (default 0: any free one)"},
+                {.name = "topic",
+                 .kind = RS_OPT_FN,
+                 .dst = &topics,
+                 .fn = opt_topic,
+                 .arg = "NAME[:PARTITIONS]",
+                 .doc = "a topic to create (repeatable)"},
+                {.name = NULL}};
         char errstr[512];
         rs_devbroker_t *db;
+        int r = rs_cli_parse(&devbroker_cmd, opts, argc, argv);
 
-        optind = 1;
-        while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-                switch (c) {
-                case 'n': brokers = atoi(optarg); break;
-                case 'p': partitions = atoi(optarg); break;
-                case 'P': port = atoi(optarg); break;
-                case 't':
-                        if (!own_topics++)
-                                ntopics = 0;
-                        if (ntopics < 32)
-                                topics[ntopics++] = optarg;
-                        break;
-                case 'h': fputs(usage, stdout); return RS_EXIT_OK;
-                default: fputs(usage, stderr); return RS_EXIT_USAGE;
-                }
-        }
-        if (optind != argc || brokers < 1 || brokers > 16 || partitions < 1 ||
-            partitions > 1000 || port < 0 || port > 65535) {
-                fputs(usage, stderr);
-                return RS_EXIT_USAGE;
-        }
+        if (r)
+                return RS_CLI_EXIT(r);
         rs_cli_on_signals();
-        db = rs_devbroker_new(brokers, partitions, port, topics, ntopics,
-                              errstr, sizeof(errstr));
+        db = rs_devbroker_new((int)brokers, (int)partitions, (int)port,
+                              topics.v, topics.n, errstr, sizeof(errstr));
         if (!db) {
                 fprintf(stderr, "recstream: dev-broker: %s\n", errstr);
                 return RS_EXIT_FAIL;
@@ -161,10 +210,10 @@ int rs_cmd_devbroker(int argc, char **argv)
         control_t ctl = {.open = 1};
         while (!rs_cli_stop) {
                 struct pollfd pfd = {STDIN_FILENO, POLLIN, 0};
-                int r = poll(&pfd, ctl.open ? 1 : 0, 100);
-                if (r > 0 && (pfd.revents & POLLNVAL))
+                int n = poll(&pfd, ctl.open ? 1 : 0, 100);
+                if (n > 0 && (pfd.revents & POLLNVAL))
                         ctl.open = 0; /* stdin closed */
-                else if (r > 0)
+                else if (n > 0)
                         control_read(&ctl, db);
                 rs_cli_signals_poll("dev-broker");
         }

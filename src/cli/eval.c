@@ -15,7 +15,6 @@
  * ids may be recycled: what the evaluation keeps about users and items
  * across batches is keyed by their string hashes, and the popularity
  * baseline holds a reference to each item it counts. */
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,21 +36,28 @@
 #define BATCH   4096
 #define POP_TOP 1000 /* popularity ranks kept: a user seeing more is rare */
 
-static const char usage[] =
-        "usage: recstream eval -c PIPELINE --input EVENTS [--k 10]\n"
-        "                      [--test TEST.csv] [--plot out.svg]\n"
-        "                      [--pop-half-life 30d]\n"
-        "Prequential evaluation (default): before each target (a user's "
-        "first\n"
-        "positive interaction with an item) the user's top-k as the worker "
-        "would\n"
-        "publish it is scored: HR@k, nDCG@k, MRR@k, catalogue coverage, "
-        "beside a\n"
-        "decayed-popularity baseline. With --test: replay EVENTS, then score "
-        "every\n"
-        "user's final list against TEST (MAP, nDCG@k, precision@k, "
-        "recall@k).\n"
-        "--plot writes an SVG of HR@k over time (prequential).\n";
+static const rs_cmd_info_t eval_cmd = {
+        .name = "eval",
+        .synopsis = "-c PIPELINE --input EVENTS [--k 10] [--test TEST.csv]\n"
+                    "       [--plot out.svg] [--pop-half-life 30d]",
+        .about = "Prequential evaluation (default): before each target (a "
+                 "user's first touch\nof an item that is positive at some "
+                 "point) the user's top-k as the worker\nwould publish it "
+                 "is scored: HR@k, nDCG@k, MRR@k, catalogue coverage, "
+                 "beside\ndecayed-popularity, successor and co-visitation "
+                 "baselines. With --test:\nreplay EVENTS, then score every "
+                 "user's final list against TEST (MAP, nDCG@k,\n"
+                 "precision@k, recall@k). EVENTS is read as by `replay` "
+                 "(.csv, .jsonl, .avro),\nso `tail --events` output "
+                 "saved as .jsonl is evaluated as it is.\n",
+        .signals = "none handled: SIGINT and SIGTERM end it at once.",
+        .exits = "0  evaluated\n"
+                 "1  an input cannot be read, out of memory\n"
+                 "2  usage error, the pipeline has errors, or it has no "
+                 "user_window and\n   score stages, or its score.k is "
+                 "below --k",
+        .config = 1,
+};
 
 typedef struct opts {
         const char *pipeline, *input, *test, *plot;
@@ -596,50 +602,60 @@ out:
 
 int rs_cmd_eval(int argc, char **argv)
 {
-        static const struct option lopts[] = {
-                {"config", 1, NULL, 'c'}, {"input", 1, NULL, 'i'},
-                {"k", 1, NULL, 'k'},      {"test", 1, NULL, 't'},
-                {"plot", 1, NULL, 'p'},   {"pop-half-life", 1, NULL, 'H'},
-                {"help", 0, NULL, 'h'},   {NULL, 0, NULL, 0}};
         opts_t o = {.k = 10, .pop_half_life = 30LL * 86400000};
         run_t r = {.o = &o, .now = INT64_MIN};
-        char errstr[512], *end;
+        char errstr[512];
         int c, rc = RS_EXIT_FAIL;
 
-        optind = 1;
-        while ((c = getopt_long(argc, argv, "c:i:k:t:p:H:h", lopts, NULL)) !=
-               -1) {
-                switch (c) {
-                case 'c': o.pipeline = optarg; break;
-                case 'i': o.input = optarg; break;
-                case 't': o.test = optarg; break;
-                case 'p': o.plot = optarg; break;
-                case 'k':
-                        o.k = (int)strtol(optarg, &end, 10);
-                        if (*end || o.k < 1 || o.k > RS_RECS_MAX) {
-                                fprintf(stderr,
-                                        "recstream: eval: --k must be 1..%d\n",
-                                        RS_RECS_MAX);
-                                return RS_EXIT_USAGE;
-                        }
-                        break;
-                case 'H':
-                        if ((o.pop_half_life = rs_duration_parse(optarg)) <=
-                            0) {
-                                fprintf(stderr,
-                                        "recstream: eval: --pop-half-life: "
-                                        "a duration such as 6h or 7d\n");
-                                return RS_EXIT_USAGE;
-                        }
-                        break;
-                case 'h': fputs(usage, stdout); return RS_EXIT_OK;
-                default: fputs(usage, stderr); return RS_EXIT_USAGE;
-                }
-        }
-        if (!o.pipeline || !o.input || optind != argc) {
-                fputs(usage, stderr);
-                return RS_EXIT_USAGE;
-        }
+        int64_t k = 10;
+        const rs_opt_t opts[] = {
+                {.name = "config",
+                 .short_name = 'c',
+                 .kind = RS_OPT_STRING,
+                 .dst = &o.pipeline,
+                 .arg = "PIPELINE",
+                 .doc = "the pipeline file (YAML)",
+                 .flags = RS_OPT_REQUIRED},
+                {.name = "input",
+                 .short_name = 'i',
+                 .kind = RS_OPT_STRING,
+                 .dst = &o.input,
+                 .arg = "EVENTS",
+                 .doc = "the events, time-ordered: .csv, .jsonl/.json, "
+                        ".avro",
+                 .flags = RS_OPT_REQUIRED},
+                {.name = "k",
+                 .short_name = 'k',
+                 .kind = RS_OPT_INT,
+                 .dst = &k,
+                 .arg = "K",
+                 .min = 1,
+                 .max = RS_RECS_MAX,
+                 .doc = "the list length scored (default 10)"},
+                {.name = "test",
+                 .short_name = 't',
+                 .kind = RS_OPT_STRING,
+                 .dst = &o.test,
+                 .arg = "TEST.csv",
+                 .doc = "score final lists against this split instead"},
+                {.name = "plot",
+                 .short_name = 'p',
+                 .kind = RS_OPT_STRING,
+                 .dst = &o.plot,
+                 .arg = "out.svg",
+                 .doc = "an SVG of HR@k over time (prequential)"},
+                {.name = "pop-half-life",
+                 .short_name = 'H',
+                 .kind = RS_OPT_DURATION,
+                 .dst = &o.pop_half_life,
+                 .arg = "DURATION",
+                 .min = 1,
+                 .max = 9.2e18,
+                 .doc = "the popularity baseline's half-life (default 30d)"},
+                {.name = NULL}};
+        if ((c = rs_cli_parse(&eval_cmd, opts, argc, argv)))
+                return RS_CLI_EXIT(c);
+        o.k = (int)k;
         if (!(r.pl = rs_cli_load_pipeline(o.pipeline)))
                 return RS_EXIT_USAGE;
         r.tty = isatty(2);

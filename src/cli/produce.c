@@ -1,9 +1,9 @@
 /* produce.c — `recstream produce`: the canonical CSV (or the built-in
  * generator) to Avro BehaviorEvents on a topic, keyed by user_id. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/cli.h"
 #include "recstream/codec.h"
@@ -12,15 +12,48 @@
 #include "recstream/kafka.h"
 #include "recstream/log.h"
 
-static const char usage[] =
-        "usage: recstream produce -b BOOTSTRAP -t TOPIC (--input FILE.csv | "
-        "--generate N)\n"
-        "       [--framing plain|confluent|single-object] [--schema-id ID]\n"
-        "       [--seed S] [-X librdkafka.key=value]...\n"
-        "Writes BehaviorEvent records keyed by user_id. FILE is the canonical\n"
-        "event CSV ('-' for stdin); --generate writes N events of the "
-        "built-in\n"
-        "short-video generator. Bad CSV rows are reported and skipped.\n";
+static const rs_cmd_info_t produce_cmd = {
+        .name = "produce",
+        .synopsis = "-b BOOTSTRAP -t TOPIC (--input FILE | --generate N)\n"
+                    "       [--framing F] [--schema-id ID] [--seed S] "
+                    "[--start-ts MS|now]\n"
+                    "       [--id-offset N] [-X librdkafka.key=value]...",
+        .about = "Writes BehaviorEvent records keyed by user_id. FILE is "
+                 "the canonical event\nCSV ('-' for stdin); bad rows are "
+                 "reported and skipped. --generate writes N\nevents of the "
+                 "built-in short-video generator (event ids e1, e2, ...); a "
+                 "later\nrun continues that history instead of repeating it "
+                 "with --id-offset and\n--start-ts: the summary line on "
+                 "stderr says which values continue this run.\n",
+        .signals = "SIGINT, SIGTERM  stop writing, deliver what was "
+                   "written (up to 60 s), exit\n"
+                   "SIGHUP           logged and ignored",
+        .exits = "0  every event written was delivered\n"
+                 "1  the input cannot be read, or a delivery failed\n"
+                 "2  usage error",
+};
+
+static int opt_start_ts(const char *arg, void *dst, char *why, size_t why_size)
+{
+        int64_t v;
+
+        if (!strcmp(arg, "now")) {
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                *(int64_t *)dst =
+                        (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+                return 0;
+        }
+        if (rs_int_parse(arg, &v) || v < 0 || v > 253402300799999LL) {
+                snprintf(why, why_size,
+                         "expected milliseconds since the Unix epoch (0 to "
+                         "253402300799999) or now, got '%s'",
+                         arg);
+                return -1;
+        }
+        *(int64_t *)dst = v;
+        return 0;
+}
 
 typedef struct delivery {
         unsigned long long ok, failed;
@@ -43,17 +76,86 @@ static void on_delivery(void *opaque, void *msg_opaque, rs_err_t err,
 
 int rs_cmd_produce(int argc, char **argv)
 {
-        static const struct option opts[] = {
-                {"bootstrap", 1, NULL, 'b'}, {"topic", 1, NULL, 't'},
-                {"input", 1, NULL, 'i'},     {"generate", 1, NULL, 'g'},
-                {"framing", 1, NULL, 'f'},   {"schema-id", 1, NULL, 's'},
-                {"seed", 1, NULL, 'S'},      {"help", 0, NULL, 'h'},
-                {NULL, 0, NULL, 0}};
         const char *bootstrap = NULL, *topic = NULL, *input = NULL, *reason;
-        long long generate = -1;
-        int framing = RS_FRAMING_PLAIN, schema_id = 1, c, rc = RS_EXIT_FAIL;
-        unsigned long long seed = 42, bad = 0, sent = 0;
+        int64_t generate = -1, schema_id = 1, seed = 42, id_offset = 0,
+                start_ts = 1767225600000LL, last_ts = 0;
+        int framing = RS_FRAMING_PLAIN, rc = RS_EXIT_FAIL;
+        unsigned long long bad = 0, sent = 0;
         rs_cli_props_t props = {.n = 0};
+        const rs_opt_t opts[] = {
+                {.name = "bootstrap",
+                 .short_name = 'b',
+                 .alias = "bootstrap-server",
+                 .kind = RS_OPT_STRING,
+                 .dst = &bootstrap,
+                 .arg = "HOST:PORT",
+                 .doc = "the brokers (bootstrap.servers)",
+                 .flags = RS_OPT_REQUIRED},
+                {.name = "topic",
+                 .short_name = 't',
+                 .kind = RS_OPT_STRING,
+                 .dst = &topic,
+                 .arg = "TOPIC",
+                 .doc = "the topic to write",
+                 .flags = RS_OPT_REQUIRED},
+                {.name = "input",
+                 .short_name = 'i',
+                 .kind = RS_OPT_STRING,
+                 .dst = &input,
+                 .arg = "FILE",
+                 .doc = "the canonical event CSV ('-': stdin)"},
+                {.name = "generate",
+                 .kind = RS_OPT_INT,
+                 .dst = &generate,
+                 .arg = "N",
+                 .min = 0,
+                 .max = 1e15,
+                 .doc = "N generated events instead of a file"},
+                {.name = "framing",
+                 .kind = RS_OPT_FN,
+                 .dst = &framing,
+                 .fn = rs_cli_opt_framing,
+                 .arg = "F",
+                 .doc = "plain (default), confluent or single-object"},
+                {.name = "schema-id",
+                 .kind = RS_OPT_INT,
+                 .dst = &schema_id,
+                 .arg = "ID",
+                 .min = 0,
+                 .max = 2147483647,
+                 .doc = "the Confluent schema id written (default 1)"},
+                {.name = "seed",
+                 .kind = RS_OPT_INT,
+                 .dst = &seed,
+                 .arg = "S",
+                 .min = 0,
+                 .max = 9.2e18,
+                 .doc = "--generate: the generator's seed (default 42)"},
+                {.name = "start-ts",
+                 .kind = RS_OPT_FN,
+                 .dst = &start_ts,
+                 .fn = opt_start_ts,
+                 .arg = "MS|now",
+                 .doc = "--generate: the first event's time, ms since "
+                        "the\nepoch or now (default "
+                        "1767225600000,\n2026-01-01T00:00:00Z)"},
+                {.name = "id-offset",
+                 .kind = RS_OPT_INT,
+                 .dst = &id_offset,
+                 .arg = "N",
+                 .min = 0,
+                 .max = 1e18,
+                 .doc = "--generate: event ids start at e<N+1> (default "
+                        "0)"},
+                {.name = "property",
+                 .short_name = 'X',
+                 .kind = RS_OPT_FN,
+                 .dst = &props,
+                 .fn = rs_cli_opt_prop,
+                 .arg = "KEY=VALUE",
+                 .doc = "a librdkafka producer property (repeatable), as\nkcat "
+                        "-X"},
+                {.name = NULL}};
         char errstr[512];
         FILE *f = NULL;
         rs_csv_t *csv = NULL;
@@ -62,31 +164,19 @@ int rs_cmd_produce(int argc, char **argv)
         rs_codec_t *codec = NULL;
         rs_sink_t *sink = NULL;
         delivery_t dr = {0};
+        int r = rs_cli_parse(&produce_cmd, opts, argc, argv);
 
-        optind = 1;
-        while ((c = getopt_long(argc, argv, "b:t:i:X:h", opts, NULL)) != -1) {
-                switch (c) {
-                case 'b': bootstrap = optarg; break;
-                case 't': topic = optarg; break;
-                case 'i': input = optarg; break;
-                case 'g': generate = atoll(optarg); break;
-                case 'f':
-                        if ((framing = rs_framing_parse(optarg)) < 0)
-                                goto usage;
-                        break;
-                case 's': schema_id = atoi(optarg); break;
-                case 'S': seed = strtoull(optarg, NULL, 10); break;
-                case 'X':
-                        if (rs_cli_props_add(&props, optarg))
-                                return RS_EXIT_USAGE;
-                        break;
-                case 'h': fputs(usage, stdout); return RS_EXIT_OK;
-                default: goto usage;
-                }
-        }
-        if (!bootstrap || !topic || optind != argc ||
-            (!input) == (generate < 0))
-                goto usage;
+        if (r)
+                return RS_CLI_EXIT(r);
+        if ((!input) == (generate < 0))
+                return rs_cli_usage_error(&produce_cmd,
+                                          "give one of --input and "
+                                          "--generate");
+        if (input && (seed != 42 || id_offset || start_ts != 1767225600000LL))
+                return rs_cli_usage_error(&produce_cmd,
+                                          "--seed, --start-ts and "
+                                          "--id-offset only apply to "
+                                          "--generate");
 
         if (input) {
                 f = strcmp(input, "-") ? fopen(input, "rb") : stdin;
@@ -101,13 +191,14 @@ int rs_cmd_produce(int argc, char **argv)
                         goto out;
                 }
         } else {
-                rs_gen_conf_t gc = {.seed = seed,
+                rs_gen_conf_t gc = {.seed = (uint64_t)seed,
                                     .users = 1000,
                                     .series = 40,
                                     .episodes = 8,
                                     .standalone = 2000,
                                     .categories = 8,
-                                    .start_ts = 1767225600000LL};
+                                    .start_ts = start_ts,
+                                    .first_id = (uint64_t)id_offset};
                 if (!(gen = rs_gen_new(&gc)))
                         goto out;
         }
@@ -121,7 +212,7 @@ int rs_cmd_produce(int argc, char **argv)
                 fprintf(stderr, "recstream: produce: %s\n", errstr);
                 goto out;
         }
-        rs_codec_set_schema_ids(codec, schema_id, 2);
+        rs_codec_set_schema_ids(codec, (int32_t)schema_id, 2);
         rs_cli_on_signals();
         for (;;) {
                 rs_event_fields_t ev;
@@ -131,7 +222,7 @@ int rs_cmd_produce(int argc, char **argv)
                         break;
                 rs_cli_signals_poll("produce");
                 if (gen) {
-                        if ((long long)sent >= generate)
+                        if ((int64_t)sent >= generate)
                                 break;
                         rs_gen_next(gen, &ev);
                 } else {
@@ -148,6 +239,7 @@ int rs_cmd_produce(int argc, char **argv)
                                 continue;
                         }
                 }
+                last_ts = ev.ts;
                 if (rs_codec_encode_event(codec, &ev, &buf, &len)) {
                         bad++;
                         continue;
@@ -170,6 +262,13 @@ int rs_cmd_produce(int argc, char **argv)
         if (dr.failed)
                 fprintf(stderr, "recstream: produce: first failure: %s\n",
                         dr.first_error);
+        if (gen)
+                fprintf(stderr,
+                        "recstream: produce: to continue this history: "
+                        "--seed %lld --id-offset %llu --start-ts %lld\n",
+                        (long long)seed + 1,
+                        (unsigned long long)id_offset + sent,
+                        (long long)(sent ? last_ts + 1 : start_ts));
         rc = dr.failed ? RS_EXIT_FAIL : RS_EXIT_OK;
 out:
         rs_sink_destroy(sink);
@@ -180,7 +279,4 @@ out:
         if (f && f != stdin)
                 fclose(f);
         return rc;
-usage:
-        fputs(usage, stderr);
-        return RS_EXIT_USAGE;
 }

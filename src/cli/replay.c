@@ -1,7 +1,6 @@
 /* replay.c — `recstream replay`: a pipeline's stages over a file, no
  * Kafka: backfills and offline checks. Writes every user's final UserRecs
  * as JSON lines. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,18 +20,31 @@
 
 #define BATCH 4096
 
-static const char usage[] =
-        "usage: recstream replay -c PIPELINE --input EVENTS "
-        "[--output recs.jsonl] [--dlq dead.jsonl]\n"
-        "Runs the pipeline's stages over a file of events (no Kafka): the\n"
-        "canonical CSV (.csv), JSON lines (.jsonl) or Avro container (.avro);\n"
-        "and writes each user's final recommendations as one JSON object a\n"
-        "line (default stdout). Records that cannot be used are dead letters,\n"
-        "as the worker's: with --dlq each is one JSON line (stage, reason,\n"
-        "line, detail); without, the first ten are reported on stderr. The\n"
-        "summary on stderr balances the books: records = processed + dead\n"
-        "letters + duplicates + rate-limited. A progress line on stderr when\n"
-        "it is a terminal.\n";
+static const rs_cmd_info_t replay_cmd = {
+        .name = "replay",
+        .synopsis = "-c PIPELINE --input EVENTS [--output recs.jsonl]"
+                    "\n       [--dlq dead.jsonl]",
+        .about = "Runs the pipeline's stages over a file of events (no "
+                 "Kafka): the canonical\nCSV (.csv), JSON lines (.jsonl, "
+                 ".json: one flat object a line with the\nCSV's or "
+                 "BehaviorEvent's field names, what `tail --events` prints) "
+                 "or an Avro\ncontainer (.avro); '-' reads CSV from stdin. "
+                 "Writes each user's final\nrecommendations as one JSON "
+                 "object a line (default stdout). Records that\ncannot be "
+                 "used are dead letters, as the worker's: with --dlq each is "
+                 "one JSON\nline (stage, reason, line, detail); without, "
+                 "the first ten are reported on\nstderr. The summary on "
+                 "stderr balances the books: records = processed + dead\n"
+                 "letters + duplicates + rate-limited. A progress line on "
+                 "stderr when it is a\nterminal.\n",
+        .signals = "none handled: SIGINT and SIGTERM end it at once (the "
+                   "output is partial).",
+        .exits = "0  replayed and written\n"
+                 "1  the input cannot be read, the output cannot be "
+                 "written, out of memory\n"
+                 "2  usage error, or the pipeline has errors",
+        .config = 1,
+};
 
 /* Dead letters of a replay: counted, written to --dlq as JSON lines. */
 typedef struct dlq {
@@ -86,10 +98,6 @@ static rs_err_t write_recs(void *opaque, const rs_recs_t *recs)
 
 int rs_cmd_replay(int argc, char **argv)
 {
-        static const struct option opts[] = {
-                {"config", 1, NULL, 'c'}, {"input", 1, NULL, 'i'},
-                {"output", 1, NULL, 'o'}, {"dlq", 1, NULL, 'd'},
-                {"help", 0, NULL, 'h'},   {NULL, 0, NULL, 0}};
         const char *path = NULL, *input = NULL, *output = NULL, *dlq = NULL;
         char errstr[512];
         int c, rc = RS_EXIT_FAIL, tty = isatty(2);
@@ -107,21 +115,37 @@ int rs_cmd_replay(int argc, char **argv)
         int64_t now = INT64_MIN;
         double t0 = rs_cli_now(), next_progress = t0 + 0.2;
 
-        optind = 1;
-        while ((c = getopt_long(argc, argv, "c:i:o:d:h", opts, NULL)) != -1) {
-                switch (c) {
-                case 'c': path = optarg; break;
-                case 'i': input = optarg; break;
-                case 'o': output = optarg; break;
-                case 'd': dlq = optarg; break;
-                case 'h': fputs(usage, stdout); return RS_EXIT_OK;
-                default: fputs(usage, stderr); return RS_EXIT_USAGE;
-                }
-        }
-        if (!path || !input || optind != argc) {
-                fputs(usage, stderr);
-                return RS_EXIT_USAGE;
-        }
+        const rs_opt_t opts[] = {
+                {.name = "config",
+                 .short_name = 'c',
+                 .kind = RS_OPT_STRING,
+                 .dst = &path,
+                 .arg = "PIPELINE",
+                 .doc = "the pipeline file (YAML)",
+                 .flags = RS_OPT_REQUIRED},
+                {.name = "input",
+                 .short_name = 'i',
+                 .kind = RS_OPT_STRING,
+                 .dst = &input,
+                 .arg = "EVENTS",
+                 .doc = "the events: .csv, .jsonl/.json, .avro, or -\n(CSV on "
+                        "stdin)",
+                 .flags = RS_OPT_REQUIRED},
+                {.name = "output",
+                 .short_name = 'o',
+                 .kind = RS_OPT_STRING,
+                 .dst = &output,
+                 .arg = "FILE",
+                 .doc = "where the UserRecs JSON lines go (default stdout)"},
+                {.name = "dlq",
+                 .short_name = 'd',
+                 .kind = RS_OPT_STRING,
+                 .dst = &dlq,
+                 .arg = "FILE",
+                 .doc = "every dead letter as one JSON line"},
+                {.name = NULL}};
+        if ((c = rs_cli_parse(&replay_cmd, opts, argc, argv)))
+                return RS_CLI_EXIT(c);
         if (!(pl = rs_cli_load_pipeline(path)))
                 return RS_EXIT_USAGE;
 

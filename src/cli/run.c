@@ -1,5 +1,4 @@
 /* run.c — `recstream run`, `validate` and `doc`. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,67 +15,49 @@
  * longest legitimate waits (a revoke's drain, a commit) are shorter. */
 #define RS_CLI_STALL_MS 60000
 
-#define USAGE_ENV                                                              \
-        "\nFILE is read up to RECSTREAM_MAX_CONFIG_BYTES (default 1048576, "   \
-        "1 MiB);\nlarger files and lists over their documented lengths are "   \
-        "errors (exit 2)."
+static const char *const roles[] = {"all", "users", "items"};
 
-/* -c FILE (and, with `role` not NULL, --role all|users|items into it:
- * -1 when not given). "" after --help; NULL on a usage error. */
-static const char *config_arg(int argc, char **argv, const char *usage,
-                              int *role)
+static int opt_role(const char *arg, void *dst, char *why, size_t why_size)
 {
-        static const struct option opts[] = {{"config", 1, NULL, 'c'},
-                                             {"role", 1, NULL, 'r'},
-                                             {"help", 0, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
-        static const char *const roles[] = {"all", "users", "items"};
-        const char *path = NULL;
-        int c;
-
-        optind = 1;
-        if (role)
-                *role = -1;
-        while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-                switch (c) {
-                case 'c': path = optarg; break;
-                case 'r':
-                        if (!role)
-                                goto bad;
-                        for (*role = 2;
-                             *role >= 0 && strcmp(optarg, roles[*role]);
-                             (*role)--)
-                                ;
-                        if (*role < 0) {
-                                fprintf(stderr,
-                                        "recstream: --role takes all, users "
-                                        "or items, not '%s'\n",
-                                        optarg);
-                                path = NULL;
-                                goto bad;
-                        }
-                        break;
-                case 'h': printf("usage: %s\n", usage); return "";
-                default: path = NULL; goto bad;
+        for (int r = 0; r < 3; r++)
+                if (!strcmp(arg, roles[r])) {
+                        *(int *)dst = r;
+                        return 0;
                 }
-        }
-        if (path && optind == argc)
-                return path;
-bad:
-        fprintf(stderr, "usage: %s\n", usage);
-        return NULL;
+        snprintf(why, why_size, "takes all, users or items, not '%s'", arg);
+        return -1;
 }
+
+static const rs_cmd_info_t validate_cmd = {
+        .name = "validate",
+        .synopsis = "-c PIPELINE",
+        .about = "Checks a pipeline file as `run` would before consuming: "
+                 "every key, value,\nstage and librdkafka property; prints "
+                 "`configuration OK` or every error\nas FILE:LINE:COL: "
+                 "error: path.to.key: message, then their count.\n",
+        .signals = "none handled: SIGINT and SIGTERM end it at once.",
+        .exits = "0  configuration OK\n"
+                 "2  usage error, or the pipeline has errors (all are "
+                 "printed)",
+        .config = 1,
+};
 
 int rs_cmd_validate(int argc, char **argv)
 {
-        const char *path = config_arg(
-                argc, argv, "recstream validate -c FILE" USAGE_ENV, NULL);
+        const char *path = NULL;
+        const rs_opt_t opts[] = {{.name = "config",
+                                  .short_name = 'c',
+                                  .kind = RS_OPT_STRING,
+                                  .dst = &path,
+                                  .arg = "PIPELINE",
+                                  .doc = "the pipeline file (YAML)",
+                                  .flags = RS_OPT_REQUIRED},
+                                 {.name = NULL}};
         rs_pipeline_t *pl;
+        int r = rs_cli_parse(&validate_cmd, opts, argc, argv);
 
-        if (!path)
-                return RS_EXIT_USAGE;
-        if (!*path)
-                return RS_EXIT_OK;
+        if (r)
+                return RS_CLI_EXIT(r);
         if (!(pl = rs_cli_load_pipeline(path)))
                 return RS_EXIT_USAGE;
         printf("configuration OK\n");
@@ -130,24 +111,58 @@ static int reload(rs_worker_t *w, const char *path, char *msg, size_t size)
         return result;
 }
 
+static const rs_cmd_info_t run_cmd = {
+        .name = "run",
+        .synopsis = "-c PIPELINE [--role all|users|items]",
+        .about = "The worker: consumes the pipeline's input topics and "
+                 "publishes each user's\nUserRecs to its sink topic, until "
+                 "a signal or a fatal error. Logs go to\nstderr as key=value "
+                 "lines (log.level; RECSTREAM_LOG_LEVEL overrides it); a\n"
+                 "stats line every 10 s. HTTP on http.port (default 9464, 0 "
+                 "off): GET\n/metrics (Prometheus), /healthz, /readyz; POST "
+                 "/reload.\n",
+        .signals = "SIGINT, SIGTERM  deliver what is in flight, commit, "
+                   "exit 0 (bounded by\n"
+                   "                 shutdown_timeout; past it plus 5 s "
+                   "exit 1)\n"
+                   "SIGHUP           reload PIPELINE: weights, scoring, "
+                   "diversity and refresh\n"
+                   "                 settings change, state is kept; any "
+                   "other change is\n"
+                   "                 refused and the running "
+                   "configuration goes on (also\n"
+                   "                 POST /reload on the HTTP port)\n"
+                   "SIGUSR1          log the stats line now\n"
+                   "SIGPIPE          ignored",
+        .exits = "0  stopped by a signal after a clean drain\n"
+                 "1  runtime failure (a broker error that does not pass, "
+                 "a fatal error)\n"
+                 "2  usage error, or the pipeline has errors",
+        .config = 1,
+};
+
 int rs_cmd_run(int argc, char **argv)
 {
-        int role;
-        const char *path = config_arg(
-                argc, argv,
-                "recstream run -c FILE [--role all|users|items]" USAGE_ENV
-                "\n--role overrides the pipeline's topology.role: users "
-                "consumes the input\nand produces lists and pair deltas; "
-                "items consumes the deltas and\npublishes neighbour lists; "
-                "all runs both.\nSIGINT/SIGTERM: deliver, commit and exit "
-                "0. SIGHUP (or POST /reload) reloads FILE: weights,\nscoring, "
-                "diversity and refresh settings change, state is kept; any\n"
-                "other change is refused and the running configuration goes "
-                "on.\nSIGUSR1 logs the stats line now.\nHTTP (http.port, "
-                "default 9464; 0 off): GET /metrics (Prometheus), /healthz,\n"
-                "/readyz; POST /reload. RECSTREAM_LOG_LEVEL overrides "
-                "log.level.",
-                &role);
+        const char *path = NULL;
+        int role = -1;
+        const rs_opt_t opts[] = {
+                {.name = "config",
+                 .short_name = 'c',
+                 .kind = RS_OPT_STRING,
+                 .dst = &path,
+                 .arg = "PIPELINE",
+                 .doc = "the pipeline file (YAML)",
+                 .flags = RS_OPT_REQUIRED},
+                {.name = "role",
+                 .kind = RS_OPT_FN,
+                 .dst = &role,
+                 .fn = opt_role,
+                 .arg = "ROLE",
+                 .doc = "overrides the pipeline's topology.role: "
+                        "users\nconsumes the input and produces lists and "
+                        "pair\ndeltas; items consumes the deltas and "
+                        "publishes\nneighbour lists; all runs both"},
+                {.name = NULL}};
         char errstr[512], q[600];
         rs_pipeline_t *pl;
         rs_worker_t *w;
@@ -155,10 +170,10 @@ int rs_cmd_run(int argc, char **argv)
         rs_http_t *http = NULL;
         rs_err_t err = RS_OK;
 
-        if (!path)
-                return RS_EXIT_USAGE;
-        if (!*path)
-                return RS_EXIT_OK;
+        int r = rs_cli_parse(&run_cmd, opts, argc, argv);
+
+        if (r)
+                return RS_CLI_EXIT(r);
         if (!(pl = rs_cli_load_pipeline(path)))
                 return RS_EXIT_USAGE;
         /* the log channel: the file's, unless the environment says */
@@ -203,8 +218,8 @@ int rs_cmd_run(int argc, char **argv)
                 if (rs_cli_reload_asked())
                         reload(w, path, errstr, sizeof(errstr));
                 if (mon && rs_monitor_reload_asked(mon)) {
-                        int r = reload(w, path, errstr, sizeof(errstr));
-                        rs_monitor_reload_done(mon, r, errstr);
+                        int res = reload(w, path, errstr, sizeof(errstr));
+                        rs_monitor_reload_done(mon, res, errstr);
                 }
                 if (rs_cli_stats_asked())
                         rs_worker_log_stats(w);
@@ -243,35 +258,35 @@ int rs_cmd_run(int argc, char **argv)
         return code;
 }
 
+static const rs_cmd_info_t doc_cmd = {
+        .name = "doc",
+        .synopsis = "[--compare PIPELINE]",
+        .about = "Prints the pipeline file reference (Markdown) on stdout: "
+                 "every key of every\nsection and stage, its type, range, "
+                 "default and meaning, from the same\nproperty tables that "
+                 "check the files (docs/pipeline.md is its output).\n",
+        .signals = "none handled.",
+        .exits = "0  printed\n1  out of memory\n2  usage error",
+};
+
 int rs_cmd_doc(int argc, char **argv)
 {
-        static const struct option opts[] = {{"compare", 1, NULL, 'C'},
-                                             {"help", 0, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
-        static const char usage[] =
-                "usage: recstream doc [--compare PIPELINE]\n"
-                "The pipeline file reference (Markdown) on stdout, from the "
-                "property tables.\n--compare notes, beside each default, "
-                "the value PIPELINE sets instead\n(validated first; exit 2 "
-                "when it is not valid). docs/pipeline.md is\n`make docs`: "
-                "recstream doc --compare pipelines/video.yaml.\n";
         const char *path = NULL;
+        const rs_opt_t opts[] = {
+                {.name = "compare",
+                 .kind = RS_OPT_STRING,
+                 .dst = &path,
+                 .arg = "PIPELINE",
+                 .doc = "note, beside each default, the value PIPELINE "
+                        "sets\ninstead (validated first); `make docs`: "
+                        "--compare\npipelines/video.yaml"},
+                {.name = NULL}};
         rs_pipeline_t *pl = NULL;
         rs_buf_t b;
-        int c;
+        int r = rs_cli_parse(&doc_cmd, opts, argc, argv);
 
-        optind = 1;
-        while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-                switch (c) {
-                case 'C': path = optarg; break;
-                case 'h': fputs(usage, stdout); return RS_EXIT_OK;
-                default: fputs(usage, stderr); return RS_EXIT_USAGE;
-                }
-        }
-        if (optind != argc) {
-                fputs(usage, stderr);
-                return RS_EXIT_USAGE;
-        }
+        if (r)
+                return RS_CLI_EXIT(r);
         if (path && !(pl = rs_cli_load_pipeline(path)))
                 return RS_EXIT_USAGE;
         rs_buf_init(&b);

@@ -626,9 +626,14 @@ int64_t rs_duration_parse(const char *s)
         char *end;
         double v;
 
+        /* decimal only: no leading space, sign, hex float, inf or nan */
+        if (!((*s >= '0' && *s <= '9') ||
+              (*s == '.' && s[1] >= '0' && s[1] <= '9')))
+                return -1;
         errno = 0;
         v = strtod(s, &end);
-        if (end == s || errno || !isfinite(v) || v < 0)
+        if (end == s || errno || !isfinite(v) || v < 0 ||
+            (size_t)(end - s) > strspn(s, "0123456789.eE+-"))
                 return -1;
         if (!*end)
                 return v == 0 ? 0 : -1; /* a bare number is only ok as 0 */
@@ -658,28 +663,55 @@ const char *rs_duration_str(int64_t ms, char *buf, size_t size)
         return buf;
 }
 
-static int edit_distance(const char *a, const char *b)
+const char *rs_config_yaml_version(void)
+{
+        return yaml_get_version_string();
+}
+
+int rs_int_parse(const char *s, int64_t *v)
+{
+        char *end;
+        long long x;
+
+        /* as YAML writes an integer: an optional sign, then digits */
+        if (!(*s >= '0' && *s <= '9') &&
+            !((*s == '-' || *s == '+') && s[1] >= '0' && s[1] <= '9'))
+                return -1;
+        errno = 0;
+        x = strtoll(s, &end, 10);
+        if (end == s || *end || errno)
+                return -1;
+        *v = x;
+        return 0;
+}
+
+int rs_edit_distance(const char *a, const char *b)
 {
         size_t la = strlen(a), lb = strlen(b);
-        int row[64];
+        int d[3][64]; /* rows i-2, i-1, i (mod 3) */
 
         if (la >= 63 || lb >= 63)
                 return 99;
+        /* Optimal string alignment: insertions, deletions, substitutions
+         * and swaps of two adjacent characters ("tial" → "tail") cost 1. */
         for (size_t j = 0; j <= lb; j++)
-                row[j] = (int)j;
+                d[0][j] = (int)j;
         for (size_t i = 1; i <= la; i++) {
-                int prev = row[0];
+                int *row = d[i % 3], *up = d[(i - 1) % 3],
+                    *up2 = d[(i + 1) % 3];
                 row[0] = (int)i;
                 for (size_t j = 1; j <= lb; j++) {
-                        int cur = row[j];
-                        int sub = prev + (a[i - 1] != b[j - 1]);
-                        int del = row[j] + 1, ins = row[j - 1] + 1;
-                        row[j] = sub < del ? (sub < ins ? sub : ins)
-                                           : (del < ins ? del : ins);
-                        prev = cur;
+                        int sub = up[j - 1] + (a[i - 1] != b[j - 1]);
+                        int del = up[j] + 1, ins = row[j - 1] + 1;
+                        int v = sub < del ? (sub < ins ? sub : ins)
+                                          : (del < ins ? del : ins);
+                        if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
+                            a[i - 2] == b[j - 1] && up2[j - 2] + 1 < v)
+                                v = up2[j - 2] + 1;
+                        row[j] = v;
                 }
         }
-        return row[lb];
+        return d[la % 3][lb];
 }
 
 static void unknown_key(const rs_prop_t *props, const rs_node_t *key,
@@ -691,7 +723,7 @@ static void unknown_key(const rs_prop_t *props, const rs_node_t *key,
 
         /* Suggest only near misses: at most 2 edits, under half the key. */
         for (const rs_prop_t *p = props; p->name; p++) {
-                int dist = edit_distance(key->value, p->name);
+                int dist = rs_edit_distance(key->value, p->name);
                 if (dist < best_d && 2 * dist < (int)strlen(key->value)) {
                         best_d = dist;
                         best = p->name;
@@ -786,9 +818,8 @@ static void apply_one(const rs_prop_t *p, const rs_node_t *n, void *dst,
                 *(const char **)field = n->value;
                 return;
         case RS_PROP_INT: {
-                errno = 0;
-                long long v = strtoll(n->value, &end, 10);
-                if (n->quoted || end == n->value || *end || errno) {
+                int64_t v;
+                if (n->quoted || rs_int_parse(n->value, &v)) {
                         rs_diag_error(d, n, path,
                                       "expected an integer, got '%s'",
                                       shown(n, path));

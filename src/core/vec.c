@@ -5,6 +5,12 @@
 #include "recstream/hash.h"
 #include "recstream/vec.h"
 
+const char *rs_vec_blas_config(void)
+{
+        const char *s = openblas_get_config();
+        return s ? s : "unknown";
+}
+
 void rs_vec_init(void)
 {
         openblas_set_num_threads(1);

@@ -12,15 +12,26 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "recstream/buf.h"
+#include "recstream/clock.h"
 #include "recstream/codec.h"
 #include "avro_strict.h"
 #include "recstream/hash.h"
 #include "recstream/records.h"
 
 #define CRC64_AVRO_EMPTY 0xc15d213aa4d7a795ULL
+
+#ifndef RS_AVRO_VERSION
+#define RS_AVRO_VERSION "unknown"
+#endif
+
+const char *rs_codec_avro_version(void)
+{
+        return RS_AVRO_VERSION;
+}
 
 /* avro-c allocates a string's or array's claimed length before it checks
  * that the buffer holds it. The strict check (avro_strict.h) refuses such
@@ -141,7 +152,11 @@ struct rs_codec {
         char *out;
         size_t out_size;
 
-        size_t max_id; /* bytes of an id at most */
+        size_t max_id;     /* bytes of an id at most */
+        int stamp;         /* rs_codec_set_stamp */
+        unsigned char *v1; /* a plain version 1 UserRecs, made version 2 */
+        size_t v1_size;
+        uint64_t list_seed, list_seq;
         char pipeline[128];
         char config_hash[40];
         const char *reason;
@@ -550,6 +565,7 @@ void rs_codec_destroy(rs_codec_t *codec)
                 avro_reader_free(codec->reader);
         if (codec->writer)
                 avro_writer_free(codec->writer);
+        free(codec->v1);
         free(codec->out);
         free(codec);
 }
@@ -569,6 +585,16 @@ void rs_codec_set_max_id(rs_codec_t *codec, size_t max_id)
 void rs_codec_set_item_schema_id(rs_codec_t *codec, int32_t item_id)
 {
         codec->item.id = item_id;
+}
+
+void rs_codec_set_stamp(rs_codec_t *codec, int on)
+{
+        codec->stamp = on;
+        if (on && !codec->list_seed)
+                codec->list_seed = rs_hash_mix((uint64_t)rs_wall_ms() ^
+                                               (uint64_t)getpid() << 40 ^
+                                               (uint64_t)(uintptr_t)codec) |
+                                   1;
 }
 
 void rs_codec_set_pipeline(rs_codec_t *codec, const char *name,
@@ -1047,18 +1073,150 @@ void rs_ocf_close(rs_ocf_t *f)
         free(f);
 }
 
+/* An Avro value as plain JSON into b: records as objects, arrays as
+ * arrays, maps as objects, unions as their current branch's value (not
+ * Avro's {"type": value} form), enums as their symbol, bytes and fixed as
+ * strings of their bytes. `depth` bounds recursive schemas. */
+static void value_json(const avro_value_t *cv, rs_buf_t *b, int depth)
+{
+        avro_value_t *v = (avro_value_t *)cv, br, f;
+        const char *s = NULL, *name;
+        const void *bytes = NULL;
+        size_t len = 0, n = 0;
+        int32_t i32 = 0;
+        int64_t i64 = 0;
+        double d = 0;
+        float fl = 0;
+        int sym = 0;
+
+        if (depth > 32) {
+                rs_buf_adds(b, "null");
+                return;
+        }
+        switch (avro_value_get_type(v)) {
+        case AVRO_RECORD:
+        case AVRO_MAP:
+                avro_value_get_size(v, &n);
+                rs_buf_adds(b, "{");
+                for (size_t i = 0; i < n; i++) {
+                        name = NULL;
+                        if (avro_value_get_by_index(v, i, &f, &name) || !name)
+                                continue;
+                        rs_buf_adds(b, i ? "," : "");
+                        rs_buf_json_str(b, name, strlen(name));
+                        rs_buf_adds(b, ":");
+                        value_json(&f, b, depth + 1);
+                }
+                rs_buf_adds(b, "}");
+                return;
+        case AVRO_ARRAY:
+                avro_value_get_size(v, &n);
+                rs_buf_adds(b, "[");
+                for (size_t i = 0; i < n; i++) {
+                        if (avro_value_get_by_index(v, i, &f, NULL))
+                                continue;
+                        rs_buf_adds(b, i ? "," : "");
+                        value_json(&f, b, depth + 1);
+                }
+                rs_buf_adds(b, "]");
+                return;
+        case AVRO_UNION:
+                if (avro_value_get_current_branch(v, &br))
+                        rs_buf_adds(b, "null");
+                else
+                        value_json(&br, b, depth + 1);
+                return;
+        case AVRO_NULL: rs_buf_adds(b, "null"); return;
+        case AVRO_BOOLEAN:
+                avro_value_get_boolean(v, &sym);
+                rs_buf_adds(b, sym ? "true" : "false");
+                return;
+        case AVRO_INT32:
+                avro_value_get_int(v, &i32);
+                rs_buf_printf(b, "%d", (int)i32);
+                return;
+        case AVRO_INT64:
+                avro_value_get_long(v, &i64);
+                rs_buf_printf(b, "%lld", (long long)i64);
+                return;
+        case AVRO_FLOAT:
+                avro_value_get_float(v, &fl);
+                d = fl;
+                goto dbl;
+        case AVRO_DOUBLE:
+                avro_value_get_double(v, &d);
+        dbl:
+                if (isfinite(d)) {
+                        /* the shortest of 15 or 17 digits that reads back */
+                        char num[32];
+                        snprintf(num, sizeof(num), "%.15g", d);
+                        if (strtod(num, NULL) != d)
+                                snprintf(num, sizeof(num), "%.17g", d);
+                        rs_buf_adds(b, num);
+                } else {
+                        rs_buf_adds(b, "null"); /* JSON has no NaN */
+                }
+                return;
+        case AVRO_STRING:
+                avro_value_get_string(v, &s, &len);
+                rs_buf_json_str(b, s, len ? len - 1 : 0);
+                return;
+        case AVRO_BYTES:
+                avro_value_get_bytes(v, &bytes, &len);
+                rs_buf_json_str(b, bytes, len);
+                return;
+        case AVRO_FIXED:
+                avro_value_get_fixed(v, &bytes, &len);
+                rs_buf_json_str(b, bytes, len);
+                return;
+        case AVRO_ENUM:
+                avro_value_get_enum(v, &sym);
+                s = avro_schema_enum_get(avro_value_get_schema(v), sym);
+                rs_buf_json_str(b, s ? s : "", s ? strlen(s) : 0);
+                return;
+        default: rs_buf_adds(b, "null"); return;
+        }
+}
+
+static rs_err_t to_json(rs_codec_t *codec, const avro_value_t *v, char **json)
+{
+        rs_buf_t out;
+
+        rs_buf_init(&out);
+        value_json(v, &out, 0);
+        if (out.oom || !out.p) {
+                rs_buf_fini(&out);
+                return fail(codec, RS_ERR_NOMEM, "nomem", "out of memory");
+        }
+        *json = out.p;
+        return RS_OK;
+}
+
 rs_err_t rs_codec_event_to_json(rs_codec_t *codec, const void *buf, size_t len,
                                 char **json)
 {
         binding_t *b;
         rs_err_t err = read_event(codec, buf, len, &b);
 
-        if (err)
+        /* BehaviorEvent's fields are all scalars or ["null", X] unions:
+         * one flat object, the shape `replay` and `eval` read. */
+        return err ? err : to_json(codec, &b->fx.value, json);
+}
+
+static rs_err_t read_recs(rs_codec_t *codec, const unsigned char *p,
+                          size_t len);
+
+rs_err_t rs_codec_recs_to_json(rs_codec_t *codec, const void *buf, size_t len,
+                               char **json)
+{
+        const unsigned char *p = buf;
+        binding_t *unused;
+        rs_err_t err;
+
+        if ((err = unframe(codec, &p, &len, &codec->recs, &unused)) ||
+            (err = read_recs(codec, p, len)))
                 return err;
-        if (avro_value_to_json(&b->fx.value, 1, json))
-                return fail(codec, RS_ERR_DECODE, "avro", "%s",
-                            avro_strerror());
-        return RS_OK;
+        return to_json(codec, &codec->recs.value, json);
 }
 
 /*
@@ -1245,6 +1403,19 @@ rs_err_t rs_codec_encode_recs(rs_codec_t *codec, const rs_recs_t *recs,
                                             "because_of: bad id");
                 }
         }
+        int64_t published = codec->stamp ? rs_wall_ms() : recs->published_ts;
+        uint64_t list_id = codec->stamp ? 0 : recs->list_id;
+        while (codec->stamp && !list_id) /* 0 once in 2^64: the next */
+                list_id = rs_hash_mix(codec->list_seed + ++codec->list_seq);
+        avro_value_t br;
+        char hex[17];
+        snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)list_id);
+        if (set_nullable(rec, "published_ts", published != 0, &br) ||
+            (published && avro_value_set_long(&br, published)) ||
+            set_nullable(rec, "list_id", list_id != 0, &br) ||
+            (list_id && avro_value_set_string_len(&br, hex, 17)))
+                return fail(codec, RS_ERR_ENCODE, "encode", "%s",
+                            avro_strerror());
         return frame_and_write(codec, rec, codec->recs.id, codec->recs.fp, out,
                                out_len);
 }
@@ -1266,6 +1437,42 @@ static rs_err_t intern_value(rs_codec_t *codec, avro_value_t *v, uint32_t *id)
                        : RS_OK;
 }
 
+static int nullable(avro_value_t *rec, const char *name, avro_value_t *v);
+
+/* Number of fields version 2 of UserRecs added at its end, each a
+ * ["null", X] union: a version 1 record's bytes followed by one 0 byte
+ * (branch null) each are the version 2 encoding of that record. */
+#define RECS_V2_ADDED 2
+
+/* Reads one UserRecs after its framing. Plain framing carries no schema:
+ * a record that does not read as version 2 is read as version 1 (what a
+ * worker of the previous release publishes during a rolling upgrade). */
+static rs_err_t read_recs(rs_codec_t *codec, const unsigned char *p, size_t len)
+{
+        rs_err_t err = read_value(codec, &codec->recs, p, len);
+
+        if (err != RS_ERR_DECODE || codec->framing != RS_FRAMING_PLAIN)
+                return err;
+        if (len + RECS_V2_ADDED > codec->v1_size) {
+                unsigned char *q = realloc(codec->v1, len + RECS_V2_ADDED);
+                if (!q)
+                        return fail(codec, RS_ERR_NOMEM, "nomem",
+                                    "out of memory");
+                codec->v1 = q;
+                codec->v1_size = len + RECS_V2_ADDED;
+        }
+        memcpy(codec->v1, p, len);
+        memset(codec->v1 + len, 0, RECS_V2_ADDED);
+        char why[sizeof(codec->err)];
+        const char *reason = codec->reason;
+        memcpy(why, codec->err, sizeof(why));
+        if (!read_value(codec, &codec->recs, codec->v1, len + RECS_V2_ADDED))
+                return RS_OK;
+        codec->reason = reason; /* the version 2 reading's error */
+        memcpy(codec->err, why, sizeof(why));
+        return err;
+}
+
 rs_err_t rs_codec_decode_recs(rs_codec_t *codec, const void *buf, size_t len,
                               rs_recs_t *recs)
 {
@@ -1276,13 +1483,27 @@ rs_err_t rs_codec_decode_recs(rs_codec_t *codec, const void *buf, size_t len,
         rs_err_t err;
 
         if ((err = unframe(codec, &p, &len, &codec->recs, &unused)) ||
-            (err = read_value(codec, &codec->recs, p, len)))
+            (err = read_recs(codec, p, len)))
                 return err;
         avro_value_get_by_name(rec, "user_id", &f, NULL);
         if ((err = intern_value(codec, &f, &recs->user)))
                 return err;
         avro_value_get_by_name(rec, "generated_ts", &f, NULL);
         avro_value_get_long(&f, &recs->generated_ts);
+        recs->published_ts = 0;
+        recs->list_id = 0;
+        if (!nullable(rec, "published_ts", &f))
+                avro_value_get_long(&f, &recs->published_ts);
+        if (!nullable(rec, "list_id", &f)) {
+                const char *s;
+                size_t slen = 0;
+                char *end;
+                /* another writer's id that is not 16 hex digits: none */
+                if (!avro_value_get_string(&f, &s, &slen) && slen == 17)
+                        recs->list_id = strtoull(s, &end, 16);
+                if (slen != 17 || *end)
+                        recs->list_id = 0;
+        }
         avro_value_get_by_name(rec, "items", &items, NULL);
         avro_value_get_size(&items, &n);
         if (n > RS_RECS_MAX)

@@ -67,6 +67,7 @@ rs_gen_t *rs_gen_new(const rs_gen_conf_t *conf)
                 g->conf.episodes = 1;
         g->state = conf->seed ? conf->seed : 0x9E3779B97F4A7C15ULL;
         g->ts = conf->start_ts;
+        g->seq = conf->first_id;
         g->users = calloc(g->conf.users, sizeof(*g->users));
         if (!g->users) {
                 free(g);

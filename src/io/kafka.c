@@ -24,6 +24,11 @@ rs_err_t rs_kafka_conf_check(const char *key, const char *value, char *errstr,
         return res == RD_KAFKA_CONF_OK ? RS_OK : RS_ERR_INVALID;
 }
 
+const char *rs_kafka_version(void)
+{
+        return rd_kafka_version_str();
+}
+
 /*
  * Secrets: each client keeps copies of its secret property values (see
  * rs_config_is_secret) and scrubs them from every librdkafka log line,
@@ -1610,6 +1615,17 @@ void rs_reader_destroy(rs_reader_t *rd)
         free(rd->topic);
         secrets_fini(&rd->cl.secrets);
         free(rd);
+}
+
+int rs_reader_header(const rs_reader_t *rd, size_t idx, const char **name,
+                     const void **value, size_t *size)
+{
+        rd_kafka_headers_t *hdrs = NULL;
+
+        if (!rd->last || rd_kafka_message_headers(rd->last, &hdrs) || !hdrs ||
+            rd_kafka_header_get_all(hdrs, idx, name, value, size))
+                return -1;
+        return 0;
 }
 
 int rs_reader_caught_up(const rs_reader_t *rd)

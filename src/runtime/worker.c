@@ -1313,6 +1313,7 @@ rs_worker_t *rs_worker_new(const rs_pipeline_t *pl, int role,
         rs_codec_set_max_id(w->in, (size_t)sc->max_id_bytes);
         rs_codec_set_max_id(w->internal, (size_t)sc->max_id_bytes);
         rs_codec_set_pipeline(w->out, pl->name, pl->hash);
+        rs_codec_set_stamp(w->out, 1); /* published_ts, list_id */
         rs_codec_set_pipeline(w->internal, pl->name, pl->hash);
         for (size_t i = 0; i < sc->nwriters; i++)
                 if (rs_codec_add_event_writer(

@@ -140,7 +140,8 @@ def tail_x():
     p = subprocess.run([RECSTREAM, "tail", "-b", "127.0.0.1:1", "-t", "x",
                         "-X", f"sasl.password:{m}"], capture_output=True, text=True, timeout=30)
     assert p.returncode == 2, p
-    assert p.stderr.startswith("recstream: -X takes key=value, not '[redacted]'"), p.stderr
+    assert p.stderr.startswith("recstream: tail: -X: takes key=value, not '[redacted]'\n"
+                               "usage: recstream tail"), p.stderr
     assert_no_marker(p.stdout + p.stderr, [m])
 
 

@@ -122,15 +122,20 @@ def tail_prints_recs():
         assert p.flush(30) == 0
         del p
         r = subprocess.run([RECSTREAM, "tail", "-b", b.bootstrap, "-t", "video.recs",
-                            "--from-beginning", "--idle-timeout", "3000"],
+                            "--from-beginning", "--idle-timeout", "3s"],
                            capture_output=True, text=True, timeout=60)
         # Different keys land on different partitions: no order across them.
         lines = sorted((json.loads(x) for x in r.stdout.splitlines()),
                        key=lambda rec: rec["user_id"])
+        # every field of the record, the pipeline too (dropped before)
         want = [
-            {"user_id": "u1", "generated_ts": 5, "items": [
-                {"item_id": "s1e3", "score": 0.5, "reason": "covisit", "because_of": "s1e2"}]},
-            {"user_id": "u\"2", "generated_ts": 6, "items": []},
+            {"user_id": "u1", "generated_ts": 5,
+             "pipeline": {"name": "video", "config_hash": "h"}, "items": [
+                {"item_id": "s1e3", "score": 0.5, "reason": "covisit", "because_of": "s1e2"}],
+             "published_ts": None, "list_id": None},
+            {"user_id": "u\"2", "generated_ts": 6,
+             "pipeline": {"name": "video", "config_hash": "h"}, "items": [],
+             "published_ts": None, "list_id": None},
         ]
         assert lines == sorted(want, key=lambda rec: rec["user_id"]), r.stdout
         assert r.returncode == 1 and "video.recs[" in r.stderr, (r.returncode, r.stderr)

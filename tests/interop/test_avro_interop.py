@@ -190,13 +190,16 @@ def recstream_recs_decode(framing):
          "items": [{"item_id": "s3e3", "score": 0.75, "reason": "covisit",
                     "because_of": "s3e2"},
                    {"item_id": "hot", "score": 0.5, "reason": "trending",
-                    "because_of": None}]},
+                    "because_of": None}],
+         "published_ts": None, "list_id": None},
         {"user_id": "u2", "generated_ts": 5,
-         "pipeline": {"name": "video", "config_hash": "abc123"}, "items": []},
+         "pipeline": {"name": "video", "config_hash": "abc123"}, "items": [],
+         "published_ts": None, "list_id": None},
         {"user_id": "ü", "generated_ts": 7,
          "pipeline": {"name": "video", "config_hash": "abc123"},
          "items": [{"item_id": "v/ü", "score": 1e-300, "reason": "interest",
-                    "because_of": None}]},
+                    "because_of": None}],
+         "published_ts": None, "list_id": None},
     ]
     reader = avro.io.DatumReader(RECS)
     for blob_hex, w in zip(out, want):
@@ -217,8 +220,9 @@ def older_reader_reads_recs():
     """A downstream reader with an older UserRecs schema (no pipeline, no
     because_of) reads what recstream writes, through Avro resolution."""
     schema = json.loads(open(os.path.join(SCHEMAS, "UserRecs.avsc")).read())
-    schema["fields"] = [f for f in schema["fields"] if f["name"] != "pipeline"]
-    items = schema["fields"][-1]["type"]["items"]
+    schema["fields"] = [f for f in schema["fields"]
+                        if f["name"] not in ("pipeline", "published_ts", "list_id")]
+    items = [f for f in schema["fields"] if f["name"] == "items"][0]["type"]["items"]
     items["fields"] = [f for f in items["fields"] if f["name"] != "because_of"]
     older = avro.schema.parse(json.dumps(schema))
     out = subprocess.run([TOOL, "encode-recs", "plain", "video", "h"],

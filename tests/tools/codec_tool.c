@@ -5,7 +5,9 @@
  *       stdin: one hex-encoded framed record a line
  *       stdout: one JSON object a line with the decoded fields, or
  *               {"error":"<reason>"}
- *   codec_tool encode-recs FRAMING PIPELINE HASH
+ *   codec_tool decode-recs FRAMING   (hex lines in; tail's JSON out)
+ *   codec_tool encode-recs FRAMING PIPELINE HASH [stamp]
+ *     (stamp: published_ts and list_id as the worker writes them)
  *       stdin: "user ts item:score:reason:because_of ..." a line
  *              (because_of "-" for null)
  *       stdout: one hex-encoded framed UserRecs a line
@@ -155,6 +157,26 @@ static int decode_items(rs_codec_t *codec, rs_intern_t *in)
         return 0;
 }
 
+static int decode_recs(rs_codec_t *codec)
+{
+        static unsigned char bin[65536];
+        char line[2 * sizeof(bin) + 2];
+
+        while (fgets(line, sizeof(line), stdin)) {
+                size_t n = unhex(line, bin, sizeof(bin));
+                static rs_recs_t recs;
+                char *json = NULL;
+                if (rs_codec_decode_recs(codec, bin, n, &recs) ||
+                    rs_codec_recs_to_json(codec, bin, n, &json)) {
+                        printf("{\"error\":\"%s\"}\n", rs_codec_reason(codec));
+                        continue;
+                }
+                printf("%s\n", json);
+                free(json);
+        }
+        return 0;
+}
+
 static int encode_recs(rs_codec_t *codec, rs_intern_t *in)
 {
         char line[65536];
@@ -229,8 +251,12 @@ int main(int argc, char **argv)
                 rc = decode_events(argc - 3, argv + 3, codec, in);
         } else if (!strcmp(argv[1], "decode-items")) {
                 rc = decode_items(codec, in);
-        } else if (!strcmp(argv[1], "encode-recs") && argc == 5) {
+        } else if (!strcmp(argv[1], "decode-recs")) {
+                rc = decode_recs(codec);
+        } else if (!strcmp(argv[1], "encode-recs") &&
+                   (argc == 5 || (argc == 6 && !strcmp(argv[5], "stamp")))) {
                 rs_codec_set_pipeline(codec, argv[3], argv[4]);
+                rs_codec_set_stamp(codec, argc == 6);
                 rc = encode_recs(codec, in);
         } else {
                 rc = 2;

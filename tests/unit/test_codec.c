@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "recstream/clock.h"
 #include "recstream/codec.h"
 #include "recstream/intern.h"
 
@@ -562,6 +563,68 @@ static void test_recs_roundtrip(void **state)
         rs_intern_destroy(in);
 }
 
+/* UserRecs version 2: published_ts and list_id round-trip as given (0 as
+ * null), the worker's stamp sets the wall clock and a new id per list,
+ * and a plain version 1 record (no such fields) still reads. */
+static void test_recs_v2_fields(void **state)
+{
+        char err[256];
+        rs_intern_t *in = rs_intern_new();
+        static rs_recs_t recs, back;
+        const void *buf;
+        size_t len;
+        /* user_id "u1", generated_ts 1, pipeline {"p", "h"}, no items:
+         * version 1, and the same as version 2 with both fields null */
+        const unsigned char v1[] = {0x04, 'u',  '1', 0x02, 0x02,
+                                    'p',  0x02, 'h', 0x00};
+        const unsigned char v2[] = {0x04, 'u', '1',  0x02, 0x02, 'p',
+                                    0x02, 'h', 0x00, 0x00, 0x00};
+
+        (void)state;
+        recs.user = rs_intern_id(in, "u1", 2);
+        recs.generated_ts = 5;
+        recs.published_ts = 1796083200123;
+        recs.list_id = 0x0123456789abcdefULL;
+        rs_codec_t *codec =
+                rs_codec_new(RS_FRAMING_PLAIN, in, err, sizeof(err));
+        rs_codec_set_pipeline(codec, "p", "h");
+        assert_int_equal(rs_codec_encode_recs(codec, &recs, &buf, &len), RS_OK);
+        assert_int_equal(rs_codec_decode_recs(codec, buf, len, &back), RS_OK);
+        assert_true(back.published_ts == 1796083200123);
+        assert_true(back.list_id == 0x0123456789abcdefULL);
+
+        recs.published_ts = 0;
+        recs.list_id = 0;
+        assert_int_equal(rs_codec_encode_recs(codec, &recs, &buf, &len), RS_OK);
+        assert_int_equal(rs_codec_decode_recs(codec, buf, len, &back), RS_OK);
+        assert_true(back.published_ts == 0 && back.list_id == 0);
+
+        rs_codec_set_stamp(codec, 1);
+        int64_t t0 = rs_wall_ms();
+        assert_int_equal(rs_codec_encode_recs(codec, &recs, &buf, &len), RS_OK);
+        assert_int_equal(rs_codec_decode_recs(codec, buf, len, &back), RS_OK);
+        uint64_t first = back.list_id;
+        assert_true(back.published_ts >= t0 &&
+                    back.published_ts <= rs_wall_ms());
+        assert_true(first != 0);
+        assert_int_equal(rs_codec_encode_recs(codec, &recs, &buf, &len), RS_OK);
+        assert_int_equal(rs_codec_decode_recs(codec, buf, len, &back), RS_OK);
+        assert_true(back.list_id != 0 && back.list_id != first);
+
+        assert_int_equal(rs_codec_decode_recs(codec, v1, sizeof(v1), &back),
+                         RS_OK);
+        assert_true(back.generated_ts == 1 && back.published_ts == 0 &&
+                    back.list_id == 0 && back.n == 0);
+        assert_int_equal(rs_codec_decode_recs(codec, v2, sizeof(v2), &back),
+                         RS_OK);
+        assert_true(back.generated_ts == 1 && back.published_ts == 0);
+        /* cut short: neither version */
+        assert_int_equal(rs_codec_decode_recs(codec, v1, sizeof(v1) - 2, &back),
+                         RS_ERR_DECODE);
+        rs_codec_destroy(codec);
+        rs_intern_destroy(in);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -576,6 +639,7 @@ int main(void)
                 cmocka_unit_test(test_incompatible_writer_rejected),
                 cmocka_unit_test(test_garbage_fails_record_only),
                 cmocka_unit_test(test_recs_roundtrip),
+                cmocka_unit_test(test_recs_v2_fields),
                 cmocka_unit_test(test_string_past_the_end),
                 cmocka_unit_test(test_wrong_union_branch),
                 cmocka_unit_test(test_trailing_bytes),

@@ -501,6 +501,47 @@ static void test_reloadable(void **state)
                 "name");
 }
 
+/* The parsers the command line shares with pipeline files. */
+static void test_cli_parsers(void **state)
+{
+        int64_t v = 7;
+
+        (void)state;
+        assert_int_equal(rs_int_parse("42", &v), 0);
+        assert_true(v == 42);
+        assert_int_equal(rs_int_parse("-9223372036854775808", &v), 0);
+        assert_true(v == INT64_MIN);
+        static const char *const bad[] = {
+                "",   "abc", "1e3",  "5s",
+                " 5", "5 ",  "0x10", "9223372036854775808"};
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                v = 7;
+                assert_int_equal(rs_int_parse(bad[i], &v), -1);
+                assert_true(v == 7);
+        }
+        assert_true(rs_duration_parse("5s") == 5000);
+        assert_true(rs_duration_parse("100ms") == 100);
+        assert_true(rs_duration_parse("1.5d") == 129600000);
+        assert_true(rs_duration_parse("0") == 0);
+        assert_true(rs_duration_parse("5") == -1);
+        assert_true(rs_duration_parse("5x") == -1);
+        assert_true(rs_duration_parse(" 5s") == -1);
+        assert_true(rs_duration_parse("-5s") == -1);
+        assert_true(rs_duration_parse("0x10s") == -1);
+        assert_true(rs_duration_parse("infs") == -1);
+        assert_true(rs_duration_parse("1e3ms") == 1000);
+        /* insertions, deletions, substitutions and adjacent swaps: 1 each */
+        assert_int_equal(rs_edit_distance("tail", "tail"), 0);
+        assert_int_equal(rs_edit_distance("tial", "tail"), 1);
+        assert_int_equal(rs_edit_distance("rnu", "run"), 1);
+        assert_int_equal(rs_edit_distance("tai", "tail"), 1);
+        assert_int_equal(rs_edit_distance("taill", "tail"), 1);
+        assert_int_equal(rs_edit_distance("tall", "tail"), 1);
+        assert_int_equal(rs_edit_distance("atil", "tail"), 1);
+        assert_int_equal(rs_edit_distance("ca", "abc"), 3);
+        assert_int_equal(rs_edit_distance("", "eval"), 4);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -517,6 +558,7 @@ int main(void)
                 cmocka_unit_test(test_limits),
                 cmocka_unit_test(test_secrets),
                 cmocka_unit_test(test_reloadable),
+                cmocka_unit_test(test_cli_parsers),
         };
         return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
