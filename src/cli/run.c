@@ -103,6 +103,16 @@ int rs_cmd_run(int argc, char **argv)
                 return RS_EXIT_OK;
         if (!(pl = rs_cli_load_pipeline(path)))
                 return RS_EXIT_USAGE;
+        rs_diag_t d;
+        rs_diag_init(&d, path);
+        if (rs_pipeline_check_run(pl, &d)) {
+                fprintf(stderr, "%s%d error%s\n", d.text.p ? d.text.p : "",
+                        d.errors, d.errors == 1 ? "" : "s");
+                rs_diag_fini(&d);
+                rs_pipeline_destroy(pl);
+                return RS_EXIT_USAGE;
+        }
+        rs_diag_fini(&d);
         rs_cli_on_signals();
         /* the worker bounds its drain by shutdown_timeout; this bounds
          * what might still wait beyond it */
