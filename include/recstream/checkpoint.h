@@ -58,8 +58,7 @@ rs_err_t rs_ckpt_add(rs_ckpt_writer_t *ck, const void *key, size_t klen,
                      const void *value, size_t len);
 /* Ends the file, makes it durable and renames it over the previous one;
  * frees ck whatever happens (on failure the old file stays as it was). */
-rs_err_t rs_ckpt_commit(rs_ckpt_writer_t *ck, char *errstr,
-                        size_t errstr_size);
+rs_err_t rs_ckpt_commit(rs_ckpt_writer_t *ck, char *errstr, size_t errstr_size);
 /* Drops the temporary file and frees ck. NULL is fine. */
 void rs_ckpt_abort(rs_ckpt_writer_t *ck);
 /* Records and bytes written so far. */
@@ -68,18 +67,17 @@ uint64_t rs_ckpt_bytes(const rs_ckpt_writer_t *ck);
 
 /* What a checkpoint file says, and why one was refused. */
 typedef struct rs_ckpt_info {
-        int64_t offset;   /* the next changelog offset it covers */
-        uint64_t records; /* keys */
-        uint64_t bytes;   /* of the file */
+        int64_t offset;     /* the next changelog offset it covers */
+        uint64_t records;   /* keys */
+        uint64_t bytes;     /* of the file */
         const char *reason; /* refused: truncated, checksum, bad_magic,
                              * unknown_version, other_partition,
                              * bad_length (static) */
 } rs_ckpt_info_t;
 
 /* A record of the file: key and value valid for the call only. */
-typedef rs_err_t(rs_ckpt_record_fn)(void *opaque, const void *key,
-                                    size_t klen, const void *value,
-                                    size_t len);
+typedef rs_err_t(rs_ckpt_record_fn)(void *opaque, const void *key, size_t klen,
+                                    const void *value, size_t len);
 
 /* Reads the checkpoint of topic/partition in dir into *info. RS_OK;
  * RS_ERR_NOENT when there is none; RS_ERR_DECODE when it is refused

@@ -10,7 +10,8 @@
 
 #include "recstream/checkpoint.h"
 
-static const unsigned char magic[8] = {'R', 'S', 'C', 'K', 'P', 'T', '\r', '\n'};
+static const unsigned char magic[8] = {'R', 'S', 'C',  'K',
+                                       'P', 'T', '\r', '\n'};
 #define END_MARK 0xFFFFFFFFu
 #define IO_CHUNK 65536
 
@@ -128,8 +129,8 @@ rs_ckpt_writer_t *rs_ckpt_begin(const char *dir, const char *topic,
         snprintf(ck->tmp, sizeof(ck->tmp), "%s.tmp", ck->path);
         fd = open(ck->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (fd < 0 || !(ck->f = fdopen(fd, "wb"))) {
-                rs_seterr(errstr, errstr_size, RS_ERR_IO, "cannot create %s: %s",
-                          ck->tmp, strerror(errno));
+                rs_seterr(errstr, errstr_size, RS_ERR_IO,
+                          "cannot create %s: %s", ck->tmp, strerror(errno));
                 if (fd >= 0)
                         close(fd);
                 free(ck);
@@ -270,8 +271,8 @@ static int take(reader_t *r, void *dst, uint64_t n)
         return 0;
 }
 
-static rs_err_t refuse(rs_ckpt_info_t *info, const char *reason,
-                       char *errstr, size_t errstr_size, const char *detail)
+static rs_err_t refuse(rs_ckpt_info_t *info, const char *reason, char *errstr,
+                       size_t errstr_size, const char *detail)
 {
         info->reason = reason;
         return rs_seterr(errstr, errstr_size, RS_ERR_DECODE, "%s", detail);
@@ -323,9 +324,10 @@ static rs_err_t scan(reader_t *r, const char *topic, int32_t partition,
                 if (!klen || klen > RS_CKPT_MAX_KEY || take(r, key, klen) ||
                     take(r, b, 4) || (len = get_u32(b)) > RS_CKPT_MAX_VALUE ||
                     len > r->left) {
-                        err = refuse(info, klen > RS_CKPT_MAX_KEY || !klen
-                                                   ? "bad_length"
-                                                   : "truncated",
+                        err = refuse(info,
+                                     klen > RS_CKPT_MAX_KEY || !klen
+                                             ? "bad_length"
+                                             : "truncated",
                                      errstr, errstr_size,
                                      "a record runs past its bounds or the "
                                      "file's end");
@@ -356,8 +358,8 @@ static rs_err_t scan(reader_t *r, const char *topic, int32_t partition,
         }
         want = ~r->crc;
         if (take(r, b, 4) || r->left) {
-                err = refuse(info, r->left ? "bad_length" : "truncated",
-                             errstr, errstr_size,
+                err = refuse(info, r->left ? "bad_length" : "truncated", errstr,
+                             errstr_size,
                              "bytes missing or left after the checksum");
                 goto out;
         }
