@@ -348,7 +348,8 @@ static rs_err_t scan(reader_t *r, const char *topic, int32_t partition,
                         goto out;
                 }
                 records++;
-                if (fn && (err = fn(opaque, key, klen, val, len)))
+                /* an empty value is still somewhere */
+                if (fn && (err = fn(opaque, key, klen, len ? val : magic, len)))
                         goto out;
         }
         if (take(r, b, 8) || get_u64(b) != records) {

@@ -3,8 +3,11 @@ dev broker, pipelines/video.yaml with a state_dir, the events of
 07_equivalence.py (python3-avro, python3-confluent-kafka).
 
 1. Clean stop: the first 2,000 events through one worker, SIGTERM (it
-   writes one checkpoint file per changelog partition at the end), the
-   other 2,000 produced, a new worker on the same directory. It must load
+   writes one checkpoint file per changelog partition at the end; each,
+   read by a parser of the test's own with zlib's CRC-32, holds exactly
+   what its changelog partition does — each key's last record, byte for
+   byte — and covers it to its end), the other 2,000 produced, a new
+   worker on the same directory. It must load
    all 12 files (event=restore_checkpoint) holding every user the first
    one held, read nothing of the changelogs (restore_records 0: the files
    cover them to their ends), and, after the re-watches, publish lists
@@ -29,12 +32,16 @@ import importlib.util
 import os
 import re
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
+import zlib
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from tap import RECSTREAM, check, done, wait_for  # noqa: E402
+
+from confluent_kafka import Consumer, TopicPartition  # noqa: E402
 
 spec = importlib.util.spec_from_file_location(
     "restore", os.path.join(os.path.dirname(__file__), "09_restore.py"))
@@ -72,6 +79,49 @@ class StateDir:
 
     def files(self):
         return sorted(os.path.basename(p) for p in glob.glob(os.path.join(self.dir, "*.ckpt")))
+
+
+def read_ckpt(path):
+    """A checkpoint file by the layout include/recstream/checkpoint.h
+    gives, its CRC-32 by zlib: (topic, partition, offset, {key: value})."""
+    b = open(path, "rb").read()
+    assert b[:8] == b"RSCKPT\r\n" and struct.unpack_from("<I", b, 8)[0] == 1, path
+    assert zlib.crc32(b[:-4]) == struct.unpack_from("<I", b, len(b) - 4)[0], path
+    (tlen,) = struct.unpack_from("<H", b, 12)
+    topic = b[14:14 + tlen].decode()
+    part, offset = struct.unpack_from("<iq", b, 14 + tlen)
+    at, recs = 26 + tlen, {}
+    while True:
+        (klen,) = struct.unpack_from("<I", b, at)
+        if klen == 0xFFFFFFFF:
+            break
+        key = b[at + 4:at + 4 + klen]
+        (vlen,) = struct.unpack_from("<I", b, at + 4 + klen)
+        recs[key] = b[at + 8 + klen:at + 8 + klen + vlen]
+        at += 8 + klen + vlen
+    assert struct.unpack_from("<Q", b, at + 4)[0] == len(recs) and at + 16 == len(b), path
+    return topic, part, offset, recs
+
+
+def changelog_fold(topo, topic, p):
+    """Partition p of a changelog as compaction would keep it (each key's
+    last record, tombstones gone), and its end."""
+    c = Consumer({"bootstrap.servers": topo.bootstrap, "group.id": "e2e-fold",
+                  "enable.auto.commit": False})
+    end = c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+    c.assign([TopicPartition(topic, p, 0)])
+    pos, last = [0], {}
+
+    def more():
+        m = c.poll(0.2)
+        if m is not None and not m.error():
+            pos[0] = m.offset() + 1
+            last[m.key()] = m.value()
+        return pos[0] >= end
+    if end:
+        wait_for(more, 60, f"{topic}[{p}] read")
+    c.close()
+    return {k: v for k, v in last.items() if v is not None}, end
 
 
 def whole():
@@ -120,6 +170,16 @@ def clean_stop():
         files = sd.files()
         assert files == sorted(f"{t}-{p}.ckpt" for t in CHANGELOGS
                                for p in range(eq.PARTITIONS)), files
+        # each file holds what its changelog partition does, byte for byte,
+        # and covers it to its end
+        for t in CHANGELOGS:
+            for p in range(eq.PARTITIONS):
+                topic, part, offset, recs = read_ckpt(os.path.join(sd.dir, f"{t}-{p}.ckpt"))
+                fold, end = changelog_fold(topo, t, p)
+                assert (topic, part, offset) == (t, p, end), (topic, part, offset, end)
+                assert recs == fold, (t, p, len(recs), len(fold),
+                                      sorted(set(recs) ^ set(fold))[:5],
+                                      [k for k in recs if k in fold and recs[k] != fold[k]][:5])
         again = restart(topo)
         st = again.stats()
         got = loaded(again)
