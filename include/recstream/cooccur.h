@@ -86,6 +86,11 @@ size_t rs_cooc_trending_size(const void *conf);
  * changelog; a restore is bounded by max_items). */
 typedef rs_err_t(rs_cooc_save_fn)(void *opaque, const rs_item_state_t *s);
 rs_err_t rs_cooc_save_changed(rs_cooc_t *co, rs_cooc_save_fn *fn, void *opaque);
+/* The same for every item held, then the partition's record, whatever
+ * changed (a checkpoint: what is changed stays to be saved). */
+rs_err_t rs_cooc_save_all(rs_cooc_t *co, rs_cooc_save_fn *fn, void *opaque);
+/* Items changed or evicted since the last rs_cooc_save_changed. */
+size_t rs_cooc_unsaved(const rs_cooc_t *co);
 /* Replaces an item's record by s (kind item), or the partition's total
  * and clock (kind partition). RS_ERR_INVALID: another partition's. */
 rs_err_t rs_cooc_load(rs_cooc_t *co, const rs_item_state_t *s);

@@ -135,13 +135,14 @@ rs_err_t rs_source_commit(rs_source_t *src, int timeout_ms);
 
 typedef struct rs_sink rs_sink_t;
 
-/* Delivery report of one produced message: err RS_OK; RS_ERR_KAFKA for a
- * failure retrying cannot mend (the broker rejected the record: too large,
- * invalid); RS_ERR_TIMEOUT when it was not delivered within
- * message.timeout.ms (brokers away). Called from rs_sink_poll() and
- * rs_sink_flush(). */
+/* Delivery report of one produced message: err RS_OK (with the partition
+ * and offset it was written at); RS_ERR_KAFKA for a failure retrying
+ * cannot mend (the broker rejected the record: too large, invalid);
+ * RS_ERR_TIMEOUT when it was not delivered within message.timeout.ms
+ * (brokers away). Called from rs_sink_poll() and rs_sink_flush(). */
 typedef void(rs_delivery_fn)(void *opaque, void *msg_opaque, rs_err_t err,
-                             const char *reason);
+                             const char *reason, int32_t partition,
+                             int64_t offset);
 
 /* A record header; value bytes borrowed for the produce call. */
 typedef struct rs_header {
@@ -237,13 +238,18 @@ int rs_reader_caught_up(const rs_reader_t *rd);
 
 /* A reader of one partition at a time (restoring a partition's state):
  * made with nothing assigned; rs_reader_reset then reads `partition` from
- * its beginning, and rs_reader_caught_up says when it reached the end the
- * partition had at the reset. */
+ * `offset` (RS_READER_BEGINNING: its beginning), and rs_reader_caught_up
+ * says when it reached the end the partition had at the reset (into *end
+ * when not NULL). */
+#define RS_READER_BEGINNING (-2)
 rs_reader_t *rs_reader_new_idle(const rs_kv_list_t *common,
                                 const rs_kv_list_t *own, const char *topic,
                                 int wait_ms, char *errstr, size_t errstr_size);
-rs_err_t rs_reader_reset(rs_reader_t *rd, int32_t partition, char *errstr,
-                         size_t errstr_size);
+rs_err_t rs_reader_reset(rs_reader_t *rd, int32_t partition, int64_t offset,
+                         int64_t *end, char *errstr, size_t errstr_size);
+/* Where `partition` starts and ends now (its low and high watermarks). */
+rs_err_t rs_reader_bounds(rs_reader_t *rd, int32_t partition, int64_t *lo,
+                          int64_t *hi, char *errstr, size_t errstr_size);
 int rs_reader_partitions(const rs_reader_t *rd);
 
 #endif

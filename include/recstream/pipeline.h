@@ -78,13 +78,17 @@ typedef struct rs_topology_conf {
         int64_t settle_after;        /* ms without deltas before a settle */
 } rs_topology_conf_t;
 
-/* State that survives (DESIGN §3, issue 11). */
+/* State that survives (DESIGN §3, issue 11). A state_dir leaves room in
+ * a path for its files' names. */
+#define RS_STATE_DIR_MAX 3800
 typedef struct rs_state_conf {
-        int changelog;           /* write and restore changelogs */
-        const char *users_topic; /* default <name>.users-changelog */
-        const char *items_topic; /* default <name>.items-changelog */
-        int64_t commit_interval; /* ms between commits */
-        int64_t restore_timeout; /* ms a partition's restore may take */
+        int changelog;               /* write and restore changelogs */
+        const char *users_topic;     /* default <name>.users-changelog */
+        const char *items_topic;     /* default <name>.items-changelog */
+        int64_t commit_interval;     /* ms between commits */
+        int64_t restore_timeout;     /* ms a partition's restore may take */
+        const char *state_dir;       /* local checkpoints; NULL: none */
+        int64_t checkpoint_interval; /* ms between checkpoints */
 } rs_state_conf_t;
 
 typedef struct rs_dlq_conf {
@@ -137,6 +141,9 @@ rs_pipeline_t *rs_pipeline_load(const char *path, size_t max_bytes,
  * name d->file, which must outlive the pipeline. Caller owns. */
 rs_pipeline_t *rs_pipeline_parse(const char *text, size_t len, rs_diag_t *d);
 void rs_pipeline_destroy(rs_pipeline_t *pl);
+/* What only the machine a worker runs on can say (state.state_dir is a
+ * writable directory), reported into d at the key: RS_ERR_INVALID. */
+rs_err_t rs_pipeline_check_run(const rs_pipeline_t *pl, rs_diag_t *d);
 
 /* Whether next differs from cur only in settings a live reload may change
  * (RS_PROP_RELOAD: weights, scoring, diversity, refresh): 0, or -1 with

@@ -44,6 +44,11 @@ rs_err_t rs_items_publish(rs_items_t *it, int settle);
  * partition (RS_ERR_INVALID: no such partition). */
 rs_err_t rs_items_save(rs_items_t *it, rs_cooc_save_fn *fn, void *opaque);
 rs_err_t rs_items_load(rs_items_t *it, const rs_item_state_t *s);
+/* Every item of one partition and its record (rs_cooc_save_all). */
+rs_err_t rs_items_save_partition(rs_items_t *it, int32_t partition,
+                                 rs_cooc_save_fn *fn, void *opaque);
+/* Whether any partition has changes not yet saved. */
+int rs_items_unsaved(const rs_items_t *it);
 /* Records waiting to be published. */
 size_t rs_items_pending(const rs_items_t *it);
 /* The instance of a partition (for tests and metrics), NULL outside. */

@@ -97,5 +97,10 @@ void rs_uwin_forget(rs_uwin_t *win, uint32_t user);
 /* Forgets every user of `partition` (revoked), telling the evict
  * listeners as an eviction does (not counted as one); how many. */
 size_t rs_uwin_drop_partition(rs_uwin_t *win, int32_t partition);
+/* Calls fn with every user held and its partition, in id order (fn must
+ * not change the window). */
+void rs_uwin_each(const rs_uwin_t *win,
+                  void (*fn)(void *opaque, uint32_t user, int32_t partition),
+                  void *opaque);
 
 #endif

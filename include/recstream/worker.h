@@ -45,6 +45,11 @@ typedef struct rs_worker_stats {
          * applied, those refused as corrupt; commits */
         uint64_t chg_produced, chg_bytes, chg_tombstones, chg_delivered;
         uint64_t restores, restore_records, restore_bytes, restore_corrupt;
+        /* state.state_dir: checkpoint files written (and their bytes),
+         * failed to write; loaded (and their keys), refused as damaged
+         * or stale (the changelog was then read in full) */
+        uint64_t checkpoints, checkpoint_bytes, checkpoint_failed;
+        uint64_t checkpoint_loaded, checkpoint_keys, checkpoint_corrupt;
         uint64_t commits;
         uint64_t reloads; /* live reloads applied */
         /* filled by rs_worker_stats from where they are counted: the

@@ -65,10 +65,12 @@ typedef struct counts {
 } counts_t;
 
 static void on_delivery(void *opaque, void *msg_opaque, rs_err_t err,
-                        const char *reason)
+                        const char *reason, int32_t partition, int64_t offset)
 {
         counts_t *c = opaque;
         (void)msg_opaque;
+        (void)partition;
+        (void)offset;
         (void)reason;
         if (err)
                 c->failed++;

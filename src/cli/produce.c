@@ -61,11 +61,13 @@ typedef struct delivery {
 } delivery_t;
 
 static void on_delivery(void *opaque, void *msg_opaque, rs_err_t err,
-                        const char *reason)
+                        const char *reason, int32_t partition, int64_t offset)
 {
         delivery_t *d = opaque;
 
         (void)msg_opaque;
+        (void)partition;
+        (void)offset;
         if (!err) {
                 d->ok++;
                 return;

@@ -176,6 +176,16 @@ int rs_cmd_run(int argc, char **argv)
                 return RS_CLI_EXIT(r);
         if (!(pl = rs_cli_load_pipeline(path)))
                 return RS_EXIT_USAGE;
+        rs_diag_t d;
+        rs_diag_init(&d, path);
+        if (rs_pipeline_check_run(pl, &d)) {
+                fprintf(stderr, "%s%d error%s\n", d.text.p ? d.text.p : "",
+                        d.errors, d.errors == 1 ? "" : "s");
+                rs_diag_fini(&d);
+                rs_pipeline_destroy(pl);
+                return RS_EXIT_USAGE;
+        }
+        rs_diag_fini(&d);
         /* the log channel: the file's, unless the environment says */
         if (!getenv("RECSTREAM_LOG_LEVEL"))
                 rs_log_set_level(pl->log.level);

@@ -1029,7 +1029,8 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
                          !m->err             ? RS_OK
                          : permanent(m->err) ? RS_ERR_KAFKA
                                              : RS_ERR_TIMEOUT,
-                         m->err ? rd_kafka_err2str(m->err) : NULL);
+                         m->err ? rd_kafka_err2str(m->err) : NULL, m->partition,
+                         m->offset);
 }
 
 rs_sink_t *rs_sink_new(const rs_kv_list_t *common, const char *topic,
@@ -1570,8 +1571,23 @@ int rs_reader_partitions(const rs_reader_t *rd)
         return rd->parts;
 }
 
-rs_err_t rs_reader_reset(rs_reader_t *rd, int32_t partition, char *errstr,
-                         size_t errstr_size)
+rs_err_t rs_reader_bounds(rs_reader_t *rd, int32_t partition, int64_t *lo,
+                          int64_t *hi, char *errstr, size_t errstr_size)
+{
+        if (partition < 0 || partition >= rd->parts)
+                return rs_seterr(errstr, errstr_size, RS_ERR_INVALID,
+                                 "%s has no partition %d", rd->topic,
+                                 (int)partition);
+        if (rd_kafka_query_watermark_offsets(rd->rk, rd->topic, partition, lo,
+                                             hi, 5000))
+                return rs_seterr(errstr, errstr_size, RS_ERR_KAFKA,
+                                 "cannot read the bounds of %s[%d]", rd->topic,
+                                 (int)partition);
+        return RS_OK;
+}
+
+rs_err_t rs_reader_reset(rs_reader_t *rd, int32_t partition, int64_t offset,
+                         int64_t *end, char *errstr, size_t errstr_size)
 {
         rd_kafka_topic_partition_list_t *list;
         rd_kafka_resp_err_t err;
@@ -1588,9 +1604,14 @@ rs_err_t rs_reader_reset(rs_reader_t *rd, int32_t partition, char *errstr,
         memset(rd->pos, 0, (size_t)rd->parts * sizeof(*rd->pos));
         if (reader_bounds(rd, partition, 1, errstr, errstr_size))
                 return RS_ERR_KAFKA;
+        int64_t from = RD_KAFKA_OFFSET_BEGINNING;
+        if (offset >= 0 && offset > rd->pos[partition])
+                rd->pos[partition] = from = offset;
+        if (end)
+                *end = rd->end[partition];
         list = rd_kafka_topic_partition_list_new(1);
         rd_kafka_topic_partition_list_add(list, rd->topic, partition)->offset =
-                RD_KAFKA_OFFSET_BEGINNING;
+                from;
         err = rd_kafka_assign(rd->rk, list);
         rd_kafka_topic_partition_list_destroy(list);
         if (err)

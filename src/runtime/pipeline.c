@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "recstream/codec.h"
 #include "recstream/hash.h"
@@ -132,6 +134,20 @@ static const rs_prop_t state_props[] = {
          3600000, NULL, 0,
          "A partition's restore that takes longer fails the worker (exit "
          "1): the partition then goes to another replica."},
+        {"state_dir", RS_PROP_STRING, STC(state_dir), NULL, 0, -1, NULL, 0,
+         "A directory of this machine (it must exist and be writable when "
+         "the worker starts) for local checkpoints: one file per "
+         "changelog partition owned, `<changelog topic>-<partition>.ckpt`, "
+         "with the record of every key and the changelog offset it covers, "
+         "written atomically. A restart on the same machine loads the file "
+         "and reads only the changelog's tail; a damaged or stale file is "
+         "refused (`checkpoint_corrupt`) and the changelog read in full. "
+         "Needs `changelog: true`. Unset: no checkpoints."},
+        {"checkpoint_interval", RS_PROP_DURATION, STC(checkpoint_interval),
+         "1m", 1000, 86400000, NULL, 0,
+         "How often, right after a commit, every changed partition's "
+         "checkpoint is written (each holds all of its keys: the cost is "
+         "the whole state's size); also on revoke and at shutdown."},
         {0},
 };
 
@@ -533,6 +549,60 @@ static void check_recs_size(const rs_pipeline_t *pl, const rs_node_t *source,
                         RS_RECS_MAX, id, worst, limit);
 }
 
+/* state.state_dir: what can be said without the machine it runs on (run
+ * checks the directory itself: rs_pipeline_check_run). */
+static void check_state_dir(const rs_pipeline_t *pl, const rs_node_t *state,
+                            rs_diag_t *d)
+{
+        const char *dir = pl->state.state_dir;
+        const rs_node_t *at = state ? rs_node_get(state, "state_dir") : NULL;
+
+        if (!dir)
+                return;
+        if (!*dir)
+                rs_diag_error(d, at, "state.state_dir",
+                              "an empty path (leave the key out for no "
+                              "checkpoints)");
+        else if (strlen(dir) > RS_STATE_DIR_MAX)
+                rs_diag_error(d, at, "state.state_dir",
+                              "a path of %zu bytes, more than %d", strlen(dir),
+                              RS_STATE_DIR_MAX);
+        else if (!pl->state.changelog)
+                rs_diag_error(d, at, "state.state_dir",
+                              "checkpoints cover changelog offsets: "
+                              "state.changelog must be true");
+}
+
+rs_err_t rs_pipeline_check_run(const rs_pipeline_t *pl, rs_diag_t *d)
+{
+        const char *dir = pl->state.state_dir;
+        const rs_node_t *state =
+                rs_doc_root(pl->doc)
+                        ? rs_node_get(rs_doc_root(pl->doc), "state")
+                        : NULL;
+        const rs_node_t *at = state ? rs_node_get(state, "state_dir") : NULL;
+        struct stat sb;
+
+        if (!dir)
+                return RS_OK;
+        if (stat(dir, &sb)) {
+                rs_diag_error(d, at, "state.state_dir", "%s: %s", dir,
+                              strerror(errno));
+                return RS_ERR_INVALID;
+        }
+        if (!S_ISDIR(sb.st_mode)) {
+                rs_diag_error(d, at, "state.state_dir", "%s is not a directory",
+                              dir);
+                return RS_ERR_INVALID;
+        }
+        if (access(dir, W_OK | X_OK)) {
+                rs_diag_error(d, at, "state.state_dir",
+                              "%s is not writable: %s", dir, strerror(errno));
+                return RS_ERR_INVALID;
+        }
+        return RS_OK;
+}
+
 /* The pipeline of a document parsed when d held `before` errors (doc is
  * owned by the result, also on failure). */
 static rs_pipeline_t *pipeline_build(rs_doc_t *doc, const char *file,
@@ -596,6 +666,7 @@ static rs_pipeline_t *pipeline_build(rs_doc_t *doc, const char *file,
                               "log.kafka_debug", "%s", errstr);
         default_name(pl, &pl->state.users_topic, ".users-changelog");
         default_name(pl, &pl->state.items_topic, ".items-changelog");
+        check_state_dir(pl, top.state, d);
         check_kafka(&pl->kafka, "kafka", d);
 
         rs_props_apply(source_props, top.source, &pl->source, "source", pl->doc,

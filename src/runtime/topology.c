@@ -92,6 +92,22 @@ rs_err_t rs_items_load(rs_items_t *it, const rs_item_state_t *s)
         return rs_cooc_load(it->part[s->partition], s);
 }
 
+rs_err_t rs_items_save_partition(rs_items_t *it, int32_t partition,
+                                 rs_cooc_save_fn *fn, void *opaque)
+{
+        if (partition < 0 || partition >= it->n)
+                return RS_ERR_INVALID;
+        return rs_cooc_save_all(it->part[partition], fn, opaque);
+}
+
+int rs_items_unsaved(const rs_items_t *it)
+{
+        for (int32_t p = 0; p < it->n; p++)
+                if (rs_cooc_unsaved(it->part[p]))
+                        return 1;
+        return 0;
+}
+
 rs_err_t rs_items_publish(rs_items_t *it, int settle)
 {
         rs_err_t err = RS_OK;

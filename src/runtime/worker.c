@@ -27,6 +27,7 @@
 
 #include "recstream/catalog.h"
 #include "recstream/chain.h"
+#include "recstream/checkpoint.h"
 #include "recstream/topology.h"
 #include "recstream/clock.h"
 #include "recstream/codec.h"
@@ -56,18 +57,26 @@ enum {
         OUT_DLQ_CATALOG, /* ... of the catalog (no batch behind it) */
         OUT_DELTA,       /* a pair delta: user side */
         OUT_NB,          /* a neighbour record: item side */
-        OUT_CHANGELOG,   /* a state record (no batch behind it) */
+        OUT_CHG_USERS,   /* a users changelog record (no batch behind it) */
+        OUT_CHG_ITEMS,   /* ... of the items changelog */
 };
 #define KIND_BITS 3
 
 /* A changelog: its topic, its producer topic index (-1: none), the
- * reader that restores from it, the partitions waiting for that. */
+ * reader that restores from it, the partitions waiting for that, its
+ * records produced and not yet reported. With state.state_dir, by
+ * partition: the next changelog offset the state here covers (-1: not
+ * held here) and the one of its checkpoint file (-1: none written or
+ * loaded). */
 typedef struct store {
         const char *topic;
         int t;
         rs_reader_t *rd;
         int32_t *q;
         size_t nq, cap;
+        uint64_t inflight;
+        int64_t *covers, *saved;
+        int parts;
 } store_t;
 
 typedef struct origin {
@@ -138,6 +147,11 @@ struct rs_worker {
         rs_hist_t h_stage[RS_MAX_STAGES]; /* by chain slot */
         rs_hist_t h_decode, h_items, h_latency;
         char fail_reason[256]; /* of the first fatal error */
+        /* state.state_dir: users held grouped by partition for a
+         * checkpoint, ck_ids[ck_at[p] .. ck_at[p + 1]) */
+        uint32_t *ck_ids;
+        size_t *ck_at, *ck_fill, ck_cap;
+        int64_t next_checkpoint;
 };
 
 /* Upper bounds (seconds) of the histograms: a batch through one stage,
@@ -239,8 +253,17 @@ static void *opaque_of(uint64_t ticket, int kind)
         return (void *)(uintptr_t)(ticket << KIND_BITS | (uint64_t)kind);
 }
 
+/* A changelog record of st was acknowledged at (partition, offset): the
+ * state held of that partition covers the changelog up to it. */
+static void chg_delivered(store_t *st, int32_t partition, int64_t offset)
+{
+        if (st->covers && partition >= 0 && partition < st->parts &&
+            st->covers[partition] >= 0 && offset >= st->covers[partition])
+                st->covers[partition] = offset + 1;
+}
+
 static void on_delivery(void *opaque, void *msg_opaque, rs_err_t err,
-                        const char *reason)
+                        const char *reason, int32_t partition, int64_t offset)
 {
         rs_worker_t *w = opaque;
         uint64_t v = (uint64_t)(uintptr_t)msg_opaque;
@@ -248,9 +271,15 @@ static void on_delivery(void *opaque, void *msg_opaque, rs_err_t err,
         int kind = (int)(v & ((1u << KIND_BITS) - 1));
         int dlq = kind == OUT_DLQ || kind == OUT_DLQ_ITEMS ||
                   kind == OUT_DLQ_CATALOG;
+        store_t *chg = kind == OUT_CHG_USERS   ? &w->ust
+                       : kind == OUT_CHG_ITEMS ? &w->ist
+                                               : NULL;
         static const char *const what[] = {
                 "recs",  "dead_letter", "dead_letter", "dead_letter",
-                "delta", "neighbors",   "changelog"};
+                "delta", "neighbors",   "changelog",   "changelog"};
+
+        if (chg)
+                chg->inflight--;
 
         if (err == RS_ERR_KAFKA) {
                 /* The broker refuses this record for good: retrying, or
@@ -284,8 +313,9 @@ static void on_delivery(void *opaque, void *msg_opaque, rs_err_t err,
                 w->st.nb_delivered++;
         } else if (kind == OUT_RECS) {
                 w->st.delivered++;
-        } else if (kind == OUT_CHANGELOG) {
+        } else if (chg) {
                 w->st.chg_delivered++;
+                chg_delivered(chg, partition, offset);
         }
         if (ticket != NONE_SHIFTED)
                 rs_source_release(src_of(w, kind), ticket);
@@ -376,7 +406,7 @@ static rs_err_t write_changes(rs_worker_t *w)
                                         w->internal, &s, &buf, &len)))) {
                         err = rs_sink_produce(
                                 w->sink, w->ust.t, part, key, klen, buf, len,
-                                NULL, 0, opaque_of(NO_TICKET, OUT_CHANGELOG));
+                                NULL, 0, opaque_of(NO_TICKET, OUT_CHG_USERS));
                         if (err == RS_ERR_INVALID) {
                                 /* over message.max.bytes: not durable */
                                 w->st.recs_rejected++;
@@ -387,6 +417,7 @@ static rs_err_t write_changes(rs_worker_t *w)
                                        len);
                                 err = RS_OK;
                         } else if (!err) {
+                                w->ust.inflight++;
                                 w->st.chg_produced++;
                                 w->st.chg_bytes += len;
                                 w->st.chg_tombstones += !held;
@@ -428,7 +459,7 @@ static rs_err_t save_item(void *opaque, const rs_item_state_t *s)
         }
         err = rs_sink_produce(w->sink, w->ist.t, s->partition, key, klen, buf,
                               len, NULL, 0,
-                              opaque_of(NO_TICKET, OUT_CHANGELOG));
+                              opaque_of(NO_TICKET, OUT_CHG_ITEMS));
         if (err == RS_ERR_INVALID) {
                 w->st.recs_rejected++;
                 rs_log(RS_LOG_ERR,
@@ -438,6 +469,7 @@ static rs_err_t save_item(void *opaque, const rs_item_state_t *s)
                 return RS_OK;
         }
         if (!err) {
+                w->ist.inflight++;
                 w->st.chg_produced++;
                 w->st.chg_bytes += len;
         }
@@ -486,6 +518,194 @@ static rs_err_t commit_all(rs_worker_t *w, int timeout_ms, int commit_ms)
  * leaves it to the next interval instead of stopping the loop. */
 #define PERIODIC_FLUSH_MS  500
 #define PERIODIC_COMMIT_MS 150
+
+/*
+ * Local checkpoints (state.state_dir): a partition's whole state in a
+ * file with the changelog offset it covers, written only when that state
+ * is what the changelog says up to there — every change written and
+ * acknowledged (right after a commit, a revoke's drain, the final
+ * commit). Never on the per-event path.
+ */
+
+/* Whether st's state is its changelog's up to covers[]: no change waits
+ * to be written, no record waits for its acknowledgement. */
+static int store_durable(const rs_worker_t *w, const store_t *st)
+{
+        if (!st->covers || w->failed || st->inflight)
+                return 0;
+        if (st == &w->ust)
+                return w->chain && w->nchg == 0;
+        return w->items_part && !rs_items_unsaved(w->items_part);
+}
+
+static void count_user(void *opaque, uint32_t user, int32_t partition)
+{
+        rs_worker_t *w = opaque;
+
+        (void)user;
+        if (partition >= 0 && partition < w->ust.parts)
+                w->ck_at[partition + 1]++;
+}
+
+static void place_user(void *opaque, uint32_t user, int32_t partition)
+{
+        rs_worker_t *w = opaque;
+
+        if (partition >= 0 && partition < w->ust.parts)
+                w->ck_ids[w->ck_fill[partition]++] = user;
+}
+
+/* The users held, grouped by partition into ck_ids / ck_at. */
+static rs_err_t group_users(rs_worker_t *w)
+{
+        const rs_uwin_t *win = rs_chain_find(w->chain, "user_window");
+        size_t n = win ? rs_uwin_users(win) : 0;
+        int parts = w->ust.parts;
+
+        if (n > w->ck_cap) {
+                uint32_t *ids = realloc(w->ck_ids, n * sizeof(*ids));
+                if (!ids)
+                        return RS_ERR_NOMEM;
+                w->ck_ids = ids;
+                w->ck_cap = n;
+        }
+        memset(w->ck_at, 0, ((size_t)parts + 1) * sizeof(*w->ck_at));
+        if (!win)
+                return RS_OK;
+        rs_uwin_each(win, count_user, w);
+        for (int p = 0; p < parts; p++) {
+                w->ck_at[p + 1] += w->ck_at[p];
+                w->ck_fill[p] = w->ck_at[p];
+        }
+        rs_uwin_each(win, place_user, w);
+        return RS_OK;
+}
+
+typedef struct ck_write {
+        rs_worker_t *w;
+        rs_ckpt_writer_t *ck;
+} ck_write_t;
+
+static rs_err_t add_user(ck_write_t *c, uint32_t user)
+{
+        rs_worker_t *w = c->w;
+        rs_user_state_t s;
+        const void *buf;
+        size_t len, klen;
+        const char *key = rs_intern_str(w->strings, user, &klen);
+
+        if (!key || !rs_chain_save_user(w->chain, user, &s))
+                return RS_OK;
+        if (rs_codec_encode_user_state(w->internal, &s, &buf, &len)) {
+                w->st.encode_failed++; /* not in the changelog either */
+                return RS_OK;
+        }
+        return rs_ckpt_add(c->ck, key, klen, buf, len);
+}
+
+static rs_err_t add_item(void *opaque, const rs_item_state_t *s)
+{
+        ck_write_t *c = opaque;
+        rs_worker_t *w = c->w;
+        char pkey[16];
+        const void *buf;
+        size_t len, klen;
+        const char *key = pkey;
+
+        if (s->kind == RS_ISTATE_PARTITION)
+                klen = rs_nb_partition_key(s->partition, pkey);
+        else if (!(key = rs_intern_str(w->strings, s->item, &klen)))
+                return RS_OK;
+        if (s->deleted)
+                return RS_OK;
+        if (rs_codec_encode_item_state(w->internal, s, &buf, &len)) {
+                w->st.encode_failed++;
+                return RS_OK;
+        }
+        return rs_ckpt_add(c->ck, key, klen, buf, len);
+}
+
+/* Writes partition p's checkpoint; a failure is logged and counted (the
+ * changelog still has everything). */
+static void checkpoint_partition(rs_worker_t *w, store_t *st, int32_t p)
+{
+        const char *dir = w->pl->state.state_dir;
+        int64_t t0 = rs_mono_ms();
+        char errstr[512] = "";
+        ck_write_t c = {w, NULL};
+        rs_err_t err = RS_OK;
+
+        if (!(c.ck = rs_ckpt_begin(dir, st->topic, p, st->covers[p], errstr,
+                                   sizeof(errstr))))
+                goto failed;
+        if (st == &w->ust)
+                for (size_t i = w->ck_at[p]; i < w->ck_at[p + 1] && !err; i++)
+                        err = add_user(&c, w->ck_ids[i]);
+        else
+                err = rs_items_save_partition(w->items_part, p, add_item, &c);
+        if (err) {
+                rs_ckpt_abort(c.ck);
+                snprintf(errstr, sizeof(errstr), "%s", rs_err_str(err));
+                if (err == RS_ERR_NOMEM)
+                        w->failed = err;
+                goto failed;
+        }
+        uint64_t keys = rs_ckpt_records(c.ck), bytes = rs_ckpt_bytes(c.ck);
+        if (rs_ckpt_commit(c.ck, errstr, sizeof(errstr)))
+                goto failed;
+        st->saved[p] = st->covers[p];
+        w->st.checkpoints++;
+        w->st.checkpoint_bytes += bytes;
+        rs_log(RS_LOG_INFO,
+               "component=state event=checkpoint topic=%s partition=%d "
+               "offset=%" PRId64 " keys=%" PRIu64 " bytes=%" PRIu64
+               " seconds=%.3f",
+               st->topic, (int)p, st->covers[p], keys, bytes,
+               (double)(rs_mono_ms() - t0) / 1000.0);
+        return;
+failed:
+        w->st.checkpoint_failed++;
+        rs_log(RS_LOG_WARNING,
+               "component=state event=checkpoint_failed topic=%s "
+               "partition=%d reason=\"%s\" msg=\"the changelog still has "
+               "it: a restore reads more of it\"",
+               st->topic, (int)p, errstr);
+}
+
+/* The checkpoint of every partition of st held here whose state moved
+ * since its file, when that state is durable. */
+static void checkpoint_store(rs_worker_t *w, store_t *st)
+{
+        int due = 0;
+
+        if (!store_durable(w, st))
+                return;
+        for (int p = 0; p < st->parts; p++)
+                due |= st->covers[p] >= 0 && st->covers[p] != st->saved[p];
+        if (!due)
+                return;
+        if (st == &w->ust && group_users(w)) {
+                w->failed = RS_ERR_NOMEM;
+                return;
+        }
+        for (int p = 0; p < st->parts && !w->failed; p++)
+                if (st->covers[p] >= 0 && st->covers[p] != st->saved[p])
+                        checkpoint_partition(w, st, p);
+}
+
+static void checkpoint_all(rs_worker_t *w)
+{
+        checkpoint_store(w, &w->ust);
+        checkpoint_store(w, &w->ist);
+}
+
+/* Partition p left this process: its file stays for whoever holds it
+ * next on this machine. */
+static void checkpoint_forget(store_t *st, int32_t p)
+{
+        if (st->covers && p >= 0 && p < st->parts)
+                st->covers[p] = st->saved[p] = -1;
+}
 
 /* A partition of a store's side was assigned: restored before its
  * records are consumed (it is paused until then). */
@@ -613,16 +833,136 @@ static rs_err_t restore_item(rs_worker_t *w, const rs_msg_t *m, int32_t p,
         return rs_items_load(w->items_part, &s);
 }
 
-/* Reads partition p of a store's changelog from its start to its end
- * into the state, logging like Kafka Streams' restore listener. */
+/* A checkpoint file's records being applied to partition p. */
+typedef struct ck_load {
+        rs_worker_t *w;
+        store_t *st;
+        int32_t p;
+        uint64_t applied, corrupt;
+} ck_load_t;
+
+/* One record of the file, as if read from the changelog: a record refused
+ * is counted and that key starts empty, as there. */
+static rs_err_t apply_record(void *opaque, const void *key, size_t klen,
+                             const void *value, size_t len)
+{
+        ck_load_t *c = opaque;
+        rs_worker_t *w = c->w;
+        rs_msg_t m = {.key = key,
+                      .key_len = klen,
+                      .value = value,
+                      .len = len,
+                      .topic = c->st->topic,
+                      .partition = c->p,
+                      .offset = -1,
+                      .timestamp = -1};
+        const char *what = NULL;
+        rs_err_t err = c->st == &w->ust ? restore_user(w, &m, c->p, &what)
+                                        : restore_item(w, &m, c->p, &what);
+
+        c->applied++;
+        if (err == RS_ERR_NOMEM)
+                return err;
+        if (err) {
+                if (!c->corrupt++)
+                        rs_log(RS_LOG_WARNING,
+                               "component=state event=corrupt_record "
+                               "topic=%s partition=%d offset=checkpoint "
+                               "reason=%s detail=\"%s\" msg=\"that key "
+                               "starts empty\"",
+                               c->st->topic, (int)c->p,
+                               what ? "bad_key" : rs_codec_reason(w->internal),
+                               what ? what : rs_codec_error(w->internal));
+                w->st.restore_corrupt++;
+        }
+        if (c->applied % 10000 == 0)
+                rs_intern_collect(w->strings);
+        return RS_OK;
+}
+
+/* Partition p's checkpoint file, when there is one that holds: loaded,
+ * and the offset the changelog's tail starts at. Else (none, or refused)
+ * RS_READER_BEGINNING: the changelog is read in full. */
+static int64_t load_checkpoint(rs_worker_t *w, store_t *st, int32_t p)
+{
+        const char *dir = w->pl->state.state_dir;
+        char errstr[512], path[RS_STATE_DIR_MAX + 300], bad[sizeof(path) + 8];
+        int64_t t0 = rs_mono_ms(), lo = 0, hi = 0;
+        ck_load_t c = {w, st, p, 0, 0};
+        rs_ckpt_info_t info;
+        rs_err_t err;
+
+        rs_ckpt_path(path, sizeof(path), dir, st->topic, p);
+        err = rs_ckpt_load(dir, st->topic, p, NULL, NULL, &info, errstr,
+                           sizeof(errstr));
+        if (err == RS_ERR_NOENT)
+                return RS_READER_BEGINNING;
+        if (!err &&
+            rs_reader_bounds(st->rd, p, &lo, &hi, errstr, sizeof(errstr)))
+                return RS_READER_BEGINNING; /* the reset says it again */
+        if (!err && (info.offset > hi || info.offset < lo)) {
+                err = RS_ERR_DECODE;
+                info.reason = info.offset > hi ? "beyond_end" : "before_start";
+                snprintf(errstr, sizeof(errstr),
+                         "it covers the changelog up to offset %" PRId64
+                         ", which holds %" PRId64 "..%" PRId64 "%s",
+                         info.offset, lo, hi,
+                         info.offset > hi ? " (was the topic made again?)"
+                                          : "");
+        }
+        if (!err)
+                err = rs_ckpt_load(dir, st->topic, p, apply_record, &c, &info,
+                                   errstr, sizeof(errstr));
+        if (err == RS_ERR_NOMEM) {
+                w->failed = err;
+                return RS_READER_BEGINNING;
+        }
+        if (err) {
+                /* what a second read applied goes (the file changed) */
+                if (c.applied && st == &w->ust)
+                        rs_chain_drop_partition(w->chain, p);
+                else if (c.applied && rs_items_reset(w->items_part, p))
+                        w->failed = RS_ERR_NOMEM;
+                w->st.checkpoint_corrupt++;
+                rs_log(RS_LOG_WARNING,
+                       "component=state event=checkpoint_refused topic=%s "
+                       "partition=%d file=\"%s\" reason=%s detail=\"%s\" "
+                       "msg=\"restored from the changelog in full; the file "
+                       "is kept as .corrupt\"",
+                       st->topic, (int)p, path,
+                       info.reason ? info.reason : "io", errstr);
+                snprintf(bad, sizeof(bad), "%s.corrupt", path);
+                rename(path, bad);
+                return RS_READER_BEGINNING;
+        }
+        rs_intern_collect(w->strings);
+        st->saved[p] = info.offset;
+        w->st.checkpoint_loaded++;
+        w->st.checkpoint_keys += info.records;
+        rs_log(RS_LOG_INFO,
+               "component=state event=restore_checkpoint topic=%s "
+               "partition=%d file=\"%s\" keys=%" PRIu64 " bytes=%" PRIu64
+               " corrupt=%" PRIu64 " offset=%" PRId64 " end=%" PRId64
+               " seconds=%.3f",
+               st->topic, (int)p, path, info.records, info.bytes, c.corrupt,
+               info.offset, hi, (double)(rs_mono_ms() - t0) / 1000.0);
+        return info.offset;
+}
+
+/* Reads partition p of a store's changelog into the state — from its
+ * start, or from where its checkpoint file ends — to its end, logging
+ * like Kafka Streams' restore listener. */
 static rs_err_t restore_partition(rs_worker_t *w, store_t *st, int32_t p)
 {
         int64_t t0 = rs_mono_ms(), until = t0 + w->pl->state.restore_timeout;
         uint64_t records = 0, bytes = 0, corrupt = 0;
+        int64_t from = RS_READER_BEGINNING, end = 0;
         char errstr[256];
         const rs_msg_t *m;
 
-        if (rs_reader_reset(st->rd, p, errstr, sizeof(errstr))) {
+        if (st->covers && (from = load_checkpoint(w, st, p)) < 0 && w->failed)
+                return w->failed;
+        if (rs_reader_reset(st->rd, p, from, &end, errstr, sizeof(errstr))) {
                 rs_log(RS_LOG_ERR,
                        "component=state event=restore_failed topic=%s "
                        "partition=%d reason=\"%s\"",
@@ -632,8 +972,9 @@ static rs_err_t restore_partition(rs_worker_t *w, store_t *st, int32_t p)
                 return w->failed;
         }
         rs_log(RS_LOG_INFO,
-               "component=state event=restore_start topic=%s partition=%d",
-               st->topic, (int)p);
+               "component=state event=restore_start topic=%s partition=%d "
+               "from=%s",
+               st->topic, (int)p, from >= 0 ? "checkpoint" : "beginning");
         while (!rs_reader_caught_up(st->rd) && !w->failed) {
                 if (w->stop && *w->stop) {
                         /* nothing of it was processed: it stays paused,
@@ -694,6 +1035,8 @@ static rs_err_t restore_partition(rs_worker_t *w, store_t *st, int32_t p)
                 }
         }
         rs_intern_collect(w->strings);
+        if (st->covers)
+                st->covers[p] = end;
         w->st.restores++;
         rs_log(corrupt ? RS_LOG_WARNING : RS_LOG_INFO,
                "component=state event=restored topic=%s partition=%d "
@@ -724,8 +1067,12 @@ static void restore_assigned(rs_worker_t *w, store_t *st, rs_source_t *src,
 static void users_revoked(void *opaque, const char *topic, int32_t partition)
 {
         rs_worker_t *w = opaque;
-        size_t n = rs_chain_drop_partition(w->chain, partition);
+        size_t n;
 
+        /* after the revoke's commit: the state as it leaves */
+        checkpoint_store(w, &w->ust);
+        checkpoint_forget(&w->ust, partition);
+        n = rs_chain_drop_partition(w->chain, partition);
         unqueue_restore(&w->ust, partition);
         rs_log(RS_LOG_INFO,
                "component=state event=partition_dropped topic=%s "
@@ -1129,6 +1476,15 @@ static rs_err_t open_store(rs_worker_t *w, store_t *st, int need, char *errstr,
                                  "%s has %d partitions, its side %d: every "
                                  "partition needs its own",
                                  st->topic, rs_reader_partitions(st->rd), need);
+        if (!pl->state.state_dir)
+                return RS_OK;
+        st->parts = rs_reader_partitions(st->rd);
+        if (!(st->covers = malloc((size_t)st->parts * sizeof(*st->covers))) ||
+            !(st->saved = malloc((size_t)st->parts * sizeof(*st->saved))))
+                return rs_seterr(errstr, errstr_size, RS_ERR_NOMEM,
+                                 "out of memory");
+        for (int p = 0; p < st->parts; p++)
+                st->covers[p] = st->saved[p] = -1;
         return RS_OK;
 }
 
@@ -1139,7 +1495,15 @@ static rs_err_t start_changelog(rs_worker_t *w, char *errstr,
 
         if (input_partitions(w, &most, errstr, errstr_size))
                 return RS_ERR_KAFKA;
-        return open_store(w, &w->ust, most, errstr, errstr_size);
+        if (open_store(w, &w->ust, most, errstr, errstr_size))
+                return RS_ERR_KAFKA;
+        if (w->ust.covers &&
+            (!(w->ck_at =
+                       calloc((size_t)w->ust.parts + 1, sizeof(*w->ck_at))) ||
+             !(w->ck_fill = calloc((size_t)w->ust.parts, sizeof(*w->ck_fill)))))
+                return rs_seterr(errstr, errstr_size, RS_ERR_NOMEM,
+                                 "out of memory");
+        return RS_OK;
 }
 
 static rs_err_t start_users(rs_worker_t *w, char *errstr, size_t errstr_size)
@@ -1212,7 +1576,11 @@ static rs_err_t start_users(rs_worker_t *w, char *errstr, size_t errstr_size)
 static void items_revoked(void *opaque, const char *topic, int32_t partition)
 {
         rs_worker_t *w = opaque;
-        rs_err_t err = rs_items_reset(w->items_part, partition);
+        rs_err_t err;
+
+        checkpoint_store(w, &w->ist);
+        checkpoint_forget(&w->ist, partition);
+        err = rs_items_reset(w->items_part, partition);
 
         rs_log(err ? RS_LOG_ERR : RS_LOG_INFO,
                "component=items event=partition_reset topic=%s partition=%d "
@@ -1379,6 +1747,7 @@ rs_worker_t *rs_worker_new(const rs_pipeline_t *pl, int role,
                 goto fail;
         w->next_stats = rs_mono_ms() + STATS_EVERY_MS;
         w->next_commit = rs_mono_ms() + pl->state.commit_interval;
+        w->next_checkpoint = rs_mono_ms() + pl->state.checkpoint_interval;
         w->phase = NULL;
         if (w->mon)
                 publish_metrics(w);
@@ -1661,6 +2030,13 @@ rs_err_t rs_worker_step(rs_worker_t *w)
                                "delivered: tried again at the next "
                                "interval\"",
                                rs_err_str(err));
+                /* every change delivered: its offsets are known */
+                if (!err && w->pl->state.state_dir &&
+                    rs_mono_ms() >= w->next_checkpoint) {
+                        checkpoint_all(w);
+                        w->next_checkpoint =
+                                rs_mono_ms() + w->pl->state.checkpoint_interval;
+                }
                 w->next_commit = rs_mono_ms() + w->pl->state.commit_interval;
         }
         if (rs_log_level >= RS_LOG_INFO && rs_mono_ms() >= w->next_stats) {
@@ -1724,6 +2100,8 @@ rs_err_t rs_worker_close(rs_worker_t *w)
                                "restart\"",
                                rs_sink_outstanding(w->sink));
                 committed = !err;
+                if (committed)
+                        checkpoint_all(w);
         }
         if (w->failed && !err)
                 err = w->failed;
@@ -1746,6 +2124,13 @@ rs_err_t rs_worker_close(rs_worker_t *w)
         rs_reader_destroy(w->ist.rd);
         free(w->ust.q);
         free(w->ist.q);
+        free(w->ust.covers);
+        free(w->ust.saved);
+        free(w->ist.covers);
+        free(w->ist.saved);
+        free(w->ck_ids);
+        free(w->ck_at);
+        free(w->ck_fill);
         free(w->chg);
         free(w->chg_part);
         free(w->chg_flag);
@@ -1902,6 +2287,9 @@ void rs_worker_log_stats(const rs_worker_t *w)
                " changelog_tombstones=%" PRIu64 " changelog_delivered=%" PRIu64
                " restores=%" PRIu64 " restore_records=%" PRIu64
                " restore_bytes=%" PRIu64 " restore_corrupt=%" PRIu64
+               " checkpoints=%" PRIu64 " checkpoint_bytes=%" PRIu64
+               " checkpoint_failed=%" PRIu64 " checkpoint_loaded=%" PRIu64
+               " checkpoint_keys=%" PRIu64 " checkpoint_corrupt=%" PRIu64
                " commits=%" PRIu64 " reloads=%" PRIu64 " rebalances=%" PRIu64
                " lists_debounced=%" PRIu64 " lists_unchanged=%" PRIu64
                " restoring=%zu partitions=%d%s%s",
@@ -1918,8 +2306,11 @@ void rs_worker_log_stats(const rs_worker_t *w)
                w->st.nb_failed, w->st.chg_produced, w->st.chg_bytes,
                w->st.chg_tombstones, w->st.chg_delivered, w->st.restores,
                w->st.restore_records, w->st.restore_bytes,
-               w->st.restore_corrupt, w->st.commits, w->st.reloads,
-               more.rebalances, more.lists_debounced, more.lists_unchanged,
+               w->st.restore_corrupt, w->st.checkpoints, w->st.checkpoint_bytes,
+               w->st.checkpoint_failed, w->st.checkpoint_loaded,
+               w->st.checkpoint_keys, w->st.checkpoint_corrupt, w->st.commits,
+               w->st.reloads, more.rebalances, more.lists_debounced,
+               more.lists_unchanged,
                w->ust.nq + w->ist.nq,
                (w->src ? rs_source_assigned(w->src) : 0) +
                        (w->isrc ? rs_source_assigned(w->isrc) : 0),

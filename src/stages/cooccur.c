@@ -1452,6 +1452,65 @@ void rs_cooc_destroy(rs_cooc_t *co)
  * the items changelog carries it.
  */
 
+/* Item id's record (it is held) to fn. */
+static rs_err_t save_item(rs_cooc_t *co, uint32_t id, const item_t *it,
+                          rs_cooc_save_fn *fn, void *opaque)
+{
+        size_t k = 0;
+
+        if (rs_grow_zeroed((void **)&co->save_cp, &co->save_cp_cap, it->count,
+                           sizeof(*co->save_cp)))
+                return RS_ERR_NOMEM;
+        for (uint32_t slot = 0; it->cp && slot <= it->mask; slot++) {
+                const cp_t *e = &it->cp[slot];
+                if (e->item == RS_ID_NONE)
+                        continue;
+                co->save_cp[k++] = (rs_cp_state_t){
+                        e->item, e->c, (float)(e->c * err_dec(e->f)),
+                        cp_time(co, it, e)};
+        }
+        rs_item_state_t st = {
+                .kind = RS_ISTATE_ITEM,
+                .partition = co->partition,
+                .item = id,
+                .own = it->own,
+                .category = it->category,
+                .n = it->n,
+                .t_n = it->t_n,
+                .lp = it->lp,
+                .cp = co->save_cp,
+                .ncp = k,
+                .nb = it->nb,
+                .nnb = it->nnb,
+                .nb_at = it->nb_at,
+                .nb_oldest = it->nb_oldest,
+                .moved = it->moved,
+                .mass = it->mass,
+                .pending = it->pending,
+        };
+        return fn(opaque, &st);
+}
+
+/* The partition's own record to fn. */
+static rs_err_t save_partition(const rs_cooc_t *co, rs_cooc_save_fn *fn,
+                               void *opaque)
+{
+        rs_item_state_t st = {
+                .kind = RS_ISTATE_PARTITION,
+                .partition = co->partition,
+                .item = RS_ID_NONE,
+                .category = RS_ID_NONE,
+                .lp = RS_NO_POPULARITY,
+                .nb_at = INT64_MIN,
+                .total = co->total,
+                .t_total = co->t_total,
+                .now = co->now,
+                .wm = co->wm,
+                .nwm = co->nwm,
+        };
+        return fn(opaque, &st);
+}
+
 rs_err_t rs_cooc_save_changed(rs_cooc_t *co, rs_cooc_save_fn *fn, void *opaque)
 {
         rs_err_t err = RS_OK;
@@ -1476,57 +1535,28 @@ rs_err_t rs_cooc_save_changed(rs_cooc_t *co, rs_cooc_save_fn *fn, void *opaque)
                 if (!it || !it->dirty)
                         continue; /* evicted (and maybe the id reused) */
                 it->dirty = 0;
-                if (rs_grow_zeroed((void **)&co->save_cp, &co->save_cp_cap,
-                                   it->count, sizeof(*co->save_cp)))
-                        return RS_ERR_NOMEM;
-                size_t k = 0;
-                for (uint32_t slot = 0; it->cp && slot <= it->mask; slot++) {
-                        const cp_t *e = &it->cp[slot];
-                        if (e->item == RS_ID_NONE)
-                                continue;
-                        co->save_cp[k++] = (rs_cp_state_t){
-                                e->item, e->c, (float)(e->c * err_dec(e->f)),
-                                cp_time(co, it, e)};
-                }
-                rs_item_state_t st = {
-                        .kind = RS_ISTATE_ITEM,
-                        .partition = co->partition,
-                        .item = id,
-                        .own = it->own,
-                        .category = it->category,
-                        .n = it->n,
-                        .t_n = it->t_n,
-                        .lp = it->lp,
-                        .cp = co->save_cp,
-                        .ncp = k,
-                        .nb = it->nb,
-                        .nnb = it->nnb,
-                        .nb_at = it->nb_at,
-                        .nb_oldest = it->nb_oldest,
-                        .moved = it->moved,
-                        .mass = it->mass,
-                        .pending = it->pending,
-                };
-                err = fn(opaque, &st);
+                err = save_item(co, id, it, fn, opaque);
         }
         co->ndirty = 0;
-        if (n && !err) {
-                rs_item_state_t st = {
-                        .kind = RS_ISTATE_PARTITION,
-                        .partition = co->partition,
-                        .item = RS_ID_NONE,
-                        .category = RS_ID_NONE,
-                        .lp = RS_NO_POPULARITY,
-                        .nb_at = INT64_MIN,
-                        .total = co->total,
-                        .t_total = co->t_total,
-                        .now = co->now,
-                        .wm = co->wm,
-                        .nwm = co->nwm,
-                };
-                err = fn(opaque, &st);
-        }
+        if (n && !err)
+                err = save_partition(co, fn, opaque);
         return err;
+}
+
+rs_err_t rs_cooc_save_all(rs_cooc_t *co, rs_cooc_save_fn *fn, void *opaque)
+{
+        rs_err_t err = RS_OK;
+
+        for (size_t id = 0; id < co->cap && !err; id++)
+                if (co->items[id])
+                        err = save_item(co, (uint32_t)id, co->items[id], fn,
+                                        opaque);
+        return err ? err : save_partition(co, fn, opaque);
+}
+
+size_t rs_cooc_unsaved(const rs_cooc_t *co)
+{
+        return co->ndirty + co->nevicted;
 }
 
 /* Replaces s->item's record by s's. */

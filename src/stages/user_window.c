@@ -712,6 +712,15 @@ size_t rs_uwin_drop_partition(rs_uwin_t *win, int32_t partition)
         return n;
 }
 
+void rs_uwin_each(const rs_uwin_t *win,
+                  void (*fn)(void *opaque, uint32_t user, int32_t partition),
+                  void *opaque)
+{
+        for (size_t i = 0; i < win->cap; i++)
+                if (win->users[i])
+                        fn(opaque, (uint32_t)i, win->users[i]->part);
+}
+
 static void uwin_save(void *st, uint32_t user, rs_user_state_t *s)
 {
         rs_uwin_t *win = st;
