@@ -11,6 +11,10 @@ BUILD = os.environ.get("BUILD", os.path.join(ROOT, "build"))
 if not os.path.isabs(BUILD):
     BUILD = os.path.join(ROOT, BUILD)
 RECSTREAM = os.path.join(BUILD, "recstream")
+# Workers the tests start serve no HTTP port unless a test gives one (the
+# shipped pipelines read ${RECSTREAM_HTTP_PORT:-9464}; several workers at
+# once would collide), as tests/run.sh sets it: also when a test runs alone.
+os.environ.setdefault("RECSTREAM_HTTP_PORT", "0")
 
 _n = 0
 _failed = 0
