@@ -45,6 +45,8 @@ typedef struct rs_worker_stats {
         uint64_t chg_produced, chg_bytes, chg_tombstones, chg_delivered;
         uint64_t restores, restore_records, restore_bytes, restore_corrupt;
         uint64_t commits;
+        /* exactly_once: transactions committed, aborted */
+        uint64_t txn_commits, txn_aborts;
         int restoring; /* partitions assigned and paused until restored */
         int assigned;  /* partitions */
 } rs_worker_stats_t;
