@@ -113,6 +113,10 @@ rs_err_t rs_source_commit(rs_source_t *src, int timeout_ms);
  * transaction (partitions), and forgetting them once it committed. */
 int rs_source_txn_pending(const rs_source_t *src);
 void rs_source_txn_committed(rs_source_t *src);
+/* Partitions lost (the session timed out: no drain, no commit) whose
+ * processed positions were not yet in a committed transaction: the open
+ * one holds effects of records another member now reads again. */
+int rs_source_txn_lost(const rs_source_t *src);
 
 /*
  * Sink.
@@ -241,7 +245,10 @@ rs_err_t rs_kafka_partitions(const rs_kv_list_t *common, const char *topic,
 typedef struct rs_reader rs_reader_t;
 
 /* Properties: `common` then `own` (either may be NULL); bootstrap.servers
- * among them. Waits up to wait_ms for the topic to exist. */
+ * among them. Waits up to wait_ms for the topic to exist. When either
+ * sets isolation.level read_committed, a partition's EOF (past the
+ * transaction markers at its end) counts as read for
+ * rs_reader_caught_up. */
 rs_reader_t *rs_reader_new(const rs_kv_list_t *common, const rs_kv_list_t *own,
                            const char *topic, int from_beginning, int wait_ms,
                            char *errstr, size_t errstr_size);

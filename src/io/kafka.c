@@ -212,6 +212,7 @@ struct rs_source {
         /* exactly_once: the positions processed since the last
          * transaction (rs_sink_txn_send_offsets); NULL otherwise */
         rd_kafka_topic_partition_list_t *txn;
+        int txn_lost; /* partitions lost with positions in it */
         char group[256];
 };
 
@@ -255,9 +256,11 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 /* never sent for a partition this member gave up: it
                  * would overwrite its new owner's offsets */
                 for (int i = 0; src->txn && i < parts->cnt; i++)
-                        rd_kafka_topic_partition_list_del(
-                                src->txn, parts->elems[i].topic,
-                                parts->elems[i].partition);
+                        if (rd_kafka_topic_partition_list_del(
+                                    src->txn, parts->elems[i].topic,
+                                    parts->elems[i].partition) &&
+                            rd_kafka_assignment_lost(rk))
+                                src->txn_lost++;
                 if (coop)
                         error = rd_kafka_incremental_unassign(rk, parts);
                 else
@@ -960,6 +963,11 @@ void rs_source_txn_committed(rs_source_t *src)
         src->txn = rd_kafka_topic_partition_list_new(8);
 }
 
+int rs_source_txn_lost(const rs_source_t *src)
+{
+        return src ? src->txn_lost : 0;
+}
+
 int rs_source_txn_pending(const rs_source_t *src)
 {
         return src && src->txn ? src->txn->cnt : 0;
@@ -1348,6 +1356,15 @@ struct rs_reader {
         char *topic;
 };
 
+/* Whether the list sets key to value (the last setting counts). */
+static int kv_is(const rs_kv_list_t *kv, const char *key, const char *value)
+{
+        for (size_t i = kv ? kv->n : 0; i-- > 0;)
+                if (!strcmp(kv->v[i].key, key))
+                        return !strcmp(kv->v[i].value, value);
+        return 0;
+}
+
 /* A reader's client, and the partitions of topic (waiting up to wait_ms
  * for it to exist), nothing assigned yet. */
 static rs_reader_t *reader_open(const rs_kv_list_t *common,
@@ -1372,14 +1389,12 @@ static rs_reader_t *reader_open(const rs_kv_list_t *common,
                                 errstr, errstr_size)))
                 goto fail;
         rd->cl.name = "reader";
-        /* read_committed: a partition's last offsets may be transaction
-         * markers, never handed out as messages, so where it has been
-         * read to comes from the partition EOF (past the markers) */
-        char iso[32];
-        size_t isolen = sizeof(iso);
-        if (rd_kafka_conf_get(kconf, "isolation.level", iso, &isolen) ==
-                    RD_KAFKA_CONF_OK &&
-            !strcmp(iso, "read_committed") &&
+        /* read_committed asked for (exactly_once): a partition's last
+         * offsets may be transaction markers, never handed out as
+         * messages, so where it has been read to comes from the
+         * partition EOF, which lies past them */
+        if ((kv_is(common, "isolation.level", "read_committed") ||
+             kv_is(own, "isolation.level", "read_committed")) &&
             rd_kafka_conf_set(kconf, "enable.partition.eof", "true", errstr,
                               errstr_size) == RD_KAFKA_CONF_OK)
                 rd->committed = 1;

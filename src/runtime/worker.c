@@ -1721,6 +1721,12 @@ rs_err_t rs_worker_step(rs_worker_t *w)
                 items_step(w, timeout);
         }
         rs_sink_poll(w->sink, 0);
+        if (!w->failed && w->eos &&
+            (rs_source_txn_lost(w->src) || rs_source_txn_lost(w->isrc)))
+                txn_failed(w, RS_TXN_ABORTABLE,
+                           "partitions lost (the group session timed out) "
+                           "with records processed in the open transaction: "
+                           "their new owner reads them again");
         if (!w->failed && w->eos && rs_mono_ms() >= w->next_commit) {
                 txn_commit(w, 1);
                 w->next_commit = rs_mono_ms() + w->pl->state.commit_interval;
