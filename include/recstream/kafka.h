@@ -182,6 +182,9 @@ rs_txn_fail_t rs_sink_txn_commit(rs_sink_t *sink, int timeout_ms, char *errstr,
                                  size_t errstr_size);
 rs_txn_fail_t rs_sink_txn_abort(rs_sink_t *sink, int timeout_ms, char *errstr,
                                 size_t errstr_size);
+/* The last transaction error librdkafka reported (a produce refused
+ * because of it says only "erroneous state"); "" when none. Borrowed. */
+const char *rs_sink_txn_error(const rs_sink_t *sink);
 
 /* Another topic to produce to: its index, or -1 with errstr. */
 int rs_sink_add_topic(rs_sink_t *sink, const char *name, char *errstr,

@@ -86,15 +86,21 @@ static void scrub(const secrets_t *sec, char *errstr, size_t errstr_size)
 typedef struct client {
         secrets_t secrets;
         const char *name; /* source, sink or reader, in log lines */
+        /* a transactional producer's last transaction error, as
+         * librdkafka logged it (fac TXNERR) */
+        char txn_error[512];
 } client_t;
 
 /* librdkafka's logs, from its log queue or its threads. */
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
                    const char *buf)
 {
-        const client_t *cl = rd_kafka_opaque(rk);
+        client_t *cl = rd_kafka_opaque(rk);
         char line[2048];
 
+        if (cl && !strcmp(fac, "TXNERR"))
+                snprintf(cl->txn_error, sizeof(cl->txn_error), "%s",
+                         scrubbed(&cl->secrets, buf, line, sizeof(line)));
         if (level > rs_log_level)
                 return;
         rs_log(level, "component=rdkafka fac=%s msg=\"%s\"", fac,
@@ -961,6 +967,11 @@ void rs_source_txn_committed(rs_source_t *src)
                 return;
         rd_kafka_topic_partition_list_destroy(src->txn);
         src->txn = rd_kafka_topic_partition_list_new(8);
+}
+
+const char *rs_sink_txn_error(const rs_sink_t *sink)
+{
+        return sink->cl.txn_error;
 }
 
 int rs_source_txn_lost(const rs_source_t *src)

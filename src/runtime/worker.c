@@ -445,17 +445,22 @@ static rs_err_t commit_all(rs_worker_t *w, int timeout_ms, int commit_ms)
 /* How long one transactional call may wait before it is tried again. */
 #define TXN_CALL_MS 10000
 
-/* The transaction failed (kind, why): aborted when it can be, logged
- * once; the worker stops (exit 1). */
+/* The transaction failed (kind, why; NULL: what librdkafka said of it,
+ * or the worker's failure): aborted when it can be, logged once; the
+ * worker stops (exit 1). */
 static rs_err_t txn_failed(rs_worker_t *w, rs_txn_fail_t kind, const char *why)
 {
         char errstr[512];
 
+        if (!why)
+                why = *rs_sink_txn_error(w->sink) ? rs_sink_txn_error(w->sink)
+                                                  : rs_err_str(w->failed);
         if (kind != RS_TXN_FATAL && w->txn_open) {
                 w->st.txn_aborts++;
                 rs_txn_fail_t a =
                         rs_sink_txn_abort(w->sink, budget(w, TXN_CALL_MS),
                                           errstr, sizeof(errstr));
+
                 rs_log(RS_LOG_ERR,
                        "component=worker event=txn_aborted reason=\"%s\" "
                        "abort=%s msg=\"the transaction's outputs, state and "
@@ -1779,7 +1784,7 @@ rs_err_t rs_worker_close(rs_worker_t *w)
                 committed = !err;
         }
         if (w->eos && w->txn_open && w->failed) /* a failure left it open */
-                txn_failed(w, RS_TXN_ABORTABLE, rs_err_str(w->failed));
+                txn_failed(w, RS_TXN_ABORTABLE, NULL);
         if (w->eos && w->txn_open) { /* never started: nothing in it */
                 char errstr[256];
                 rs_sink_txn_abort(w->sink, budget(w, TXN_CALL_MS), errstr,
