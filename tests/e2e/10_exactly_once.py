@@ -24,7 +24,10 @@ failures, not the broker's guarantees (README *Reliability*).
    are produced. The worker aborts, logs event=txn_aborted once with the
    reason, and exits 1. A new worker restores both changelogs (all 12
    partitions), takes the rest and the re-watches, exits 0 on SIGTERM, and
-   its lists agree with case 1's at >= 0.95."""
+   its lists agree with case 1's at >= 0.95.
+3. The same with AddPartitionsToTxn refused mid-interval: the abort is
+   logged once with librdkafka's reason, exit 1.
+"""
 import importlib.util
 import io
 import os
@@ -209,6 +212,32 @@ def aborted():
     assert j >= 0.95, j
 
 
+
+def refused_partition():
+    """AddPartitionsToTxn refused while the transaction is open: the
+    records produced next are refused by librdkafka ("erroneous state"),
+    and the abort names librdkafka's reason."""
+    events = eq.make_events()
+    eq.PIPELINE = EOS_PIPELINE
+    with Cluster(["all"]) as c:
+        p = c.procs[0]
+        c.wait_assigned()
+        c.produce(events[:500])
+        wait_for(lambda: p.stats()["consumed"] == 500, 120, "500 events consumed")
+        commits = p.stats()["txn_commits"]
+        wait_for(lambda: p.stats()["txn_commits"] >= commits + 2, 60,
+                 "two transactions committed since")
+        c.command("errors AddPartitionsToTxn 1 TOPIC_AUTHORIZATION_FAILED")
+        c.produce(events[500:1000])
+        rc = p.proc.wait(timeout=120)
+        aborts = re.findall(r"event=txn_aborted reason=\"([^\"]*)\"", p.text())
+        print(f"# exit {rc}; txn_aborted: {aborts}")
+        assert rc == 1, p.text()[-3000:]
+        assert len(aborts) == 1 and "Failed to add partition" in aborts[0] and \
+            "TOPIC_AUTHORIZATION_FAILED" in aborts[0], aborts
+        assert final_stats(p)["txn_aborts"] == 1
+
+
 if __name__ == "__main__":
     check("exactly_once: transactions committed (the last at SIGTERM, exit 0), every "
           "delivered list read by a read_committed consumer, the lists of at_least_once "
@@ -216,4 +245,6 @@ if __name__ == "__main__":
     check("exactly_once: an EndTxn that fails is aborted, logged once, exit 1; a restart "
           "restores and publishes the uninterrupted lists (mean top-10 Jaccard >= 0.95)",
           aborted)
+    check("exactly_once: an AddPartitionsToTxn refused mid-interval aborts the transaction, "
+          "logged once with librdkafka's reason, exit 1", refused_partition)
     done()
