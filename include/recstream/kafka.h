@@ -53,7 +53,9 @@ typedef struct rs_source rs_source_t;
 
 /* Called when partitions are about to be revoked: the worker delivers all
  * outstanding output so the offsets can be committed before the handover.
- * Returns how long (ms) the commit that follows may wait for brokers. */
+ * Returns how long (ms) the commit that follows may wait for brokers; 0:
+ * no commit (not delivered, or the worker committed them itself in a
+ * transaction). */
 typedef int(rs_drain_fn)(void *opaque);
 
 /* What a group consumer needs; borrowed for rs_source_new only. */
@@ -71,6 +73,10 @@ typedef struct rs_consumer_conf {
          * caller resumes it (rs_source_resume: its state restored); NULL:
          * consumed at once. */
         void (*assigned)(void *opaque, const char *topic, int32_t partition);
+        /* exactly_once: the positions of processed batches are kept for
+         * rs_sink_txn_send_offsets (instead of being committed by
+         * rs_source_commit) */
+        int transactional;
 } rs_consumer_conf_t;
 
 /* Properties: `common`, then conf->kafka. Caller owns; NULL on failure
@@ -129,6 +135,15 @@ const char *rs_source_group(const rs_source_t *src);
  * there was nothing to commit), RS_ERR_TIMEOUT, RS_ERR_KAFKA. */
 rs_err_t rs_source_commit(rs_source_t *src, int timeout_ms);
 
+/* exactly_once: whether processed positions wait for the next
+ * transaction (partitions), and forgetting them once it committed. */
+int rs_source_txn_pending(const rs_source_t *src);
+void rs_source_txn_committed(rs_source_t *src);
+/* Partitions lost (the session timed out: no drain, no commit) whose
+ * processed positions were not yet in a committed transaction: the open
+ * one holds effects of records another member now reads again. */
+int rs_source_txn_lost(const rs_source_t *src);
+
 /*
  * Sink.
  */
@@ -156,7 +171,47 @@ typedef struct rs_header {
 rs_sink_t *rs_sink_new(const rs_kv_list_t *common, const char *topic,
                        const rs_kv_list_t *own, rs_delivery_fn *dr,
                        void *opaque, char *errstr, size_t errstr_size);
+/* The same, transactional (exactly_once): transactional.id txn_id,
+ * transaction.timeout.ms txn_timeout_ms unless `own` or `common` set it.
+ * Nothing is sent until rs_sink_txn_init and rs_sink_txn_begin. */
+rs_sink_t *rs_sink_new_transactional(const rs_kv_list_t *common,
+                                     const char *topic, const rs_kv_list_t *own,
+                                     const char *txn_id, int txn_timeout_ms,
+                                     rs_delivery_fn *dr, void *opaque,
+                                     char *errstr, size_t errstr_size);
 void rs_sink_destroy(rs_sink_t *sink);
+
+/* What a transactional call left (librdkafka's classification): OK;
+ * RETRIABLE, the same call may be made again; ABORTABLE, the transaction
+ * must be aborted (rs_sink_txn_abort); FATAL, the producer is unusable
+ * (fenced by a newer instance, not authorised). errstr says why. */
+typedef enum rs_txn_fail {
+        RS_TXN_OK,
+        RS_TXN_RETRIABLE,
+        RS_TXN_ABORTABLE,
+        RS_TXN_FATAL,
+} rs_txn_fail_t;
+
+rs_txn_fail_t rs_sink_txn_init(rs_sink_t *sink, int timeout_ms, char *errstr,
+                               size_t errstr_size);
+rs_txn_fail_t rs_sink_txn_begin(rs_sink_t *sink, char *errstr,
+                                size_t errstr_size);
+/* Adds the positions src processed since its last transaction, with its
+ * group's current metadata (generation, member: KIP-447 fencing); nothing
+ * when it processed nothing. One call per consumer group: a transaction
+ * may hold several. */
+rs_txn_fail_t rs_sink_txn_send_offsets(rs_sink_t *sink, rs_source_t *src,
+                                       int timeout_ms, char *errstr,
+                                       size_t errstr_size);
+/* Delivers what is outstanding, then commits (or aborts) the open
+ * transaction. */
+rs_txn_fail_t rs_sink_txn_commit(rs_sink_t *sink, int timeout_ms, char *errstr,
+                                 size_t errstr_size);
+rs_txn_fail_t rs_sink_txn_abort(rs_sink_t *sink, int timeout_ms, char *errstr,
+                                size_t errstr_size);
+/* The last transaction error librdkafka reported (a produce refused
+ * because of it says only "erroneous state"); "" when none. Borrowed. */
+const char *rs_sink_txn_error(const rs_sink_t *sink);
 
 /* Another topic to produce to: its index, or -1 with errstr. */
 int rs_sink_add_topic(rs_sink_t *sink, const char *name, char *errstr,
@@ -220,7 +275,10 @@ rs_err_t rs_kafka_partitions(const rs_kv_list_t *common, const char *topic,
 typedef struct rs_reader rs_reader_t;
 
 /* Properties: `common` then `own` (either may be NULL); bootstrap.servers
- * among them. Waits up to wait_ms for the topic to exist. */
+ * among them. Waits up to wait_ms for the topic to exist. When either
+ * sets isolation.level read_committed, a partition's EOF (past the
+ * transaction markers at its end) counts as read for
+ * rs_reader_caught_up. */
 rs_reader_t *rs_reader_new(const rs_kv_list_t *common, const rs_kv_list_t *own,
                            const char *topic, int from_beginning, int wait_ms,
                            char *errstr, size_t errstr_size);

@@ -89,7 +89,17 @@ typedef struct rs_state_conf {
         int64_t restore_timeout;     /* ms a partition's restore may take */
         const char *state_dir;       /* local checkpoints; NULL: none */
         int64_t checkpoint_interval; /* ms between checkpoints */
+        /* exactly_once: the producer's transactional.id (NULL: derived
+         * per process by the worker) */
+        const char *transactional_id;
 } rs_state_conf_t;
+
+enum { RS_GUARANTEE_AT_LEAST_ONCE, RS_GUARANTEE_EXACTLY_ONCE };
+
+/* How outputs, state and offsets are committed (README *Reliability*). */
+typedef struct rs_processing_conf {
+        int guarantee; /* RS_GUARANTEE_* */
+} rs_processing_conf_t;
 
 typedef struct rs_dlq_conf {
         int enabled;
@@ -127,6 +137,7 @@ typedef struct rs_pipeline {
         rs_state_conf_t state;
         rs_http_conf_t http;
         rs_log_conf_t log;
+        rs_processing_conf_t processing;
         int64_t shutdown_timeout; /* ms: the whole drain on SIGTERM */
         rs_stage_def_t *stages;
         size_t nstages;

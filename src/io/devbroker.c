@@ -272,11 +272,15 @@ static const struct api_key {
         const char *name;
         int16_t key;
 } api_keys[] = {
-        {"Produce", 0},          {"Fetch", 1},        {"ListOffsets", 2},
-        {"Metadata", 3},         {"OffsetCommit", 8}, {"OffsetFetch", 9},
-        {"FindCoordinator", 10}, {"JoinGroup", 11},   {"Heartbeat", 12},
-        {"LeaveGroup", 13},      {"SyncGroup", 14},   {"ApiVersions", 18},
-        {"InitProducerId", 22},  {NULL, 0},
+        {"Produce", 0},          {"Fetch", 1},
+        {"ListOffsets", 2},      {"Metadata", 3},
+        {"OffsetCommit", 8},     {"OffsetFetch", 9},
+        {"FindCoordinator", 10}, {"JoinGroup", 11},
+        {"Heartbeat", 12},       {"LeaveGroup", 13},
+        {"SyncGroup", 14},       {"ApiVersions", 18},
+        {"InitProducerId", 22},  {"AddPartitionsToTxn", 24},
+        {"AddOffsetsToTxn", 25}, {"EndTxn", 26},
+        {"TxnOffsetCommit", 28}, {NULL, 0},
 };
 
 /* Kafka's names for errors that librdkafka 2.0 knows by older ones. */
@@ -492,7 +496,8 @@ bad_key:
                          "%s: unknown request '%s' (Produce, Fetch, "
                          "ListOffsets, Metadata, OffsetCommit, OffsetFetch, "
                          "FindCoordinator, JoinGroup, Heartbeat, LeaveGroup, "
-                         "SyncGroup, ApiVersions, InitProducerId, or a "
-                         "number)",
+                         "SyncGroup, ApiVersions, InitProducerId, "
+                         "AddPartitionsToTxn, AddOffsetsToTxn, EndTxn, "
+                         "TxnOffsetCommit, or a number)",
                          w[0], w[1]);
 }

@@ -91,6 +91,9 @@ static void scrub(const secrets_t *sec, char *errstr, size_t errstr_size)
 typedef struct client {
         secrets_t secrets;
         const char *name; /* source, sink or reader, in log lines */
+        /* a transactional producer's last transaction error, as
+         * librdkafka logged it (fac TXNERR) */
+        char txn_error[512];
 } client_t;
 
 /* librdkafka `debug` contexts of every client (rs_kafka_set_debug). */
@@ -106,11 +109,14 @@ void rs_kafka_set_debug(const char *contexts)
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
                    const char *buf)
 {
-        const client_t *cl = rd_kafka_opaque(rk);
+        client_t *cl = rd_kafka_opaque(rk);
         char line[2048];
 
         char q[2048];
 
+        if (cl && !strcmp(fac, "TXNERR"))
+                snprintf(cl->txn_error, sizeof(cl->txn_error), "%s",
+                         scrubbed(&cl->secrets, buf, line, sizeof(line)));
         /* debug contexts asked for (log.kafka_debug) show at any level */
         if (level > rs_log_level && !(level >= RS_LOG_DEBUG && kafka_debug[0]))
                 return;
@@ -234,6 +240,10 @@ struct rs_source {
         int assigned;
         void (*revoked)(void *opaque, const char *topic, int32_t partition);
         void (*assigned_cb)(void *opaque, const char *topic, int32_t partition);
+        /* exactly_once: the positions processed since the last
+         * transaction (rs_sink_txn_send_offsets); NULL otherwise */
+        rd_kafka_topic_partition_list_t *txn;
+        int txn_lost; /* partitions lost with positions in it */
         char group[256];
         uint64_t rebalances[2]; /* assignments, revocations */
         rs_lag_t *lag;          /* from the last statistics */
@@ -460,6 +470,14 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 for (int i = 0; src->revoked && i < parts->cnt; i++)
                         src->revoked(src->opaque, parts->elems[i].topic,
                                      parts->elems[i].partition);
+                /* never sent for a partition this member gave up: it
+                 * would overwrite its new owner's offsets */
+                for (int i = 0; src->txn && i < parts->cnt; i++)
+                        if (rd_kafka_topic_partition_list_del(
+                                    src->txn, parts->elems[i].topic,
+                                    parts->elems[i].partition) &&
+                            rd_kafka_assignment_lost(rk))
+                                src->txn_lost++;
                 if (coop)
                         error = rd_kafka_incremental_unassign(rk, parts);
                 else
@@ -521,6 +539,9 @@ rs_source_t *rs_source_new(const rs_kv_list_t *common,
         src->opaque = opaque;
         src->revoked = conf->revoked;
         src->assigned_cb = conf->assigned;
+        if (conf->transactional &&
+            !(src->txn = rd_kafka_topic_partition_list_new(8)))
+                goto nomem;
         snprintf(src->group, sizeof(src->group), "%s", conf->group);
         src->ring = calloc(src->cap, sizeof(*src->ring));
         if (!src->ring)
@@ -584,6 +605,8 @@ static void source_free(rs_source_t *src)
                 free(src->ring[i].msgs);
         free(src->ring);
         free(src->lag);
+        if (src->txn)
+                rd_kafka_topic_partition_list_destroy(src->txn);
         secrets_fini(&src->cl.secrets);
         free(src);
 }
@@ -872,6 +895,19 @@ void rs_source_done(rs_source_t *src, uint64_t ticket)
 {
         slot_t *s = &src->ring[ticket % src->cap];
 
+        /* exactly_once: processed is what the transaction commits, its
+         * outputs in it (commit_transaction delivers them first) */
+        for (int i = 0; src->txn && s->offsets && i < s->offsets->cnt; i++) {
+                const rd_kafka_topic_partition_t *o = &s->offsets->elems[i];
+                rd_kafka_topic_partition_t *t =
+                        rd_kafka_topic_partition_list_find(src->txn, o->topic,
+                                                           o->partition);
+                if (!t)
+                        t = rd_kafka_topic_partition_list_add(
+                                src->txn, o->topic, o->partition);
+                t->offset = o->offset;
+        }
+
         for (size_t i = 0; i < s->nmsgs; i++)
                 rd_kafka_message_destroy(s->msgs[i]);
         s->nmsgs = 0;
@@ -1033,17 +1069,24 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
                          m->offset);
 }
 
-rs_sink_t *rs_sink_new(const rs_kv_list_t *common, const char *topic,
-                       const rs_kv_list_t *own, rs_delivery_fn *dr,
-                       void *opaque, char *errstr, size_t errstr_size)
+/* The producer; transactional with txn_id (NULL: idempotent only). */
+static rs_sink_t *sink_create(const rs_kv_list_t *common, const char *topic,
+                              const rs_kv_list_t *own, const char *txn_id,
+                              int txn_timeout_ms, rs_delivery_fn *dr,
+                              void *opaque, char *errstr, size_t errstr_size)
 {
-        static const setting_t defaults[] = {
+        char txn_timeout[16];
+        snprintf(txn_timeout, sizeof(txn_timeout), "%d", txn_timeout_ms);
+        const setting_t defaults[] = {
                 {"linger.ms", "5"},
                 {"reconnect.backoff.max.ms", RECONNECT_MAX_MS},
+                /* (a NULL key ends the list: the transactional ones last) */
+                {txn_id ? "transaction.timeout.ms" : NULL, txn_timeout},
                 {NULL, NULL},
         };
-        static const setting_t forced[] = {
+        const setting_t forced[] = {
                 {"enable.idempotence", "true"},
+                {txn_id ? "transactional.id" : NULL, txn_id},
                 {NULL, NULL},
         };
         rs_sink_t *sink = calloc(1, sizeof(*sink));
@@ -1081,6 +1124,120 @@ rs_sink_t *rs_sink_new(const rs_kv_list_t *common, const char *topic,
 fail:
         rs_sink_destroy(sink);
         return NULL;
+}
+
+rs_sink_t *rs_sink_new(const rs_kv_list_t *common, const char *topic,
+                       const rs_kv_list_t *own, rs_delivery_fn *dr,
+                       void *opaque, char *errstr, size_t errstr_size)
+{
+        return sink_create(common, topic, own, NULL, 0, dr, opaque, errstr,
+                           errstr_size);
+}
+
+rs_sink_t *rs_sink_new_transactional(const rs_kv_list_t *common,
+                                     const char *topic, const rs_kv_list_t *own,
+                                     const char *txn_id, int txn_timeout_ms,
+                                     rs_delivery_fn *dr, void *opaque,
+                                     char *errstr, size_t errstr_size)
+{
+        return sink_create(common, topic, own, txn_id, txn_timeout_ms, dr,
+                           opaque, errstr, errstr_size);
+}
+
+/* What a failed transactional call leaves, and why (into errstr). */
+static rs_txn_fail_t txn_fail(const rs_sink_t *sink, rd_kafka_error_t *error,
+                              const char *call, char *errstr,
+                              size_t errstr_size)
+{
+        rs_txn_fail_t kind;
+
+        if (!error)
+                return RS_TXN_OK;
+        kind = rd_kafka_error_is_fatal(error)             ? RS_TXN_FATAL
+               : rd_kafka_error_txn_requires_abort(error) ? RS_TXN_ABORTABLE
+               : rd_kafka_error_is_retriable(error)       ? RS_TXN_RETRIABLE
+                                                          : RS_TXN_FATAL;
+        rs_seterr(errstr, errstr_size, RS_ERR_KAFKA, "%s: %s (%s)", call,
+                  rd_kafka_error_string(error), rd_kafka_error_name(error));
+        scrub(&sink->cl.secrets, errstr, errstr_size);
+        rd_kafka_error_destroy(error);
+        return kind;
+}
+
+rs_txn_fail_t rs_sink_txn_init(rs_sink_t *sink, int timeout_ms, char *errstr,
+                               size_t errstr_size)
+{
+        return txn_fail(sink, rd_kafka_init_transactions(sink->rk, timeout_ms),
+                        "init_transactions", errstr, errstr_size);
+}
+
+rs_txn_fail_t rs_sink_txn_begin(rs_sink_t *sink, char *errstr,
+                                size_t errstr_size)
+{
+        return txn_fail(sink, rd_kafka_begin_transaction(sink->rk),
+                        "begin_transaction", errstr, errstr_size);
+}
+
+rs_txn_fail_t rs_sink_txn_send_offsets(rs_sink_t *sink, rs_source_t *src,
+                                       int timeout_ms, char *errstr,
+                                       size_t errstr_size)
+{
+        rd_kafka_consumer_group_metadata_t *cgmd;
+        rd_kafka_error_t *error;
+
+        if (!src->txn || !src->txn->cnt)
+                return RS_TXN_OK;
+        /* the group's generation now: a member the group has moved on
+         * from is refused (KIP-447) */
+        if (!(cgmd = rd_kafka_consumer_group_metadata(src->rk))) {
+                rs_seterr(errstr, errstr_size, RS_ERR_KAFKA,
+                          "send_offsets_to_transaction: no group metadata "
+                          "for %s",
+                          src->group);
+                return RS_TXN_FATAL;
+        }
+        error = rd_kafka_send_offsets_to_transaction(sink->rk, src->txn, cgmd,
+                                                     timeout_ms);
+        rd_kafka_consumer_group_metadata_destroy(cgmd);
+        return txn_fail(sink, error, "send_offsets_to_transaction", errstr,
+                        errstr_size);
+}
+
+void rs_source_txn_committed(rs_source_t *src)
+{
+        if (!src || !src->txn)
+                return;
+        rd_kafka_topic_partition_list_destroy(src->txn);
+        src->txn = rd_kafka_topic_partition_list_new(8);
+}
+
+const char *rs_sink_txn_error(const rs_sink_t *sink)
+{
+        return sink->cl.txn_error;
+}
+
+int rs_source_txn_lost(const rs_source_t *src)
+{
+        return src ? src->txn_lost : 0;
+}
+
+int rs_source_txn_pending(const rs_source_t *src)
+{
+        return src && src->txn ? src->txn->cnt : 0;
+}
+
+rs_txn_fail_t rs_sink_txn_commit(rs_sink_t *sink, int timeout_ms, char *errstr,
+                                 size_t errstr_size)
+{
+        return txn_fail(sink, rd_kafka_commit_transaction(sink->rk, timeout_ms),
+                        "commit_transaction", errstr, errstr_size);
+}
+
+rs_txn_fail_t rs_sink_txn_abort(rs_sink_t *sink, int timeout_ms, char *errstr,
+                                size_t errstr_size)
+{
+        return txn_fail(sink, rd_kafka_abort_transaction(sink->rk, timeout_ms),
+                        "abort_transaction", errstr, errstr_size);
 }
 
 int rs_sink_add_topic(rs_sink_t *sink, const char *name, char *errstr,
@@ -1448,8 +1605,18 @@ struct rs_reader {
         rs_msg_t msg;
         int64_t *end, *pos; /* by partition: high watermark at start, next */
         int parts;
+        int committed; /* read_committed: partition EOFs move pos */
         char *topic;
 };
+
+/* Whether the list sets key to value (the last setting counts). */
+static int kv_is(const rs_kv_list_t *kv, const char *key, const char *value)
+{
+        for (size_t i = kv ? kv->n : 0; i-- > 0;)
+                if (!strcmp(kv->v[i].key, key))
+                        return !strcmp(kv->v[i].value, value);
+        return 0;
+}
 
 /* A reader's client, and the partitions of topic (waiting up to wait_ms
  * for it to exist), nothing assigned yet. */
@@ -1475,6 +1642,15 @@ static rs_reader_t *reader_open(const rs_kv_list_t *common,
                                 errstr, errstr_size)))
                 goto fail;
         rd->cl.name = "reader";
+        /* read_committed asked for (exactly_once): a partition's last
+         * offsets may be transaction markers, never handed out as
+         * messages, so where it has been read to comes from the
+         * partition EOF, which lies past them */
+        if ((kv_is(common, "isolation.level", "read_committed") ||
+             kv_is(own, "isolation.level", "read_committed")) &&
+            rd_kafka_conf_set(kconf, "enable.partition.eof", "true", errstr,
+                              errstr_size) == RD_KAFKA_CONF_OK)
+                rd->committed = 1;
         rd_kafka_conf_set_opaque(kconf, rd);
         if (!(rd->rk = rd_kafka_new(RD_KAFKA_CONSUMER, kconf, errstr,
                                     errstr_size))) {
@@ -1668,6 +1844,13 @@ const rs_msg_t *rs_reader_next(rs_reader_t *rd, int timeout_ms)
         m = rd_kafka_consumer_poll(rd->rk, timeout_ms);
         if (!m)
                 return NULL;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF && rd->committed) {
+                if (m->partition >= 0 && m->partition < rd->parts &&
+                    m->offset > rd->pos[m->partition])
+                        rd->pos[m->partition] = m->offset;
+                rd_kafka_message_destroy(m);
+                return NULL;
+        }
         if (m->err) {
                 char why[512];
                 rs_log(RS_LOG_WARNING,

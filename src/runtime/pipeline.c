@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <strings.h>
 
 #include "recstream/codec.h"
 #include "recstream/hash.h"
@@ -19,7 +20,7 @@ typedef struct top {
         rs_kv_list_t kafka;
         int64_t shutdown_timeout;
         const rs_node_t *source, *stages, *sink, *items, *dlq, *topology;
-        const rs_node_t *state, *http, *log;
+        const rs_node_t *state, *http, *log, *processing;
 } top_t;
 
 static const char *const framings[] = {"plain", "confluent", "single-object",
@@ -53,6 +54,9 @@ static const rs_prop_t top_props[] = {
         {"state", RS_PROP_NODE, TOP(state), NULL, 0, -1, NULL, 0,
          "What survives restarts and rebalances: changelog topics and the "
          "commit interval (see state)."},
+        {"processing", RS_PROP_NODE, TOP(processing), NULL, 0, -1, NULL, 0,
+         "How outputs, state and offsets are committed: at-least-once or "
+         "in Kafka transactions (see processing)."},
         {"dlq", RS_PROP_NODE, TOP(dlq), NULL, 0, -1, NULL, 0,
          "Where records that cannot be used go, with the reason in their "
          "headers (see dlq)."},
@@ -148,6 +152,32 @@ static const rs_prop_t state_props[] = {
          "How often, right after a commit, every changed partition's "
          "checkpoint is written (each holds all of its keys: the cost is "
          "the whole state's size); also on revoke and at shutdown."},
+        {"transactional_id", RS_PROP_STRING, STC(transactional_id), NULL, 0, -1,
+         NULL, 0,
+         "With `processing.guarantee: exactly_once`, the producer's "
+         "transactional.id; it must be unique per process (replicas with "
+         "the same one fence each other), e.g. `${POD_NAME}`. Default: "
+         "`<name>.<role>.<host>.<pid>.<start time>`, new at every start: "
+         "zombies are fenced by their consumer group generation "
+         "(KIP-447), not by the id."},
+        {0},
+};
+
+static const char *const guarantees[] = {"at_least_once", "exactly_once", NULL};
+
+#define PRC(f) offsetof(rs_processing_conf_t, f)
+static const rs_prop_t processing_props[] = {
+        {"guarantee", RS_PROP_ENUM, PRC(guarantee), "at_least_once", 0, -1,
+         guarantees, 0,
+         "`at_least_once`: outputs are delivered, then changed state, then "
+         "offsets committed; after a crash the records since the last "
+         "commit are read again. `exactly_once`: every "
+         "`state.commit_interval` one Kafka transaction holds the "
+         "interval's outputs (UserRecs, dead letters, deltas, neighbour "
+         "lists), its changelog records and the consumed offsets of each "
+         "consumer group of the process; every reader is read_committed. "
+         "Needs brokers >= 2.5 (KIP-447); the dev broker runs the calls "
+         "only (README *Reliability*)."},
         {0},
 };
 
@@ -603,6 +633,68 @@ rs_err_t rs_pipeline_check_run(const rs_pipeline_t *pl, rs_diag_t *d)
         return RS_OK;
 }
 
+/* exactly_once against what contradicts it (a librdkafka property
+ * that would take back a guarantee the transactions rest on), each
+ * reported at its value; state.transactional_id without it. */
+static void check_guarantee(const rs_pipeline_t *pl, const top_t *top,
+                            rs_diag_t *d)
+{
+        const struct {
+                const rs_kv_list_t *kv;
+                const char *path;
+                int producer, consumer;
+        } lists[] = {
+                {&pl->kafka, "kafka", 1, 1},
+                {&pl->sink.kafka, "sink.kafka", 1, 0},
+                {&pl->source.kafka, "source.kafka", 0, 1},
+                {&pl->items.kafka, "items.kafka", 0, 1},
+        };
+        char full[256];
+
+        if (pl->processing.guarantee != RS_GUARANTEE_EXACTLY_ONCE) {
+                if (pl->state.transactional_id)
+                        rs_diag_error(
+                                d, rs_node_get(top->state, "transactional_id"),
+                                "state.transactional_id",
+                                "is used only with "
+                                "processing.guarantee: exactly_once");
+                return;
+        }
+        for (size_t l = 0; l < sizeof(lists) / sizeof(lists[0]); l++)
+                for (size_t i = 0; i < lists[l].kv->n; i++) {
+                        const rs_kv_t *kv = &lists[l].kv->v[i];
+                        const char *why = NULL;
+                        if (lists[l].producer &&
+                            !strcmp(kv->key, "enable.idempotence") &&
+                            (!strcasecmp(kv->value, "false") ||
+                             !strcmp(kv->value, "0")))
+                                why = "exactly_once needs the idempotent "
+                                      "producer (enable.idempotence true)";
+                        else if (lists[l].producer &&
+                                 (!strcmp(kv->key, "acks") ||
+                                  !strcmp(kv->key, "request.required.acks")) &&
+                                 strcasecmp(kv->value, "all") &&
+                                 strcmp(kv->value, "-1"))
+                                why = "exactly_once needs acks=all";
+                        else if (lists[l].producer &&
+                                 !strcmp(kv->key, "transactional.id"))
+                                why = "exactly_once makes the producer's "
+                                      "transactional.id: set "
+                                      "state.transactional_id instead";
+                        else if (lists[l].consumer &&
+                                 !strcmp(kv->key, "isolation.level") &&
+                                 strcmp(kv->value, "read_committed"))
+                                why = "exactly_once reads only committed "
+                                      "records (isolation.level "
+                                      "read_committed)";
+                        if (!why)
+                                continue;
+                        snprintf(full, sizeof(full), "%s.%s", lists[l].path,
+                                 kv->key);
+                        rs_diag_error(d, kv->at, full, "%s", why);
+                }
+}
+
 /* The pipeline of a document parsed when d held `before` errors (doc is
  * owned by the result, also on failure). */
 static rs_pipeline_t *pipeline_build(rs_doc_t *doc, const char *file,
@@ -696,6 +788,8 @@ static rs_pipeline_t *pipeline_build(rs_doc_t *doc, const char *file,
                         pl->sink.framing = f;
         }
         check_recs_size(pl, top.source, d);
+        rs_props_apply(processing_props, top.processing, &pl->processing,
+                       "processing", pl->doc, d);
         pl->items.framing = pl->source.framing;
         /* the catalog's bound applies without an items section too */
         pl->items.max_items = int_default(items_props, "max_items");
@@ -717,6 +811,7 @@ static rs_pipeline_t *pipeline_build(rs_doc_t *doc, const char *file,
                 }
         }
         load_stages(pl, top.stages, d);
+        check_guarantee(pl, &top, d);
         if (d->errors == before)
                 return pl;
 fail:
@@ -761,6 +856,8 @@ int rs_pipeline_reloadable(const rs_pipeline_t *cur, const rs_pipeline_t *next,
                 {"state", state_props, offsetof(rs_pipeline_t, state)},
                 {"http", http_props, offsetof(rs_pipeline_t, http)},
                 {"log", log_props, offsetof(rs_pipeline_t, log)},
+                {"processing", processing_props,
+                 offsetof(rs_pipeline_t, processing)},
         };
         const char *key;
 
@@ -856,6 +953,7 @@ void rs_pipeline_doc(const rs_node_t *shipped, const char *shipped_path,
                 {"items", "items (optional)", items_props},
                 {"topology", "topology (optional)", topology_props},
                 {"state", "state (optional)", state_props},
+                {"processing", "processing (optional)", processing_props},
                 {"dlq", "dlq (optional)", dlq_props},
                 {"http", "http (optional)", http_props},
                 {"log", "log (optional)", log_props},

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "recstream/catalog.h"
 #include "recstream/chain.h"
@@ -152,6 +153,14 @@ struct rs_worker {
         uint32_t *ck_ids;
         size_t *ck_at, *ck_fill, ck_cap;
         int64_t next_checkpoint;
+        /* exactly_once: the properties every consumer and reader gets
+         * (the pipeline's, and read_committed; at_least_once: the
+         * pipeline's own), the producer's transactional.id, whether a
+         * transaction is open */
+        const rs_kv_list_t *ckafka;
+        rs_kv_list_t ckafka_eos;
+        int eos, txn_open;
+        char txn_id[512];
 };
 
 /* Upper bounds (seconds) of the histograms: a batch through one stage,
@@ -511,6 +520,116 @@ static rs_err_t commit_all(rs_worker_t *w, int timeout_ms, int commit_ms)
         if (w->isrc && (err = rs_source_commit(w->isrc, budget(w, commit_ms))))
                 return err;
         w->st.commits++;
+        return RS_OK;
+}
+
+/*
+ * exactly_once: one transaction per commit_interval holds the interval's
+ * outputs, its changelog records and the consumed positions of each
+ * consumer group here (role all: both groups, one send_offsets each, which
+ * a transaction allows). A transaction that cannot commit is aborted, and
+ * since what is in memory has moved past what is committed, the worker
+ * stops as if it had crashed: its restart restores the committed state.
+ */
+
+/* How long one transactional call may wait before it is tried again. */
+#define TXN_CALL_MS 10000
+
+/* The transaction failed (kind, why; NULL: what librdkafka said of it,
+ * or the worker's failure): aborted when it can be, logged once; the
+ * worker stops (exit 1). */
+static rs_err_t txn_failed(rs_worker_t *w, rs_txn_fail_t kind, const char *why)
+{
+        char errstr[512];
+
+        if (!why)
+                why = *rs_sink_txn_error(w->sink) ? rs_sink_txn_error(w->sink)
+                                                  : rs_err_str(w->failed);
+        if (kind != RS_TXN_FATAL && w->txn_open) {
+                w->st.txn_aborts++;
+                rs_txn_fail_t a =
+                        rs_sink_txn_abort(w->sink, budget(w, TXN_CALL_MS),
+                                          errstr, sizeof(errstr));
+
+                rs_log(RS_LOG_ERR,
+                       "component=worker event=txn_aborted reason=\"%s\" "
+                       "abort=%s msg=\"the transaction's outputs, state and "
+                       "offsets are discarded; the state in memory is past "
+                       "them: stopping (exit 1), a restart restores the "
+                       "committed state\"",
+                       why, a ? errstr : "ok");
+        } else {
+                rs_log(RS_LOG_ERR,
+                       "component=worker event=txn_failed fatal=%d "
+                       "reason=\"%s\" msg=\"the producer cannot go on "
+                       "(fenced by a newer one, or not authorised): "
+                       "stopping (exit 1)\"",
+                       kind == RS_TXN_FATAL, why);
+        }
+        w->txn_open = 0;
+        if (!w->failed)
+                w->failed = RS_ERR_KAFKA;
+        return w->failed;
+}
+
+/* Whether a transactional call that left f is made again: while it is
+ * retriable (brokers away: logged each time), unless the worker is
+ * stopping (past its deadline, or asked to between commits). */
+static int txn_retry(rs_worker_t *w, rs_txn_fail_t f, const char *why)
+{
+        if (f != RS_TXN_RETRIABLE ||
+            (w->deadline ? budget(w, 1) == 0 : w->stop && *w->stop))
+                return 0;
+        rs_log(RS_LOG_WARNING, "component=worker event=txn_retry reason=\"%s\"",
+               why);
+        return 1;
+}
+
+/* Commits the open transaction: the changed state written into it, the
+ * positions of each group added, then committed (what is outstanding is
+ * delivered first); the next one begun unless closing. */
+static rs_err_t txn_commit(rs_worker_t *w, int begin_next)
+{
+        char errstr[512] = "";
+        rs_txn_fail_t f = RS_TXN_OK;
+        rs_err_t err;
+
+        if (w->failed || !w->txn_open)
+                return w->failed;
+        if ((err = write_all_changes(w))) {
+                w->failed = err;
+                return txn_failed(w, RS_TXN_ABORTABLE, rs_err_str(err));
+        }
+        rs_source_t *srcs[2] = {w->src, w->isrc};
+        for (int i = 0; i < 2 && !f; i++)
+                do
+                        f = srcs[i] ? rs_sink_txn_send_offsets(
+                                              w->sink, srcs[i],
+                                              budget(w, TXN_CALL_MS), errstr,
+                                              sizeof(errstr))
+                                    : RS_TXN_OK;
+                while (txn_retry(w, f, errstr));
+        if (!f)
+                do
+                        f = rs_sink_txn_commit(w->sink, budget(w, TXN_CALL_MS),
+                                               errstr, sizeof(errstr));
+                while (txn_retry(w, f, errstr));
+        if (f)
+                return txn_failed(w,
+                                  f == RS_TXN_RETRIABLE ? RS_TXN_ABORTABLE : f,
+                                  errstr);
+        if (w->failed) /* a delivery failed meanwhile */
+                return w->failed;
+        w->txn_open = 0;
+        w->st.txn_commits++;
+        w->st.commits++;
+        rs_source_txn_committed(w->src);
+        rs_source_txn_committed(w->isrc);
+        if (!begin_next)
+                return RS_OK;
+        if ((f = rs_sink_txn_begin(w->sink, errstr, sizeof(errstr))))
+                return txn_failed(w, f, errstr);
+        w->txn_open = 1;
         return RS_OK;
 }
 
@@ -1051,6 +1170,10 @@ static rs_err_t restore_partition(rs_worker_t *w, store_t *st, int32_t p)
 static void restore_assigned(rs_worker_t *w, store_t *st, rs_source_t *src,
                              const rs_strings_t *topics)
 {
+        /* exactly_once: what the interval holds is committed before a
+         * restore that may outlast transaction.timeout.ms */
+        if (st->nq && w->eos && txn_commit(w, 1))
+                return;
         while (st->nq && !w->failed) {
                 int32_t p = st->q[0];
                 if (st->rd && restore_partition(w, st, p))
@@ -1087,6 +1210,14 @@ static int on_drain(void *opaque)
         rs_worker_t *w = opaque;
         int ms = (int)w->pl->sink.flush_timeout;
 
+        if (w->eos) {
+                /* the transaction holds the revoked partitions' offsets
+                 * with their outputs and state: committed here, before
+                 * they are given up (after a close's final commit there
+                 * is none open) */
+                txn_commit(w, !w->deadline);
+                return 0;
+        }
         if (rs_sink_flush(w->sink, budget(w, ms)) || write_all_changes(w) ||
             rs_sink_flush(w->sink, budget(w, ms))) {
                 rs_log(RS_LOG_WARNING,
@@ -1468,7 +1599,7 @@ static rs_err_t open_store(rs_worker_t *w, store_t *st, int need, char *errstr,
 
         if ((st->t = rs_sink_add_topic(w->sink, st->topic, errstr,
                                        errstr_size)) < 0 ||
-            !(st->rd = rs_reader_new_idle(&pl->kafka, &own, st->topic, 10000,
+            !(st->rd = rs_reader_new_idle(w->ckafka, &own, st->topic, 10000,
                                           errstr, errstr_size)))
                 return RS_ERR_KAFKA;
         if (rs_reader_partitions(st->rd) < need)
@@ -1524,7 +1655,7 @@ static rs_err_t start_users(rs_worker_t *w, char *errstr, size_t errstr_size)
                 return RS_ERR_INVALID;
         if (cc) {
                 /* the neighbour table as it is now, before the first list */
-                if (!(w->nbr = rs_reader_new(&pl->kafka, NULL,
+                if (!(w->nbr = rs_reader_new(w->ckafka, NULL,
                                              pl->topology.neighbors_topic, 1,
                                              10000, errstr, errstr_size)))
                         return RS_ERR_KAFKA;
@@ -1563,8 +1694,9 @@ static rs_err_t start_users(rs_worker_t *w, char *errstr, size_t errstr_size)
                 .kafka = &sc->kafka,
                 .revoked = users_revoked,
                 .assigned = w->ust.rd ? users_assigned : NULL,
+                .transactional = w->eos,
         };
-        if (!(w->src = rs_source_new(&pl->kafka, &ccf, on_drain, w, errstr,
+        if (!(w->src = rs_source_new(w->ckafka, &ccf, on_drain, w, errstr,
                                      errstr_size)))
                 return RS_ERR_KAFKA;
         return RS_OK;
@@ -1617,11 +1749,67 @@ static rs_err_t start_items(rs_worker_t *w, char *errstr, size_t errstr_size)
                 .kafka = &pl->source.kafka,
                 .revoked = items_revoked,
                 .assigned = w->ist.rd ? items_assigned : NULL,
+                .transactional = w->eos,
         };
-        if (!(w->isrc = rs_source_new(&pl->kafka, &ccf, on_drain, w, errstr,
+        if (!(w->isrc = rs_source_new(w->ckafka, &ccf, on_drain, w, errstr,
                                       errstr_size)))
                 return RS_ERR_KAFKA;
         w->last_delta = rs_mono_ms();
+        return RS_OK;
+}
+
+/* exactly_once: every consumer and reader read_committed, the producer
+ * transactional — its id configured, or made unique to this process
+ * (fencing rests on the group generations sent with the offsets, KIP-447,
+ * not on the id) — its transactions initialised and the first begun. */
+static rs_err_t start_transactions(rs_worker_t *w, int role, char *errstr,
+                                   size_t errstr_size)
+{
+        const rs_pipeline_t *pl = w->pl;
+        static const char *const roles[] = {"all", "users", "items"};
+        int64_t timeout = 3 * pl->state.commit_interval;
+        char host[256] = "";
+        rs_txn_fail_t f;
+
+        if (!(w->ckafka_eos.v =
+                      calloc(pl->kafka.n + 1, sizeof(*w->ckafka_eos.v))))
+                return rs_seterr(errstr, errstr_size, RS_ERR_NOMEM,
+                                 "out of memory");
+        memcpy(w->ckafka_eos.v, pl->kafka.v,
+               pl->kafka.n * sizeof(*w->ckafka_eos.v));
+        w->ckafka_eos.v[pl->kafka.n] =
+                (rs_kv_t){"isolation.level", "read_committed", NULL};
+        w->ckafka_eos.n = pl->kafka.n + 1;
+        w->ckafka = &w->ckafka_eos;
+        if (pl->state.transactional_id) {
+                snprintf(w->txn_id, sizeof(w->txn_id), "%s",
+                         pl->state.transactional_id);
+        } else {
+                if (gethostname(host, sizeof(host) - 1))
+                        snprintf(host, sizeof(host), "host");
+                snprintf(w->txn_id, sizeof(w->txn_id), "%s.%s.%s.%ld.%" PRIx64,
+                         pl->name, roles[role], host, (long)getpid(),
+                         (uint64_t)rs_wall_ms());
+        }
+        /* the coordinator aborts a transaction left open this long (a
+         * crashed process's): at least 10 s, 3 commit intervals */
+        if (timeout < 10000)
+                timeout = 10000;
+        if (timeout > 900000)
+                timeout = 900000;
+        if (!(w->sink = rs_sink_new_transactional(
+                      &pl->kafka, pl->sink.topic, &pl->sink.kafka, w->txn_id,
+                      (int)timeout, on_delivery, w, errstr, errstr_size)))
+                return RS_ERR_KAFKA;
+        if ((f = rs_sink_txn_init(w->sink, 30000, errstr, errstr_size)) ||
+            (f = rs_sink_txn_begin(w->sink, errstr, errstr_size)))
+                return RS_ERR_KAFKA;
+        w->txn_open = 1;
+        rs_log(RS_LOG_INFO,
+               "component=worker event=transactions guarantee=exactly_once "
+               "transactional_id=%s transaction_timeout_ms=%lld "
+               "isolation=read_committed",
+               w->txn_id, (long long)timeout);
         return RS_OK;
 }
 
@@ -1660,6 +1848,8 @@ rs_worker_t *rs_worker_new(const rs_pipeline_t *pl, int role,
         w->t_deltas = w->t_nb = w->ust.t = w->ist.t = -1;
         w->ust.topic = pl->state.users_topic;
         w->ist.topic = pl->state.items_topic;
+        w->eos = pl->processing.guarantee == RS_GUARANTEE_EXACTLY_ONCE;
+        w->ckafka = &pl->kafka;
         tick(w);
         if (!(w->strings = rs_intern_new()) ||
             !(w->msgs = calloc((size_t)sc->batch_size, sizeof(*w->msgs))) ||
@@ -1693,9 +1883,14 @@ rs_worker_t *rs_worker_new(const rs_pipeline_t *pl, int role,
                                      (size_t)pl->items.max_items, w->strings)))
                 goto nomem;
         /* The producer first: the catalog's dead letters need it. */
-        if (!(w->sink = rs_sink_new(&pl->kafka, pl->sink.topic, &pl->sink.kafka,
-                                    on_delivery, w, errstr, errstr_size)))
+        if (w->eos) {
+                if (start_transactions(w, role, errstr, errstr_size))
+                        goto fail;
+        } else if (!(w->sink = rs_sink_new(&pl->kafka, pl->sink.topic,
+                                           &pl->sink.kafka, on_delivery, w,
+                                           errstr, errstr_size))) {
                 goto fail;
+        }
         rs_sink_set_stop(w->sink, stop);
         if (has_items &&
             ((w->t_deltas =
@@ -1718,7 +1913,7 @@ rs_worker_t *rs_worker_new(const rs_pipeline_t *pl, int role,
                                             (int32_t)pl->items.schema_id);
                 rs_codec_set_max_id(w->items_codec, (size_t)sc->max_id_bytes);
                 /* every replica reads the whole catalog, from the start */
-                if (!(w->items = rs_reader_new(&pl->kafka, &pl->items.kafka,
+                if (!(w->items = rs_reader_new(w->ckafka, &pl->items.kafka,
                                                pl->items.topic, 1, 10000,
                                                errstr, errstr_size)))
                         goto fail;
@@ -2020,7 +2215,16 @@ rs_err_t rs_worker_step(rs_worker_t *w)
                 items_step(w, timeout);
         }
         rs_sink_poll(w->sink, 0);
-        if (!w->failed && rs_mono_ms() >= w->next_commit) {
+        if (!w->failed && w->eos &&
+            (rs_source_txn_lost(w->src) || rs_source_txn_lost(w->isrc)))
+                txn_failed(w, RS_TXN_ABORTABLE,
+                           "partitions lost (the group session timed out) "
+                           "with records processed in the open transaction: "
+                           "their new owner reads them again");
+        if (!w->failed && w->eos && rs_mono_ms() >= w->next_commit) {
+                txn_commit(w, 1);
+                w->next_commit = rs_mono_ms() + w->pl->state.commit_interval;
+        } else if (!w->failed && rs_mono_ms() >= w->next_commit) {
                 rs_err_t err =
                         commit_all(w, PERIODIC_FLUSH_MS, PERIODIC_COMMIT_MS);
                 if (err && !w->failed)
@@ -2091,8 +2295,10 @@ rs_err_t rs_worker_close(rs_worker_t *w)
                                        RS_FLUSH_PENDING, &out);
                 if (w->items_part && w->isrc)
                         rs_items_publish(w->items_part, 1);
-                if ((err = commit_all(w, (int)w->pl->sink.flush_timeout,
-                                      10000)) == RS_ERR_TIMEOUT)
+                if (w->eos)
+                        err = txn_commit(w, 0);
+                else if ((err = commit_all(w, (int)w->pl->sink.flush_timeout,
+                                           10000)) == RS_ERR_TIMEOUT)
                         rs_log(RS_LOG_ERR,
                                "component=sink event=flush_timeout "
                                "outstanding=%d msg=\"not delivered in "
@@ -2102,6 +2308,14 @@ rs_err_t rs_worker_close(rs_worker_t *w)
                 committed = !err;
                 if (committed)
                         checkpoint_all(w);
+        }
+        if (w->eos && w->txn_open && w->failed) /* a failure left it open */
+                txn_failed(w, RS_TXN_ABORTABLE, NULL);
+        if (w->eos && w->txn_open) { /* never started: nothing in it */
+                char errstr[256];
+                rs_sink_txn_abort(w->sink, budget(w, TXN_CALL_MS), errstr,
+                                  sizeof(errstr));
+                w->txn_open = 0;
         }
         if (w->failed && !err)
                 err = w->failed;
@@ -2149,6 +2363,7 @@ rs_err_t rs_worker_close(rs_worker_t *w)
         free(w->ev_msg);
         free(w->imsgs);
         rs_buf_fini(&w->mtext);
+        free(w->ckafka_eos.v);
         free(w);
         return err;
 }
@@ -2251,6 +2466,13 @@ void rs_worker_log_stats(const rs_worker_t *w)
 
         other_counts(w, &more);
 
+        /* exactly_once only: an at_least_once line stays as it was */
+        if (w->eos) {
+                k = snprintf(drops, sizeof(drops),
+                             " txn_commits=%" PRIu64 " txn_aborts=%" PRIu64,
+                             w->st.txn_commits, w->st.txn_aborts);
+                off = k > 0 && (size_t)k < sizeof(drops) ? (size_t)k : 0;
+        }
         state_stats(w, state, sizeof(state));
         for (int r = 1; r < RS_DROP__COUNT; r++) {
                 k = snprintf(drops + off, sizeof(drops) - off,
@@ -2310,8 +2532,7 @@ void rs_worker_log_stats(const rs_worker_t *w)
                w->st.checkpoint_failed, w->st.checkpoint_loaded,
                w->st.checkpoint_keys, w->st.checkpoint_corrupt, w->st.commits,
                w->st.reloads, more.rebalances, more.lists_debounced,
-               more.lists_unchanged,
-               w->ust.nq + w->ist.nq,
+               more.lists_unchanged, w->ust.nq + w->ist.nq,
                (w->src ? rs_source_assigned(w->src) : 0) +
                        (w->isrc ? rs_source_assigned(w->isrc) : 0),
                drops, state);
