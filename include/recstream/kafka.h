@@ -44,8 +44,9 @@ typedef enum rs_kafka_client {
  * (either may be NULL; group and from_latest: RS_KAFKA_SOURCE's) as its
  * constructor does, and has librdkafka check all of it by making the
  * client, destroyed at once. Nothing is connected to (bootstrap.servers
- * is left out) and nothing logged; TLS files that are not on this machine
- * are not read (the rest of their configuration is checked). RS_OK, or
+ * is left out), nothing is run (no kinit) and nothing logged; TLS files
+ * that are not on this machine are not read (the rest of their
+ * configuration is checked). RS_OK, or
  * RS_ERR_INVALID with errstr (secret values redacted) and in *at the
  * entry of common or own that errstr names first (NULL: none). */
 rs_err_t rs_kafka_check(rs_kafka_client_t kind, const rs_kv_list_t *common,

@@ -114,4 +114,3 @@ void rs_pipeline_check_clients(const rs_pipeline_t *pl, rs_diag_t *d)
                 if (clients[i].on)
                         check_client(pl, &clients[i], seen, &nseen, d);
 }
-

@@ -33,7 +33,10 @@ static const rs_prop_t top_props[] = {
         {"kafka", RS_PROP_KAFKA, TOP(kafka), NULL, 0, RS_MAX_KAFKA_PROPS, NULL,
          0,
          "librdkafka properties for every client (bootstrap.servers, "
-         "security); passed through unchanged."},
+         "security); passed through unchanged, but for those recstream "
+         "sets itself (group.id, auto.offset.reset, enable.auto.commit, "
+         "enable.auto.offset.store, enable.partition.eof, "
+         "enable.idempotence, transactional.id), which are refused."},
         {"source", RS_PROP_NODE, TOP(source), NULL, 0, -1, NULL,
          RS_PROP_REQUIRED, "Where events come from (see source)."},
         {"stages", RS_PROP_NODE, TOP(stages), NULL, 0, RS_MAX_STAGES, NULL,

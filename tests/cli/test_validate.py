@@ -133,6 +133,23 @@ def tls_files():
         assert "error: kafka.ssl.key.location: ssl.key.location failed" in p.stderr, p.stderr
 
 
+def no_kinit():
+    """With GSSAPI librdkafka would run sasl.kerberos.kinit.cmd as soon as
+    a client exists: validate's clients run nothing."""
+    with tempfile.TemporaryDirectory() as tmp:
+        ran = os.path.join(tmp, "kinit-ran")
+        path = os.path.join(tmp, "t.yaml")
+        open(path, "w").write("name: t\nkafka:\n  security.protocol: sasl_plaintext\n"
+                              "  sasl.mechanisms: GSSAPI\n"
+                              f"  sasl.kerberos.kinit.cmd: \"touch {ran}\"\n"
+                              "source: {}\nstages: [{type: passthrough}]\nsink: {}\n")
+        for _ in range(3):
+            p, _ = validate(path)
+            assert (p.returncode, p.stdout, p.stderr) == (0, "configuration OK\n", ""), p
+        time.sleep(0.2)  # nothing to wait for: a command started late
+        assert not os.path.exists(ran), "validate ran the kinit command"
+
+
 def run_refuses_reserved():
     """`run` loads the file as validate does: a key recstream sets itself
     is refused before any client is made (exit 2), not overridden."""
@@ -155,5 +172,6 @@ if shutil.which("openssl"):
     check("validate reads the TLS files that are present, and leaves out the others", tls_files)
 else:
     skip("validate reads the TLS files that are present", "no openssl command")
+check("validate runs no kinit command", no_kinit)
 check("run refuses a property recstream sets itself", run_refuses_reserved)
 done()
