@@ -12,7 +12,7 @@
 #include "recstream/kafka.h"
 
 static const rs_kafka_client_t kinds[] = {
-        RS_KAFKA_SOURCE, RS_KAFKA_SINK,  RS_KAFKA_READER,
+        RS_KAFKA_SOURCE,  RS_KAFKA_SINK,  RS_KAFKA_READER,
         RS_KAFKA_RESTORE, RS_KAFKA_ADMIN,
 };
 
@@ -38,15 +38,24 @@ static void test_every_kind(void **state)
 static void test_reserved(void **state)
 {
         static const char *const mine[] = {
-                "group.id",         "enable.auto.commit",
-                "enable.auto.offset.store", "enable.partition.eof",
-                "auto.offset.reset", "topic.auto.offset.reset",
-                "enable.idempotence", "transactional.id",
+                "group.id",
+                "enable.auto.commit",
+                "enable.auto.offset.store",
+                "enable.partition.eof",
+                "auto.offset.reset",
+                "topic.auto.offset.reset",
+                "enable.idempotence",
+                "transactional.id",
         };
         static const char *const yours[] = {
-                "bootstrap.servers", "linger.ms", "queued.min.messages",
-                "session.timeout.ms", "acks", "group.instance.id",
-                "topic.", "group.idx",
+                "bootstrap.servers",
+                "linger.ms",
+                "queued.min.messages",
+                "session.timeout.ms",
+                "acks",
+                "group.instance.id",
+                "topic.",
+                "group.idx",
         };
 
         (void)state;
@@ -71,8 +80,8 @@ static void test_combinations(void **state)
         char errstr[512];
 
         (void)state;
-        assert_int_equal(rs_kafka_check(RS_KAFKA_SINK, NULL, &own, NULL, 0,
-                                        &at, errstr, sizeof(errstr)),
+        assert_int_equal(rs_kafka_check(RS_KAFKA_SINK, NULL, &own, NULL, 0, &at,
+                                        errstr, sizeof(errstr)),
                          RS_ERR_INVALID);
         assert_ptr_equal(at, &acks[1]);
         assert_non_null(strstr(errstr, "`acks` must be set to `all`"));
