@@ -48,8 +48,12 @@ static void explain_reserved(const char *msg, char *why, size_t size)
         }
 }
 
+/* Errors already reported, as "path: message". */
+#define MAX_SEEN 8
+#define SEEN_LEN 800
+
 static void check_client(const rs_pipeline_t *pl, const client_check_t *c,
-                         char seen[][512], size_t *nseen, rs_diag_t *d)
+                         char seen[][SEEN_LEN], size_t *nseen, rs_diag_t *d)
 {
         const rs_node_t *root = rs_doc_root(pl->doc);
         const rs_node_t *own_map =
@@ -57,18 +61,12 @@ static void check_client(const rs_pipeline_t *pl, const client_check_t *c,
                            : NULL;
         const rs_node_t *at_node = own_map;
         const rs_kv_t *at = NULL;
-        char errstr[512], path[256], why[256];
+        char errstr[512], path[256], why[256], key[SEEN_LEN];
 
         if (rs_kafka_check(c->kind, &pl->kafka, c->own, c->group,
                            c->from_latest, &at, errstr,
                            sizeof(errstr)) == RS_OK)
                 return;
-        /* the same mistake in the common map fails every client alike */
-        for (size_t i = 0; i < *nseen; i++)
-                if (!strcmp(seen[i], errstr))
-                        return;
-        if (*nseen < 8)
-                snprintf(seen[(*nseen)++], sizeof(seen[0]), "%s", errstr);
         if (at) {
                 int mine =
                         c->own && at >= c->own->v && at < c->own->v + c->own->n;
@@ -81,6 +79,13 @@ static void check_client(const rs_pipeline_t *pl, const client_check_t *c,
                 snprintf(path, sizeof(path), "kafka");
                 at_node = rs_node_get(root, "kafka");
         }
+        /* the same mistake in a shared map fails several clients alike */
+        snprintf(key, sizeof(key), "%s: %s", path, errstr);
+        for (size_t i = 0; i < *nseen; i++)
+                if (!strcmp(seen[i], key))
+                        return;
+        if (*nseen < MAX_SEEN)
+                snprintf(seen[(*nseen)++], sizeof(seen[0]), "%s", key);
         explain_reserved(errstr, why, sizeof(why));
         rs_diag_error(d, at_node, path, "%s (%s)%s", errstr, c->name, why);
 }
@@ -107,7 +112,7 @@ void rs_pipeline_check_clients(const rs_pipeline_t *pl, rs_diag_t *d)
                 {items || (pl->state.changelog && window), RS_KAFKA_ADMIN,
                  "the admin client", NULL, NULL, NULL, 0},
         };
-        char seen[8][512];
+        char seen[MAX_SEEN][SEEN_LEN];
         size_t nseen = 0;
 
         for (size_t i = 0; i < sizeof(clients) / sizeof(clients[0]); i++)
