@@ -30,6 +30,35 @@ void rs_kafka_set_debug(const char *contexts);
 rs_err_t rs_kafka_conf_check(const char *key, const char *value, char *errstr,
                              size_t errstr_size);
 
+/* For a librdkafka property recstream sets itself on its clients
+ * (group.id, enable.auto.commit, ...; with or without a `topic.` prefix),
+ * what to do instead (static text, e.g. "use source.group"); NULL for any
+ * other key. A pipeline may not set these: they would be overridden. */
+const char *rs_kafka_reserved(const char *key);
+
+/* The kinds of client recstream makes, for rs_kafka_check. */
+typedef enum rs_kafka_client {
+        RS_KAFKA_SOURCE,  /* rs_source_new: a group consumer */
+        RS_KAFKA_SINK,    /* rs_sink_new: the idempotent producer */
+        RS_KAFKA_READER,  /* rs_reader_new */
+        RS_KAFKA_RESTORE, /* rs_reader_new_idle: a changelog's reader */
+        RS_KAFKA_ADMIN,   /* rs_kafka_partitions, rs_kafka_create_topics */
+} rs_kafka_client_t;
+
+/* Builds the configuration of a client of `kind` from `common` and `own`
+ * (either may be NULL; group and from_latest: RS_KAFKA_SOURCE's) as its
+ * constructor does, and has librdkafka check all of it by making the
+ * client, destroyed at once. Nothing is connected to (bootstrap.servers
+ * is left out), nothing is run (no kinit) and nothing logged; TLS files
+ * that are not on this machine are not read (the rest of their
+ * configuration is checked). RS_OK, or
+ * RS_ERR_INVALID with errstr (secret values redacted) and in *at the
+ * entry of common or own that errstr names first (NULL: none). */
+rs_err_t rs_kafka_check(rs_kafka_client_t kind, const rs_kv_list_t *common,
+                        const rs_kv_list_t *own, const char *group,
+                        int from_latest, const rs_kv_t **at, char *errstr,
+                        size_t errstr_size);
+
 typedef struct rs_msg {
         const void *key;
         size_t key_len;
@@ -298,7 +327,8 @@ int rs_reader_caught_up(const rs_reader_t *rd);
  * made with nothing assigned; rs_reader_reset then reads `partition` from
  * `offset` (RS_READER_BEGINNING: its beginning), and rs_reader_caught_up
  * says when it reached the end the partition had at the reset (into *end
- * when not NULL). */
+ * when not NULL). It reads to the end and stops: no long polls
+ * (fetch.wait.max.ms 10, after common and own). */
 #define RS_READER_BEGINNING (-2)
 rs_reader_t *rs_reader_new_idle(const rs_kv_list_t *common,
                                 const rs_kv_list_t *own, const char *topic,

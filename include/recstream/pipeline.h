@@ -2,7 +2,9 @@
  *
  * rs_pipeline_load() checks everything a run needs before a single record
  * is consumed: every key and value, every librdkafka property (at its own
- * line and column), every writer schema file, every stage's settings. */
+ * line and column; those recstream sets itself are refused), the whole
+ * configuration of every Kafka client as librdkafka builds it, every
+ * writer schema file, every stage's settings. */
 #ifndef RECSTREAM_PIPELINE_H
 #define RECSTREAM_PIPELINE_H
 
@@ -148,9 +150,17 @@ typedef struct rs_pipeline {
  * Caller owns. */
 rs_pipeline_t *rs_pipeline_load(const char *path, size_t max_bytes,
                                 rs_diag_t *d);
-/* The same from YAML text (writer schema files relative to "."); errors
- * name d->file, which must outlive the pipeline. Caller owns. */
+/* The same from YAML text (writer schema files relative to "."), but
+ * without rs_pipeline_check_clients; errors name d->file, which must
+ * outlive the pipeline. Caller owns. */
 rs_pipeline_t *rs_pipeline_parse(const char *text, size_t len, rs_diag_t *d);
+/* Errors into d for each Kafka client `run` makes, whatever the role (the
+ * input's and the deltas' consumers, the producer, the catalog, neighbour
+ * and changelog readers, the admin client), whose configuration librdkafka
+ * refuses when it makes the client (rs_kafka_check): at the value of the
+ * property its message names, when the file sets one, else at the kafka
+ * map. rs_pipeline_load runs it once every property is valid alone. */
+void rs_pipeline_check_clients(const rs_pipeline_t *pl, rs_diag_t *d);
 void rs_pipeline_destroy(rs_pipeline_t *pl);
 /* What only the machine a worker runs on can say (state.state_dir is a
  * writable directory), reported into d at the key: RS_ERR_INVALID. */

@@ -1,11 +1,14 @@
 /* kafka.c — high-level consumer with ticketed offset storing, idempotent
  * producer, and a plain assign-all reader for tools. */
+#include <ctype.h>
 #include <librdkafka/rdkafka.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "recstream/clock.h"
 #include "recstream/kafka.h"
@@ -171,12 +174,54 @@ typedef struct setting {
         const char *key, *value;
 } setting_t;
 
-/* defaults, then the pipeline's common and client lists, then what
- * recstream's guarantees depend on. The secrets of the lists go to sec;
- * errstr never shows them. */
+/* The properties recstream sets itself, after the pipeline's lists, and
+ * what to write instead: the `forced` settings of the clients below name
+ * only these, and a pipeline that sets one is refused (rs_kafka_reserved),
+ * never silently overridden. */
+static const setting_t reserved[] = {
+        {"group.id", "use source.group (and topology.items_group for the "
+                     "item side)"},
+        {"enable.auto.commit",
+         "it commits once the state the offsets cover is durable: use "
+         "state.commit_interval"},
+        {"enable.auto.offset.store",
+         "it stores an offset once every output before it is delivered"},
+        {"enable.partition.eof", "it finds the ends of partitions itself"},
+        {"auto.offset.reset", "use source.auto_offset_reset"},
+        {"enable.idempotence", "the producer is always idempotent"},
+        {"transactional.id", "use processing.guarantee: exactly_once"},
+        {NULL, NULL},
+};
+
+const char *rs_kafka_reserved(const char *key)
+{
+        /* librdkafka takes topic properties with this prefix too */
+        if (!strncmp(key, "topic.", 6))
+                key += 6;
+        for (const setting_t *r = reserved; r->key; r++)
+                if (!strcmp(r->key, key))
+                        return r->value;
+        return NULL;
+}
+
+static int set_all(rd_kafka_conf_t *conf, const setting_t *s, char *errstr,
+                   size_t errstr_size)
+{
+        for (; s && s->key; s++)
+                if (rd_kafka_conf_set(conf, s->key, s->value, errstr,
+                                      errstr_size) != RD_KAFKA_CONF_OK)
+                        return -1;
+        return 0;
+}
+
+/* defaults, then the pipeline's common and client lists, then the
+ * client's own settings (`after`), then what recstream's guarantees
+ * depend on (`forced`: keys of `reserved` only). The secrets of the lists
+ * go to sec; errstr never shows them. */
 static rd_kafka_conf_t *make_conf(const setting_t *defaults,
                                   const rs_kv_list_t *common,
                                   const rs_kv_list_t *own,
+                                  const setting_t *after,
                                   const setting_t *forced, secrets_t *sec,
                                   char *errstr, size_t errstr_size)
 {
@@ -188,11 +233,18 @@ static rd_kafka_conf_t *make_conf(const setting_t *defaults,
                 rd_kafka_conf_destroy(conf);
                 return NULL;
         }
+        for (const setting_t *s = forced; s && s->key; s++)
+                if (!rs_kafka_reserved(s->key)) {
+                        rs_seterr(errstr, errstr_size, RS_ERR_INVALID,
+                                  "internal: recstream sets %s, which is "
+                                  "not in its table of reserved properties",
+                                  s->key);
+                        rd_kafka_conf_destroy(conf);
+                        return NULL;
+                }
 
-        for (const setting_t *s = defaults; s && s->key; s++)
-                if (rd_kafka_conf_set(conf, s->key, s->value, errstr,
-                                      errstr_size) != RD_KAFKA_CONF_OK)
-                        goto fail;
+        if (set_all(conf, defaults, errstr, errstr_size))
+                goto fail;
         for (int l = 0; l < 2; l++)
                 for (size_t i = 0; lists[l] && i < lists[l]->n; i++)
                         if (rd_kafka_conf_set(conf, lists[l]->v[i].key,
@@ -203,10 +255,9 @@ static rd_kafka_conf_t *make_conf(const setting_t *defaults,
             rd_kafka_conf_set(conf, "debug", kafka_debug, errstr,
                               errstr_size) != RD_KAFKA_CONF_OK)
                 goto fail;
-        for (const setting_t *s = forced; s && s->key; s++)
-                if (rd_kafka_conf_set(conf, s->key, s->value, errstr,
-                                      errstr_size) != RD_KAFKA_CONF_OK)
-                        goto fail;
+        if (set_all(conf, after, errstr, errstr_size) ||
+            set_all(conf, forced, errstr, errstr_size))
+                goto fail;
         rd_kafka_conf_set_log_cb(conf, log_cb);
         rd_kafka_conf_set_error_cb(conf, error_cb);
         return conf;
@@ -214,6 +265,293 @@ fail:
         scrub(sec, errstr, errstr_size);
         rd_kafka_conf_destroy(conf);
         return NULL;
+}
+
+/*
+ * Each kind of client's configuration: for its constructor, and for
+ * rs_kafka_check.
+ */
+
+/* The group consumer of rs_source_new. */
+static rd_kafka_conf_t *source_conf(const rs_kv_list_t *common,
+                                    const rs_kv_list_t *own, const char *group,
+                                    int from_latest, secrets_t *sec,
+                                    char *errstr, size_t errstr_size)
+{
+        static const setting_t defaults[] = {
+                /* Prefetch deep: see DESIGN "Measured costs". */
+                {"queued.min.messages", "1000000"},
+                {"reconnect.backoff.max.ms", RECONNECT_MAX_MS},
+                /* consumer lag per partition for /metrics (0: none) */
+                {"statistics.interval.ms", "5000"},
+                {NULL, NULL},
+        };
+        const setting_t forced[] = {
+                {"group.id", group},
+                {"enable.auto.offset.store", "false"},
+                /* committed by the worker, after the state they cover is
+                 * durable (DESIGN §3) */
+                {"enable.auto.commit", "false"},
+                {"enable.partition.eof", "false"},
+                {"auto.offset.reset", from_latest ? "latest" : "earliest"},
+                {NULL, NULL},
+        };
+
+        return make_conf(defaults, common, own, NULL, forced, sec, errstr,
+                         errstr_size);
+}
+
+/* The idempotent producer of rs_sink_new; transactional with txn_id
+ * (NULL: idempotent only). */
+static rd_kafka_conf_t *sink_conf(const rs_kv_list_t *common,
+                                  const rs_kv_list_t *own, const char *txn_id,
+                                  int txn_timeout_ms, secrets_t *sec,
+                                  char *errstr, size_t errstr_size)
+{
+        char txn_timeout[16];
+        snprintf(txn_timeout, sizeof(txn_timeout), "%d", txn_timeout_ms);
+        const setting_t defaults[] = {
+                {"linger.ms", "5"},
+                {"reconnect.backoff.max.ms", RECONNECT_MAX_MS},
+                /* (a NULL key ends the list: the transactional ones last) */
+                {txn_id ? "transaction.timeout.ms" : NULL, txn_timeout},
+                {NULL, NULL},
+        };
+        const setting_t forced[] = {
+                {"enable.idempotence", "true"},
+                {txn_id ? "transactional.id" : NULL, txn_id},
+                {NULL, NULL},
+        };
+
+        return make_conf(defaults, common, own, NULL, forced, sec, errstr,
+                         errstr_size);
+}
+
+/* The plain consumer of rs_reader_new; `restore`: of rs_reader_new_idle,
+ * which reads a changelog to its end and stops, with no long polls
+ * holding the connection (the end offsets of the next partition wait
+ * behind them). */
+static rd_kafka_conf_t *reader_conf(const rs_kv_list_t *common,
+                                    const rs_kv_list_t *own, int restore,
+                                    secrets_t *sec, char *errstr,
+                                    size_t errstr_size)
+{
+        static const setting_t quick[] = {
+                {"fetch.wait.max.ms", "10"},
+                {NULL, NULL},
+        };
+        static const setting_t forced[] = {
+                {"group.id", "recstream-reader"},
+                {"enable.auto.commit", "false"},
+                {"enable.partition.eof", "false"},
+                {NULL, NULL},
+        };
+
+        return make_conf(NULL, common, own, restore ? quick : NULL, forced, sec,
+                         errstr, errstr_size);
+}
+
+/* The short-lived producer of admin requests and metadata. */
+static rd_kafka_conf_t *admin_conf(const rs_kv_list_t *common, secrets_t *sec,
+                                   char *errstr, size_t errstr_size)
+{
+        return make_conf(NULL, common, NULL, NULL, NULL, sec, errstr,
+                         errstr_size);
+}
+
+/*
+ * The check of a client's whole configuration (validate).
+ */
+
+/* The value of `key` as the client gets it (own over common), or NULL. */
+static const char *lists_get(const rs_kv_list_t *common,
+                             const rs_kv_list_t *own, const char *key)
+{
+        const rs_kv_list_t *lists[2] = {own, common};
+
+        for (int l = 0; l < 2; l++)
+                for (size_t i = lists[l] ? lists[l]->n : 0; i-- > 0;)
+                        if (!strcmp(lists[l]->v[i].key, key))
+                                return lists[l]->v[i].value;
+        return NULL;
+}
+
+/* Where `key` occurs in msg as a whole property name, or -1. */
+static long find_name(const char *msg, const char *key)
+{
+        size_t n = strlen(key);
+
+        for (const char *p = msg; n && (p = strstr(p, key)); p++) {
+                int before = p > msg && (isalnum((unsigned char)p[-1]) ||
+                                         p[-1] == '.' || p[-1] == '_');
+                int after = isalnum((unsigned char)p[n]) || p[n] == '_' ||
+                            (p[n] == '.' && isalnum((unsigned char)p[n + 1]));
+                if (!before && !after)
+                        return p - msg;
+        }
+        return -1;
+}
+
+/* The entry of own or common whose key msg names first (own's when both
+ * set it), or NULL. */
+static const rs_kv_t *named(const char *msg, const rs_kv_list_t *common,
+                            const rs_kv_list_t *own)
+{
+        const rs_kv_list_t *lists[2] = {own, common};
+        const rs_kv_t *best = NULL;
+        long at = -1;
+
+        for (int l = 0; l < 2; l++)
+                for (size_t i = 0; lists[l] && i < lists[l]->n; i++) {
+                        long p = find_name(msg, lists[l]->v[i].key);
+                        if (p >= 0 && (at < 0 || p < at)) {
+                                at = p;
+                                best = &lists[l]->v[i];
+                        }
+                }
+        return best;
+}
+
+/* A client certificate needs its private key, and the key its
+ * certificate: librdkafka checks the pair only once it has read both
+ * files, and not at all when the key is missing. */
+static int tls_pair(const rs_kv_list_t *common, const rs_kv_list_t *own,
+                    char *errstr, size_t errstr_size)
+{
+        const char *proto = lists_get(common, own, "security.protocol");
+        int cert = lists_get(common, own, "ssl.certificate.location") ||
+                   lists_get(common, own, "ssl.certificate.pem");
+        int key = lists_get(common, own, "ssl.key.location") ||
+                  lists_get(common, own, "ssl.key.pem");
+
+        if (!proto ||
+            (strcasecmp(proto, "ssl") && strcasecmp(proto, "sasl_ssl")))
+                return 0;
+        if (cert && !key) {
+                rs_seterr(errstr, errstr_size, RS_ERR_INVALID,
+                          "%s is set without ssl.key.location (or "
+                          "ssl.key.pem): the client certificate cannot be "
+                          "used without its private key",
+                          lists_get(common, own, "ssl.certificate.location")
+                                  ? "ssl.certificate.location"
+                                  : "ssl.certificate.pem");
+                return -1;
+        }
+        if (key && !cert) {
+                rs_seterr(errstr, errstr_size, RS_ERR_INVALID,
+                          "%s is set without ssl.certificate.location (or "
+                          "ssl.certificate.pem): a private key is of no use "
+                          "without its certificate",
+                          lists_get(common, own, "ssl.key.location")
+                                  ? "ssl.key.location"
+                                  : "ssl.key.pem");
+                return -1;
+        }
+        return 0;
+}
+
+/* The files librdkafka reads when it makes a client. One that is not on
+ * this machine (validate in CI, the secrets mounted only where it runs)
+ * is left out of the check, with its partner for the certificate and key
+ * (librdkafka checks them together). */
+static void skip_absent_files(rd_kafka_conf_t *conf, const rs_kv_list_t *common,
+                              const rs_kv_list_t *own)
+{
+        static const char *const files[] = {
+                "ssl.ca.location",          "ssl.crl.location",
+                "ssl.keystore.location",    "ssl.engine.location",
+                "ssl.certificate.location", "ssl.key.location",
+        };
+        int pair_absent = 0;
+
+        for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+                const char *path = lists_get(common, own, files[i]);
+                if (!path || !*path || !strcmp(path, "probe") ||
+                    !access(path, R_OK))
+                        continue;
+                if (i >= 4)
+                        pair_absent = 1;
+                else
+                        rd_kafka_conf_set(conf, files[i], NULL, NULL, 0);
+        }
+        if (pair_absent) {
+                rd_kafka_conf_set(conf, files[4], NULL, NULL, 0);
+                rd_kafka_conf_set(conf, files[5], NULL, NULL, 0);
+        }
+}
+
+static void quiet_log(const rd_kafka_t *rk, int level, const char *fac,
+                      const char *buf)
+{
+        (void)rk;
+        (void)level;
+        (void)fac;
+        (void)buf;
+}
+
+rs_err_t rs_kafka_check(rs_kafka_client_t kind, const rs_kv_list_t *common,
+                        const rs_kv_list_t *own, const char *group,
+                        int from_latest, const rs_kv_t **at, char *errstr,
+                        size_t errstr_size)
+{
+        secrets_t sec = {0};
+        rd_kafka_conf_t *conf = NULL;
+        rd_kafka_t *rk;
+        rs_err_t rc = RS_ERR_INVALID;
+
+        *at = NULL;
+        if (tls_pair(common, own, errstr, errstr_size))
+                goto out;
+        switch (kind) {
+        case RS_KAFKA_SOURCE:
+                conf = source_conf(common, own, group ? group : "", from_latest,
+                                   &sec, errstr, errstr_size);
+                break;
+        case RS_KAFKA_SINK:
+                conf = sink_conf(common, own, NULL, 0, &sec, errstr,
+                                 errstr_size);
+                break;
+        case RS_KAFKA_READER:
+        case RS_KAFKA_RESTORE:
+                conf = reader_conf(common, own, kind == RS_KAFKA_RESTORE, &sec,
+                                   errstr, errstr_size);
+                break;
+        case RS_KAFKA_ADMIN:
+                conf = admin_conf(common, &sec, errstr, errstr_size);
+                break;
+        }
+        if (!conf)
+                goto out;
+        /* Nothing to connect to (rd_kafka_new makes its threads, which
+         * would reach for the brokers at once), nor a mock cluster to
+         * listen; nothing said from librdkafka's threads. */
+        rd_kafka_conf_set(conf, "bootstrap.servers", NULL, NULL, 0);
+        rd_kafka_conf_set(conf, "test.mock.num.brokers", "0", NULL, 0);
+        /* nor a command to start: with GSSAPI librdkafka runs
+         * sasl.kerberos.kinit.cmd at once (this skips its template
+         * check too) */
+        rd_kafka_conf_set(conf, "sasl.kerberos.min.time.before.relogin", "0",
+                          NULL, 0);
+        skip_absent_files(conf, common, own);
+        rd_kafka_conf_set_log_cb(conf, quiet_log);
+        rd_kafka_conf_set_error_cb(conf, NULL);
+        rk = rd_kafka_new(kind == RS_KAFKA_SOURCE || kind == RS_KAFKA_READER ||
+                                          kind == RS_KAFKA_RESTORE
+                                  ? RD_KAFKA_CONSUMER
+                                  : RD_KAFKA_PRODUCER,
+                          conf, errstr, errstr_size);
+        if (!rk) {
+                scrub(&sec, errstr, errstr_size);
+                rd_kafka_conf_destroy(conf);
+                goto out;
+        }
+        rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+        rc = RS_OK;
+out:
+        if (rc)
+                *at = named(errstr, common, own);
+        secrets_fini(&sec);
+        return rc;
 }
 
 /*
@@ -507,25 +845,6 @@ rs_source_t *rs_source_new(const rs_kv_list_t *common,
                            const rs_consumer_conf_t *conf, rs_drain_fn *drain,
                            void *opaque, char *errstr, size_t errstr_size)
 {
-        static const setting_t defaults[] = {
-                /* Prefetch deep: see DESIGN "Measured costs". */
-                {"queued.min.messages", "1000000"},
-                {"enable.partition.eof", "false"},
-                {"reconnect.backoff.max.ms", RECONNECT_MAX_MS},
-                /* consumer lag per partition for /metrics (0: none) */
-                {"statistics.interval.ms", "5000"},
-                {NULL, NULL},
-        };
-        const setting_t forced[] = {
-                {"group.id", conf->group},
-                {"enable.auto.offset.store", "false"},
-                /* committed by the worker, after the state they cover is
-                 * durable (DESIGN §3) */
-                {"enable.auto.commit", "false"},
-                {"auto.offset.reset",
-                 conf->from_latest ? "latest" : "earliest"},
-                {NULL, NULL},
-        };
         rs_source_t *src = calloc(1, sizeof(*src));
         rd_kafka_conf_t *kconf = NULL;
         rd_kafka_topic_partition_list_t *topics = NULL;
@@ -551,8 +870,9 @@ rs_source_t *rs_source_new(const rs_kv_list_t *common,
                                                  sizeof(*src->ring[i].msgs))))
                         goto nomem;
 
-        if (!(kconf = make_conf(defaults, common, conf->kafka, forced,
-                                &src->cl.secrets, errstr, errstr_size)))
+        if (!(kconf = source_conf(common, conf->kafka, conf->group,
+                                  conf->from_latest, &src->cl.secrets, errstr,
+                                  errstr_size)))
                 goto fail;
         src->cl.name = "source";
         rd_kafka_conf_set_opaque(kconf, src);
@@ -1075,20 +1395,6 @@ static rs_sink_t *sink_create(const rs_kv_list_t *common, const char *topic,
                               int txn_timeout_ms, rs_delivery_fn *dr,
                               void *opaque, char *errstr, size_t errstr_size)
 {
-        char txn_timeout[16];
-        snprintf(txn_timeout, sizeof(txn_timeout), "%d", txn_timeout_ms);
-        const setting_t defaults[] = {
-                {"linger.ms", "5"},
-                {"reconnect.backoff.max.ms", RECONNECT_MAX_MS},
-                /* (a NULL key ends the list: the transactional ones last) */
-                {txn_id ? "transaction.timeout.ms" : NULL, txn_timeout},
-                {NULL, NULL},
-        };
-        const setting_t forced[] = {
-                {"enable.idempotence", "true"},
-                {txn_id ? "transactional.id" : NULL, txn_id},
-                {NULL, NULL},
-        };
         rs_sink_t *sink = calloc(1, sizeof(*sink));
         rd_kafka_conf_t *kconf;
         char value[32];
@@ -1101,7 +1407,7 @@ static rs_sink_t *sink_create(const rs_kv_list_t *common, const char *topic,
         sink->dr = dr;
         sink->opaque = opaque;
         sink->progress_ms = rs_mono_ms();
-        if (!(kconf = make_conf(defaults, common, own, forced,
+        if (!(kconf = sink_conf(common, own, txn_id, txn_timeout_ms,
                                 &sink->cl.secrets, errstr, errstr_size)))
                 goto fail;
         sink->max_message = 1000000;
@@ -1390,8 +1696,8 @@ size_t rs_sink_max_message(const rs_sink_t *sink)
 static rd_kafka_t *admin_new(const rs_kv_list_t *common, client_t *cl,
                              char *errstr, size_t errstr_size)
 {
-        rd_kafka_conf_t *kconf = make_conf(NULL, common, NULL, NULL,
-                                           &cl->secrets, errstr, errstr_size);
+        rd_kafka_conf_t *kconf =
+                admin_conf(common, &cl->secrets, errstr, errstr_size);
         rd_kafka_t *rk;
 
         if (!kconf)
@@ -1621,15 +1927,10 @@ static int kv_is(const rs_kv_list_t *kv, const char *key, const char *value)
 /* A reader's client, and the partitions of topic (waiting up to wait_ms
  * for it to exist), nothing assigned yet. */
 static rs_reader_t *reader_open(const rs_kv_list_t *common,
-                                const rs_kv_list_t *own, const char *topic,
-                                int wait_ms, char *errstr, size_t errstr_size)
+                                const rs_kv_list_t *own, int restore,
+                                const char *topic, int wait_ms, char *errstr,
+                                size_t errstr_size)
 {
-        const setting_t forced[] = {
-                {"group.id", "recstream-reader"},
-                {"enable.auto.commit", "false"},
-                {"enable.partition.eof", "false"},
-                {NULL, NULL},
-        };
         rs_reader_t *rd = calloc(1, sizeof(*rd));
         rd_kafka_conf_t *kconf;
         const struct rd_kafka_metadata *md = NULL;
@@ -1638,8 +1939,8 @@ static rs_reader_t *reader_open(const rs_kv_list_t *common,
 
         if (!rd)
                 return NULL;
-        if (!(kconf = make_conf(NULL, common, own, forced, &rd->cl.secrets,
-                                errstr, errstr_size)))
+        if (!(kconf = reader_conf(common, own, restore, &rd->cl.secrets, errstr,
+                                  errstr_size)))
                 goto fail;
         rd->cl.name = "reader";
         /* read_committed asked for (exactly_once): a partition's last
@@ -1708,8 +2009,8 @@ rs_reader_t *rs_reader_new(const rs_kv_list_t *common, const rs_kv_list_t *own,
                            const char *topic, int from_beginning, int wait_ms,
                            char *errstr, size_t errstr_size)
 {
-        rs_reader_t *rd =
-                reader_open(common, own, topic, wait_ms, errstr, errstr_size);
+        rs_reader_t *rd = reader_open(common, own, 0, topic, wait_ms, errstr,
+                                      errstr_size);
 
         if (!rd)
                 return NULL;
@@ -1739,7 +2040,7 @@ rs_reader_t *rs_reader_new_idle(const rs_kv_list_t *common,
                                 const rs_kv_list_t *own, const char *topic,
                                 int wait_ms, char *errstr, size_t errstr_size)
 {
-        return reader_open(common, own, topic, wait_ms, errstr, errstr_size);
+        return reader_open(common, own, 1, topic, wait_ms, errstr, errstr_size);
 }
 
 int rs_reader_partitions(const rs_reader_t *rd)

@@ -37,7 +37,10 @@ static const rs_prop_t top_props[] = {
         {"kafka", RS_PROP_KAFKA, TOP(kafka), NULL, 0, RS_MAX_KAFKA_PROPS, NULL,
          0,
          "librdkafka properties for every client (bootstrap.servers, "
-         "security); passed through unchanged."},
+         "security); passed through unchanged, but for those recstream "
+         "sets itself (group.id, auto.offset.reset, enable.auto.commit, "
+         "enable.auto.offset.store, enable.partition.eof, "
+         "enable.idempotence, transactional.id), which are refused."},
         {"source", RS_PROP_NODE, TOP(source), NULL, 0, -1, NULL,
          RS_PROP_REQUIRED, "Where events come from (see source)."},
         {"stages", RS_PROP_NODE, TOP(stages), NULL, 0, RS_MAX_STAGES, NULL,
@@ -317,17 +320,26 @@ static int64_t int_default(const rs_prop_t *props, const char *name)
         return 0;
 }
 
-static void check_kafka(const rs_kv_list_t *kv, const char *path, rs_diag_t *d)
+/* Each property of a kafka map alone: the number librdkafka refuses. */
+static int check_kafka(const rs_kv_list_t *kv, const char *path, rs_diag_t *d)
 {
         char errstr[512], full[256];
+        int bad = 0;
 
         for (size_t i = 0; i < kv->n; i++) {
-                if (rs_kafka_conf_check(kv->v[i].key, kv->v[i].value, errstr,
-                                        sizeof(errstr)) == RS_OK)
-                        continue;
+                const char *instead = rs_kafka_reserved(kv->v[i].key);
                 snprintf(full, sizeof(full), "%s.%s", path, kv->v[i].key);
-                rs_diag_error(d, kv->v[i].at, full, "%s", errstr);
+                if (instead)
+                        rs_diag_error(d, kv->v[i].at, full,
+                                      "%s is set by recstream: %s",
+                                      kv->v[i].key, instead);
+                else if (rs_kafka_conf_check(kv->v[i].key, kv->v[i].value,
+                                             errstr, sizeof(errstr))) {
+                        rs_diag_error(d, kv->v[i].at, full, "%s", errstr);
+                        bad++;
+                }
         }
+        return bad;
 }
 
 /* A file named by the pipeline, at most max bytes of it. */
@@ -698,11 +710,12 @@ static void check_guarantee(const rs_pipeline_t *pl, const top_t *top,
 /* The pipeline of a document parsed when d held `before` errors (doc is
  * owned by the result, also on failure). */
 static rs_pipeline_t *pipeline_build(rs_doc_t *doc, const char *file,
-                                     int before, rs_diag_t *d)
+                                     int before, int clients, rs_diag_t *d)
 {
         rs_pipeline_t *pl = doc ? calloc(1, sizeof(*pl)) : NULL;
         top_t top = {0};
         char errstr[512];
+        int kbad = 0;
 
         if (!pl) {
                 if (doc)
@@ -759,11 +772,11 @@ static rs_pipeline_t *pipeline_build(rs_doc_t *doc, const char *file,
         default_name(pl, &pl->state.users_topic, ".users-changelog");
         default_name(pl, &pl->state.items_topic, ".items-changelog");
         check_state_dir(pl, top.state, d);
-        check_kafka(&pl->kafka, "kafka", d);
+        kbad += check_kafka(&pl->kafka, "kafka", d);
 
         rs_props_apply(source_props, top.source, &pl->source, "source", pl->doc,
                        d);
-        check_kafka(&pl->source.kafka, "source.kafka", d);
+        kbad += check_kafka(&pl->source.kafka, "source.kafka", d);
         if (!pl->source.group) {
                 size_t n = strlen(pl->name) + sizeof(".users");
                 char *g = rs_doc_alloc(pl->doc, n);
@@ -774,7 +787,7 @@ static rs_pipeline_t *pipeline_build(rs_doc_t *doc, const char *file,
         load_writer_schemas(pl, d);
 
         rs_props_apply(sink_props, top.sink, &pl->sink, "sink", pl->doc, d);
-        check_kafka(&pl->sink.kafka, "sink.kafka", d);
+        kbad += check_kafka(&pl->sink.kafka, "sink.kafka", d);
         pl->sink.framing = pl->source.framing;
         if (pl->sink.framing_name) {
                 int f = rs_framing_parse(pl->sink.framing_name);
@@ -796,7 +809,7 @@ static rs_pipeline_t *pipeline_build(rs_doc_t *doc, const char *file,
         if (top.items) {
                 rs_props_apply(items_props, top.items, &pl->items, "items",
                                pl->doc, d);
-                check_kafka(&pl->items.kafka, "items.kafka", d);
+                kbad += check_kafka(&pl->items.kafka, "items.kafka", d);
                 if (pl->items.framing_name) {
                         int f = rs_framing_parse(pl->items.framing_name);
                         if (f < 0)
@@ -812,6 +825,9 @@ static rs_pipeline_t *pipeline_build(rs_doc_t *doc, const char *file,
         }
         load_stages(pl, top.stages, d);
         check_guarantee(pl, &top, d);
+        /* once each property is fine alone */
+        if (clients && pl->name && !kbad)
+                rs_pipeline_check_clients(pl, d);
         if (d->errors == before)
                 return pl;
 fail:
@@ -823,13 +839,15 @@ rs_pipeline_t *rs_pipeline_load(const char *path, size_t max_bytes,
                                 rs_diag_t *d)
 {
         int before = d->errors;
-        return pipeline_build(rs_doc_load(path, max_bytes, d), path, before, d);
+        return pipeline_build(rs_doc_load(path, max_bytes, d), path, before, 1,
+                              d);
 }
 
 rs_pipeline_t *rs_pipeline_parse(const char *text, size_t len, rs_diag_t *d)
 {
         int before = d->errors;
-        return pipeline_build(rs_doc_parse(text, len, d), d->file, before, d);
+        return pipeline_build(rs_doc_parse(text, len, d), d->file, before, 0,
+                              d);
 }
 
 void rs_pipeline_destroy(rs_pipeline_t *pl)

@@ -1591,15 +1591,10 @@ static rs_err_t open_store(rs_worker_t *w, store_t *st, int need, char *errstr,
                            size_t errstr_size)
 {
         const rs_pipeline_t *pl = w->pl;
-        /* a restore reads to the end and stops: no long polls holding
-         * the connection (the end offsets of the next partition wait
-         * behind them) */
-        static rs_kv_t quick[] = {{"fetch.wait.max.ms", "10", NULL}};
-        static const rs_kv_list_t own = {quick, 1};
 
         if ((st->t = rs_sink_add_topic(w->sink, st->topic, errstr,
                                        errstr_size)) < 0 ||
-            !(st->rd = rs_reader_new_idle(w->ckafka, &own, st->topic, 10000,
+            !(st->rd = rs_reader_new_idle(w->ckafka, NULL, st->topic, 10000,
                                           errstr, errstr_size)))
                 return RS_ERR_KAFKA;
         if (rs_reader_partitions(st->rd) < need)

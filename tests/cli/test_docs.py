@@ -23,6 +23,7 @@ VIDEO = os.path.join(ROOT, "pipelines", "video.yaml")
 CHECK = os.path.join(ROOT, "scripts", "check-docs.sh")
 ENV = dict(os.environ, BUILD=BUILD)
 ENV.pop("KAFKA_BOOTSTRAP", None)
+ENV.pop("RECSTREAM_HTTP_PORT", None)  # as make docs: the shipped default
 UNITS = {"ms": 1, "s": 1000, "m": 60000, "h": 3600000, "d": 86400000, "w": 604800000}
 
 

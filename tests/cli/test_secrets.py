@@ -98,25 +98,46 @@ def secure_yaml():
     assert (p.returncode, p.stdout, p.stderr) == (0, "configuration OK\n", ""), p
 
 
+# A self-signed certificate (no key: not a secret), for a client
+# certificate that loads.
+CERTIFICATE = """-----BEGIN CERTIFICATE-----
+MIIBoTCCAUegAwIBAgIUcOPHCKrMhqx44QcNoOMlpSpUVbMwCgYIKoZIzj0EAwIw
+JTEjMCEGA1UEAwwacmVjc3RyZWFtIHRlc3QgY2VydGlmaWNhdGUwIBcNMjYxMjAx
+MTY1MzIzWhgPMjEyNjExMDcxNjUzMjNaMCUxIzAhBgNVBAMMGnJlY3N0cmVhbSB0
+ZXN0IGNlcnRpZmljYXRlMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEGFYXUtD2
+p37505N3s1eYGUgh7M99ddL8BhM02ED1t5e+iA1QpEFnuB6Cz5g7TkHrwHe+mkw5
+F/i3K5UDxVKXKKNTMFEwHQYDVR0OBBYEFEhgy1paETgrOgEBpvU6O+tRQ0NaMB8G
+A1UdIwQYMBaAFEhgy1paETgrOgEBpvU6O+tRQ0NaMA8GA1UdEwEB/wQFMAMBAf8w
+CgYIKoZIzj0EAwIDSAAwRQIhAI/7rwcdG9NuMsvwDdU0F0/0trk34QKP6obx6J1v
+ZmUjAiAR9u6QE9GRJz6tA9z2qxGi4xijm0IzNLHmsXWCvaourQ==
+-----END CERTIFICATE-----
+"""
+
+
 def tls_start_failure():
-    """secure.yaml (less its CA and certificate, so that librdkafka gets to
-    the private key) with a key file that is not there: the worker cannot
-    start (exit 1) and says why, and neither librdkafka's error logs nor
-    the start_failed line show the key's path or the passwords."""
+    """secure.yaml (less its CA, and with a certificate that loads, so that
+    librdkafka gets to the private key) with a key file that is not there:
+    `validate` leaves the absent files out, but the worker cannot start
+    (exit 1) and says why, and neither librdkafka's error logs nor the
+    start_failed line show the key's path or the passwords."""
     m = {k: marker(k) for k in ("P", "K", "L")}
     with tempfile.TemporaryDirectory() as tmp:
         text = "".join(line for line in open(SECURE)
-                       if not line.lstrip().startswith(("ssl.ca.location:",
-                                                        "ssl.certificate.location:")))
+                       if not line.lstrip().startswith("ssl.ca.location:"))
         text = text.replace("client.id: recstream-video\n",
                             "client.id: recstream-video\n  debug: security,conf\n")
         assert "debug: security" in text and "ssl.key.location" in text
+        cert = os.path.join(tmp, "client.pem")
+        open(cert, "w").write(CERTIFICATE)
         path = os.path.join(tmp, "tls.yaml")
         open(path, "w").write(text)
         env = dict(os.environ, KAFKA_BOOTSTRAP="127.0.0.1:1", KAFKA_SASL_USERNAME="u",
                    KAFKA_SASL_PASSWORD=m["P"], KAFKA_SSL_KEY_PASSWORD=m["K"],
                    KAFKA_SSL_KEY_LOCATION=f"/nonexistent/{m['L']}/client.key",
-                   RECSTREAM_LOG_LEVEL="debug")
+                   KAFKA_SSL_CERTIFICATE_LOCATION=cert, RECSTREAM_LOG_LEVEL="debug")
+        p = subprocess.run([RECSTREAM, "validate", "-c", path], env=env, capture_output=True,
+                           text=True, timeout=60)
+        assert (p.returncode, p.stdout, p.stderr) == (0, "configuration OK\n", ""), p
         p = subprocess.run([RECSTREAM, "run", "-c", path], env=env, capture_output=True,
                            text=True, timeout=60)
     out = p.stdout + p.stderr
