@@ -5,6 +5,7 @@
 
 # Starts the dev broker with its arguments; sets BOOTSTRAP and BROKER_PID.
 start_broker() {
+        : >"$TMP/broker.out" # not the last broker's address
         "$RS" dev-broker "$@" >"$TMP/broker.out" 2>"$TMP/broker.err" &
         BROKER_PID=$!
         BOOTSTRAP=

@@ -2,7 +2,8 @@
 # make bench: builds and runs the benchmark drivers; results with the
 # command that produced them go into BENCHMARKS.md.
 #   KAFKA_BENCH_QUICK=1 shortens the Kafka part (see bench/kafka_bench.sh),
-#   SCALE_BENCH_QUICK=1 the scale-out part (bench/scale_bench.sh); each
+#   SCALE_BENCH_QUICK=1 the scale-out part (bench/scale_bench.sh),
+#   STATE_BENCH_QUICK=1 the state part (bench/state_bench.sh); each
 #   driver's header lists its other settings.
 set -eu
 BUILD=${BUILD:-build}
@@ -21,3 +22,5 @@ echo; echo "\$ bench/kafka_bench.sh"
 BUILD=$BUILD sh "$(dirname "$0")/kafka_bench.sh"
 echo; echo "\$ bench/scale_bench.sh"
 BUILD=$BUILD sh "$(dirname "$0")/scale_bench.sh"
+echo; echo "\$ bench/state_bench.sh"
+BUILD=$BUILD sh "$(dirname "$0")/state_bench.sh"
