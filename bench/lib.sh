@@ -44,6 +44,7 @@ children_cpu() {
 # that a signal stops it at once; its result line in LINE and its CPU time
 # (the whole process, user + system) in KB_CPU. Fails when it fails,
 # saying so when the dev broker is gone.
+# shellcheck disable=SC2034 # LINE and KB_CPU are for the caller
 kb_run() {
         bin=$1
         shift

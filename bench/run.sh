@@ -16,6 +16,7 @@ echo "\$ $BUILD/bench/ingest_bench"
 # user's events a tenth of a second apart, so the 1 s debounce coalesces
 live="--modes off,1s,every --events-per-s 1000000 --list-refresh 1s"
 echo "\$ $BUILD/bench/ingest_bench $live"
+# shellcheck disable=SC2086 # $live is several arguments
 "$BUILD/bench/ingest_bench" $live
 echo; echo "\$ bench/eval.sh"; bench/eval.sh
 echo; echo "\$ bench/kafka_bench.sh"

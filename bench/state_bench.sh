@@ -12,9 +12,9 @@
 #        partitions): a first worker (kafka_bench worker, video.yaml with
 #        state.commit_interval 600s, so that its one commit, at its close,
 #        writes each user and item once) learns them; what the changelogs
-#        kept is counted (kafka_bench kept); then `recstream run` starts
-#        and its log says when each partition was restored (event=restored:
-#        records, bytes, seconds).
+#        kept is counted (kafka_bench kept); then REPS cycles of part 4,
+#        each starting with a `recstream run` whose log says when each
+#        partition was restored (event=restored: records, bytes, seconds).
 # 2. Changelog bytes per input event at state.commit_interval 1s, 5s
 #    (shipped) and 30s: `recstream run` under RATE events/s of
 #    `kafka_bench latency` (LUSERS users, Zipf over KITEMS videos; it also
@@ -32,12 +32,14 @@
 #    the last one's); events/s by the wall clock (a replica of role all
 #    mostly waits on poll_timeout: BENCHMARKS.md, scale-out) and per
 #    CPU-second of the worker.
-# 4. Recovery after SIGKILL, for each size of part 1b: the worker that
-#    restored goes on under RRATE events/s of background load for 12 s
-#    (two commits), is killed (kill -9), and a new one starts at once;
-#    `kafka_bench first` (an independent reader of video.recs, from the
-#    end offsets after the kill) times the first list the new one
-#    publishes.
+# 4. Recovery after SIGKILL, for each size of part 1b, REPS cycles: the
+#    worker that restored goes on under RRATE events/s of background load
+#    for KILL_AFTER s (two commits), is killed (kill -9), and a new one
+#    starts at once; `kafka_bench first` (an independent reader of
+#    video.recs, from the end offsets after the kill) times the first list
+#    the new one publishes; once it has restored it is stopped (SIGTERM:
+#    it commits and leaves) and the next cycle's worker restores what it
+#    left. Medians of the cycles.
 #
 # What the mock (librdkafka 2.0.2's) hides or adds, all printed with the
 # figures: it answers no CreateTopics, and the worker's Admin call waits
@@ -53,11 +55,13 @@
 #
 # Environment:
 #   STATE_BENCH_QUICK=1      100,000 users / items in process, sizes 20k
-#                            and 50k, 30 s spans, 2 runs of 150,000 events
+#                            and 50k with 2 cycles, 30 s spans, 2 runs of
+#                            150,000 events (about 10 minutes; the full
+#                            run about 35)
 #   STATE_BENCH_USERS=U      part 1a users (1,000,000); _ITEMS (1,000,000);
 #                            _PER_USER events each (20); _RUNS1A (3)
 #   STATE_BENCH_SIZES="…"    users of parts 1b and 4 (50000 100000 200000)
-#   STATE_BENCH_RUNS=N       repetitions of part 3 (3, of 300,000 events)
+#   STATE_BENCH_RUNS=N       repetitions of part 3 (5, of 1,000,000 events)
 #   STATE_BENCH_ONLY=1a|1b|2|3   one part (1b includes 4)
 #   STATE_BENCH_KEEP=DIR     keep the workers' logs there
 set -eu
@@ -70,15 +74,15 @@ if [ "${STATE_BENCH_QUICK:-}" = 1 ]; then
         ITEMS=${STATE_BENCH_ITEMS:-100000}
         SIZES=${STATE_BENCH_SIZES:-20000 50000}
         RUNS=${STATE_BENCH_RUNS:-2}
-        TEVENTS=150000
+        TEVENTS=150000 REPS=2
         WARM=10 SPAN=30
 else
         USERS=${STATE_BENCH_USERS:-1000000}
         ITEMS=${STATE_BENCH_ITEMS:-1000000}
         SIZES=${STATE_BENCH_SIZES:-50000 100000 200000}
-        RUNS=${STATE_BENCH_RUNS:-3}
-        TEVENTS=300000
-        WARM=20 SPAN=60
+        RUNS=${STATE_BENCH_RUNS:-5}
+        TEVENTS=1000000 REPS=3
+        WARM=20 SPAN=90
 fi
 PER_USER=${STATE_BENCH_PER_USER:-20}
 RUNS1A=${STATE_BENCH_RUNS1A:-3}
@@ -87,7 +91,8 @@ EVENTS_PER_USER=10 # parts 1b and 4
 KITEMS=5000        # videos over Kafka: the items changelog fits 5 MiB a partition
 RATE=5000          # part 2
 LUSERS=50000       # part 2: a user every 10 s, as in a session
-RRATE=2000         # part 4
+RRATE=1000         # part 4: the load the killed worker was under
+KILL_AFTER=12      # part 4: seconds of it before the kill (two commits)
 PARTITIONS=32
 LPARTITIONS=2      # part 2
 RS=$BUILD/recstream
@@ -109,7 +114,7 @@ done
 
 TMP=$(mktemp -d)
 # FIRST_PID: kafka_bench first or tally, in the background
-BROKER_PID= KB_PID= WORKER_PID= LOAD_PID= FIRST_PID=
+BROKER_PID='' KB_PID='' WORKER_PID='' LOAD_PID='' FIRST_PID=
 cleanup() {
         for p in $FIRST_PID $LOAD_PID $KB_PID $WORKER_PID $BROKER_PID; do
                 kill "$p" 2>/dev/null || :
@@ -162,12 +167,12 @@ fi
 FETCH='s/^\(    session.timeout.ms: "10000"\)$/\1\n    fetch.wait.max.ms: "1"/'
 derive "$TMP/run.yaml" "$FETCH" 'fetch.wait.max.ms: "1"'
 derive "$TMP/once.yaml" "$FETCH" 'fetch.wait.max.ms: "1"' \
-        '$a state: {commit_interval: 600s}' 'commit_interval: 600s'
+        "\$a state: {commit_interval: 600s}" 'commit_interval: 600s'
 for ci in 1s 5s 30s; do
         derive "$TMP/ci$ci.yaml" "$FETCH" 'fetch.wait.max.ms: "1"' \
                 "\$a state: {commit_interval: $ci}" "commit_interval: $ci"
 done
-derive "$TMP/off.yaml" '$a state: {changelog: false}' 'changelog: false'
+derive "$TMP/off.yaml" "\$a state: {changelog: false}" 'changelog: false'
 
 # Starts `recstream run -c $1` with its log in $2: WORKER_PID, and T_START
 # (ms) just before.
@@ -228,33 +233,46 @@ start_figures() {
         I_SECS=$(log_sum "$1" seconds 'event=restored topic=video.items-changelog')
 }
 
+loadavg() {
+        echo "  (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+}
 echo "state_bench: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+trap 'echo "state_bench: done, load average $(cut -d" " -f1-3 /proc/loadavg)"; cleanup' EXIT
 
 # --- 1a. in process -------------------------------------------------------------
 if [ -z "$ONLY" ] || [ "$ONLY" = 1a ]; then
         echo
         echo "1a. in process: encode, then decode + load into a fresh process"
+        loadavg
         echo "\$ $SB --users $USERS --items $ITEMS --events-per-user $PER_USER --runs $RUNS1A"
         "$SB" --users "$USERS" --items "$ITEMS" --events-per-user "$PER_USER" \
                 --runs "$RUNS1A"
 fi
 
-BROKER_TOPICS="--topic video.behavior --topic video.recs --topic video.users-changelog
-        --topic video.cooc-deltas:6 --topic video.item-neighbors:6 --topic video.items-changelog:6"
+BROKER_TOPICS="--topic video.behavior --topic video.recs --topic video.users-changelog --topic video.cooc-deltas:6 --topic video.item-neighbors:6 --topic video.items-changelog:6"
+
+# Median of column $3 of file $1's rows whose first column is $2.
+col_median() {
+        awk -v u="$2" -v c="$3" '$1 == u { print $c }' "$1" | median
+}
 
 # --- 1b and 4. restore over Kafka, recovery after SIGKILL ----------------------
 if [ -z "$ONLY" ] || [ "$ONLY" = 1b ]; then
         echo
-        echo "1b. restore over Kafka, and 4. recovery after SIGKILL ($EVENTS_PER_USER events a user, Zipf over $KITEMS videos, $PARTITIONS input partitions)"
-        echo "\$ recstream dev-broker --partitions $PARTITIONS $(echo $BROKER_TOPICS)"
+        echo "1b. restore over Kafka, and 4. recovery after SIGKILL ($EVENTS_PER_USER events a user, Zipf over $KITEMS videos, $PARTITIONS input partitions; $REPS cycles a size)"
+        loadavg
+        echo "\$ recstream dev-broker --partitions $PARTITIONS $BROKER_TOPICS"
         echo "\$ kafka_bench load -t video.behavior -n USERS*$EVENTS_PER_USER --users USERS --items $KITEMS"
         echo "\$ kafka_bench worker -c once.yaml -n USERS*$EVENTS_PER_USER --settle   # pipelines/video.yaml with:"
         diff pipelines/video.yaml "$TMP/once.yaml" | sed -n 's/^> /    /p'
         echo "\$ kafka_bench kept -t video.users-changelog; kafka_bench kept -t video.items-changelog"
-        echo "\$ recstream run -c run.yaml   # pipelines/video.yaml with:"
+        echo "then $REPS cycles of:"
+        echo "\$ recstream run -c run.yaml   # restores; pipelines/video.yaml with:"
         diff pipelines/video.yaml "$TMP/run.yaml" | sed -n 's/^> /    /p'
         echo "\$ kafka_bench latency -t video.behavior -r video.recs --rate $RRATE --seconds 120 --users USERS --items $KITEMS &"
-        echo "  12 s later: kill -9 the worker; kafka_bench first -t video.recs; recstream run -c run.yaml"
+        echo "  $KILL_AFTER s later: kill -9 the worker; kafka_bench first -t video.recs &; recstream run -c run.yaml"
+        echo "  once it has restored: SIGTERM to it and the load"
+        : >"$TMP/restore" && : >"$TMP/recovery"
         for users in $SIZES; do
                 n=$((users * EVENTS_PER_USER))
                 # shellcheck disable=SC2086
@@ -275,92 +293,109 @@ if [ -z "$ONLY" ] || [ "$ONLY" = 1b ]; then
                         "users $(field records "$ukept") records $(field bytes "$ukept") B" \
                         "(dropped $(field dropped "$ukept")), items $(field records "$ikept") records" \
                         "$(field bytes "$ikept") B (dropped $(field dropped "$ikept"))"
+                for rep in $(seq 1 "$REPS"); do
+                        # 1b: a new worker restores them (and, from the
+                        # second cycle, what the last cycle's load added)
+                        start_worker "$TMP/run.yaml" "$TMP/w2.log"
+                        wait_restored "$TMP/w2.log" $((PARTITIONS + 6)) 300
+                        start_figures "$TMP/w2.log"
+                        rwall=$((RESTORED - FIRST_RESTORE))
+                        rbytes=$((U_BYTES + I_BYTES))
+                        rrec=$((U_REC + I_REC))
+                        echo "    cycle $rep restore: start -> restored $RESTORED ms (CreateTopics wait $ADMIN_MS ms;" \
+                                "event=started at $STARTED; users group assigned at $U_ASSIGNED, restored at $U_RESTORED;" \
+                                "items group assigned at $I_ASSIGNED, restored at $I_RESTORED); restoring $rwall ms:" \
+                                "users $U_REC records $U_BYTES B in $U_SECS s, items $I_REC records $I_BYTES B in $I_SECS s;" \
+                                "$(ratio "$rbytes" "$((rwall * 1000))" %.1f) MB/s, $(ratio "$((rrec * 1000))" "$rwall" %.0f) keys/s"
+                        echo "$users $RESTORED $ADMIN_MS $U_ASSIGNED $U_RESTORED $I_RESTORED $rwall $U_REC $U_BYTES $U_SECS $I_REC $I_BYTES" \
+                                "$(ratio "$rbytes" "$((rwall * 1000))")" "$(ratio "$((rrec * 1000))" "$rwall" %.0f)" \
+                                "$(ratio "$U_BYTES" "$(awk -v s="$U_SECS" 'BEGIN { print s * 1e6 }')")" \
+                                "$(ratio "$U_REC" "$U_SECS" %.0f)" >>"$TMP/restore"
 
-                # 1b: a new worker restores them
-                start_worker "$TMP/run.yaml" "$TMP/w2.log"
-                wait_restored "$TMP/w2.log" $((PARTITIONS + 6)) 300
-                start_figures "$TMP/w2.log"
-                rwall=$((RESTORED - FIRST_RESTORE))
-                rbytes=$((U_BYTES + I_BYTES))
-                rrec=$((U_REC + I_REC))
-                echo "    restore: start -> restored $RESTORED ms (CreateTopics wait $ADMIN_MS ms;" \
-                        "event=started at $STARTED; users group assigned at $U_ASSIGNED, restored at $U_RESTORED;" \
-                        "items group assigned at $I_ASSIGNED, restored at $I_RESTORED); restoring $rwall ms:" \
-                        "users $U_REC records $U_BYTES B in $U_SECS s, items $I_REC records $I_BYTES B in $I_SECS s;" \
-                        "$(ratio "$rbytes" "$((rwall * 1000))" %.1f) MB/s, $(ratio "$((rrec * 1000))" "$rwall" %.0f) keys/s"
-                echo "$users $RESTORED $ADMIN_MS $U_ASSIGNED $U_RESTORED $I_RESTORED $rwall $U_REC $U_BYTES $U_SECS $I_REC $I_BYTES $I_SECS" >>"$TMP/restore"
-
-                # 4: on under load, killed, a new one
-                "$KB" latency -b "$BOOTSTRAP" -t video.behavior -r video.recs \
-                        --rate "$RRATE" --seconds 120 --users "$users" --items "$KITEMS" \
-                        >"$TMP/load.out" 2>&1 &
-                LOAD_PID=$!
-                sleep 12
-                kill -KILL "$WORKER_PID"
-                t_kill=$(now_ms)
-                wait "$WORKER_PID" 2>/dev/null || :
-                WORKER_PID=
-                "$KB" first -b "$BOOTSTRAP" -t video.recs --seconds 120 >"$TMP/first.out" &
-                FIRST_PID=$!
-                for _ in $(seq 1 100); do
-                        grep -q ready "$TMP/first.out" && break
-                        sleep 0.05
+                        # 4: on under load, killed, a new one at once
+                        "$KB" latency -b "$BOOTSTRAP" -t video.behavior -r video.recs \
+                                --rate "$RRATE" --seconds 120 --users "$users" --items "$KITEMS" \
+                                --seed "$rep" >"$TMP/load.out" 2>&1 &
+                        LOAD_PID=$!
+                        sleep "$KILL_AFTER"
+                        kill -KILL "$WORKER_PID"
+                        t_kill=$(now_ms)
+                        wait "$WORKER_PID" 2>/dev/null || :
+                        WORKER_PID=
+                        "$KB" first -b "$BOOTSTRAP" -t video.recs --seconds 120 >"$TMP/first.out" &
+                        FIRST_PID=$!
+                        for _ in $(seq 1 100); do
+                                grep -q ready "$TMP/first.out" && break
+                                sleep 0.05
+                        done
+                        start_worker "$TMP/run.yaml" "$TMP/w3.log"
+                        wait "$FIRST_PID" || :
+                        FIRST_PID=
+                        first=$(field first_ms "$(tail -n 1 "$TMP/first.out")")
+                        if [ "${first:--1}" -lt 0 ]; then
+                                echo "state_bench: no list within 120 s of the restart"
+                                exit 1
+                        fi
+                        wait_restored "$TMP/w3.log" $((PARTITIONS + 6)) 120
+                        start_figures "$TMP/w3.log"
+                        stop_worker
+                        kill "$LOAD_PID" 2>/dev/null || :
+                        wait "$LOAD_PID" 2>/dev/null || :
+                        LOAD_PID=
+                        kb kept -b "$BOOTSTRAP" -t video.users-changelog
+                        udrop=$(field dropped "$LINE")
+                        kb kept -b "$BOOTSTRAP" -t video.items-changelog
+                        idrop=$(field dropped "$LINE")
+                        keep "$TMP/w2.log" "restore.$users.$rep.log"
+                        keep "$TMP/w3.log" "recovery.$users.$rep.log"
+                        rec=$((first - t_kill))
+                        echo "    cycle $rep recovery: kill -> first list $rec ms (restart $((T_START - t_kill)) ms after the kill;" \
+                                "from the restart: CreateTopics wait $ADMIN_MS ms, users group assigned at $U_ASSIGNED," \
+                                "restored at $U_RESTORED ($U_REC records $U_BYTES B in $U_SECS s), first list at $((first - T_START));" \
+                                "items group assigned at $I_ASSIGNED, restored at $I_RESTORED ($I_REC records $I_BYTES B));" \
+                                "by then the mock had dropped $udrop users and $idrop items changelog records"
+                        if [ "$udrop" != 0 ] || [ "$idrop" != 0 ]; then
+                                echo "    (THE MOCK DROPPED CHANGELOG RECORDS: what it dropped was not restored; lower the sizes)"
+                        fi
+                        echo "$users $rec $((T_START - t_kill)) $ADMIN_MS $U_ASSIGNED $U_RESTORED $((U_RESTORED - U_ASSIGNED))" \
+                                "$((first - T_START)) $U_REC $U_BYTES $I_RESTORED $I_REC" >>"$TMP/recovery"
                 done
-                start_worker "$TMP/run.yaml" "$TMP/w3.log"
-                wait "$FIRST_PID" || :
-                FIRST_PID=
-                first=$(field first_ms "$(tail -n 1 "$TMP/first.out")")
-                wait_restored "$TMP/w3.log" $((PARTITIONS + 6)) 60
-                start_figures "$TMP/w3.log"
-                stop_worker
-                kill "$LOAD_PID" 2>/dev/null || :
-                wait "$LOAD_PID" 2>/dev/null || :
-                LOAD_PID=
-                kb kept -b "$BOOTSTRAP" -t video.users-changelog
-                udrop=$(field dropped "$LINE")
-                kb kept -b "$BOOTSTRAP" -t video.items-changelog
-                idrop=$(field dropped "$LINE")
                 stop_broker
-                keep "$TMP/w2.log" "restore.$users.log"
-                keep "$TMP/w3.log" "recovery.$users.log"
-                if [ "${first:--1}" -lt 0 ]; then
-                        echo "state_bench: no list within 120 s of the restart"
-                        exit 1
-                fi
-                rec=$((first - t_kill))
-                echo "    recovery: kill -> first list $rec ms (restart $((T_START - t_kill)) ms after the kill;" \
-                        "from the restart: CreateTopics wait $ADMIN_MS ms, users group assigned at $U_ASSIGNED," \
-                        "restored at $U_RESTORED ($U_REC records $U_BYTES B in $U_SECS s), first list at $((first - T_START));" \
-                        "items group assigned at $I_ASSIGNED, restored at $I_RESTORED ($I_REC records $I_BYTES B));" \
-                        "by the end the mock had dropped $udrop users and $idrop items changelog records"
-                echo "$users $rec $((T_START - t_kill)) $ADMIN_MS $U_ASSIGNED $U_RESTORED $((first - T_START)) $U_REC $U_BYTES $I_RESTORED $I_REC" >>"$TMP/recovery"
         done
-        echo "restore over Kafka, ms from the worker's start (admin: of it, the mock's CreateTopics timeout);"
-        echo "restoring: first restore_start to last restored, both sides; MB/s and keys/s over it, and the users side's"
-        echo "alone over the sum of its partitions' seconds:"
+        echo "restore over Kafka, medians of $REPS cycles, ms from the worker's start (admin: of it, the mock's"
+        echo "CreateTopics timeout); restoring: first restore_start to last restored, both sides; MB/s and keys/s"
+        echo "over it, and the users side's alone over the sum of its partitions' seconds:"
         printf '  %7s %8s %6s %9s %9s %9s %9s %9s %8s %9s %8s %6s %8s %7s %8s\n' users "restored" admin "u assign" \
                 "u done" "i done" restoring "user recs" "user MB" "item recs" "item MB" "MB/s" "keys/s" "u MB/s" "u keys/s"
-        while read -r u tot adm ua ur_ ir_ rw ur ub us ir ib is; do
-                printf '  %7d %8d %6d %9d %9d %9d %9d %9d %8.1f %9d %8.1f %6.1f %8.0f %7.1f %8.0f\n' "$u" "$tot" "$adm" \
-                        "$ua" "$ur_" "$ir_" "$rw" "$ur" "$(ratio "$ub" 1000000)" "$ir" "$(ratio "$ib" 1000000)" \
-                        "$(ratio "$((ub + ib))" "$((rw * 1000))")" "$(ratio "$(((ur + ir) * 1000))" "$rw" %.0f)" \
-                        "$(ratio "$ub" "$(awk -v s="$us" 'BEGIN { print s * 1e6 }')")" "$(ratio "$ur" "$us" %.0f)"
-        done <"$TMP/restore"
-        echo "recovery after kill -9, ms (the restart at once; the new worker's steps from its start; the first"
-        echo "list needs only the users side restored):"
-        printf '  %7s %11s %8s %6s %9s %9s %11s %10s %8s %9s %10s\n' users "kill->list" restart admin "u assign" \
-                "u done" "first list" "user recs" "user MB" "i done" "item recs"
-        while read -r u rec rs adm ua ud fl ur ub id ir; do
-                printf '  %7d %11d %8d %6d %9d %9d %11d %10d %8.1f %9d %10d\n' "$u" "$rec" "$rs" "$adm" "$ua" "$ud" \
-                        "$fl" "$ur" "$(ratio "$ub" 1000000)" "$id" "$ir"
-        done <"$TMP/recovery"
+        for u in $SIZES; do
+                set -- "$u"
+                for c in 2 3 4 5 6 7 8 9 11 12 13 14 15 16; do
+                        set -- "$@" "$(col_median "$TMP/restore" "$u" $c)"
+                done
+                printf '  %7d %8.0f %6.0f %9.0f %9.0f %9.0f %9.0f %9.0f %8.1f %9.0f %8.1f %6.1f %8.0f %7.1f %8.0f\n' \
+                        "$1" "$2" "$3" "$4" "$5" "$6" "$7" "$8" "$(ratio "$9" 1000000)" "${10}" \
+                        "$(ratio "${11}" 1000000)" "${12}" "${13}" "${14}" "${15}"
+        done
+        echo "recovery after kill -9, medians of $REPS cycles, ms (the restart at once; the new worker's steps from"
+        echo "its start: u restore = users group assigned -> users restored; the first list needs only the users side):"
+        printf '  %7s %11s %8s %6s %9s %9s %10s %11s %10s %8s %9s %10s\n' users "kill->list" restart admin "u assign" \
+                "u done" "u restore" "first list" "user recs" "user MB" "i done" "item recs"
+        for u in $SIZES; do
+                set -- "$u"
+                for c in 2 3 4 5 6 7 8 9 10 11 12; do
+                        set -- "$@" "$(col_median "$TMP/recovery" "$u" $c)"
+                done
+                printf '  %7d %11.0f %8.0f %6.0f %9.0f %9.0f %10.0f %11.0f %10.0f %8.1f %9.0f %10.0f\n' "$1" "$2" "$3" \
+                        "$4" "$5" "$6" "$7" "$8" "$9" "$(ratio "${10}" 1000000)" "${11}" "${12}"
+        done
 fi
 
 # --- 2. changelog bytes per input event ------------------------------------------
 if [ -z "$ONLY" ] || [ "$ONLY" = 2 ]; then
         echo
         echo "2. changelog bytes per input event ($RATE events/s, $LUSERS users, Zipf over $KITEMS videos, $LPARTITIONS input partitions; counted over $SPAN s after $WARM s)"
-        echo "\$ recstream dev-broker --partitions $LPARTITIONS $(echo $BROKER_TOPICS)"
+        loadavg
+        echo "\$ recstream dev-broker --partitions $LPARTITIONS $BROKER_TOPICS"
         echo "\$ recstream run -c ciX.yaml   # pipelines/video.yaml with run.yaml's fetch.wait.max.ms and:"
         diff pipelines/video.yaml "$TMP/ci5s.yaml" | sed -n 's/^> /    /p' | grep commit_interval | sed 's/5s/1s | 5s | 30s/'
         echo "\$ kafka_bench latency -t video.behavior -r video.recs --rate $RATE --seconds $((WARM + SPAN + 5)) --users $LUSERS --items $KITEMS --warmup $WARM"
@@ -404,6 +439,7 @@ fi
 if [ -z "$ONLY" ] || [ "$ONLY" = 3 ]; then
         echo
         echo "3. ingest with state.changelog true (shipped) and false, $TEVENTS events, $RUNS runs each, interleaved"
+        loadavg
         topics=
         for r in $(seq 1 "$RUNS"); do
                 for m in on off; do
@@ -434,7 +470,7 @@ if [ -z "$ONLY" ] || [ "$ONLY" = 3 ]; then
                                 --items-group "bench.items.$m.$r" \
                                 --users-changelog "bench.$r.$m.users-changelog" \
                                 --items-changelog "bench.$r.$m.items-changelog"
-                        eval "w_$m=\$LINE"
+                        if [ $m = on ]; then w_on=$LINE; else w_off=$LINE; fi
                 done
                 ron=$(field rate "$w_on") roff=$(field rate "$w_off")
                 con=$(ratio "$(field measured "$w_on")" "$(field cpu_s "$w_on")" %.0f)
