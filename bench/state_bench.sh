@@ -20,7 +20,10 @@
 #    `kafka_bench latency` (LUSERS users, Zipf over KITEMS videos; it also
 #    gives the event -> list latency), and `kafka_bench tally` counts the
 #    input and both changelogs by producer timestamp over SPAN seconds
-#    (a multiple of every interval) after WARM seconds. 2 input
+#    (a multiple of every interval) after WARM seconds; as a check, the
+#    worker's own counters over the same span (its event=stats lines,
+#    every 10 s: changelog bytes and records over events consumed), which
+#    a lagging worker does not skew, and the commits in the span. 2 input
 #    partitions, as kafka_bench.sh's latency runs: over 32, the mock's
 #    one message set per partition and fetch throttles the consumer into
 #    seconds of lag at this rate.
@@ -61,7 +64,9 @@
 #   STATE_BENCH_USERS=U      part 1a users (1,000,000); _ITEMS (1,000,000);
 #                            _PER_USER events each (20); _RUNS1A (3)
 #   STATE_BENCH_SIZES="…"    users of parts 1b and 4 (50000 100000 200000)
-#   STATE_BENCH_RUNS=N       repetitions of part 3 (5, of 1,000,000 events)
+#   STATE_BENCH_RUNS=N       repetitions of part 3 (5); _EVENTS events
+#                            each (500,000)
+#   STATE_BENCH_RATE=R       events/s of part 2 (5000)
 #   STATE_BENCH_ONLY=1a|1b|2|3   one part (1b includes 4)
 #   STATE_BENCH_KEEP=DIR     keep the workers' logs there
 set -eu
@@ -74,14 +79,14 @@ if [ "${STATE_BENCH_QUICK:-}" = 1 ]; then
         ITEMS=${STATE_BENCH_ITEMS:-100000}
         SIZES=${STATE_BENCH_SIZES:-20000 50000}
         RUNS=${STATE_BENCH_RUNS:-2}
-        TEVENTS=150000 REPS=2
+        TEVENTS=${STATE_BENCH_EVENTS:-150000} REPS=2
         WARM=10 SPAN=30
 else
         USERS=${STATE_BENCH_USERS:-1000000}
         ITEMS=${STATE_BENCH_ITEMS:-1000000}
         SIZES=${STATE_BENCH_SIZES:-50000 100000 200000}
         RUNS=${STATE_BENCH_RUNS:-5}
-        TEVENTS=1000000 REPS=3
+        TEVENTS=${STATE_BENCH_EVENTS:-500000} REPS=3
         WARM=20 SPAN=90
 fi
 PER_USER=${STATE_BENCH_PER_USER:-20}
@@ -89,7 +94,7 @@ RUNS1A=${STATE_BENCH_RUNS1A:-3}
 ONLY=${STATE_BENCH_ONLY:-}
 EVENTS_PER_USER=10 # parts 1b and 4
 KITEMS=5000        # videos over Kafka: the items changelog fits 5 MiB a partition
-RATE=5000          # part 2
+RATE=${STATE_BENCH_RATE:-5000} # part 2
 LUSERS=50000       # part 2: a user every 10 s, as in a session
 RRATE=1000         # part 4: the load the killed worker was under
 KILL_AFTER=12      # part 4: seconds of it before the kill (two commits)
@@ -136,7 +141,18 @@ now_ms() {
 log_ms() {
         t=$(grep -e "$2" "$1" | if [ "${3:-}" = last ]; then tail -n 1; else head -n 1; fi |
                 sed -n 's/^ts=\([^ ]*\) .*/\1/p')
-        [ -n "$t" ] && date -u -d "$t" +%s%3N
+        if [ -n "$t" ]; then date -u -d "$t" +%s%3N; fi
+}
+
+# As log_ms, in ms from T_START; fails saying so when no line matches.
+since_start() {
+        t=$(log_ms "$@")
+        if [ -z "$t" ]; then
+                echo "state_bench: no '$2' in $1; it ends:" >&2
+                tail -n 5 "$1" >&2
+                exit 1
+        fi
+        echo $((t - T_START))
 }
 
 # Sum of field $2 over the lines of log $1 matching $3.
@@ -216,15 +232,15 @@ wait_restored() {
 # (the last partition restored); and the restored records, bytes, seconds
 # of each changelog.
 start_figures() {
-        admin=$(log_ms "$1" 'event=create_topics_unsupported')
+        admin=$(log_ms "$1" 'component=admin event=create_topics_')
         ADMIN_MS=$((${admin:-$T_START} - T_START))
-        STARTED=$(($(log_ms "$1" 'component=worker event=started') - T_START))
-        U_ASSIGNED=$(($(log_ms "$1" 'event=assigned group=video.users ') - T_START))
-        I_ASSIGNED=$(($(log_ms "$1" 'event=assigned group=video.items ') - T_START))
-        U_RESTORED=$(($(log_ms "$1" 'event=restored topic=video.users-changelog' last) - T_START))
-        I_RESTORED=$(($(log_ms "$1" 'event=restored topic=video.items-changelog' last) - T_START))
-        RESTORED=$(($(log_ms "$1" 'event=restored' last) - T_START))
-        FIRST_RESTORE=$(($(log_ms "$1" 'event=restore_start') - T_START))
+        STARTED=$(since_start "$1" 'component=worker event=started')
+        U_ASSIGNED=$(since_start "$1" 'event=assigned group=video.users ')
+        I_ASSIGNED=$(since_start "$1" 'event=assigned group=video.items ')
+        U_RESTORED=$(since_start "$1" 'event=restored topic=video.users-changelog' last)
+        I_RESTORED=$(since_start "$1" 'event=restored topic=video.items-changelog' last)
+        RESTORED=$(since_start "$1" 'event=restored' last)
+        FIRST_RESTORE=$(since_start "$1" 'event=restore_start')
         U_REC=$(log_sum "$1" records 'event=restored topic=video.users-changelog' | cut -d. -f1)
         U_BYTES=$(log_sum "$1" bytes 'event=restored topic=video.users-changelog' | cut -d. -f1)
         U_SECS=$(log_sum "$1" seconds 'event=restored topic=video.users-changelog')
@@ -390,6 +406,31 @@ if [ -z "$ONLY" ] || [ "$ONLY" = 1b ]; then
         done
 fi
 
+# The worker's counters between the first of its event=stats lines in log
+# $1 at or after $2 (ms since the epoch) and the last at or before $3:
+# S_EV events consumed, S_REC changelog records and S_BYTES bytes,
+# S_COMMITS commits, over S_MS ms.
+stats_span() {
+        grep 'component=worker event=stats' "$1" >"$TMP/stats" || :
+        a='' b='' ta=0 tb=0
+        while read -r line; do
+                t=$(date -u -d "$(field ts "$line")" +%s%3N)
+                if [ "$t" -ge "$2" ] && [ "$t" -le "$3" ]; then
+                        [ -z "$a" ] && a=$line ta=$t
+                        b=$line tb=$t
+                fi
+        done <"$TMP/stats"
+        if [ -z "$a" ] || [ "$a" = "$b" ]; then
+                echo "state_bench: fewer than two stats lines in the span of $1"
+                exit 1
+        fi
+        S_EV=$(($(field consumed "$b") - $(field consumed "$a")))
+        S_REC=$(($(field changelog_produced "$b") - $(field changelog_produced "$a")))
+        S_BYTES=$(($(field changelog_bytes "$b") - $(field changelog_bytes "$a")))
+        S_COMMITS=$(($(field commits "$b") - $(field commits "$a")))
+        S_MS=$((tb - ta))
+}
+
 # --- 2. changelog bytes per input event ------------------------------------------
 if [ -z "$ONLY" ] || [ "$ONLY" = 2 ]; then
         echo
@@ -408,6 +449,7 @@ if [ -z "$ONLY" ] || [ "$ONLY" = 2 ]; then
                 "$KB" tally -b "$BOOTSTRAP" -t video.behavior,video.users-changelog,video.items-changelog \
                         --warmup "$WARM" --seconds "$SPAN" >"$TMP/tally.out" &
                 FIRST_PID=$!
+                t_load=$(now_ms)
                 kb_run "$KB" latency -b "$BOOTSTRAP" -t video.behavior -r video.recs --rate "$RATE" \
                         --seconds $((WARM + SPAN + 5)) --users "$LUSERS" --items "$KITEMS" --warmup "$WARM"
                 lat=$LINE
@@ -420,18 +462,24 @@ if [ -z "$ONLY" ] || [ "$ONLY" = 2 ]; then
                 ul=$(grep 'topic=video.users-changelog ' "$TMP/tally.out")
                 il=$(grep 'topic=video.items-changelog ' "$TMP/tally.out")
                 st=$(grep 'event=stats' "$TMP/ci.log" | tail -n 1)
+                stats_span "$TMP/ci.log" $((t_load + WARM * 1000)) $((t_load + (WARM + SPAN) * 1000))
                 echo "  commit_interval $ci: $ev events; users changelog $(field records "$ul") records" \
                         "$(field bytes "$ul") B, items changelog $(field records "$il") records $(field bytes "$il") B;" \
-                        "commits $(field commits "$st"); latency p50 $(field p50_ms "$lat") p99 $(field p99_ms "$lat") ms"
-                echo "$ci $ev $(field records "$ul") $(field bytes "$ul") $(field records "$il") $(field bytes "$il") $(field p50_ms "$lat") $(field p99_ms "$lat")" >>"$TMP/perevent"
+                        "commits $(field commits "$st"); latency p50 $(field p50_ms "$lat") p99 $(field p99_ms "$lat") ms;" \
+                        "the worker's counters over $((S_MS / 1000)) s of the span: $S_EV events, $S_REC changelog records" \
+                        "$S_BYTES B, $S_COMMITS commits"
+                echo "$ci $ev $(field records "$ul") $(field bytes "$ul") $(field records "$il") $(field bytes "$il") $(field p50_ms "$lat") $(field p99_ms "$lat")" \
+                        "$S_EV $S_REC $S_BYTES" >>"$TMP/perevent"
         done
         echo "changelog bytes per input event (key + value, before compression):"
-        printf '  %-9s %12s %12s %12s %14s %14s %12s %9s %9s\n' interval "users B/ev" "items B/ev" "total B/ev" \
-                "user recs/ev" "item recs/ev" "B/user rec" "p50 ms" "p99 ms"
-        while read -r ci ev ur ub ir ib p50 p99; do
-                printf '  %-9s %12.1f %12.1f %12.1f %14.3f %14.3f %12.0f %9s %9s\n' "$ci" "$(ratio "$ub" "$ev")" \
+        echo "(by producer time; 'worker': its own counters, changelog bytes and records over events consumed)"
+        printf '  %-9s %12s %12s %12s %14s %14s %12s %9s %9s %13s %13s\n' interval "users B/ev" "items B/ev" "total B/ev" \
+                "user recs/ev" "item recs/ev" "B/user rec" "p50 ms" "p99 ms" "worker B/ev" "worker rec/ev"
+        while read -r ci ev ur ub ir ib p50 p99 sev srec sbytes; do
+                printf '  %-9s %12.1f %12.1f %12.1f %14.3f %14.3f %12.0f %9s %9s %13.1f %13.3f\n' "$ci" "$(ratio "$ub" "$ev")" \
                         "$(ratio "$ib" "$ev")" "$(ratio "$((ub + ib))" "$ev")" "$(ratio "$ur" "$ev")" \
-                        "$(ratio "$ir" "$ev")" "$(ratio "$ub" "$ur")" "$p50" "$p99"
+                        "$(ratio "$ir" "$ev")" "$(ratio "$ub" "$ur")" "$p50" "$p99" "$(ratio "$sbytes" "$sev")" \
+                        "$(ratio "$srec" "$sev")"
         done <"$TMP/perevent"
 fi
 
