@@ -70,6 +70,10 @@
 #   STATE_BENCH_ONLY=1a|1b|2|3   one part (1b includes 4)
 #   STATE_BENCH_KEEP=DIR     keep the workers' logs there
 set -eu
+# a worker restarted while the killed one's port may linger: no HTTP port
+# unless asked (http.port)
+RECSTREAM_HTTP_PORT=${RECSTREAM_HTTP_PORT:-0}
+export RECSTREAM_HTTP_PORT
 BUILD=${BUILD:-build}
 cd "$(dirname "$0")/.."
 . bench/lib.sh
