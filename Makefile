@@ -258,7 +258,8 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/librecstream.a
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(RS_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/librecstream.a $(LIBS)
 
-bench: $(BIN) $(BUILD)/bench/codec_bench $(BUILD)/bench/ingest_bench $(BUILD)/bench/kafka_bench
+bench: $(BIN) $(BUILD)/bench/codec_bench $(BUILD)/bench/ingest_bench $(BUILD)/bench/kafka_bench \
+       $(BUILD)/bench/state_bench
 	$(Q)BUILD=$(BUILD) sh bench/run.sh
 
 # docs/pipeline.md is generated (tests/run.sh config fails when it is stale).

@@ -2,16 +2,20 @@
  * (bench/kafka_bench.sh drives them against `recstream dev-broker`).
  *
  *   kafka_bench load    -b B -t TOPIC -n N [--users U] [--events-per-s E]
+ *                       [--items I]
  *       N generated BehaviorEvents as fast as the producer goes, keyed by
  *       user; event time advances E events per second (default 20,000), and
  *       each message's timestamp is its event time. Then reads the
  *       partitions' watermarks: prints `produced=N kept=K` (the mock cluster
  *       drops a partition's oldest messages beyond ~100,000 / 5 MiB).
+ *       --items I (load, latency, nbdelay): uniform users over I
+ *       Zipf(1.0)-popular videos instead of series and standalone videos.
  *   kafka_bench bare    -b B -t TOPIC -g GROUP -n K [--batch M]
  *       The physical limit: a fresh group, rd_kafka_consume_batch_queue and
  *       the worker's own codec decode (rs_codec_decode_event), nothing else.
  *   kafka_bench worker  -c PIPELINE -g GROUP -n K [--settle]
  *                       [--deltas T --neighbors T --items-group G]
+ *                       [--users-changelog T --items-changelog T]
  *       The worker exactly as `recstream run` builds it (rs_worker_new,
  *       rs_worker_step until K events are consumed), with group GROUP (and
  *       the internal topics and item group given, for fresh state on a
@@ -20,6 +24,9 @@
  *       the item side settled, its neighbour records delivered and read
  *       back, the lists delivered), reported as settled_s. cpu_s: the
  *       process's CPU time from the first to the last consumed batch.
+ *       The changelog topics given replace the pipeline's state.*_topic;
+ *       changelog_* and commits: the worker's stats before it closes
+ *       (what its periodic commits wrote; closing commits once more).
  *   kafka_bench latency -b B -t TOPIC -r RECS_TOPIC --rate R --seconds S
  *                       [--users U] [--warmup W] [--linger MS] [--seed S]
  *       Produces R events/s for S seconds, each event's ts the wall clock at
@@ -50,6 +57,20 @@
  *   kafka_bench internal -b B --deltas T --neighbors T
  *       Reads both internal topics from their start, decodes every record
  *       and counts what it carries (updates by kind, neighbours).
+ *   kafka_bench kept    -b B -t TOPIC
+ *       Reads TOPIC from its start to its end: the records and key + value
+ *       bytes the broker kept, and the records it dropped (the partitions'
+ *       low offsets: the mock's retention).
+ *   kafka_bench tally   -b B -t TOPIC[,TOPIC...] --seconds S [--warmup W]
+ *       Reads the topics from their ends and counts, per topic, the
+ *       records (and key + value bytes) whose timestamp falls in the S
+ *       seconds that start W seconds after it began (default 2), by the
+ *       wall clock: a window of producer time, whatever the reader's lag.
+ *       One `tally topic=T records=N bytes=B ...` line per topic.
+ *   kafka_bench first   -b B -t TOPIC [--seconds S]
+ *       Takes TOPIC's end offsets, prints `ready`, then waits (at most S
+ *       seconds, default 120) for the first record past them: prints its
+ *       arrival as wall-clock ms (first_ms) and where it is.
  *
  * bare and worker time the same span: from the end of the first batch to
  * the end of the batch that reaches K events, so (K − first batch) / span.
@@ -117,7 +138,8 @@ typedef struct opts {
         const char *deltas, *neighbors, *items_group, *pids;
         long long n;
         unsigned long long seed;
-        long users, batch, linger_ms, broker_pid;
+        const char *users_changelog, *items_changelog;
+        long users, items, batch, linger_ms, broker_pid;
         int progress, settle;
         double events_per_s, rate, seconds, warmup, probes;
 } opts_t;
@@ -142,7 +164,9 @@ static void set(rd_kafka_conf_t *conf, const char *key, const char *value)
                 die(key, err);
 }
 
-static rs_gen_t *gen_new(long users, unsigned long long seed)
+/* The short-video generator (series, episodes, standalone videos), or
+ * with items > 0 its Zipf(1.0) mode over that many videos. */
+static rs_gen_t *gen_new(long users, long items, unsigned long long seed)
 {
         rs_gen_conf_t gc = {.seed = seed,
                             .users = (uint32_t)users,
@@ -150,7 +174,9 @@ static rs_gen_t *gen_new(long users, unsigned long long seed)
                             .episodes = 8,
                             .standalone = 1000000,
                             .categories = 16,
-                            .start_ts = 0};
+                            .start_ts = 0,
+                            .zipf_items = (uint32_t)items,
+                            .zipf_exponent = 1.0};
         rs_gen_t *gen = rs_gen_new(&gc);
 
         if (!gen)
@@ -210,7 +236,7 @@ static int cmd_load(const opts_t *o)
 {
         long long failed = 0, kept = 0;
         rd_kafka_t *rk = producer_new(o, &failed, "20");
-        rs_gen_t *gen = gen_new(o->users, o->seed);
+        rs_gen_t *gen = gen_new(o->users, o->items, o->seed);
         rs_intern_t *in = rs_intern_new();
         char err[256];
         rs_codec_t *codec =
@@ -382,7 +408,11 @@ static int cmd_worker(const opts_t *o)
                 pl->topology.neighbors_topic = o->neighbors;
         if (o->items_group)
                 pl->topology.items_group = o->items_group;
-        if (!(w = rs_worker_new(pl, -1, NULL, NULL, errstr, sizeof(errstr))))
+        if (o->users_changelog)
+                pl->state.users_topic = o->users_changelog;
+        if (o->items_changelog)
+                pl->state.items_topic = o->items_changelog;
+        if (!(w = rs_worker_new(pl, -1, &stop, NULL, errstr, sizeof(errstr))))
                 die("worker", errstr);
         deadline = mono_us() + 600 * 1000000LL;
         do {
@@ -415,7 +445,9 @@ static int cmd_worker(const opts_t *o)
         snprintf(extra, sizeof(extra),
                  " decoded=%llu produced=%llu delivered=%llu "
                  "deltas=%llu deltas_applied=%llu delta_bytes=%llu "
-                 "nb=%llu nb_bytes=%llu settled_s=%.3f cpu_s=%.3f",
+                 "nb=%llu nb_bytes=%llu settled_s=%.3f cpu_s=%.3f "
+                 "changelog_produced=%llu changelog_bytes=%llu commits=%llu "
+                 "restore_records=%llu",
                  (unsigned long long)st.decoded,
                  (unsigned long long)st.produced,
                  (unsigned long long)st.delivered,
@@ -426,7 +458,11 @@ static int cmd_worker(const opts_t *o)
                  (unsigned long long)st.nb_bytes,
                  o->settle && settled ? (double)(t_settled - t_first) / 1e6
                                       : -1.0,
-                 (double)(c_last - c_first) / 1e6);
+                 (double)(c_last - c_first) / 1e6,
+                 (unsigned long long)st.chg_produced,
+                 (unsigned long long)st.chg_bytes,
+                 (unsigned long long)st.commits,
+                 (unsigned long long)st.restore_records);
         report("worker", first, (long long)st.consumed, t_first, t_last, extra);
         if (rs_worker_close(w) && !err)
                 err = RS_ERR_KAFKA;
@@ -461,7 +497,7 @@ static void *producer_main(void *arg)
         lat_t *L = arg;
         const opts_t *o = L->o;
         char linger[32], err[256];
-        rs_gen_t *gen = gen_new(o->users, o->seed);
+        rs_gen_t *gen = gen_new(o->users, o->items, o->seed);
         rs_intern_t *in = rs_intern_new();
         rs_codec_t *codec =
                 rs_codec_new(RS_FRAMING_PLAIN, in, err, sizeof(err));
@@ -919,7 +955,7 @@ static void *probe_main(void *arg)
         probes_t *P = arg;
         const opts_t *o = P->o;
         char err[256], eid[32], user[32], item[32];
-        rs_gen_t *gen = gen_new(o->users, o->seed);
+        rs_gen_t *gen = gen_new(o->users, o->items, o->seed);
         rs_intern_t *in = rs_intern_new();
         rs_codec_t *codec =
                 rs_codec_new(RS_FRAMING_PLAIN, in, err, sizeof(err));
@@ -1272,6 +1308,160 @@ static int cmd_internal(const opts_t *o)
         return d.bad || n.bad;
 }
 
+/*
+ * kept, tally, first
+ */
+
+typedef struct kept_counts {
+        long long records, bytes, tombstones;
+} kept_counts_t;
+
+static void count_kept(void *arg, const rd_kafka_message_t *m)
+{
+        kept_counts_t *c = arg;
+
+        c->records++;
+        c->bytes += (long long)(m->len + m->key_len);
+        c->tombstones += m->payload == NULL;
+}
+
+static int cmd_kept(const opts_t *o)
+{
+        kept_counts_t c = {0};
+        long long dropped = 0;
+        int parts;
+        rd_kafka_t *rk = reader_new(o, o->topic, 0, "10", &parts);
+
+        for (int p = 0; p < parts; p++) {
+                int64_t lo, hi;
+                if (rd_kafka_query_watermark_offsets(rk, o->topic, p, &lo, &hi,
+                                                     5000))
+                        die("watermarks", o->topic);
+                dropped += lo;
+        }
+        rd_kafka_consumer_close(rk);
+        rd_kafka_destroy(rk);
+        read_all(o, o->topic, count_kept, &c);
+        printf("kept topic=%s partitions=%d records=%lld bytes=%lld "
+               "tombstones=%lld dropped=%lld\n",
+               o->topic, parts, c.records, c.bytes, c.tombstones, dropped);
+        return 0;
+}
+
+/* A consumer of every partition of the comma-separated topics, assigned
+ * at their end offsets as they are now; the topics in *names (n of them,
+ * at most 8). */
+static rd_kafka_t *reader_at_ends(const opts_t *o, const char *topics,
+                                  char names[8][256], int *n)
+{
+        rd_kafka_conf_t *conf = conf_new(o);
+        rd_kafka_topic_partition_list_t *list =
+                rd_kafka_topic_partition_list_new(64);
+        char err[256];
+        rd_kafka_t *rk;
+
+        set(conf, "group.id", "kafka-bench-reader");
+        set(conf, "enable.auto.commit", "false");
+        set(conf, "fetch.wait.max.ms", "10");
+        if (!(rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err))))
+                die("consumer", err);
+        rd_kafka_poll_set_consumer(rk);
+        *n = 0;
+        for (const char *t = topics; *t && *n < 8;) {
+                size_t len = strcspn(t, ",");
+                const struct rd_kafka_metadata *md;
+                rd_kafka_topic_t *rkt;
+                if (!len || len >= sizeof(names[0]))
+                        die("topics", topics);
+                memcpy(names[*n], t, len);
+                names[*n][len] = 0;
+                rkt = rd_kafka_topic_new(rk, names[*n], NULL);
+                if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) ||
+                    md->topic_cnt != 1 || md->topics[0].err)
+                        die("metadata", names[*n]);
+                for (int p = 0; p < md->topics[0].partition_cnt; p++) {
+                        int64_t lo, hi;
+                        if (rd_kafka_query_watermark_offsets(rk, names[*n], p,
+                                                             &lo, &hi, 5000))
+                                die("watermarks", names[*n]);
+                        rd_kafka_topic_partition_list_add(list, names[*n], p)
+                                ->offset = hi;
+                }
+                rd_kafka_metadata_destroy(md);
+                rd_kafka_topic_destroy(rkt);
+                ++*n;
+                t += len + (t[len] == ',');
+        }
+        if (rd_kafka_assign(rk, list))
+                die("assign", topics);
+        rd_kafka_topic_partition_list_destroy(list);
+        return rk;
+}
+
+static int cmd_tally(const opts_t *o)
+{
+        char names[8][256];
+        kept_counts_t c[8] = {{0}};
+        long long late = 0;
+        int n;
+        rd_kafka_t *rk = reader_at_ends(o, o->topic, names, &n);
+        int64_t from = wall_ms() + (int64_t)(o->warmup * 1000),
+                to = from + (int64_t)(o->seconds * 1000);
+
+        /* what was produced in the window arrives within 2 s of its end */
+        while (!stop && wall_ms() < to + 2000) {
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+                if (!m)
+                        continue;
+                int64_t ts = rd_kafka_message_timestamp(m, NULL);
+                const char *t = m->err ? NULL : rd_kafka_topic_name(m->rkt);
+                for (int i = 0; t && i < n; i++)
+                        if (!strcmp(t, names[i]) && ts >= from && ts < to)
+                                count_kept(&c[i], m);
+                late += t && ts >= to;
+                rd_kafka_message_destroy(m);
+        }
+        for (int i = 0; i < n; i++)
+                printf("tally topic=%s seconds=%.1f records=%lld bytes=%lld "
+                       "tombstones=%lld\n",
+                       names[i], o->seconds, c[i].records, c[i].bytes,
+                       c[i].tombstones);
+        rd_kafka_consumer_close(rk);
+        rd_kafka_destroy(rk);
+        return stop ? 1 : 0;
+}
+
+static int cmd_first(const opts_t *o)
+{
+        char names[8][256];
+        int n;
+        rd_kafka_t *rk = reader_at_ends(o, o->topic, names, &n);
+        int64_t deadline = mono_us() + (int64_t)(o->seconds * 1e6);
+        int found = 0;
+
+        printf("ready\n");
+        fflush(stdout);
+        while (!stop && !found && mono_us() < deadline) {
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 10);
+                if (!m)
+                        continue;
+                if (!m->err) {
+                        printf("first first_ms=%lld topic=%s partition=%d "
+                               "offset=%lld\n",
+                               (long long)wall_ms(),
+                               rd_kafka_topic_name(m->rkt), (int)m->partition,
+                               (long long)m->offset);
+                        found = 1;
+                }
+                rd_kafka_message_destroy(m);
+        }
+        if (!found)
+                printf("first first_ms=-1\n");
+        rd_kafka_consumer_close(rk);
+        rd_kafka_destroy(rk);
+        return !found;
+}
+
 static const char usage[] =
         "usage: kafka_bench load    -b B -t TOPIC -n N [--users U] "
         "[--events-per-s E]\n"
@@ -1279,6 +1469,8 @@ static const char usage[] =
         "       kafka_bench worker  -c PIPELINE -g GROUP -n K [--settle]\n"
         "                           [--deltas T --neighbors T --items-group "
         "G]\n"
+        "                           [--users-changelog T --items-changelog "
+        "T]\n"
         "       kafka_bench latency -b B -t TOPIC -r RECS --rate R --seconds "
         "S\n"
         "                           [--users U] [--warmup W] [--linger MS]\n"
@@ -1290,19 +1482,34 @@ static const char usage[] =
         "--seconds S\n"
         "                           [--probes P] [--users U] [--warmup W]\n"
         "       kafka_bench internal -b B --deltas T --neighbors T\n"
-        "       (load, latency and nbdelay also take --seed S)\n";
+        "       kafka_bench kept    -b B -t TOPIC\n"
+        "       kafka_bench tally   -b B -t TOPIC[,TOPIC..] --seconds S "
+        "[--warmup W]\n"
+        "       kafka_bench first   -b B -t TOPIC [--seconds S]\n"
+        "       (load, latency and nbdelay also take --seed S and --items "
+        "I)\n";
 
 int main(int argc, char **argv)
 {
-        static const struct option lopts[] = {
-                {"users", 1, NULL, 'u'},     {"events-per-s", 1, NULL, 'e'},
-                {"batch", 1, NULL, 'm'},     {"rate", 1, NULL, 'R'},
-                {"seconds", 1, NULL, 's'},   {"warmup", 1, NULL, 'w'},
-                {"linger", 1, NULL, 'l'},    {"seed", 1, NULL, 'S'},
-                {"settle", 0, NULL, 'T'},    {"deltas", 1, NULL, 'D'},
-                {"neighbors", 1, NULL, 'N'}, {"items-group", 1, NULL, 'I'},
-                {"pids", 1, NULL, 'P'},      {"broker-pid", 1, NULL, 'B'},
-                {"probes", 1, NULL, 'p'},    {NULL, 0, NULL, 0}};
+        static const struct option lopts[] = {{"users", 1, NULL, 'u'},
+                                              {"events-per-s", 1, NULL, 'e'},
+                                              {"batch", 1, NULL, 'm'},
+                                              {"rate", 1, NULL, 'R'},
+                                              {"seconds", 1, NULL, 's'},
+                                              {"warmup", 1, NULL, 'w'},
+                                              {"linger", 1, NULL, 'l'},
+                                              {"seed", 1, NULL, 'S'},
+                                              {"settle", 0, NULL, 'T'},
+                                              {"deltas", 1, NULL, 'D'},
+                                              {"neighbors", 1, NULL, 'N'},
+                                              {"items-group", 1, NULL, 'I'},
+                                              {"pids", 1, NULL, 'P'},
+                                              {"broker-pid", 1, NULL, 'B'},
+                                              {"probes", 1, NULL, 'p'},
+                                              {"items", 1, NULL, 'i'},
+                                              {"users-changelog", 1, NULL, 'U'},
+                                              {"items-changelog", 1, NULL, 'C'},
+                                              {NULL, 0, NULL, 0}};
         opts_t o = {.users = 100000,
                     .batch = 10000,
                     .linger_ms = 5,
@@ -1342,6 +1549,9 @@ int main(int argc, char **argv)
                 case 'P': o.pids = optarg; break;
                 case 'B': o.broker_pid = atol(optarg); break;
                 case 'p': o.probes = atof(optarg); break;
+                case 'i': o.items = atol(optarg); break;
+                case 'U': o.users_changelog = optarg; break;
+                case 'C': o.items_changelog = optarg; break;
                 default: fputs(usage, stderr); return 2;
                 }
         }
@@ -1352,7 +1562,7 @@ int main(int argc, char **argv)
         if (getenv("RECSTREAM_LOG_LEVEL"))
                 rs_log_set_level(
                         rs_log_level_parse(getenv("RECSTREAM_LOG_LEVEL")));
-        if (o.users < 1 || o.batch < 1 || o.events_per_s <= 0)
+        if (o.users < 1 || o.items < 0 || o.batch < 1 || o.events_per_s <= 0)
                 goto usage;
         if (!strcmp(cmd, "load") && o.bootstrap && o.topic && o.n > 0)
                 return cmd_load(&o);
@@ -1375,6 +1585,16 @@ int main(int argc, char **argv)
                 return cmd_nbdelay(&o);
         if (!strcmp(cmd, "internal") && o.bootstrap && o.deltas && o.neighbors)
                 return cmd_internal(&o);
+        if (!strcmp(cmd, "kept") && o.bootstrap && o.topic)
+                return cmd_kept(&o);
+        if (!strcmp(cmd, "tally") && o.bootstrap && o.topic && o.seconds > 0 &&
+            o.warmup >= 0)
+                return cmd_tally(&o);
+        if (!strcmp(cmd, "first") && o.bootstrap && o.topic) {
+                if (o.seconds <= 0)
+                        o.seconds = 120;
+                return cmd_first(&o);
+        }
 usage:
         fputs(usage, stderr);
         return 2;

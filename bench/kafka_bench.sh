@@ -18,8 +18,10 @@
 #                   UserRecs to video.recs; both sides in the one process
 #                   (role all), through fresh internal topics
 #                   (cooc-deltas: 6 partitions, topology.partitions;
-#                   item-neighbors: PARTITIONS, for the mock's retention)
-#                   and item group per repetition; also timed until what
+#                   item-neighbors: PARTITIONS, for the mock's retention),
+#                   changelogs (so that no repetition restores the
+#                   users and items the last one learnt) and item group
+#                   per repetition; also timed until what
 #                   it produced has gone round (rs_worker_settled:
 #                   settled_s);
 #      and, with the baseline, its passthrough and worker (its own
@@ -83,7 +85,7 @@ for tool in sed awk sort mktemp; do
 done
 
 TMP=$(mktemp -d)
-BROKER_PID= WORKER_PID= KB_PID=
+BROKER_PID='' WORKER_PID='' KB_PID=''
 cleanup() {
         for p in $KB_PID $WORKER_PID $BROKER_PID; do
                 kill "$p" 2>/dev/null || :
@@ -121,7 +123,7 @@ fi
 echo "kafka_bench: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # --- 1. throughput ------------------------------------------------------------
-WORKER_MEDIAN= BASE_MEDIAN=
+WORKER_MEDIAN='' BASE_MEDIAN=''
 if [ "$ONLY" != latency ]; then
         # cooc-deltas: topology.partitions (6). item-neighbors may have any
         # count (the worker only logs event=topic_differs): 2,000,000
@@ -159,7 +161,9 @@ if [ "$ONLY" != latency ]; then
                 kb worker -c pipelines/video.yaml -g "bench.worker.$r" -n "$KEPT" \
                         --settle --deltas "bench.$r.cooc-deltas" \
                         --neighbors "bench.$r.item-neighbors" \
-                        --items-group "bench.items.$r"
+                        --items-group "bench.items.$r" \
+                        --users-changelog "bench.$r.users-changelog" \
+                        --items-changelog "bench.$r.items-changelog"
                 w=$LINE
                 # events per CPU-s of the whole process (start to close), as
                 # for the baseline's worker below

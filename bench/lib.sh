@@ -5,6 +5,7 @@
 
 # Starts the dev broker with its arguments; sets BOOTSTRAP and BROKER_PID.
 start_broker() {
+        : >"$TMP/broker.out" # not the last broker's address
         "$RS" dev-broker "$@" >"$TMP/broker.out" 2>"$TMP/broker.err" &
         BROKER_PID=$!
         BOOTSTRAP=
@@ -43,6 +44,7 @@ children_cpu() {
 # that a signal stops it at once; its result line in LINE and its CPU time
 # (the whole process, user + system) in KB_CPU. Fails when it fails,
 # saying so when the dev broker is gone.
+# shellcheck disable=SC2034 # LINE and KB_CPU are for the caller
 kb_run() {
         bin=$1
         shift
