@@ -1,5 +1,6 @@
 /* produce.c — `recstream produce`: the canonical CSV (or the built-in
- * generator) to Avro BehaviorEvents on a topic, keyed by user_id. */
+ * generator) to Avro BehaviorEvents on a topic, keyed by user_id; with
+ * --output to the canonical CSV in a file instead (what `eval` reads). */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,10 +18,33 @@ static const char usage[] =
         "--generate N)\n"
         "       [--framing plain|confluent|single-object] [--schema-id ID]\n"
         "       [--seed S] [-X librdkafka.key=value]...\n"
+        "       recstream produce --output OUT.csv (--input FILE.csv | "
+        "--generate N) [--seed S]\n"
         "Writes BehaviorEvent records keyed by user_id. FILE is the canonical\n"
         "event CSV ('-' for stdin); --generate writes N events of the "
         "built-in\n"
-        "short-video generator. Bad CSV rows are reported and skipped.\n";
+        "short-video generator. Bad CSV rows are reported and skipped.\n"
+        "--output writes the events as the canonical CSV to OUT ('-' for\n"
+        "stdout) instead of Kafka, e.g. a generated stream for `eval`.\n";
+
+/* One row of the canonical CSV (../shared/data/README.md); ids and
+ * categories are written as they are (the generator's have no commas,
+ * quotes or line breaks). Returns what fprintf does. */
+static int csv_row(FILE *out, const rs_event_fields_t *ev)
+{
+        char watch[24] = "", dur[24] = "", value[32] = "";
+
+        if (ev->watch_ms != 0 && ev->watch_ms != RS_NONE_I64)
+                snprintf(watch, sizeof(watch), "%lld", (long long)ev->watch_ms);
+        if (ev->duration_ms != RS_NONE_I64)
+                snprintf(dur, sizeof(dur), "%lld", (long long)ev->duration_ms);
+        if (ev->value == ev->value) /* not NaN */
+                snprintf(value, sizeof(value), "%.17g", ev->value);
+        return fprintf(out, "%s,%s,%s,%s,%lld,%s,%s,%s,%s\n", ev->event_id,
+                       ev->user_id, ev->item_id, rs_event_type_name(ev->type),
+                       (long long)ev->ts, watch, dur,
+                       ev->category ? ev->category : "", value);
+}
 
 typedef struct delivery {
         unsigned long long ok, failed;
@@ -48,8 +72,10 @@ int rs_cmd_produce(int argc, char **argv)
                 {"input", 1, NULL, 'i'},     {"generate", 1, NULL, 'g'},
                 {"framing", 1, NULL, 'f'},   {"schema-id", 1, NULL, 's'},
                 {"seed", 1, NULL, 'S'},      {"help", 0, NULL, 'h'},
-                {NULL, 0, NULL, 0}};
+                {"output", 1, NULL, 'o'},    {NULL, 0, NULL, 0}};
         const char *bootstrap = NULL, *topic = NULL, *input = NULL, *reason;
+        const char *output = NULL;
+        FILE *out = NULL;
         long long generate = -1;
         int framing = RS_FRAMING_PLAIN, schema_id = 1, c, rc = RS_EXIT_FAIL;
         unsigned long long seed = 42, bad = 0, sent = 0;
@@ -69,6 +95,7 @@ int rs_cmd_produce(int argc, char **argv)
                 case 'b': bootstrap = optarg; break;
                 case 't': topic = optarg; break;
                 case 'i': input = optarg; break;
+                case 'o': output = optarg; break;
                 case 'g': generate = atoll(optarg); break;
                 case 'f':
                         if ((framing = rs_framing_parse(optarg)) < 0)
@@ -84,7 +111,8 @@ int rs_cmd_produce(int argc, char **argv)
                 default: goto usage;
                 }
         }
-        if (!bootstrap || !topic || optind != argc ||
+        if ((!output && (!bootstrap || !topic)) ||
+            (output && (bootstrap || topic || props.n)) || optind != argc ||
             (!input) == (generate < 0))
                 goto usage;
 
@@ -111,13 +139,25 @@ int rs_cmd_produce(int argc, char **argv)
                 if (!(gen = rs_gen_new(&gc)))
                         goto out;
         }
+        if (output) {
+                out = strcmp(output, "-") ? fopen(output, "w") : stdout;
+                if (!out) {
+                        fprintf(stderr, "recstream: produce: cannot write %s\n",
+                                output);
+                        goto out;
+                }
+                if (fputs("event_id,user_id,item_id,event_type,ts_ms,watch_ms,"
+                          "duration_ms,category,value\n",
+                          out) < 0)
+                        goto write_fail;
+        }
         rs_kv_list_t kv = rs_cli_props_list(&props);
         rs_kv_t boot = {"bootstrap.servers", bootstrap, NULL};
         rs_kv_list_t common = {&boot, 1};
         if (!(in = rs_intern_new()) ||
             !(codec = rs_codec_new(framing, in, errstr, sizeof(errstr))) ||
-            !(sink = rs_sink_new(&common, topic, &kv, on_delivery, &dr, errstr,
-                                 sizeof(errstr)))) {
+            (!out && !(sink = rs_sink_new(&common, topic, &kv, on_delivery, &dr,
+                                          errstr, sizeof(errstr))))) {
                 fprintf(stderr, "recstream: produce: %s\n", errstr);
                 goto out;
         }
@@ -148,6 +188,12 @@ int rs_cmd_produce(int argc, char **argv)
                                 continue;
                         }
                 }
+                if (out) {
+                        if (csv_row(out, &ev) < 0)
+                                goto write_fail;
+                        sent++;
+                        continue;
+                }
                 if (rs_codec_encode_event(codec, &ev, &buf, &len)) {
                         bad++;
                         continue;
@@ -158,6 +204,16 @@ int rs_cmd_produce(int argc, char **argv)
                 sent++;
                 if ((sent & 1023) == 0)
                         rs_sink_poll(sink, 0);
+        }
+        if (out) {
+                if (fflush(out) || ferror(out))
+                        goto write_fail;
+                fprintf(stderr,
+                        "recstream: produce: %llu events to %s (%llu bad "
+                        "rows skipped)\n",
+                        sent, output, bad);
+                rc = RS_EXIT_OK;
+                goto out;
         }
         if (rs_sink_flush(sink, 60000)) {
                 fprintf(stderr, "recstream: produce: flush timed out\n");
@@ -171,7 +227,15 @@ int rs_cmd_produce(int argc, char **argv)
                 fprintf(stderr, "recstream: produce: first failure: %s\n",
                         dr.first_error);
         rc = dr.failed ? RS_EXIT_FAIL : RS_EXIT_OK;
+        goto out;
+write_fail:
+        fprintf(stderr, "recstream: produce: writing %s failed\n", output);
 out:
+        if (out && out != stdout && fclose(out) && rc == RS_EXIT_OK) {
+                fprintf(stderr, "recstream: produce: writing %s failed\n",
+                        output);
+                rc = RS_EXIT_FAIL;
+        }
         rs_sink_destroy(sink);
         rs_codec_destroy(codec);
         rs_intern_destroy(in);

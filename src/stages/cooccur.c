@@ -57,6 +57,7 @@ typedef struct cooc_conf {
         double refresh_change, min_count;
         int64_t trending_half_life, trending_size;
         int64_t max_items;
+        double transition_weight;
 } cooc_conf_t;
 
 static const char *const sims[] = {"cosine", "asymmetric_cosine", "jaccard",
@@ -95,17 +96,26 @@ static const rs_prop_t props[] = {
          "Half-life of item popularity (trending)."},
         {"trending_size", RS_PROP_INT, CO(trending_size), "200", 1, 100000,
          NULL, 0, "Length of the trending list."},
+        {"transition_weight", RS_PROP_DOUBLE, CO(transition_weight), "0", 0,
+         100, NULL, 0,
+         "A neighbour j of i ranks by sim(i,j) + transition_weight · "
+         "s_max(i) · D(i,j) / D_max(i): D the directed count of "
+         "transitions i → j (pairs.transition_gap), D_max and s_max the "
+         "largest D and similarity over i's counterparts, so the term is "
+         "in the units of the similarity and its best successor gains "
+         "transition_weight of i's best similarity; the list's values are "
+         "these sums (0: the symmetric similarity alone)."},
         {"max_items", RS_PROP_INT, CO(max_items), "1000000", 1, 1e9, NULL, 0,
          "Items held per cooc-deltas partition (its own and, for their "
          "marginals, the others'); beyond it the least recently touched is "
          "evicted with its counts and lists (counted; a tombstone tells the "
          "readers). An item "
-         "costs 112 B + 12 B per counterpart slot (a power of two from 4, "
-         "at most 4/5 full: 3 KB at 200 tracked) + 8 B per listed "
+         "costs 128 B + 16 B per counterpart slot (a power of two from 4, "
+         "at most 4/5 full: 4 KB at 200 tracked) + 8 B per listed "
          "neighbour (room doubles from 4 up to max_neighbors) + 232 B once "
          "its table is full, and its id ≈ 150 B (the string table and the "
-         "tables by id of every stage): ≈ 250 B + 150 B an item on a "
-         "stream of ever new videos (BENCHMARKS.md), 3.9 KB + 150 B at "
+         "tables by id of every stage): ≈ 270 B + 150 B an item on a "
+         "stream of ever new videos (BENCHMARKS.md), 4.9 KB + 150 B at "
          "most with the defaults."},
         {0},
 };
@@ -126,7 +136,12 @@ static const rs_prop_t props[] = {
  * an update older than the base, which counts as at the base, is one the
  * horizon already took. A table whose times run past TMAX quanta is
  * rebased (cp_rebase): what it holds has lived at most TMID quanta, so a
- * rebase comes at most once per span. */
+ * rebase comes at most once per span.
+ *
+ * d, the directed count D(i,j) of transitions i -> j (pair updates marked
+ * directed), is kept as of the same t and decays alike. A newcomer
+ * inherits c from the entry it evicts but not d, so d <= c − err: like
+ * the lower bound, it is what was added since the pair was admitted. */
 #define TBITS 12
 #define TMAX  ((1u << TBITS) - 1)
 #define TMID  (1u << (TBITS - 1))
@@ -137,9 +152,10 @@ typedef struct cp {
         float c;            /* at t */
         uint32_t u : TBITS; /* t = (it->tb + u) * co->q */
         uint32_t f : FBITS; /* err/c, err_enc */
+        float d;            /* D(i,j), the transitions i -> j, at t */
 } cp_t;
 
-_Static_assert(sizeof(cp_t) == 12, "a counterpart entry is 12 bytes");
+_Static_assert(sizeof(cp_t) == 16, "a counterpart entry is 16 bytes");
 
 /* The smallest counts of a full table, ascending, as a list to evict
  * from. Counts are compared as of time `at`: decay scales every live count
@@ -167,6 +183,8 @@ typedef struct item {
         rs_neighbor_t *nb;
         uint32_t nnb, nb_cap; /* listed; room, up to max_neighbors */
         uint32_t tb;          /* table base time, in quanta (cp_t) */
+        uint32_t sim_top;     /* transition_weight: the counterpart of the
+                               * largest similarity at the last refresh */
         int64_t nb_at;        /* event time of the last refresh */
         uint64_t nb_seq;      /* co->seq at the last refresh */
         uint64_t n_seq;       /* co->seq when the marginal last grew */
@@ -230,6 +248,13 @@ struct rs_cooc {
         size_t ndirty, dirty_cap;
         rs_cp_state_t *save_cp;
         size_t save_cp_cap;
+        /* refresh's candidates when transitions rank (transition_weight) */
+        struct cand {
+                uint32_t item;
+                float dir;
+                double sim;
+        } * cand;
+        size_t cand_cap;
         /* per input partition, the newest event whose updates are all
          * applied here: an update of an event at or below it is one sent
          * again (a replay after a crash) and skipped */
@@ -399,6 +424,7 @@ static item_t *item_get(rs_cooc_t *co, uint32_t id)
         if (!(it = calloc(1, sizeof(*it))))
                 return NULL;
         it->nb_at = INT64_MIN;
+        it->sim_top = RS_ID_NONE;
         it->category = RS_ID_NONE;
         it->lp = RS_NO_POPULARITY;
         it->own = co->partitions <= 1 ||
@@ -461,10 +487,17 @@ static double cp_count(const rs_cooc_t *co, const item_t *it, const cp_t *e,
         return min ? c * (1 - err_dec(e->f)) : c;
 }
 
-/* Sets e, of it's table, to counts c and err at now. The table's base
- * must be at most TMAX quanta before now (cp_rebase). */
+/* e's directed count at now. */
+static double cp_dir(const rs_cooc_t *co, const item_t *it, const cp_t *e,
+                     uint32_t now)
+{
+        return e->d * decay(co, cp_time(co, it, e), now);
+}
+
+/* Sets e, of it's table, to counts c, err and directed dir at now. The
+ * table's base must be at most TMAX quanta before now (cp_rebase). */
 static void cp_set(const rs_cooc_t *co, const item_t *it, cp_t *e, double c,
-                   double err, uint32_t now)
+                   double err, double dir, uint32_t now)
 {
         uint32_t qn = now / co->q;
         double d = 1;
@@ -477,6 +510,7 @@ static void cp_set(const rs_cooc_t *co, const item_t *it, cp_t *e, double c,
         }
         e->c = (float)(c / d);
         e->f = err_enc(c > 0 ? err / c : 0);
+        e->d = (float)(dir / d);
 }
 
 static cp_t *cp_find(const item_t *it, uint32_t j)
@@ -708,7 +742,7 @@ static cp_t *evictee(rs_cooc_t *co, item_t *it, uint32_t now)
 }
 
 static int pair_add(rs_cooc_t *co, item_t *it, uint32_t j, float w,
-                    uint32_t now)
+                    int directed, uint32_t now)
 {
         cp_t *e, add = {.item = j};
         double base = 0;
@@ -724,16 +758,21 @@ static int pair_add(rs_cooc_t *co, item_t *it, uint32_t j, float w,
                 if (now / co->q >= te / co->q) {
                         double c = cp_count(co, it, e, now, 0);
                         double err = c * err_dec(e->f);
-                        cp_set(co, it, e, c + w, err, now);
+                        double dir = cp_dir(co, it, e, now);
+                        cp_set(co, it, e, c + w, err, directed ? dir + w : dir,
+                               now);
                         if (full && it->lows)
                                 lows_update(co, it->lows, j, c + w, now);
                 } else {
                         /* older than the entry's time: w as decayed by
                          * then, so the order of additions does not matter */
                         double c = e->c, err = c * err_dec(e->f);
-                        c += w * decay(co, now, te);
+                        double late = w * decay(co, now, te);
+                        c += late;
                         e->c = (float)c;
                         e->f = err_enc(c > 0 ? err / c : 0);
+                        if (directed)
+                                e->d = (float)(e->d + late);
                         if (full && it->lows)
                                 lows_update(co, it->lows, j, c, te);
                 }
@@ -755,7 +794,7 @@ static int pair_add(rs_cooc_t *co, item_t *it, uint32_t j, float w,
                 if (cp_rebuild(co, it, slots, 0, it->tb))
                         return -1;
         }
-        cp_set(co, it, &add, base + w, base, now);
+        cp_set(co, it, &add, base + w, base, directed ? w : 0, now);
         cp_put(it->cp, it->mask, add);
         rs_intern_ref(co->strings, j);
         it->count++;
@@ -819,6 +858,14 @@ double rs_cooc_count_min(const rs_cooc_t *co, uint32_t i, uint32_t j,
         return e ? cp_count(co, it, e, secs(now), 1) : 0;
 }
 
+double rs_cooc_directed(const rs_cooc_t *co, uint32_t i, uint32_t j,
+                        int64_t now)
+{
+        const item_t *it = item_find(co, i);
+        const cp_t *e = it ? cp_find(it, j) : NULL;
+        return e ? cp_dir(co, it, e, secs(now)) : 0;
+}
+
 double rs_cooc_marginal(const rs_cooc_t *co, uint32_t i, int64_t now)
 {
         return marginal(co, item_find(co, i), secs(now));
@@ -871,12 +918,29 @@ static void heap_down(const rs_cooc_t *co, rs_neighbor_t *h, size_t n, size_t i)
         }
 }
 
+/* Offers cand to it's list of the best max (a min-heap, worst on top,
+ * while it fills: heapified once full), n listed so far. */
+static void nb_offer(const rs_cooc_t *co, item_t *it, size_t *n, size_t max,
+                     rs_neighbor_t cand)
+{
+        if (*n < max) {
+                it->nb[(*n)++] = cand;
+                if (*n == max) /* full: heapify once */
+                        for (size_t i = *n / 2 + 1; i-- > 0;)
+                                heap_down(co, it->nb, *n, i);
+        } else if (nb_better(co, &cand, &it->nb[0])) {
+                it->nb[0] = cand;
+                heap_down(co, it->nb, *n, 0);
+        }
+}
+
 static int refresh(rs_cooc_t *co, item_t *it, int64_t now_ms)
 {
         const cooc_conf_t *k = co->conf;
         uint32_t now = secs(now_ms), expired = 0, oldest = UINT32_MAX;
-        size_t n = 0, max = (size_t)k->max_neighbors;
+        size_t n = 0, max = (size_t)k->max_neighbors, ncand = 0;
         double ni = marginal(co, it, now), mass = 0;
+        double tw = k->transition_weight, smax = 0, dmax = 0;
 
         /* room for as many as it could list: most items have few
          * counterparts, so few neighbours */
@@ -892,8 +956,16 @@ static int refresh(rs_cooc_t *co, item_t *it, int64_t now_ms)
                 co->bytes += (cap - it->nb_cap) * sizeof(*it->nb);
                 it->nb_cap = (uint32_t)cap;
         }
+        if (tw > 0 && it->count > co->cand_cap) {
+                if (rs_resize((void **)&co->cand, it->count, sizeof(*co->cand)))
+                        return -1;
+                co->cand_cap = it->count;
+        }
         nb_release(co, it);
-        /* a min-heap of the best `max` (worst on top) */
+        it->sim_top = RS_ID_NONE;
+        /* a min-heap of the best `max` (worst on top); with transitions
+         * the candidates first, then their sums once D_max and s_max are
+         * known */
         for (uint32_t s = 0; it->cp && s <= it->mask; s++) {
                 const cp_t *e = &it->cp[s];
                 if (e->item == RS_ID_NONE)
@@ -912,16 +984,27 @@ static int refresh(rs_cooc_t *co, item_t *it, int64_t now_ms)
                         now);
                 if (sim <= 0)
                         continue;
-                rs_neighbor_t cand = {e->item, (float)sim};
-                if (n < max) {
-                        it->nb[n++] = cand;
-                        if (n == max) /* full: heapify once */
-                                for (size_t i = n / 2 + 1; i-- > 0;)
-                                        heap_down(co, it->nb, n, i);
-                } else if (nb_better(co, &cand, &it->nb[0])) {
-                        it->nb[0] = cand;
-                        heap_down(co, it->nb, n, 0);
+                if (tw > 0) {
+                        double dir = e->d * d;
+                        co->cand[ncand++] =
+                                (struct cand){e->item, (float)dir, sim};
+                        if (sim > smax) {
+                                smax = sim;
+                                it->sim_top = e->item;
+                        }
+                        dmax = dir > dmax ? dir : dmax;
+                        continue;
                 }
+                nb_offer(co, it, &n, max, (rs_neighbor_t){e->item, (float)sim});
+        }
+        for (size_t x = 0; x < ncand; x++) {
+                const struct cand *c = &co->cand[x];
+                double v = c->sim;
+                if (dmax > 0)
+                        v += tw * smax * (c->dir / dmax);
+                nb_offer(co, it, &n, max,
+                         (rs_neighbor_t){c->item,
+                                         v > FLT_MAX ? FLT_MAX : (float)v});
         }
         if (n < max) /* never filled: heapify now */
                 for (size_t i = n / 2 + 1; i-- > 0 && n;)
@@ -1166,7 +1249,7 @@ static rs_err_t apply_one(rs_cooc_t *co, const rs_delta_upd_t *u)
         default:
                 if (!it->own) /* not ours: the delta was misrouted */
                         return RS_OK;
-                if (pair_add(co, it, u->other, u->w, t))
+                if (pair_add(co, it, u->other, u->w, u->directed, t))
                         return RS_ERR_NOMEM;
                 break;
         }
@@ -1317,6 +1400,12 @@ static int stale(const rs_cooc_t *co, const item_t *it)
                 return 1;
         if (it->nnb && now > it->nb_oldest && now - it->nb_oldest > co->span)
                 return 1;
+        /* with transitions, s_max: its counterpart's marginal grew */
+        if (k->transition_weight > 0 && it->sim_top != RS_ID_NONE) {
+                const item_t *o = item_find(co, it->sim_top);
+                if (!o || o->n_seq > it->nb_seq)
+                        return 1;
+        }
         for (uint32_t j = 0; j < it->nnb; j++) {
                 const item_t *o = item_find(co, it->nb[j].item);
                 if (!o || o->n_seq > it->nb_seq)
@@ -1434,6 +1523,7 @@ void rs_cooc_destroy(rs_cooc_t *co)
         free(co->evicted);
         free(co->dirty);
         free(co->save_cp);
+        free(co->cand);
         for (size_t i = 0; i < co->nwm; i++)
                 free((char *)co->wm[i].topic);
         free(co->wm);
@@ -1486,7 +1576,7 @@ rs_err_t rs_cooc_save_changed(rs_cooc_t *co, rs_cooc_save_fn *fn, void *opaque)
                                 continue;
                         co->save_cp[k++] = (rs_cp_state_t){
                                 e->item, e->c, (float)(e->c * err_dec(e->f)),
-                                cp_time(co, it, e)};
+                                e->d, cp_time(co, it, e)};
                 }
                 rs_item_state_t st = {
                         .kind = RS_ISTATE_ITEM,
@@ -1570,7 +1660,7 @@ static rs_err_t load_item(rs_cooc_t *co, const rs_item_state_t *s)
                         cp_t e = {.item = s->cp[i].item};
                         if (s->cp[i].t / co->q < tb || cp_find(it, e.item))
                                 continue; /* too old to hold; twice */
-                        cp_set(co, it, &e, s->cp[i].c, s->cp[i].err,
+                        cp_set(co, it, &e, s->cp[i].c, s->cp[i].err, s->cp[i].d,
                                s->cp[i].t);
                         cp_put(it->cp, it->mask, e);
                         rs_intern_ref(co->strings, e.item);
