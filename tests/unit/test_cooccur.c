@@ -455,6 +455,32 @@ static void test_cooccur_transitions_by_hand(void **state)
         stop(&fx);
 }
 
+/* A late event: u likes y at 100 s, then (arriving second) x dated 40 s.
+ * x came first, so the transition is x → y: D(x,y) = 1, D(y,x) = 0; and
+ * one 20 min apart (past transition_gap 10m) is none. */
+static void test_cooccur_late_transition(void **state)
+{
+        fixture_t fx;
+
+        (void)state;
+        start(&fx, "    half_life: 0\n");
+        touch(&fx, "u", "y", 100);
+        touch(&fx, "u", "x", 40);
+        touch(&fx, "v", "p", 100);
+        touch(&fx, "v", "q", 1300);
+        assert_near(
+                rs_cooc_directed(fx.co, id(&fx, "x"), id(&fx, "y"), ms(2000)),
+                1, 1e-9);
+        assert_near(
+                rs_cooc_directed(fx.co, id(&fx, "y"), id(&fx, "x"), ms(2000)),
+                0, 1e-9);
+        assert_near(count(&fx, "p", "q", 2000), 1, 1e-9);
+        assert_near(
+                rs_cooc_directed(fx.co, id(&fx, "p"), id(&fx, "q"), ms(2000)),
+                0, 1e-9);
+        stop(&fx);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -465,6 +491,7 @@ int main(void)
                 cmocka_unit_test(test_cooccur_similarity_of_decayed_counts),
                 cmocka_unit_test(test_cooccur_growing_similarity_stays_finite),
                 cmocka_unit_test(test_cooccur_transitions_by_hand),
+                cmocka_unit_test(test_cooccur_late_transition),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
