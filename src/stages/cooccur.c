@@ -110,13 +110,14 @@ static const rs_prop_t props[] = {
          "marginals, the others'); beyond it the least recently touched is "
          "evicted with its counts and lists (counted; a tombstone tells the "
          "readers). An item "
-         "costs 128 B + 16 B per counterpart slot (a power of two from 4, "
-         "at most 4/5 full: 4 KB at 200 tracked) + 8 B per listed "
-         "neighbour (room doubles from 4 up to max_neighbors) + 232 B once "
-         "its table is full, and its id ≈ 150 B (the string table and the "
-         "tables by id of every stage): ≈ 270 B + 150 B an item on a "
-         "stream of ever new videos (BENCHMARKS.md), 4.9 KB + 150 B at "
-         "most with the defaults."},
+         "costs 128 B + 12 B per counterpart slot (16 B with "
+         "transition_weight > 0; a power of two from 4, at most 4/5 full: "
+         "3 KB at 200 tracked) + 8 B per listed neighbour (room doubles "
+         "from 4 up to max_neighbors) + 232 B once its table is full, and "
+         "its id ≈ 150 B (the string table and the tables by id of every "
+         "stage): ≈ 250 B + 150 B an item on a stream of ever new videos "
+         "(BENCHMARKS.md), 3.9 KB + 150 B at most with the defaults (4.9 "
+         "KB with transitions)."},
         {0},
 };
 
@@ -138,10 +139,13 @@ static const rs_prop_t props[] = {
  * rebased (cp_rebase): what it holds has lived at most TMID quanta, so a
  * rebase comes at most once per span.
  *
- * d, the directed count D(i,j) of transitions i -> j (pair updates marked
- * directed), is kept as of the same t and decays alike. A newcomer
- * inherits c from the entry it evicts but not d, so d <= c − err: like
- * the lower bound, it is what was added since the pair was admitted. */
+ * With transition_weight > 0 a table also keeps, for each slot, the
+ * directed count D(i,j) of transitions i -> j (pair updates marked
+ * directed): a float after the table's slots (cp_dv; 16 bytes a slot in
+ * all), as of the entry's t, decaying alike. A newcomer inherits c from
+ * the entry it evicts but not D, so D <= c − err: like the lower bound,
+ * it is what was added since the pair was admitted. With 0 (the default)
+ * nothing of it is kept: 12 bytes a slot, as before transitions. */
 #define TBITS 12
 #define TMAX  ((1u << TBITS) - 1)
 #define TMID  (1u << (TBITS - 1))
@@ -152,10 +156,9 @@ typedef struct cp {
         float c;            /* at t */
         uint32_t u : TBITS; /* t = (it->tb + u) * co->q */
         uint32_t f : FBITS; /* err/c, err_enc */
-        float d;            /* D(i,j), the transitions i -> j, at t */
 } cp_t;
 
-_Static_assert(sizeof(cp_t) == 16, "a counterpart entry is 16 bytes");
+_Static_assert(sizeof(cp_t) == 12, "a counterpart entry is 12 bytes");
 
 /* The smallest counts of a full table, ascending, as a list to evict
  * from. Counts are compared as of time `at`: decay scales every live count
@@ -231,6 +234,7 @@ struct rs_cooc {
         uint32_t clock;              /* deltas applied (wraps) */
         uint64_t seq;                /* deltas applied (for staleness) */
         uint32_t span, q; /* seconds a count lives at most; a quantum */
+        int directed;     /* tables keep directed counts (cp_dv) */
         int64_t now;      /* the newest event time applied, ms */
         float total;      /* Σ N, decayed, for lift, as of t_total */
         uint32_t t_total;
@@ -284,6 +288,12 @@ static uint32_t secs(int64_t ms)
 
 /* The factor a count last updated at t has decayed by at now (seconds);
  * 0 beyond the span. */
+/* A table slot's bytes: an entry and, when kept, its directed count. */
+static size_t slot_bytes(const rs_cooc_t *co)
+{
+        return sizeof(cp_t) + (co->directed ? sizeof(float) : 0);
+}
+
 static double decay(const rs_cooc_t *co, uint32_t t, uint32_t now)
 {
         uint32_t age = now > t ? now - t : 0;
@@ -389,7 +399,7 @@ static void item_free(rs_cooc_t *co, uint32_t id)
         rs_intern_unref(co->strings, id);
         co->pairs -= it->count;
         co->bytes -= sizeof(*it) +
-                     (it->cp ? ((size_t)it->mask + 1) * sizeof(*it->cp) : 0) +
+                     (it->cp ? ((size_t)it->mask + 1) * slot_bytes(co) : 0) +
                      (it->lows ? sizeof(*it->lows) : 0) +
                      (size_t)it->nb_cap * sizeof(*it->nb);
         free(it->cp);
@@ -488,16 +498,26 @@ static double cp_count(const rs_cooc_t *co, const item_t *it, const cp_t *e,
 }
 
 /* e's directed count at now. */
+/* The directed counts of it's table, by slot; NULL when not kept. */
+static float *cp_dv(const rs_cooc_t *co, const item_t *it)
+{
+        return co->directed && it->cp ? (float *)(it->cp + it->mask + 1) : NULL;
+}
+
+/* e's directed count at now (0 when not kept). */
 static double cp_dir(const rs_cooc_t *co, const item_t *it, const cp_t *e,
                      uint32_t now)
 {
-        return e->d * decay(co, cp_time(co, it, e), now);
+        const float *dv = cp_dv(co, it);
+        return dv ? dv[e - it->cp] * decay(co, cp_time(co, it, e), now) : 0;
 }
 
-/* Sets e, of it's table, to counts c, err and directed dir at now. The
- * table's base must be at most TMAX quanta before now (cp_rebase). */
-static void cp_set(const rs_cooc_t *co, const item_t *it, cp_t *e, double c,
-                   double err, double dir, uint32_t now)
+/* Sets e to counts c and err at now, for it's table; returns the factor
+ * c was divided by to be kept as of e's time (dir_set keeps a directed
+ * count alike). The table's base must be at most TMAX quanta before now
+ * (cp_rebase). */
+static double cp_set(const rs_cooc_t *co, const item_t *it, cp_t *e, double c,
+                     double err, uint32_t now)
 {
         uint32_t qn = now / co->q;
         double d = 1;
@@ -510,7 +530,17 @@ static void cp_set(const rs_cooc_t *co, const item_t *it, cp_t *e, double c,
         }
         e->c = (float)(c / d);
         e->f = err_enc(c > 0 ? err / c : 0);
-        e->d = (float)(dir / d);
+        return d;
+}
+
+/* The directed count of e, in it's table, to dir as of now, where cp_set
+ * gave the factor f. */
+static void dir_set(const rs_cooc_t *co, const item_t *it, const cp_t *e,
+                    double dir, double f)
+{
+        float *dv = cp_dv(co, it);
+        if (dv)
+                dv[e - it->cp] = (float)(dir / f);
 }
 
 static cp_t *cp_find(const item_t *it, uint32_t j)
@@ -525,12 +555,14 @@ static cp_t *cp_find(const item_t *it, uint32_t j)
         }
 }
 
-static void cp_put(cp_t *cp, uint32_t mask, cp_t e)
+/* Puts e in a free slot of cp (mask + 1 slots); returns it. */
+static cp_t *cp_put(cp_t *cp, uint32_t mask, cp_t e)
 {
         uint32_t s = rs_slot32(e.item, mask);
         while (cp[s].item != RS_ID_NONE)
                 s = (s + 1) & mask;
         cp[s] = e;
+        return &cp[s];
 }
 
 /* Whether a table of mask + 1 slots has room for one more entry: it is
@@ -545,7 +577,9 @@ static int cp_room(uint32_t count, uint32_t mask)
 static int cp_rebuild(rs_cooc_t *co, item_t *it, uint32_t slots, uint32_t now,
                       uint32_t tb)
 {
-        cp_t *cp = malloc(slots * sizeof(*cp));
+        cp_t *cp = malloc(slots * slot_bytes(co));
+        float *dv = co->directed ? (float *)(cp + slots) : NULL;
+        const float *old = cp_dv(co, it);
         uint32_t kept = 0;
 
         if (!cp)
@@ -562,12 +596,14 @@ static int cp_rebuild(rs_cooc_t *co, item_t *it, uint32_t slots, uint32_t now,
                         continue;
                 }
                 e.u = it->tb + e.u - tb;
-                cp_put(cp, slots - 1, e);
+                cp_t *at = cp_put(cp, slots - 1, e);
+                if (dv)
+                        dv[at - cp] = old[s];
                 kept++;
         }
-        co->bytes += (size_t)slots * sizeof(*cp);
+        co->bytes += (size_t)slots * slot_bytes(co);
         if (it->cp)
-                co->bytes -= ((size_t)it->mask + 1) * sizeof(*cp);
+                co->bytes -= ((size_t)it->mask + 1) * slot_bytes(co);
         co->pairs -= it->count - kept;
         free(it->cp);
         it->cp = cp;
@@ -594,9 +630,10 @@ static int cp_rebase(rs_cooc_t *co, item_t *it, uint32_t now)
         return 0;
 }
 
-static void cp_delete(item_t *it, cp_t *e)
+static void cp_delete(const rs_cooc_t *co, item_t *it, cp_t *e)
 {
         uint32_t i = (uint32_t)(e - it->cp), j = i;
+        float *dv = cp_dv(co, it);
 
         for (;;) {
                 it->cp[i].item = RS_ID_NONE;
@@ -610,6 +647,8 @@ static void cp_delete(item_t *it, cp_t *e)
                         break;
                 }
                 it->cp[i] = it->cp[j];
+                if (dv)
+                        dv[i] = dv[j];
                 i = j;
         }
 }
@@ -759,8 +798,8 @@ static int pair_add(rs_cooc_t *co, item_t *it, uint32_t j, float w,
                         double c = cp_count(co, it, e, now, 0);
                         double err = c * err_dec(e->f);
                         double dir = cp_dir(co, it, e, now);
-                        cp_set(co, it, e, c + w, err, directed ? dir + w : dir,
-                               now);
+                        double f = cp_set(co, it, e, c + w, err, now);
+                        dir_set(co, it, e, directed ? dir + w : dir, f);
                         if (full && it->lows)
                                 lows_update(co, it->lows, j, c + w, now);
                 } else {
@@ -771,8 +810,9 @@ static int pair_add(rs_cooc_t *co, item_t *it, uint32_t j, float w,
                         c += late;
                         e->c = (float)c;
                         e->f = err_enc(c > 0 ? err / c : 0);
-                        if (directed)
-                                e->d = (float)(e->d + late);
+                        float *dv = cp_dv(co, it);
+                        if (directed && dv)
+                                dv[e - it->cp] += (float)late;
                         if (full && it->lows)
                                 lows_update(co, it->lows, j, c, te);
                 }
@@ -785,7 +825,7 @@ static int pair_add(rs_cooc_t *co, item_t *it, uint32_t j, float w,
                         return -1;
                 base = cp_count(co, it, min, now, 0);
                 rs_intern_unref(co->strings, min->item);
-                cp_delete(it, min);
+                cp_delete(co, it, min);
                 it->count--;
                 co->pairs--;
         }
@@ -794,8 +834,8 @@ static int pair_add(rs_cooc_t *co, item_t *it, uint32_t j, float w,
                 if (cp_rebuild(co, it, slots, 0, it->tb))
                         return -1;
         }
-        cp_set(co, it, &add, base + w, base, directed ? w : 0, now);
-        cp_put(it->cp, it->mask, add);
+        double f = cp_set(co, it, &add, base + w, base, now);
+        dir_set(co, it, cp_put(it->cp, it->mask, add), directed ? w : 0, f);
         rs_intern_ref(co->strings, j);
         it->count++;
         co->pairs++;
@@ -961,6 +1001,7 @@ static int refresh(rs_cooc_t *co, item_t *it, int64_t now_ms)
                         return -1;
                 co->cand_cap = it->count;
         }
+        const float *dv = cp_dv(co, it);
         nb_release(co, it);
         it->sim_top = RS_ID_NONE;
         /* a min-heap of the best `max` (worst on top); with transitions
@@ -985,7 +1026,7 @@ static int refresh(rs_cooc_t *co, item_t *it, int64_t now_ms)
                 if (sim <= 0)
                         continue;
                 if (tw > 0) {
-                        double dir = e->d * d;
+                        double dir = dv ? dv[s] * d : 0;
                         co->cand[ncand++] =
                                 (struct cand){e->item, (float)dir, sim};
                         if (sim > smax) {
@@ -1570,13 +1611,14 @@ rs_err_t rs_cooc_save_changed(rs_cooc_t *co, rs_cooc_save_fn *fn, void *opaque)
                                    it->count, sizeof(*co->save_cp)))
                         return RS_ERR_NOMEM;
                 size_t k = 0;
+                const float *dv = cp_dv(co, it);
                 for (uint32_t slot = 0; it->cp && slot <= it->mask; slot++) {
                         const cp_t *e = &it->cp[slot];
                         if (e->item == RS_ID_NONE)
                                 continue;
                         co->save_cp[k++] = (rs_cp_state_t){
                                 e->item, e->c, (float)(e->c * err_dec(e->f)),
-                                e->d, cp_time(co, it, e)};
+                                dv ? dv[slot] : 0, cp_time(co, it, e)};
                 }
                 rs_item_state_t st = {
                         .kind = RS_ISTATE_ITEM,
@@ -1660,9 +1702,10 @@ static rs_err_t load_item(rs_cooc_t *co, const rs_item_state_t *s)
                         cp_t e = {.item = s->cp[i].item};
                         if (s->cp[i].t / co->q < tb || cp_find(it, e.item))
                                 continue; /* too old to hold; twice */
-                        cp_set(co, it, &e, s->cp[i].c, s->cp[i].err, s->cp[i].d,
-                               s->cp[i].t);
-                        cp_put(it->cp, it->mask, e);
+                        double f = cp_set(co, it, &e, s->cp[i].c, s->cp[i].err,
+                                          s->cp[i].t);
+                        dir_set(co, it, cp_put(it->cp, it->mask, e), s->cp[i].d,
+                                f);
                         rs_intern_ref(co->strings, e.item);
                         it->count++;
                         co->pairs++;
@@ -1755,6 +1798,7 @@ rs_cooc_t *rs_cooc_new(const void *conf, rs_intern_t *strings,
         co->lru_head = co->lru_tail = RS_ID_NONE;
         co->now = INT64_MIN;
         co->span = count_span(k);
+        co->directed = k->transition_weight > 0;
         co->q = co->span > TMID ? (co->span + TMID - 1) / TMID : 1;
         return co;
 }

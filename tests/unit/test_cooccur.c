@@ -374,8 +374,8 @@ static void touch(fixture_t *fx, const char *user, const char *item,
  * e2's list: s_max 0.935414, D_max 3, so e1 0.935414 + 0 and e3 0.866025
  * + w·0.935414·3/3: with w 0.5, e3 1.333732 first; with w 0.05 e3
  * 0.912796, still second; with w 0 the cosines alone, bit for bit what
- * rs_cooc_sim gives. e3's list: sim(e3,e1) = 5/√42 = 0.771517, sim(e3,e2)
- * = 0.866025 = s_max, D_max 2: e2 0.866025·(1 + w), e1 0.771517. */
+ * rs_cooc_sim gives (and no D kept). e3's list: sim(e3,e1) = 5/√42 = 0.771517,
+ * sim(e3,e2) = 0.866025 = s_max, D_max 2: e2 0.866025·(1 + w), e1 0.771517. */
 static void series(fixture_t *fx, double w)
 {
         char conf[256];
@@ -448,10 +448,10 @@ static void test_cooccur_transitions_by_hand(void **state)
                                                     id(&fx, "e1"), ms(now)));
         assert_true(nb[1].sim == (float)rs_cooc_sim(fx.co, id(&fx, "e2"),
                                                     id(&fx, "e3"), ms(now)));
-        /* the counts are kept all the same */
+        /* and no directed count is kept (12-byte slots, as before) */
         assert_near(
                 rs_cooc_directed(fx.co, id(&fx, "e2"), id(&fx, "e3"), ms(now)),
-                3, 1e-9);
+                0, 1e-9);
         stop(&fx);
 }
 
@@ -463,7 +463,7 @@ static void test_cooccur_late_transition(void **state)
         fixture_t fx;
 
         (void)state;
-        start(&fx, "    half_life: 0\n");
+        start(&fx, "    half_life: 0\n    transition_weight: 1\n");
         touch(&fx, "u", "y", 100);
         touch(&fx, "u", "x", 40);
         touch(&fx, "v", "p", 100);
@@ -481,6 +481,72 @@ static void test_cooccur_late_transition(void **state)
         stop(&fx);
 }
 
+/* Directed counts move with their entries: max_neighbors_tracked 4, no
+ * decay. Users like a, then (a second later) one other item each: x by
+ * 3, y by 2, z by 1, w by 2 (the fourth counterpart: the table grows from
+ * 4 slots to 8), then v by 1: the table is full, z (the smallest, 1) is
+ * evicted and v inherits its count, C(a,v) = 1 + 1 with err 1, but not
+ * its transitions: D(a,v) = 1. D(a,x) 3, D(a,y) 2, D(a,w) 2 as they were. */
+static void test_cooccur_transitions_evicted(void **state)
+{
+        fixture_t fx;
+        static const struct {
+                const char *item;
+                int users;
+        } seq[] = {{"x", 3}, {"y", 2}, {"z", 1}, {"w", 2}, {"v", 1}};
+        static const struct {
+                const char *item;
+                double d, c, cmin;
+        } want[] = {{"x", 3, 3, 3},
+                    {"y", 2, 2, 2},
+                    {"w", 2, 2, 2},
+                    {"v", 1, 2, 1},
+                    {"z", 0, 0, 0}};
+        int u = 0;
+
+        (void)state;
+        start(&fx, "    half_life: 0\n    transition_weight: 1\n"
+                   "    max_neighbors_tracked: 4\n");
+        for (size_t k = 0; k < sizeof(seq) / sizeof(*seq); k++)
+                for (int n = 0; n < seq[k].users; n++, u++) {
+                        char user[16];
+                        snprintf(user, sizeof(user), "u%d", u);
+                        touch(&fx, user, "a", 100.0 * u);
+                        touch(&fx, user, seq[k].item, 100.0 * u + 1);
+                }
+        assert_int_equal(rs_cooc_tracked(fx.co, id(&fx, "a")), 4);
+        for (size_t k = 0; k < sizeof(want) / sizeof(*want); k++) {
+                const char *j = want[k].item;
+                assert_near(rs_cooc_directed(fx.co, id(&fx, "a"), id(&fx, j),
+                                             ms(1e4)),
+                            want[k].d, 1e-6);
+                assert_near(count(&fx, "a", j, 1e4), want[k].c, 1e-6);
+                assert_near(count_min(&fx, "a", j, 1e4), want[k].cmin,
+                            2 * SHARE * want[k].c);
+        }
+        /* Every addition to a's table is a transition from a, so each
+         * entry's D is what was added since it was admitted: c − err,
+         * through evictions, deletions that shift entries and rebuilds. */
+        for (int n = 0; n < 300; n++, u++) {
+                char user[16], item[16];
+                snprintf(user, sizeof(user), "u%d", u);
+                snprintf(item, sizeof(item), "k%d", (n * 7) % 23 % (3 + n % 9));
+                touch(&fx, user, "a", 100.0 * u);
+                touch(&fx, user, item, 100.0 * u + 1);
+        }
+        for (int n = 0; n < 23; n++) {
+                char item[16];
+                snprintf(item, sizeof(item), "k%d", n);
+                uint32_t j = rs_intern_id(fx.in, item, strlen(item));
+                if (j == RS_ID_NONE)
+                        continue;
+                double cmin = rs_cooc_count_min(fx.co, id(&fx, "a"), j, 0);
+                assert_near(rs_cooc_directed(fx.co, id(&fx, "a"), j, 0), cmin,
+                            4 * SHARE * count(&fx, "a", item, 0) + 1e-6);
+        }
+        stop(&fx);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -492,6 +558,7 @@ int main(void)
                 cmocka_unit_test(test_cooccur_growing_similarity_stays_finite),
                 cmocka_unit_test(test_cooccur_transitions_by_hand),
                 cmocka_unit_test(test_cooccur_late_transition),
+                cmocka_unit_test(test_cooccur_transitions_evicted),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

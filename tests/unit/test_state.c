@@ -28,7 +28,7 @@
         "  - type: weight\n    weights: {watch: 1, like: 3}\n"                 \
         "  - type: user_window\n    max_events: 3\n    interest_dim: 4\n"      \
         "  - type: pairs\n"                                                    \
-        "  - type: cooccur\n"                                                  \
+        "  - type: cooccur\n    transition_weight: 1\n"                        \
         "  - type: score\n    k: 5\n"
 
 typedef struct proc {
