@@ -104,7 +104,8 @@ static const rs_prop_t props[] = {
          "largest D and similarity over i's counterparts, so the term is "
          "in the units of the similarity and its best successor gains "
          "transition_weight of i's best similarity; the list's values are "
-         "these sums (0: the symmetric similarity alone)."},
+         "these sums (0: the symmetric similarity alone, and no directed "
+         "count is kept; above 0 each counterpart slot keeps one, 4 B)."},
         {"max_items", RS_PROP_INT, CO(max_items), "1000000", 1, 1e9, NULL, 0,
          "Items held per cooc-deltas partition (its own and, for their "
          "marginals, the others'); beyond it the least recently touched is "

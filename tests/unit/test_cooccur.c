@@ -1,8 +1,9 @@
-/* The cooccur stage's packed counterpart entries (16 bytes): times in
- * quanta from a per-table base (rebased as time runs on), counts kept as
- * of the quantum so decay stays exact, and the space-saving error kept as
- * a 17-bit share of the count. Expected values are worked out here in
- * doubles, from the stage's documented rules, not from its code. */
+/* The cooccur stage's packed counterpart entries (12 bytes; a directed count
+ * after them with transitions): times in quanta from a per-table base (rebased
+ * as time runs on), counts kept as of the quantum so decay stays exact, and the
+ * space-saving error kept as a 17-bit share of the count. Expected values are
+ * worked out here in doubles, from the stage's documented rules, not from its
+ * code. */
 #include <float.h>
 #include <math.h>
 #include <setjmp.h>
