@@ -287,14 +287,14 @@ static uint32_t secs(int64_t ms)
                                         : (uint32_t)(ms / 1000);
 }
 
-/* The factor a count last updated at t has decayed by at now (seconds);
- * 0 beyond the span. */
 /* A table slot's bytes: an entry and, when kept, its directed count. */
 static size_t slot_bytes(const rs_cooc_t *co)
 {
         return sizeof(cp_t) + (co->directed ? sizeof(float) : 0);
 }
 
+/* The factor a count last updated at t has decayed by at now (seconds);
+ * 0 beyond the span. */
 static double decay(const rs_cooc_t *co, uint32_t t, uint32_t now)
 {
         uint32_t age = now > t ? now - t : 0;
@@ -498,7 +498,6 @@ static double cp_count(const rs_cooc_t *co, const item_t *it, const cp_t *e,
         return min ? c * (1 - err_dec(e->f)) : c;
 }
 
-/* e's directed count at now. */
 /* The directed counts of it's table, by slot; NULL when not kept. */
 static float *cp_dv(const rs_cooc_t *co, const item_t *it)
 {
@@ -1027,9 +1026,8 @@ static int refresh(rs_cooc_t *co, item_t *it, int64_t now_ms)
                 if (sim <= 0)
                         continue;
                 if (tw > 0) {
-                        double dir = dv ? dv[s] * d : 0;
-                        co->cand[ncand++] =
-                                (struct cand){e->item, (float)dir, sim};
+                        float dir = dv ? (float)(dv[s] * d) : 0;
+                        co->cand[ncand++] = (struct cand){e->item, dir, sim};
                         if (sim > smax) {
                                 smax = sim;
                                 it->sim_top = e->item;
