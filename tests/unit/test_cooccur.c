@@ -389,7 +389,7 @@ static void series(fixture_t *fx, double w)
                  "    half_life: 0\n    transition_weight: %g\n", w);
         start(fx, conf);
         for (int u = 0; u < 8; u++) {
-                char user[8];
+                char user[16];
                 snprintf(user, sizeof(user), "u%d", u);
                 for (int k = 0; k < 3 && order[u][k]; k++)
                         touch(fx, user, order[u][k],
