@@ -67,6 +67,10 @@ double rs_cooc_count(const rs_cooc_t *co, uint32_t i, uint32_t j, int64_t now);
 double rs_cooc_count_min(const rs_cooc_t *co, uint32_t i, uint32_t j,
                          int64_t now);
 double rs_cooc_marginal(const rs_cooc_t *co, uint32_t i, int64_t now);
+/* Decayed D(i,j), the transitions i -> j (pairs.transition_gap), at now;
+ * at most rs_cooc_count_min. 0 with transition_weight 0: not kept. */
+double rs_cooc_directed(const rs_cooc_t *co, uint32_t i, uint32_t j,
+                        int64_t now);
 /* Counterparts tracked for i. */
 size_t rs_cooc_tracked(const rs_cooc_t *co, uint32_t i);
 

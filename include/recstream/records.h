@@ -28,7 +28,9 @@ typedef struct rs_item_meta {
 
 /* The versions this build writes; readers skip (and count) others. */
 #define RS_RECORDS_VERSION 1 /* ItemNeighbors */
-#define RS_DELTA_VERSION   2 /* CoocDelta: 2 names each update's event */
+#define RS_DELTA_VERSION                                                       \
+        3 /* CoocDelta: 2 names each update's event,                           \
+           * 3 marks transitions (directed) */
 
 /* rs_delta_upd_t.other for what is not a pair. */
 #define RS_DELTA_MARGINAL   UINT32_MAX       /* N(item) += w */
@@ -41,6 +43,8 @@ typedef struct rs_delta_upd {
         float w;
         int32_t src;    /* the source of its event (index), -1: none */
         int64_t offset; /* ... and its offset there */
+        int directed;   /* a pair update that is also a transition
+                         * item -> other: D(item, other) += w as well */
 } rs_delta_upd_t;
 
 /* An input partition's offsets behind a delta. */
@@ -126,7 +130,7 @@ size_t rs_nb_partition_key(int32_t partition, char key[16]);
 /* The formats this build writes of state records; another is never
  * read (UserState 2 added the event ids). */
 #define RS_USER_STATE_VERSION 2
-#define RS_ITEM_STATE_VERSION 1
+#define RS_ITEM_STATE_VERSION 2 /* 2: counterparts carry D (directed) */
 
 /* Event ids (their 64-bit hashes) of a user's newest events kept with its
  * state: a producer's duplicate of one of them is still recognised after
@@ -173,11 +177,12 @@ typedef struct rs_user_state {
 /* Empties s (no stage's part); user and partition as given. */
 void rs_user_state_init(rs_user_state_t *s, uint32_t user, int32_t partition);
 
-/* A counterpart of an item: its count c (and the bound of its error) as
- * of time t, in seconds since the epoch. */
+/* A counterpart of an item: its count c (and the bound of its error) and
+ * its directed count d (transitions item -> counterpart) as of time t, in
+ * seconds since the epoch. */
 typedef struct rs_cp_state {
         uint32_t item;
-        float c, err;
+        float c, err, d;
         uint32_t t;
 } rs_cp_state_t;
 

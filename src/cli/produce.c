@@ -1,5 +1,6 @@
 /* produce.c — `recstream produce`: the canonical CSV (or the built-in
- * generator) to Avro BehaviorEvents on a topic, keyed by user_id. */
+ * generator) to Avro BehaviorEvents on a topic, keyed by user_id; with
+ * --output to the canonical CSV in a file instead (what `eval` reads). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,8 @@
 
 static const rs_cmd_info_t produce_cmd = {
         .name = "produce",
-        .synopsis = "-b BOOTSTRAP -t TOPIC (--input FILE | --generate N)\n"
+        .synopsis = "(-b BOOTSTRAP -t TOPIC | --output OUT.csv) (--input FILE "
+                    "| --generate N)\n"
                     "       [--framing F] [--schema-id ID] [--seed S] "
                     "[--start-ts MS|now]\n"
                     "       [--id-offset N] [-X librdkafka.key=value]...",
@@ -76,9 +78,30 @@ static void on_delivery(void *opaque, void *msg_opaque, rs_err_t err,
                 snprintf(d->first_error, sizeof(d->first_error), "%s", reason);
 }
 
+/* One row of the canonical CSV (../shared/data/README.md); ids and
+ * categories are written as they are (the generator's have no commas,
+ * quotes or line breaks). Returns what fprintf does. */
+static int csv_row(FILE *out, const rs_event_fields_t *ev)
+{
+        char watch[24] = "", dur[24] = "", value[32] = "";
+
+        if (ev->watch_ms != 0 && ev->watch_ms != RS_NONE_I64)
+                snprintf(watch, sizeof(watch), "%lld", (long long)ev->watch_ms);
+        if (ev->duration_ms != RS_NONE_I64)
+                snprintf(dur, sizeof(dur), "%lld", (long long)ev->duration_ms);
+        if (ev->value == ev->value) /* not NaN */
+                snprintf(value, sizeof(value), "%.17g", ev->value);
+        return fprintf(out, "%s,%s,%s,%s,%lld,%s,%s,%s,%s\n", ev->event_id,
+                       ev->user_id, ev->item_id, rs_event_type_name(ev->type),
+                       (long long)ev->ts, watch, dur,
+                       ev->category ? ev->category : "", value);
+}
+
 int rs_cmd_produce(int argc, char **argv)
 {
         const char *bootstrap = NULL, *topic = NULL, *input = NULL, *reason;
+        const char *output = NULL;
+        FILE *out = NULL;
         int64_t generate = -1, schema_id = 1, seed = 42, id_offset = 0,
                 start_ts = 1767225600000LL, last_ts = 0;
         int framing = RS_FRAMING_PLAIN, rc = RS_EXIT_FAIL;
@@ -91,15 +114,21 @@ int rs_cmd_produce(int argc, char **argv)
                  .kind = RS_OPT_STRING,
                  .dst = &bootstrap,
                  .arg = "HOST:PORT",
-                 .doc = "the brokers (bootstrap.servers)",
-                 .flags = RS_OPT_REQUIRED},
+                 .doc = "the brokers (bootstrap.servers)"},
                 {.name = "topic",
                  .short_name = 't',
                  .kind = RS_OPT_STRING,
                  .dst = &topic,
                  .arg = "TOPIC",
-                 .doc = "the topic to write",
-                 .flags = RS_OPT_REQUIRED},
+                 .doc = "the topic to write"},
+                {.name = "output",
+                 .short_name = 'o',
+                 .kind = RS_OPT_STRING,
+                 .dst = &output,
+                 .arg = "OUT.csv",
+                 .doc = "write the events as the canonical CSV to OUT "
+                        "('-':\nstdout) instead of Kafka (no -b, -t, -X), "
+                        "e.g. a\ngenerated stream for `eval`"},
                 {.name = "input",
                  .short_name = 'i',
                  .kind = RS_OPT_STRING,
@@ -174,6 +203,13 @@ int rs_cmd_produce(int argc, char **argv)
                 return rs_cli_usage_error(&produce_cmd,
                                           "give one of --input and "
                                           "--generate");
+        if (!output && (!bootstrap || !topic))
+                return rs_cli_usage_error(&produce_cmd,
+                                          "give -b and -t (or --output)");
+        if (output && (bootstrap || topic || props.n))
+                return rs_cli_usage_error(&produce_cmd,
+                                          "--output writes a file: no -b, "
+                                          "-t or -X");
         if (input && (seed != 42 || id_offset || start_ts != 1767225600000LL))
                 return rs_cli_usage_error(&produce_cmd,
                                           "--seed, --start-ts and "
@@ -204,13 +240,25 @@ int rs_cmd_produce(int argc, char **argv)
                 if (!(gen = rs_gen_new(&gc)))
                         goto out;
         }
+        if (output) {
+                out = strcmp(output, "-") ? fopen(output, "w") : stdout;
+                if (!out) {
+                        fprintf(stderr, "recstream: produce: cannot write %s\n",
+                                output);
+                        goto out;
+                }
+                if (fputs("event_id,user_id,item_id,event_type,ts_ms,watch_ms,"
+                          "duration_ms,category,value\n",
+                          out) < 0)
+                        goto write_fail;
+        }
         rs_kv_list_t kv = rs_cli_props_list(&props);
         rs_kv_t boot = {"bootstrap.servers", bootstrap, NULL};
         rs_kv_list_t common = {&boot, 1};
         if (!(in = rs_intern_new()) ||
             !(codec = rs_codec_new(framing, in, errstr, sizeof(errstr))) ||
-            !(sink = rs_sink_new(&common, topic, &kv, on_delivery, &dr, errstr,
-                                 sizeof(errstr)))) {
+            (!out && !(sink = rs_sink_new(&common, topic, &kv, on_delivery, &dr,
+                                          errstr, sizeof(errstr))))) {
                 fprintf(stderr, "recstream: produce: %s\n", errstr);
                 goto out;
         }
@@ -242,6 +290,12 @@ int rs_cmd_produce(int argc, char **argv)
                         }
                 }
                 last_ts = ev.ts;
+                if (out) {
+                        if (csv_row(out, &ev) < 0)
+                                goto write_fail;
+                        sent++;
+                        continue;
+                }
                 if (rs_codec_encode_event(codec, &ev, &buf, &len)) {
                         bad++;
                         continue;
@@ -252,6 +306,16 @@ int rs_cmd_produce(int argc, char **argv)
                 sent++;
                 if ((sent & 1023) == 0)
                         rs_sink_poll(sink, 0);
+        }
+        if (out) {
+                if (fflush(out) || ferror(out))
+                        goto write_fail;
+                fprintf(stderr,
+                        "recstream: produce: %llu events to %s (%llu bad "
+                        "rows skipped)\n",
+                        sent, output, bad);
+                rc = RS_EXIT_OK;
+                goto out;
         }
         if (rs_sink_flush(sink, 60000)) {
                 fprintf(stderr, "recstream: produce: flush timed out\n");
@@ -272,7 +336,15 @@ int rs_cmd_produce(int argc, char **argv)
                         (unsigned long long)id_offset + sent,
                         (long long)(sent ? last_ts + 1 : start_ts));
         rc = dr.failed ? RS_EXIT_FAIL : RS_EXIT_OK;
+        goto out;
+write_fail:
+        fprintf(stderr, "recstream: produce: writing %s failed\n", output);
 out:
+        if (out && out != stdout && fclose(out) && rc == RS_EXIT_OK) {
+                fprintf(stderr, "recstream: produce: writing %s failed\n",
+                        output);
+                rc = RS_EXIT_FAIL;
+        }
         rs_sink_destroy(sink);
         rs_codec_destroy(codec);
         rs_intern_destroy(in);

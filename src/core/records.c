@@ -24,7 +24,7 @@ rs_err_t rs_delta_add(rs_delta_t *d, uint32_t item, uint32_t other, int64_t ts,
 {
         if (grow((void **)&d->upd, &d->cap, d->n, sizeof(*d->upd)))
                 return RS_ERR_NOMEM;
-        d->upd[d->n++] = (rs_delta_upd_t){item, other, ts, w, -1, -1};
+        d->upd[d->n++] = (rs_delta_upd_t){item, other, ts, w, -1, -1, 0};
         return RS_OK;
 }
 

@@ -6,6 +6,7 @@
  * writer schema is read with its own generic class (avro_value_read, the
  * fast path) and bound once to the reader contract below by name. */
 #include <avro.h>
+#include <float.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <math.h>
@@ -1679,6 +1680,23 @@ static int set_i32(avro_value_t *rec, const char *name, int32_t v)
                avro_value_set_int(&f, v);
 }
 
+static int set_bool(avro_value_t *rec, const char *name, int v)
+{
+        avro_value_t f;
+        return avro_value_get_by_name(rec, name, &f, NULL) ||
+               avro_value_set_boolean(&f, v != 0);
+}
+
+static int get_bool(avro_value_t *rec, const char *name)
+{
+        avro_value_t f;
+        int v = 0;
+
+        if (!avro_value_get_by_name(rec, name, &f, NULL))
+                avro_value_get_boolean(&f, &v);
+        return v;
+}
+
 rs_err_t rs_codec_encode_delta(rs_codec_t *codec, const rs_delta_t *d,
                                const void **out, size_t *out_len)
 {
@@ -1738,7 +1756,9 @@ rs_err_t rs_codec_encode_delta(rs_codec_t *codec, const rs_delta_t *d,
                     set_i64(&el, "offset_delta",
                             u->src >= 0
                                     ? u->offset - d->src[u->src].first_offset
-                                    : 0))
+                                    : 0) ||
+                    set_bool(&el, "directed",
+                             u->directed && u->other < RS_DELTA_POPULARITY))
                         return fail(codec, RS_ERR_ENCODE, "encode", "%s",
                                     avro_strerror());
         }
@@ -1921,6 +1941,8 @@ rs_err_t rs_codec_decode_delta(rs_codec_t *codec, const void *buf, size_t len,
                         d->upd[d->n - 1].offset =
                                 d->src[src].first_offset + off;
                 }
+                /* only a pair is a transition */
+                d->upd[d->n - 1].directed = b >= 0 && get_bool(&el, "directed");
         }
         *out = d;
 out:
@@ -2307,23 +2329,6 @@ static float get_f32(avro_value_t *rec, const char *name)
         return v;
 }
 
-static int set_bool(avro_value_t *rec, const char *name, int v)
-{
-        avro_value_t f;
-        return avro_value_get_by_name(rec, name, &f, NULL) ||
-               avro_value_set_boolean(&f, v != 0);
-}
-
-static int get_bool(avro_value_t *rec, const char *name)
-{
-        avro_value_t f;
-        int v = 0;
-
-        if (!avro_value_get_by_name(rec, name, &f, NULL))
-                avro_value_get_boolean(&f, &v);
-        return v;
-}
-
 rs_err_t rs_codec_encode_item_state(rs_codec_t *codec, const rs_item_state_t *s,
                                     const void **out, size_t *out_len)
 {
@@ -2365,6 +2370,7 @@ rs_err_t rs_codec_encode_item_state(rs_codec_t *codec, const rs_item_state_t *s,
                         return err;
                 if (set_f32(&el, "c", s->cp[i].c) ||
                     set_f32(&el, "err", s->cp[i].err) ||
+                    set_f32(&el, "d", s->cp[i].d) ||
                     set_i64(&el, "t", s->cp[i].t))
                         goto avro_fail;
         }
@@ -2449,6 +2455,9 @@ rs_err_t rs_codec_decode_item_state(rs_codec_t *codec, const void *buf,
                         return err;
                 c->c = get_f32(&el, "c");
                 c->err = get_f32(&el, "err");
+                c->d = get_f32(&el, "d");
+                if (!(c->d >= 0 && c->d <= FLT_MAX))
+                        c->d = 0; /* not a count */
                 c->t = (uint32_t)get_i64(&el, "t");
         }
         for (size_t i = 0; i < nnb; i++) {

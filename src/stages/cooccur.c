@@ -57,6 +57,7 @@ typedef struct cooc_conf {
         double refresh_change, min_count;
         int64_t trending_half_life, trending_size;
         int64_t max_items;
+        double transition_weight;
 } cooc_conf_t;
 
 static const char *const sims[] = {"cosine", "asymmetric_cosine", "jaccard",
@@ -95,18 +96,29 @@ static const rs_prop_t props[] = {
          "Half-life of item popularity (trending)."},
         {"trending_size", RS_PROP_INT, CO(trending_size), "200", 1, 100000,
          NULL, 0, "Length of the trending list."},
+        {"transition_weight", RS_PROP_DOUBLE, CO(transition_weight), "0", 0,
+         100, NULL, 0,
+         "A neighbour j of i ranks by sim(i,j) + transition_weight · "
+         "s_max(i) · D(i,j) / D_max(i): D the directed count of "
+         "transitions i → j (pairs.transition_gap), D_max and s_max the "
+         "largest D and similarity over i's counterparts, so the term is "
+         "in the units of the similarity and its best successor gains "
+         "transition_weight of i's best similarity; the list's values are "
+         "these sums (0: the symmetric similarity alone, and no directed "
+         "count is kept; above 0 each counterpart slot keeps one, 4 B)."},
         {"max_items", RS_PROP_INT, CO(max_items), "1000000", 1, 1e9, NULL, 0,
          "Items held per cooc-deltas partition (its own and, for their "
          "marginals, the others'); beyond it the least recently touched is "
          "evicted with its counts and lists (counted; a tombstone tells the "
          "readers). An item "
-         "costs 112 B + 12 B per counterpart slot (a power of two from 4, "
-         "at most 4/5 full: 3 KB at 200 tracked) + 8 B per listed "
-         "neighbour (room doubles from 4 up to max_neighbors) + 232 B once "
-         "its table is full, and its id ≈ 150 B (the string table and the "
-         "tables by id of every stage): ≈ 250 B + 150 B an item on a "
-         "stream of ever new videos (BENCHMARKS.md), 3.9 KB + 150 B at "
-         "most with the defaults."},
+         "costs 128 B + 12 B per counterpart slot (16 B with "
+         "transition_weight > 0; a power of two from 4, at most 4/5 full: "
+         "3 KB at 200 tracked) + 8 B per listed neighbour (room doubles "
+         "from 4 up to max_neighbors) + 232 B once its table is full, and "
+         "its id ≈ 150 B (the string table and the tables by id of every "
+         "stage): ≈ 250 B + 150 B an item on a stream of ever new videos "
+         "(BENCHMARKS.md), 3.9 KB + 150 B at most with the defaults (4.9 "
+         "KB with transitions)."},
         {0},
 };
 
@@ -126,7 +138,15 @@ static const rs_prop_t props[] = {
  * an update older than the base, which counts as at the base, is one the
  * horizon already took. A table whose times run past TMAX quanta is
  * rebased (cp_rebase): what it holds has lived at most TMID quanta, so a
- * rebase comes at most once per span. */
+ * rebase comes at most once per span.
+ *
+ * With transition_weight > 0 a table also keeps, for each slot, the
+ * directed count D(i,j) of transitions i -> j (pair updates marked
+ * directed): a float after the table's slots (cp_dv; 16 bytes a slot in
+ * all), as of the entry's t, decaying alike. A newcomer inherits c from
+ * the entry it evicts but not D, so D <= c − err: like the lower bound,
+ * it is what was added since the pair was admitted. With 0 (the default)
+ * nothing of it is kept: 12 bytes a slot, as before transitions. */
 #define TBITS 12
 #define TMAX  ((1u << TBITS) - 1)
 #define TMID  (1u << (TBITS - 1))
@@ -167,6 +187,8 @@ typedef struct item {
         rs_neighbor_t *nb;
         uint32_t nnb, nb_cap; /* listed; room, up to max_neighbors */
         uint32_t tb;          /* table base time, in quanta (cp_t) */
+        uint32_t sim_top;     /* transition_weight: the counterpart of the
+                               * largest similarity at the last refresh */
         int64_t nb_at;        /* event time of the last refresh */
         uint64_t nb_seq;      /* co->seq at the last refresh */
         uint64_t n_seq;       /* co->seq when the marginal last grew */
@@ -213,6 +235,7 @@ struct rs_cooc {
         uint32_t clock;              /* deltas applied (wraps) */
         uint64_t seq;                /* deltas applied (for staleness) */
         uint32_t span, q; /* seconds a count lives at most; a quantum */
+        int directed;     /* tables keep directed counts (cp_dv) */
         int64_t now;      /* the newest event time applied, ms */
         float total;      /* Σ N, decayed, for lift, as of t_total */
         uint32_t t_total;
@@ -230,6 +253,13 @@ struct rs_cooc {
         size_t ndirty, dirty_cap;
         rs_cp_state_t *save_cp;
         size_t save_cp_cap;
+        /* refresh's candidates when transitions rank (transition_weight) */
+        struct cand {
+                uint32_t item;
+                float dir;
+                double sim;
+        } * cand;
+        size_t cand_cap;
         /* per input partition, the newest event whose updates are all
          * applied here: an update of an event at or below it is one sent
          * again (a replay after a crash) and skipped */
@@ -255,6 +285,12 @@ static uint32_t secs(int64_t ms)
         return ms <= 0                  ? 0
                : ms / 1000 > UINT32_MAX ? UINT32_MAX
                                         : (uint32_t)(ms / 1000);
+}
+
+/* A table slot's bytes: an entry and, when kept, its directed count. */
+static size_t slot_bytes(const rs_cooc_t *co)
+{
+        return sizeof(cp_t) + (co->directed ? sizeof(float) : 0);
 }
 
 /* The factor a count last updated at t has decayed by at now (seconds);
@@ -364,7 +400,7 @@ static void item_free(rs_cooc_t *co, uint32_t id)
         rs_intern_unref(co->strings, id);
         co->pairs -= it->count;
         co->bytes -= sizeof(*it) +
-                     (it->cp ? ((size_t)it->mask + 1) * sizeof(*it->cp) : 0) +
+                     (it->cp ? ((size_t)it->mask + 1) * slot_bytes(co) : 0) +
                      (it->lows ? sizeof(*it->lows) : 0) +
                      (size_t)it->nb_cap * sizeof(*it->nb);
         free(it->cp);
@@ -399,6 +435,7 @@ static item_t *item_get(rs_cooc_t *co, uint32_t id)
         if (!(it = calloc(1, sizeof(*it))))
                 return NULL;
         it->nb_at = INT64_MIN;
+        it->sim_top = RS_ID_NONE;
         it->category = RS_ID_NONE;
         it->lp = RS_NO_POPULARITY;
         it->own = co->partitions <= 1 ||
@@ -461,10 +498,26 @@ static double cp_count(const rs_cooc_t *co, const item_t *it, const cp_t *e,
         return min ? c * (1 - err_dec(e->f)) : c;
 }
 
-/* Sets e, of it's table, to counts c and err at now. The table's base
- * must be at most TMAX quanta before now (cp_rebase). */
-static void cp_set(const rs_cooc_t *co, const item_t *it, cp_t *e, double c,
-                   double err, uint32_t now)
+/* The directed counts of it's table, by slot; NULL when not kept. */
+static float *cp_dv(const rs_cooc_t *co, const item_t *it)
+{
+        return co->directed && it->cp ? (float *)(it->cp + it->mask + 1) : NULL;
+}
+
+/* e's directed count at now (0 when not kept). */
+static double cp_dir(const rs_cooc_t *co, const item_t *it, const cp_t *e,
+                     uint32_t now)
+{
+        const float *dv = cp_dv(co, it);
+        return dv ? dv[e - it->cp] * decay(co, cp_time(co, it, e), now) : 0;
+}
+
+/* Sets e to counts c and err at now, for it's table; returns the factor
+ * c was divided by to be kept as of e's time (dir_set keeps a directed
+ * count alike). The table's base must be at most TMAX quanta before now
+ * (cp_rebase). */
+static double cp_set(const rs_cooc_t *co, const item_t *it, cp_t *e, double c,
+                     double err, uint32_t now)
 {
         uint32_t qn = now / co->q;
         double d = 1;
@@ -477,6 +530,17 @@ static void cp_set(const rs_cooc_t *co, const item_t *it, cp_t *e, double c,
         }
         e->c = (float)(c / d);
         e->f = err_enc(c > 0 ? err / c : 0);
+        return d;
+}
+
+/* The directed count of e, in it's table, to dir as of now, where cp_set
+ * gave the factor f. */
+static void dir_set(const rs_cooc_t *co, const item_t *it, const cp_t *e,
+                    double dir, double f)
+{
+        float *dv = cp_dv(co, it);
+        if (dv)
+                dv[e - it->cp] = (float)(dir / f);
 }
 
 static cp_t *cp_find(const item_t *it, uint32_t j)
@@ -491,12 +555,14 @@ static cp_t *cp_find(const item_t *it, uint32_t j)
         }
 }
 
-static void cp_put(cp_t *cp, uint32_t mask, cp_t e)
+/* Puts e in a free slot of cp (mask + 1 slots); returns it. */
+static cp_t *cp_put(cp_t *cp, uint32_t mask, cp_t e)
 {
         uint32_t s = rs_slot32(e.item, mask);
         while (cp[s].item != RS_ID_NONE)
                 s = (s + 1) & mask;
         cp[s] = e;
+        return &cp[s];
 }
 
 /* Whether a table of mask + 1 slots has room for one more entry: it is
@@ -511,7 +577,9 @@ static int cp_room(uint32_t count, uint32_t mask)
 static int cp_rebuild(rs_cooc_t *co, item_t *it, uint32_t slots, uint32_t now,
                       uint32_t tb)
 {
-        cp_t *cp = malloc(slots * sizeof(*cp));
+        cp_t *cp = malloc(slots * slot_bytes(co));
+        float *dv = co->directed ? (float *)(cp + slots) : NULL;
+        const float *old = cp_dv(co, it);
         uint32_t kept = 0;
 
         if (!cp)
@@ -528,12 +596,14 @@ static int cp_rebuild(rs_cooc_t *co, item_t *it, uint32_t slots, uint32_t now,
                         continue;
                 }
                 e.u = it->tb + e.u - tb;
-                cp_put(cp, slots - 1, e);
+                cp_t *at = cp_put(cp, slots - 1, e);
+                if (dv)
+                        dv[at - cp] = old[s];
                 kept++;
         }
-        co->bytes += (size_t)slots * sizeof(*cp);
+        co->bytes += (size_t)slots * slot_bytes(co);
         if (it->cp)
-                co->bytes -= ((size_t)it->mask + 1) * sizeof(*cp);
+                co->bytes -= ((size_t)it->mask + 1) * slot_bytes(co);
         co->pairs -= it->count - kept;
         free(it->cp);
         it->cp = cp;
@@ -560,9 +630,10 @@ static int cp_rebase(rs_cooc_t *co, item_t *it, uint32_t now)
         return 0;
 }
 
-static void cp_delete(item_t *it, cp_t *e)
+static void cp_delete(const rs_cooc_t *co, item_t *it, cp_t *e)
 {
         uint32_t i = (uint32_t)(e - it->cp), j = i;
+        float *dv = cp_dv(co, it);
 
         for (;;) {
                 it->cp[i].item = RS_ID_NONE;
@@ -576,6 +647,8 @@ static void cp_delete(item_t *it, cp_t *e)
                         break;
                 }
                 it->cp[i] = it->cp[j];
+                if (dv)
+                        dv[i] = dv[j];
                 i = j;
         }
 }
@@ -708,7 +781,7 @@ static cp_t *evictee(rs_cooc_t *co, item_t *it, uint32_t now)
 }
 
 static int pair_add(rs_cooc_t *co, item_t *it, uint32_t j, float w,
-                    uint32_t now)
+                    int directed, uint32_t now)
 {
         cp_t *e, add = {.item = j};
         double base = 0;
@@ -724,16 +797,22 @@ static int pair_add(rs_cooc_t *co, item_t *it, uint32_t j, float w,
                 if (now / co->q >= te / co->q) {
                         double c = cp_count(co, it, e, now, 0);
                         double err = c * err_dec(e->f);
-                        cp_set(co, it, e, c + w, err, now);
+                        double dir = cp_dir(co, it, e, now);
+                        double f = cp_set(co, it, e, c + w, err, now);
+                        dir_set(co, it, e, directed ? dir + w : dir, f);
                         if (full && it->lows)
                                 lows_update(co, it->lows, j, c + w, now);
                 } else {
                         /* older than the entry's time: w as decayed by
                          * then, so the order of additions does not matter */
                         double c = e->c, err = c * err_dec(e->f);
-                        c += w * decay(co, now, te);
+                        double late = w * decay(co, now, te);
+                        c += late;
                         e->c = (float)c;
                         e->f = err_enc(c > 0 ? err / c : 0);
+                        float *dv = cp_dv(co, it);
+                        if (directed && dv)
+                                dv[e - it->cp] += (float)late;
                         if (full && it->lows)
                                 lows_update(co, it->lows, j, c, te);
                 }
@@ -746,7 +825,7 @@ static int pair_add(rs_cooc_t *co, item_t *it, uint32_t j, float w,
                         return -1;
                 base = cp_count(co, it, min, now, 0);
                 rs_intern_unref(co->strings, min->item);
-                cp_delete(it, min);
+                cp_delete(co, it, min);
                 it->count--;
                 co->pairs--;
         }
@@ -755,8 +834,8 @@ static int pair_add(rs_cooc_t *co, item_t *it, uint32_t j, float w,
                 if (cp_rebuild(co, it, slots, 0, it->tb))
                         return -1;
         }
-        cp_set(co, it, &add, base + w, base, now);
-        cp_put(it->cp, it->mask, add);
+        double f = cp_set(co, it, &add, base + w, base, now);
+        dir_set(co, it, cp_put(it->cp, it->mask, add), directed ? w : 0, f);
         rs_intern_ref(co->strings, j);
         it->count++;
         co->pairs++;
@@ -819,6 +898,14 @@ double rs_cooc_count_min(const rs_cooc_t *co, uint32_t i, uint32_t j,
         return e ? cp_count(co, it, e, secs(now), 1) : 0;
 }
 
+double rs_cooc_directed(const rs_cooc_t *co, uint32_t i, uint32_t j,
+                        int64_t now)
+{
+        const item_t *it = item_find(co, i);
+        const cp_t *e = it ? cp_find(it, j) : NULL;
+        return e ? cp_dir(co, it, e, secs(now)) : 0;
+}
+
 double rs_cooc_marginal(const rs_cooc_t *co, uint32_t i, int64_t now)
 {
         return marginal(co, item_find(co, i), secs(now));
@@ -871,12 +958,29 @@ static void heap_down(const rs_cooc_t *co, rs_neighbor_t *h, size_t n, size_t i)
         }
 }
 
+/* Offers cand to it's list of the best max (a min-heap, worst on top,
+ * while it fills: heapified once full), n listed so far. */
+static void nb_offer(const rs_cooc_t *co, item_t *it, size_t *n, size_t max,
+                     rs_neighbor_t cand)
+{
+        if (*n < max) {
+                it->nb[(*n)++] = cand;
+                if (*n == max) /* full: heapify once */
+                        for (size_t i = *n / 2 + 1; i-- > 0;)
+                                heap_down(co, it->nb, *n, i);
+        } else if (nb_better(co, &cand, &it->nb[0])) {
+                it->nb[0] = cand;
+                heap_down(co, it->nb, *n, 0);
+        }
+}
+
 static int refresh(rs_cooc_t *co, item_t *it, int64_t now_ms)
 {
         const cooc_conf_t *k = co->conf;
         uint32_t now = secs(now_ms), expired = 0, oldest = UINT32_MAX;
-        size_t n = 0, max = (size_t)k->max_neighbors;
+        size_t n = 0, max = (size_t)k->max_neighbors, ncand = 0;
         double ni = marginal(co, it, now), mass = 0;
+        double tw = k->transition_weight, smax = 0, dmax = 0;
 
         /* room for as many as it could list: most items have few
          * counterparts, so few neighbours */
@@ -892,8 +996,17 @@ static int refresh(rs_cooc_t *co, item_t *it, int64_t now_ms)
                 co->bytes += (cap - it->nb_cap) * sizeof(*it->nb);
                 it->nb_cap = (uint32_t)cap;
         }
+        if (tw > 0 && it->count > co->cand_cap) {
+                if (rs_resize((void **)&co->cand, it->count, sizeof(*co->cand)))
+                        return -1;
+                co->cand_cap = it->count;
+        }
+        const float *dv = cp_dv(co, it);
         nb_release(co, it);
-        /* a min-heap of the best `max` (worst on top) */
+        it->sim_top = RS_ID_NONE;
+        /* a min-heap of the best `max` (worst on top); with transitions
+         * the candidates first, then their sums once D_max and s_max are
+         * known */
         for (uint32_t s = 0; it->cp && s <= it->mask; s++) {
                 const cp_t *e = &it->cp[s];
                 if (e->item == RS_ID_NONE)
@@ -912,16 +1025,26 @@ static int refresh(rs_cooc_t *co, item_t *it, int64_t now_ms)
                         now);
                 if (sim <= 0)
                         continue;
-                rs_neighbor_t cand = {e->item, (float)sim};
-                if (n < max) {
-                        it->nb[n++] = cand;
-                        if (n == max) /* full: heapify once */
-                                for (size_t i = n / 2 + 1; i-- > 0;)
-                                        heap_down(co, it->nb, n, i);
-                } else if (nb_better(co, &cand, &it->nb[0])) {
-                        it->nb[0] = cand;
-                        heap_down(co, it->nb, n, 0);
+                if (tw > 0) {
+                        float dir = dv ? (float)(dv[s] * d) : 0;
+                        co->cand[ncand++] = (struct cand){e->item, dir, sim};
+                        if (sim > smax) {
+                                smax = sim;
+                                it->sim_top = e->item;
+                        }
+                        dmax = dir > dmax ? dir : dmax;
+                        continue;
                 }
+                nb_offer(co, it, &n, max, (rs_neighbor_t){e->item, (float)sim});
+        }
+        for (size_t x = 0; x < ncand; x++) {
+                const struct cand *c = &co->cand[x];
+                double v = c->sim;
+                if (dmax > 0)
+                        v += tw * smax * (c->dir / dmax);
+                nb_offer(co, it, &n, max,
+                         (rs_neighbor_t){c->item,
+                                         v > FLT_MAX ? FLT_MAX : (float)v});
         }
         if (n < max) /* never filled: heapify now */
                 for (size_t i = n / 2 + 1; i-- > 0 && n;)
@@ -1166,7 +1289,7 @@ static rs_err_t apply_one(rs_cooc_t *co, const rs_delta_upd_t *u)
         default:
                 if (!it->own) /* not ours: the delta was misrouted */
                         return RS_OK;
-                if (pair_add(co, it, u->other, u->w, t))
+                if (pair_add(co, it, u->other, u->w, u->directed, t))
                         return RS_ERR_NOMEM;
                 break;
         }
@@ -1317,6 +1440,12 @@ static int stale(const rs_cooc_t *co, const item_t *it)
                 return 1;
         if (it->nnb && now > it->nb_oldest && now - it->nb_oldest > co->span)
                 return 1;
+        /* with transitions, s_max: its counterpart's marginal grew */
+        if (k->transition_weight > 0 && it->sim_top != RS_ID_NONE) {
+                const item_t *o = item_find(co, it->sim_top);
+                if (!o || o->n_seq > it->nb_seq)
+                        return 1;
+        }
         for (uint32_t j = 0; j < it->nnb; j++) {
                 const item_t *o = item_find(co, it->nb[j].item);
                 if (!o || o->n_seq > it->nb_seq)
@@ -1434,6 +1563,7 @@ void rs_cooc_destroy(rs_cooc_t *co)
         free(co->evicted);
         free(co->dirty);
         free(co->save_cp);
+        free(co->cand);
         for (size_t i = 0; i < co->nwm; i++)
                 free((char *)co->wm[i].topic);
         free(co->wm);
@@ -1461,13 +1591,14 @@ static rs_err_t save_item(rs_cooc_t *co, uint32_t id, const item_t *it,
         if (rs_grow_zeroed((void **)&co->save_cp, &co->save_cp_cap, it->count,
                            sizeof(*co->save_cp)))
                 return RS_ERR_NOMEM;
+        const float *dv = cp_dv(co, it);
         for (uint32_t slot = 0; it->cp && slot <= it->mask; slot++) {
                 const cp_t *e = &it->cp[slot];
                 if (e->item == RS_ID_NONE)
                         continue;
                 co->save_cp[k++] = (rs_cp_state_t){
                         e->item, e->c, (float)(e->c * err_dec(e->f)),
-                        cp_time(co, it, e)};
+                        dv ? dv[slot] : 0, cp_time(co, it, e)};
         }
         rs_item_state_t st = {
                 .kind = RS_ISTATE_ITEM,
@@ -1600,9 +1731,10 @@ static rs_err_t load_item(rs_cooc_t *co, const rs_item_state_t *s)
                         cp_t e = {.item = s->cp[i].item};
                         if (s->cp[i].t / co->q < tb || cp_find(it, e.item))
                                 continue; /* too old to hold; twice */
-                        cp_set(co, it, &e, s->cp[i].c, s->cp[i].err,
-                               s->cp[i].t);
-                        cp_put(it->cp, it->mask, e);
+                        double f = cp_set(co, it, &e, s->cp[i].c, s->cp[i].err,
+                                          s->cp[i].t);
+                        dir_set(co, it, cp_put(it->cp, it->mask, e), s->cp[i].d,
+                                f);
                         rs_intern_ref(co->strings, e.item);
                         it->count++;
                         co->pairs++;
@@ -1695,6 +1827,7 @@ rs_cooc_t *rs_cooc_new(const void *conf, rs_intern_t *strings,
         co->lru_head = co->lru_tail = RS_ID_NONE;
         co->now = INT64_MIN;
         co->span = count_span(k);
+        co->directed = k->transition_weight > 0;
         co->q = co->span > TMID ? (co->span + TMID - 1) / TMID : 1;
         return co;
 }

@@ -5,6 +5,9 @@
  * the user's positive window items i inside pair_gap (the newest max_pairs
  * distinct ones): C(i,j) and C(j,i) grow by the user's damping weight, and
  * N(j) by one; every positive event adds its weight to j's popularity.
+ * When i was touched at most transition_gap before j, the update of
+ * C(i,j) is also a transition i -> j (directed): the item side adds the
+ * same weight to D(i,j) beside C(i,j); the update of C(j,i) is not.
  * Each addition goes to the delta of the cooc-deltas partition that owns
  * its first item (records.h), and each batch's deltas go out at its end,
  * one per partition, in partition order.
@@ -24,7 +27,7 @@
 enum { DAMP_NONE, DAMP_LOG, DAMP_SQRT, DAMP_POWER };
 
 typedef struct pairs_conf {
-        int64_t pair_gap, max_pairs;
+        int64_t pair_gap, max_pairs, transition_gap;
         int damping;
         double exponent;
 } pairs_conf_t;
@@ -39,6 +42,13 @@ static const rs_prop_t props[] = {
          "with it."},
         {"max_pairs", RS_PROP_INT, PC(max_pairs), "50", 1, 10000, NULL, 0,
          "Pairs per event at most (the newest window items)."},
+        {"transition_gap", RS_PROP_DURATION, PC(transition_gap), "30m", 0,
+         RS_DURATION_MAX_MS, NULL, 0,
+         "A pair (i, j) made when j is touched at most this long after i "
+         "is also a transition i → j: the item side counts it in the "
+         "directed D(i,j) beside C(i,j), which cooccur.transition_weight "
+         "ranks by (0: no transitions). Only pairs count, so at most "
+         "pair_gap and the newest max_pairs items."},
         {"damping", RS_PROP_ENUM, PC(damping), "log", 0, -1, dampings, 0,
          "Heavy-user damping of a pair's weight by the user's distinct "
          "items n (counted up to the event): none 1; log 1/log2(2+n); sqrt "
@@ -100,9 +110,14 @@ static rs_err_t add_to(rs_pairs_t *pr, rs_delta_t *d, uint32_t item,
 }
 
 static rs_err_t add(rs_pairs_t *pr, uint32_t item, uint32_t other, int64_t ts,
-                    float w, const rs_event_t *e)
+                    float w, int directed, const rs_event_t *e)
 {
-        return add_to(pr, delta_of(pr, item), item, other, ts, w, e);
+        rs_delta_t *d = delta_of(pr, item);
+        rs_err_t err = add_to(pr, d, item, other, ts, w, e);
+
+        if (!err)
+                d->upd[d->n - 1].directed = directed;
+        return err;
 }
 
 /* user_window is about to add e: what it teaches the item side. */
@@ -114,7 +129,8 @@ static rs_err_t on_add(void *opaque, const rs_event_t *e)
 
         if (e->weight <= 0)
                 return RS_OK;
-        if ((err = add(pr, e->item, RS_DELTA_POPULARITY, e->ts, e->weight, e)))
+        if ((err = add(pr, e->item, RS_DELTA_POPULARITY, e->ts, e->weight, 0,
+                       e)))
                 return err;
         if (e->category != RS_ID_NONE &&
             (err = rs_delta_add_category(delta_of(pr, e->item), e->item,
@@ -145,8 +161,13 @@ static rs_err_t on_add(void *opaque, const rs_event_t *e)
                 if (p < npaired)
                         continue;
                 pr->paired[npaired++] = we->item;
-                if ((err = add(pr, we->item, e->item, e->ts, w, e)) ||
-                    (err = add(pr, e->item, we->item, e->ts, w, e)))
+                /* a transition from the one touched first to the other
+                 * when close enough (e may be late: older than we) */
+                int64_t gap = k->transition_gap;
+                int fwd = gap > 0 && e->ts >= we->ts && e->ts - we->ts <= gap;
+                int back = gap > 0 && e->ts < we->ts && we->ts - e->ts <= gap;
+                if ((err = add(pr, we->item, e->item, e->ts, w, fwd, e)) ||
+                    (err = add(pr, e->item, we->item, e->ts, w, back, e)))
                         return err;
         }
         return RS_OK;

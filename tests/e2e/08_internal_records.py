@@ -3,14 +3,17 @@ with independent clients, on the dev broker.
 
 1. python3-avro writes: a CoocDelta made by hand goes to a `--role items`
    process (topology.partitions 1); the ItemNeighbors lists it publishes,
-   read with python3-avro, hold the cosine similarities worked out below.
+   read with python3-avro, hold the cosine similarities worked out below
+   (the transition a -> b it marks directed adds video.yaml's
+   transition_weight to a's list).
    A CoocDelta of an unknown version and one that is not Avro go to
    video.cooc-deltas.dlq with their reasons, and the worker goes on.
 2. recstream writes: a `--role all` process on 3 item partitions learns
    from 600 events; every record on video.cooc-deltas and
    video.item-neighbors decodes with python3-avro, names its own partition,
-   every partition carries the same marginals, and the pairs are
-   symmetric."""
+   every partition carries the same marginals, the pairs are symmetric
+   and every transition (directed, CoocDelta 3) is one of them, made one
+   way only."""
 import collections
 import datetime
 import io
@@ -110,26 +113,36 @@ class Setup:
         return out
 
 
+def transition_weight():
+    """cooccur.transition_weight of pipelines/video.yaml (default 0)."""
+    text = open(os.path.join(ROOT, "pipelines", "video.yaml")).read()
+    m = re.search(r"^\s+transition_weight:\s*([0-9.]+)", text, re.M)
+    return float(m.group(1)) if m else 0.0
+
+
 def python_writes():
     # N(a) = 2, N(b) = N(c) = 1, C(a,b) = C(b,a) = 1, C(a,c) = C(c,a) = 0.5,
     # all at one event time (no decay). cosine = C / sqrt(N(i) N(j)):
     # a: b 1/sqrt(2) = 0.70711, c 0.5/sqrt(2) = 0.35355; b: a 0.70711;
-    # c: a 0.35355.
-    want = {"a": [("b", 0.70711), ("c", 0.35355)], "b": [("a", 0.70711)],
+    # c: a 0.35355. The update of C(a,b) is also a transition a -> b: D(a,b)
+    # = 1 = D_max(a), s_max(a) = 0.70711, so b's gains tw * 0.70711.
+    tw = transition_weight()
+    want = {"a": [("b", 0.70711 * (1 + tw)), ("c", 0.35355)], "b": [("a", 0.70711)],
             "c": [("a", 0.35355)]}
     upd = [(0, -1, 1.0), (0, -1, 1.0), (1, -1, 1.0), (2, -1, 1.0),
            (0, 1, 1.0), (1, 0, 1.0), (0, 2, 0.5), (2, 0, 0.5), (0, -2, 1.0)]
-    delta = {"version": 2, "pipeline": "video", "partition": 0,
+    delta = {"version": 3, "pipeline": "video", "partition": 0,
              "sources": [{"topic": "video.behavior", "partition": 0, "first_offset": 0,
                           "last_offset": 3}],
              "ids": ["a", "b", "c"], "categories": ["music", "music", ""],
              "updates": [{"item": i, "other": o, "ts": T0, "w": w, "source": -1,
-                          "offset_delta": 0} for i, o, w in upd]}
+                          "offset_delta": 0, "directed": (i, o) == (0, 1)}
+                         for i, o, w in upd]}
     with Setup(1, "items") as s:
         prod = Producer({"bootstrap.servers": s.bootstrap})
         prod.produce("video.cooc-deltas", partition=0, value=encode(DELTA, delta))
         prod.produce("video.cooc-deltas", partition=0,
-                     value=encode(DELTA, delta | {"version": 3}))
+                     value=encode(DELTA, delta | {"version": 4}))
         prod.produce("video.cooc-deltas", partition=0, value=b"\x02not a delta")
         assert prod.flush(30) == 0
         del prod
@@ -157,7 +170,7 @@ def python_writes():
         for _, _, value, h in dlq:
             h = dict(h)
             assert h["error.stage"] == b"cooccur" and h["source.topic"] == b"video.cooc-deltas", h
-        assert value in (encode(DELTA, delta | {"version": 3}), b"\x02not a delta")
+        assert value in (encode(DELTA, delta | {"version": 4}), b"\x02not a delta")
         print(f"# dead letters: {reasons}")
 
 
@@ -187,9 +200,10 @@ def recstream_writes():
         assert deltas, "no deltas"
         marginals = collections.defaultdict(collections.Counter)
         pairs = collections.Counter()
+        directed = collections.Counter()
         for part, key, value, _ in deltas:
             d = decode(DELTA, value)
-            assert d["version"] == 2 and d["pipeline"] == "video", d
+            assert d["version"] == 3 and d["pipeline"] == "video", d
             assert d["partition"] == part, (d["partition"], part)
             assert len(d["categories"]) == len(d["ids"])
             assert all(src["topic"] == "video.behavior" for src in d["sources"]), d["sources"]
@@ -202,9 +216,16 @@ def recstream_writes():
                     marginals[part][(ids[u["item"]], u["ts"])] += 1
                 elif u["other"] >= 0:
                     pairs[(ids[u["item"]], ids[u["other"]], u["ts"], u["w"])] += 1
+                    if u["directed"]:
+                        directed[(ids[u["item"]], ids[u["other"]], u["ts"], u["w"])] += 1
+                assert not u["directed"] or u["other"] >= 0, u
         assert len(marginals) == 3 and marginals[0] == marginals[1] == marginals[2], \
             {p: sum(c.values()) for p, c in marginals.items()}
         assert pairs and all(pairs[(b, a, t, w)] == n for (a, b, t, w), n in pairs.items())
+        # a user's events are 5 s apart, within pairs.transition_gap: pairs
+        # come with a transition, one way (the pair's mirror is not one)
+        assert directed and all(pairs[k] >= n for k, n in directed.items()), directed
+        assert all(directed[(b, a, t, w)] == 0 for (a, b, t, w) in directed), directed
         nbs = s.read_all("video.item-neighbors", 3)
         items, parts = 0, set()
         for part, key, value, _ in nbs:
@@ -221,6 +242,7 @@ def recstream_writes():
                 items += 1
         assert items and parts == {0, 1, 2}, (items, parts)
         print(f"# {len(deltas)} deltas ({sum(pairs.values())} pair updates, "
+              f"{sum(directed.values())} of them transitions, "
               f"{sum(marginals[0].values())} marginals on each partition), "
               f"{items} item records and partition records of {sorted(parts)}, all read by python3-avro")
 

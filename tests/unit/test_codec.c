@@ -15,6 +15,7 @@
 #include "recstream/clock.h"
 #include "recstream/codec.h"
 #include "recstream/intern.h"
+#include "recstream/records.h"
 
 static const rs_event_fields_t sample = {
         .event_id = "e-1",
@@ -625,6 +626,46 @@ static void test_recs_v2_fields(void **state)
         rs_intern_destroy(in);
 }
 
+/* CoocDelta 3 (issue 13): a pair update marked directed comes back
+ * directed, the others not; a marginal or popularity update is never a
+ * transition, whatever its flag said; the record leads with version 3. */
+static void test_delta_directed(void **state)
+{
+        char err[256];
+        rs_intern_t *in = rs_intern_new();
+        rs_codec_t *codec =
+                rs_codec_new(RS_FRAMING_PLAIN, in, err, sizeof(err));
+        rs_delta_t d = {.partition = 0};
+        const rs_delta_t *got;
+        const void *buf;
+        size_t len;
+        uint32_t a = rs_intern_id(in, "s1e2", 4),
+                 b = rs_intern_id(in, "s1e3", 4);
+
+        (void)state;
+        assert_non_null(codec);
+        rs_codec_set_pipeline(codec, "t", "0");
+        assert_int_equal(rs_delta_add(&d, a, b, 1000, 0.5f), RS_OK);
+        d.upd[0].directed = 1;
+        assert_int_equal(rs_delta_add(&d, b, a, 1000, 0.5f), RS_OK);
+        assert_int_equal(rs_delta_add(&d, a, RS_DELTA_MARGINAL, 1000, 1),
+                         RS_OK);
+        d.upd[2].directed = 1;
+        assert_int_equal(rs_codec_encode_delta(codec, &d, &buf, &len), RS_OK);
+        assert_int_equal(((const unsigned char *)buf)[0], 3 << 1); /* zigzag */
+        assert_int_equal(rs_codec_decode_delta(codec, buf, len, &got), RS_OK);
+        assert_int_equal(got->n, 3);
+        assert_int_equal(got->upd[0].item, a);
+        assert_int_equal(got->upd[0].other, b);
+        assert_int_equal(got->upd[0].directed, 1);
+        assert_int_equal(got->upd[1].directed, 0);
+        assert_int_equal(got->upd[2].other, RS_DELTA_MARGINAL);
+        assert_int_equal(got->upd[2].directed, 0);
+        rs_delta_fini(&d);
+        rs_codec_destroy(codec);
+        rs_intern_destroy(in);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -645,6 +686,7 @@ int main(void)
                 cmocka_unit_test(test_trailing_bytes),
                 cmocka_unit_test(test_long_varints),
                 cmocka_unit_test(test_large_record),
+                cmocka_unit_test(test_delta_directed),
         };
         return cmocka_run_group_tests_name("codec", tests, NULL, NULL);
 }

@@ -1,8 +1,9 @@
-/* The cooccur stage's packed counterpart entries (12 bytes): times in
- * quanta from a per-table base (rebased as time runs on), counts kept as
- * of the quantum so decay stays exact, and the space-saving error kept as
- * a 17-bit share of the count. Expected values are worked out here in
- * doubles, from the stage's documented rules, not from its code. */
+/* The cooccur stage's packed counterpart entries (12 bytes; a directed count
+ * after them with transitions): times in quanta from a per-table base (rebased
+ * as time runs on), counts kept as of the quantum so decay stays exact, and the
+ * space-saving error kept as a 17-bit share of the count. Expected values are
+ * worked out here in doubles, from the stage's documented rules, not from its
+ * code. */
 #include <float.h>
 #include <math.h>
 #include <setjmp.h>
@@ -46,6 +47,7 @@ static void start(fixture_t *fx, const char *conf)
                  "  - type: weight\n    weights: {like: 1}\n"
                  "  - type: user_window\n    horizon: 3650d\n"
                  "  - type: pairs\n    damping: none\n    pair_gap: 3650d\n"
+                 "    transition_gap: 10m\n"
                  "  - type: cooccur\n    refresh: 0\n%s",
                  conf);
         memset(fx, 0, sizeof(*fx));
@@ -338,6 +340,214 @@ static void test_cooccur_growing_similarity_stays_finite(void **state)
         stop(&fx);
 }
 
+/* A like of item by user at secs. */
+static void touch(fixture_t *fx, const char *user, const char *item,
+                  double secs)
+{
+        char eid[64];
+        rs_emit_t out = {NULL, NULL};
+        rs_event_fields_t f = {.user_id = user,
+                               .item_id = item,
+                               .type = RS_EV_LIKE,
+                               .ts = ms(secs),
+                               .watch_ms = 0,
+                               .duration_ms = RS_NONE_I64,
+                               .value = NAN};
+        rs_event_t ev;
+        const char *why;
+
+        snprintf(eid, sizeof(eid), "%s/%s", user, item);
+        f.event_id = eid;
+        assert_int_equal(
+                rs_event_from_fields(&f, fx->in, RS_ID_MAX_DEFAULT, &ev, &why),
+                RS_OK);
+        assert_int_equal(rs_local_process(fx->local, &ev, 1, &out), RS_OK);
+}
+
+/* Episodes of a series watched in order (issue 13): users u0-u2 like e1,
+ * e2, e3 a minute apart; u3, u4 e1, e3, then e2; u5, u6 e1, e2 only; u7 e3
+ * and two hours later e2 (past transition_gap 10m, inside pair_gap). No
+ * decay, damping none: every pair weighs 1.
+ *   N: e1 7, e2 8, e3 6. C(e1,e2) 7, C(e2,e3) 6, C(e1,e3) 5.
+ *   D (j touched after i within 10 min): e1→e2 3+2+2 = 7, e1→e3 3+2 = 5,
+ *   e2→e3 3, e3→e2 2 (not u7's), e2→e1 = e3→e1 = 0.
+ *   cosine: sim(e2,e1) = 7/√56 = 0.935414, sim(e2,e3) = 6/√48 = 0.866025.
+ * e2's list: s_max 0.935414, D_max 3, so e1 0.935414 + 0 and e3 0.866025
+ * + w·0.935414·3/3: with w 0.5, e3 1.333732 first; with w 0.05 e3
+ * 0.912796, still second; with w 0 the cosines alone, bit for bit what
+ * rs_cooc_sim gives (and no D kept). e3's list: sim(e3,e1) = 5/√42 = 0.771517,
+ * sim(e3,e2) = 0.866025 = s_max, D_max 2: e2 0.866025·(1 + w), e1 0.771517. */
+static void series(fixture_t *fx, double w)
+{
+        char conf[256];
+        static const char *const order[8][3] = {
+                {"e1", "e2", "e3"}, {"e1", "e2", "e3"}, {"e1", "e2", "e3"},
+                {"e1", "e3", "e2"}, {"e1", "e3", "e2"}, {"e1", "e2", NULL},
+                {"e1", "e2", NULL}, {"e3", "e2", NULL}};
+
+        snprintf(conf, sizeof(conf),
+                 "    half_life: 0\n    transition_weight: %g\n", w);
+        start(fx, conf);
+        for (int u = 0; u < 8; u++) {
+                char user[16];
+                snprintf(user, sizeof(user), "u%d", u);
+                for (int k = 0; k < 3 && order[u][k]; k++)
+                        touch(fx, user, order[u][k],
+                              1000.0 * (u + 1) + (u == 7 ? 7200 * k : 60 * k));
+        }
+        assert_int_equal(rs_local_settle(fx->local), RS_OK);
+}
+
+static void list_is(fixture_t *fx, const char *item, const char *first,
+                    double s1, const char *second, double s2)
+{
+        const rs_neighbor_t *nb;
+
+        assert_int_equal(rs_cooc_neighbors(fx->co, id(fx, item), &nb), 2);
+        assert_int_equal(nb[0].item, id(fx, first));
+        assert_near(nb[0].sim, s1, 1e-6);
+        assert_int_equal(nb[1].item, id(fx, second));
+        assert_near(nb[1].sim, s2, 1e-6);
+}
+
+static void test_cooccur_transitions_by_hand(void **state)
+{
+        fixture_t fx;
+        const rs_neighbor_t *nb;
+        double now = 1e5;
+        static const struct {
+                const char *i, *j;
+                double d;
+        } want[] = {{"e1", "e2", 7}, {"e1", "e3", 5}, {"e2", "e3", 3},
+                    {"e3", "e2", 2}, {"e2", "e1", 0}, {"e3", "e1", 0}};
+
+        (void)state;
+        series(&fx, 0.5);
+        for (size_t k = 0; k < sizeof(want) / sizeof(*want); k++)
+                assert_near(rs_cooc_directed(fx.co, id(&fx, want[k].i),
+                                             id(&fx, want[k].j), ms(now)),
+                            want[k].d, 1e-9);
+        assert_near(count(&fx, "e2", "e3", now), 6, 1e-9);
+        assert_near(count(&fx, "e1", "e2", now), 7, 1e-9);
+        assert_near(rs_cooc_marginal(fx.co, id(&fx, "e2"), ms(now)), 8, 1e-9);
+        /* "because you watched episode 2": episode 3, then episode 1 */
+        list_is(&fx, "e2", "e3", 6 / sqrt(48) + 0.5 * 7 / sqrt(56), "e1",
+                7 / sqrt(56));
+        list_is(&fx, "e3", "e2", 1.5 * 6 / sqrt(48), "e1", 5 / sqrt(42));
+        stop(&fx);
+
+        series(&fx, 0.05);
+        list_is(&fx, "e2", "e1", 7 / sqrt(56), "e3",
+                6 / sqrt(48) + 0.05 * 7 / sqrt(56));
+        stop(&fx);
+
+        /* 0: today's lists, the cosines bit for bit */
+        series(&fx, 0);
+        list_is(&fx, "e2", "e1", 7 / sqrt(56), "e3", 6 / sqrt(48));
+        assert_int_equal(rs_cooc_neighbors(fx.co, id(&fx, "e2"), &nb), 2);
+        assert_true(nb[0].sim == (float)rs_cooc_sim(fx.co, id(&fx, "e2"),
+                                                    id(&fx, "e1"), ms(now)));
+        assert_true(nb[1].sim == (float)rs_cooc_sim(fx.co, id(&fx, "e2"),
+                                                    id(&fx, "e3"), ms(now)));
+        /* and no directed count is kept (12-byte slots, as before) */
+        assert_near(
+                rs_cooc_directed(fx.co, id(&fx, "e2"), id(&fx, "e3"), ms(now)),
+                0, 1e-9);
+        stop(&fx);
+}
+
+/* A late event: u likes y at 100 s, then (arriving second) x dated 40 s.
+ * x came first, so the transition is x → y: D(x,y) = 1, D(y,x) = 0; and
+ * one 20 min apart (past transition_gap 10m) is none. */
+static void test_cooccur_late_transition(void **state)
+{
+        fixture_t fx;
+
+        (void)state;
+        start(&fx, "    half_life: 0\n    transition_weight: 1\n");
+        touch(&fx, "u", "y", 100);
+        touch(&fx, "u", "x", 40);
+        touch(&fx, "v", "p", 100);
+        touch(&fx, "v", "q", 1300);
+        assert_near(
+                rs_cooc_directed(fx.co, id(&fx, "x"), id(&fx, "y"), ms(2000)),
+                1, 1e-9);
+        assert_near(
+                rs_cooc_directed(fx.co, id(&fx, "y"), id(&fx, "x"), ms(2000)),
+                0, 1e-9);
+        assert_near(count(&fx, "p", "q", 2000), 1, 1e-9);
+        assert_near(
+                rs_cooc_directed(fx.co, id(&fx, "p"), id(&fx, "q"), ms(2000)),
+                0, 1e-9);
+        stop(&fx);
+}
+
+/* Directed counts move with their entries: max_neighbors_tracked 4, no
+ * decay. Users like a, then (a second later) one other item each: x by
+ * 3, y by 2, z by 1, w by 2 (the fourth counterpart: the table grows from
+ * 4 slots to 8), then v by 1: the table is full, z (the smallest, 1) is
+ * evicted and v inherits its count, C(a,v) = 1 + 1 with err 1, but not
+ * its transitions: D(a,v) = 1. D(a,x) 3, D(a,y) 2, D(a,w) 2 as they were. */
+static void test_cooccur_transitions_evicted(void **state)
+{
+        fixture_t fx;
+        static const struct {
+                const char *item;
+                int users;
+        } seq[] = {{"x", 3}, {"y", 2}, {"z", 1}, {"w", 2}, {"v", 1}};
+        static const struct {
+                const char *item;
+                double d, c, cmin;
+        } want[] = {{"x", 3, 3, 3},
+                    {"y", 2, 2, 2},
+                    {"w", 2, 2, 2},
+                    {"v", 1, 2, 1},
+                    {"z", 0, 0, 0}};
+        int u = 0;
+
+        (void)state;
+        start(&fx, "    half_life: 0\n    transition_weight: 1\n"
+                   "    max_neighbors_tracked: 4\n");
+        for (size_t k = 0; k < sizeof(seq) / sizeof(*seq); k++)
+                for (int n = 0; n < seq[k].users; n++, u++) {
+                        char user[16];
+                        snprintf(user, sizeof(user), "u%d", u);
+                        touch(&fx, user, "a", 100.0 * u);
+                        touch(&fx, user, seq[k].item, 100.0 * u + 1);
+                }
+        assert_int_equal(rs_cooc_tracked(fx.co, id(&fx, "a")), 4);
+        for (size_t k = 0; k < sizeof(want) / sizeof(*want); k++) {
+                const char *j = want[k].item;
+                assert_near(rs_cooc_directed(fx.co, id(&fx, "a"), id(&fx, j),
+                                             ms(1e4)),
+                            want[k].d, 1e-6);
+                assert_near(count(&fx, "a", j, 1e4), want[k].c, 1e-6);
+                assert_near(count_min(&fx, "a", j, 1e4), want[k].cmin,
+                            2 * SHARE * want[k].c);
+        }
+        /* Every addition to a's table is a transition from a, so each
+         * entry's D is what was added since it was admitted: c − err,
+         * through evictions, deletions that shift entries and rebuilds. */
+        for (int n = 0; n < 300; n++, u++) {
+                char user[16], item[16];
+                snprintf(user, sizeof(user), "u%d", u);
+                snprintf(item, sizeof(item), "k%d", (n * 7) % 23 % (3 + n % 9));
+                touch(&fx, user, "a", 100.0 * u);
+                touch(&fx, user, item, 100.0 * u + 1);
+        }
+        for (int n = 0; n < 23; n++) {
+                char item[16];
+                snprintf(item, sizeof(item), "k%d", n);
+                uint32_t j = rs_intern_id(fx.in, item, strlen(item));
+                if (j == RS_ID_NONE)
+                        continue;
+                double cmin = rs_cooc_count_min(fx.co, id(&fx, "a"), j, 0);
+                assert_near(rs_cooc_directed(fx.co, id(&fx, "a"), j, 0), cmin,
+                            4 * SHARE * count(&fx, "a", item, 0) + 1e-6);
+        }
+        stop(&fx);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -347,6 +557,9 @@ int main(void)
                 cmocka_unit_test(test_cooccur_small_error_share),
                 cmocka_unit_test(test_cooccur_similarity_of_decayed_counts),
                 cmocka_unit_test(test_cooccur_growing_similarity_stays_finite),
+                cmocka_unit_test(test_cooccur_transitions_by_hand),
+                cmocka_unit_test(test_cooccur_late_transition),
+                cmocka_unit_test(test_cooccur_transitions_evicted),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

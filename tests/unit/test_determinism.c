@@ -4,7 +4,9 @@
  * and 3 input partitions (each partition's order kept, the partitions
  * interleaved in uneven runs, as a consumer sees them) and 1 and 3 item
  * partitions. After the stream is settled every run must hold the same
- * pair counts and marginals and publish the same neighbour lists, and
+ * pair counts, directed counts (transitions, issue 13: the lists rank by
+ * them with transition_weight 0.5) and marginals and publish the same
+ * neighbour lists, and
  * after one re-watch per user every user's current list (the last one
  * published: score publishes only a changed list) must be the same;
  * values within 1e-6 relative (scores of lists both runs published after
@@ -45,7 +47,7 @@ typedef struct stream {
  * tables compare. */
 typedef struct entry {
         char item[32], nb[MAX_LIST][32];
-        double sim[MAX_LIST], count[MAX_LIST], marginal;
+        double sim[MAX_LIST], count[MAX_LIST], dir[MAX_LIST], marginal;
         size_t n;
 } entry_t;
 
@@ -127,6 +129,7 @@ static rs_pipeline_t *load(int item_partitions)
                 "    interest_dim: 8\n"
                 "  - type: pairs\n"
                 "    pair_gap: 1h\n"
+                "    transition_gap: 30m\n"
                 "    damping: log\n"
                 "  - type: cooccur\n"
                 "    similarity: cosine\n"
@@ -134,6 +137,7 @@ static rs_pipeline_t *load(int item_partitions)
                 "    max_neighbors_tracked: 5000\n"
                 "    max_neighbors: %d\n"
                 "    refresh: 1m\n"
+                "    transition_weight: 0.5\n"
                 "  - type: score\n"
                 "    k: 10\n"
                 "    min_refresh_interval: 0s\n",
@@ -272,6 +276,8 @@ static void run(const stream_t *s, int in_parts, int item_parts, size_t batch,
                         e->sim[j] = nb[j].sim;
                         e->count[j] =
                                 rs_cooc_count(co, id, nb[j].item, s->last_ts);
+                        e->dir[j] = rs_cooc_directed(co, id, nb[j].item,
+                                                     s->last_ts);
                 }
         }
 
@@ -314,7 +320,7 @@ static void near_rel(double got, double want, const char *what,
 
 static void same(const learnt_t *a, const learnt_t *b, const char *what)
 {
-        size_t lists = 0, pairs = 0, fresh = 0;
+        size_t lists = 0, pairs = 0, fresh = 0, directed = 0;
 
         assert_int_equal(a->nitems, b->nitems);
         for (size_t i = 0; i < a->nitems; i++) {
@@ -331,7 +337,9 @@ static void same(const learnt_t *a, const learnt_t *b, const char *what)
                                          what, j, x->item, y->nb[j], x->nb[j]);
                         near_rel(y->sim[j], x->sim[j], "sim", x->item);
                         near_rel(y->count[j], x->count[j], "C", x->item);
+                        near_rel(y->dir[j], x->dir[j], "D", x->item);
                         pairs++;
+                        directed += x->dir[j] > 0;
                 }
                 lists += x->n > 0;
         }
@@ -354,9 +362,11 @@ static void same(const learnt_t *a, const learnt_t *b, const char *what)
                                          "score", a->user[u]);
                 }
         }
-        printf("# %s: %zu items, %zu lists, %zu pairs, %d user lists "
-               "equal (%zu scores compared)\n",
-               what, a->nitems, lists, pairs, a->nusers, fresh);
+        /* series are watched in order: many listed pairs are transitions */
+        assert_true(directed * 10 > pairs);
+        printf("# %s: %zu items, %zu lists, %zu pairs (%zu directed), %d "
+               "user lists equal (%zu scores compared)\n",
+               what, a->nitems, lists, pairs, directed, a->nusers, fresh);
 }
 
 static void test_batching_and_partitions(void **state)

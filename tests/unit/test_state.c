@@ -28,7 +28,7 @@
         "  - type: weight\n    weights: {watch: 1, like: 3}\n"                 \
         "  - type: user_window\n    max_events: 3\n    interest_dim: 4\n"      \
         "  - type: pairs\n"                                                    \
-        "  - type: cooccur\n"                                                  \
+        "  - type: cooccur\n    transition_weight: 1\n"                        \
         "  - type: score\n    k: 5\n"
 
 typedef struct proc {
@@ -457,6 +457,7 @@ static void test_items_round_trip(void **state)
         rs_cooc_t *ca = rs_items_partition(rs_local_items(a.local), 0),
                   *cb = rs_items_partition(rs_local_items(b.local), 0);
         int64_t now = 20000;
+        size_t directed = 0;
         for (int i = 0; i < 5; i++) {
                 uint32_t ia = sid(&a, items[i]), ib = sid(&b, items[i]);
                 double ma = rs_cooc_marginal(ca, ia, now),
@@ -469,6 +470,11 @@ static void test_items_round_trip(void **state)
                                y = rs_cooc_count(cb, ib, sid(&b, items[j]),
                                                  now);
                         assert_true(fabs(x - y) <= 1e-5 * (x > 0 ? x : 1));
+                        /* the directed counts too (ItemState 2) */
+                        x = rs_cooc_directed(ca, ia, sid(&a, items[j]), now);
+                        y = rs_cooc_directed(cb, ib, sid(&b, items[j]), now);
+                        assert_true(fabs(x - y) <= 1e-5 * (x > 0 ? x : 1));
+                        directed += x > 0;
                 }
                 /* the published list came back as it was */
                 const rs_neighbor_t *na, *nb;
@@ -481,6 +487,8 @@ static void test_items_round_trip(void **state)
                         assert_true(na[k].sim == nb[k].sim);
                 }
         }
+        /* each user's items a tenth of a second apart: transitions */
+        assert_true(directed >= 5);
         proc_fini(&b);
         proc_fini(&a);
 }
