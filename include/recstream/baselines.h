@@ -20,12 +20,14 @@
  *
  * Users and items are their 64-bit string hashes (intern.h's), so the
  * models live across string-table collects and hold no ids. Memory: per
- * item ≈ 70 B and at most max_counts counterparts of 8 B per count model
- * (Misra-Gries: a new counterpart of an item at max_counts makes all its
- * counts one less instead, dropping those at 0; counts are never over,
- * and under by at most the item's total / (max_counts + 1)), so at most
- * 70 + 16·max_counts B an item (3.3 KB at the default 200); per user
- * 24 + 4·recent B; hash slots of 4 B, at most half full, for both.
+ * item ≈ 70 B and, per count model, at most max_counts counterparts of
+ * 8 B (Misra-Gries: a new counterpart of an item at max_counts makes all
+ * its counts one less instead, dropping those at 0; counts are never
+ * over, and under by at most the item's total / (max_counts + 1)) with
+ * an index of 2 B slots, a power of two ≥ 2·max_counts: at most
+ * 70 + 2·(8·max_counts + 2·slots) B an item (5.3 KB at the default 200,
+ * 512 slots); per user 24 + 4·recent B; hash slots of 4 B, at most half
+ * full, for both.
  * Ties rank the entry that reached its count first ahead (successor,
  * covisit's per-item counts), popularity at equal decayed counts keeps
  * its earlier rank, covisit at equal scores the item first seen in the
@@ -46,12 +48,14 @@ typedef enum rs_base_model {
         RS_BASE__COUNT
 } rs_base_model_t;
 
-#define RS_BASE_POP_TOP 1000 /* popularity ranks kept */
+#define RS_BASE_POP_TOP    1000  /* popularity ranks kept */
+#define RS_BASE_MAX_COUNTS 32767 /* max_counts at most */
 
 typedef struct rs_base_conf {
         unsigned models;          /* bit 1 << model per model run */
         int64_t pop_half_life;    /* ms, > 0 */
-        size_t max_counts;        /* counterparts per item and model, ≥ 1 */
+        size_t max_counts;        /* counterparts per item and model,
+                                   * 1..RS_BASE_MAX_COUNTS */
         size_t recent;            /* covisit: the user's last items, ≥ 1 */
         size_t covisit_neighbors; /* covisit: counts taken per item, ≥ 1 */
 } rs_base_conf_t;

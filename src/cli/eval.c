@@ -19,7 +19,7 @@
  * ids may be recycled: what the evaluation keeps about users and items
  * across batches is keyed by their string hashes. Its own state: per
  * positive pair and per touched pair a 64-bit key in a set at most half
- * full (16 to 32 B each: 55k + 100k pairs on ml-100k, ≈ 5 MB at most),
+ * full (16 to 32 B each: 55k + 100k pairs on ml-100k, 3 MB),
  * the set of users, and the reference models (baselines.h). */
 #include <getopt.h>
 #include <math.h>
@@ -286,11 +286,11 @@ static int prequential(run_t *r)
         for (int l = 0; l < LINES; l++)
                 if (rs_hset_init(&m[l].listed, 0))
                         goto nomem;
-        if ((more = mark_positive(r, &pos)) != 0) {
-                if (more < 0)
-                        goto nomem;
+        int pass1 = mark_positive(r, &pos);
+        if (pass1 < 0)
+                goto nomem;
+        if (pass1)
                 goto out;
-        }
         while ((more = next_event(r, &cur)) > 0) {
                 const rs_event_t *e = &cur;
                 if (e->type != RS_EV_IMPRESSION) { /* a touch */
@@ -382,7 +382,8 @@ static int prequential(run_t *r)
                "time_s=%.2f\n",
                o->k, ntargets, (double)cold / nt, (double)unreachable / nt,
                r->nread, r->items,
-               m[1 + RS_BASE_POP].hits > 0 ? m[0].hits / m[1].hits : 0.0,
+               m[1 + RS_BASE_POP].hits > 0 ? m[0].hits / m[1 + RS_BASE_POP].hits
+                                           : 0.0,
                best > 0 ? m[0].hits / best : 0.0, rs_cli_now() - r->t0);
         printf("hr@%d=%.4f ndcg@%d=%.4f mrr=%.4f coverage=%.4f targets=%zu",
                o->k, m[0].hits / nt, o->k, m[0].ndcg / nt, m[0].rr / nt,
@@ -703,10 +704,13 @@ int rs_cmd_eval(int argc, char **argv)
                         break;
                 case 'C': {
                         long n = strtol(optarg, &end, 10);
-                        if (*end || end == optarg || n < 1 || n > 100000) {
-                                fprintf(stderr, "recstream: eval: "
-                                                "--baseline-counts must be "
-                                                "1..100000\n");
+                        if (*end || end == optarg || n < 1 ||
+                            n > RS_BASE_MAX_COUNTS) {
+                                fprintf(stderr,
+                                        "recstream: eval: "
+                                        "--baseline-counts must be "
+                                        "1..%d\n",
+                                        RS_BASE_MAX_COUNTS);
                                 return RS_EXIT_USAGE;
                         }
                         o.base.max_counts = (size_t)n;

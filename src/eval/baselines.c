@@ -9,14 +9,17 @@
 #include "recstream/baselines.h"
 #include "recstream/buf.h"
 
-/* An item's counterparts, by count descending (Misra-Gries). */
+/* An item's counterparts, by count descending (Misra-Gries), with an
+ * index from counterpart to position: linear probing over at least twice
+ * cap slots, each position + 1 (0 empty). */
 typedef struct entry {
         uint32_t item, n;
 } entry_t;
 
 typedef struct counts {
         entry_t *e;
-        uint32_t len, cap;
+        uint16_t *slot;
+        uint32_t len, cap, mask;
 } counts_t;
 
 /* Dense indices of 64-bit keys: slots hold index + 1, 0 empty. */
@@ -31,13 +34,13 @@ struct rs_base {
         rs_base_conf_t conf;
         idmap_t items, users;
         /* by item index */
-        double *g;         /* forward-decayed popularity */
-        uint32_t *pos;     /* positive events */
-        double *norm;      /* 1 / √(pos + 1) */
-        uint8_t *in_top;   /* in top[] */
-        counts_t *succ;    /* successors */
-        counts_t *cov;     /* co-visits */
-        size_t items_cap;  /* of the arrays above */
+        double *g;        /* forward-decayed popularity */
+        uint32_t *pos;    /* positive events */
+        double *norm;     /* 1 / √(pos + 1) */
+        uint8_t *in_top;  /* in top[] */
+        counts_t *succ;   /* successors */
+        counts_t *cov;    /* co-visits */
+        size_t items_cap; /* of the arrays above */
         uint32_t top[RS_BASE_POP_TOP];
         size_t ntop;
         int64_t t0;
@@ -152,6 +155,37 @@ static void idmap_fini(idmap_t *m)
  * Bounded counts (Misra-Gries).
  */
 
+/* The slot of item in c: where it is, or the empty one it would take. */
+static uint16_t *counts_slot(const counts_t *c, uint32_t item)
+{
+        uint32_t i = rs_slot32(item, c->mask);
+
+        while (c->slot[i] && c->e[c->slot[i] - 1].item != item)
+                i = (i + 1) & c->mask;
+        return &c->slot[i];
+}
+
+/* The index anew, over ≥ 2·cap slots (c unchanged when out of memory). */
+static int counts_index(rs_base_t *b, counts_t *c, uint32_t cap)
+{
+        uint32_t n = 8;
+
+        while (n < 2 * cap)
+                n *= 2;
+        if (n != c->mask + 1 || !c->slot) {
+                uint16_t *slot = realloc(c->slot, n * sizeof(*slot));
+                if (!slot)
+                        return -1;
+                b->bytes += (n - (c->slot ? c->mask + 1 : 0)) * sizeof(*slot);
+                c->slot = slot;
+                c->mask = n - 1;
+        }
+        memset(c->slot, 0, n * sizeof(*c->slot));
+        for (uint32_t i = 0; i < c->len; i++)
+                *counts_slot(c, c->e[i].item) = (uint16_t)(i + 1);
+        return 0;
+}
+
 /* One more of `item` in c, at most `max` counterparts kept: a new one
  * when c is full makes every count one less instead (those reaching 0
  * leave), so a count is at most (all counted) / (max + 1) below its true
@@ -162,36 +196,50 @@ static void idmap_fini(idmap_t *m)
  * the order, so the zeros are the tail. */
 static int counts_add(rs_base_t *b, counts_t *c, uint32_t item, size_t max)
 {
+        uint16_t *s = c->slot ? counts_slot(c, item) : NULL;
         uint32_t i;
 
-        for (i = 0; i < c->len && c->e[i].item != item; i++)
-                ;
-        if (i == c->len) {
-                if (c->len < max) {
-                        if (c->len == c->cap) {
-                                uint32_t cap = c->cap ? c->cap * 2 : 4;
-                                if (cap > max)
-                                        cap = (uint32_t)max;
-                                if (rs_resize((void **)&c->e, cap,
-                                              sizeof(*c->e)))
-                                        return -1;
-                                b->bytes += (cap - c->cap) * sizeof(*c->e);
-                                c->cap = cap;
-                        }
-                        c->e[c->len++] = (entry_t){item, 0};
-                } else { /* Misra-Gries: all one less */
-                        uint32_t keep = 0;
-                        for (uint32_t x = 0; x < c->len; x++)
-                                if (--c->e[x].n)
-                                        keep = x + 1;
-                        c->len = keep;
-                        return 0;
+        if (s && *s) {
+                i = *s - 1u;
+        } else if (c->len < max) {
+                if (c->len == c->cap) {
+                        uint32_t cap = c->cap ? c->cap * 2 : 4;
+                        if (cap > max)
+                                cap = (uint32_t)max;
+                        if (rs_resize((void **)&c->e, cap, sizeof(*c->e)) ||
+                            counts_index(b, c, cap))
+                                return -1;
+                        b->bytes += (cap - c->cap) * sizeof(*c->e);
+                        c->cap = cap;
+                        s = counts_slot(c, item);
                 }
+                i = c->len++;
+                c->e[i] = (entry_t){item, 0};
+                *s = (uint16_t)(i + 1);
+        } else { /* Misra-Gries: all one less */
+                uint32_t keep = 0;
+                for (uint32_t x = 0; x < c->len; x++)
+                        if (--c->e[x].n)
+                                keep = x + 1;
+                if (keep < c->len) {
+                        c->len = keep;
+                        return counts_index(b, c, c->cap); /* no alloc */
+                }
+                return 0;
         }
+        /* up past the lower counts; each entry passed moves down one, its
+         * slot found by the position it holds (unique, unlike items while
+         * the entries shift) */
         entry_t x = {item, c->e[i].n + 1};
-        for (; i > 0 && c->e[i - 1].n < x.n; i--)
+        for (; i > 0 && c->e[i - 1].n < x.n; i--) {
+                uint32_t k = rs_slot32(c->e[i - 1].item, c->mask);
+                while (c->slot[k] != i)
+                        k = (k + 1) & c->mask;
+                c->slot[k] = (uint16_t)(i + 1);
                 c->e[i] = c->e[i - 1];
+        }
         c->e[i] = x;
+        *s = (uint16_t)(i + 1);
         return 0;
 }
 
@@ -356,7 +404,8 @@ static int covisit(rs_base_t *b, uint32_t u, size_t *ncand)
                      x++) {
                         uint32_t cand = cj->e[x].item;
                         if (b->score[cand] == 0) { /* every term > 0 */
-                                if (rs_grow_zeroed((void **)&b->cand,
+                                if (n == b->ncand_cap &&
+                                    rs_grow_zeroed((void **)&b->cand,
                                                    &b->ncand_cap, n,
                                                    sizeof(*b->cand)))
                                         return -1;
@@ -438,8 +487,8 @@ rs_base_t *rs_base_new(const rs_base_conf_t *conf)
         b->conf = *conf;
         if (b->conf.max_counts < 1)
                 b->conf.max_counts = 1;
-        if (b->conf.max_counts > UINT32_MAX / 2)
-                b->conf.max_counts = UINT32_MAX / 2;
+        if (b->conf.max_counts > RS_BASE_MAX_COUNTS)
+                b->conf.max_counts = RS_BASE_MAX_COUNTS;
         if (b->conf.recent < 1)
                 b->conf.recent = 1;
         if (b->conf.pop_half_life < 1)
@@ -455,7 +504,9 @@ void rs_base_destroy(rs_base_t *b)
                 return;
         for (size_t i = 0; i < b->items.n && i < b->items_cap; i++) {
                 free(b->succ[i].e);
+                free(b->succ[i].slot);
                 free(b->cov[i].e);
+                free(b->cov[i].slot);
         }
         idmap_fini(&b->items);
         idmap_fini(&b->users);

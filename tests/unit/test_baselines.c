@@ -64,10 +64,10 @@ static void expect(fixture_t *fx, rs_base_model_t m, uint64_t user,
         assert_memory_equal(got, want, n * sizeof(*got));
 }
 
-#define EXPECT(fx, m, user, ...)                                           \
-        do {                                                               \
-                const uint64_t want_[] = {__VA_ARGS__};                    \
-                expect(fx, m, user, want_, sizeof(want_) / sizeof(*want_)); \
+#define EXPECT(fx, m, user, ...)                                               \
+        do {                                                                   \
+                const uint64_t want_[] = {__VA_ARGS__};                        \
+                expect(fx, m, user, want_, sizeof(want_) / sizeof(*want_));    \
         } while (0)
 
 enum { A = 101, B, C, D, E, F };
@@ -224,6 +224,58 @@ static void test_counts_bound(void **state)
         stop(&fx);
 }
 
+/* Many counterparts through a short list: the list ordered by count, then
+ * by who reached it first, against a plain array kept by the documented
+ * rules (one more: move up past the lower counts; a newcomer to a full
+ * list: all one less, zeros leave). */
+static void test_counts_random(void **state)
+{
+        fixture_t fx;
+        rs_base_conf_t conf = rs_base_conf_default();
+        struct counted {
+                uint64_t item;
+                unsigned n;
+        } ref[8], t;
+        size_t nref = 0;
+        unsigned long rnd = 12345;
+
+        (void)state;
+        conf.max_counts = 8;
+        conf.models = 1u << RS_BASE_SUCC;
+        start(&fx, &conf);
+        for (uint64_t u = 1; u <= 5000; u++) {
+                rnd = rnd * 6364136223846793005UL + 1442695040888963407UL;
+                /* 40 items, the low ones more often */
+                uint64_t j = 1000 + ((rnd >> 33) % 40) * ((rnd >> 20) % 3) / 2;
+                size_t i;
+                touch(&fx, u, A, (int64_t)u, 0);
+                touch(&fx, u, j, (int64_t)u, 0);
+                for (i = 0; i < nref && ref[i].item != j; i++)
+                        ;
+                if (i == nref && nref == 8) {
+                        size_t keep = 0;
+                        for (size_t x = 0; x < nref; x++)
+                                if (--ref[x].n)
+                                        keep = x + 1;
+                        nref = keep;
+                } else {
+                        if (i == nref)
+                                ref[nref++] = (struct counted){j, 0};
+                        t = ref[i];
+                        t.n++;
+                        for (; i > 0 && ref[i - 1].n < t.n; i--)
+                                ref[i] = ref[i - 1];
+                        ref[i] = t;
+                }
+                uint64_t want[8];
+                for (i = 0; i < nref; i++)
+                        want[i] = ref[i].item;
+                touch(&fx, 100000 + u, A, (int64_t)u, 0);
+                expect(&fx, RS_BASE_SUCC, 100000 + u, want, nref);
+        }
+        stop(&fx);
+}
+
 static void test_popularity(void **state)
 {
         fixture_t fx;
@@ -272,6 +324,7 @@ int main(void)
                 cmocka_unit_test(test_covisit_position),
                 cmocka_unit_test(test_covisit_recent_window),
                 cmocka_unit_test(test_counts_bound),
+                cmocka_unit_test(test_counts_random),
                 cmocka_unit_test(test_popularity),
                 cmocka_unit_test(test_model_names),
         };
