@@ -26,8 +26,10 @@
  * over, and under by at most the item's total / (max_counts + 1)) with
  * an index of 2 B slots, a power of two ≥ 2·max_counts: at most
  * 70 + 2·(8·max_counts + 2·slots) B an item (5.3 KB at the default 200,
- * 512 slots); per user 24 + 4·recent B; hash slots of 4 B, at most half
- * full, for both.
+ * 512 slots); per user 40 + 4·recent B and 4 B per item touched (the
+ * touched items are stamped into a per-item array before a list, one pass
+ * instead of a hash look-up per item considered); hash slots of 4 B, at
+ * most half full, for both.
  * Ties rank the entry that reached its count first ahead (successor,
  * covisit's per-item counts), popularity at equal decayed counts keeps
  * its earlier rank, covisit at equal scores the item first seen in the
@@ -93,7 +95,9 @@ int rs_base_learn(rs_base_t *b, uint64_t user, uint64_t item, int64_t ts,
                   unsigned flags);
 
 /* Model m's list for user into out (item hashes, best first): at most k,
- * none whose rs_base_pair(user, item) is in `touched` (borrowed). Returns
+ * none whose rs_base_pair(user, item) is in `touched` (borrowed: the same
+ * pairs as the FIRST touches learnt; looked up only for popularity alone
+ * and users of more than 4096 items, the others' are stamped). Returns
  * how many; -1 when out of memory. A model not in conf.models lists
  * nothing. */
 int rs_base_list(rs_base_t *b, rs_base_model_t m, uint64_t user,

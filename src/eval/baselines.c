@@ -48,7 +48,13 @@ struct rs_base {
         uint32_t *ring;
         uint32_t *ulen;  /* items in the ring */
         uint32_t *uhead; /* slot of the newest */
+        uint32_t **tl;   /* the items touched, in order */
+        uint32_t *tn, *tcap;
         size_t users_cap;
+        /* lists' touched items, by item index: stamp == epoch for those
+         * of stamped_user's first stamped_n */
+        uint32_t *stamp;
+        uint32_t epoch, stamped_user, stamped_n;
         /* covisit's scratch, by item index: the candidates' scores (0
          * for none) and the candidates */
         double *score;
@@ -272,13 +278,16 @@ static int grow_items(rs_base_t *b, size_t idx)
         if (rs_grow_zeroed((void **)&b->score, &c, idx, sizeof(*b->score)))
                 return -1;
         c = cap;
+        if (rs_grow_zeroed((void **)&b->stamp, &c, idx, sizeof(*b->stamp)))
+                return -1;
+        c = cap;
         if (rs_grow_zeroed((void **)&b->norm, &c, idx, sizeof(*b->norm)))
                 return -1;
         for (size_t i = cap; i < c; i++)
                 b->norm[i] = 1;
         b->bytes += (c - cap) * (sizeof(*b->g) + sizeof(*b->pos) + 1 +
                                  2 * sizeof(counts_t) + sizeof(*b->score) +
-                                 sizeof(*b->norm));
+                                 sizeof(*b->norm) + sizeof(*b->stamp));
         b->items_cap = c;
         return 0;
 }
@@ -294,9 +303,19 @@ static int grow_users(rs_base_t *b, size_t idx)
         c = cap;
         if (rs_grow_zeroed((void **)&b->uhead, &c, idx, sizeof(*b->uhead)))
                 return -1;
+        c = cap;
+        if (rs_grow_zeroed((void **)&b->tl, &c, idx, sizeof(*b->tl)))
+                return -1;
+        c = cap;
+        if (rs_grow_zeroed((void **)&b->tn, &c, idx, sizeof(*b->tn)))
+                return -1;
+        c = cap;
+        if (rs_grow_zeroed((void **)&b->tcap, &c, idx, sizeof(*b->tcap)))
+                return -1;
         if (rs_resize((void **)&b->ring, c * b->conf.recent, sizeof(*b->ring)))
                 return -1;
-        b->bytes += (c - cap) * (2 + b->conf.recent) * sizeof(uint32_t);
+        b->bytes += (c - cap) *
+                    ((4 + b->conf.recent) * sizeof(uint32_t) + sizeof(*b->tl));
         b->users_cap = c;
         return 0;
 }
@@ -356,6 +375,15 @@ int rs_base_learn(rs_base_t *b, uint64_t user, uint64_t item, int64_t ts,
         if ((u = idmap_get(&b->users, user, &added)) == UINT32_MAX ||
             grow_users(b, u))
                 return -1;
+        if (b->tn[u] == b->tcap[u]) {
+                uint32_t cap = b->tcap[u] ? b->tcap[u] * 2 : 8;
+                if (cap < b->tcap[u] ||
+                    rs_resize((void **)&b->tl[u], cap, sizeof(**b->tl)))
+                        return -1;
+                b->bytes += (cap - b->tcap[u]) * sizeof(**b->tl);
+                b->tcap[u] = cap;
+        }
+        b->tl[u][b->tn[u]++] = it;
         uint32_t *ring = b->ring + (size_t)u * c->recent;
         uint32_t len = b->ulen[u], head = b->uhead[u];
         if (len && (c->models & 1u << RS_BASE_SUCC) && ring[head] != it &&
@@ -381,10 +409,36 @@ int rs_base_learn(rs_base_t *b, uint64_t user, uint64_t item, int64_t ts,
  * Lists.
  */
 
+/* Whether user (index u, UINT32_MAX when the models keep no users)
+ * touched item: by the stamps when they are u's, else by the caller's
+ * set. */
 static int touched_by(const rs_base_t *b, const rs_hset_t *touched,
-                      uint64_t user, uint32_t item)
+                      uint64_t user, uint32_t u, uint32_t item)
 {
+        if (u != UINT32_MAX && u == b->stamped_user)
+                return b->stamp[item] == b->epoch;
         return rs_hset_has(touched, rs_base_pair(user, b->items.keys[item]));
+}
+
+/* Stamps u's touched items, unless they are stamped already: one pass
+ * over them per target, instead of a hash look-up per item listed. Users
+ * of more than RS_BASE_STAMP_MAX items are looked up. */
+#define RS_BASE_STAMP_MAX 4096
+static void stamp_user(rs_base_t *b, uint32_t u)
+{
+        if (u == b->stamped_user && b->tn[u] == b->stamped_n)
+                return;
+        b->stamped_user = UINT32_MAX;
+        if (b->tn[u] > RS_BASE_STAMP_MAX)
+                return;
+        if (++b->epoch == 0) { /* wrapped: no stamp may look current */
+                memset(b->stamp, 0, b->items_cap * sizeof(*b->stamp));
+                b->epoch = 1;
+        }
+        for (uint32_t i = 0; i < b->tn[u]; i++)
+                b->stamp[b->tl[u][i]] = b->epoch;
+        b->stamped_user = u;
+        b->stamped_n = b->tn[u];
 }
 
 /* covisit: scores the candidates into b->score, their set in b->cand. */
@@ -434,19 +488,21 @@ int rs_base_list(rs_base_t *b, rs_base_model_t m, uint64_t user,
         if ((int)m < 0 || (int)m >= RS_BASE__COUNT ||
             !(c->models & 1u << (int)m))
                 return 0;
+        if ((u = idmap_find(&b->users, user)) != UINT32_MAX)
+                stamp_user(b, u);
         if (m == RS_BASE_POP) {
                 for (size_t i = 0; i < b->ntop && n < k; i++)
-                        if (!touched_by(b, touched, user, b->top[i]))
+                        if (!touched_by(b, touched, user, u, b->top[i]))
                                 out[n++] = b->items.keys[b->top[i]];
                 return (int)n;
         }
-        if ((u = idmap_find(&b->users, user)) == UINT32_MAX || !b->ulen[u])
+        if (u == UINT32_MAX || !b->ulen[u])
                 return 0;
         if (m == RS_BASE_SUCC) {
                 const uint32_t *ring = b->ring + (size_t)u * c->recent;
                 const counts_t *s = &b->succ[ring[b->uhead[u]]];
                 for (size_t i = 0; i < s->len && n < k; i++)
-                        if (!touched_by(b, touched, user, s->e[i].item))
+                        if (!touched_by(b, touched, user, u, s->e[i].item))
                                 out[n++] = b->items.keys[s->e[i].item];
                 return (int)n;
         }
@@ -460,7 +516,7 @@ int rs_base_list(rs_base_t *b, rs_base_model_t m, uint64_t user,
                 uint32_t cand = b->cand[x];
                 if (n == k && !better(b->score, cand, best[n - 1]))
                         continue;
-                if (touched_by(b, touched, user, cand))
+                if (touched_by(b, touched, user, u, cand))
                         continue;
                 size_t i = n < k ? n++ : n - 1;
                 for (; i > 0 && better(b->score, cand, best[i - 1]); i--)
@@ -494,6 +550,7 @@ rs_base_t *rs_base_new(const rs_base_conf_t *conf)
         if (b->conf.pop_half_life < 1)
                 b->conf.pop_half_life = 1;
         b->t0 = INT64_MIN;
+        b->stamped_user = UINT32_MAX;
         b->bytes = sizeof(*b);
         return b;
 }
@@ -519,6 +576,12 @@ void rs_base_destroy(rs_base_t *b)
         free(b->score);
         free(b->cand);
         free(b->ring);
+        for (size_t u = 0; u < b->users.n && u < b->users_cap; u++)
+                free(b->tl[u]);
+        free(b->tl);
+        free(b->tn);
+        free(b->tcap);
+        free(b->stamp);
         free(b->ulen);
         free(b->uhead);
         free(b);
