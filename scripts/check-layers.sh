@@ -4,7 +4,7 @@
 # Prints each upward include and exits 1 if there is one.
 #   scripts/check-layers.sh        (from the repository root)
 set -eu
-order="core config io state stages runtime cli"
+order="core config io state stages runtime eval cli"
 rank() {
         _i=0
         for _l in $order; do

@@ -1,20 +1,26 @@
 /* eval.c — `recstream eval`: how good a pipeline's lists are, on a file of
- * events, beside a popularity baseline measured in the same run.
+ * events, beside reference models measured in the same run.
  *
- * Prequential (the default): events in time order. A target is the first
- * positive interaction of a (user, item) pair: a watch of at least half the
- * video, like, share, add_to_cart, purchase, or a rating of 4 or more.
- * Before the pipeline learns from a target, the user's list is taken as the
- * worker would publish it at that event time, and so is the baseline's:
- * the items with the highest decayed popularity that the user has not seen.
+ * Prequential (the default): events in time order, the first-touch protocol
+ * of DESIGN §2 *Measuring quality*. A target is the first touch (any event
+ * but an impression) of a (user, item) pair that is positive at some
+ * point: a watch of at least half the video, like, share, add_to_cart,
+ * purchase, or a rating of 4 or more. That looks ahead, so the input is
+ * read twice: pass 1 marks the pairs that are ever positive, pass 2 runs
+ * the pipeline. Just before the pipeline learns from a target, the user's
+ * list is taken as the worker would publish it at that event time, and so
+ * are the reference models' (baselines.h), the user's touched items
+ * excluded.
  *
  * Split (--test): the whole input is replayed, every user's final list is
  * scored against the test file (the definitions of bench/score_recs.py).
  *
  * The string table is collected between batches, as the worker does, so
  * ids may be recycled: what the evaluation keeps about users and items
- * across batches is keyed by their string hashes, and the popularity
- * baseline holds a reference to each item it counts. */
+ * across batches is keyed by their string hashes. Its own state: per
+ * positive pair and per touched pair a 64-bit key in a set at most half
+ * full (16 to 32 B each: 55k + 100k pairs on ml-100k, 3 MB),
+ * the set of users, and the reference models (baselines.h). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +29,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "recstream/baselines.h"
 #include "recstream/buf.h"
 #include "recstream/chain.h"
 #include "recstream/topology.h"
@@ -33,13 +40,14 @@
 #include "recstream/score.h"
 #include "recstream/user_window.h"
 
-#define BATCH   4096
-#define POP_TOP 1000 /* popularity ranks kept: a user seeing more is rare */
+#define BATCH 4096
 
 static const rs_cmd_info_t eval_cmd = {
         .name = "eval",
         .synopsis = "-c PIPELINE --input EVENTS [--k 10] [--test TEST.csv]\n"
-                    "       [--plot out.svg] [--pop-half-life 30d]",
+                    "       [--plot out.svg] [--baselines "
+                    "pop,successor,covisit|none]\n"
+                    "       [--baseline-counts 200] [--pop-half-life 30d]",
         .about = "Prequential evaluation (default): before each target (a "
                  "user's first touch\nof an item that is positive at some "
                  "point) the user's top-k as the worker\nwould publish it "
@@ -62,7 +70,7 @@ static const rs_cmd_info_t eval_cmd = {
 typedef struct opts {
         const char *pipeline, *input, *test, *plot;
         int k;
-        int64_t pop_half_life;
+        rs_base_conf_t base; /* the reference models */
 } opts_t;
 
 /* What both modes share: the pipeline run over the input. */
@@ -164,72 +172,11 @@ static int counts_for_popularity(const rs_event_t *e)
                !(e->type == RS_EV_RATE && !(e->value >= 3));
 }
 
-/* The decayed-popularity baseline: forward-decayed counts (their order is
- * the order of the decayed counts at any common time) and the POP_TOP most
- * popular items, best first. Counts only grow, so an item enters the top
- * when it passes the last one and then only moves up. */
-typedef struct pop {
-        rs_intern_t *in; /* each item counted holds a reference */
-        double *g;       /* by item id */
-        size_t cap;
-        uint8_t *in_top;
-        size_t in_top_cap;
-        uint32_t top[POP_TOP];
-        size_t ntop;
-        int64_t t0, half_life;
-} pop_t;
+/* The lines of the report: the pipeline, then each reference model. */
+#define LINES (1 + RS_BASE__COUNT)
 
-static int pop_add(pop_t *p, uint32_t item, int64_t ts)
-{
-        size_t i;
-
-        if (rs_grow_zeroed((void **)&p->g, &p->cap, item, sizeof(*p->g)) ||
-            rs_grow_zeroed((void **)&p->in_top, &p->in_top_cap, item, 1))
-                return -1;
-        if (p->t0 == INT64_MIN)
-                p->t0 = ts;
-        if (p->g[item] == 0) /* first counted: kept, never recycled */
-                rs_intern_ref(p->in, item);
-        double x = (double)(ts - p->t0) / (double)p->half_life;
-        if (x > 900) { /* rebase before doubles overflow */
-                double f = exp2(-x);
-                for (size_t j = 0; j < p->cap; j++)
-                        p->g[j] *= f;
-                p->t0 = ts;
-                x = 0;
-        }
-        p->g[item] += exp2(x);
-        if (p->in_top[item]) {
-                for (i = 0; p->top[i] != item; i++)
-                        ;
-        } else if (p->ntop < POP_TOP) {
-                i = p->ntop++;
-        } else if (p->g[item] > p->g[p->top[POP_TOP - 1]]) {
-                p->in_top[p->top[POP_TOP - 1]] = 0;
-                i = POP_TOP - 1;
-        } else {
-                return 0;
-        }
-        p->top[i] = item;
-        p->in_top[item] = 1;
-        for (; i > 0 && p->g[p->top[i - 1]] < p->g[item]; i--) {
-                p->top[i] = p->top[i - 1];
-                p->top[i - 1] = item;
-        }
-        return 0;
-}
-
-/* The k most popular items the user has not seen. */
-static size_t pop_list(const pop_t *p, const rs_uwin_t *win, uint32_t user,
-                       uint32_t *out, size_t k)
-{
-        size_t n = 0;
-
-        for (size_t i = 0; i < p->ntop && n < k; i++)
-                if (!rs_uwin_seen(win, user, p->top[i]))
-                        out[n++] = p->top[i];
-        return n;
-}
+static const char *const line_names[LINES] = {NULL, "popularity", "successor",
+                                              "covisit"};
 
 /* HR, nDCG, MRR at k of one list per target, and the items ever listed. */
 typedef struct metrics {
@@ -238,17 +185,19 @@ typedef struct metrics {
         size_t nlisted;
 } metrics_t;
 
-/* The 1-based rank of target in list, 0 when absent. */
-static size_t score_list(const rs_intern_t *in, metrics_t *m,
-                         const uint32_t *list, size_t n, uint32_t target)
+/* The 1-based rank of target in list (string hashes), 0 when absent. */
+static size_t score_list(metrics_t *m, const uint64_t *list, size_t n,
+                         uint64_t target, int *oom)
 {
         size_t rank = 0;
 
         for (size_t i = 0; i < n; i++) {
                 if (list[i] == target && !rank)
                         rank = i + 1;
-                if (rs_hset_add(&m->listed, rs_intern_hash(in, list[i])) > 0)
-                        m->nlisted++;
+                int added = rs_hset_add(&m->listed, list[i]);
+                if (added < 0)
+                        *oom = 1;
+                m->nlisted += added > 0;
         }
         if (rank) {
                 m->hits += 1;
@@ -260,76 +209,150 @@ static size_t score_list(const rs_intern_t *in, metrics_t *m,
 
 typedef struct target {
         int64_t ts;
-        uint8_t hit, pop_hit;
+        uint8_t hits; /* bit l: line l listed it */
 } target_t;
 
 static void write_plot(FILE *f, const target_t *t, size_t n, int k,
-                       const char *name);
+                       const char *name, unsigned lines);
+
+/* Pass 1: the (user, item) pairs that are positive at some point, into
+ * pos (rs_base_pair keys). Records the second pass will report are
+ * skipped here in silence. 0, -1 when out of memory, 1 when the input
+ * cannot be opened (said). */
+static int mark_positive(run_t *r, rs_hset_t *pos)
+{
+        char errstr[512];
+        rs_evfile_t *f = rs_evfile_open(r->o->input, r->in,
+                                        (size_t)r->pl->source.max_id_bytes,
+                                        errstr, sizeof(errstr));
+        rs_event_t e;
+        rs_err_t err;
+        size_t n = 0;
+        int rc = 0;
+
+        if (!f) {
+                fprintf(stderr, "recstream: eval: %s\n", errstr);
+                return 1;
+        }
+        while ((err = rs_evfile_next(f, &e, errstr, sizeof(errstr))) !=
+               RS_ERR_NOENT) {
+                if (err == RS_ERR_NOMEM) {
+                        rc = -1;
+                        break;
+                }
+                if (err)
+                        continue;
+                if (positive(&e) &&
+                    rs_hset_add(pos,
+                                rs_base_pair(rs_intern_hash(r->in, e.user),
+                                             rs_intern_hash(r->in, e.item))) <
+                            0) {
+                        rc = -1;
+                        break;
+                }
+                if (++n % BATCH == 0) { /* nothing holds these ids */
+                        rs_intern_collect(r->in);
+                        if (r->tty && rs_cli_now() >= r->next_progress) {
+                                fprintf(stderr, "\reval: %5.1f%%  pass 1",
+                                        100.0 * rs_evfile_progress(f));
+                                r->next_progress = rs_cli_now() + 0.2;
+                        }
+                }
+        }
+        rs_evfile_close(f);
+        rs_intern_collect(r->in);
+        return rc;
+}
 
 static int prequential(run_t *r)
 {
         const opts_t *o = r->o;
-        pop_t pop = {
-                .in = r->in, .t0 = INT64_MIN, .half_life = o->pop_half_life};
-        metrics_t m = {0}, pm = {0};
-        rs_hset_t firsts = {0}; /* (user, item) of positive interactions */
-        rs_hset_t warm = {0};   /* users with a positive interaction */
+        metrics_t m[LINES] = {0};
+        rs_hset_t pos = {0};     /* pairs positive at some point */
+        rs_hset_t touched = {0}; /* pairs touched so far */
+        rs_hset_t users = {0};   /* users who touched an item */
+        rs_base_t *base = NULL;
         size_t cold = 0, ntargets = 0, targets_cap = 0;
-        size_t unreachable = 0; /* targets the user had seen: never listed */
+        size_t unreachable = 0; /* targets the pipeline had as seen */
         target_t *targets = NULL;
-        uint32_t list[RS_RECS_MAX], plist[RS_RECS_MAX];
+        uint64_t list[RS_RECS_MAX];
+        unsigned lines = 1; /* bit l: line l is reported */
         char what[96];
-        int rc = RS_EXIT_FAIL, more;
+        int rc = RS_EXIT_FAIL, more, oom = 0;
         rs_event_t cur;
 
-        if (rs_hset_init(&firsts, 0) || rs_hset_init(&warm, 0) ||
-            rs_hset_init(&m.listed, 0) || rs_hset_init(&pm.listed, 0))
+        for (int b = 0; b < RS_BASE__COUNT; b++)
+                if (o->base.models & 1u << b)
+                        lines |= 1u << (1 + b);
+        if (rs_hset_init(&pos, 0) || rs_hset_init(&touched, 0) ||
+            rs_hset_init(&users, 0) || !(base = rs_base_new(&o->base)))
                 goto nomem;
+        for (int l = 0; l < LINES; l++)
+                if (rs_hset_init(&m[l].listed, 0))
+                        goto nomem;
+        int pass1 = mark_positive(r, &pos);
+        if (pass1 < 0)
+                goto nomem;
+        if (pass1)
+                goto out;
         while ((more = next_event(r, &cur)) > 0) {
                 const rs_event_t *e = &cur;
-                const uint64_t uh = rs_intern_hash(r->in, e->user);
-                int is_target = 0;
-                if (positive(e)) {
-                        int added = rs_hset_add(
-                                &firsts,
-                                rs_hash_mix(uh ^ rs_hash_mix(rs_intern_hash(
-                                                         r->in, e->item))));
-                        if (added < 0)
+                if (e->type != RS_EV_IMPRESSION) { /* a touch */
+                        const uint64_t uh = rs_intern_hash(r->in, e->user),
+                                       ih = rs_intern_hash(r->in, e->item),
+                                       pk = rs_base_pair(uh, ih);
+                        const int first = !rs_hset_has(&touched, pk);
+                        if (first && rs_hset_has(&pos, pk)) {
+                                const rs_recs_t *recs;
+                                size_t n = 0;
+                                uint8_t hits = 0;
+                                /* cur is not in r->ev yet: no collect */
+                                if (learn(r, 0) ||
+                                    rs_score_list(r->score, e->user, e->ts,
+                                                  &recs))
+                                        goto nomem;
+                                for (; n < recs->n && n < (size_t)o->k; n++)
+                                        list[n] = rs_intern_hash(
+                                                r->in, recs->items[n].item);
+                                hits |= score_list(&m[0], list, n, ih, &oom) >
+                                        0;
+                                for (int b = 0; b < RS_BASE__COUNT; b++) {
+                                        if (!(lines & 1u << (1 + b)))
+                                                continue;
+                                        int bn = rs_base_list(
+                                                base, (rs_base_model_t)b, uh,
+                                                &touched, list, (size_t)o->k);
+                                        if (bn < 0)
+                                                goto nomem;
+                                        if (score_list(&m[1 + b], list,
+                                                       (size_t)bn, ih, &oom))
+                                                hits |= (uint8_t)(1u
+                                                                  << (1 + b));
+                                }
+                                if (oom ||
+                                    rs_grow_zeroed((void **)&targets,
+                                                   &targets_cap, ntargets,
+                                                   sizeof(*targets)))
+                                        goto nomem;
+                                targets[ntargets++] = (target_t){e->ts, hits};
+                                unreachable += (size_t)rs_uwin_seen(
+                                        r->win, e->user, e->item);
+                                cold += (size_t)!rs_hset_has(&users, uh);
+                                snprintf(what, sizeof(what),
+                                         "%zu targets  hr@%d %.4f", ntargets,
+                                         o->k, m[0].hits / (double)ntargets);
+                                progress(r, what);
+                        }
+                        unsigned flags =
+                                (first ? RS_BASE_FIRST : 0) |
+                                (positive(e) ? RS_BASE_POSITIVE : 0) |
+                                (counts_for_popularity(e) ? RS_BASE_POPULAR
+                                                          : 0);
+                        if ((first && rs_hset_add(&touched, pk) < 0) ||
+                            rs_hset_add(&users, uh) < 0 ||
+                            rs_base_learn(base, uh, ih, e->ts, flags))
                                 goto nomem;
-                        is_target = added;
                 }
-                if (is_target) {
-                        const rs_recs_t *recs;
-                        size_t n = 0, pn;
-                        /* cur is not in r->ev yet: no collect */
-                        if (learn(r, 0) ||
-                            rs_score_list(r->score, e->user, e->ts, &recs))
-                                goto nomem;
-                        for (; n < recs->n && n < (size_t)o->k; n++)
-                                list[n] = recs->items[n].item;
-                        pn = pop_list(&pop, r->win, e->user, plist,
-                                      (size_t)o->k);
-                        if (rs_grow_zeroed((void **)&targets, &targets_cap,
-                                           ntargets, sizeof(*targets)))
-                                goto nomem;
-                        targets[ntargets++] = (target_t){
-                                e->ts,
-                                score_list(r->in, &m, list, n, e->item) > 0,
-                                score_list(r->in, &pm, plist, pn, e->item) > 0};
-                        unreachable +=
-                                (size_t)rs_uwin_seen(r->win, e->user, e->item);
-                        int added = rs_hset_add(&warm, uh);
-                        if (added < 0)
-                                goto nomem;
-                        cold += (size_t)added;
-                        snprintf(what, sizeof(what),
-                                 "%zu targets  hr@%d %.4f (popularity %.4f)",
-                                 ntargets, o->k, m.hits / (double)ntargets,
-                                 pm.hits / (double)ntargets);
-                        progress(r, what);
-                }
-                if (counts_for_popularity(e) && pop_add(&pop, e->item, e->ts))
-                        goto nomem;
                 r->ev[r->nev] = cur;
                 if (++r->nev == BATCH && learn(r, 1))
                         goto nomem;
@@ -340,32 +363,46 @@ static int prequential(run_t *r)
                 fprintf(stderr, "\r%78s\r", "");
         if (!ntargets) {
                 fprintf(stderr,
-                        "recstream: eval: %s has no targets (first "
-                        "positive interactions)\n",
+                        "recstream: eval: %s has no targets (first touches "
+                        "of pairs positive at some point)\n",
                         o->input);
                 goto out;
         }
         double nt = (double)ntargets, ni = r->items ? (double)r->items : 1;
-        printf("%-12s %8s %8s %8s %9s\n", "", "hr@k", "ndcg@k", "mrr@k",
+        double best = 0; /* the best reference's hits */
+        for (int b = 0; b < RS_BASE__COUNT; b++)
+                if (lines & 1u << (1 + b) && m[1 + b].hits > best)
+                        best = m[1 + b].hits;
+        printf("%-16s %8s %8s %8s %9s\n", "", "hr@k", "ndcg@k", "mrr@k",
                "coverage");
-        printf("%-12s %8.4f %8.4f %8.4f %9.4f\n", r->pl->name, m.hits / nt,
-               m.ndcg / nt, m.rr / nt, (double)m.nlisted / ni);
-        printf("%-12s %8.4f %8.4f %8.4f %9.4f\n", "popularity", pm.hits / nt,
-               pm.ndcg / nt, pm.rr / nt, (double)pm.nlisted / ni);
+        for (int l = 0; l < LINES; l++)
+                if (lines & 1u << l)
+                        printf("%-16s %8.4f %8.4f %8.4f %9.4f\n",
+                               l ? line_names[l] : r->pl->name, m[l].hits / nt,
+                               m[l].ndcg / nt, m[l].rr / nt,
+                               (double)m[l].nlisted / ni);
         printf("k=%d targets=%zu cold_users=%.4f seen_before=%.4f "
-               "events=%llu items=%zu hr_ratio=%.2f time_s=%.2f\n",
+               "events=%llu items=%zu hr_ratio=%.2f ref_ratio=%.2f "
+               "time_s=%.2f\n",
                o->k, ntargets, (double)cold / nt, (double)unreachable / nt,
-               r->nread, r->items, pm.hits > 0 ? m.hits / pm.hits : 0.0,
-               rs_cli_now() - r->t0);
-        printf("hr@%d=%.4f ndcg@%d=%.4f mrr=%.4f coverage=%.4f targets=%zu "
-               "pop_hr@%d=%.4f pop_ndcg@%d=%.4f\n",
-               o->k, m.hits / nt, o->k, m.ndcg / nt, m.rr / nt,
-               (double)m.nlisted / ni, ntargets, o->k, pm.hits / nt, o->k,
-               pm.ndcg / nt);
+               r->nread, r->items,
+               m[1 + RS_BASE_POP].hits > 0 ? m[0].hits / m[1 + RS_BASE_POP].hits
+                                           : 0.0,
+               best > 0 ? m[0].hits / best : 0.0, rs_cli_now() - r->t0);
+        printf("hr@%d=%.4f ndcg@%d=%.4f mrr=%.4f coverage=%.4f targets=%zu",
+               o->k, m[0].hits / nt, o->k, m[0].ndcg / nt, m[0].rr / nt,
+               (double)m[0].nlisted / ni, ntargets);
+        for (int b = 0; b < RS_BASE__COUNT; b++)
+                if (lines & 1u << (1 + b))
+                        printf(" %s_hr@%d=%.4f %s_ndcg@%d=%.4f",
+                               rs_base_model_key(b), o->k, m[1 + b].hits / nt,
+                               rs_base_model_key(b), o->k, m[1 + b].ndcg / nt);
+        printf("\n");
         if (o->plot) {
                 FILE *pf = fopen(o->plot, "w");
                 if (pf)
-                        write_plot(pf, targets, ntargets, o->k, r->pl->name);
+                        write_plot(pf, targets, ntargets, o->k, r->pl->name,
+                                   lines);
                 if (!pf || fclose(pf)) {
                         fprintf(stderr, "recstream: eval: cannot write %s\n",
                                 o->plot);
@@ -377,21 +414,23 @@ static int prequential(run_t *r)
 nomem:
         fprintf(stderr, "recstream: eval: out of memory\n");
 out:
-        free(pop.g);
-        free(pop.in_top);
-        rs_hset_fini(&m.listed);
-        rs_hset_fini(&pm.listed);
-        rs_hset_fini(&firsts);
-        rs_hset_fini(&warm);
+        rs_base_destroy(base);
+        for (int l = 0; l < LINES; l++)
+                rs_hset_fini(&m[l].listed);
+        rs_hset_fini(&pos);
+        rs_hset_fini(&touched);
+        rs_hset_fini(&users);
         free(targets);
         return rc;
 }
 
 /* HR@k over time: one point per window of targets, the pipeline against
- * the baseline. */
+ * each reference model. */
 static void write_plot(FILE *f, const target_t *t, size_t n, int k,
-                       const char *name)
+                       const char *name, unsigned lines)
 {
+        static const char *const colour[LINES] = {"#1f77b4", "#999999",
+                                                  "#ff7f0e", "#2ca02c"};
         const double W = 800, H = 360, L = 60, R = 20, T = 40, B = 50;
         size_t bins = n / 100 < 60 ? (n / 100 ? n / 100 : 1) : 60;
         size_t per = (n + bins - 1) / bins;
@@ -399,21 +438,19 @@ static void write_plot(FILE *f, const target_t *t, size_t n, int k,
         char d0[16], d1[16];
         time_t s0 = (time_t)(t[0].ts / 1000), s1 = (time_t)(t[n - 1].ts / 1000);
         struct tm tm;
+        int shown = 0;
 
         bins = (n + per - 1) / per;
         for (size_t b = 0; b < bins; b++) {
                 size_t lo = b * per, hi = lo + per < n ? lo + per : n;
-                double h = 0, p = 0;
-                for (size_t i = lo; i < hi; i++) {
-                        h += t[i].hit;
-                        p += t[i].pop_hit;
+                for (int l = 0; l < LINES; l++) {
+                        double h = 0;
+                        for (size_t i = lo; i < hi; i++)
+                                h += t[i].hits >> l & 1;
+                        h /= (double)(hi - lo);
+                        if (lines & 1u << l && h > ymax)
+                                ymax = h;
                 }
-                h /= (double)(hi - lo);
-                p /= (double)(hi - lo);
-                if (h > ymax)
-                        ymax = h;
-                if (p > ymax)
-                        ymax = p;
         }
         ymax = ceil(ymax * 10 * 1.05) / 10;
         strftime(d0, sizeof(d0), "%Y-%m-%d", gmtime_r(&s0, &tm));
@@ -424,7 +461,7 @@ static void write_plot(FILE *f, const target_t *t, size_t n, int k,
                 "font-size=\"12\">\n"
                 "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
                 "<text x=\"%.0f\" y=\"24\" font-size=\"14\">%s: HR@%d per "
-                "%zu targets, prequential</text>\n",
+                "%zu targets, prequential, first touch</text>\n",
                 W, H, L, name, k, per);
         for (int g = 0; g <= 4; g++) {
                 double y = H - B - (H - T - B) * g / 4;
@@ -442,16 +479,18 @@ static void write_plot(FILE *f, const target_t *t, size_t n, int k,
                 "time (UTC)</text>\n",
                 L, H - B + 18, d0, W - R, H - B + 18, d1, (L + W - R) / 2,
                 H - B + 36);
-        for (int line = 0; line < 2; line++) {
+        for (int l = 0; l < LINES; l++) {
+                if (!(lines & 1u << l))
+                        continue;
                 fprintf(f,
                         "<polyline fill=\"none\" stroke=\"%s\" "
                         "stroke-width=\"2\" points=\"",
-                        line ? "#999" : "#1f77b4");
+                        colour[l]);
                 for (size_t b = 0; b < bins; b++) {
                         size_t lo = b * per, hi = lo + per < n ? lo + per : n;
                         double h = 0;
                         for (size_t i = lo; i < hi; i++)
-                                h += line ? t[i].pop_hit : t[i].hit;
+                                h += t[i].hits >> l & 1;
                         h /= (double)(hi - lo);
                         double x =
                                 L +
@@ -462,12 +501,12 @@ static void write_plot(FILE *f, const target_t *t, size_t n, int k,
                                 H - B - (H - T - B) * h / ymax);
                 }
                 fprintf(f, "\"/>\n");
+                fprintf(f,
+                        "<text x=\"%.0f\" y=\"%.0f\" fill=\"%s\">%s</text>\n",
+                        W - R - 200, T - 20 + 36 + 16.0 * shown++, colour[l],
+                        l ? line_names[l] : name);
         }
-        fprintf(f,
-                "<text x=\"%.0f\" y=\"%.0f\" fill=\"#1f77b4\">%s</text>\n"
-                "<text x=\"%.0f\" y=\"%.0f\" fill=\"#999\">popularity</text>\n"
-                "</svg>\n",
-                W - R - 200, T - 20 + 36, name, W - R - 200, T - 20 + 52);
+        fprintf(f, "</svg>\n");
 }
 
 /*
@@ -600,14 +639,39 @@ out:
         return rc;
 }
 
+/* --baselines: names among pop, successor, covisit, or none. */
+static int opt_baselines(const char *arg, void *dst, char *why, size_t why_size)
+{
+        unsigned *models = dst;
+
+        *models = 0;
+        if (!strcmp(arg, "none"))
+                return 0;
+        for (const char *p = arg;;) {
+                size_t len = strcspn(p, ",");
+                int m = rs_base_model_parse(p, len);
+                if (m < 0) {
+                        snprintf(why, why_size,
+                                 "unknown model '%.*s' (pop, successor, "
+                                 "covisit or none)",
+                                 (int)len, p);
+                        return -1;
+                }
+                *models |= 1u << m;
+                if (!p[len])
+                        return 0;
+                p += len + 1;
+        }
+}
+
 int rs_cmd_eval(int argc, char **argv)
 {
-        opts_t o = {.k = 10, .pop_half_life = 30LL * 86400000};
+        opts_t o = {.k = 10, .base = rs_base_conf_default()};
         run_t r = {.o = &o, .now = INT64_MIN};
         char errstr[512];
         int c, rc = RS_EXIT_FAIL;
 
-        int64_t k = 10;
+        int64_t k = 10, counts = (int64_t)o.base.max_counts;
         const rs_opt_t opts[] = {
                 {.name = "config",
                  .short_name = 'c',
@@ -647,15 +711,36 @@ int rs_cmd_eval(int argc, char **argv)
                 {.name = "pop-half-life",
                  .short_name = 'H',
                  .kind = RS_OPT_DURATION,
-                 .dst = &o.pop_half_life,
+                 .dst = &o.base.pop_half_life,
                  .arg = "DURATION",
                  .min = 1,
                  .max = 9.2e18,
                  .doc = "the popularity baseline's half-life (default 30d)"},
+                {.name = "baselines",
+                 .kind = RS_OPT_FN,
+                 .dst = &o.base.models,
+                 .fn = opt_baselines,
+                 .arg = "LIST",
+                 .doc = "reference models beside the pipeline: pop, "
+                        "successor,\ncovisit, comma-separated, or none "
+                        "(default all)"},
+                {.name = "baseline-counts",
+                 .kind = RS_OPT_INT,
+                 .dst = &counts,
+                 .arg = "N",
+                 .min = 1,
+                 .max = RS_BASE_MAX_COUNTS,
+                 .doc = "counts the successor and co-visitation models "
+                        "keep\nper item (default 200)"},
                 {.name = NULL}};
         if ((c = rs_cli_parse(&eval_cmd, opts, argc, argv)))
                 return RS_CLI_EXIT(c);
         o.k = (int)k;
+        o.base.max_counts = (size_t)counts;
+        if (!o.test && !strcmp(o.input, "-"))
+                return rs_cli_usage_error(&eval_cmd,
+                                          "prequential evaluation reads its "
+                                          "input twice: give a file, not -");
         if (!(r.pl = rs_cli_load_pipeline(o.pipeline)))
                 return RS_EXIT_USAGE;
         r.tty = isatty(2);
