@@ -88,7 +88,7 @@ int rs_monitor_ready(rs_monitor_t *m, char *buf, size_t size);
 /* Live reload asked over HTTP. The HTTP thread asks and waits up to
  * timeout_ms for the main loop's answer: RS_RELOAD_* with its message in
  * buf (RS_RELOAD_TIMEOUT when none came). The main loop looks whether one
- * is asked (lock-free) and answers it. */
+ * is asked (lock-free), or waits for one, and answers it. */
 enum {
         RS_RELOAD_OK,
         RS_RELOAD_REFUSED, /* a change that needs a restart */
@@ -98,6 +98,9 @@ enum {
 int rs_monitor_reload(rs_monitor_t *m, int64_t timeout_ms, char *buf,
                       size_t size);
 int rs_monitor_reload_asked(rs_monitor_t *m);
+/* Waits up to timeout_ms until a reload is asked: whether one is (for a
+ * loop that has nothing else to do until then). */
+int rs_monitor_reload_wait(rs_monitor_t *m, int64_t timeout_ms);
 void rs_monitor_reload_done(rs_monitor_t *m, int result, const char *msg);
 
 #endif

@@ -167,11 +167,10 @@ void rs_monitor_destroy(rs_monitor_t *m)
         free(m);
 }
 
-int rs_monitor_reload(rs_monitor_t *m, int64_t timeout_ms, char *buf,
-                      size_t size)
+/* The CLOCK_REALTIME time timeout_ms from now (pthread_cond_timedwait). */
+static struct timespec deadline(int64_t timeout_ms)
 {
         struct timespec until;
-        int result = RS_RELOAD_TIMEOUT;
 
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_sec += timeout_ms / 1000;
@@ -180,8 +179,19 @@ int rs_monitor_reload(rs_monitor_t *m, int64_t timeout_ms, char *buf,
                 until.tv_sec++;
                 until.tv_nsec -= 1000000000L;
         }
+        return until;
+}
+
+int rs_monitor_reload(rs_monitor_t *m, int64_t timeout_ms, char *buf,
+                      size_t size)
+{
+        struct timespec until = deadline(timeout_ms);
+        int result = RS_RELOAD_TIMEOUT;
+
         pthread_mutex_lock(&m->mu);
         unsigned ticket = atomic_fetch_add(&m->reload_asked, 1) + 1;
+        /* for rs_monitor_reload_wait (the other askers wait on) */
+        pthread_cond_broadcast(&m->reloaded);
         while ((int)(m->reload_answered - ticket) < 0)
                 if (pthread_cond_timedwait(&m->reloaded, &m->mu, &until))
                         break;
@@ -202,6 +212,21 @@ int rs_monitor_reload_asked(rs_monitor_t *m)
 {
         return atomic_load_explicit(&m->reload_asked, memory_order_relaxed) !=
                m->reload_answered;
+}
+
+int rs_monitor_reload_wait(rs_monitor_t *m, int64_t timeout_ms)
+{
+        struct timespec until = deadline(timeout_ms);
+        int asked;
+
+        pthread_mutex_lock(&m->mu);
+        while (!(asked = rs_monitor_reload_asked(m)))
+                if (pthread_cond_timedwait(&m->reloaded, &m->mu, &until))
+                        break;
+        if (!asked)
+                asked = rs_monitor_reload_asked(m);
+        pthread_mutex_unlock(&m->mu);
+        return asked;
 }
 
 /* One reload answers every request made before it. */

@@ -160,15 +160,16 @@ static int http_get(int port, const char *req, char *buf, size_t size)
 }
 
 /* A main loop's part of POST /reload: waits until one is asked, answers
- * it as refused. */
+ * it as refused (or, none asked within 30 s, as a timeout the request
+ * never sees: the test fails on its 503). */
 static void *answer_reload(void *arg)
 {
         rs_monitor_t *m = arg;
 
-        while (!rs_monitor_reload_asked(m))
-                usleep(1000);
-        rs_monitor_reload_done(m, RS_RELOAD_REFUSED,
-                               "refused: x changes only with a restart");
+        if (rs_monitor_reload_wait(m, 30000))
+                rs_monitor_reload_done(m, RS_RELOAD_REFUSED,
+                                       "refused: x changes only with a "
+                                       "restart");
         return NULL;
 }
 
@@ -204,11 +205,13 @@ static void test_http_endpoints(void **state)
         assert_non_null(strstr(got, "\r\n\r\n# TYPE recstream_up gauge\n"
                                     "recstream_up 1\n"));
         /* POST /reload: answered by the main loop (here a thread) */
+        assert_false(rs_monitor_reload_wait(m, 1)); /* none asked yet */
         pthread_t t;
         assert_int_equal(pthread_create(&t, NULL, answer_reload, m), 0);
         assert_true(http_get(port, "POST /reload HTTP/1.0\r\n\r\n", got,
                              sizeof(got)) > 0);
         pthread_join(t, NULL);
+        assert_false(rs_monitor_reload_asked(m)); /* answered */
         assert_non_null(strstr(got, " 409 "));
         assert_non_null(strstr(got, "\r\n\r\nrefused: x changes only with a "
                                     "restart\n"));
