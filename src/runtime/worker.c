@@ -19,6 +19,7 @@
  * batch before it — is acknowledged (kafka.h's tickets). */
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -2664,17 +2665,91 @@ static void stores(rs_buf_t *b, const rs_worker_t *w, int what)
                       (double)rs_nbtable_bytes(w->table), -1);
 }
 
+/* The counters of rs_worker_stats_t that /metrics shows as they are, in
+ * the order rendered (the others are derived, or labelled: in render). */
+static const struct {
+        const char *name, *help;
+        size_t off; /* of a uint64_t in rs_worker_stats_t */
+} counters[] = {
+/* clang-format off */
+#define C(field, name, help) {name, help, offsetof(rs_worker_stats_t, field)}
+        /* clang-format on */
+        /* the books */
+        C(consumed, "recstream_records_consumed_total",
+          "Input records (BehaviorEvent) polled."),
+        C(decoded, "recstream_records_decoded_total",
+          "Input records decoded into events."),
+        C(processed, "recstream_records_processed_total",
+          "Events that reached the end of the stages."),
+        C(dead_letters, "recstream_dead_letters_total",
+          "Input records sent (dlq.enabled false: due) to the dead-letter "
+          "topic."),
+        C(dlq_produced, "recstream_dlq_produced_total",
+          "Dead letters handed to the producer (input, deltas, catalog)."),
+        C(dlq_delivered, "recstream_dlq_delivered_total",
+          "Dead letters acknowledged by the broker."),
+        C(dlq_rejected, "recstream_dlq_rejected_total",
+          "Dead letters the broker refused for good."),
+        /* lists */
+        C(produced, "recstream_lists_produced_total",
+          "UserRecs lists handed to the producer (published)."),
+        C(delivered, "recstream_lists_delivered_total",
+          "UserRecs lists acknowledged by the broker."),
+        C(recs_rejected, "recstream_records_rejected_total",
+          "Output records refused for good (over message.max.bytes)."),
+        C(delivery_failed, "recstream_delivery_failures_total",
+          "Output not delivered within message.timeout.ms (fatal)."),
+        C(encode_failed, "recstream_encode_failures_total",
+          "Output records that could not be encoded."),
+        /* the catalog and the topology */
+        C(items_applied, "recstream_catalog_records_applied_total",
+          "ItemMeta records applied to the catalog."),
+        C(items_failed, "recstream_catalog_records_failed_total",
+          "ItemMeta records refused (dead-lettered)."),
+        C(deltas_produced, "recstream_deltas_produced_total",
+          "Pair deltas the user side produced."),
+        C(delta_bytes, "recstream_deltas_produced_bytes_total",
+          "Bytes of the pair deltas produced."),
+        C(deltas_consumed, "recstream_deltas_consumed_total",
+          "Pair deltas the item side consumed."),
+        C(deltas_applied, "recstream_deltas_applied_total",
+          "Pair deltas the item side applied."),
+        C(deltas_failed, "recstream_deltas_failed_total",
+          "Pair deltas refused (dead-lettered)."),
+        C(nb_produced, "recstream_neighbor_records_produced_total",
+          "Neighbour records the item side published."),
+        C(nb_applied, "recstream_neighbor_records_applied_total",
+          "Neighbour records applied to this process's table."),
+        C(nb_failed, "recstream_neighbor_records_failed_total",
+          "Neighbour records refused."),
+        /* state that survives */
+        C(chg_produced, "recstream_changelog_records_produced_total",
+          "Changelog records written (tombstones included)."),
+        C(chg_bytes, "recstream_changelog_produced_bytes_total",
+          "Bytes of the changelog records written."),
+        C(chg_tombstones, "recstream_changelog_tombstones_total",
+          "Changelog tombstones written (evicted or gone keys)."),
+        C(restores, "recstream_restores_total",
+          "Partition restores completed."),
+        C(restore_records, "recstream_restore_records_total",
+          "Changelog records read by restores (live during a restore)."),
+        C(restore_bytes, "recstream_restore_bytes_total",
+          "Bytes of changelog records read by restores."),
+        C(restore_corrupt, "recstream_restore_corrupt_records_total",
+          "Changelog records refused as corrupt (that key started empty)."),
+        C(commits, "recstream_commits_total", "Offset commits completed."),
+#undef C
+};
+
 static void render(rs_worker_t *w, rs_buf_t *b)
 {
-        const rs_worker_stats_t *st = &w->st;
+        rs_worker_stats_t st;
         const rs_pipeline_t *pl = w->pl;
-        const rs_score_t *sc =
-                w->chain ? rs_chain_find(w->chain, "score") : NULL;
-        rs_score_counts_t scc = {0};
         const char *role = w->users && w->items_side ? "all"
                            : w->users                ? "users"
                                                      : "items";
 
+        rs_worker_stats(w, &st);
         rs_prom_family(b, "recstream_info", "gauge",
                        "The pipeline this process runs: name, config hash "
                        "(as in its UserRecs) and role.");
@@ -2687,13 +2762,12 @@ static void render(rs_worker_t *w, rs_buf_t *b)
               "consuming).",
               !not_ready(w, (char[64]){0}, 64));
 
-        /* the books */
-        counter(b, "recstream_records_consumed_total",
-                "Input records (BehaviorEvent) polled.", st->consumed);
-        counter(b, "recstream_records_decoded_total",
-                "Input records decoded into events.", st->decoded);
-        counter(b, "recstream_records_processed_total",
-                "Events that reached the end of the stages.", st->processed);
+        for (size_t i = 0; i < NLE(counters); i++)
+                counter(b, counters[i].name, counters[i].help,
+                        *(const uint64_t *)((const char *)&st +
+                                            counters[i].off));
+
+        /* by label */
         rs_prom_family(b, "recstream_records_dropped_total", "counter",
                        "Records dropped, by stage and reason (decode "
                        "failures and what the stages dropped; dead-lettered "
@@ -2702,72 +2776,23 @@ static void render(rs_worker_t *w, rs_buf_t *b)
                 rs_prom_sample(
                         b, "recstream_records_dropped_total",
                         L("stage", rs_drop_stage(r), "reason", rs_drop_name(r)),
-                        (double)st->dropped[r]);
+                        (double)st.dropped[r]);
         for (int i = 0; i < MAX_REASONS && w->drops[i].reason; i++)
                 rs_prom_sample(
                         b, "recstream_records_dropped_total",
                         L("stage", "decode", "reason", w->drops[i].reason),
                         (double)w->drops[i].count);
-        counter(b, "recstream_dead_letters_total",
-                "Input records sent (dlq.enabled false: due) to the "
-                "dead-letter topic.",
-                st->dead_letters);
-        counter(b, "recstream_dlq_produced_total",
-                "Dead letters handed to the producer (input, deltas, "
-                "catalog).",
-                st->dlq_produced);
-        counter(b, "recstream_dlq_delivered_total",
-                "Dead letters acknowledged by the broker.", st->dlq_delivered);
-        counter(b, "recstream_dlq_rejected_total",
-                "Dead letters the broker refused for good.", st->dlq_rejected);
 
-        /* lists */
-        counter(b, "recstream_lists_produced_total",
-                "UserRecs lists handed to the producer (published).",
-                st->produced);
-        counter(b, "recstream_lists_delivered_total",
-                "UserRecs lists acknowledged by the broker.", st->delivered);
-        if (sc)
-                scc = rs_score_counts(sc); /* as rs_worker_stats has them */
         rs_prom_family(b, "recstream_lists_suppressed_total", "counter",
                        "Refreshes not published: held back by "
                        "score.min_refresh_interval (debounce), or the same "
                        "list as the last one (unchanged).");
         rs_prom_sample(b, "recstream_lists_suppressed_total",
-                       L("reason", "debounce"), (double)scc.debounced);
+                       L("reason", "debounce"), (double)st.lists_debounced);
         rs_prom_sample(b, "recstream_lists_suppressed_total",
-                       L("reason", "unchanged"), (double)scc.unchanged);
-        counter(b, "recstream_records_rejected_total",
-                "Output records refused for good (over message.max.bytes).",
-                st->recs_rejected);
-        counter(b, "recstream_delivery_failures_total",
-                "Output not delivered within message.timeout.ms (fatal).",
-                st->delivery_failed);
-        counter(b, "recstream_encode_failures_total",
-                "Output records that could not be encoded.", st->encode_failed);
+                       L("reason", "unchanged"), (double)st.lists_unchanged);
 
-        /* the catalog and the topology */
-        counter(b, "recstream_catalog_records_applied_total",
-                "ItemMeta records applied to the catalog.", st->items_applied);
-        counter(b, "recstream_catalog_records_failed_total",
-                "ItemMeta records refused (dead-lettered).", st->items_failed);
-        counter(b, "recstream_deltas_produced_total",
-                "Pair deltas the user side produced.", st->deltas_produced);
-        counter(b, "recstream_deltas_produced_bytes_total",
-                "Bytes of the pair deltas produced.", st->delta_bytes);
-        counter(b, "recstream_deltas_consumed_total",
-                "Pair deltas the item side consumed.", st->deltas_consumed);
-        counter(b, "recstream_deltas_applied_total",
-                "Pair deltas the item side applied.", st->deltas_applied);
-        counter(b, "recstream_deltas_failed_total",
-                "Pair deltas refused (dead-lettered).", st->deltas_failed);
-        counter(b, "recstream_neighbor_records_produced_total",
-                "Neighbour records the item side published.", st->nb_produced);
-        counter(b, "recstream_neighbor_records_applied_total",
-                "Neighbour records applied to this process's table.",
-                st->nb_applied);
-        counter(b, "recstream_neighbor_records_failed_total",
-                "Neighbour records refused.", st->nb_failed);
+        /* gauges */
         if (w->table) {
                 int64_t up = rs_nbtable_updated(w->table);
                 if (up != INT64_MIN && w->good_time != INT64_MIN)
@@ -2781,35 +2806,10 @@ static void render(rs_worker_t *w, rs_buf_t *b)
                       "Event time of the newest input event not "
                       "dead-lettered (Unix seconds).",
                       (double)w->good_time / 1000.0);
-
-        /* state that survives */
-        counter(b, "recstream_changelog_records_produced_total",
-                "Changelog records written (tombstones included).",
-                st->chg_produced);
-        counter(b, "recstream_changelog_produced_bytes_total",
-                "Bytes of the changelog records written.", st->chg_bytes);
-        counter(b, "recstream_changelog_tombstones_total",
-                "Changelog tombstones written (evicted or gone keys).",
-                st->chg_tombstones);
-        counter(b, "recstream_restores_total", "Partition restores completed.",
-                st->restores);
-        counter(b, "recstream_restore_records_total",
-                "Changelog records read by restores (live during a "
-                "restore).",
-                st->restore_records);
-        counter(b, "recstream_restore_bytes_total",
-                "Bytes of changelog records read by restores.",
-                st->restore_bytes);
-        counter(b, "recstream_restore_corrupt_records_total",
-                "Changelog records refused as corrupt (that key started "
-                "empty).",
-                st->restore_corrupt);
         gauge(b, "recstream_restoring_partitions",
               "Partitions assigned and paused until their state is "
               "restored.",
-              (double)(w->ust.nq + w->ist.nq));
-        counter(b, "recstream_commits_total", "Offset commits completed.",
-                st->commits);
+              st.restoring);
 
         /* the consumers */
         rs_source_t *srcs[2] = {w->src, w->isrc};
