@@ -2458,22 +2458,22 @@ void rs_worker_log_stats(const rs_worker_t *w)
         char drops[1024] = "", state[512] = "";
         size_t off = 0;
         int k;
-        rs_worker_stats_t more = w->st;
+        rs_worker_stats_t st;
 
-        other_counts(w, &more);
+        rs_worker_stats(w, &st);
 
         /* exactly_once only: an at_least_once line stays as it was */
         if (w->eos) {
                 k = snprintf(drops, sizeof(drops),
                              " txn_commits=%" PRIu64 " txn_aborts=%" PRIu64,
-                             w->st.txn_commits, w->st.txn_aborts);
+                             st.txn_commits, st.txn_aborts);
                 off = k > 0 && (size_t)k < sizeof(drops) ? (size_t)k : 0;
         }
         state_stats(w, state, sizeof(state));
         for (int r = 1; r < RS_DROP__COUNT; r++) {
                 k = snprintf(drops + off, sizeof(drops) - off,
                              " drop_%s_%s=%" PRIu64, rs_drop_stage(r),
-                             rs_drop_name(r), w->st.dropped[r]);
+                             rs_drop_name(r), st.dropped[r]);
                 if (k < 0 || (size_t)k >= sizeof(drops) - off)
                         break;
                 off += (size_t)k;
@@ -2510,28 +2510,23 @@ void rs_worker_log_stats(const rs_worker_t *w)
                " checkpoint_keys=%" PRIu64 " checkpoint_corrupt=%" PRIu64
                " commits=%" PRIu64 " reloads=%" PRIu64 " rebalances=%" PRIu64
                " lists_debounced=%" PRIu64 " lists_unchanged=%" PRIu64
-               " restoring=%zu partitions=%d%s%s",
-               w->st.consumed, w->st.processed, w->st.dead_letters,
-               w->st.dropped[RS_DROP_DUPLICATE],
-               w->st.dropped[RS_DROP_RATE_LIMIT], w->st.decoded,
-               w->st.decode_failed, w->st.produced, w->st.delivered,
-               w->st.recs_rejected, w->st.dlq_produced, w->st.dlq_delivered,
-               w->st.dlq_rejected, w->st.delivery_failed, w->st.encode_failed,
-               w->st.items_applied, w->st.items_failed, w->st.deltas_produced,
-               w->st.deltas_delivered, w->st.delta_bytes, w->st.deltas_consumed,
-               w->st.deltas_applied, w->st.deltas_failed, w->st.nb_produced,
-               w->st.nb_delivered, w->st.nb_bytes, w->st.nb_applied,
-               w->st.nb_failed, w->st.chg_produced, w->st.chg_bytes,
-               w->st.chg_tombstones, w->st.chg_delivered, w->st.restores,
-               w->st.restore_records, w->st.restore_bytes,
-               w->st.restore_corrupt, w->st.checkpoints, w->st.checkpoint_bytes,
-               w->st.checkpoint_failed, w->st.checkpoint_loaded,
-               w->st.checkpoint_keys, w->st.checkpoint_corrupt, w->st.commits,
-               w->st.reloads, more.rebalances, more.lists_debounced,
-               more.lists_unchanged, w->ust.nq + w->ist.nq,
-               (w->src ? rs_source_assigned(w->src) : 0) +
-                       (w->isrc ? rs_source_assigned(w->isrc) : 0),
-               drops, state);
+               " restoring=%d partitions=%d%s%s",
+               st.consumed, st.processed, st.dead_letters,
+               st.dropped[RS_DROP_DUPLICATE], st.dropped[RS_DROP_RATE_LIMIT],
+               st.decoded, st.decode_failed, st.produced, st.delivered,
+               st.recs_rejected, st.dlq_produced, st.dlq_delivered,
+               st.dlq_rejected, st.delivery_failed, st.encode_failed,
+               st.items_applied, st.items_failed, st.deltas_produced,
+               st.deltas_delivered, st.delta_bytes, st.deltas_consumed,
+               st.deltas_applied, st.deltas_failed, st.nb_produced,
+               st.nb_delivered, st.nb_bytes, st.nb_applied, st.nb_failed,
+               st.chg_produced, st.chg_bytes, st.chg_tombstones,
+               st.chg_delivered, st.restores, st.restore_records,
+               st.restore_bytes, st.restore_corrupt, st.checkpoints,
+               st.checkpoint_bytes, st.checkpoint_failed, st.checkpoint_loaded,
+               st.checkpoint_keys, st.checkpoint_corrupt, st.commits,
+               st.reloads, st.rebalances, st.lists_debounced,
+               st.lists_unchanged, st.restoring, st.assigned, drops, state);
 }
 
 const char *rs_worker_error(const rs_worker_t *w)
