@@ -443,6 +443,19 @@ static rs_err_t write_changes(rs_worker_t *w)
         return err;
 }
 
+/* The key of an item state record in the items changelog (and its
+ * checkpoint): the item's id, or the partition's own key written into
+ * pkey; NULL when the id is no longer held. */
+static const char *item_key(const rs_worker_t *w, const rs_item_state_t *s,
+                            char pkey[16], size_t *klen)
+{
+        if (s->kind == RS_ISTATE_PARTITION) {
+                *klen = rs_nb_partition_key(s->partition, pkey);
+                return pkey;
+        }
+        return rs_intern_str(w->strings, s->item, klen);
+}
+
 /* One item's state (or a partition's) to its partition of the items
  * changelog. */
 static rs_err_t save_item(void *opaque, const rs_item_state_t *s)
@@ -451,12 +464,10 @@ static rs_err_t save_item(void *opaque, const rs_item_state_t *s)
         char pkey[16];
         const void *buf;
         size_t len, klen;
-        const char *key = pkey;
+        const char *key = item_key(w, s, pkey, &klen);
         rs_err_t err;
 
-        if (s->kind == RS_ISTATE_PARTITION)
-                klen = rs_nb_partition_key(s->partition, pkey);
-        else if (!(key = rs_intern_str(w->strings, s->item, &klen)))
+        if (!key)
                 return RS_OK;
         if (s->deleted) { /* a tombstone */
                 buf = NULL;
@@ -730,13 +741,9 @@ static rs_err_t add_item(void *opaque, const rs_item_state_t *s)
         char pkey[16];
         const void *buf;
         size_t len, klen;
-        const char *key = pkey;
+        const char *key = item_key(w, s, pkey, &klen);
 
-        if (s->kind == RS_ISTATE_PARTITION)
-                klen = rs_nb_partition_key(s->partition, pkey);
-        else if (!(key = rs_intern_str(w->strings, s->item, &klen)))
-                return RS_OK;
-        if (s->deleted)
+        if (!key || s->deleted)
                 return RS_OK;
         if (rs_codec_encode_item_state(w->internal, s, &buf, &len)) {
                 w->st.encode_failed++;
