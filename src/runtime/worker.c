@@ -960,6 +960,37 @@ static rs_err_t restore_item(rs_worker_t *w, const rs_msg_t *m, int32_t p,
         return rs_items_load(w->items_part, &s);
 }
 
+/* Applies one record of st's partition p, read from its changelog or
+ * (offset -1) from its checkpoint file. A record refused is counted in
+ * *corrupt and restore_corrupt, the first of a restore logged, and that
+ * key starts empty; only RS_ERR_NOMEM is returned. */
+static rs_err_t restore_record(rs_worker_t *w, store_t *st, int32_t p,
+                               const rs_msg_t *m, uint64_t *corrupt)
+{
+        const char *what = NULL;
+        char at[24] = "checkpoint";
+        rs_err_t err = st == &w->ust ? restore_user(w, m, p, &what)
+                                     : restore_item(w, m, p, &what);
+
+        if (err == RS_ERR_NOMEM)
+                return err;
+        if (!err)
+                return RS_OK;
+        if (!(*corrupt)++) {
+                if (m->offset >= 0)
+                        snprintf(at, sizeof(at), "%" PRId64, m->offset);
+                rs_log(RS_LOG_WARNING,
+                       "component=state event=corrupt_record topic=%s "
+                       "partition=%d offset=%s reason=%s detail=\"%s\" "
+                       "msg=\"that key starts empty\"",
+                       st->topic, (int)p, at,
+                       what ? "bad_key" : rs_codec_reason(w->internal),
+                       what ? what : rs_codec_error(w->internal));
+        }
+        w->st.restore_corrupt++;
+        return RS_OK;
+}
+
 /* A checkpoint file's records being applied to partition p. */
 typedef struct ck_load {
         rs_worker_t *w;
@@ -983,25 +1014,11 @@ static rs_err_t apply_record(void *opaque, const void *key, size_t klen,
                       .partition = c->p,
                       .offset = -1,
                       .timestamp = -1};
-        const char *what = NULL;
-        rs_err_t err = c->st == &w->ust ? restore_user(w, &m, c->p, &what)
-                                        : restore_item(w, &m, c->p, &what);
+        rs_err_t err = restore_record(w, c->st, c->p, &m, &c->corrupt);
 
         c->applied++;
-        if (err == RS_ERR_NOMEM)
+        if (err)
                 return err;
-        if (err) {
-                if (!c->corrupt++)
-                        rs_log(RS_LOG_WARNING,
-                               "component=state event=corrupt_record "
-                               "topic=%s partition=%d offset=checkpoint "
-                               "reason=%s detail=\"%s\" msg=\"that key "
-                               "starts empty\"",
-                               c->st->topic, (int)c->p,
-                               what ? "bad_key" : rs_codec_reason(w->internal),
-                               what ? what : rs_codec_error(w->internal));
-                w->st.restore_corrupt++;
-        }
         if (c->applied % 10000 == 0)
                 rs_intern_collect(w->strings);
         return RS_OK;
@@ -1127,31 +1144,15 @@ static rs_err_t restore_partition(rs_worker_t *w, store_t *st, int32_t p)
                 tick(w);
                 if (!(m = rs_reader_next(st->rd, 100)))
                         continue;
-                const char *what = NULL;
-                rs_err_t err = st == &w->ust ? restore_user(w, m, p, &what)
-                                             : restore_item(w, m, p, &what);
+                rs_err_t err = restore_record(w, st, p, m, &corrupt);
                 records++;
                 bytes += m->len + m->key_len;
                 w->st.restore_records++;
                 w->st.restore_bytes += m->len + m->key_len;
-                if (err == RS_ERR_NOMEM) {
+                if (err) {
                         fail_why(w, err, "out of memory restoring %s[%d]",
                                  st->topic, (int)p);
                         return w->failed;
-                }
-                if (err) {
-                        if (!corrupt++)
-                                rs_log(RS_LOG_WARNING,
-                                       "component=state event=corrupt_record "
-                                       "topic=%s partition=%d offset=%" PRId64
-                                       " reason=%s detail=\"%s\" msg=\"that "
-                                       "key starts empty\"",
-                                       st->topic, (int)p, m->offset,
-                                       what ? "bad_key"
-                                            : rs_codec_reason(w->internal),
-                                       what ? what
-                                            : rs_codec_error(w->internal));
-                        w->st.restore_corrupt++;
                 }
                 if (records % 10000 == 0) {
                         rs_intern_collect(w->strings);
