@@ -10,12 +10,14 @@
 #include "recstream/clock.h"
 #include "recstream/metrics.h"
 
-void rs_prom_escape(rs_buf_t *b, const char *s)
+/* \ and newline escaped, and " too in a label value (HELP text keeps
+ * its quotes). */
+static void escape(rs_buf_t *b, const char *s, int quote)
 {
         for (; *s; s++) {
                 if (*s == '\\')
                         rs_buf_add(b, "\\\\", 2);
-                else if (*s == '"')
+                else if (*s == '"' && quote)
                         rs_buf_add(b, "\\\"", 2);
                 else if (*s == '\n')
                         rs_buf_add(b, "\\n", 2);
@@ -24,19 +26,16 @@ void rs_prom_escape(rs_buf_t *b, const char *s)
         }
 }
 
+void rs_prom_escape(rs_buf_t *b, const char *s)
+{
+        escape(b, s, 1);
+}
+
 void rs_prom_family(rs_buf_t *b, const char *name, const char *type,
                     const char *help)
 {
-        /* HELP text escapes \ and newline only */
         rs_buf_printf(b, "# HELP %s ", name);
-        for (const char *s = help; *s; s++) {
-                if (*s == '\\')
-                        rs_buf_add(b, "\\\\", 2);
-                else if (*s == '\n')
-                        rs_buf_add(b, "\\n", 2);
-                else
-                        rs_buf_add(b, s, 1);
-        }
+        escape(b, help, 0);
         rs_buf_printf(b, "\n# TYPE %s %s\n", name, type);
 }
 

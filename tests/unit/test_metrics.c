@@ -26,7 +26,7 @@ static void test_sample_escapes_labels(void **state)
         (void)state;
         rs_buf_init(&b);
         rs_prom_family(&b, "recstream_x_total", "counter",
-                       "Help with a \\ and a\nnewline.");
+                       "Help with a \\ and a\n\"newline\".");
         rs_prom_sample(
                 &b, "recstream_x_total",
                 (const char *const[]){"topic", "a\"b\\c\nd", "p", "0", NULL},
@@ -35,7 +35,7 @@ static void test_sample_escapes_labels(void **state)
         rs_prom_sample(&b, "recstream_y", NULL, 1767230760.556);
         assert_string_equal(b.p,
                             "# HELP recstream_x_total Help with a \\\\ and "
-                            "a\\nnewline.\n"
+                            "a\\n\"newline\".\n"
                             "# TYPE recstream_x_total counter\n"
                             "recstream_x_total{topic=\"a\\\"b\\\\c\\nd\","
                             "p=\"0\"} 3\n"
