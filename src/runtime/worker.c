@@ -2747,7 +2747,9 @@ static const struct {
 static void render(rs_worker_t *w, rs_buf_t *b)
 {
         rs_worker_stats_t st;
-        const rs_pipeline_t *pl = w->pl;
+        /* the configuration in use: the last reload's hash is the one its
+         * UserRecs carry */
+        const rs_pipeline_t *pl = w->reloaded ? w->reloaded : w->pl;
         const char *role = w->users && w->items_side ? "all"
                            : w->users                ? "users"
                                                      : "items";

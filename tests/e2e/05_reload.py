@@ -10,6 +10,8 @@ A worker runs a copy of pipelines/video.yaml on `recstream dev-broker`:
   and the running configuration goes on (same hash in later UserRecs);
 - a file that does not parse is reported with file:line:col and the
   running configuration goes on;
+- /metrics names the configuration running: recstream_info's config_hash
+  is the reloaded one (before: the hash the worker started with);
 - SIGTERM then exits 0. The dev broker, which has nothing to reload, logs
   `event=reload_unsupported` and goes on. (Before: SIGHUP killed the
   worker, exit 129; then it was only logged.)"""
@@ -18,9 +20,11 @@ import io
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from tap import RECSTREAM, ROOT, check, done, wait_for  # noqa: E402
@@ -47,6 +51,25 @@ def event(n, user, item, kind="watch"):
     return user, buf.getvalue()
 
 
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def info_hash(port):
+    """The config_hash label of recstream_info on /metrics (None: no answer)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+            text = r.read().decode()
+    except OSError:
+        return None
+    m = re.search(r'^recstream_info\{[^}]*config_hash="(\w+)"', text, re.M)
+    return m and m.group(1)
+
+
 def reload():
     with tempfile.TemporaryDirectory() as tmp:
         text0 = open(VIDEO).read()
@@ -60,7 +83,9 @@ def reload():
         assert re.match(r"^[\w.]+:\d+", bootstrap), bootstrap
         worker = None
         try:
-            env = dict(os.environ, KAFKA_BOOTSTRAP=bootstrap, RECSTREAM_LOG_LEVEL="info")
+            port = free_port()
+            env = dict(os.environ, KAFKA_BOOTSTRAP=bootstrap, RECSTREAM_LOG_LEVEL="info",
+                       RECSTREAM_HTTP_PORT=str(port))
             log = open(os.path.join(tmp, "worker.log"), "w+")
             worker = subprocess.Popen([RECSTREAM, "run", "-c", pipeline], env=env,
                                       stdout=subprocess.DEVNULL, stderr=log)
@@ -139,6 +164,7 @@ def reload():
             send([event(n, "u1", "a1", "like")])  # a list from the settled table
             n += 1
             list_of("u1", h1, "b0")
+            assert wait_for(lambda: info_hash(port), 30, "/metrics") == h1
             before = stats()
 
             # 1. weights: watches weigh nothing from now on.
@@ -167,6 +193,9 @@ def reload():
             assert after["processed"] - before["processed"] == len(watches) + 2, (before, after)
             assert before["users"] == 8 and after["users"] == 9, (before, after)
             assert after["reloads"] == 1, after
+            # /metrics names the running configuration (a snapshot every 250 ms)
+            wait_for(lambda: info_hash(port) == h2, 30,
+                     f"recstream_info config_hash={h2} (was {info_hash(port)})")
 
             # 2. a structural change is refused; the running settings go on.
             open(pipeline, "w").write(text0.replace("      watch: 1 ", "      watch: 0 ", 1)
