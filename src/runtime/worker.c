@@ -694,10 +694,8 @@ static rs_err_t group_users(rs_worker_t *w)
         int parts = w->ust.parts;
 
         if (n > w->ck_cap) {
-                uint32_t *ids = realloc(w->ck_ids, n * sizeof(*ids));
-                if (!ids)
+                if (rs_resize((void **)&w->ck_ids, n, sizeof(*w->ck_ids)))
                         return RS_ERR_NOMEM;
-                w->ck_ids = ids;
                 w->ck_cap = n;
         }
         memset(w->ck_at, 0, ((size_t)parts + 1) * sizeof(*w->ck_at));
