@@ -2025,8 +2025,8 @@ static void settle_batch(rs_worker_t *w, size_t nev, uint64_t ticket)
         }
 }
 
-/* One batch of the input through the user side. */
-/* One batch through the user side; returns the records consumed. */
+/* One batch of the input through the user side; returns the records
+ * consumed. */
 static long users_step(rs_worker_t *w, int timeout_ms)
 {
         const rs_pipeline_t *pl = w->pl;
@@ -2107,7 +2107,6 @@ static long users_step(rs_worker_t *w, int timeout_ms)
         return n;
 }
 
-/* One batch of deltas through the item side, and what it publishes. */
 /* Deltas applied since the item side last settled, or records waiting:
  * its lists may not yet be what its counts give. */
 static size_t unsettled(const rs_worker_t *w)
@@ -2116,6 +2115,8 @@ static size_t unsettled(const rs_worker_t *w)
                rs_items_pending(w->items_part);
 }
 
+/* One batch of deltas through the item side, and what it publishes;
+ * returns the records consumed. */
 static long items_step(rs_worker_t *w, int timeout_ms)
 {
         const rs_pipeline_t *pl = w->pl;
