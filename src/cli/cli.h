@@ -83,6 +83,42 @@ typedef struct rs_opt {
 
 #define RS_OPT_REQUIRED 1u
 
+/* The entries of the options several commands take, so that each spells
+ * them the same: -c PIPELINE (required), -b/--bootstrap(-server), -t,
+ * -X (repeatable, into an rs_cli_props_t) and --framing (into an int). */
+#define RS_OPT_CONFIG(d)                                                       \
+        {                                                                      \
+                .name = "config", .short_name = 'c', .kind = RS_OPT_STRING,    \
+                .dst = (d), .arg = "PIPELINE",                                 \
+                .doc = "the pipeline file (YAML)", .flags = RS_OPT_REQUIRED    \
+        }
+#define RS_OPT_BOOTSTRAP(d, doc_, flags_)                                      \
+        {                                                                      \
+                .name = "bootstrap", .short_name = 'b',                        \
+                .alias = "bootstrap-server", .kind = RS_OPT_STRING,            \
+                .dst = (d), .arg = "HOST:PORT", .doc = (doc_),                 \
+                .flags = (flags_)                                              \
+        }
+#define RS_OPT_TOPIC(d, doc_, flags_)                                          \
+        {                                                                      \
+                .name = "topic", .short_name = 't', .kind = RS_OPT_STRING,     \
+                .dst = (d), .arg = "TOPIC", .doc = (doc_), .flags = (flags_)   \
+        }
+/* client: "producer" or "consumer" (a string literal). */
+#define RS_OPT_PROPERTY(d, client)                                             \
+        {                                                                      \
+                .name = "property", .short_name = 'X', .kind = RS_OPT_FN,      \
+                .dst = (d), .fn = rs_cli_opt_prop, .arg = "KEY=VALUE",         \
+                .doc = "a librdkafka " client                                  \
+                       " property (repeatable), as\nkcat -X"                   \
+        }
+#define RS_OPT_FRAMING(d)                                                      \
+        {                                                                      \
+                .name = "framing", .kind = RS_OPT_FN, .dst = (d),              \
+                .fn = rs_cli_opt_framing, .arg = "F",                          \
+                .doc = "plain (default), confluent or single-object"           \
+        }
+
 /* What a command's --help says beside its options. Static strings. */
 typedef struct rs_cmd_info {
         const char *name;     /* "tail" */

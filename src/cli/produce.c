@@ -108,19 +108,9 @@ int rs_cmd_produce(int argc, char **argv)
         unsigned long long bad = 0, sent = 0;
         rs_cli_props_t props = {.n = 0};
         const rs_opt_t opts[] = {
-                {.name = "bootstrap",
-                 .short_name = 'b',
-                 .alias = "bootstrap-server",
-                 .kind = RS_OPT_STRING,
-                 .dst = &bootstrap,
-                 .arg = "HOST:PORT",
-                 .doc = "the brokers (bootstrap.servers)"},
-                {.name = "topic",
-                 .short_name = 't',
-                 .kind = RS_OPT_STRING,
-                 .dst = &topic,
-                 .arg = "TOPIC",
-                 .doc = "the topic to write"},
+                RS_OPT_BOOTSTRAP(&bootstrap, "the brokers (bootstrap.servers)",
+                                 0),
+                RS_OPT_TOPIC(&topic, "the topic to write", 0),
                 {.name = "output",
                  .short_name = 'o',
                  .kind = RS_OPT_STRING,
@@ -142,12 +132,7 @@ int rs_cmd_produce(int argc, char **argv)
                  .min = 0,
                  .max = 1e15,
                  .doc = "N generated events instead of a file"},
-                {.name = "framing",
-                 .kind = RS_OPT_FN,
-                 .dst = &framing,
-                 .fn = rs_cli_opt_framing,
-                 .arg = "F",
-                 .doc = "plain (default), confluent or single-object"},
+                RS_OPT_FRAMING(&framing),
                 {.name = "schema-id",
                  .kind = RS_OPT_INT,
                  .dst = &schema_id,
@@ -178,14 +163,7 @@ int rs_cmd_produce(int argc, char **argv)
                  .max = 1e18,
                  .doc = "--generate: event ids start at e<N+1> (default "
                         "0)"},
-                {.name = "property",
-                 .short_name = 'X',
-                 .kind = RS_OPT_FN,
-                 .dst = &props,
-                 .fn = rs_cli_opt_prop,
-                 .arg = "KEY=VALUE",
-                 .doc = "a librdkafka producer property (repeatable), as\nkcat "
-                        "-X"},
+                RS_OPT_PROPERTY(&props, "producer"),
                 {.name = NULL}};
         char errstr[512];
         FILE *f = NULL;

@@ -116,13 +116,7 @@ int rs_cmd_replay(int argc, char **argv)
         double t0 = rs_cli_now(), next_progress = t0 + 0.2;
 
         const rs_opt_t opts[] = {
-                {.name = "config",
-                 .short_name = 'c',
-                 .kind = RS_OPT_STRING,
-                 .dst = &path,
-                 .arg = "PIPELINE",
-                 .doc = "the pipeline file (YAML)",
-                 .flags = RS_OPT_REQUIRED},
+                RS_OPT_CONFIG(&path),
                 {.name = "input",
                  .short_name = 'i',
                  .kind = RS_OPT_STRING,

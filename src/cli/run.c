@@ -45,14 +45,7 @@ static const rs_cmd_info_t validate_cmd = {
 int rs_cmd_validate(int argc, char **argv)
 {
         const char *path = NULL;
-        const rs_opt_t opts[] = {{.name = "config",
-                                  .short_name = 'c',
-                                  .kind = RS_OPT_STRING,
-                                  .dst = &path,
-                                  .arg = "PIPELINE",
-                                  .doc = "the pipeline file (YAML)",
-                                  .flags = RS_OPT_REQUIRED},
-                                 {.name = NULL}};
+        const rs_opt_t opts[] = {RS_OPT_CONFIG(&path), {.name = NULL}};
         rs_pipeline_t *pl;
         int r = rs_cli_parse(&validate_cmd, opts, argc, argv);
 
@@ -146,13 +139,7 @@ int rs_cmd_run(int argc, char **argv)
         const char *path = NULL;
         int role = -1;
         const rs_opt_t opts[] = {
-                {.name = "config",
-                 .short_name = 'c',
-                 .kind = RS_OPT_STRING,
-                 .dst = &path,
-                 .arg = "PIPELINE",
-                 .doc = "the pipeline file (YAML)",
-                 .flags = RS_OPT_REQUIRED},
+                RS_OPT_CONFIG(&path),
                 {.name = "role",
                  .kind = RS_OPT_FN,
                  .dst = &role,

@@ -121,23 +121,13 @@ int rs_cmd_tail(int argc, char **argv)
         tail_opts_t o = {.framing = RS_FRAMING_PLAIN, .max = -1, .idle_ms = -1};
         rs_cli_props_t props = {.n = 0};
         const rs_opt_t opts[] = {
-                {.name = "bootstrap",
-                 .short_name = 'b',
-                 .alias = "bootstrap-server",
-                 .kind = RS_OPT_STRING,
-                 .dst = &o.bootstrap,
-                 .arg = "HOST:PORT",
-                 .doc = "the brokers (bootstrap.servers); "
-                        "--bootstrap-server\nas kafka-console-consumer spells "
-                        "it",
-                 .flags = RS_OPT_REQUIRED},
-                {.name = "topic",
-                 .short_name = 't',
-                 .kind = RS_OPT_STRING,
-                 .dst = &o.topic,
-                 .arg = "TOPIC",
-                 .doc = "the topic to read (every partition)",
-                 .flags = RS_OPT_REQUIRED},
+                RS_OPT_BOOTSTRAP(&o.bootstrap,
+                                 "the brokers (bootstrap.servers); "
+                                 "--bootstrap-server\nas "
+                                 "kafka-console-consumer spells it",
+                                 RS_OPT_REQUIRED),
+                RS_OPT_TOPIC(&o.topic, "the topic to read (every partition)",
+                             RS_OPT_REQUIRED),
                 {.name = "from-beginning",
                  .kind = RS_OPT_FLAG,
                  .dst = &o.from_beginning,
@@ -179,20 +169,8 @@ int rs_cmd_tail(int argc, char **argv)
                  .dst = &o.meta,
                  .doc = "print topic, partition, offset, timestamp (ms)\nand "
                         "headers"},
-                {.name = "framing",
-                 .kind = RS_OPT_FN,
-                 .dst = &o.framing,
-                 .fn = rs_cli_opt_framing,
-                 .arg = "F",
-                 .doc = "plain (default), confluent or single-object"},
-                {.name = "property",
-                 .short_name = 'X',
-                 .kind = RS_OPT_FN,
-                 .dst = &props,
-                 .fn = rs_cli_opt_prop,
-                 .arg = "KEY=VALUE",
-                 .doc = "a librdkafka consumer property (repeatable), as\nkcat "
-                        "-X"},
+                RS_OPT_FRAMING(&o.framing),
+                RS_OPT_PROPERTY(&props, "consumer"),
                 {.name = NULL}};
         long long seen = 0, bad = 0;
         char errstr[512];
