@@ -49,6 +49,8 @@ int rs_cli_stats_asked(void);
 int rs_cli_max_config_bytes(size_t *max);
 
 struct rs_pipeline;
+/* Every error in d, then their count ("3 errors"), on stderr. */
+void rs_cli_print_diag(const rs_diag_t *d);
 /* Loads and validates a pipeline file under rs_cli_max_config_bytes(); on
  * failure prints every error (and their count) to stderr and returns
  * NULL: exit RS_EXIT_USAGE. */

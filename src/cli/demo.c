@@ -245,8 +245,7 @@ static rs_pipeline_t *builtin_pipeline(void)
         pl = rs_pipeline_parse(rs_pipeline_demo_yaml,
                                strlen(rs_pipeline_demo_yaml), &d);
         if (!pl)
-                fprintf(stderr, "%s%d error%s\n", d.text.p ? d.text.p : "",
-                        d.errors, d.errors == 1 ? "" : "s");
+                rs_cli_print_diag(&d);
         rs_diag_fini(&d);
         return pl;
 }

@@ -166,8 +166,7 @@ int rs_cmd_run(int argc, char **argv)
         rs_diag_t d;
         rs_diag_init(&d, path);
         if (rs_pipeline_check_run(pl, &d)) {
-                fprintf(stderr, "%s%d error%s\n", d.text.p ? d.text.p : "",
-                        d.errors, d.errors == 1 ? "" : "s");
+                rs_cli_print_diag(&d);
                 rs_diag_fini(&d);
                 rs_pipeline_destroy(pl);
                 return RS_EXIT_USAGE;
