@@ -78,9 +78,24 @@ static void on_delivery(void *opaque, void *msg_opaque, rs_err_t err,
                 snprintf(d->first_error, sizeof(d->first_error), "%s", reason);
 }
 
-/* One row of the canonical CSV (../shared/data/README.md); ids and
- * categories are written as they are (the generator's have no commas,
- * quotes or line breaks). Returns what fprintf does. */
+/* A text field as the canonical CSV reader takes it back: in quotes, with
+ * quotes doubled, when it holds a comma, a quote or a line break; then
+ * sep. Returns what fprintf does. */
+static int csv_text(FILE *out, const char *s, char sep)
+{
+        if (!s[strcspn(s, ",\"\r\n")])
+                return fprintf(out, "%s%c", s, sep);
+        if (fputc('"', out) == EOF)
+                return -1;
+        for (; *s; s++)
+                if ((*s == '"' && fputc('"', out) == EOF) ||
+                    fputc(*s, out) == EOF)
+                        return -1;
+        return fprintf(out, "\"%c", sep);
+}
+
+/* One row of the canonical CSV (../shared/data/README.md). Returns what
+ * fprintf does. */
 static int csv_row(FILE *out, const rs_event_fields_t *ev)
 {
         char watch[24] = "", dur[24] = "", value[32] = "";
@@ -91,10 +106,14 @@ static int csv_row(FILE *out, const rs_event_fields_t *ev)
                 snprintf(dur, sizeof(dur), "%lld", (long long)ev->duration_ms);
         if (ev->value == ev->value) /* not NaN */
                 snprintf(value, sizeof(value), "%.17g", ev->value);
-        return fprintf(out, "%s,%s,%s,%s,%lld,%s,%s,%s,%s\n", ev->event_id,
-                       ev->user_id, ev->item_id, rs_event_type_name(ev->type),
-                       (long long)ev->ts, watch, dur,
-                       ev->category ? ev->category : "", value);
+        if (csv_text(out, ev->event_id, ',') < 0 ||
+            csv_text(out, ev->user_id, ',') < 0 ||
+            csv_text(out, ev->item_id, ',') < 0 ||
+            fprintf(out, "%s,%lld,%s,%s,", rs_event_type_name(ev->type),
+                    (long long)ev->ts, watch, dur) < 0 ||
+            csv_text(out, ev->category ? ev->category : "", ',') < 0)
+                return -1;
+        return fprintf(out, "%s\n", value);
 }
 
 int rs_cmd_produce(int argc, char **argv)
