@@ -249,17 +249,20 @@ int rs_cmd_produce(int argc, char **argv)
                           out) < 0)
                         goto write_fail;
         }
-        rs_kv_list_t kv = rs_cli_props_list(&props);
-        rs_kv_t boot = {"bootstrap.servers", bootstrap, NULL};
-        rs_kv_list_t common = {&boot, 1};
-        if (!(in = rs_intern_new()) ||
-            !(codec = rs_codec_new(framing, in, errstr, sizeof(errstr))) ||
-            (!out && !(sink = rs_sink_new(&common, topic, &kv, on_delivery, &dr,
-                                          errstr, sizeof(errstr))))) {
-                fprintf(stderr, "recstream: produce: %s\n", errstr);
-                goto out;
+        if (!out) { /* the Kafka path: Avro records through a producer */
+                rs_kv_list_t kv = rs_cli_props_list(&props);
+                rs_kv_t boot = {"bootstrap.servers", bootstrap, NULL};
+                rs_kv_list_t common = {&boot, 1};
+                if (!(in = rs_intern_new()) ||
+                    !(codec = rs_codec_new(framing, in, errstr,
+                                           sizeof(errstr))) ||
+                    !(sink = rs_sink_new(&common, topic, &kv, on_delivery, &dr,
+                                         errstr, sizeof(errstr)))) {
+                        fprintf(stderr, "recstream: produce: %s\n", errstr);
+                        goto out;
+                }
+                rs_codec_set_schema_ids(codec, (int32_t)schema_id, 2);
         }
-        rs_codec_set_schema_ids(codec, (int32_t)schema_id, 2);
         rs_cli_on_signals();
         for (;;) {
                 rs_event_fields_t ev;
