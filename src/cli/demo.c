@@ -169,7 +169,7 @@ static void show_user(const recent_t *recent, int u, const rs_recs_t *r,
 static long print_output(const rs_pipeline_t *pl, const char *bootstrap,
                          long expect, long show, const recent_t *recent)
 {
-        char errstr[512];
+        char errstr[512] = "out of memory"; /* unless a constructor says */
         rs_intern_t *in = rs_intern_new();
         rs_codec_t *codec =
                 in ? rs_codec_new(pl->sink.framing, in, errstr, sizeof(errstr))

@@ -184,7 +184,7 @@ int rs_cmd_produce(int argc, char **argv)
                         "0)"},
                 RS_OPT_PROPERTY(&props, "producer"),
                 {.name = NULL}};
-        char errstr[512];
+        char errstr[512] = "out of memory"; /* unless a constructor says */
         FILE *f = NULL;
         rs_csv_t *csv = NULL;
         rs_gen_t *gen = NULL;

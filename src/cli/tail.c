@@ -173,7 +173,7 @@ int rs_cmd_tail(int argc, char **argv)
                 RS_OPT_PROPERTY(&props, "consumer"),
                 {.name = NULL}};
         long long seen = 0, bad = 0;
-        char errstr[512];
+        char errstr[512] = "out of memory"; /* unless a constructor says */
         rs_intern_t *in = NULL;
         rs_codec_t *codec = NULL;
         rs_reader_t *rd = NULL;
