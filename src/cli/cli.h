@@ -51,9 +51,13 @@ int rs_cli_max_config_bytes(size_t *max);
 struct rs_pipeline;
 /* Every error in d, then their count ("3 errors"), on stderr. */
 void rs_cli_print_diag(const rs_diag_t *d);
-/* Loads and validates a pipeline file under rs_cli_max_config_bytes(); on
- * failure prints every error (and their count) to stderr and returns
- * NULL: exit RS_EXIT_USAGE. */
+/* Loads and validates a pipeline file under rs_cli_max_config_bytes(),
+ * with its errors into d (which the caller initialised and finishes):
+ * NULL with them there, or with none when the size limit in the
+ * environment is not valid (said on stderr). Caller owns the pipeline. */
+struct rs_pipeline *rs_cli_read_pipeline(const char *path, rs_diag_t *d);
+/* rs_cli_read_pipeline, but on failure prints every error (and their
+ * count) to stderr and returns NULL: exit RS_EXIT_USAGE. */
 struct rs_pipeline *rs_cli_load_pipeline(const char *path);
 /* Monotonic seconds, for progress lines and timings. */
 double rs_cli_now(void);

@@ -67,17 +67,13 @@ static int reload(rs_worker_t *w, const char *path, char *msg, size_t size)
         char errstr[256], q[600];
         rs_pipeline_t *next;
         rs_diag_t d;
-        size_t max;
         int result = RS_RELOAD_OK;
 
-        if (rs_cli_max_config_bytes(&max)) {
-                snprintf(msg, size, "invalid: " RS_CLI_MAX_CONFIG_ENV);
-                return RS_RELOAD_INVALID;
-        }
         rs_diag_init(&d, path);
-        if (!(next = rs_pipeline_load(path, max, &d))) {
+        if (!(next = rs_cli_read_pipeline(path, &d))) {
                 /* the first error names file:line:col */
-                const char *t = d.text.p ? d.text.p : "";
+                const char *t =
+                        d.errors && d.text.p ? d.text.p : RS_CLI_MAX_CONFIG_ENV;
                 snprintf(msg, size, "invalid: %.*s", (int)strcspn(t, "\n"), t);
                 rs_log(RS_LOG_ERR,
                        "component=worker event=reload_failed errors=%d "
