@@ -2,7 +2,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli/cli.h"
 #include "recstream/buf.h"
@@ -195,23 +194,19 @@ int rs_cmd_tail(int argc, char **argv)
                 fprintf(stderr, "recstream: tail: %s\n", errstr);
                 goto out;
         }
-        struct timespec last, now;
-        clock_gettime(CLOCK_MONOTONIC, &last);
+        double last = rs_cli_now(); /* of the last record, or the start */
         while (!rs_cli_stop && (o.max < 0 || seen < o.max)) {
                 rs_cli_signals_poll("tail");
                 if (o.at_end && rs_reader_caught_up(rd))
                         break;
                 const rs_msg_t *m = rs_reader_next(rd, 100);
-                clock_gettime(CLOCK_MONOTONIC, &now);
                 if (!m) {
-                        long long waited =
-                                (now.tv_sec - last.tv_sec) * 1000LL +
-                                (now.tv_nsec - last.tv_nsec) / 1000000;
-                        if (o.idle_ms >= 0 && waited >= o.idle_ms)
+                        if (o.idle_ms >= 0 &&
+                            (rs_cli_now() - last) * 1000 >= (double)o.idle_ms)
                                 break;
                         continue;
                 }
-                last = now;
+                last = rs_cli_now();
                 rs_buf_reset(&line);
                 if (print_record(codec, &o, rd, m, &line)) {
                         bad++;
