@@ -36,15 +36,15 @@ FLAGS = {
     "doc": [],
     "version": [],
     "dev-broker": ["--brokers", "--partitions", "--port", "--topic"],
-    "produce": ["-b", "--bootstrap", "--bootstrap-server", "-t", "--topic", "-i", "--input",
-                "--generate", "--framing", "--schema-id", "--seed", "--start-ts",
-                "--id-offset", "-X"],
+    "produce": ["-b", "--bootstrap", "--bootstrap-server", "-t", "--topic", "-o", "--output",
+                "-i", "--input", "--generate", "--framing", "--schema-id", "--seed",
+                "--start-ts", "--id-offset", "-X", "--property"],
     "tail": ["-b", "--bootstrap", "--bootstrap-server", "-t", "--topic", "--from-beginning",
              "-e", "--max", "--max-messages", "--idle-timeout", "--events", "--print-key",
-             "--print-meta", "--framing", "-X"],
+             "--print-meta", "--framing", "-X", "--property"],
     "replay": ["-c", "--config", "-i", "--input", "-o", "--output", "-d", "--dlq"],
     "eval": ["-c", "--config", "-i", "--input", "--k", "--test", "--plot",
-             "--pop-half-life"],
+             "--pop-half-life", "--baselines", "--baseline-counts"],
     "demo": ["-c", "--config", "--events", "--show"],
 }
 CONFIG_COMMANDS = {"run", "validate", "replay", "eval", "demo"}
@@ -134,9 +134,16 @@ def help_of(cmd):
 
 
 def help_names_every_table_flag():
-    """Every option in the commands' tables (src/cli/*.c) is on some --help
-    page of its file's commands: a flag added without a doc fails here."""
+    """Every option in the commands' tables (src/cli/*.c, and the shared
+    entries of cli.h they use: RS_OPT_CONFIG(...) and the like) is on some
+    --help page of its file's commands: a flag added without a doc fails
+    here."""
     pages = {c: rs(c, "--help").stdout for c in FLAGS}
+    shared = {}  # macro name -> the long names its entry defines
+    cli_h = open(os.path.join(ROOT, "src", "cli", "cli.h")).read()
+    for m in re.finditer(r"#define (RS_OPT_[A-Z]+)\([^)]*\)((?:.*\\\n)*.*)", cli_h):
+        shared[m.group(1)] = re.findall(r'\.(?:name|alias) = "([a-z0-9-]+)"', m.group(2))
+    assert len(shared) >= 5 and shared["RS_OPT_CONFIG"] == ["config"], shared
     files = {"run.c": ["run", "validate", "doc"], "tail.c": ["tail"],
              "produce.c": ["produce"], "replay.c": ["replay"], "eval.c": ["eval"],
              "demo.c": ["demo"], "devbroker.c": ["dev-broker"], "version.c": ["version"]}
@@ -146,6 +153,8 @@ def help_names_every_table_flag():
         text_c = open(path).read()
         names = re.findall(r'\{\.name = "([a-z0-9-]+)"', text_c) + \
             re.findall(r'\.alias = "([a-z0-9-]+)"', text_c)
+        for macro in re.findall(r"\b(RS_OPT_[A-Z]+)\(", text_c):
+            names += shared[macro]
         if not names:
             continue
         assert base in files, f"{base} has options but no command in this test"
