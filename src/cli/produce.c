@@ -314,20 +314,21 @@ int rs_cmd_produce(int argc, char **argv)
                         "recstream: produce: %llu events to %s (%llu bad "
                         "rows skipped)\n",
                         sent, output, bad);
-                rc = RS_EXIT_OK;
-                goto out;
+        } else {
+                if (rs_sink_flush(sink, 60000)) {
+                        fprintf(stderr,
+                                "recstream: produce: flush timed out\n");
+                        goto out;
+                }
+                fprintf(stderr,
+                        "recstream: produce: %llu events to %s (%llu "
+                        "delivered, %llu failed, %llu bad rows skipped)\n",
+                        sent, topic, dr.ok, dr.failed, bad);
+                if (dr.failed)
+                        fprintf(stderr,
+                                "recstream: produce: first failure: %s\n",
+                                dr.first_error);
         }
-        if (rs_sink_flush(sink, 60000)) {
-                fprintf(stderr, "recstream: produce: flush timed out\n");
-                goto out;
-        }
-        fprintf(stderr,
-                "recstream: produce: %llu events to %s (%llu delivered, %llu "
-                "failed, %llu bad rows skipped)\n",
-                sent, topic, dr.ok, dr.failed, bad);
-        if (dr.failed)
-                fprintf(stderr, "recstream: produce: first failure: %s\n",
-                        dr.first_error);
         if (gen)
                 fprintf(stderr,
                         "recstream: produce: to continue this history: "

@@ -543,6 +543,26 @@ def produce_output_round_trip():
         assert list(csv.reader(p.stdout.splitlines(keepends=True))) == want
 
 
+def produce_output_continues():
+    """`produce --generate --output` says how to continue its history too
+    (the about text promises it of the summary): a second file made with
+    those flags holds the next event ids, at later times (before: the
+    line was printed on the Kafka path only)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        a, b = os.path.join(tmp, "a.csv"), os.path.join(tmp, "b.csv")
+        p = rs("produce", "--generate", "120", "--output", a)
+        assert p.returncode == 0, p.stderr
+        m = re.search(r"to continue this history: (--seed \d+ --id-offset \d+ --start-ts \d+)",
+                      p.stderr)
+        assert m and "--id-offset 120 " in m.group(1), p.stderr
+        p = rs("produce", "--generate", "80", "--output", b, *m.group(1).split())
+        assert p.returncode == 0, p.stderr
+        first = list(csv.DictReader(open(a, newline="")))
+        second = list(csv.DictReader(open(b, newline="")))
+        assert [r["event_id"] for r in first + second] == [f"e{i}" for i in range(1, 201)]
+        assert min(int(r["ts_ms"]) for r in second) > max(int(r["ts_ms"]) for r in first)
+
+
 check("--version: recstream, git revision and the libraries' versions", version)
 if shutil.which("git") and os.path.exists(os.path.join(ROOT, ".git")):
     check("a tree without .git builds 'unknown' as its revision", version_from_tarball)
@@ -566,4 +586,5 @@ check("demo runs from any directory with its built-in pipeline", demo_anywhere)
 check("produce --generate continues an earlier history", produce_continues)
 check("produce --output writes the rows it read, quoting as CSV needs",
       produce_output_round_trip)
+check("produce --generate --output continues an earlier history too", produce_output_continues)
 done()
