@@ -280,7 +280,7 @@ int rs_cmd_demo(int argc, char **argv)
                  .doc = "output records printed in full (default 3)"},
                 {.name = NULL}};
         const char *const topics[] = {"video.behavior", "video.recs"};
-        char errstr[512];
+        char errstr[512] = "out of memory"; /* unless a constructor says */
         int rc = RS_EXIT_FAIL;
         rs_devbroker_t *db = NULL;
         rs_pipeline_t *pl = NULL;
