@@ -49,9 +49,15 @@ int rs_cli_stats_asked(void);
 int rs_cli_max_config_bytes(size_t *max);
 
 struct rs_pipeline;
-/* Loads and validates a pipeline file under rs_cli_max_config_bytes(); on
- * failure prints every error (and their count) to stderr and returns
- * NULL: exit RS_EXIT_USAGE. */
+/* Every error in d, then their count ("3 errors"), on stderr. */
+void rs_cli_print_diag(const rs_diag_t *d);
+/* Loads and validates a pipeline file under rs_cli_max_config_bytes(),
+ * with its errors into d (which the caller initialised and finishes):
+ * NULL with them there, or with none when the size limit in the
+ * environment is not valid (said on stderr). Caller owns the pipeline. */
+struct rs_pipeline *rs_cli_read_pipeline(const char *path, rs_diag_t *d);
+/* rs_cli_read_pipeline, but on failure prints every error (and their
+ * count) to stderr and returns NULL: exit RS_EXIT_USAGE. */
 struct rs_pipeline *rs_cli_load_pipeline(const char *path);
 /* Monotonic seconds, for progress lines and timings. */
 double rs_cli_now(void);
@@ -82,6 +88,42 @@ typedef struct rs_opt {
 } rs_opt_t;
 
 #define RS_OPT_REQUIRED 1u
+
+/* The entries of the options several commands take, so that each spells
+ * them the same: -c PIPELINE (required), -b/--bootstrap(-server), -t,
+ * -X (repeatable, into an rs_cli_props_t) and --framing (into an int). */
+#define RS_OPT_CONFIG(d)                                                       \
+        {                                                                      \
+                .name = "config", .short_name = 'c', .kind = RS_OPT_STRING,    \
+                .dst = (d), .arg = "PIPELINE",                                 \
+                .doc = "the pipeline file (YAML)", .flags = RS_OPT_REQUIRED    \
+        }
+#define RS_OPT_BOOTSTRAP(d, doc_, flags_)                                      \
+        {                                                                      \
+                .name = "bootstrap", .short_name = 'b',                        \
+                .alias = "bootstrap-server", .kind = RS_OPT_STRING,            \
+                .dst = (d), .arg = "HOST:PORT", .doc = (doc_),                 \
+                .flags = (flags_)                                              \
+        }
+#define RS_OPT_TOPIC(d, doc_, flags_)                                          \
+        {                                                                      \
+                .name = "topic", .short_name = 't', .kind = RS_OPT_STRING,     \
+                .dst = (d), .arg = "TOPIC", .doc = (doc_), .flags = (flags_)   \
+        }
+/* client: "producer" or "consumer" (a string literal). */
+#define RS_OPT_PROPERTY(d, client)                                             \
+        {                                                                      \
+                .name = "property", .short_name = 'X', .kind = RS_OPT_FN,      \
+                .dst = (d), .fn = rs_cli_opt_prop, .arg = "KEY=VALUE",         \
+                .doc = "a librdkafka " client                                  \
+                       " property (repeatable), as\nkcat -X"                   \
+        }
+#define RS_OPT_FRAMING(d)                                                      \
+        {                                                                      \
+                .name = "framing", .kind = RS_OPT_FN, .dst = (d),              \
+                .fn = rs_cli_opt_framing, .arg = "F",                          \
+                .doc = "plain (default), confluent or single-object"           \
+        }
 
 /* What a command's --help says beside its options. Static strings. */
 typedef struct rs_cmd_info {

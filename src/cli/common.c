@@ -172,19 +172,29 @@ int rs_cli_max_config_bytes(size_t *max)
         return 0;
 }
 
+void rs_cli_print_diag(const rs_diag_t *d)
+{
+        fprintf(stderr, "%s%d error%s\n", d->text.p ? d->text.p : "", d->errors,
+                d->errors == 1 ? "" : "s");
+}
+
+rs_pipeline_t *rs_cli_read_pipeline(const char *path, rs_diag_t *d)
+{
+        size_t max;
+
+        return rs_cli_max_config_bytes(&max) ? NULL
+                                             : rs_pipeline_load(path, max, d);
+}
+
 rs_pipeline_t *rs_cli_load_pipeline(const char *path)
 {
         rs_diag_t d;
         rs_pipeline_t *pl;
-        size_t max;
 
-        if (rs_cli_max_config_bytes(&max))
-                return NULL;
         rs_diag_init(&d, path);
-        pl = rs_pipeline_load(path, max, &d);
-        if (!pl)
-                fprintf(stderr, "%s%d error%s\n", d.text.p ? d.text.p : "",
-                        d.errors, d.errors == 1 ? "" : "s");
+        pl = rs_cli_read_pipeline(path, &d);
+        if (!pl && d.errors)
+                rs_cli_print_diag(&d);
         rs_diag_fini(&d);
         return pl;
 }

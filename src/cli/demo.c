@@ -169,7 +169,7 @@ static void show_user(const recent_t *recent, int u, const rs_recs_t *r,
 static long print_output(const rs_pipeline_t *pl, const char *bootstrap,
                          long expect, long show, const recent_t *recent)
 {
-        char errstr[512];
+        char errstr[512] = "out of memory"; /* unless a constructor says */
         rs_intern_t *in = rs_intern_new();
         rs_codec_t *codec =
                 in ? rs_codec_new(pl->sink.framing, in, errstr, sizeof(errstr))
@@ -245,8 +245,7 @@ static rs_pipeline_t *builtin_pipeline(void)
         pl = rs_pipeline_parse(rs_pipeline_demo_yaml,
                                strlen(rs_pipeline_demo_yaml), &d);
         if (!pl)
-                fprintf(stderr, "%s%d error%s\n", d.text.p ? d.text.p : "",
-                        d.errors, d.errors == 1 ? "" : "s");
+                rs_cli_print_diag(&d);
         rs_diag_fini(&d);
         return pl;
 }
@@ -281,7 +280,7 @@ int rs_cmd_demo(int argc, char **argv)
                  .doc = "output records printed in full (default 3)"},
                 {.name = NULL}};
         const char *const topics[] = {"video.behavior", "video.recs"};
-        char errstr[512];
+        char errstr[512] = "out of memory"; /* unless a constructor says */
         int rc = RS_EXIT_FAIL;
         rs_devbroker_t *db = NULL;
         rs_pipeline_t *pl = NULL;

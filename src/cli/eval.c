@@ -673,13 +673,7 @@ int rs_cmd_eval(int argc, char **argv)
 
         int64_t k = 10, counts = (int64_t)o.base.max_counts;
         const rs_opt_t opts[] = {
-                {.name = "config",
-                 .short_name = 'c',
-                 .kind = RS_OPT_STRING,
-                 .dst = &o.pipeline,
-                 .arg = "PIPELINE",
-                 .doc = "the pipeline file (YAML)",
-                 .flags = RS_OPT_REQUIRED},
+                RS_OPT_CONFIG(&o.pipeline),
                 {.name = "input",
                  .short_name = 'i',
                  .kind = RS_OPT_STRING,

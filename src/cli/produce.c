@@ -78,9 +78,24 @@ static void on_delivery(void *opaque, void *msg_opaque, rs_err_t err,
                 snprintf(d->first_error, sizeof(d->first_error), "%s", reason);
 }
 
-/* One row of the canonical CSV (../shared/data/README.md); ids and
- * categories are written as they are (the generator's have no commas,
- * quotes or line breaks). Returns what fprintf does. */
+/* A text field as the canonical CSV reader takes it back: in quotes, with
+ * quotes doubled, when it holds a comma, a quote or a line break; then
+ * sep. Returns what fprintf does. */
+static int csv_text(FILE *out, const char *s, char sep)
+{
+        if (!s[strcspn(s, ",\"\r\n")])
+                return fprintf(out, "%s%c", s, sep);
+        if (fputc('"', out) == EOF)
+                return -1;
+        for (; *s; s++)
+                if ((*s == '"' && fputc('"', out) == EOF) ||
+                    fputc(*s, out) == EOF)
+                        return -1;
+        return fprintf(out, "\"%c", sep);
+}
+
+/* One row of the canonical CSV (../shared/data/README.md). Returns what
+ * fprintf does. */
 static int csv_row(FILE *out, const rs_event_fields_t *ev)
 {
         char watch[24] = "", dur[24] = "", value[32] = "";
@@ -91,10 +106,14 @@ static int csv_row(FILE *out, const rs_event_fields_t *ev)
                 snprintf(dur, sizeof(dur), "%lld", (long long)ev->duration_ms);
         if (ev->value == ev->value) /* not NaN */
                 snprintf(value, sizeof(value), "%.17g", ev->value);
-        return fprintf(out, "%s,%s,%s,%s,%lld,%s,%s,%s,%s\n", ev->event_id,
-                       ev->user_id, ev->item_id, rs_event_type_name(ev->type),
-                       (long long)ev->ts, watch, dur,
-                       ev->category ? ev->category : "", value);
+        if (csv_text(out, ev->event_id, ',') < 0 ||
+            csv_text(out, ev->user_id, ',') < 0 ||
+            csv_text(out, ev->item_id, ',') < 0 ||
+            fprintf(out, "%s,%lld,%s,%s,", rs_event_type_name(ev->type),
+                    (long long)ev->ts, watch, dur) < 0 ||
+            csv_text(out, ev->category ? ev->category : "", ',') < 0)
+                return -1;
+        return fprintf(out, "%s\n", value);
 }
 
 int rs_cmd_produce(int argc, char **argv)
@@ -108,19 +127,9 @@ int rs_cmd_produce(int argc, char **argv)
         unsigned long long bad = 0, sent = 0;
         rs_cli_props_t props = {.n = 0};
         const rs_opt_t opts[] = {
-                {.name = "bootstrap",
-                 .short_name = 'b',
-                 .alias = "bootstrap-server",
-                 .kind = RS_OPT_STRING,
-                 .dst = &bootstrap,
-                 .arg = "HOST:PORT",
-                 .doc = "the brokers (bootstrap.servers)"},
-                {.name = "topic",
-                 .short_name = 't',
-                 .kind = RS_OPT_STRING,
-                 .dst = &topic,
-                 .arg = "TOPIC",
-                 .doc = "the topic to write"},
+                RS_OPT_BOOTSTRAP(&bootstrap, "the brokers (bootstrap.servers)",
+                                 0),
+                RS_OPT_TOPIC(&topic, "the topic to write", 0),
                 {.name = "output",
                  .short_name = 'o',
                  .kind = RS_OPT_STRING,
@@ -142,12 +151,7 @@ int rs_cmd_produce(int argc, char **argv)
                  .min = 0,
                  .max = 1e15,
                  .doc = "N generated events instead of a file"},
-                {.name = "framing",
-                 .kind = RS_OPT_FN,
-                 .dst = &framing,
-                 .fn = rs_cli_opt_framing,
-                 .arg = "F",
-                 .doc = "plain (default), confluent or single-object"},
+                RS_OPT_FRAMING(&framing),
                 {.name = "schema-id",
                  .kind = RS_OPT_INT,
                  .dst = &schema_id,
@@ -178,16 +182,9 @@ int rs_cmd_produce(int argc, char **argv)
                  .max = 1e18,
                  .doc = "--generate: event ids start at e<N+1> (default "
                         "0)"},
-                {.name = "property",
-                 .short_name = 'X',
-                 .kind = RS_OPT_FN,
-                 .dst = &props,
-                 .fn = rs_cli_opt_prop,
-                 .arg = "KEY=VALUE",
-                 .doc = "a librdkafka producer property (repeatable), as\nkcat "
-                        "-X"},
+                RS_OPT_PROPERTY(&props, "producer"),
                 {.name = NULL}};
-        char errstr[512];
+        char errstr[512] = "out of memory"; /* unless a constructor says */
         FILE *f = NULL;
         rs_csv_t *csv = NULL;
         rs_gen_t *gen = NULL;
@@ -252,17 +249,20 @@ int rs_cmd_produce(int argc, char **argv)
                           out) < 0)
                         goto write_fail;
         }
-        rs_kv_list_t kv = rs_cli_props_list(&props);
-        rs_kv_t boot = {"bootstrap.servers", bootstrap, NULL};
-        rs_kv_list_t common = {&boot, 1};
-        if (!(in = rs_intern_new()) ||
-            !(codec = rs_codec_new(framing, in, errstr, sizeof(errstr))) ||
-            (!out && !(sink = rs_sink_new(&common, topic, &kv, on_delivery, &dr,
-                                          errstr, sizeof(errstr))))) {
-                fprintf(stderr, "recstream: produce: %s\n", errstr);
-                goto out;
+        if (!out) { /* the Kafka path: Avro records through a producer */
+                rs_kv_list_t kv = rs_cli_props_list(&props);
+                rs_kv_t boot = {"bootstrap.servers", bootstrap, NULL};
+                rs_kv_list_t common = {&boot, 1};
+                if (!(in = rs_intern_new()) ||
+                    !(codec = rs_codec_new(framing, in, errstr,
+                                           sizeof(errstr))) ||
+                    !(sink = rs_sink_new(&common, topic, &kv, on_delivery, &dr,
+                                         errstr, sizeof(errstr)))) {
+                        fprintf(stderr, "recstream: produce: %s\n", errstr);
+                        goto out;
+                }
+                rs_codec_set_schema_ids(codec, (int32_t)schema_id, 2);
         }
-        rs_codec_set_schema_ids(codec, (int32_t)schema_id, 2);
         rs_cli_on_signals();
         for (;;) {
                 rs_event_fields_t ev;
@@ -314,20 +314,21 @@ int rs_cmd_produce(int argc, char **argv)
                         "recstream: produce: %llu events to %s (%llu bad "
                         "rows skipped)\n",
                         sent, output, bad);
-                rc = RS_EXIT_OK;
-                goto out;
+        } else {
+                if (rs_sink_flush(sink, 60000)) {
+                        fprintf(stderr,
+                                "recstream: produce: flush timed out\n");
+                        goto out;
+                }
+                fprintf(stderr,
+                        "recstream: produce: %llu events to %s (%llu "
+                        "delivered, %llu failed, %llu bad rows skipped)\n",
+                        sent, topic, dr.ok, dr.failed, bad);
+                if (dr.failed)
+                        fprintf(stderr,
+                                "recstream: produce: first failure: %s\n",
+                                dr.first_error);
         }
-        if (rs_sink_flush(sink, 60000)) {
-                fprintf(stderr, "recstream: produce: flush timed out\n");
-                goto out;
-        }
-        fprintf(stderr,
-                "recstream: produce: %llu events to %s (%llu delivered, %llu "
-                "failed, %llu bad rows skipped)\n",
-                sent, topic, dr.ok, dr.failed, bad);
-        if (dr.failed)
-                fprintf(stderr, "recstream: produce: first failure: %s\n",
-                        dr.first_error);
         if (gen)
                 fprintf(stderr,
                         "recstream: produce: to continue this history: "

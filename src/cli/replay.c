@@ -99,7 +99,7 @@ static rs_err_t write_recs(void *opaque, const rs_recs_t *recs)
 int rs_cmd_replay(int argc, char **argv)
 {
         const char *path = NULL, *input = NULL, *output = NULL, *dlq = NULL;
-        char errstr[512];
+        char errstr[512] = "out of memory"; /* unless a constructor says */
         int c, rc = RS_EXIT_FAIL, tty = isatty(2);
         rs_pipeline_t *pl = NULL;
         rs_intern_t *in = NULL;
@@ -116,13 +116,7 @@ int rs_cmd_replay(int argc, char **argv)
         double t0 = rs_cli_now(), next_progress = t0 + 0.2;
 
         const rs_opt_t opts[] = {
-                {.name = "config",
-                 .short_name = 'c',
-                 .kind = RS_OPT_STRING,
-                 .dst = &path,
-                 .arg = "PIPELINE",
-                 .doc = "the pipeline file (YAML)",
-                 .flags = RS_OPT_REQUIRED},
+                RS_OPT_CONFIG(&path),
                 {.name = "input",
                  .short_name = 'i',
                  .kind = RS_OPT_STRING,

@@ -45,14 +45,7 @@ static const rs_cmd_info_t validate_cmd = {
 int rs_cmd_validate(int argc, char **argv)
 {
         const char *path = NULL;
-        const rs_opt_t opts[] = {{.name = "config",
-                                  .short_name = 'c',
-                                  .kind = RS_OPT_STRING,
-                                  .dst = &path,
-                                  .arg = "PIPELINE",
-                                  .doc = "the pipeline file (YAML)",
-                                  .flags = RS_OPT_REQUIRED},
-                                 {.name = NULL}};
+        const rs_opt_t opts[] = {RS_OPT_CONFIG(&path), {.name = NULL}};
         rs_pipeline_t *pl;
         int r = rs_cli_parse(&validate_cmd, opts, argc, argv);
 
@@ -74,17 +67,13 @@ static int reload(rs_worker_t *w, const char *path, char *msg, size_t size)
         char errstr[256], q[600];
         rs_pipeline_t *next;
         rs_diag_t d;
-        size_t max;
         int result = RS_RELOAD_OK;
 
-        if (rs_cli_max_config_bytes(&max)) {
-                snprintf(msg, size, "invalid: " RS_CLI_MAX_CONFIG_ENV);
-                return RS_RELOAD_INVALID;
-        }
         rs_diag_init(&d, path);
-        if (!(next = rs_pipeline_load(path, max, &d))) {
+        if (!(next = rs_cli_read_pipeline(path, &d))) {
                 /* the first error names file:line:col */
-                const char *t = d.text.p ? d.text.p : "";
+                const char *t =
+                        d.errors && d.text.p ? d.text.p : RS_CLI_MAX_CONFIG_ENV;
                 snprintf(msg, size, "invalid: %.*s", (int)strcspn(t, "\n"), t);
                 rs_log(RS_LOG_ERR,
                        "component=worker event=reload_failed errors=%d "
@@ -146,13 +135,7 @@ int rs_cmd_run(int argc, char **argv)
         const char *path = NULL;
         int role = -1;
         const rs_opt_t opts[] = {
-                {.name = "config",
-                 .short_name = 'c',
-                 .kind = RS_OPT_STRING,
-                 .dst = &path,
-                 .arg = "PIPELINE",
-                 .doc = "the pipeline file (YAML)",
-                 .flags = RS_OPT_REQUIRED},
+                RS_OPT_CONFIG(&path),
                 {.name = "role",
                  .kind = RS_OPT_FN,
                  .dst = &role,
@@ -179,8 +162,7 @@ int rs_cmd_run(int argc, char **argv)
         rs_diag_t d;
         rs_diag_init(&d, path);
         if (rs_pipeline_check_run(pl, &d)) {
-                fprintf(stderr, "%s%d error%s\n", d.text.p ? d.text.p : "",
-                        d.errors, d.errors == 1 ? "" : "s");
+                rs_cli_print_diag(&d);
                 rs_diag_fini(&d);
                 rs_pipeline_destroy(pl);
                 return RS_EXIT_USAGE;

@@ -2,7 +2,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli/cli.h"
 #include "recstream/buf.h"
@@ -121,23 +120,13 @@ int rs_cmd_tail(int argc, char **argv)
         tail_opts_t o = {.framing = RS_FRAMING_PLAIN, .max = -1, .idle_ms = -1};
         rs_cli_props_t props = {.n = 0};
         const rs_opt_t opts[] = {
-                {.name = "bootstrap",
-                 .short_name = 'b',
-                 .alias = "bootstrap-server",
-                 .kind = RS_OPT_STRING,
-                 .dst = &o.bootstrap,
-                 .arg = "HOST:PORT",
-                 .doc = "the brokers (bootstrap.servers); "
-                        "--bootstrap-server\nas kafka-console-consumer spells "
-                        "it",
-                 .flags = RS_OPT_REQUIRED},
-                {.name = "topic",
-                 .short_name = 't',
-                 .kind = RS_OPT_STRING,
-                 .dst = &o.topic,
-                 .arg = "TOPIC",
-                 .doc = "the topic to read (every partition)",
-                 .flags = RS_OPT_REQUIRED},
+                RS_OPT_BOOTSTRAP(&o.bootstrap,
+                                 "the brokers (bootstrap.servers); "
+                                 "--bootstrap-server\nas "
+                                 "kafka-console-consumer spells it",
+                                 RS_OPT_REQUIRED),
+                RS_OPT_TOPIC(&o.topic, "the topic to read (every partition)",
+                             RS_OPT_REQUIRED),
                 {.name = "from-beginning",
                  .kind = RS_OPT_FLAG,
                  .dst = &o.from_beginning,
@@ -179,23 +168,11 @@ int rs_cmd_tail(int argc, char **argv)
                  .dst = &o.meta,
                  .doc = "print topic, partition, offset, timestamp (ms)\nand "
                         "headers"},
-                {.name = "framing",
-                 .kind = RS_OPT_FN,
-                 .dst = &o.framing,
-                 .fn = rs_cli_opt_framing,
-                 .arg = "F",
-                 .doc = "plain (default), confluent or single-object"},
-                {.name = "property",
-                 .short_name = 'X',
-                 .kind = RS_OPT_FN,
-                 .dst = &props,
-                 .fn = rs_cli_opt_prop,
-                 .arg = "KEY=VALUE",
-                 .doc = "a librdkafka consumer property (repeatable), as\nkcat "
-                        "-X"},
+                RS_OPT_FRAMING(&o.framing),
+                RS_OPT_PROPERTY(&props, "consumer"),
                 {.name = NULL}};
         long long seen = 0, bad = 0;
-        char errstr[512];
+        char errstr[512] = "out of memory"; /* unless a constructor says */
         rs_intern_t *in = NULL;
         rs_codec_t *codec = NULL;
         rs_reader_t *rd = NULL;
@@ -217,23 +194,19 @@ int rs_cmd_tail(int argc, char **argv)
                 fprintf(stderr, "recstream: tail: %s\n", errstr);
                 goto out;
         }
-        struct timespec last, now;
-        clock_gettime(CLOCK_MONOTONIC, &last);
+        double last = rs_cli_now(); /* of the last record, or the start */
         while (!rs_cli_stop && (o.max < 0 || seen < o.max)) {
                 rs_cli_signals_poll("tail");
                 if (o.at_end && rs_reader_caught_up(rd))
                         break;
                 const rs_msg_t *m = rs_reader_next(rd, 100);
-                clock_gettime(CLOCK_MONOTONIC, &now);
                 if (!m) {
-                        long long waited =
-                                (now.tv_sec - last.tv_sec) * 1000LL +
-                                (now.tv_nsec - last.tv_nsec) / 1000000;
-                        if (o.idle_ms >= 0 && waited >= o.idle_ms)
+                        if (o.idle_ms >= 0 &&
+                            (rs_cli_now() - last) * 1000 >= (double)o.idle_ms)
                                 break;
                         continue;
                 }
-                last = now;
+                last = rs_cli_now();
                 rs_buf_reset(&line);
                 if (print_record(codec, &o, rd, m, &line)) {
                         bad++;
