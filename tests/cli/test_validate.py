@@ -15,7 +15,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from tap import RECSTREAM, ROOT, check, done, skip  # noqa: E402
+from tap import RECSTREAM, ROOT, check, done, skip, wait_for  # noqa: E402
 
 SECURE = os.path.join(ROOT, "pipelines", "secure.yaml")
 
@@ -133,6 +133,14 @@ def tls_files():
         assert "error: kafka.ssl.key.location: ssl.key.location failed" in p.stderr, p.stderr
 
 
+def group_alive(pgid):
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def no_kinit():
     """With GSSAPI librdkafka would run sasl.kerberos.kinit.cmd as soon as
     a client exists: validate's clients run nothing."""
@@ -144,10 +152,14 @@ def no_kinit():
                               f"  sasl.kerberos.kinit.cmd: \"touch {ran}\"\n"
                               "source: {}\nstages: [{type: passthrough}]\nsink: {}\n")
         for _ in range(3):
-            p, _ = validate(path)
-            assert (p.returncode, p.stdout, p.stderr) == (0, "configuration OK\n", ""), p
-        time.sleep(0.2)  # nothing to wait for: a command started late
-        assert not os.path.exists(ran), "validate ran the kinit command"
+            # its own process group: a command it started, even one left
+            # running after it exited, is still in the group
+            p = subprocess.Popen([RECSTREAM, "validate", "-c", path], stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True, start_new_session=True)
+            out, err = p.communicate(timeout=60)
+            assert (p.returncode, out, err) == (0, "configuration OK\n", ""), (out, err)
+            wait_for(lambda: not group_alive(p.pid), 30, "the processes validate started")
+            assert not os.path.exists(ran), "validate ran the kinit command"
 
 
 def run_refuses_reserved():
