@@ -412,6 +412,16 @@ static const rs_kv_t *named(const char *msg, const rs_kv_list_t *common,
         return best;
 }
 
+/* The first of keys a and b that own or common sets, or NULL. */
+static const char *either_set(const rs_kv_list_t *common,
+                              const rs_kv_list_t *own, const char *a,
+                              const char *b)
+{
+        return lists_get(common, own, a)   ? a
+               : lists_get(common, own, b) ? b
+                                           : NULL;
+}
+
 /* A client certificate needs its private key, and the key its
  * certificate: librdkafka checks the pair only once it has read both
  * files, and not at all when the key is missing. */
@@ -419,10 +429,10 @@ static int tls_pair(const rs_kv_list_t *common, const rs_kv_list_t *own,
                     char *errstr, size_t errstr_size)
 {
         const char *proto = lists_get(common, own, "security.protocol");
-        int cert = lists_get(common, own, "ssl.certificate.location") ||
-                   lists_get(common, own, "ssl.certificate.pem");
-        int key = lists_get(common, own, "ssl.key.location") ||
-                  lists_get(common, own, "ssl.key.pem");
+        const char *cert = either_set(common, own, "ssl.certificate.location",
+                                      "ssl.certificate.pem");
+        const char *key =
+                either_set(common, own, "ssl.key.location", "ssl.key.pem");
 
         if (!proto ||
             (strcasecmp(proto, "ssl") && strcasecmp(proto, "sasl_ssl")))
@@ -432,9 +442,7 @@ static int tls_pair(const rs_kv_list_t *common, const rs_kv_list_t *own,
                           "%s is set without ssl.key.location (or "
                           "ssl.key.pem): the client certificate cannot be "
                           "used without its private key",
-                          lists_get(common, own, "ssl.certificate.location")
-                                  ? "ssl.certificate.location"
-                                  : "ssl.certificate.pem");
+                          cert);
                 return -1;
         }
         if (key && !cert) {
@@ -442,9 +450,7 @@ static int tls_pair(const rs_kv_list_t *common, const rs_kv_list_t *own,
                           "%s is set without ssl.certificate.location (or "
                           "ssl.certificate.pem): a private key is of no use "
                           "without its certificate",
-                          lists_get(common, own, "ssl.key.location")
-                                  ? "ssl.key.location"
-                                  : "ssl.key.pem");
+                          key);
                 return -1;
         }
         return 0;
