@@ -12,6 +12,7 @@
 #include "recstream/hash.h"
 #include "recstream/intern.h"
 #include "recstream/kafka.h"
+#include "recstream/log.h"
 #include "recstream/pipeline.h"
 
 typedef struct top {
@@ -232,13 +233,10 @@ static const rs_prop_t http_props[] = {
         {0},
 };
 
-static const char *const log_levels[] = {"emerg", "alert",   "crit",
-                                         "err",   "warning", "notice",
-                                         "info",  "debug",   NULL};
-
 #define LOG(f) offsetof(rs_log_conf_t, f)
 static const rs_prop_t log_props[] = {
-        {"level", RS_PROP_ENUM, LOG(level), "info", 0, -1, log_levels, 0,
+        {"level", RS_PROP_ENUM, LOG(level), "info", 0, -1, rs_log_level_names,
+         0,
          "Lines above this level are not written (one key=value line per "
          "record on stderr; nothing per event at info). "
          "RECSTREAM_LOG_LEVEL, when set, wins."},
