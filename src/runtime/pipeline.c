@@ -303,6 +303,31 @@ static const rs_prop_t items_props[] = {
         {0},
 };
 
+/* The file's sections in the order of `recstream doc`: the top level
+ * (key NULL, kept in top_t), then each section's table and where its
+ * values are in rs_pipeline_t (rs_pipeline_reloadable compares them). */
+static const struct section {
+        const char *key, *title;
+        const rs_prop_t *props;
+        size_t offset;
+} sections[] = {
+        {NULL, "top level", top_props, 0},
+        {"source", "source", source_props, offsetof(rs_pipeline_t, source)},
+        {"sink", "sink", sink_props, offsetof(rs_pipeline_t, sink)},
+        {"items", "items (optional)", items_props,
+         offsetof(rs_pipeline_t, items)},
+        {"topology", "topology (optional)", topology_props,
+         offsetof(rs_pipeline_t, topology)},
+        {"state", "state (optional)", state_props,
+         offsetof(rs_pipeline_t, state)},
+        {"processing", "processing (optional)", processing_props,
+         offsetof(rs_pipeline_t, processing)},
+        {"dlq", "dlq (optional)", dlq_props, offsetof(rs_pipeline_t, dlq)},
+        {"http", "http (optional)", http_props, offsetof(rs_pipeline_t, http)},
+        {"log", "log (optional)", log_props, offsetof(rs_pipeline_t, log)},
+};
+#define NSECTIONS (sizeof(sections) / sizeof(sections[0]))
+
 static int ipv4_ok(const char *s)
 {
         struct in_addr a;
@@ -859,70 +884,46 @@ void rs_pipeline_destroy(rs_pipeline_t *pl)
 int rs_pipeline_reloadable(const rs_pipeline_t *cur, const rs_pipeline_t *next,
                            char *why, size_t why_size)
 {
-        static const struct {
-                const char *name;
-                const rs_prop_t *props;
-                size_t offset;
-        } sections[] = {
-                {"source", source_props, offsetof(rs_pipeline_t, source)},
-                {"sink", sink_props, offsetof(rs_pipeline_t, sink)},
-                {"items", items_props, offsetof(rs_pipeline_t, items)},
-                {"dlq", dlq_props, offsetof(rs_pipeline_t, dlq)},
-                {"topology", topology_props, offsetof(rs_pipeline_t, topology)},
-                {"state", state_props, offsetof(rs_pipeline_t, state)},
-                {"http", http_props, offsetof(rs_pipeline_t, http)},
-                {"log", log_props, offsetof(rs_pipeline_t, log)},
-                {"processing", processing_props,
-                 offsetof(rs_pipeline_t, processing)},
-        };
-        const char *key;
+        const char *key = strcmp(cur->name, next->name) ? "name"
+                          : cur->shutdown_timeout != next->shutdown_timeout
+                                  ? "shutdown_timeout"
+                          : !rs_kv_list_equal(&cur->kafka, &next->kafka)
+                                  ? "kafka"
+                                  : NULL;
 
-        if (strcmp(cur->name, next->name)) {
-                snprintf(why, why_size, "name");
-                goto structural;
+        if (key) {
+                snprintf(why, why_size, "%s", key);
+                return -1;
         }
-        if (cur->shutdown_timeout != next->shutdown_timeout) {
-                snprintf(why, why_size, "shutdown_timeout");
-                goto structural;
-        }
-        int same = cur->kafka.n == next->kafka.n;
-        for (size_t i = 0; same && i < cur->kafka.n; i++)
-                same = !strcmp(cur->kafka.v[i].key, next->kafka.v[i].key) &&
-                       !strcmp(cur->kafka.v[i].value, next->kafka.v[i].value);
-        if (!same) {
-                snprintf(why, why_size, "kafka");
-                goto structural;
-        }
-        for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
-                if ((key = rs_props_differ(
+        for (size_t i = 0; i < NSECTIONS; i++)
+                if (sections[i].key &&
+                    (key = rs_props_differ(
                              sections[i].props,
                              (const char *)cur + sections[i].offset,
                              (const char *)next + sections[i].offset))) {
-                        snprintf(why, why_size, "%s.%s", sections[i].name, key);
-                        goto structural;
+                        snprintf(why, why_size, "%s.%s", sections[i].key, key);
+                        return -1;
                 }
         if (cur->nstages != next->nstages) {
                 snprintf(why, why_size, "stages (%zu, now %zu)", cur->nstages,
                          next->nstages);
-                goto structural;
+                return -1;
         }
         for (size_t i = 0; i < cur->nstages; i++) {
                 const rs_stage_ops_t *ops = cur->stages[i].ops;
                 if (ops != next->stages[i].ops) {
                         snprintf(why, why_size, "stages[%zu].type (%s, now %s)",
                                  i, ops->type, next->stages[i].ops->type);
-                        goto structural;
+                        return -1;
                 }
                 if ((key = rs_props_differ(ops->props, cur->stages[i].conf,
                                            next->stages[i].conf))) {
                         snprintf(why, why_size, "stages[%zu] (%s).%s", i,
                                  ops->type, key);
-                        goto structural;
+                        return -1;
                 }
         }
         return 0;
-structural:
-        return -1;
 }
 
 const void *rs_pipeline_stage_conf(const rs_pipeline_t *pl, const char *type)
@@ -959,22 +960,6 @@ static const rs_node_t *shipped_stage(const rs_node_t *root, const char *type)
 void rs_pipeline_doc(const rs_node_t *shipped, const char *shipped_path,
                      rs_buf_t *b)
 {
-        static const struct {
-                const char *key, *title;
-                const rs_prop_t *props;
-        } sections[] = {
-                {NULL, "top level", top_props},
-                {"source", "source", source_props},
-                {"sink", "sink", sink_props},
-                {"items", "items (optional)", items_props},
-                {"topology", "topology (optional)", topology_props},
-                {"state", "state (optional)", state_props},
-                {"processing", "processing (optional)", processing_props},
-                {"dlq", "dlq (optional)", dlq_props},
-                {"http", "http (optional)", http_props},
-                {"log", "log (optional)", log_props},
-        };
-
         const char *name = shipped_path ? strrchr(shipped_path, '/') : NULL;
 
         name = name ? name + 1 : shipped_path;
@@ -1004,7 +989,7 @@ void rs_pipeline_doc(const rs_node_t *shipped, const char *shipped_path,
                       "messages or logs.\n\n",
                       RS_CONFIG_MAX_DEPTH, RS_CONFIG_MAX_NODES,
                       RS_CONFIG_MAX_SCALAR / 1024);
-        for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
+        for (size_t i = 0; i < NSECTIONS; i++)
                 rs_props_doc(sections[i].props, sections[i].title, NULL,
                              !shipped ? NULL
                              : sections[i].key

@@ -499,6 +499,21 @@ static void test_reloadable(void **state)
         assert_string_equal(
                 reload_verdict(edited("name: r", "name: s"), why, sizeof(why)),
                 "name");
+        assert_string_equal(
+                reload_verdict(edited("name: r\n", "name: r\nkafka: "
+                                                   "{linger.ms: 7}\n"),
+                               why, sizeof(why)),
+                "kafka");
+        assert_string_equal(
+                reload_verdict(edited("name: r\n", "name: r\n"
+                                                   "shutdown_timeout: 10s\n"),
+                               why, sizeof(why)),
+                "shutdown_timeout");
+        assert_string_equal(reload_verdict(edited("sink: {topic: out}\n",
+                                                  "sink: {topic: out}\n"
+                                                  "log: {level: debug}\n"),
+                                           why, sizeof(why)),
+                            "log.level");
 }
 
 /* The parsers the command line shares with pipeline files. */
