@@ -189,7 +189,8 @@ static const setting_t reserved[] = {
         {"enable.partition.eof", "it finds the ends of partitions itself"},
         {"auto.offset.reset", "use source.auto_offset_reset"},
         {"enable.idempotence", "the producer is always idempotent"},
-        {"transactional.id", "use processing.guarantee: exactly_once"},
+        {"transactional.id", "use processing.guarantee: exactly_once (and "
+                             "state.transactional_id to choose the id)"},
         {NULL, NULL},
 };
 

@@ -670,7 +670,9 @@ rs_err_t rs_pipeline_check_run(const rs_pipeline_t *pl, rs_diag_t *d)
 
 /* exactly_once against what contradicts it (a librdkafka property
  * that would take back a guarantee the transactions rest on), each
- * reported at its value; state.transactional_id without it. */
+ * reported at its value; state.transactional_id without it. The
+ * properties recstream sets itself (enable.idempotence,
+ * transactional.id) are refused by check_kafka whatever the guarantee. */
 static void check_guarantee(const rs_pipeline_t *pl, const top_t *top,
                             rs_diag_t *d)
 {
@@ -700,22 +702,11 @@ static void check_guarantee(const rs_pipeline_t *pl, const top_t *top,
                         const rs_kv_t *kv = &lists[l].kv->v[i];
                         const char *why = NULL;
                         if (lists[l].producer &&
-                            !strcmp(kv->key, "enable.idempotence") &&
-                            (!strcasecmp(kv->value, "false") ||
-                             !strcmp(kv->value, "0")))
-                                why = "exactly_once needs the idempotent "
-                                      "producer (enable.idempotence true)";
-                        else if (lists[l].producer &&
-                                 (!strcmp(kv->key, "acks") ||
-                                  !strcmp(kv->key, "request.required.acks")) &&
-                                 strcasecmp(kv->value, "all") &&
-                                 strcmp(kv->value, "-1"))
+                            (!strcmp(kv->key, "acks") ||
+                             !strcmp(kv->key, "request.required.acks")) &&
+                            strcasecmp(kv->value, "all") &&
+                            strcmp(kv->value, "-1"))
                                 why = "exactly_once needs acks=all";
-                        else if (lists[l].producer &&
-                                 !strcmp(kv->key, "transactional.id"))
-                                why = "exactly_once makes the producer's "
-                                      "transactional.id: set "
-                                      "state.transactional_id instead";
                         else if (lists[l].consumer &&
                                  !strcmp(kv->key, "isolation.level") &&
                                  strcmp(kv->value, "read_committed"))
