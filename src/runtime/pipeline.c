@@ -614,13 +614,19 @@ static void check_recs_size(const rs_pipeline_t *pl, const rs_node_t *source,
                         RS_RECS_MAX, id, worst, limit);
 }
 
+/* The node of state.state_dir, for errors (NULL: not in the file). */
+static const rs_node_t *state_dir_at(const rs_pipeline_t *pl)
+{
+        return rs_node_get(rs_node_get(rs_doc_root(pl->doc), "state"),
+                           "state_dir");
+}
+
 /* state.state_dir: what can be said without the machine it runs on (run
  * checks the directory itself: rs_pipeline_check_run). */
-static void check_state_dir(const rs_pipeline_t *pl, const rs_node_t *state,
-                            rs_diag_t *d)
+static void check_state_dir(const rs_pipeline_t *pl, rs_diag_t *d)
 {
         const char *dir = pl->state.state_dir;
-        const rs_node_t *at = state ? rs_node_get(state, "state_dir") : NULL;
+        const rs_node_t *at = state_dir_at(pl);
 
         if (!dir)
                 return;
@@ -641,11 +647,7 @@ static void check_state_dir(const rs_pipeline_t *pl, const rs_node_t *state,
 rs_err_t rs_pipeline_check_run(const rs_pipeline_t *pl, rs_diag_t *d)
 {
         const char *dir = pl->state.state_dir;
-        const rs_node_t *state =
-                rs_doc_root(pl->doc)
-                        ? rs_node_get(rs_doc_root(pl->doc), "state")
-                        : NULL;
-        const rs_node_t *at = state ? rs_node_get(state, "state_dir") : NULL;
+        const rs_node_t *at = state_dir_at(pl);
         struct stat sb;
 
         if (!dir)
@@ -785,7 +787,7 @@ static rs_pipeline_t *pipeline_build(rs_doc_t *doc, const char *file,
                               "log.kafka_debug", "%s", errstr);
         default_name(pl, &pl->state.users_topic, ".users-changelog");
         default_name(pl, &pl->state.items_topic, ".items-changelog");
-        check_state_dir(pl, top.state, d);
+        check_state_dir(pl, d);
         kbad += check_kafka(&pl->kafka, "kafka", d);
 
         rs_props_apply(source_props, top.source, &pl->source, "source", pl->doc,
