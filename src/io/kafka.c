@@ -1518,10 +1518,11 @@ rs_txn_fail_t rs_sink_txn_send_offsets(rs_sink_t *sink, rs_source_t *src,
 
 void rs_source_txn_committed(rs_source_t *src)
 {
-        if (!src || !src->txn)
-                return;
-        rd_kafka_topic_partition_list_destroy(src->txn);
-        src->txn = rd_kafka_topic_partition_list_new(8);
+        /* emptied in place, from the end (nothing to move): a list made
+         * anew could fail, and a NULL txn reads as at-least-once */
+        while (src && src->txn && src->txn->cnt)
+                rd_kafka_topic_partition_list_del_by_idx(src->txn,
+                                                         src->txn->cnt - 1);
 }
 
 const char *rs_sink_txn_error(const rs_sink_t *sink)
