@@ -821,7 +821,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                         if (rd_kafka_topic_partition_list_del(
                                     src->txn, parts->elems[i].topic,
                                     parts->elems[i].partition) &&
-                            rd_kafka_assignment_lost(rk))
+                            lost)
                                 src->txn_lost++;
                 if (coop)
                         error = rd_kafka_incremental_unassign(rk, parts);
