@@ -622,6 +622,24 @@ static void test_recs_v2_fields(void **state)
         /* cut short: neither version */
         assert_int_equal(rs_codec_decode_recs(codec, v1, sizeof(v1) - 2, &back),
                          RS_ERR_DECODE);
+        /* a list_id of 16 characters that are not 16 hex digits: none */
+        static const char *const not_hex[] = {
+                "-123456789abcdef", " 123456789abcdef", "0x23456789abcdef",
+                "+123456789abcdef", "0123456789abcdeg"};
+        for (size_t i = 0; i < sizeof(not_hex) / sizeof(not_hex[0]); i++) {
+                unsigned char odd[sizeof(v1) + 3 + 16];
+                memcpy(odd, v1, sizeof(v1));
+                odd[sizeof(v1)] = 0x00;     /* published_ts null */
+                odd[sizeof(v1) + 1] = 0x02; /* list_id: the string */
+                odd[sizeof(v1) + 2] = 0x20; /* of 16 bytes */
+                memcpy(odd + sizeof(v1) + 3, not_hex[i], 16);
+                assert_int_equal(
+                        rs_codec_decode_recs(codec, odd, sizeof(odd), &back),
+                        RS_OK);
+                if (back.list_id != 0)
+                        fail_msg("list_id '%s' read as %016llx", not_hex[i],
+                                 (unsigned long long)back.list_id);
+        }
         rs_codec_destroy(codec);
         rs_intern_destroy(in);
 }
