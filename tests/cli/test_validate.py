@@ -63,8 +63,9 @@ def no_connection_fast_quiet():
             took.append(secs)
         print(f"# validate with 7 clients: {min(took):.3f} s", flush=True)
         assert min(took) < 1.0, took
-        # a connection attempt would wait in the backlog
-        readable, _, _ = select.select([lsn], [], [], 0.2)
+        # a connection it made would be in the backlog already: every
+        # validate has exited, and the kernel completes the handshake
+        readable, _, _ = select.select([lsn], [], [], 0)
         assert not readable, "validate connected to the broker"
 
 
