@@ -590,6 +590,13 @@ static void test_recs_v2_fields(void **state)
                 rs_codec_new(RS_FRAMING_PLAIN, in, err, sizeof(err));
         rs_codec_set_pipeline(codec, "p", "h");
         assert_int_equal(rs_codec_encode_recs(codec, &recs, &buf, &len), RS_OK);
+        /* the last field, as the schema says: branch 1 of ["null",
+         * string], then 16 hex digits (length 16, zigzag 0x20) */
+        assert_true(len > 18);
+        assert_memory_equal((const unsigned char *)buf + len - 18,
+                            "\x02\x20"
+                            "0123456789abcdef",
+                            18);
         assert_int_equal(rs_codec_decode_recs(codec, buf, len, &back), RS_OK);
         assert_true(back.published_ts == 1796083200123);
         assert_true(back.list_id == 0x0123456789abcdefULL);
