@@ -160,6 +160,10 @@ typedef struct rs_prop {
 int rs_props_apply(const rs_prop_t *props, const rs_node_t *map, void *dst,
                    const char *path, rs_doc_t *doc, rs_diag_t *d);
 
+/* Whether two kafka maps hold the same keys and values in the same
+ * order. */
+int rs_kv_list_equal(const rs_kv_list_t *a, const rs_kv_list_t *b);
+
 /* The first property of props (not RS_PROP_RELOAD) whose values in a and
  * b differ, or NULL when they agree on all of them. */
 const char *rs_props_differ(const rs_prop_t *props, const void *a,

@@ -20,6 +20,9 @@ enum {
 };
 
 extern int rs_log_level;
+/* The levels' syslog names by number (0 "emerg" .. 7 "debug"), then NULL:
+ * the enum of log.level; static. */
+extern const char *const rs_log_level_names[];
 
 void rs_log_set_level(int level);
 /* Parses "err|warning|notice|info|debug" or a number 0..7; -1 if unknown. */

@@ -1036,6 +1036,17 @@ static int strs_equal(const char *a, const char *b)
         return a && b ? !strcmp(a, b) : a == b;
 }
 
+int rs_kv_list_equal(const rs_kv_list_t *a, const rs_kv_list_t *b)
+{
+        if (a->n != b->n)
+                return 0;
+        for (size_t i = 0; i < a->n; i++)
+                if (!strs_equal(a->v[i].key, b->v[i].key) ||
+                    !strs_equal(a->v[i].value, b->v[i].value))
+                        return 0;
+        return 1;
+}
+
 static int prop_equal(const rs_prop_t *p, const char *a, const char *b)
 {
         a += p->offset;
@@ -1058,16 +1069,8 @@ static int prop_equal(const rs_prop_t *p, const char *a, const char *b)
                                 return 0;
                 return 1;
         }
-        case RS_PROP_KAFKA: {
-                const rs_kv_list_t *x = (const void *)a, *y = (const void *)b;
-                if (x->n != y->n)
-                        return 0;
-                for (size_t i = 0; i < x->n; i++)
-                        if (!strs_equal(x->v[i].key, y->v[i].key) ||
-                            !strs_equal(x->v[i].value, y->v[i].value))
-                                return 0;
-                return 1;
-        }
+        case RS_PROP_KAFKA:
+                return rs_kv_list_equal((const void *)a, (const void *)b);
         case RS_PROP_NODE:
                 return nodes_equal(*(const rs_node_t *const *)(const void *)a,
                                    *(const rs_node_t *const *)(const void *)b);

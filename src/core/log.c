@@ -9,8 +9,9 @@
 
 int rs_log_level = RS_LOG_INFO;
 
-static const char *const level_names[8] = {
-        "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
+const char *const rs_log_level_names[] = {
+        "emerg",  "alert", "crit",  "err", "warning",
+        "notice", "info",  "debug", NULL,
 };
 
 void rs_log_set_level(int level)
@@ -21,7 +22,7 @@ void rs_log_set_level(int level)
 int rs_log_level_parse(const char *name)
 {
         for (int i = 0; i < 8; i++)
-                if (!strcmp(name, level_names[i]))
+                if (!strcmp(name, rs_log_level_names[i]))
                         return i;
         if (name[0] >= '0' && name[0] <= '7' && !name[1])
                 return name[0] - '0';
@@ -42,7 +43,7 @@ void rs_log_write(int level, const char *fmt, ...)
                      "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s ",
                      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
                      tm.tm_min, tm.tm_sec, now.tv_nsec / 1000000,
-                     level_names[level & 7]);
+                     rs_log_level_names[level & 7]);
         va_start(ap, fmt);
         vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
         va_end(ap);

@@ -1498,12 +1498,11 @@ rs_err_t rs_codec_decode_recs(rs_codec_t *codec, const void *buf, size_t len,
         if (!nullable(rec, "list_id", &f)) {
                 const char *s;
                 size_t slen = 0;
-                char *end;
-                /* another writer's id that is not 16 hex digits: none */
-                if (!avro_value_get_string(&f, &s, &slen) && slen == 17)
-                        recs->list_id = strtoull(s, &end, 16);
-                if (slen != 17 || *end)
-                        recs->list_id = 0;
+                /* another writer's id that is not 16 hex digits (strtoull
+                 * alone takes a sign, spaces, 0x): none */
+                if (!avro_value_get_string(&f, &s, &slen) && slen == 17 &&
+                    strspn(s, "0123456789abcdefABCDEF") == 16)
+                        recs->list_id = strtoull(s, NULL, 16);
         }
         avro_value_get_by_name(rec, "items", &items, NULL);
         avro_value_get_size(&items, &n);

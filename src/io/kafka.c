@@ -189,7 +189,8 @@ static const setting_t reserved[] = {
         {"enable.partition.eof", "it finds the ends of partitions itself"},
         {"auto.offset.reset", "use source.auto_offset_reset"},
         {"enable.idempotence", "the producer is always idempotent"},
-        {"transactional.id", "use processing.guarantee: exactly_once"},
+        {"transactional.id", "use processing.guarantee: exactly_once (and "
+                             "state.transactional_id to choose the id)"},
         {NULL, NULL},
 };
 
@@ -412,6 +413,16 @@ static const rs_kv_t *named(const char *msg, const rs_kv_list_t *common,
         return best;
 }
 
+/* The first of keys a and b that own or common sets, or NULL. */
+static const char *either_set(const rs_kv_list_t *common,
+                              const rs_kv_list_t *own, const char *a,
+                              const char *b)
+{
+        return lists_get(common, own, a)   ? a
+               : lists_get(common, own, b) ? b
+                                           : NULL;
+}
+
 /* A client certificate needs its private key, and the key its
  * certificate: librdkafka checks the pair only once it has read both
  * files, and not at all when the key is missing. */
@@ -419,10 +430,10 @@ static int tls_pair(const rs_kv_list_t *common, const rs_kv_list_t *own,
                     char *errstr, size_t errstr_size)
 {
         const char *proto = lists_get(common, own, "security.protocol");
-        int cert = lists_get(common, own, "ssl.certificate.location") ||
-                   lists_get(common, own, "ssl.certificate.pem");
-        int key = lists_get(common, own, "ssl.key.location") ||
-                  lists_get(common, own, "ssl.key.pem");
+        const char *cert = either_set(common, own, "ssl.certificate.location",
+                                      "ssl.certificate.pem");
+        const char *key =
+                either_set(common, own, "ssl.key.location", "ssl.key.pem");
 
         if (!proto ||
             (strcasecmp(proto, "ssl") && strcasecmp(proto, "sasl_ssl")))
@@ -432,9 +443,7 @@ static int tls_pair(const rs_kv_list_t *common, const rs_kv_list_t *own,
                           "%s is set without ssl.key.location (or "
                           "ssl.key.pem): the client certificate cannot be "
                           "used without its private key",
-                          lists_get(common, own, "ssl.certificate.location")
-                                  ? "ssl.certificate.location"
-                                  : "ssl.certificate.pem");
+                          cert);
                 return -1;
         }
         if (key && !cert) {
@@ -442,9 +451,7 @@ static int tls_pair(const rs_kv_list_t *common, const rs_kv_list_t *own,
                           "%s is set without ssl.certificate.location (or "
                           "ssl.certificate.pem): a private key is of no use "
                           "without its certificate",
-                          lists_get(common, own, "ssl.key.location")
-                                  ? "ssl.key.location"
-                                  : "ssl.key.pem");
+                          key);
                 return -1;
         }
         return 0;
@@ -814,7 +821,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                         if (rd_kafka_topic_partition_list_del(
                                     src->txn, parts->elems[i].topic,
                                     parts->elems[i].partition) &&
-                            rd_kafka_assignment_lost(rk))
+                            lost)
                                 src->txn_lost++;
                 if (coop)
                         error = rd_kafka_incremental_unassign(rk, parts);
@@ -1511,10 +1518,11 @@ rs_txn_fail_t rs_sink_txn_send_offsets(rs_sink_t *sink, rs_source_t *src,
 
 void rs_source_txn_committed(rs_source_t *src)
 {
-        if (!src || !src->txn)
-                return;
-        rd_kafka_topic_partition_list_destroy(src->txn);
-        src->txn = rd_kafka_topic_partition_list_new(8);
+        /* emptied in place, from the end (nothing to move): a list made
+         * anew could fail, and a NULL txn reads as at-least-once */
+        while (src && src->txn && src->txn->cnt)
+                rd_kafka_topic_partition_list_del_by_idx(src->txn,
+                                                         src->txn->cnt - 1);
 }
 
 const char *rs_sink_txn_error(const rs_sink_t *sink)

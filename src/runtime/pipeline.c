@@ -12,6 +12,7 @@
 #include "recstream/hash.h"
 #include "recstream/intern.h"
 #include "recstream/kafka.h"
+#include "recstream/log.h"
 #include "recstream/pipeline.h"
 
 typedef struct top {
@@ -232,13 +233,10 @@ static const rs_prop_t http_props[] = {
         {0},
 };
 
-static const char *const log_levels[] = {"emerg", "alert",   "crit",
-                                         "err",   "warning", "notice",
-                                         "info",  "debug",   NULL};
-
 #define LOG(f) offsetof(rs_log_conf_t, f)
 static const rs_prop_t log_props[] = {
-        {"level", RS_PROP_ENUM, LOG(level), "info", 0, -1, log_levels, 0,
+        {"level", RS_PROP_ENUM, LOG(level), "info", 0, -1, rs_log_level_names,
+         0,
          "Lines above this level are not written (one key=value line per "
          "record on stderr; nothing per event at info). "
          "RECSTREAM_LOG_LEVEL, when set, wins."},
@@ -304,6 +302,31 @@ static const rs_prop_t items_props[] = {
          0, "librdkafka properties for the catalog reader only."},
         {0},
 };
+
+/* The file's sections in the order of `recstream doc`: the top level
+ * (key NULL, kept in top_t), then each section's table and where its
+ * values are in rs_pipeline_t (rs_pipeline_reloadable compares them). */
+static const struct section {
+        const char *key, *title;
+        const rs_prop_t *props;
+        size_t offset;
+} sections[] = {
+        {NULL, "top level", top_props, 0},
+        {"source", "source", source_props, offsetof(rs_pipeline_t, source)},
+        {"sink", "sink", sink_props, offsetof(rs_pipeline_t, sink)},
+        {"items", "items (optional)", items_props,
+         offsetof(rs_pipeline_t, items)},
+        {"topology", "topology (optional)", topology_props,
+         offsetof(rs_pipeline_t, topology)},
+        {"state", "state (optional)", state_props,
+         offsetof(rs_pipeline_t, state)},
+        {"processing", "processing (optional)", processing_props,
+         offsetof(rs_pipeline_t, processing)},
+        {"dlq", "dlq (optional)", dlq_props, offsetof(rs_pipeline_t, dlq)},
+        {"http", "http (optional)", http_props, offsetof(rs_pipeline_t, http)},
+        {"log", "log (optional)", log_props, offsetof(rs_pipeline_t, log)},
+};
+#define NSECTIONS (sizeof(sections) / sizeof(sections[0]))
 
 static int ipv4_ok(const char *s)
 {
@@ -591,13 +614,19 @@ static void check_recs_size(const rs_pipeline_t *pl, const rs_node_t *source,
                         RS_RECS_MAX, id, worst, limit);
 }
 
+/* The node of state.state_dir, for errors (NULL: not in the file). */
+static const rs_node_t *state_dir_at(const rs_pipeline_t *pl)
+{
+        return rs_node_get(rs_node_get(rs_doc_root(pl->doc), "state"),
+                           "state_dir");
+}
+
 /* state.state_dir: what can be said without the machine it runs on (run
  * checks the directory itself: rs_pipeline_check_run). */
-static void check_state_dir(const rs_pipeline_t *pl, const rs_node_t *state,
-                            rs_diag_t *d)
+static void check_state_dir(const rs_pipeline_t *pl, rs_diag_t *d)
 {
         const char *dir = pl->state.state_dir;
-        const rs_node_t *at = state ? rs_node_get(state, "state_dir") : NULL;
+        const rs_node_t *at = state_dir_at(pl);
 
         if (!dir)
                 return;
@@ -618,11 +647,7 @@ static void check_state_dir(const rs_pipeline_t *pl, const rs_node_t *state,
 rs_err_t rs_pipeline_check_run(const rs_pipeline_t *pl, rs_diag_t *d)
 {
         const char *dir = pl->state.state_dir;
-        const rs_node_t *state =
-                rs_doc_root(pl->doc)
-                        ? rs_node_get(rs_doc_root(pl->doc), "state")
-                        : NULL;
-        const rs_node_t *at = state ? rs_node_get(state, "state_dir") : NULL;
+        const rs_node_t *at = state_dir_at(pl);
         struct stat sb;
 
         if (!dir)
@@ -647,7 +672,9 @@ rs_err_t rs_pipeline_check_run(const rs_pipeline_t *pl, rs_diag_t *d)
 
 /* exactly_once against what contradicts it (a librdkafka property
  * that would take back a guarantee the transactions rest on), each
- * reported at its value; state.transactional_id without it. */
+ * reported at its value; state.transactional_id without it. The
+ * properties recstream sets itself (enable.idempotence,
+ * transactional.id) are refused by check_kafka whatever the guarantee. */
 static void check_guarantee(const rs_pipeline_t *pl, const top_t *top,
                             rs_diag_t *d)
 {
@@ -677,22 +704,11 @@ static void check_guarantee(const rs_pipeline_t *pl, const top_t *top,
                         const rs_kv_t *kv = &lists[l].kv->v[i];
                         const char *why = NULL;
                         if (lists[l].producer &&
-                            !strcmp(kv->key, "enable.idempotence") &&
-                            (!strcasecmp(kv->value, "false") ||
-                             !strcmp(kv->value, "0")))
-                                why = "exactly_once needs the idempotent "
-                                      "producer (enable.idempotence true)";
-                        else if (lists[l].producer &&
-                                 (!strcmp(kv->key, "acks") ||
-                                  !strcmp(kv->key, "request.required.acks")) &&
-                                 strcasecmp(kv->value, "all") &&
-                                 strcmp(kv->value, "-1"))
+                            (!strcmp(kv->key, "acks") ||
+                             !strcmp(kv->key, "request.required.acks")) &&
+                            strcasecmp(kv->value, "all") &&
+                            strcmp(kv->value, "-1"))
                                 why = "exactly_once needs acks=all";
-                        else if (lists[l].producer &&
-                                 !strcmp(kv->key, "transactional.id"))
-                                why = "exactly_once makes the producer's "
-                                      "transactional.id: set "
-                                      "state.transactional_id instead";
                         else if (lists[l].consumer &&
                                  !strcmp(kv->key, "isolation.level") &&
                                  strcmp(kv->value, "read_committed"))
@@ -771,7 +787,7 @@ static rs_pipeline_t *pipeline_build(rs_doc_t *doc, const char *file,
                               "log.kafka_debug", "%s", errstr);
         default_name(pl, &pl->state.users_topic, ".users-changelog");
         default_name(pl, &pl->state.items_topic, ".items-changelog");
-        check_state_dir(pl, top.state, d);
+        check_state_dir(pl, d);
         kbad += check_kafka(&pl->kafka, "kafka", d);
 
         rs_props_apply(source_props, top.source, &pl->source, "source", pl->doc,
@@ -861,70 +877,46 @@ void rs_pipeline_destroy(rs_pipeline_t *pl)
 int rs_pipeline_reloadable(const rs_pipeline_t *cur, const rs_pipeline_t *next,
                            char *why, size_t why_size)
 {
-        static const struct {
-                const char *name;
-                const rs_prop_t *props;
-                size_t offset;
-        } sections[] = {
-                {"source", source_props, offsetof(rs_pipeline_t, source)},
-                {"sink", sink_props, offsetof(rs_pipeline_t, sink)},
-                {"items", items_props, offsetof(rs_pipeline_t, items)},
-                {"dlq", dlq_props, offsetof(rs_pipeline_t, dlq)},
-                {"topology", topology_props, offsetof(rs_pipeline_t, topology)},
-                {"state", state_props, offsetof(rs_pipeline_t, state)},
-                {"http", http_props, offsetof(rs_pipeline_t, http)},
-                {"log", log_props, offsetof(rs_pipeline_t, log)},
-                {"processing", processing_props,
-                 offsetof(rs_pipeline_t, processing)},
-        };
-        const char *key;
+        const char *key = strcmp(cur->name, next->name) ? "name"
+                          : cur->shutdown_timeout != next->shutdown_timeout
+                                  ? "shutdown_timeout"
+                          : !rs_kv_list_equal(&cur->kafka, &next->kafka)
+                                  ? "kafka"
+                                  : NULL;
 
-        if (strcmp(cur->name, next->name)) {
-                snprintf(why, why_size, "name");
-                goto structural;
+        if (key) {
+                snprintf(why, why_size, "%s", key);
+                return -1;
         }
-        if (cur->shutdown_timeout != next->shutdown_timeout) {
-                snprintf(why, why_size, "shutdown_timeout");
-                goto structural;
-        }
-        int same = cur->kafka.n == next->kafka.n;
-        for (size_t i = 0; same && i < cur->kafka.n; i++)
-                same = !strcmp(cur->kafka.v[i].key, next->kafka.v[i].key) &&
-                       !strcmp(cur->kafka.v[i].value, next->kafka.v[i].value);
-        if (!same) {
-                snprintf(why, why_size, "kafka");
-                goto structural;
-        }
-        for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
-                if ((key = rs_props_differ(
+        for (size_t i = 0; i < NSECTIONS; i++)
+                if (sections[i].key &&
+                    (key = rs_props_differ(
                              sections[i].props,
                              (const char *)cur + sections[i].offset,
                              (const char *)next + sections[i].offset))) {
-                        snprintf(why, why_size, "%s.%s", sections[i].name, key);
-                        goto structural;
+                        snprintf(why, why_size, "%s.%s", sections[i].key, key);
+                        return -1;
                 }
         if (cur->nstages != next->nstages) {
                 snprintf(why, why_size, "stages (%zu, now %zu)", cur->nstages,
                          next->nstages);
-                goto structural;
+                return -1;
         }
         for (size_t i = 0; i < cur->nstages; i++) {
                 const rs_stage_ops_t *ops = cur->stages[i].ops;
                 if (ops != next->stages[i].ops) {
                         snprintf(why, why_size, "stages[%zu].type (%s, now %s)",
                                  i, ops->type, next->stages[i].ops->type);
-                        goto structural;
+                        return -1;
                 }
                 if ((key = rs_props_differ(ops->props, cur->stages[i].conf,
                                            next->stages[i].conf))) {
                         snprintf(why, why_size, "stages[%zu] (%s).%s", i,
                                  ops->type, key);
-                        goto structural;
+                        return -1;
                 }
         }
         return 0;
-structural:
-        return -1;
 }
 
 const void *rs_pipeline_stage_conf(const rs_pipeline_t *pl, const char *type)
@@ -961,22 +953,6 @@ static const rs_node_t *shipped_stage(const rs_node_t *root, const char *type)
 void rs_pipeline_doc(const rs_node_t *shipped, const char *shipped_path,
                      rs_buf_t *b)
 {
-        static const struct {
-                const char *key, *title;
-                const rs_prop_t *props;
-        } sections[] = {
-                {NULL, "top level", top_props},
-                {"source", "source", source_props},
-                {"sink", "sink", sink_props},
-                {"items", "items (optional)", items_props},
-                {"topology", "topology (optional)", topology_props},
-                {"state", "state (optional)", state_props},
-                {"processing", "processing (optional)", processing_props},
-                {"dlq", "dlq (optional)", dlq_props},
-                {"http", "http (optional)", http_props},
-                {"log", "log (optional)", log_props},
-        };
-
         const char *name = shipped_path ? strrchr(shipped_path, '/') : NULL;
 
         name = name ? name + 1 : shipped_path;
@@ -1006,7 +982,7 @@ void rs_pipeline_doc(const rs_node_t *shipped, const char *shipped_path,
                       "messages or logs.\n\n",
                       RS_CONFIG_MAX_DEPTH, RS_CONFIG_MAX_NODES,
                       RS_CONFIG_MAX_SCALAR / 1024);
-        for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
+        for (size_t i = 0; i < NSECTIONS; i++)
                 rs_props_doc(sections[i].props, sections[i].title, NULL,
                              !shipped ? NULL
                              : sections[i].key

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "recstream/checkpoint.h"
 
@@ -14,31 +15,6 @@ static const unsigned char magic[8] = {'R', 'S', 'C',  'K',
                                        'P', 'T', '\r', '\n'};
 #define END_MARK 0xFFFFFFFFu
 #define IO_CHUNK 65536
-
-/* CRC-32 (IEEE, reflected), by a table made on first use. */
-static uint32_t crc_table[256];
-
-static void crc_init(void)
-{
-        if (crc_table[1])
-                return;
-        for (uint32_t n = 0; n < 256; n++) {
-                uint32_t c = n;
-                for (int k = 0; k < 8; k++)
-                        c = (c >> 1) ^ (0xEDB88320u & (0 - (c & 1)));
-                crc_table[n] = c;
-        }
-}
-
-/* crc is the running value, ~0 at the start; the checksum is its ~. */
-static uint32_t crc_add(uint32_t crc, const void *data, size_t len)
-{
-        const unsigned char *p = data;
-
-        for (size_t i = 0; i < len; i++)
-                crc = crc_table[(crc ^ p[i]) & 0xFF] ^ (crc >> 8);
-        return crc;
-}
 
 static void put_u32(unsigned char *p, uint32_t v)
 {
@@ -81,7 +57,7 @@ int rs_ckpt_path(char *path, size_t size, const char *dir, const char *topic,
 
 struct rs_ckpt_writer {
         FILE *f;
-        uint32_t crc;
+        uint32_t crc; /* zlib's CRC-32 of every byte so far */
         uint64_t records, bytes;
         int failed; /* a write failed (errno kept in err) */
         int err;
@@ -93,7 +69,7 @@ static void put(rs_ckpt_writer_t *ck, const void *p, size_t n)
 {
         if (ck->failed || !n)
                 return;
-        ck->crc = crc_add(ck->crc, p, n);
+        ck->crc = (uint32_t)crc32_z(ck->crc, p, n);
         ck->bytes += n;
         if (fwrite(p, 1, n, ck->f) != n) {
                 ck->failed = 1;
@@ -114,7 +90,6 @@ rs_ckpt_writer_t *rs_ckpt_begin(const char *dir, const char *topic,
                 rs_seterr(errstr, errstr_size, RS_ERR_NOMEM, "out of memory");
                 return NULL;
         }
-        crc_init();
         n = rs_ckpt_path(ck->path, sizeof(ck->path), dir, topic, partition);
         if (tlen > RS_CKPT_MAX_TOPIC || n < 0 ||
             (size_t)n >= sizeof(ck->path) ||
@@ -137,7 +112,7 @@ rs_ckpt_writer_t *rs_ckpt_begin(const char *dir, const char *topic,
                 return NULL;
         }
         setvbuf(ck->f, NULL, _IOFBF, IO_CHUNK);
-        ck->crc = 0xFFFFFFFFu;
+        ck->crc = 0;
         put(ck, magic, sizeof(magic));
         put_u32(h, RS_CKPT_VERSION);
         h[4] = (unsigned char)tlen;
@@ -207,7 +182,7 @@ rs_err_t rs_ckpt_commit(rs_ckpt_writer_t *ck, char *errstr, size_t errstr_size)
         put_u32(t, END_MARK);
         put_u64(t + 4, ck->records);
         put(ck, t, sizeof(t));
-        put_u32(c, ~ck->crc);
+        put_u32(c, ck->crc);
         put(ck, c, sizeof(c));
         if (!ck->failed && fflush(ck->f)) {
                 ck->failed = 1;
@@ -262,7 +237,7 @@ static int take(reader_t *r, void *dst, uint64_t n)
                 unsigned char *p = d ? d : r->chunk;
                 if (fread(p, 1, k, r->f) != k)
                         return -1;
-                r->crc = crc_add(r->crc, p, k);
+                r->crc = (uint32_t)crc32_z(r->crc, p, k);
                 r->left -= k;
                 n -= k;
                 if (d)
@@ -292,7 +267,7 @@ static rs_err_t scan(reader_t *r, const char *topic, int32_t partition,
         rs_err_t err = RS_OK;
         uint32_t want;
 
-        r->crc = 0xFFFFFFFFu;
+        r->crc = 0;
         if (take(r, h, sizeof(h)))
                 return refuse(info, "truncated", errstr, errstr_size,
                               "shorter than a header");
@@ -357,7 +332,7 @@ static rs_err_t scan(reader_t *r, const char *topic, int32_t partition,
                              "the record count does not match");
                 goto out;
         }
-        want = ~r->crc;
+        want = r->crc;
         if (take(r, b, 4) || r->left) {
                 err = refuse(info, r->left ? "bad_length" : "truncated", errstr,
                              errstr_size,
@@ -392,7 +367,6 @@ rs_err_t rs_ckpt_load(const char *dir, const char *topic, int32_t partition,
         int n = rs_ckpt_path(path, sizeof(path), dir, topic, partition);
 
         *info = (rs_ckpt_info_t){.offset = -1};
-        crc_init();
         if (n < 0 || (size_t)n >= sizeof(path))
                 return rs_seterr(errstr, errstr_size, RS_ERR_INVALID,
                                  "the checkpoint path is too long");

@@ -254,41 +254,30 @@ static void test_wrong_header_refused(void **state)
         seen_t s;
         size_t len, t = strlen(TOPIC);
         unsigned char *good, *bad;
+        const struct {
+                size_t at;
+                unsigned char byte;
+                const char *reason;
+        } cases[] = {
+                {8, 2, "unknown_version"}, /* version 2 */
+                {0, 'X', "bad_magic"},
+                {14 + t, 2, "other_partition"}, /* partition 2's file */
+                {14, 'V', "other_partition"},   /* another topic's */
+        };
 
         (void)state;
         write_file(1, 50, 5);
         good = slurp(path_of(1), &len);
         bad = malloc(len);
-
-        memcpy(bad, good, len);
-        bad[8] = 2; /* version 2 */
-        reseal(bad, len);
-        spill(path_of(1), bad, len);
-        assert_int_equal(load(1, &s, &info), RS_ERR_DECODE);
-        assert_string_equal(info.reason, "unknown_version");
-        assert_int_equal(s.n, 0);
-
-        memcpy(bad, good, len);
-        bad[0] = 'X';
-        reseal(bad, len);
-        spill(path_of(1), bad, len);
-        assert_int_equal(load(1, &s, &info), RS_ERR_DECODE);
-        assert_string_equal(info.reason, "bad_magic");
-
-        memcpy(bad, good, len);
-        bad[14 + t] = 2; /* partition 2's file named as 1's */
-        reseal(bad, len);
-        spill(path_of(1), bad, len);
-        assert_int_equal(load(1, &s, &info), RS_ERR_DECODE);
-        assert_string_equal(info.reason, "other_partition");
-        assert_int_equal(s.n, 0);
-
-        memcpy(bad, good, len);
-        bad[14] = 'V'; /* another topic's */
-        reseal(bad, len);
-        spill(path_of(1), bad, len);
-        assert_int_equal(load(1, &s, &info), RS_ERR_DECODE);
-        assert_string_equal(info.reason, "other_partition");
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                memcpy(bad, good, len);
+                bad[cases[i].at] = cases[i].byte;
+                reseal(bad, len);
+                spill(path_of(1), bad, len);
+                assert_int_equal(load(1, &s, &info), RS_ERR_DECODE);
+                assert_string_equal(info.reason, cases[i].reason);
+                assert_int_equal(s.n, 0);
+        }
 
         /* flipped and resealed: the offset is trusted, so it is what the
          * caller checks against the changelog */

@@ -590,6 +590,13 @@ static void test_recs_v2_fields(void **state)
                 rs_codec_new(RS_FRAMING_PLAIN, in, err, sizeof(err));
         rs_codec_set_pipeline(codec, "p", "h");
         assert_int_equal(rs_codec_encode_recs(codec, &recs, &buf, &len), RS_OK);
+        /* the last field, as the schema says: branch 1 of ["null",
+         * string], then 16 hex digits (length 16, zigzag 0x20) */
+        assert_true(len > 18);
+        assert_memory_equal((const unsigned char *)buf + len - 18,
+                            "\x02\x20"
+                            "0123456789abcdef",
+                            18);
         assert_int_equal(rs_codec_decode_recs(codec, buf, len, &back), RS_OK);
         assert_true(back.published_ts == 1796083200123);
         assert_true(back.list_id == 0x0123456789abcdefULL);
@@ -622,6 +629,24 @@ static void test_recs_v2_fields(void **state)
         /* cut short: neither version */
         assert_int_equal(rs_codec_decode_recs(codec, v1, sizeof(v1) - 2, &back),
                          RS_ERR_DECODE);
+        /* a list_id of 16 characters that are not 16 hex digits: none */
+        static const char *const not_hex[] = {
+                "-123456789abcdef", " 123456789abcdef", "0x23456789abcdef",
+                "+123456789abcdef", "0123456789abcdeg"};
+        for (size_t i = 0; i < sizeof(not_hex) / sizeof(not_hex[0]); i++) {
+                unsigned char odd[sizeof(v1) + 3 + 16];
+                memcpy(odd, v1, sizeof(v1));
+                odd[sizeof(v1)] = 0x00;     /* published_ts null */
+                odd[sizeof(v1) + 1] = 0x02; /* list_id: the string */
+                odd[sizeof(v1) + 2] = 0x20; /* of 16 bytes */
+                memcpy(odd + sizeof(v1) + 3, not_hex[i], 16);
+                assert_int_equal(
+                        rs_codec_decode_recs(codec, odd, sizeof(odd), &back),
+                        RS_OK);
+                if (back.list_id != 0)
+                        fail_msg("list_id '%s' read as %016llx", not_hex[i],
+                                 (unsigned long long)back.list_id);
+        }
         rs_codec_destroy(codec);
         rs_intern_destroy(in);
 }

@@ -499,9 +499,51 @@ static void test_reloadable(void **state)
         assert_string_equal(
                 reload_verdict(edited("name: r", "name: s"), why, sizeof(why)),
                 "name");
+        assert_string_equal(
+                reload_verdict(edited("name: r\n", "name: r\nkafka: "
+                                                   "{linger.ms: 7}\n"),
+                               why, sizeof(why)),
+                "kafka");
+        assert_string_equal(
+                reload_verdict(edited("name: r\n", "name: r\n"
+                                                   "shutdown_timeout: 10s\n"),
+                               why, sizeof(why)),
+                "shutdown_timeout");
+        assert_string_equal(reload_verdict(edited("sink: {topic: out}\n",
+                                                  "sink: {topic: out}\n"
+                                                  "log: {level: debug}\n"),
+                                           why, sizeof(why)),
+                            "log.level");
 }
 
 /* The parsers the command line shares with pipeline files. */
+/* A property recstream sets itself is refused once, as such, under
+ * exactly_once too: not a second time by the guarantee's own checks. */
+static void test_reserved_once(void **state)
+{
+        static const char text[] = "name: t\n"
+                                   "processing: {guarantee: exactly_once}\n"
+                                   "kafka: {enable.idempotence: false}\n"
+                                   "source: {topics: [a]}\n"
+                                   "stages: [{type: passthrough}]\n"
+                                   "sink: {kafka: {transactional.id: x}}\n";
+        rs_diag_t d;
+
+        (void)state;
+        rs_diag_init(&d, "t.yaml");
+        assert_null(rs_pipeline_parse(text, strlen(text), &d));
+        assert_string_equal(
+                d.text.p,
+                "t.yaml:3:29: error: kafka.enable.idempotence: "
+                "enable.idempotence is set by recstream: the producer is "
+                "always idempotent\n"
+                "t.yaml:6:34: error: sink.kafka.transactional.id: "
+                "transactional.id is set by recstream: use "
+                "processing.guarantee: exactly_once (and "
+                "state.transactional_id to choose the id)\n");
+        rs_diag_fini(&d);
+}
+
 static void test_cli_parsers(void **state)
 {
         int64_t v = 7;
@@ -558,6 +600,7 @@ int main(void)
                 cmocka_unit_test(test_limits),
                 cmocka_unit_test(test_secrets),
                 cmocka_unit_test(test_reloadable),
+                cmocka_unit_test(test_reserved_once),
                 cmocka_unit_test(test_cli_parsers),
         };
         return cmocka_run_group_tests_name("config", tests, NULL, NULL);

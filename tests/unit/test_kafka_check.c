@@ -111,7 +111,15 @@ static void test_tls(void **state)
                 {"ssl.key.location", "/nonexistent/client.key", NULL},
                 {"ssl.ca.location", "/nonexistent/ca.pem", NULL},
         };
-        rs_kv_list_t pair = {v, 4}, cert = {v, 2}, plain = {v + 1, 1};
+        rs_kv_t k[] = {
+                {"security.protocol", "sasl_ssl", NULL},
+                {"ssl.key.pem", "not a key", NULL},
+        };
+        rs_kv_list_t pair = {v, 4}, cert = {v, 2}, plain = {v + 1, 1},
+                     key = {k, 2};
+        const char *key_alone = "ssl.key.pem is set without "
+                                "ssl.certificate.location (or "
+                                "ssl.certificate.pem): ";
         const rs_kv_t *at = NULL;
         char errstr[512];
 
@@ -124,6 +132,12 @@ static void test_tls(void **state)
                          RS_ERR_INVALID);
         assert_ptr_equal(at, &v[1]);
         assert_non_null(strstr(errstr, "without ssl.key.location"));
+        /* the key without its certificate, named as the pipeline set it */
+        assert_int_equal(rs_kafka_check(RS_KAFKA_SINK, &key, NULL, NULL, 0, &at,
+                                        errstr, sizeof(errstr)),
+                         RS_ERR_INVALID);
+        assert_ptr_equal(at, &k[1]);
+        assert_int_equal(strncmp(errstr, key_alone, strlen(key_alone)), 0);
         assert_int_equal(rs_kafka_check(RS_KAFKA_SINK, &plain, NULL, NULL, 0,
                                         &at, errstr, sizeof(errstr)),
                          RS_OK);
