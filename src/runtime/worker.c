@@ -2224,12 +2224,10 @@ rs_err_t rs_worker_step(rs_worker_t *w)
                            "partitions lost (the group session timed out) "
                            "with records processed in the open transaction: "
                            "their new owner reads them again");
-        if (!w->failed && w->eos && rs_mono_ms() >= w->next_commit) {
-                txn_commit(w, 1);
-                w->next_commit = rs_mono_ms() + w->pl->state.commit_interval;
-        } else if (!w->failed && rs_mono_ms() >= w->next_commit) {
-                rs_err_t err =
-                        commit_all(w, PERIODIC_FLUSH_MS, PERIODIC_COMMIT_MS);
+        if (!w->failed && rs_mono_ms() >= w->next_commit) {
+                rs_err_t err = w->eos ? txn_commit(w, 1)
+                                      : commit_all(w, PERIODIC_FLUSH_MS,
+                                                   PERIODIC_COMMIT_MS);
                 if (err && !w->failed)
                         rs_log(RS_LOG_DEBUG,
                                "component=worker event=commit_skipped "

@@ -27,6 +27,9 @@ failures, not the broker's guarantees (README *Reliability*).
    its lists agree with case 1's at >= 0.95.
 3. The same with AddPartitionsToTxn refused mid-interval: the abort is
    logged once with librdkafka's reason, exit 1.
+4. With state.state_dir (checkpoint_interval 1s): checkpoint files are
+   written after periodic transactions, while the worker runs — not only
+   at revoke and shutdown (they were not, under exactly_once).
 """
 import importlib.util
 import io
@@ -238,6 +241,32 @@ def refused_partition():
         assert final_stats(p)["txn_aborts"] == 1
 
 
+def checkpoints():
+    """exactly_once with state_dir: periodic checkpoints after commits."""
+    with tempfile.TemporaryDirectory() as sd:
+        path = os.path.join(VARIANT.name, "video-eos-ckpt.yaml")
+        with open(path, "w") as f:
+            f.write(open(ALO_PIPELINE).read() +
+                    "\nprocessing:\n  guarantee: exactly_once\nstate:\n"
+                    f"  commit_interval: 1s\n  state_dir: {sd}\n"
+                    "  checkpoint_interval: 1s\n")
+        eq.PIPELINE = path
+        events = eq.make_events()[:1000]
+        with Cluster(["all"]) as c:
+            p = c.procs[0]
+            c.wait_assigned()
+            c.produce(events)
+            wait_for(lambda: p.stats()["consumed"] == len(events), 120, "1,000 consumed")
+            wait_for(lambda: p.stats()["checkpoints"] > 0, 60,
+                     "a checkpoint written while the worker runs")
+            st = p.stats()
+            files = [n for n in os.listdir(sd) if n.endswith(".ckpt")]
+            p.stop()
+    print(f"# {st['checkpoints']} checkpoint files written after {st['txn_commits']} "
+          f"transactions, before any revoke or shutdown; {len(files)} in the directory")
+    assert st["txn_commits"] >= 1 and files, (st, files)
+
+
 if __name__ == "__main__":
     check("exactly_once: transactions committed (the last at SIGTERM, exit 0), every "
           "delivered list read by a read_committed consumer, the lists of at_least_once "
@@ -247,4 +276,6 @@ if __name__ == "__main__":
           aborted)
     check("exactly_once: an AddPartitionsToTxn refused mid-interval aborts the transaction, "
           "logged once with librdkafka's reason, exit 1", refused_partition)
+    check("exactly_once with state_dir: checkpoints written after periodic transactions",
+          checkpoints)
     done()
