@@ -403,8 +403,9 @@ static rs_err_t write_changes(rs_worker_t *w)
 {
         rs_user_state_t s;
         rs_err_t err = RS_OK;
+        size_t i;
 
-        for (size_t i = 0; i < w->nchg; i++) {
+        for (i = 0; i < w->nchg; i++) {
                 uint32_t user = w->chg[i];
                 const void *buf = NULL;
                 size_t len = 0, klen;
@@ -436,10 +437,16 @@ static rs_err_t write_changes(rs_worker_t *w)
                         w->st.encode_failed++;
                         err = RS_OK;
                 }
+                if (err)
+                        break; /* this user and the rest stay changed */
                 w->chg_flag[user] = 0;
                 rs_intern_unref(w->strings, user);
         }
-        w->nchg = 0;
+        /* what was not written is written at the next commit */
+        memmove(w->chg, w->chg + i, (w->nchg - i) * sizeof(*w->chg));
+        memmove(w->chg_part, w->chg_part + i,
+                (w->nchg - i) * sizeof(*w->chg_part));
+        w->nchg -= i;
         return err;
 }
 
