@@ -101,6 +101,7 @@ struct rs_worker {
         rs_nbtable_t *table;
         rs_reader_t *nbr; /* follows item-neighbors into table */
         rs_chain_t *chain;
+        rs_uwin_t *win; /* the chain's user_window, or NULL */
         /* item side */
         rs_source_t *isrc;
         rs_items_t *items_part;
@@ -696,7 +697,7 @@ static void place_user(void *opaque, uint32_t user, int32_t partition)
 /* The users held, grouped by partition into ck_ids / ck_at. */
 static rs_err_t group_users(rs_worker_t *w)
 {
-        const rs_uwin_t *win = rs_chain_find(w->chain, "user_window");
+        const rs_uwin_t *win = w->win;
         size_t n = win ? rs_uwin_users(win) : 0;
         int parts = w->ust.parts;
 
@@ -1261,10 +1262,8 @@ static rs_err_t emit(void *opaque, const rs_recs_t *recs)
         }
         /* the user's publish state moved: written at the next commit */
         if (w->ust.t >= 0 &&
-            (err = mark_changed(
-                     w, recs->user,
-                     rs_uwin_partition(rs_chain_find(w->chain, "user_window"),
-                                       recs->user))))
+            (err = mark_changed(w, recs->user,
+                                rs_uwin_partition(w->win, recs->user))))
                 return err;
         err = produce_held(w, OUT_RECS, w->ticket, 0, -1, key, klen, buf, len,
                            NULL, 0);
@@ -1592,8 +1591,7 @@ static rs_err_t ensure_topics(rs_worker_t *w, char *errstr, size_t errstr_size)
 static void user_evicted(void *opaque, uint32_t user)
 {
         rs_worker_t *w = opaque;
-        int32_t part = rs_uwin_evicted_partition(
-                rs_chain_find(w->chain, "user_window"));
+        int32_t part = rs_uwin_evicted_partition(w->win);
 
         if (part >= 0 && mark_changed(w, user, part))
                 w->failed = RS_ERR_NOMEM;
@@ -1662,6 +1660,7 @@ static rs_err_t start_users(rs_worker_t *w, char *errstr, size_t errstr_size)
         if (!(w->chain = rs_chain_new(pl, w->strings, w->catalog, w->table,
                                       &deltas, errstr, errstr_size)))
                 return RS_ERR_INVALID;
+        w->win = rs_chain_find(w->chain, "user_window");
         if (cc) {
                 /* the neighbour table as it is now, before the first list */
                 if (!(w->nbr = rs_reader_new(w->ckafka, NULL,
@@ -1690,8 +1689,8 @@ static rs_err_t start_users(rs_worker_t *w, char *errstr, size_t errstr_size)
                 return RS_ERR_KAFKA;
         /* an evicted user's record goes from the changelog too, so that
          * the topic holds at most the users held */
-        rs_uwin_t *win = rs_chain_find(w->chain, "user_window");
-        if (w->ust.t >= 0 && win && rs_uwin_on_evict(win, user_evicted, w))
+        if (w->ust.t >= 0 && w->win &&
+            rs_uwin_on_evict(w->win, user_evicted, w))
                 return rs_seterr(errstr, errstr_size, RS_ERR_INVALID,
                                  "too many listeners on user_window");
         rs_consumer_conf_t ccf = {
@@ -2095,7 +2094,7 @@ static long users_step(rs_worker_t *w, int timeout_ms)
         /* (a user the window does not hold has nothing to write: evicted
          * users' records stay in the changelog, bounded on restore by
          * user_window.max_users) */
-        const rs_uwin_t *win = rs_chain_find(w->chain, "user_window");
+        const rs_uwin_t *win = w->win;
         for (size_t i = 0; i < nev && !w->failed; i++)
                 if (w->events[i].drop != RS_DROP_REPLAYED && win &&
                     rs_uwin_holds(win, w->events[i].user) &&
@@ -2420,8 +2419,7 @@ void rs_worker_stats(const rs_worker_t *w, rs_worker_stats_t *st)
 /* What each store holds, and what it evicted: " key=value" pairs. */
 static size_t state_stats(const rs_worker_t *w, char *out, size_t size)
 {
-        const rs_uwin_t *win =
-                w->chain ? rs_chain_find(w->chain, "user_window") : NULL;
+        const rs_uwin_t *win = w->win;
         rs_items_totals_t it = rs_items_totals(w->items_part);
         int k = snprintf(out, size,
                          " ids=%" PRIu32 " ids_bytes=%zu ids_freed=%" PRIu64
@@ -2644,8 +2642,7 @@ static void store(rs_buf_t *b, int what, const char *name, double entries,
 
 static void stores(rs_buf_t *b, const rs_worker_t *w, int what)
 {
-        const rs_uwin_t *win =
-                w->chain ? rs_chain_find(w->chain, "user_window") : NULL;
+        const rs_uwin_t *win = w->win;
         const rs_score_t *sc =
                 w->chain ? rs_chain_find(w->chain, "score") : NULL;
 
