@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "recstream/chain.h"
+#include "recstream/clean.h"
 #include "recstream/codec.h"
 #include "recstream/cooccur.h"
 #include "recstream/pipeline.h"
@@ -327,6 +328,44 @@ static void test_dedupe_restored(void **state)
         proc_fini(&a);
 }
 
+/* Restored users' event ids count against dedupe_max like any others:
+ * 300 users of 8 ids each (2,400) restored with dedupe_max 1024 leave
+ * between 512 (a generation) and 1024 remembered (they were all added
+ * to one set, unbounded, before). */
+static void test_dedupe_restored_bounded(void **state)
+{
+        proc_t a, b;
+        unsigned char r[4096];
+        rs_user_state_t s;
+        rs_clean_state_t cs;
+        uint64_t ids[RS_USER_EIDS];
+
+        (void)state;
+        proc_init(&a);
+        feed_history(&a);
+        size_t n = save(&a, "u", r, sizeof(r));
+        proc_init_stages(&b, "  - type: clean\n    dedupe_max: 1024\n"
+                             "  - type: weight\n    weights: {watch: 1}\n"
+                             "  - type: user_window\n");
+        for (int k = 0; k < 300; k++) {
+                char user[16];
+                snprintf(user, sizeof(user), "r%d", k);
+                assert_int_equal(rs_codec_decode_user_state(a.codec, r, n, &s),
+                                 RS_OK);
+                for (size_t i = 0; i < RS_USER_EIDS; i++)
+                        ids[i] = 1000003ULL * (uint64_t)k + i + 1;
+                s.event_ids = ids;
+                s.nevent_ids = RS_USER_EIDS;
+                s.user = sid(&b, user);
+                assert_int_equal(rs_chain_load_user(b.ch, &s), RS_OK);
+        }
+        rs_clean_state(rs_chain_find(b.ch, "clean"), &cs);
+        assert_true(cs.dedupe_ids <= 1024);
+        assert_true(cs.dedupe_ids >= 512);
+        proc_fini(&b);
+        proc_fini(&a);
+}
+
 /* CRC-32 (IEEE), by table: independent of the codec's bit loop. */
 static uint32_t crc32_table(const unsigned char *p, size_t n)
 {
@@ -624,6 +663,7 @@ int main(void)
                 cmocka_unit_test(test_round_trip),
                 cmocka_unit_test(test_replayed),
                 cmocka_unit_test(test_dedupe_restored),
+                cmocka_unit_test(test_dedupe_restored_bounded),
                 cmocka_unit_test(test_damaged),
                 cmocka_unit_test(test_items_round_trip),
                 cmocka_unit_test(test_deltas_applied_once),
