@@ -9,24 +9,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench.h"
 #include "recstream/codec.h"
 #include "recstream/gen.h"
 
 #define N    200000
 #define RUNS 7
-
-static double now_ns(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b)
-{
-        double x = *(const double *)a, y = *(const double *)b;
-        return (x > y) - (x < y);
-}
 
 int main(void)
 {
@@ -64,25 +52,25 @@ int main(void)
         avro_generic_value_new(iface, &value);
 
         for (int r = 0; r < RUNS; r++) {
-                double t0 = now_ns();
+                double t0 = bench_now_s() * 1e9;
                 for (int i = 0; i < N; i++) {
                         avro_reader_memory_set_source(rd, bufs[i],
                                                       (int64_t)lens[i]);
                         if (avro_value_read(rd, &value))
                                 return 1;
                 }
-                double t1 = now_ns();
+                double t1 = bench_now_s() * 1e9;
                 for (int i = 0; i < N; i++) {
                         rs_event_t ev;
                         if (rs_codec_decode_event(codec, bufs[i], lens[i], &ev))
                                 return 1;
                 }
-                double t2 = now_ns();
+                double t2 = bench_now_s() * 1e9;
                 bare[r] = (t1 - t0) / N;
                 full[r] = (t2 - t1) / N;
         }
-        qsort(bare, RUNS, sizeof(double), cmp);
-        qsort(full, RUNS, sizeof(double), cmp);
+        qsort(bare, RUNS, sizeof(double), bench_cmp_double);
+        qsort(full, RUNS, sizeof(double), bench_cmp_double);
         printf("codec decode, %d events x %d runs, medians:\n", N, RUNS);
         printf("  avro-c avro_value_read alone : %7.1f ns/event\n",
                bare[RUNS / 2]);

@@ -29,6 +29,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench.h"
 #include "recstream/catalog.h"
 #include "recstream/chain.h"
 #include "recstream/topology.h"
@@ -132,26 +133,6 @@ typedef struct result {
         unsigned long long emitted;
         size_t users, pairs, uwin_bytes, cooc_bytes;
 } result_t;
-
-static double now_s(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double cpu_s(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-        double x = *(const double *)a, y = *(const double *)b;
-        return (x > y) - (x < y);
-}
 
 static void die(const char *what)
 {
@@ -275,7 +256,7 @@ static void run_once(const opts_t *o, const corpus_t *c, int mode,
         if (pl && !(local = rs_local_new(pl, in, cat, err, sizeof(err))))
                 die(err);
         ch = local ? rs_local_chain(local) : NULL;
-        double t0 = now_s(), c0 = cpu_s();
+        double t0 = bench_now_s(), c0 = bench_cpu_s();
         for (size_t i = 0; i < c->n;) {
                 size_t n = 0;
                 for (; n < BATCH && i < c->n; n++, i++)
@@ -288,8 +269,8 @@ static void run_once(const opts_t *o, const corpus_t *c, int mode,
         /* the lists still owed to debounced users are part of the work */
         if (ch && rs_chain_flush(ch, c->last_ts, RS_FLUSH_PENDING, &out))
                 die("a stage failed");
-        r->secs = now_s() - t0;
-        r->cpu = cpu_s() - c0;
+        r->secs = bench_now_s() - t0;
+        r->cpu = bench_cpu_s() - c0;
         if (ch) {
                 rs_uwin_t *win = rs_chain_find(ch, "user_window");
                 rs_items_totals_t t = rs_items_totals(rs_local_items(local));
@@ -311,7 +292,7 @@ static int speed(const opts_t *o)
         rs_event_t *ev = malloc(BATCH * sizeof(*ev));
         double rate[M__COUNT][MAX_RUNS], crate[M__COUNT][MAX_RUNS];
         result_t last[M__COUNT];
-        double t0 = now_s();
+        double t0 = bench_now_s();
 
         if (!ev)
                 die("out of memory");
@@ -319,9 +300,10 @@ static int speed(const opts_t *o)
         printf("ingest: %lu events (%.1f MB encoded, made in %.1f s): Zipf "
                "%.2f over %u items, %u users, %.1f s of event time; batch "
                "%d, %d runs per mode; cooccur.refresh %s\n",
-               o->events, (double)c.off[c.n] / 1e6, now_s() - t0, o->exponent,
-               o->items, o->users, (double)(c.last_ts - c.first_ts) / 1000.0,
-               BATCH, o->runs, o->list_refresh);
+               o->events, (double)c.off[c.n] / 1e6, bench_now_s() - t0,
+               o->exponent, o->items, o->users,
+               (double)(c.last_ts - c.first_ts) / 1000.0, BATCH, o->runs,
+               o->list_refresh);
         fflush(stdout);
         for (int r = 0; r < o->runs; r++)
                 for (int m = 0; m < M__COUNT; m++) {
@@ -339,8 +321,10 @@ static int speed(const opts_t *o)
         for (int m = 0; m < M__COUNT; m++) {
                 if (!o->want[m])
                         continue;
-                qsort(rate[m], (size_t)o->runs, sizeof(double), cmp_double);
-                qsort(crate[m], (size_t)o->runs, sizeof(double), cmp_double);
+                qsort(rate[m], (size_t)o->runs, sizeof(double),
+                      bench_cmp_double);
+                qsort(crate[m], (size_t)o->runs, sizeof(double),
+                      bench_cmp_double);
                 double med = rate[m][o->runs / 2];
                 double cmed = crate[m][o->runs / 2];
                 if (m == M_DECODE) {
@@ -379,18 +363,8 @@ static int speed(const opts_t *o)
 /* VmRSS and VmHWM of this process, in kB. */
 static void proc_mem(long *rss, long *hwm)
 {
-        char line[256];
-        FILE *f = fopen("/proc/self/status", "r");
-
-        *rss = *hwm = -1;
-        while (f && fgets(line, sizeof(line), f)) {
-                if (!strncmp(line, "VmRSS:", 6))
-                        *rss = atol(line + 6);
-                else if (!strncmp(line, "VmHWM:", 6))
-                        *hwm = atol(line + 6);
-        }
-        if (f)
-                fclose(f);
+        *rss = bench_status_kb("VmRSS:");
+        *hwm = bench_status_kb("VmHWM:");
 }
 
 static int memory(const opts_t *o)
@@ -412,7 +386,7 @@ static int memory(const opts_t *o)
         unsigned long long emitted = 0;
         rs_emit_t out = {count_recs, &emitted};
         long rss0, hwm0, rss, hwm;
-        double t0 = now_s(), tproc = 0;
+        double t0 = bench_now_s(), tproc = 0;
         int64_t first_ts = 0, last_ts = 0;
 
         if (!enc || !dec || !ch || !ev)
@@ -435,16 +409,17 @@ static int memory(const opts_t *o)
                                 first_ts = f.ts;
                         last_ts = f.ts;
                 }
-                double t = now_s();
+                double t = bench_now_s();
                 if (rs_local_process(local, ev, n, &out))
                         die("a stage failed");
                 rs_intern_collect(in);
-                tproc += now_s() - t;
+                tproc += bench_now_s() - t;
                 if (i % 1000000 == 0)
                         fprintf(stderr,
                                 "  %lu events, %zu users, %zu pairs, %.0f s\n",
                                 i, rs_uwin_users(win),
-                                rs_items_totals(items).pairs, now_s() - t0);
+                                rs_items_totals(items).pairs,
+                                bench_now_s() - t0);
         }
         proc_mem(&rss, &hwm);
         rs_items_totals_t tot = rs_items_totals(items);
@@ -468,7 +443,7 @@ static int memory(const opts_t *o)
                "event)\n",
                (double)rss / 1024, (double)hwm / 1024, (double)rss0 / 1024);
         printf("  %.1f s in all, %.1f s in the stages (%.0f events/s)\n",
-               now_s() - t0, tproc, (double)o->events / tproc);
+               bench_now_s() - t0, tproc, (double)o->events / tproc);
         rs_local_destroy(local);
         rs_codec_destroy(enc);
         rs_codec_destroy(dec);

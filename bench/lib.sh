@@ -1,7 +1,7 @@
 # bench/lib.sh — helpers of the Kafka benchmark drivers (kafka_bench.sh,
-# scale_bench.sh), sourced: the dev broker, kafka_bench runs, result
-# fields and medians. The caller sets RS, KB and TMP, and kills
-# BROKER_PID and KB_PID on exit.
+# scale_bench.sh, state_bench.sh), sourced: the dev broker, kafka_bench
+# runs, result fields and medians, pipelines derived from video.yaml.
+# The caller sets RS, KB and TMP, and kills BROKER_PID and KB_PID on exit.
 
 # Starts the dev broker with its arguments; sets BOOTSTRAP and BROKER_PID.
 start_broker() {
@@ -96,4 +96,21 @@ median() {
 ratio() {
         awk -v a="$1" -v b="$2" -v f="${3:-%.3f}" \
                 'BEGIN { if (b == 0) print "nan"; else printf f "\n", a / b }'
+}
+
+# Writes $1: pipelines/video.yaml with each following pair applied, a sed
+# script then a pattern the result must hold (else the driver stops: the
+# shipped file changed under it).
+derive() {
+        out=$1
+        shift
+        cp pipelines/video.yaml "$out"
+        while [ $# -ge 2 ]; do
+                sed -i -e "$1" "$out"
+                if ! grep -q -e "$2" "$out"; then
+                        echo "$(basename "$0" .sh): pipelines/video.yaml changed: cannot set '$2'"
+                        exit 1
+                fi
+                shift 2
+        done
 }

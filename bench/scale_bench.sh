@@ -101,21 +101,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# video.yaml with $1 (sed expressions, each checked by the grep pattern
-# after it) into $2.
-derive() {
-        out=$1
-        shift
-        cp pipelines/video.yaml "$out"
-        while [ $# -ge 2 ]; do
-                sed -i -e "$1" "$out"
-                if ! grep -q -e "$2" "$out"; then
-                        echo "scale_bench: pipelines/video.yaml changed: cannot set '$2'"
-                        exit 1
-                fi
-                shift 2
-        done
-}
 COMMIT='$a state: {commit_interval: 100ms}'
 derive "$TMP/scale.yaml" "$COMMIT" 'commit_interval: 100ms'
 derive "$TMP/scale-poll10.yaml" "$COMMIT" 'commit_interval: 100ms' \

@@ -41,6 +41,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench.h"
 #include "recstream/buf.h"
 #include "recstream/catalog.h"
 #include "recstream/chain.h"
@@ -154,38 +155,17 @@ typedef struct timing {
         uint64_t bytes, keys;
 } timing_t;
 
-static double now_s(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void die(const char *what)
 {
         fprintf(stderr, "state_bench: %s\n", what);
         exit(1);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-        double x = *(const double *)a, y = *(const double *)b;
-        return (x > y) - (x < y);
-}
-
 /* VmRSS of this process in MB (10^6 B), -1 unknown. */
 static double rss_mb(void)
 {
-        char line[256];
-        FILE *f = fopen("/proc/self/status", "r");
-        double mb = -1;
-
-        while (f && fgets(line, sizeof(line), f))
-                if (!strncmp(line, "VmRSS:", 6))
-                        mb = (double)atol(line + 6) * 1024 / 1e6;
-        if (f)
-                fclose(f);
-        return mb;
+        long kb = bench_status_kb("VmRSS:");
+        return kb < 0 ? -1 : (double)kb * 1024 / 1e6;
 }
 
 static void grow(void **arr, size_t *cap, size_t need, size_t size)
@@ -264,7 +244,7 @@ static void feed(const opts_t *o, proc_t *p, double *secs)
         int64_t offsets[OWNERS] = {0};
         rs_event_t *ev = malloc(BATCH * sizeof(*ev));
         rs_gen_t *gen;
-        double t0 = now_s();
+        double t0 = bench_now_s();
 
         gc.gap_us = (uint32_t)(o->minutes * 60e6 / (double)total);
         if (!gc.gap_us)
@@ -293,12 +273,12 @@ static void feed(const opts_t *o, proc_t *p, double *secs)
                 rs_intern_collect(p->in);
                 if (i % 2000000 == 0)
                         fprintf(stderr, "state_bench: %lu events, %.0f s\n", i,
-                                now_s() - t0);
+                                bench_now_s() - t0);
         }
         if (rs_local_settle(p->local))
                 die("settle failed");
         rs_intern_collect(p->in);
-        *secs = now_s() - t0;
+        *secs = bench_now_s() - t0;
         rs_gen_destroy(gen);
         free(ev);
 }
@@ -501,7 +481,7 @@ static void print_timing(const char *what, timing_t *t, int runs)
         double v[MAX_RUNS];
 
         memcpy(v, t->secs, (size_t)runs * sizeof(double));
-        qsort(v, (size_t)runs, sizeof(double), cmp_double);
+        qsort(v, (size_t)runs, sizeof(double), bench_cmp_double);
         double med = v[runs / 2];
         printf("  %-26s %10.1f MB %9llu keys  %7.3f s [%.3f, %.3f]  "
                "%7.1f MB/s  %9.0f keys/s\n",
@@ -618,21 +598,21 @@ int main(int argc, char **argv)
         fflush(stdout);
 
         /* 2. encode */
-        double t0 = now_s();
+        double t0 = bench_now_s();
         copy_items(&a, &copy);
-        walk_s = now_s() - t0;
+        walk_s = bench_now_s() - t0;
         for (int r = 0; r < o.runs; r++) {
                 rs_buf_reset(&ul.b);
                 rs_buf_reset(&il.b);
                 ul.n = il.n = 0;
                 ul.bytes = il.bytes = 0;
-                t0 = now_s();
+                t0 = bench_now_s();
                 encode_users(&a, ids, nusers, &ul);
-                enc_u.secs[r] = now_s() - t0;
+                enc_u.secs[r] = bench_now_s() - t0;
                 memset(il.by_kind, 0, sizeof(il.by_kind));
-                t0 = now_s();
+                t0 = bench_now_s();
                 encode_items(&a, &copy, &il);
-                enc_i.secs[r] = now_s() - t0;
+                enc_i.secs[r] = bench_now_s() - t0;
         }
         enc_u.bytes = dec_u.bytes = ul.bytes;
         enc_u.keys = dec_u.keys = ul.n;
@@ -663,12 +643,12 @@ int main(int argc, char **argv)
         rs_items_totals_t tb = {0};
         for (int r = 0; r < o.runs; r++) {
                 proc_init(&b, pl);
-                t0 = now_s();
+                t0 = bench_now_s();
                 load_users(&b, &ul);
-                dec_u.secs[r] = now_s() - t0;
-                t0 = now_s();
+                dec_u.secs[r] = bench_now_s() - t0;
+                t0 = bench_now_s();
                 load_items(&b, &il);
-                dec_i.secs[r] = now_s() - t0;
+                dec_i.secs[r] = bench_now_s() - t0;
                 held_b = rs_uwin_users(rs_chain_find(b.ch, "user_window"));
                 uwin_b = rs_uwin_bytes(rs_chain_find(b.ch, "user_window"));
                 tb = rs_items_totals(b.items);

@@ -165,21 +165,6 @@ log_sum() {
                 awk '{ s += $1 } END { printf "%.3f\n", s }'
 }
 
-# pipelines/video.yaml with $2.. (sed expression, then the grep pattern
-# that must then be found) into $1.
-derive() {
-        out=$1
-        shift
-        cp pipelines/video.yaml "$out"
-        while [ $# -ge 2 ]; do
-                sed -i -e "$1" "$out"
-                if ! grep -q -e "$2" "$out"; then
-                        echo "state_bench: pipelines/video.yaml changed: cannot set '$2'"
-                        exit 1
-                fi
-                shift 2
-        done
-}
 if grep -q '^state:' pipelines/video.yaml; then
         echo "state_bench: pipelines/video.yaml has a state section: set it here"
         exit 1

@@ -34,8 +34,10 @@ size_t rs_uwin_get(const rs_uwin_t *win, uint32_t user, int64_t now,
                    rs_win_entry_t *out, size_t max);
 
 /* Affinities of u's window items at `now`, one per distinct item, into
- * items/aff (at most max); returns how many. */
-size_t rs_uwin_affinity(const rs_uwin_t *win, uint32_t user, int64_t now,
+ * items/aff (at most max); returns how many. win keeps the position
+ * weights (position_exponent) it last used, built again when a reload
+ * changed them. */
+size_t rs_uwin_affinity(rs_uwin_t *win, uint32_t user, int64_t now,
                         uint32_t *items, float *aff, size_t max);
 
 /* u's interest vector decayed to now into out (interest_dim floats);

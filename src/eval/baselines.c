@@ -253,69 +253,72 @@ static int counts_add(rs_base_t *b, counts_t *c, uint32_t item, size_t max)
  * Learning.
  */
 
+/* Arrays by item or user index, grown together. */
+typedef struct array {
+        void **arr;
+        size_t size; /* of an element */
+} array_t;
+
+/* Grows each of arrays[0..n) from cap elements (zeroed) to one capacity
+ * holding idx, into *grown; the bytes of an index in all of them into
+ * *per, -1 when out of memory (those grown stay grown). */
+static int grow_all(const array_t *arrays, size_t n, size_t cap, size_t idx,
+                    size_t *grown, size_t *per)
+{
+        *per = 0;
+        for (size_t a = 0; a < n; a++) {
+                *grown = cap;
+                if (rs_grow_zeroed(arrays[a].arr, grown, idx, arrays[a].size))
+                        return -1;
+                *per += arrays[a].size;
+        }
+        return 0;
+}
+
 static int grow_items(rs_base_t *b, size_t idx)
 {
-        size_t cap = b->items_cap, c;
+        const array_t arrays[] = {
+                {(void **)&b->g, sizeof(*b->g)},
+                {(void **)&b->pos, sizeof(*b->pos)},
+                {(void **)&b->in_top, sizeof(*b->in_top)},
+                {(void **)&b->succ, sizeof(*b->succ)},
+                {(void **)&b->cov, sizeof(*b->cov)},
+                {(void **)&b->score, sizeof(*b->score)},
+                {(void **)&b->stamp, sizeof(*b->stamp)},
+                {(void **)&b->norm, sizeof(*b->norm)},
+        };
+        size_t cap = b->items_cap, c, per;
 
         if (idx < cap)
                 return 0;
-        c = cap;
-        if (rs_grow_zeroed((void **)&b->g, &c, idx, sizeof(*b->g)))
-                return -1;
-        c = cap;
-        if (rs_grow_zeroed((void **)&b->pos, &c, idx, sizeof(*b->pos)))
-                return -1;
-        c = cap;
-        if (rs_grow_zeroed((void **)&b->in_top, &c, idx, sizeof(*b->in_top)))
-                return -1;
-        c = cap;
-        if (rs_grow_zeroed((void **)&b->succ, &c, idx, sizeof(*b->succ)))
-                return -1;
-        c = cap;
-        if (rs_grow_zeroed((void **)&b->cov, &c, idx, sizeof(*b->cov)))
-                return -1;
-        c = cap;
-        if (rs_grow_zeroed((void **)&b->score, &c, idx, sizeof(*b->score)))
-                return -1;
-        c = cap;
-        if (rs_grow_zeroed((void **)&b->stamp, &c, idx, sizeof(*b->stamp)))
-                return -1;
-        c = cap;
-        if (rs_grow_zeroed((void **)&b->norm, &c, idx, sizeof(*b->norm)))
+        if (grow_all(arrays, sizeof(arrays) / sizeof(*arrays), cap, idx, &c,
+                     &per))
                 return -1;
         for (size_t i = cap; i < c; i++)
                 b->norm[i] = 1;
-        b->bytes += (c - cap) * (sizeof(*b->g) + sizeof(*b->pos) + 1 +
-                                 2 * sizeof(counts_t) + sizeof(*b->score) +
-                                 sizeof(*b->norm) + sizeof(*b->stamp));
+        b->bytes += (c - cap) * per;
         b->items_cap = c;
         return 0;
 }
 
 static int grow_users(rs_base_t *b, size_t idx)
 {
-        size_t cap = b->users_cap, c = cap;
+        const array_t arrays[] = {
+                {(void **)&b->ulen, sizeof(*b->ulen)},
+                {(void **)&b->uhead, sizeof(*b->uhead)},
+                {(void **)&b->tl, sizeof(*b->tl)},
+                {(void **)&b->tn, sizeof(*b->tn)},
+                {(void **)&b->tcap, sizeof(*b->tcap)},
+        };
+        size_t cap = b->users_cap, c, per;
 
         if (idx < cap)
                 return 0;
-        if (rs_grow_zeroed((void **)&b->ulen, &c, idx, sizeof(*b->ulen)))
+        if (grow_all(arrays, sizeof(arrays) / sizeof(*arrays), cap, idx, &c,
+                     &per) ||
+            rs_resize((void **)&b->ring, c * b->conf.recent, sizeof(*b->ring)))
                 return -1;
-        c = cap;
-        if (rs_grow_zeroed((void **)&b->uhead, &c, idx, sizeof(*b->uhead)))
-                return -1;
-        c = cap;
-        if (rs_grow_zeroed((void **)&b->tl, &c, idx, sizeof(*b->tl)))
-                return -1;
-        c = cap;
-        if (rs_grow_zeroed((void **)&b->tn, &c, idx, sizeof(*b->tn)))
-                return -1;
-        c = cap;
-        if (rs_grow_zeroed((void **)&b->tcap, &c, idx, sizeof(*b->tcap)))
-                return -1;
-        if (rs_resize((void **)&b->ring, c * b->conf.recent, sizeof(*b->ring)))
-                return -1;
-        b->bytes += (c - cap) *
-                    ((4 + b->conf.recent) * sizeof(uint32_t) + sizeof(*b->tl));
+        b->bytes += (c - cap) * (per + b->conf.recent * sizeof(*b->ring));
         b->users_cap = c;
         return 0;
 }

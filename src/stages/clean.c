@@ -137,6 +137,31 @@ static void *clean_create(const void *conf, rs_stage_env_t *env, char *errstr,
         return cl;
 }
 
+/* A new generation, started at `start`: the current one becomes the
+ * previous (the previous is forgotten). -1: out of memory. */
+static int rotate(clean_t *cl, int64_t start)
+{
+        rs_hset_t old = cl->gen[1];
+
+        cl->gen[1] = cl->gen[0];
+        cl->gen[0] = old;
+        cl->gen_start = start;
+        /* sized for what the last generation held */
+        return rs_hset_init(&cl->gen[0], cl->gen[1].count);
+}
+
+/* hash into the current generation, a new one (started at `start`) first
+ * when it holds half of dedupe_max: the bound on what dedupe holds,
+ * whether the ids come from events or from restored users. -1: out of
+ * memory. */
+static int remember(clean_t *cl, uint64_t hash, int64_t start)
+{
+        if (cl->gen[0].count >= (size_t)cl->conf->dedupe_max / 2 &&
+            rotate(cl, start))
+                return -1;
+        return rs_hset_add(&cl->gen[0], hash) < 0 ? -1 : 0;
+}
+
 /* Two generations: a hash stays findable for at least one generation span
  * (ttl or half the capacity), at most two. 1: a duplicate; -1: out of
  * memory. */
@@ -151,17 +176,9 @@ static int is_duplicate(clean_t *cl, const rs_event_t *ev)
                 return 1;
         if (cl->gen_start == INT64_MIN)
                 cl->gen_start = ev->ts;
-        if (ev->ts - cl->gen_start >= c->dedupe_ttl ||
-            cl->gen[0].count >= (size_t)c->dedupe_max / 2) {
-                rs_hset_t old = cl->gen[1];
-                cl->gen[1] = cl->gen[0];
-                cl->gen[0] = old;
-                /* sized for what the last generation held */
-                if (rs_hset_init(&cl->gen[0], cl->gen[1].count))
-                        return -1;
-                cl->gen_start = ev->ts;
-        }
-        return rs_hset_add(&cl->gen[0], ev->event_hash) < 0 ? -1 : 0;
+        if (ev->ts - cl->gen_start >= c->dedupe_ttl && rotate(cl, ev->ts))
+                return -1;
+        return remember(cl, ev->event_hash, ev->ts);
 }
 
 static uint64_t bucket_key(const clean_t *cl, uint32_t user)
@@ -447,9 +464,10 @@ static rs_err_t clean_load(void *st, const rs_user_state_t *s)
         bucket_t *b;
 
         /* the user's newest event ids rejoin the dedupe set (user_window
-         * keeps them with the user) */
+         * keeps them with the user), within dedupe_max like the others;
+         * they carry no time, so the generation's start stays */
         for (size_t i = 0; cl->conf->dedupe_ttl && i < s->nevent_ids; i++)
-                if (rs_hset_add(&cl->gen[0], s->event_ids[i]) < 0)
+                if (remember(cl, s->event_ids[i], cl->gen_start))
                         return RS_ERR_NOMEM;
         if (s->rate_ts == INT64_MIN || cl->conf->max_user_rate <= 0)
                 return RS_OK;

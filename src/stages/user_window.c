@@ -116,6 +116,11 @@ struct rs_uwin {
         rs_win_entry_t *save_win;
         uint64_t *save_seen;
         uint64_t save_eids[RS_USER_EIDS];
+        /* rank_w[r - 1] = r^-rank_pe for ranks r up to max_events: the
+         * position weights of rs_uwin_affinity, built again when a reload
+         * changes position_exponent */
+        double *rank_w;
+        double rank_pe;
 };
 
 /*
@@ -376,6 +381,7 @@ static void uwin_destroy(void *st)
         free(win->emb);
         free(win->save_win);
         free(win->save_seen);
+        free(win->rank_w);
         free(win);
 }
 
@@ -390,7 +396,9 @@ static void *uwin_create(const void *conf, rs_stage_env_t *env, char *errstr,
             !(win->save_win =
                       malloc((size_t)c->max_events * sizeof(*win->save_win))) ||
             !(win->save_seen =
-                      malloc((size_t)c->max_seen * sizeof(*win->save_seen)))) {
+                      malloc((size_t)c->max_seen * sizeof(*win->save_seen))) ||
+            !(win->rank_w =
+                      malloc((size_t)c->max_events * sizeof(*win->rank_w)))) {
                 uwin_destroy(win);
                 rs_seterr(errstr, errstr_size, RS_ERR_NOMEM, "out of memory");
                 return NULL;
@@ -400,6 +408,7 @@ static void *uwin_create(const void *conf, rs_stage_env_t *env, char *errstr,
         win->strings = env->strings;
         win->lru_head = win->lru_tail = RS_ID_NONE;
         win->evicted_part = -1;
+        win->rank_pe = -1;      /* built at the first use */
         env->user_window = win; /* for the stages after it */
         return win;
 }
@@ -549,7 +558,7 @@ size_t rs_uwin_get(const rs_uwin_t *win, uint32_t user, int64_t now,
         return k;
 }
 
-size_t rs_uwin_affinity(const rs_uwin_t *win, uint32_t user, int64_t now,
+size_t rs_uwin_affinity(rs_uwin_t *win, uint32_t user, int64_t now,
                         uint32_t *items, float *aff, size_t max)
 {
         const user_t *u = user_find(win, user);
@@ -559,6 +568,11 @@ size_t rs_uwin_affinity(const rs_uwin_t *win, uint32_t user, int64_t now,
 
         if (!u)
                 return 0;
+        if (pe > 0 && pe != win->rank_pe) {
+                for (int64_t r = 1; r <= win->conf->max_events; r++)
+                        win->rank_w[r - 1] = pow((double)r, -pe);
+                win->rank_pe = pe;
+        }
         for (uint32_t j = 0; j < u->n; j++) {
                 const rs_win_entry_t *e =
                         &ring_of(win, u)[(u->head + j) % u->cap];
@@ -566,7 +580,7 @@ size_t rs_uwin_affinity(const rs_uwin_t *win, uint32_t user, int64_t now,
                         continue;
                 double a = e->w * exp2(-(double)(now - e->ts) / hl);
                 if (pe > 0) /* the newest is rank 1 */
-                        a *= pow((double)(u->n - j), -pe);
+                        a *= win->rank_w[u->n - j - 1];
                 size_t x;
                 for (x = 0; x < k && items[x] != e->item; x++)
                         ;

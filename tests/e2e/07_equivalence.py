@@ -247,8 +247,8 @@ class Topology:
         assert pos == ends, (pos, ends)
         return last
 
-    def run(self, events, again):
-        self.wait_assigned()
+    def drain(self, events, again):
+        """events, then once they settled the re-watches: the final lists."""
         self.produce(events)
         try:
             wait_for(self.settled, 120, "the stream drained and the item side settled", 0.2)
@@ -256,7 +256,11 @@ class Topology:
             wait_for(self.settled, 120, "the re-watches drained", 0.2)
         except AssertionError as e:
             raise AssertionError(f"{e}: {self.state}") from None
-        got = self.lists()
+        return self.lists()
+
+    def run(self, events, again):
+        self.wait_assigned()
+        got = self.drain(events, again)
         for p in self.procs:
             p.stop()
         return got

@@ -153,18 +153,6 @@ def restart(topo):
     return again
 
 
-def finish(topo, rest, again_events):
-    """The rest of the stream and the re-watches: the final lists."""
-    topo.produce(rest)
-    try:
-        wait_for(topo.settled, 120, "the rest drained", 0.2)
-        topo.produce(again_events)
-        wait_for(topo.settled, 120, "the re-watches drained", 0.2)
-    except AssertionError as e:
-        raise AssertionError(f"{e}: {topo.state}") from None
-    return topo.lists()
-
-
 def clean_stop():
     events = eq.make_events()
     base = whole()
@@ -195,7 +183,7 @@ def clean_stop():
         assert st["checkpoint_loaded"] == 2 * eq.PARTITIONS and st["checkpoint_corrupt"] == 0, st
         assert users == held == st["users"], (users, held, st["users"])
         assert st["restore_records"] == 0, st  # nothing of the changelogs read
-        lists = finish(topo, events[2000:], eq.rewatches(events))
+        lists = topo.drain(events[2000:], eq.rewatches(events))
         again.stop()
     j = eq.jaccard(base, lists)
     print(f"# clean stop: {len(files)} files, {st['checkpoint_keys']} keys ({users} users) "
@@ -238,7 +226,7 @@ def killed_after_file():
         st = third.stats()
         assert st["checkpoint_loaded"] == 2 * eq.PARTITIONS and st["checkpoint_corrupt"] == 0, st
         assert tail > 0 and st["restore_records"] == tail, (st["restore_records"], tail)
-        lists = finish(topo, events[2000:], eq.rewatches(events))
+        lists = topo.drain(events[2000:], eq.rewatches(events))
         third.stop()
     j = eq.jaccard(base, lists)
     print(f"# SIGKILL, files older than the changelogs: {tail} tail records read of "

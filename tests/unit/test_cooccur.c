@@ -83,34 +83,39 @@ static int64_t ms(double secs)
         return (int64_t)llround(secs * 1000);
 }
 
+/* A like of item by user at secs. */
+static void touch(fixture_t *fx, const char *user, const char *item,
+                  double secs)
+{
+        char eid[64];
+        rs_emit_t out = {NULL, NULL};
+        rs_event_fields_t f = {.user_id = user,
+                               .item_id = item,
+                               .type = RS_EV_LIKE,
+                               .ts = ms(secs),
+                               .watch_ms = 0,
+                               .duration_ms = RS_NONE_I64,
+                               .value = NAN};
+        rs_event_t ev;
+        const char *why;
+
+        snprintf(eid, sizeof(eid), "%s/%s", user, item);
+        f.event_id = eid;
+        assert_int_equal(
+                rs_event_from_fields(&f, fx->in, RS_ID_MAX_DEFAULT, &ev, &why),
+                RS_OK);
+        assert_int_equal(rs_local_process(fx->local, &ev, 1, &out), RS_OK);
+}
+
 /* A new user likes x, then a, both at `secs`: C(a,x) and C(x,a) grow by
  * 1 at that time. */
 static void pair(fixture_t *fx, const char *a, const char *x, double secs)
 {
-        char user[16], eid[32];
-        const char *items[] = {x, a};
-        rs_emit_t out = {NULL, NULL};
+        char user[16];
 
         snprintf(user, sizeof(user), "u%u", fx->users++);
-        for (int k = 0; k < 2; k++) {
-                rs_event_fields_t f = {.user_id = user,
-                                       .item_id = items[k],
-                                       .type = RS_EV_LIKE,
-                                       .ts = ms(secs),
-                                       .watch_ms = 0,
-                                       .duration_ms = RS_NONE_I64,
-                                       .value = NAN};
-                rs_event_t ev;
-                const char *why;
-                snprintf(eid, sizeof(eid), "%s/%d", user, k);
-                f.event_id = eid;
-                assert_int_equal(rs_event_from_fields(&f, fx->in,
-                                                      RS_ID_MAX_DEFAULT, &ev,
-                                                      &why),
-                                 RS_OK);
-                assert_int_equal(rs_local_process(fx->local, &ev, 1, &out),
-                                 RS_OK);
-        }
+        touch(fx, user, x, secs);
+        touch(fx, user, a, secs);
 }
 
 static double count(fixture_t *fx, const char *a, const char *x, double secs)
@@ -338,30 +343,6 @@ static void test_cooccur_growing_similarity_stays_finite(void **state)
         assert_int_equal(nb[0].item, id(&fx, "x"));
         assert_near(nb[0].sim, 1, 1e-6);
         stop(&fx);
-}
-
-/* A like of item by user at secs. */
-static void touch(fixture_t *fx, const char *user, const char *item,
-                  double secs)
-{
-        char eid[64];
-        rs_emit_t out = {NULL, NULL};
-        rs_event_fields_t f = {.user_id = user,
-                               .item_id = item,
-                               .type = RS_EV_LIKE,
-                               .ts = ms(secs),
-                               .watch_ms = 0,
-                               .duration_ms = RS_NONE_I64,
-                               .value = NAN};
-        rs_event_t ev;
-        const char *why;
-
-        snprintf(eid, sizeof(eid), "%s/%s", user, item);
-        f.event_id = eid;
-        assert_int_equal(
-                rs_event_from_fields(&f, fx->in, RS_ID_MAX_DEFAULT, &ev, &why),
-                RS_OK);
-        assert_int_equal(rs_local_process(fx->local, &ev, 1, &out), RS_OK);
 }
 
 /* Episodes of a series watched in order (issue 13): users u0-u2 like e1,

@@ -207,6 +207,28 @@ static void test_affinity_position(void **state)
         assert_int_equal(items[0], id(&fx, "a"));
         assert_float_equal(aff[0], 1.0 / 12 + 1, 1e-6);
         assert_float_equal(aff[1], 0.5, 1e-6);
+        /* a live reload to 2 (the new conf copied over the running one,
+         * as rs_worker_reload does): a = 2^-2/9 + 1, b = 2·2^-1/4 */
+        static const char next_text[] =
+                "name: t\nsource: {}\nsink: {}\ntopology: {partitions: 1}\n"
+                "stages:\n" WINDOW_ONLY
+                "  - type: user_window\n    half_life: 1s\n"
+                "    position_exponent: 2\n";
+        rs_diag_t d;
+        rs_diag_init(&d, "next.yaml");
+        rs_pipeline_t *next =
+                rs_pipeline_parse(next_text, strlen(next_text), &d);
+        assert_non_null(next);
+        assert_int_equal(next->nstages, fx.pl->nstages);
+        for (size_t i = 0; i < next->nstages; i++)
+                memcpy(fx.pl->stages[i].conf, next->stages[i].conf,
+                       next->stages[i].ops->conf_size);
+        assert_int_equal(
+                rs_uwin_affinity(win, id(&fx, "u"), 2000, items, aff, 4), 2);
+        assert_float_equal(aff[0], 1.0 / 36 + 1, 1e-6);
+        assert_float_equal(aff[1], 0.25, 1e-6);
+        rs_pipeline_destroy(next);
+        rs_diag_fini(&d);
         teardown(&fx);
 }
 

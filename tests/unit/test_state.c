@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "recstream/chain.h"
+#include "recstream/clean.h"
 #include "recstream/codec.h"
 #include "recstream/cooccur.h"
 #include "recstream/pipeline.h"
@@ -251,15 +252,15 @@ static void test_replayed(void **state)
         proc_fini(&a);
 }
 
-/* One event (id eid) of u at partition 2, offset off, through b's chain;
- * returns its drop reason. */
-static int process_one(proc_t *b, const char *eid, int64_t off)
+/* One event (id eid) of u at ts, partition 2, offset off, through b's
+ * chain; returns its drop reason. */
+static int process_one(proc_t *b, const char *eid, int64_t ts, int64_t off)
 {
         rs_event_fields_t f = {.event_id = eid,
                                .user_id = "u",
                                .item_id = "q",
                                .type = RS_EV_WATCH,
-                               .ts = 5000,
+                               .ts = ts,
                                .duration_ms = RS_NONE_I64,
                                .value = NAN};
         rs_event_t ev;
@@ -295,21 +296,72 @@ static void test_dedupe_restored(void **state)
         assert_int_equal(s.nevent_ids, 4);
         proc_init(&b);
         assert_int_equal(restore(&b, "u", r, n), RS_OK);
-        assert_int_equal(process_one(&b, "e13", 20), RS_DROP_DUPLICATE);
-        assert_int_equal(process_one(&b, "e10", 21), RS_DROP_DUPLICATE);
-        assert_int_equal(process_one(&b, "e14", 22), 0); /* v's, not u's */
-        assert_int_equal(process_one(&b, "e99", 23), 0);
-        assert_int_equal(process_one(&b, "e99", 24), RS_DROP_DUPLICATE);
-        /* at most the newest RS_USER_EIDS are kept: 12 more events leave
-         * only e92..e99 of u's ids in its record */
+        assert_int_equal(process_one(&b, "e13", 5000, 20), RS_DROP_DUPLICATE);
+        assert_int_equal(process_one(&b, "e10", 5000, 21), RS_DROP_DUPLICATE);
+        assert_int_equal(process_one(&b, "e14", 5000, 22),
+                         0); /* v's, not u's */
+        assert_int_equal(process_one(&b, "e99", 5000, 23), 0);
+        assert_int_equal(process_one(&b, "e99", 5000, 24), RS_DROP_DUPLICATE);
+        /* at most the newest RS_USER_EIDS are kept: 12 more events, e88
+         * to e98 then e87, 2 s apart (under max_user_rate), leave e92..e98
+         * and e87 of u's ids in its record; restored once more, those are
+         * duplicates and the older e91 is not */
         for (int k = 0; k < 12; k++) {
                 char eid[16];
-                snprintf(eid, sizeof(eid), "e%d", 88 + k == 99 ? 87 : 88 + k);
-                process_one(&b, eid, 30 + k);
+                snprintf(eid, sizeof(eid), "e%d", k < 11 ? 88 + k : 87);
+                assert_int_equal(process_one(&b, eid, 10000 + 2000 * k, 30 + k),
+                                 0);
         }
         size_t m = save(&b, "u", r, sizeof(r));
         assert_int_equal(rs_codec_decode_user_state(b.codec, r, m, &s), RS_OK);
         assert_int_equal(s.nevent_ids, RS_USER_EIDS);
+        proc_t c;
+        proc_init(&c);
+        assert_int_equal(restore(&c, "u", r, m), RS_OK);
+        assert_int_equal(process_one(&c, "e87", 40000, 50), RS_DROP_DUPLICATE);
+        assert_int_equal(process_one(&c, "e92", 42000, 51), RS_DROP_DUPLICATE);
+        assert_int_equal(process_one(&c, "e98", 44000, 52), RS_DROP_DUPLICATE);
+        assert_int_equal(process_one(&c, "e91", 46000, 53), 0);
+        assert_int_equal(process_one(&c, "e13", 48000, 54), 0);
+        proc_fini(&c);
+        proc_fini(&b);
+        proc_fini(&a);
+}
+
+/* Restored users' event ids count against dedupe_max like any others:
+ * 300 users of 8 ids each (2,400) restored with dedupe_max 1024 leave
+ * between 512 (a generation) and 1024 remembered (they were all added
+ * to one set, unbounded, before). */
+static void test_dedupe_restored_bounded(void **state)
+{
+        proc_t a, b;
+        unsigned char r[4096];
+        rs_user_state_t s;
+        rs_clean_state_t cs;
+        uint64_t ids[RS_USER_EIDS];
+
+        (void)state;
+        proc_init(&a);
+        feed_history(&a);
+        size_t n = save(&a, "u", r, sizeof(r));
+        proc_init_stages(&b, "  - type: clean\n    dedupe_max: 1024\n"
+                             "  - type: weight\n    weights: {watch: 1}\n"
+                             "  - type: user_window\n");
+        for (int k = 0; k < 300; k++) {
+                char user[16];
+                snprintf(user, sizeof(user), "r%d", k);
+                assert_int_equal(rs_codec_decode_user_state(a.codec, r, n, &s),
+                                 RS_OK);
+                for (size_t i = 0; i < RS_USER_EIDS; i++)
+                        ids[i] = 1000003ULL * (uint64_t)k + i + 1;
+                s.event_ids = ids;
+                s.nevent_ids = RS_USER_EIDS;
+                s.user = sid(&b, user);
+                assert_int_equal(rs_chain_load_user(b.ch, &s), RS_OK);
+        }
+        rs_clean_state(rs_chain_find(b.ch, "clean"), &cs);
+        assert_true(cs.dedupe_ids <= 1024);
+        assert_true(cs.dedupe_ids >= 512);
         proc_fini(&b);
         proc_fini(&a);
 }
@@ -611,6 +663,7 @@ int main(void)
                 cmocka_unit_test(test_round_trip),
                 cmocka_unit_test(test_replayed),
                 cmocka_unit_test(test_dedupe_restored),
+                cmocka_unit_test(test_dedupe_restored_bounded),
                 cmocka_unit_test(test_damaged),
                 cmocka_unit_test(test_items_round_trip),
                 cmocka_unit_test(test_deltas_applied_once),
