@@ -444,9 +444,11 @@ static rs_err_t write_changes(rs_worker_t *w)
                 rs_intern_unref(w->strings, user);
         }
         /* what was not written is written at the next commit */
-        memmove(w->chg, w->chg + i, (w->nchg - i) * sizeof(*w->chg));
-        memmove(w->chg_part, w->chg_part + i,
-                (w->nchg - i) * sizeof(*w->chg_part));
+        if (i < w->nchg) {
+                memmove(w->chg, w->chg + i, (w->nchg - i) * sizeof(*w->chg));
+                memmove(w->chg_part, w->chg_part + i,
+                        (w->nchg - i) * sizeof(*w->chg_part));
+        }
         w->nchg -= i;
         return err;
 }
