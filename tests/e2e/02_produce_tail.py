@@ -9,7 +9,6 @@ import io
 import json
 import os
 import signal
-import socket
 import struct
 import subprocess
 import sys
@@ -17,7 +16,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from tap import RECSTREAM, ROOT, check, done  # noqa: E402
+from tap import RECSTREAM, ROOT, check, done, free_port  # noqa: E402
 
 import avro.io  # noqa: E402
 import avro.schema  # noqa: E402
@@ -36,12 +35,6 @@ ROWS = [
     ["4", "u3", "v9", "teleport", "1767225602000", "", "", "", ""],  # bad row
     ["5", "u3", "v9", "purchase", "1767225603000", "", "", "", ""],
 ]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Broker:

@@ -18,7 +18,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from tap import RECSTREAM, ROOT, check, done  # noqa: E402
+from tap import RECSTREAM, ROOT, check, counter, done, free_port, wait_for  # noqa: E402
 
 import avro.io  # noqa: E402
 import avro.schema  # noqa: E402
@@ -96,10 +96,12 @@ def scenario(removed):
             assert prod.flush(30) == 0
             del prod
             log = open(os.path.join(tmp, "worker.log"), "w+")
+            port = free_port()
             worker = subprocess.Popen(
                 [RECSTREAM, "run", "-c", pipeline],
-                env=dict(os.environ, KAFKA_BOOTSTRAP=bootstrap), stdout=subprocess.DEVNULL,
-                stderr=log)
+                env=dict(os.environ, KAFKA_BOOTSTRAP=bootstrap,
+                         RECSTREAM_HTTP_PORT=str(port)),
+                stdout=subprocess.DEVNULL, stderr=log)
             # the condition: s1e2's neighbour list, read with python3-avro,
             # holds s1e3 (episode 3 follows episode 2)
             nbc = Consumer({"bootstrap.servers": bootstrap, "group.id": f"e2e-nb-{removed}",
@@ -116,6 +118,14 @@ def scenario(removed):
                 learnt = "s1e3" in [n["item_id"] for n in nb["neighbors"]]
             nbc.close()
             assert learnt, "no neighbour list of s1e2 with s1e3 on video.item-neighbors"
+
+            # ... and the worker's own neighbour table has read it back:
+            # every neighbour record its item side produced is applied
+            def read_back():
+                made = counter(port, "recstream_neighbor_records_produced_total")
+                applied = counter(port, "recstream_neighbor_records_applied_total")
+                return made and applied is not None and applied >= made
+            wait_for(read_back, 60, "the worker's neighbour table to read back its records")
             prod = Producer({"bootstrap.servers": bootstrap})
             for e in evs[-2:]:
                 prod.produce("video.behavior", key=e["user_id"], value=avro_bytes(EVENT, e))

@@ -20,14 +20,13 @@ import io
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from tap import RECSTREAM, ROOT, check, done, wait_for  # noqa: E402
+from tap import RECSTREAM, ROOT, check, done, free_port, wait_for  # noqa: E402
 
 import avro.io  # noqa: E402
 import avro.schema  # noqa: E402
@@ -49,14 +48,6 @@ def event(n, user, item, kind="watch"):
     buf = io.BytesIO()
     avro.io.DatumWriter(EVENT).write(rec, avro.io.BinaryEncoder(buf))
     return user, buf.getvalue()
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def info_hash(port):

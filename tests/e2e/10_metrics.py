@@ -15,14 +15,13 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from tap import RECSTREAM, ROOT, check, done, wait_for  # noqa: E402
+from tap import RECSTREAM, ROOT, check, done, free_port, wait_for  # noqa: E402
 
 import avro.io  # noqa: E402
 import avro.schema  # noqa: E402
@@ -38,14 +37,6 @@ N_FUTURE = 25          # dated a day ahead: dead letters (clean/future)
 GARBAGE = [b"", b"\xff" * 12, b"\x00\x01", b"not avro at all", b"\xc3\x01junk"] * 3
 LINE = re.compile(r'^ts=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z level=(err|warning|notice|info|debug) '
                   r'component=[a-z_]+( [a-z0-9_.]+=("([^"\\]|\\.)*"|[^ "]*))*$')
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def curl(port, path, method="GET"):

@@ -2,6 +2,9 @@
 tests/run.sh counts. Run with Debian's /usr/bin/python3 (python3-avro and
 python3-confluent-kafka live there)."""
 import os
+import re
+import socket
+import subprocess
 import sys
 import time
 import traceback
@@ -44,6 +47,26 @@ def wait_for(cond, seconds, what, every=0.05):
             return got
         assert time.time() < deadline, f"timed out after {seconds} s waiting for {what}"
         time.sleep(every)
+
+
+def free_port():
+    """A loopback TCP port nothing listens on now (a worker's http.port)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def counter(port, name):
+    """An unlabelled sample of the worker's /metrics on port, or None while
+    nothing answers there."""
+    p = subprocess.run(["curl", "-s", "-m", "5", f"http://127.0.0.1:{port}/metrics"],
+                       capture_output=True, text=True, timeout=30)
+    if p.returncode != 0:
+        return None
+    m = re.search(rf"^{re.escape(name)} (\S+)$", p.stdout, re.M)
+    return float(m.group(1)) if m else None
 
 
 def skip(name, why):
