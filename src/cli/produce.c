@@ -19,14 +19,24 @@ static const rs_cmd_info_t produce_cmd = {
                     "| --generate N)\n"
                     "       [--framing F] [--schema-id ID] [--seed S] "
                     "[--start-ts MS|now]\n"
-                    "       [--id-offset N] [-X librdkafka.key=value]...",
+                    "       [--id-offset N] [--world series|platform] "
+                    "[--users N]\n"
+                    "       [--items N] [--days D] [-X "
+                    "librdkafka.key=value]...",
         .about = "Writes BehaviorEvent records keyed by user_id. FILE is "
                  "the canonical event\nCSV ('-' for stdin); bad rows are "
                  "reported and skipped. --generate writes N\nevents of the "
                  "built-in short-video generator (event ids e1, e2, ...); a "
                  "later\nrun continues that history instead of repeating it "
                  "with --id-offset and\n--start-ts: the summary line on "
-                 "stderr says which values continue this run.\n",
+                 "stderr says which values continue this run.\n"
+                 "--world platform is the realistic stream (include/"
+                 "recstream/gen.h): by\ndefault 5,000 users and 22,000 "
+                 "videos over 14 days, sessions, a play\nbefore every "
+                 "watch or skip, series, drifting tastes, new releases, "
+                 "bots;\nit ends after its days (--generate N: at most N "
+                 "events); continued, it is\nanother world with the same "
+                 "user and video names.\n",
         .signals = "SIGINT, SIGTERM  stop writing, deliver what was "
                    "written (up to 60 s), exit\n"
                    "SIGHUP           logged and ignored",
@@ -34,6 +44,17 @@ static const rs_cmd_info_t produce_cmd = {
                  "1  the input cannot be read, or a delivery failed\n"
                  "2  usage error",
 };
+
+static int opt_world(const char *arg, void *dst, char *why, size_t why_size)
+{
+        if (strcmp(arg, "series") && strcmp(arg, "platform")) {
+                snprintf(why, why_size, "expected series or platform, got '%s'",
+                         arg);
+                return -1;
+        }
+        *(int *)dst = strcmp(arg, "series") ? RS_GEN_PLATFORM : RS_GEN_SERIES;
+        return 0;
+}
 
 static int opt_start_ts(const char *arg, void *dst, char *why, size_t why_size)
 {
@@ -122,8 +143,10 @@ int rs_cmd_produce(int argc, char **argv)
         const char *output = NULL;
         FILE *out = NULL;
         int64_t generate = -1, schema_id = 1, seed = 42, id_offset = 0,
-                start_ts = 1767225600000LL, last_ts = 0;
+                start_ts = 1767225600000LL, last_ts = 0, users = -1, items = -1,
+                days = -1;
         int framing = RS_FRAMING_PLAIN, rc = RS_EXIT_FAIL;
+        int world = RS_GEN_SERIES;
         unsigned long long bad = 0, sent = 0;
         rs_cli_props_t props = {.n = 0};
         const rs_opt_t opts[] = {
@@ -182,6 +205,37 @@ int rs_cmd_produce(int argc, char **argv)
                  .max = 1e18,
                  .doc = "--generate: event ids start at e<N+1> (default "
                         "0)"},
+                {.name = "world",
+                 .kind = RS_OPT_FN,
+                 .dst = &world,
+                 .fn = opt_world,
+                 .arg = "W",
+                 .doc = "--generate: series (default: 1,000 users, 2,320 "
+                        "videos,\nendless) or platform (see above)"},
+                {.name = "users",
+                 .kind = RS_OPT_INT,
+                 .dst = &users,
+                 .arg = "N",
+                 .min = 1,
+                 .max = 100000000,
+                 .doc = "--generate: the users (default 1000, platform "
+                        "5000)"},
+                {.name = "items",
+                 .kind = RS_OPT_INT,
+                 .dst = &items,
+                 .arg = "N",
+                 .min = 16,
+                 .max = 100000000,
+                 .doc = "--world platform: the videos, 55% of them "
+                        "episodes of\nseries of 8 (default 22000)"},
+                {.name = "days",
+                 .kind = RS_OPT_INT,
+                 .dst = &days,
+                 .arg = "D",
+                 .min = 1,
+                 .max = 3650,
+                 .doc = "--world platform: the days it spans (default "
+                        "14)"},
                 RS_OPT_PROPERTY(&props, "producer"),
                 {.name = NULL}};
         char errstr[512] = "out of memory"; /* unless a constructor says */
@@ -207,11 +261,16 @@ int rs_cmd_produce(int argc, char **argv)
                 return rs_cli_usage_error(&produce_cmd,
                                           "--output writes a file: no -b, "
                                           "-t or -X");
-        if (input && (seed != 42 || id_offset || start_ts != 1767225600000LL))
+        if (input && (seed != 42 || id_offset || start_ts != 1767225600000LL ||
+                      world || users > 0))
                 return rs_cli_usage_error(&produce_cmd,
-                                          "--seed, --start-ts and "
-                                          "--id-offset only apply to "
-                                          "--generate");
+                                          "--seed, --start-ts, --id-offset, "
+                                          "--world and --users only apply "
+                                          "to --generate");
+        if (world != RS_GEN_PLATFORM && (items > 0 || days > 0))
+                return rs_cli_usage_error(&produce_cmd,
+                                          "--items and --days only apply "
+                                          "to --world platform");
 
         if (input) {
                 f = strcmp(input, "-") ? fopen(input, "rb") : stdin;
@@ -234,6 +293,18 @@ int rs_cmd_produce(int argc, char **argv)
                                     .categories = 8,
                                     .start_ts = start_ts,
                                     .first_id = (uint64_t)id_offset};
+                if (world == RS_GEN_PLATFORM) {
+                        uint32_t n = items > 0 ? (uint32_t)items : 22000;
+                        gc.world = RS_GEN_PLATFORM;
+                        gc.users = 5000;
+                        gc.series = (uint32_t)(n * 0.55 / 8);
+                        gc.standalone = n - gc.series * 8;
+                        gc.categories = 16;
+                        gc.days = days > 0 ? (uint32_t)days : 14;
+                        gc.bots_permille = 5;
+                }
+                if (users > 0)
+                        gc.users = (uint32_t)users;
                 if (!(gen = rs_gen_new(&gc)))
                         goto out;
         }
@@ -272,9 +343,8 @@ int rs_cmd_produce(int argc, char **argv)
                         break;
                 rs_cli_signals_poll("produce");
                 if (gen) {
-                        if ((int64_t)sent >= generate)
+                        if ((int64_t)sent >= generate || !rs_gen_next(gen, &ev))
                                 break;
-                        rs_gen_next(gen, &ev);
                 } else {
                         rs_err_t err = rs_csv_next(csv, &ev, &reason, errstr,
                                                    sizeof(errstr));

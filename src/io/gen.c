@@ -4,9 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/rng.h"
+#include "io/world.h"
 #include "recstream/gen.h"
 
-static const char *const category_names[16] = {
+const char *const rs_gen_category_names[16] = {
         "comedy",  "cooking", "gaming",  "music", "sports", "travel",
         "beauty",  "tech",    "pets",    "dance", "diy",    "news",
         "fashion", "fitness", "science", "kids",
@@ -26,6 +28,7 @@ struct rs_gen {
         uint64_t seq;
         double *zipf_cdf; /* zipf_items cumulative probabilities */
         user_t *users;
+        rs_world_t *world; /* RS_GEN_PLATFORM */
         /* pending follow-up action (like/share after a watch) */
         int pending_type;
         uint32_t pending_user;
@@ -33,23 +36,14 @@ struct rs_gen {
         const char *category, *pending_category;
 };
 
-static uint64_t next_u64(rs_gen_t *g)
-{
-        /* xorshift64* */
-        g->state ^= g->state >> 12;
-        g->state ^= g->state << 25;
-        g->state ^= g->state >> 27;
-        return g->state * 0x2545F4914F6CDD1DULL;
-}
-
 static uint32_t below(rs_gen_t *g, uint32_t n)
 {
-        return (uint32_t)((next_u64(g) >> 32) * n >> 32);
+        return rs_rng_below(&g->state, n);
 }
 
 static double unit(rs_gen_t *g)
 {
-        return (double)(next_u64(g) >> 11) / 9007199254740992.0;
+        return rs_rng_unit(&g->state);
 }
 
 rs_gen_t *rs_gen_new(const rs_gen_conf_t *conf)
@@ -68,6 +62,13 @@ rs_gen_t *rs_gen_new(const rs_gen_conf_t *conf)
         g->state = conf->seed ? conf->seed : 0x9E3779B97F4A7C15ULL;
         g->ts = conf->start_ts;
         g->seq = conf->first_id;
+        if (conf->world == RS_GEN_PLATFORM) {
+                if (!(g->world = rs_world_new(conf))) {
+                        free(g);
+                        return NULL;
+                }
+                return g;
+        }
         g->users = calloc(g->conf.users, sizeof(*g->users));
         if (!g->users) {
                 free(g);
@@ -98,6 +99,7 @@ void rs_gen_destroy(rs_gen_t *gen)
 {
         if (!gen)
                 return;
+        rs_world_destroy(gen->world);
         free(gen->users);
         free(gen->zipf_cdf);
         free(gen);
@@ -146,7 +148,7 @@ static void zipf_event(rs_gen_t *g, rs_event_fields_t *ev)
         double kind = unit(g);
 
         snprintf(g->item, sizeof(g->item), "v%u", v);
-        ev->category = category_names[v % g->conf.categories];
+        ev->category = rs_gen_category_names[v % g->conf.categories];
         ev->duration_ms = duration;
         if (kind < 0.15) {
                 ev->type = RS_EV_IMPRESSION;
@@ -175,7 +177,7 @@ static void follow_up(rs_gen_t *g, const rs_event_fields_t *ev, uint32_t ui)
         }
 }
 
-void rs_gen_next(rs_gen_t *g, rs_event_fields_t *ev)
+int rs_gen_next(rs_gen_t *g, rs_event_fields_t *ev)
 {
         uint32_t ui;
         user_t *u;
@@ -184,6 +186,14 @@ void rs_gen_next(rs_gen_t *g, rs_event_fields_t *ev)
         memset(ev, 0, sizeof(*ev));
         ev->duration_ms = RS_NONE_I64;
         ev->value = NAN;
+        if (g->world) {
+                if (!rs_world_next(g->world, ev))
+                        return 0;
+                snprintf(g->event_id, sizeof(g->event_id), "e%llu",
+                         (unsigned long long)++g->seq);
+                ev->event_id = g->event_id;
+                return 1;
+        }
         if (g->conf.gap_us) {
                 g->ts_us += below(g, 2 * g->conf.gap_us + 1);
                 g->ts = g->conf.start_ts + (int64_t)(g->ts_us / 1000);
@@ -204,7 +214,7 @@ void rs_gen_next(rs_gen_t *g, rs_event_fields_t *ev)
                 ev->type = g->pending_type;
                 ev->category = g->pending_category;
                 g->pending_type = 0;
-                return;
+                return 1;
         }
 
         ui = below(g, g->conf.users);
@@ -216,7 +226,7 @@ void rs_gen_next(rs_gen_t *g, rs_event_fields_t *ev)
         if (g->conf.zipf_items) {
                 zipf_event(g, ev);
                 follow_up(g, ev, ui);
-                return;
+                return 1;
         }
         double r = unit(g);
         if (g->conf.series && r < 0.7) {
@@ -229,7 +239,7 @@ void rs_gen_next(rs_gen_t *g, rs_event_fields_t *ev)
                 uint32_t c = series_category(g, u->series);
                 snprintf(g->item, sizeof(g->item), "s%ue%u", u->series,
                          u->episode + 1);
-                ev->category = category_names[c];
+                ev->category = rs_gen_category_names[c];
                 duration = 30000 + (int64_t)(u->series % 7) * 10000;
                 double completion =
                         unit(g) < 0.85 ? 0.8 + 0.2 * unit(g) : 0.05 * unit(g);
@@ -252,7 +262,7 @@ void rs_gen_next(rs_gen_t *g, rs_event_fields_t *ev)
                 if (v >= n)
                         v = c % n;
                 snprintf(g->item, sizeof(g->item), "v%u", v);
-                ev->category = category_names[v % g->conf.categories];
+                ev->category = rs_gen_category_names[v % g->conf.categories];
                 duration = 15000 + (int64_t)(v % 5) * 5000;
                 double kind = unit(g);
                 ev->duration_ms = duration;
@@ -268,4 +278,5 @@ void rs_gen_next(rs_gen_t *g, rs_event_fields_t *ev)
                 }
         }
         follow_up(g, ev, ui);
+        return 1;
 }

@@ -12,28 +12,28 @@
 #include "io/world.h"
 
 #define HOUR_MS 3600000LL
-#define DAY_MS (24 * HOUR_MS)
-#define NONE UINT32_MAX
+#define DAY_MS  (24 * HOUR_MS)
+#define NONE    UINT32_MAX
 
 /* What a user's next event is. */
 enum { STEP_VIDEO, STEP_OUTCOME, STEP_FOLLOW };
 
 /* A pickable unit: a standalone video, or a series (its first episode). */
 typedef struct unit {
-        uint32_t item;    /* the item index of the video or episode 1 */
-        int64_t release;  /* ms; before start_ts for the back catalogue */
-        float quality;    /* lognormal: a few hits, a long tail */
+        uint32_t item;   /* the item index of the video or episode 1 */
+        int64_t release; /* ms; before start_ts for the back catalogue */
+        float quality;   /* lognormal: a few hits, a long tail */
 } unit_t;
 
 typedef struct user {
-        int64_t next;      /* the time of its next event, ms */
-        double sessions;   /* mean sessions per day */
-        uint32_t left;     /* videos left in this session */
-        uint32_t series;   /* the series being watched, NONE */
-        uint32_t episode;  /* its next episode, 1-based */
-        uint32_t item;     /* the video played */
-        int64_t watch_ms;  /* how long it is watched */
-        uint8_t fav[2];    /* favourite categories: they drift */
+        int64_t next;     /* the time of its next event, ms */
+        double sessions;  /* mean sessions per day */
+        uint32_t left;    /* videos left in this session */
+        uint32_t series;  /* the series being watched, NONE */
+        uint32_t episode; /* its next episode, 1-based */
+        uint32_t item;    /* the video played */
+        int64_t watch_ms; /* how long it is watched */
+        uint8_t fav[2];   /* favourite categories: they drift */
         uint8_t bot, step, follow;
 } user_t;
 
@@ -198,8 +198,8 @@ rs_world_t *rs_world_new(const rs_gen_conf_t *conf)
         w->nseries = w->conf.series;
         w->nitems = w->nseries * w->conf.episodes + w->conf.standalone;
         w->nunits = w->nseries + w->conf.standalone;
-        w->end = conf->start_ts + (int64_t)(conf->days ? conf->days : 14) *
-                                          DAY_MS;
+        w->end = conf->start_ts +
+                 (int64_t)(conf->days ? conf->days : 14) * DAY_MS;
         w->units = calloc(w->nunits ? w->nunits : 1, sizeof(*w->units));
         w->users = calloc(w->nusers, sizeof(*w->users));
         w->heap = calloc(w->nusers, sizeof(*w->heap));
@@ -208,20 +208,18 @@ rs_world_t *rs_world_new(const rs_gen_conf_t *conf)
         int64_t span = w->end - conf->start_ts;
         for (i = 0; i < w->nunits; i++) {
                 unit_t *un = &w->units[i];
-                un->item = i < w->nseries
-                                   ? i * w->conf.episodes
-                                   : w->nseries * w->conf.episodes + i -
-                                             w->nseries;
+                un->item = i < w->nseries ? i * w->conf.episodes
+                                          : w->nseries * w->conf.episodes + i -
+                                                    w->nseries;
                 un->quality = (float)exp(1.2 * normal(w));
                 /* 40% back catalogue (up to 60 days old), the rest
                  * released over the world's span */
-                un->release = unit01(w) < 0.4
-                                      ? conf->start_ts -
-                                                (int64_t)(unit01(w) * 60 *
-                                                          DAY_MS)
-                                      : conf->start_ts +
-                                                (int64_t)(unit01(w) *
-                                                          (double)span);
+                un->release =
+                        unit01(w) < 0.4
+                                ? conf->start_ts -
+                                          (int64_t)(unit01(w) * 60 * DAY_MS)
+                                : conf->start_ts +
+                                          (int64_t)(unit01(w) * (double)span);
                 w->cat_n[category_of(w, un->item)]++;
         }
         w->cat_n[w->conf.categories] = w->nunits;
@@ -302,8 +300,8 @@ static int choose(rs_world_t *w, user_t *u)
                 p = (c == u->fav[0] || c == u->fav[1]) ? 0.7 : 0.3;
                 p += 0.1 * log(w->units[un].quality);
         }
-        double done = unit01(w) < p ? 0.7 + 0.3 * unit01(w)
-                                    : 0.02 + 0.08 * unit01(w);
+        double done =
+                unit01(w) < p ? 0.7 + 0.3 * unit01(w) : 0.02 + 0.08 * unit01(w);
         u->watch_ms = (int64_t)(done * (double)duration_of(w, u->item));
         return next_episode;
 }
@@ -359,8 +357,7 @@ int rs_world_next(rs_world_t *w, rs_event_fields_t *ev)
                            u->item / w->conf.episodes == u->series) {
                         u->series = NONE; /* bored of it */
                 }
-                if (!u->bot && u->watch_ms * 10 >= d * 9 &&
-                    unit01(w) < 0.15) {
+                if (!u->bot && u->watch_ms * 10 >= d * 9 && unit01(w) < 0.15) {
                         u->follow = unit01(w) < 0.8 ? RS_EV_LIKE : RS_EV_SHARE;
                         u->step = STEP_FOLLOW;
                         u->next = ev->ts + 1000 + below(w, 5000);

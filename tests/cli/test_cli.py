@@ -213,7 +213,7 @@ BAD = [
     (["produce", "-b", "x", "-t", "y", "--input", "a.csv", "--generate", "5"],
      "recstream: produce: give one of --input and --generate"),
     (["produce", "-b", "x", "-t", "y", "--input", "a.csv", "--id-offset", "5"],
-     "recstream: produce: --seed, --start-ts and --id-offset only apply to --generate"),
+     "recstream: produce: --seed, --start-ts, --id-offset, --world and --users only apply to --generate"),
     (["produce", "-b", "x", "-t", "y", "--generate", "5", "--schema-id", "x1"],
      "recstream: produce: --schema-id: expected an integer"),
     (["produce", "-b", "x", "-t", "y", "--generate", "5", "--schema-id", "2147483648"],
