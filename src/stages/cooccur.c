@@ -58,6 +58,7 @@ typedef struct cooc_conf {
         int64_t trending_half_life, trending_size;
         int64_t max_items;
         double transition_weight;
+        double locality;
 } cooc_conf_t;
 
 static const char *const sims[] = {"cosine", "asymmetric_cosine", "jaccard",
@@ -71,6 +72,10 @@ static const rs_prop_t props[] = {
          "C·N/(NiNj); covisit C/(NiNj) (YouTube)."},
         {"alpha", RS_PROP_DOUBLE, CO(alpha), "0.5", 0, 1, NULL, 0,
          "α of asymmetric_cosine (0.5 = cosine)."},
+        {"locality", RS_PROP_DOUBLE, CO(locality), "1", 0.1, 10, NULL, 0,
+         "Neighbours are listed with sim^locality (Aiolli's locality q; "
+         "a list's order stays): below 1 many fair neighbours add up in "
+         "the score's sum, above 1 a few close ones outweigh them."},
         {"half_life", RS_PROP_DURATION, CO(half_life), "7d", 0,
          RS_DURATION_MAX_MS, NULL, 0,
          "Half-life of pair counts and marginals (0: no decay)."},
@@ -880,6 +885,8 @@ static double similarity(const rs_cooc_t *co, double c, double ni, double nj,
         case RS_SIM_COVISIT: d = c / ni / nj; break;
         default: d = 0;
         }
+        if (k->locality != 1)
+                d = pow(d, k->locality);
         return isnan(d) ? 0 : d > FLT_MAX ? FLT_MAX : d;
 }
 

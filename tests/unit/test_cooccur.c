@@ -17,6 +17,7 @@
 
 #include "recstream/chain.h"
 #include "recstream/cooccur.h"
+#include "recstream/nbtable.h"
 #include "recstream/pipeline.h"
 #include "recstream/topology.h"
 
@@ -322,6 +323,37 @@ static void test_cooccur_similarity_of_decayed_counts(void **state)
         }
 }
 
+/* locality q lists sim^q: with C(a,x) = 2, C(a,y) = 1, N(a) = 3, N(x) = 2,
+ * N(y) = 1, the cosines 2/√6 and 1/√3 become (2/√6)^0.5 and (1/√3)^0.5
+ * at q 0.5, (2/√6)^3 and (1/√3)^3 at q 3; x stays first. */
+static void test_cooccur_locality(void **state)
+{
+        static const double qs[] = {0.5, 3};
+        (void)state;
+        for (size_t k = 0; k < 2; k++) {
+                fixture_t fx;
+                char conf[64];
+                snprintf(conf, sizeof(conf), "    locality: %g\n", qs[k]);
+                start(&fx, conf);
+                pair(&fx, "a", "x", 0);
+                pair(&fx, "a", "x", 0);
+                pair(&fx, "a", "y", 0);
+                uint32_t a = id(&fx, "a");
+                assert_near(rs_cooc_sim(fx.co, a, id(&fx, "x"), 0),
+                            pow(2 / sqrt(6), qs[k]), 1e-9);
+                assert_near(rs_cooc_sim(fx.co, a, id(&fx, "y"), 0),
+                            pow(1 / sqrt(3), qs[k]), 1e-9);
+                const rs_neighbor_t *nb;
+                size_t n =
+                        rs_nbtable_neighbors(rs_local_table(fx.local), a, &nb);
+                assert_int_equal(n, 2);
+                assert_int_equal(nb[0].item, id(&fx, "x"));
+                assert_near(nb[0].sim, pow(2 / sqrt(6), qs[k]), 1e-6);
+                assert_near(nb[1].sim, pow(1 / sqrt(3), qs[k]), 1e-6);
+                stop(&fx);
+        }
+}
+
 /* covisit grows as counts decay (c/(ni·nj) ~ 2^age): 1,000 half-lives
  * on it is ~1e301, past the largest float a neighbour list holds. It must
  * stay finite there (an infinite similarity makes scores inf and MMR's
@@ -537,6 +569,7 @@ int main(void)
                 cmocka_unit_test(test_cooccur_guaranteed_count),
                 cmocka_unit_test(test_cooccur_small_error_share),
                 cmocka_unit_test(test_cooccur_similarity_of_decayed_counts),
+                cmocka_unit_test(test_cooccur_locality),
                 cmocka_unit_test(test_cooccur_growing_similarity_stays_finite),
                 cmocka_unit_test(test_cooccur_transitions_by_hand),
                 cmocka_unit_test(test_cooccur_late_transition),
