@@ -1,6 +1,7 @@
-# bench/lib.sh — helpers of the Kafka benchmark drivers (kafka_bench.sh,
-# scale_bench.sh, state_bench.sh), sourced: the dev broker, kafka_bench
-# runs, result fields and medians, pipelines derived from video.yaml.
+# bench/lib.sh — helpers of the benchmark drivers (kafka_bench.sh,
+# scale_bench.sh, state_bench.sh, video_bench.sh), sourced: the dev
+# broker, kafka_bench runs, result fields and medians, pipelines derived
+# from video.yaml.
 # The caller sets RS, KB and TMP, and kills BROKER_PID and KB_PID on exit.
 
 # Starts the dev broker with its arguments; sets BOOTSTRAP and BROKER_PID.

@@ -18,49 +18,46 @@ days=${VIDEO_BENCH_DAYS:-14}
 seed=${VIDEO_BENCH_SEED:-42}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+. bench/lib.sh # field, ratio, derive
 
 gen="produce --generate 1000000000 --world platform --users $users --items $items --days $days --seed $seed"
 echo "\$ $BUILD/recstream $gen --output world.csv"
 # shellcheck disable=SC2086 # $gen is several arguments
 "$BUILD/recstream" $gen --output "$tmp/world.csv"
 
-# field NAME of eval's last line
-field() {
-        tr ' ' '\n' <"$2" | sed -n "s/^$1=//p"
-}
-
 echo "\$ $BUILD/recstream eval -c pipelines/video.yaml --input world.csv"
 "$BUILD/recstream" eval -c pipelines/video.yaml --input "$tmp/world.csv" >"$tmp/out"
 cat "$tmp/out"
-hr=$(field hr@10 "$tmp/out")
+last=$(tail -n 1 "$tmp/out")
+hr=$(field hr@10 "$last")
 for ref in pop succ covisit; do
-        r=$(field ${ref}_hr@10 "$tmp/out")
-        echo "video.yaml / $ref: $(echo "scale=3; $hr / $r" | bc) (HR@10 $hr vs $r)"
+        r=$(field "${ref}_hr@10" "$last")
+        echo "video.yaml / $ref: $(ratio "$hr" "$r") (HR@10 $hr vs $r)"
 done
 
 [ "${VIDEO_BENCH_ABLATE:-0}" = 1 ] || exit 0
-# video.yaml with one setting back at its value before issue 13 (or off)
+# video.yaml with one setting back at its value before issue 13 (or off):
+# derive's sed script and the pattern it must then hold
 ablate() {
         name=$1
         shift
-        sed "$@" pipelines/video.yaml >"$tmp/$name.yaml"
-        if cmp -s pipelines/video.yaml "$tmp/$name.yaml"; then
-                echo "ablation $name: video.yaml has no such setting" >"$tmp/$name.out"
-                return
-        fi
+        derive "$tmp/$name.yaml" "$@"
         "$BUILD/recstream" eval -c "$tmp/$name.yaml" --input "$tmp/world.csv" \
                 --baselines none >"$tmp/$name.out"
 }
-ablate position_0 -e 's/position_exponent: 1 /position_exponent: 0 /' &
-ablate gamma_0.05 -e 's/gamma: 0.3 /gamma: 0.05/' &
+ablate position_0 's/position_exponent: 1 /position_exponent: 0 /' 'position_exponent: 0 ' &
+ablate gamma_0.05 's/gamma: 0.3 /gamma: 0.05 /' 'gamma: 0.05 ' &
 wait
-ablate transition_0 -e 's/transition_weight: 0.5 /transition_weight: 0 /' &
-ablate transition_2 -e 's/transition_weight: 0.5 /transition_weight: 2 /' &
+ablate transition_0 's/transition_weight: 0.5 /transition_weight: 0 /' 'transition_weight: 0 ' &
+ablate transition_2 's/transition_weight: 0.5 /transition_weight: 2 /' 'transition_weight: 2 ' &
 wait
-ablate damping_sqrt -e 's/damping: log /damping: sqrt/' &
-ablate pair_gap_1h -e 's/pair_gap: 1d /pair_gap: 1h /' &
+ablate damping_sqrt 's/damping: log /damping: sqrt /' 'damping: sqrt ' &
+ablate pair_gap_1h 's/pair_gap: 1d /pair_gap: 1h /' 'pair_gap: 1h ' &
 wait
 for name in position_0 gamma_0.05 transition_0 transition_2 damping_sqrt pair_gap_1h; do
-        grep -q 'hr@10=' "$tmp/$name.out" || { echo "$name: no figures:"; cat "$tmp/$name.out"; exit 1; }
-        echo "ablation $name: hr@10=$(field hr@10 "$tmp/$name.out") (video.yaml $hr)"
+        line=$(tail -n 1 "$tmp/$name.out")
+        case $line in
+        *hr@10=*) echo "ablation $name: hr@10=$(field hr@10 "$line") (video.yaml $hr)" ;;
+        *) echo "ablation $name: no figures: $line"; exit 1 ;;
+        esac
 done
