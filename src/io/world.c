@@ -41,9 +41,9 @@ struct rs_world {
         rs_gen_conf_t conf;
         uint64_t state;
         int64_t end, built; /* the world's end; the hour weights are of */
-        uint32_t nseries, nitems, nunits, nusers, heap_n;
+        uint32_t nseries, nunits, nusers, heap_n;
+        uint32_t nepisodes; /* items below it are episodes, then videos */
         unit_t *units;
-        uint32_t *unit_of; /* item → its unit */
         /* per category (and [categories]: all) units and cumulative
          * weights, rebuilt every simulated hour */
         uint32_t *cat_units[17], cat_n[17];
@@ -78,14 +78,14 @@ static int64_t exp_ms(rs_world_t *w, double mean_ms)
 
 static uint32_t category_of(const rs_world_t *w, uint32_t item)
 {
-        return item < w->nseries * w->conf.episodes
+        return item < w->nepisodes
                        ? item / w->conf.episodes % w->conf.categories
                        : item % w->conf.categories;
 }
 
 static int64_t duration_of(const rs_world_t *w, uint32_t item)
 {
-        if (item < w->nseries * w->conf.episodes) /* 1 to 3 minutes */
+        if (item < w->nepisodes) /* 1 to 3 minutes */
                 return 60000 + (int64_t)(item / w->conf.episodes % 5) * 30000;
         return 15000 + (int64_t)(item % 7) * 7500; /* 15 s to 1 minute */
 }
@@ -196,7 +196,7 @@ rs_world_t *rs_world_new(const rs_gen_conf_t *conf)
         w->state = conf->seed ? conf->seed : 0x9E3779B97F4A7C15ULL;
         w->nusers = w->conf.users ? w->conf.users : 1;
         w->nseries = w->conf.series;
-        w->nitems = w->nseries * w->conf.episodes + w->conf.standalone;
+        w->nepisodes = w->nseries * w->conf.episodes;
         w->nunits = w->nseries + w->conf.standalone;
         w->end = conf->start_ts +
                  (int64_t)(conf->days ? conf->days : 14) * DAY_MS;
@@ -209,8 +209,7 @@ rs_world_t *rs_world_new(const rs_gen_conf_t *conf)
         for (i = 0; i < w->nunits; i++) {
                 unit_t *un = &w->units[i];
                 un->item = i < w->nseries ? i * w->conf.episodes
-                                          : w->nseries * w->conf.episodes + i -
-                                                    w->nseries;
+                                          : w->nepisodes + i - w->nseries;
                 un->quality = (float)exp(1.2 * normal(w));
                 /* 40% back catalogue (up to 60 days old), the rest
                  * released over the world's span */
@@ -344,16 +343,15 @@ int rs_world_next(rs_world_t *w, rs_event_fields_t *ev)
                 break;
         case STEP_OUTCOME: {
                 int64_t d = duration_of(w, u->item);
-                uint32_t episodes = w->nseries * w->conf.episodes;
                 ev->type = u->watch_ms * 10 < d ? RS_EV_SKIP : RS_EV_WATCH;
                 ev->watch_ms = u->watch_ms;
-                if (u->item < episodes && ev->type == RS_EV_WATCH) {
+                if (u->item < w->nepisodes && ev->type == RS_EV_WATCH) {
                         /* into the series: its next episode is next */
                         u->series = u->item / w->conf.episodes;
                         u->episode = u->item % w->conf.episodes + 2;
                         if (u->episode > w->conf.episodes)
                                 u->series = NONE; /* the series is done */
-                } else if (u->item < episodes &&
+                } else if (u->item < w->nepisodes &&
                            u->item / w->conf.episodes == u->series) {
                         u->series = NONE; /* bored of it */
                 }
@@ -371,13 +369,13 @@ int rs_world_next(rs_world_t *w, rs_event_fields_t *ev)
                 after_video(w, u, ev->ts);
                 break;
         }
-        if (u->item < w->nseries * w->conf.episodes)
+        if (u->item < w->nepisodes)
                 snprintf(w->item, sizeof(w->item), "s%ue%u",
                          u->item / w->conf.episodes,
                          u->item % w->conf.episodes + 1);
         else
                 snprintf(w->item, sizeof(w->item), "v%u",
-                         u->item - w->nseries * w->conf.episodes);
+                         u->item - w->nepisodes);
         snprintf(w->user, sizeof(w->user), "u%u", ui);
         ev->user_id = w->user;
         ev->item_id = w->item;
