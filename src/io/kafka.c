@@ -590,6 +590,11 @@ struct rs_source {
         rd_kafka_topic_partition_list_t *txn;
         int txn_lost; /* partitions lost with positions in it */
         char group[256];
+        /* commit results come on commitq, one per commit sent, in order;
+         * one answered after its rs_source_commit stopped waiting is read
+         * (and logged) by the next call or the close */
+        rd_kafka_queue_t *commitq;
+        uint64_t commits_sent, commits_read;
         uint64_t rebalances[2]; /* assignments, revocations */
         rs_lag_t *lag;          /* from the last statistics */
         size_t nlag, lag_cap;
@@ -894,6 +899,7 @@ rs_source_t *rs_source_new(const rs_kv_list_t *common,
         rd_kafka_set_log_queue(src->rk, NULL);
         rd_kafka_poll_set_consumer(src->rk);
         src->queue = rd_kafka_queue_get_consumer(src->rk);
+        src->commitq = rd_kafka_queue_new(src->rk);
 
         topics = rd_kafka_topic_partition_list_new((int)conf->topics->n);
         for (size_t i = 0; i < conf->topics->n; i++)
@@ -1033,6 +1039,9 @@ inline_destroy:
         return 0;
 }
 
+static rd_kafka_resp_err_t commit_results(rs_source_t *src, uint64_t want,
+                                          int64_t until);
+
 rs_err_t rs_source_close(rs_source_t *src, int timeout_ms)
 {
         rs_err_t rc = RS_OK;
@@ -1049,6 +1058,11 @@ rs_err_t rs_source_close(rs_source_t *src, int timeout_ms)
                 int64_t until = rs_mono_ms() + timeout_ms;
                 if (src->queue)
                         rd_kafka_queue_destroy(src->queue);
+                if (src->commitq) {
+                        commit_results(src, src->commits_sent + 1,
+                                       rs_mono_ms());
+                        rd_kafka_queue_destroy(src->commitq);
+                }
                 /* Leave the group (auto-commit commits what is stored),
                  * serving the close's events, at most timeout_ms: with
                  * brokers away the close would wait for them. */
@@ -1291,46 +1305,84 @@ static int commit_refused(rd_kafka_resp_err_t err)
                err == RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID;
 }
 
+/* A commit that failed or was refused, logged; late: its result came
+ * after the rs_source_commit that sent it had stopped waiting (and logged
+ * a timeout). */
+static void commit_log(rd_kafka_resp_err_t err, int attempt, int late)
+{
+        if (!err || err == RD_KAFKA_RESP_ERR__NO_OFFSET)
+                return;
+        if (commit_refused(err))
+                /* Not a failure of what the worker guarantees: its state
+                 * is durable up to these records, and the partitions'
+                 * next owner reads them again and skips them by offset. */
+                rs_log(RS_LOG_NOTICE,
+                       "component=source event=commit_refused reason=\"%s\" "
+                       "late=%s msg=\"the group is rebalancing: the records "
+                       "since the last commit are read again by the next "
+                       "owner\"",
+                       rd_kafka_err2str(err), late ? "true" : "false");
+        else if (late)
+                rs_log(RS_LOG_WARNING,
+                       "component=source event=commit_failed late=true "
+                       "reason=\"%s\"",
+                       rd_kafka_err2str(err));
+        else
+                rs_log(RS_LOG_WARNING,
+                       "component=source event=commit_failed attempt=%d "
+                       "reason=\"%s\"",
+                       attempt, rd_kafka_err2str(err));
+}
+
+/* Reads commit results until the one of commit number want (counted from
+ * 1) or until passes: that one is returned; those before it are late and
+ * logged as they are read. _TIMED_OUT when it did not come in time. */
+static rd_kafka_resp_err_t commit_results(rs_source_t *src, uint64_t want,
+                                          int64_t until)
+{
+        while (src->commits_read < want) {
+                int64_t left = until - rs_mono_ms();
+                rd_kafka_event_t *ev = rd_kafka_queue_poll(
+                        src->commitq, left <= 0    ? 0
+                                      : left > 100 ? 100
+                                                   : (int)left);
+                if (!ev) {
+                        if (left <= 0)
+                                break;
+                        continue;
+                }
+                rd_kafka_resp_err_t err = rd_kafka_event_error(ev);
+                rd_kafka_event_destroy(ev);
+                if (++src->commits_read == want)
+                        return err;
+                commit_log(err, 0, 1);
+        }
+        return RD_KAFKA_RESP_ERR__TIMED_OUT;
+}
+
 rs_err_t rs_source_commit(rs_source_t *src, int timeout_ms)
 {
         int64_t until = rs_mono_ms() + timeout_ms;
         rd_kafka_resp_err_t err;
         int attempts = 0;
 
+        /* what earlier commits were answered since they stopped waiting */
+        commit_results(src, src->commits_sent + 1, rs_mono_ms());
         /* Asynchronous, so that brokers away cannot hold it longer; a
          * transient failure is tried again while there is time. */
         do {
-                rd_kafka_queue_t *q = rd_kafka_queue_new(src->rk);
-                rd_kafka_event_t *ev = NULL;
-                if (attempts++)
-                        rd_kafka_queue_poll(q, 200); /* back off */
-                err = rd_kafka_commit_queue(src->rk, NULL, q, NULL, NULL);
-                if (!err) {
-                        while (!(ev = rd_kafka_queue_poll(q, 100)) &&
-                               rs_mono_ms() < until)
-                                ;
-                        err = ev ? rd_kafka_event_error(ev)
-                                 : RD_KAFKA_RESP_ERR__TIMED_OUT;
-                        if (ev)
-                                rd_kafka_event_destroy(ev);
-                }
-                rd_kafka_queue_destroy(q);
-                if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET &&
-                    !commit_refused(err))
-                        rs_log(RS_LOG_WARNING,
-                               "component=source event=commit_failed "
-                               "attempt=%d reason=\"%s\"",
-                               attempts, rd_kafka_err2str(err));
+                if (attempts++) /* back off, reading what comes late */
+                        commit_results(src, src->commits_sent + 1,
+                                       rs_mono_ms() + 200);
+                err = rd_kafka_commit_queue(src->rk, NULL, src->commitq, NULL,
+                                            NULL);
+                if (!err)
+                        err = commit_results(src, ++src->commits_sent, until);
+                if (!commit_refused(err))
+                        commit_log(err, attempts, 0);
         } while (err && commit_transient(err) && rs_mono_ms() + 200 < until);
         if (commit_refused(err)) {
-                /* Not a failure of what the worker guarantees: its state
-                 * is durable up to these records, and the partitions'
-                 * next owner reads them again and skips them by offset. */
-                rs_log(RS_LOG_NOTICE,
-                       "component=source event=commit_refused reason=\"%s\" "
-                       "msg=\"the group is rebalancing: the records since "
-                       "the last commit are read again by the next owner\"",
-                       rd_kafka_err2str(err));
+                commit_log(err, attempts, 0);
                 return RS_OK;
         }
         if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
