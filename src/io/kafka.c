@@ -1058,11 +1058,6 @@ rs_err_t rs_source_close(rs_source_t *src, int timeout_ms)
                 int64_t until = rs_mono_ms() + timeout_ms;
                 if (src->queue)
                         rd_kafka_queue_destroy(src->queue);
-                if (src->commitq) {
-                        commit_results(src, src->commits_sent + 1,
-                                       rs_mono_ms());
-                        rd_kafka_queue_destroy(src->commitq);
-                }
                 /* Leave the group (auto-commit commits what is stored),
                  * serving the close's events, at most timeout_ms: with
                  * brokers away the close would wait for them. */
@@ -1094,6 +1089,13 @@ rs_err_t rs_source_close(rs_source_t *src, int timeout_ms)
                         }
                 }
                 rd_kafka_queue_destroy(q);
+                /* after the close: its revoke commits too */
+                if (src->commitq) {
+                        commit_results(src, src->commits_sent + 1,
+                                       rs_mono_ms());
+                        rd_kafka_queue_destroy(src->commitq);
+                        src->commitq = NULL;
+                }
                 if (!rd_kafka_consumer_closed(src->rk)) {
                         rs_log(RS_LOG_WARNING,
                                "component=source event=close_timeout "
