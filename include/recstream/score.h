@@ -22,11 +22,9 @@ size_t rs_score_bytes(const rs_score_t *sc);
 
 /* What became of the users' refreshes: lists published; recomputed but
  * the same as the last one (not published); held back by
- * min_refresh_interval (published later, when still changed); empty (no
- * candidate yet, e.g. before the first neighbour lists and trending came:
- * not published, so that a reader keeps the list it had). */
+ * min_refresh_interval (published later, when still changed). */
 typedef struct rs_score_counts {
-        uint64_t published, unchanged, debounced, empty;
+        uint64_t published, unchanged, debounced;
 } rs_score_counts_t;
 rs_score_counts_t rs_score_counts(const rs_score_t *sc);
 

@@ -18,12 +18,9 @@
  *
  * A user is recomputed when one of their events arrives, but published at
  * most once per min_refresh_interval of event time, and only when the list
- * (items and order) changed and is not empty (an empty list — nothing known
- * yet, as before the first neighbour lists — would only wipe what a reader
- * shows; a flush writes it all the same); users waiting for their interval sit
- * in a FIFO that each batch drains up to its newest event time. Without an
- * `out` (replay, eval) nothing is computed until asked: rs_score_list or a
- * flush.
+ * (items and order) changed; users waiting for their interval sit in a FIFO
+ * that each batch drains up to its newest event time. Without an `out`
+ * (replay, eval) nothing is computed until asked: rs_score_list or a flush.
  *
  * Per-user state is indexed by user id, so it is bounded by the string
  * table's id bound (intern.h): it is kept only for users the user_window
@@ -671,10 +668,6 @@ static rs_err_t publish(score_t *sc, uint32_t user, int64_t now, int force,
         u->dirty = 0;
         if ((err = compute(sc, user, now)))
                 return err;
-        if (!force && !sc->recs.n) {
-                sc->counts.empty++;
-                return RS_OK; /* nothing to say yet */
-        }
         uint64_t h = list_hash(sc, &sc->recs);
         if (!force && h == u->hash) {
                 sc->counts.unchanged++;
