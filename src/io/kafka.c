@@ -1039,8 +1039,7 @@ inline_destroy:
         return 0;
 }
 
-static rd_kafka_resp_err_t commit_results(rs_source_t *src, uint64_t want,
-                                          int64_t until);
+static void commit_late(rs_source_t *src, int64_t until);
 
 rs_err_t rs_source_close(rs_source_t *src, int timeout_ms)
 {
@@ -1091,8 +1090,7 @@ rs_err_t rs_source_close(rs_source_t *src, int timeout_ms)
                 rd_kafka_queue_destroy(q);
                 /* after the close: its revoke commits too */
                 if (src->commitq) {
-                        commit_results(src, src->commits_sent + 1,
-                                       rs_mono_ms());
+                        commit_late(src, rs_mono_ms());
                         rd_kafka_queue_destroy(src->commitq);
                         src->commitq = NULL;
                 }
@@ -1307,33 +1305,27 @@ static int commit_refused(rd_kafka_resp_err_t err)
                err == RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID;
 }
 
-/* A commit that failed or was refused, logged; late: its result came
- * after the rs_source_commit that sent it had stopped waiting (and logged
- * a timeout). */
-static void commit_log(rd_kafka_resp_err_t err, int attempt, int late)
+/* A commit that failed or was refused, logged. attempt 0: a late answer,
+ * read after the rs_source_commit that sent it had stopped waiting (and
+ * logged a timeout). */
+static void commit_log(rd_kafka_resp_err_t err, int attempt)
 {
+        char when[32] = "late=true";
+
         if (!err || err == RD_KAFKA_RESP_ERR__NO_OFFSET)
                 return;
+        if (attempt)
+                snprintf(when, sizeof(when), "attempt=%d", attempt);
         if (commit_refused(err))
-                /* Not a failure of what the worker guarantees: its state
-                 * is durable up to these records, and the partitions'
-                 * next owner reads them again and skips them by offset. */
                 rs_log(RS_LOG_NOTICE,
                        "component=source event=commit_refused reason=\"%s\" "
-                       "late=%s msg=\"the group is rebalancing: the records "
-                       "since the last commit are read again by the next "
-                       "owner\"",
-                       rd_kafka_err2str(err), late ? "true" : "false");
-        else if (late)
-                rs_log(RS_LOG_WARNING,
-                       "component=source event=commit_failed late=true "
-                       "reason=\"%s\"",
-                       rd_kafka_err2str(err));
+                       "%s msg=\"the group is rebalancing: the records since "
+                       "the last commit are read again by the next owner\"",
+                       rd_kafka_err2str(err), when);
         else
                 rs_log(RS_LOG_WARNING,
-                       "component=source event=commit_failed attempt=%d "
-                       "reason=\"%s\"",
-                       attempt, rd_kafka_err2str(err));
+                       "component=source event=commit_failed %s reason=\"%s\"",
+                       when, rd_kafka_err2str(err));
 }
 
 /* Reads commit results until the one of commit number want (counted from
@@ -1357,9 +1349,16 @@ static rd_kafka_resp_err_t commit_results(rs_source_t *src, uint64_t want,
                 rd_kafka_event_destroy(ev);
                 if (++src->commits_read == want)
                         return err;
-                commit_log(err, 0, 1);
+                commit_log(err, 0);
         }
         return RD_KAFKA_RESP_ERR__TIMED_OUT;
+}
+
+/* Reads and logs the late answers of earlier commits: those already
+ * there, and those that come before until. */
+static void commit_late(rs_source_t *src, int64_t until)
+{
+        commit_results(src, src->commits_sent + 1, until);
 }
 
 rs_err_t rs_source_commit(rs_source_t *src, int timeout_ms)
@@ -1368,25 +1367,23 @@ rs_err_t rs_source_commit(rs_source_t *src, int timeout_ms)
         rd_kafka_resp_err_t err;
         int attempts = 0;
 
-        /* what earlier commits were answered since they stopped waiting */
-        commit_results(src, src->commits_sent + 1, rs_mono_ms());
+        commit_late(src, rs_mono_ms());
         /* Asynchronous, so that brokers away cannot hold it longer; a
          * transient failure is tried again while there is time. */
         do {
                 if (attempts++) /* back off, reading what comes late */
-                        commit_results(src, src->commits_sent + 1,
-                                       rs_mono_ms() + 200);
+                        commit_late(src, rs_mono_ms() + 200);
                 err = rd_kafka_commit_queue(src->rk, NULL, src->commitq, NULL,
                                             NULL);
                 if (!err)
                         err = commit_results(src, ++src->commits_sent, until);
-                if (!commit_refused(err))
-                        commit_log(err, attempts, 0);
+                commit_log(err, attempts);
         } while (err && commit_transient(err) && rs_mono_ms() + 200 < until);
-        if (commit_refused(err)) {
-                commit_log(err, attempts, 0);
+        /* Refused is not a failure of what the worker guarantees: its
+         * state is durable up to these records, and the partitions' next
+         * owner reads them again and skips them by offset. */
+        if (commit_refused(err))
                 return RS_OK;
-        }
         if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
                 return err == RD_KAFKA_RESP_ERR__TIMED_OUT ? RS_ERR_TIMEOUT
                                                            : RS_ERR_KAFKA;
