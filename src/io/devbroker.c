@@ -402,12 +402,18 @@ rs_err_t rs_devbroker_command(rs_devbroker_t *db, const char *line, char *out,
                 err = rd_kafka_mock_broker_set_rtt(db->mc, id, (int)v);
         } else if (!strcmp(w[0], "errors")) {
                 rd_kafka_resp_err_t errs[1000];
-                if (n != 4 && n != 5)
+                long rtt = 0;
+                if (n < 4 || n > 6)
                         goto usage;
-                if (n == 5 && (parse_broker(db, w[4], &id) || id < 0))
+                if (n >= 5 && (parse_broker(db, w[4], &id) || id < 0))
                         return rs_seterr(out, out_size, RS_ERR_INVALID,
                                          "errors: no broker '%s' (1 to %d)",
                                          w[4], db->brokers);
+                if (n == 6 && parse_long(w[5], 0, 3600000, &rtt))
+                        return rs_seterr(out, out_size, RS_ERR_INVALID,
+                                         "errors: '%s' is not a number of "
+                                         "milliseconds from 0 to 3600000",
+                                         w[5]);
                 if (parse_api_key(w[1], &key))
                         goto bad_key;
                 if (parse_long(w[2], 1, 1000, &cnt))
@@ -426,9 +432,9 @@ rs_err_t rs_devbroker_command(rs_devbroker_t *db, const char *line, char *out,
                 if (n == 4)
                         rd_kafka_mock_push_request_errors_array(
                                 db->mc, key, (size_t)cnt, errs);
-                for (long i = 0; n == 5 && i < cnt && !err; i++)
+                for (long i = 0; n >= 5 && i < cnt && !err; i++)
                         err = rd_kafka_mock_broker_push_request_error_rtts(
-                                db->mc, id, key, 1, kerr, 0);
+                                db->mc, id, key, 1, kerr, (int)rtt);
         } else if (!strcmp(w[0], "pending")) {
                 size_t left = 0;
                 if (n != 3)

@@ -376,6 +376,10 @@ def control(tmp, cluster, inp, out, report):
     assert cluster.ask("errors Bogus 5 NOT_LEADER_OR_FOLLOWER").startswith(
         "error: errors: unknown request 'Bogus'")
     assert cluster.ask("rtt 1 fast").startswith("error: rtt: 'fast' is not a number")
+    assert cluster.ask("errors Produce 1 NOT_LEADER_OR_FOLLOWER 2 soon").startswith(
+        "error: errors: 'soon' is not a number of milliseconds")
+    assert cluster.ask("errors Produce 1 NOT_LEADER_OR_FOLLOWER 2 5 6") == \
+        "error: errors: wrong number of arguments"
     assert cluster.ask("explode").startswith("error: unknown command 'explode'")
     assert cluster.ask("") == "error: empty command"
     cluster.do("errors Produce 5 NOT_LEADER_OR_FOLLOWER")  # the cluster's stack
@@ -466,6 +470,16 @@ def request_errors(tmp, cluster, inp, out, report):
                         10)
         assert out.read(inp.n, 60), f"{len(out.missing(inp.n))} events without output\n" \
             + worker.tail()
+        # A refusal answered 1.5 s late, after its commit stopped waiting
+        # (500 ms): read and logged at a later commit, late=true (it was
+        # lost with a queue of its own per commit).
+        cluster.do("errors OffsetCommit 1 REBALANCE_IN_PROGRESS 3 1500")
+        inp.send(1)
+        inp.flush()
+        line = worker.wait_log(r'event=commit_refused reason="Broker: Group rebalance '
+                               r'in progress" late=true', 30)
+        report["late answer"] = line[line.index("event="):][:80]
+        assert out.read(inp.n, 60), worker.tail()
         # One more event, and REBALANCE_IN_PROGRESS for the commits after
         # it: 30 of them, so that the 500 ms commits (one attempt each, of
         # two groups) cannot meet them all before SIGTERM even on a loaded
