@@ -186,8 +186,6 @@ typedef struct item {
         cp_t *cp;
         lows_t *lows;         /* full tables only; NULL until needed */
         uint32_t mask, count; /* slots - 1; entries */
-        float n;              /* marginal, as of t_n */
-        uint32_t t_n;
         double lp; /* log2 forward-decayed popularity (own items) */
         rs_neighbor_t *nb;
         uint32_t nnb, nb_cap; /* listed; room, up to max_neighbors */
@@ -234,6 +232,13 @@ struct rs_cooc {
         int32_t partition, partitions;
         item_t **items; /* by item id */
         size_t cap;
+        /* marginals by item id, beside items: a refresh reads one per
+         * counterpart, and a dense array keeps them in cache */
+        struct marg {
+                float n; /* as of t */
+                uint32_t t;
+        } * marg;
+        size_t marg_cap;
         size_t nitems, pairs, bytes;
         uint64_t evictions, applied, published_n;
         uint32_t lru_head, lru_tail; /* most / least recently queued */
@@ -258,7 +263,10 @@ struct rs_cooc {
         size_t ndirty, dirty_cap;
         rs_cp_state_t *save_cp;
         size_t save_cp_cap;
-        /* refresh's candidates when transitions rank (transition_weight) */
+        /* refresh's candidates (cand_cap each): the neighbours to choose
+         * from, and before them, when transitions rank
+         * (transition_weight), their parts */
+        rs_neighbor_t *sel;
         struct cand {
                 uint32_t item;
                 float dir;
@@ -413,6 +421,7 @@ static void item_free(rs_cooc_t *co, uint32_t id)
         free(it->nb);
         free(it);
         co->items[id] = NULL;
+        co->marg[id] = (struct marg){0, 0};
         co->nitems--;
 }
 
@@ -421,7 +430,9 @@ static item_t *item_get(rs_cooc_t *co, uint32_t id)
         item_t *it;
 
         if (rs_grow_zeroed((void **)&co->items, &co->cap, id,
-                           sizeof(*co->items)))
+                           sizeof(*co->items)) ||
+            rs_grow_zeroed((void **)&co->marg, &co->marg_cap, id,
+                           sizeof(*co->marg)))
                 return NULL;
         if ((it = co->items[id]))
                 return it;
@@ -853,9 +864,12 @@ static int pair_add(rs_cooc_t *co, item_t *it, uint32_t j, float w,
  * Similarity and neighbour lists.
  */
 
-static double marginal(const rs_cooc_t *co, const item_t *it, uint32_t now)
+/* Item id's marginal as of now (0 for an item not held). */
+static double marginal(const rs_cooc_t *co, uint32_t id, uint32_t now)
 {
-        return it ? it->n * decay(co, it->t_n, now) : 0;
+        return id < co->marg_cap && co->marg[id].n != 0
+                       ? co->marg[id].n * decay(co, co->marg[id].t, now)
+                       : 0;
 }
 
 static double similarity(const rs_cooc_t *co, double c, double ni, double nj,
@@ -915,15 +929,14 @@ double rs_cooc_directed(const rs_cooc_t *co, uint32_t i, uint32_t j,
 
 double rs_cooc_marginal(const rs_cooc_t *co, uint32_t i, int64_t now)
 {
-        return marginal(co, item_find(co, i), secs(now));
+        return marginal(co, i, secs(now));
 }
 
 double rs_cooc_sim(const rs_cooc_t *co, uint32_t i, uint32_t j, int64_t now)
 {
         uint32_t t = secs(now);
         return similarity(co, rs_cooc_count_min(co, i, j, now),
-                          marginal(co, item_find(co, i), t),
-                          marginal(co, item_find(co, j), t), t);
+                          marginal(co, i, t), marginal(co, j, t), t);
 }
 
 size_t rs_cooc_tracked(const rs_cooc_t *co, uint32_t i)
@@ -948,45 +961,85 @@ static int nb_better(const rs_cooc_t *co, const rs_neighbor_t *a,
                (a->sim == b->sim && id_before(co, a->item, b->item));
 }
 
-static void heap_down(const rs_cooc_t *co, rs_neighbor_t *h, size_t n, size_t i)
+static void nb_swap(rs_neighbor_t *a, rs_neighbor_t *b)
 {
-        for (;;) {
-                size_t l = 2 * i + 1, r = l + 1, m = i;
-                if (l < n && nb_better(co, &h[m], &h[l]))
-                        m = l;
-                if (r < n && nb_better(co, &h[m], &h[r]))
-                        m = r;
-                if (m == i)
+        rs_neighbor_t t = *a;
+        *a = *b;
+        *b = t;
+}
+
+/* Partitions a[0..n), n >= 3, around the median of its first, middle and
+ * last entries: returns p with a[0..p) better than a[p], the rest worse. */
+static size_t nb_partition(const rs_cooc_t *co, rs_neighbor_t *a, size_t n)
+{
+        size_t m = n / 2, p = 0;
+
+        if (nb_better(co, &a[m], &a[0]))
+                nb_swap(&a[m], &a[0]);
+        if (nb_better(co, &a[n - 1], &a[0]))
+                nb_swap(&a[n - 1], &a[0]);
+        if (nb_better(co, &a[n - 1], &a[m]))
+                nb_swap(&a[n - 1], &a[m]);
+        nb_swap(&a[m], &a[n - 1]); /* the median, as the pivot, at the end */
+        for (size_t i = 0; i < n - 1; i++)
+                if (nb_better(co, &a[i], &a[n - 1]))
+                        nb_swap(&a[i], &a[p++]);
+        nb_swap(&a[p], &a[n - 1]);
+        return p;
+}
+
+/* Moves the best k of a[0..n) to its front, in no order (quickselect). */
+static void nb_select(const rs_cooc_t *co, rs_neighbor_t *a, size_t n,
+                      size_t k)
+{
+        while (k > 0 && k < n) {
+                if (n < 3) {
+                        if (nb_better(co, &a[1], &a[0]))
+                                nb_swap(&a[0], &a[1]);
                         return;
-                rs_neighbor_t t = h[i];
-                h[i] = h[m];
-                h[m] = t;
-                i = m;
+                }
+                size_t p = nb_partition(co, a, n);
+                if (p == k || p + 1 == k)
+                        return;
+                if (p > k) {
+                        n = p;
+                } else {
+                        a += p + 1;
+                        n -= p + 1;
+                        k -= p + 1;
+                }
         }
 }
 
-/* Offers cand to it's list of the best max (a min-heap, worst on top,
- * while it fills: heapified once full), n listed so far. */
-static void nb_offer(const rs_cooc_t *co, item_t *it, size_t *n, size_t max,
-                     rs_neighbor_t cand)
+/* Sorts a[0..n) best first: quicksort, insertion sort below 16. */
+static void nb_sort(const rs_cooc_t *co, rs_neighbor_t *a, size_t n)
 {
-        if (*n < max) {
-                it->nb[(*n)++] = cand;
-                if (*n == max) /* full: heapify once */
-                        for (size_t i = *n / 2 + 1; i-- > 0;)
-                                heap_down(co, it->nb, *n, i);
-        } else if (nb_better(co, &cand, &it->nb[0])) {
-                it->nb[0] = cand;
-                heap_down(co, it->nb, *n, 0);
+        while (n > 16) {
+                size_t p = nb_partition(co, a, n);
+                if (p < n - p - 1) { /* the smaller side by recursion */
+                        nb_sort(co, a, p);
+                        a += p + 1;
+                        n -= p + 1;
+                } else {
+                        nb_sort(co, a + p + 1, n - p - 1);
+                        n = p;
+                }
+        }
+        for (size_t i = 1; i < n; i++) {
+                rs_neighbor_t x = a[i];
+                size_t j = i;
+                for (; j > 0 && nb_better(co, &x, &a[j - 1]); j--)
+                        a[j] = a[j - 1];
+                a[j] = x;
         }
 }
 
-static int refresh(rs_cooc_t *co, item_t *it, int64_t now_ms)
+static int refresh(rs_cooc_t *co, uint32_t id, item_t *it, int64_t now_ms)
 {
         const cooc_conf_t *k = co->conf;
         uint32_t now = secs(now_ms), expired = 0, oldest = UINT32_MAX;
         size_t n = 0, max = (size_t)k->max_neighbors, ncand = 0;
-        double ni = marginal(co, it, now), mass = 0;
+        double ni = marginal(co, id, now), mass = 0;
         double tw = k->transition_weight, smax = 0, dmax = 0;
 
         /* room for as many as it could list: most items have few
@@ -1003,16 +1056,18 @@ static int refresh(rs_cooc_t *co, item_t *it, int64_t now_ms)
                 co->bytes += (cap - it->nb_cap) * sizeof(*it->nb);
                 it->nb_cap = (uint32_t)cap;
         }
-        if (tw > 0 && it->count > co->cand_cap) {
-                if (rs_resize((void **)&co->cand, it->count, sizeof(*co->cand)))
+        if (it->count > co->cand_cap) {
+                if (rs_resize((void **)&co->sel, it->count, sizeof(*co->sel)) ||
+                    rs_resize((void **)&co->cand, it->count,
+                              sizeof(*co->cand)))
                         return -1;
                 co->cand_cap = it->count;
         }
         const float *dv = cp_dv(co, it);
         nb_release(co, it);
         it->sim_top = RS_ID_NONE;
-        /* a min-heap of the best `max` (worst on top); with transitions
-         * the candidates first, then their sums once D_max and s_max are
+        /* every counterpart that passes, into co->sel; with transitions
+         * into co->cand first, then their sums once D_max and s_max are
          * known */
         for (uint32_t s = 0; it->cp && s <= it->mask; s++) {
                 const cp_t *e = &it->cp[s];
@@ -1028,7 +1083,7 @@ static int refresh(rs_cooc_t *co, item_t *it, int64_t now_ms)
                 if (c < k->min_count)
                         continue;
                 double sim = similarity(
-                        co, c, ni, marginal(co, item_find(co, e->item), now),
+                        co, c, ni, marginal(co, e->item, now),
                         now);
                 if (sim <= 0)
                         continue;
@@ -1042,28 +1097,24 @@ static int refresh(rs_cooc_t *co, item_t *it, int64_t now_ms)
                         dmax = dir > dmax ? dir : dmax;
                         continue;
                 }
-                nb_offer(co, it, &n, max, (rs_neighbor_t){e->item, (float)sim});
+                co->sel[n++] = (rs_neighbor_t){e->item, (float)sim};
         }
         for (size_t x = 0; x < ncand; x++) {
                 const struct cand *c = &co->cand[x];
                 double v = c->sim;
                 if (dmax > 0)
                         v += tw * smax * (c->dir / dmax);
-                nb_offer(co, it, &n, max,
-                         (rs_neighbor_t){c->item,
-                                         v > FLT_MAX ? FLT_MAX : (float)v});
+                co->sel[n++] = (rs_neighbor_t){
+                        c->item, v > FLT_MAX ? FLT_MAX : (float)v};
         }
-        if (n < max) /* never filled: heapify now */
-                for (size_t i = n / 2 + 1; i-- > 0 && n;)
-                        heap_down(co, it->nb, n, i);
-        /* heapsort: the worst goes to the end each round, so the list
-         * ends best first */
-        for (size_t end = n; end > 1; end--) {
-                rs_neighbor_t t = it->nb[0];
-                it->nb[0] = it->nb[end - 1];
-                it->nb[end - 1] = t;
-                heap_down(co, it->nb, end - 1, 0);
+        /* the best max, best first */
+        if (n > max) {
+                nb_select(co, co->sel, n, max);
+                n = max;
         }
+        nb_sort(co, co->sel, n);
+        if (n)
+                memcpy(it->nb, co->sel, n * sizeof(*it->nb));
         it->nnb = (uint32_t)n;
         for (size_t i = 0; i < n; i++) {
                 const cp_t *e = cp_find(it, it->nb[i].item);
@@ -1277,7 +1328,8 @@ static rs_err_t apply_one(rs_cooc_t *co, const rs_delta_upd_t *u)
         it->touched = co->clock;
         switch (u->other) {
         case RS_DELTA_MARGINAL:
-                decayed_add(co, &it->n, &it->t_n, u->w, t);
+                decayed_add(co, &co->marg[u->item].n, &co->marg[u->item].t,
+                            u->w, t);
                 it->n_seq = co->seq;
                 decayed_add(co, &co->total, &co->t_total, u->w, t);
                 co->total_seq = co->seq;
@@ -1412,7 +1464,7 @@ rs_err_t rs_cooc_apply(rs_cooc_t *co, const rs_delta_t *d)
 static rs_err_t publish_item(rs_cooc_t *co, uint32_t id, item_t *it,
                              const rs_nb_sink_t *out)
 {
-        if (refresh(co, it, co->now) || mark_dirty(co, id, it))
+        if (refresh(co, id, it, co->now) || mark_dirty(co, id, it))
                 return RS_ERR_NOMEM;
         rs_nb_rec_t r = {
                 .kind = RS_NB_ITEM,
@@ -1571,12 +1623,14 @@ void rs_cooc_destroy(rs_cooc_t *co)
         free(co->dirty);
         free(co->save_cp);
         free(co->cand);
+        free(co->sel);
         for (size_t i = 0; i < co->nwm; i++)
                 free((char *)co->wm[i].topic);
         free(co->wm);
         free(co->wm_before);
         free(co->wm_of);
         free(co->items);
+        free(co->marg);
         free(co->trend);
         free(co->fresh.q);
         free(co->later.h);
@@ -1613,8 +1667,8 @@ static rs_err_t save_item(rs_cooc_t *co, uint32_t id, const item_t *it,
                 .item = id,
                 .own = it->own,
                 .category = it->category,
-                .n = it->n,
-                .t_n = it->t_n,
+                .n = co->marg[id].n,
+                .t_n = co->marg[id].t,
                 .lp = it->lp,
                 .cp = co->save_cp,
                 .ncp = k,
@@ -1714,8 +1768,7 @@ static rs_err_t load_item(rs_cooc_t *co, const rs_item_state_t *s)
                 rs_intern_ref(co->strings, s->category);
                 it->category = s->category;
         }
-        it->n = s->n;
-        it->t_n = s->t_n;
+        co->marg[id] = (struct marg){s->n, s->t_n};
         it->lp = it->own ? s->lp : RS_NO_POPULARITY;
         if (it->own && it->lp > RS_NO_POPULARITY)
                 trend_update(co, id, it);
@@ -1846,7 +1899,8 @@ size_t rs_cooc_pairs(const rs_cooc_t *co)
 
 size_t rs_cooc_bytes(const rs_cooc_t *co)
 {
-        return co->bytes + co->cap * sizeof(*co->items);
+        return co->bytes + co->cap * sizeof(*co->items) +
+               co->marg_cap * sizeof(*co->marg);
 }
 
 size_t rs_cooc_items(const rs_cooc_t *co)

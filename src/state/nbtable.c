@@ -33,10 +33,12 @@ struct rs_nbtable {
         size_t cap, count, bytes;
         part_t *parts;
         size_t nparts;
-        uint32_t *trend; /* merged, best first */
+        size_t *at;        /* merge_trending's place in each part */
+        uint32_t *trend;   /* merged, best first: made when read */
         double *trend_pop;
         size_t ntrend;
-        double total;
+        int trend_stale;   /* a part changed since it was merged */
+        double top, total; /* of every part: the best popularity, Σ N */
         uint64_t refused;
         int64_t updated;
 };
@@ -63,7 +65,7 @@ rs_nbtable_t *rs_nbtable_new(rs_intern_t *strings, size_t max_items,
         nt->strings = strings;
         nt->max_items = max_items;
         nt->trending_size = trending_size;
-        nt->total = RS_NO_POPULARITY;
+        nt->top = nt->total = RS_NO_POPULARITY;
         nt->updated = INT64_MIN;
         if (!(nt->trend = malloc((trending_size + 1) * sizeof(*nt->trend))) ||
             !(nt->trend_pop =
@@ -107,9 +109,8 @@ void rs_nbtable_destroy(rs_nbtable_t *nt)
                         entry_free(nt, (uint32_t)i);
         for (size_t i = 0; i < nt->nparts; i++)
                 part_clear(nt, &nt->parts[i]);
-        for (size_t i = 0; i < nt->ntrend; i++)
-                unref(nt, nt->trend[i]);
         free(nt->parts);
+        free(nt->at);
         free(nt->by_id);
         free(nt->trend);
         free(nt->trend_pop);
@@ -133,13 +134,14 @@ static int before(const rs_nbtable_t *nt, double pa, uint32_t a, double pb,
 }
 
 /* The best trending_size items of every partition's list: a merge of the
- * partitions' lists, each best first. */
+ * partitions' lists, each best first. It holds no references of its own:
+ * its ids are the lists', and once a list is replaced it is merged again
+ * before it is read. */
 static void merge_trending(rs_nbtable_t *nt)
 {
-        size_t n = 0, at[RS_NB_MAX_PARTS] = {0};
+        size_t n = 0, *at = nt->at;
 
-        for (size_t i = 0; i < nt->ntrend; i++)
-                unref(nt, nt->trend[i]);
+        memset(at, 0, nt->nparts * sizeof(*at));
         while (n < nt->trending_size) {
                 size_t best = nt->nparts;
                 for (size_t p = 0; p < nt->nparts; p++) {
@@ -160,14 +162,7 @@ static void merge_trending(rs_nbtable_t *nt)
                 nt->trend_pop[n++] = t->popularity;
         }
         nt->ntrend = n;
-        for (size_t i = 0; i < n; i++)
-                ref(nt, nt->trend[i]);
-        /* every partition learns every marginal: their totals are one
-         * total, as fresh as each partition's last record */
-        nt->total = RS_NO_POPULARITY;
-        for (size_t p = 0; p < nt->nparts; p++)
-                if (nt->parts[p].total > nt->total)
-                        nt->total = nt->parts[p].total;
+        nt->trend_stale = 0;
 }
 
 static rs_err_t apply_partition(rs_nbtable_t *nt, const rs_nb_rec_t *r)
@@ -181,9 +176,13 @@ static rs_err_t apply_partition(rs_nbtable_t *nt, const rs_nb_rec_t *r)
                 return RS_ERR_FULL;
         if (!p) {
                 part_t *ps = realloc(nt->parts, (nt->nparts + 1) * sizeof(*ps));
-                if (!ps)
+                if (ps)
+                        nt->parts = ps;
+                size_t *at = realloc(nt->at, (nt->nparts + 1) * sizeof(*at));
+                if (at)
+                        nt->at = at;
+                if (!ps || !at)
                         return RS_ERR_NOMEM;
-                nt->parts = ps;
                 p = &ps[nt->nparts++];
                 *p = (part_t){.partition = r->partition};
         }
@@ -204,7 +203,17 @@ static rs_err_t apply_partition(rs_nbtable_t *nt, const rs_nb_rec_t *r)
                 if (e && t[i].popularity > e->popularity)
                         e->popularity = t[i].popularity;
         }
-        merge_trending(nt);
+        /* every partition learns every marginal: their totals are one
+         * total, as fresh as each partition's last record */
+        nt->top = nt->total = RS_NO_POPULARITY;
+        for (size_t i = 0; i < nt->nparts; i++) {
+                const part_t *q = &nt->parts[i];
+                if (q->n && q->trend[0].popularity > nt->top)
+                        nt->top = q->trend[0].popularity;
+                if (q->total > nt->total)
+                        nt->total = q->total;
+        }
+        nt->trend_stale = 1; /* merged when read: records come in bursts */
         return RS_OK;
 }
 
@@ -288,7 +297,7 @@ double rs_nbtable_sim(const rs_nbtable_t *nt, uint32_t a, uint32_t b)
 rs_nbtable_item_t rs_nbtable_item(const rs_nbtable_t *nt, uint32_t item)
 {
         const entry_t *e = find(nt, item);
-        double top = nt->ntrend ? nt->trend_pop[0] : RS_NO_POPULARITY;
+        double top = nt->top;
 
         if (!e)
                 return (rs_nbtable_item_t){RS_ID_NONE, 0};
@@ -301,6 +310,10 @@ rs_nbtable_item_t rs_nbtable_item(const rs_nbtable_t *nt, uint32_t item)
 
 size_t rs_nbtable_trending(const rs_nbtable_t *nt, const uint32_t **items)
 {
+        /* the merged list is a cache of the parts' lists: made here, on
+         * a table that is not itself const, once per change read */
+        if (nt->trend_stale)
+                merge_trending((rs_nbtable_t *)nt);
         *items = nt->trend;
         return nt->ntrend;
 }

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -561,6 +562,60 @@ static void test_cooccur_transitions_evicted(void **state)
         stop(&fx);
 }
 
+/* The best max_neighbors of many counterparts with many tied similarities:
+ * x_k is paired with a m_k times, m_k = 1 + 7k mod 13, so N(x_k) = m_k,
+ * sim(a, x_k) = sqrt(m_k / N(a)) and each m is shared by four or five
+ * items. The list is the best max by similarity, ties by id string (the
+ * documented order), worked out here by sorting every counterpart; for
+ * lists shorter, as long as and longer than what there is to choose. */
+typedef struct ranked {
+        int m;
+        char name[8];
+} ranked_t;
+
+static int ranked_cmp(const void *pa, const void *pb)
+{
+        const ranked_t *a = pa, *b = pb;
+        return a->m != b->m ? b->m - a->m : strcmp(a->name, b->name);
+}
+
+static void test_cooccur_list_ties(void **state)
+{
+        static const int maxes[] = {1, 2, 3, 10, 17, 59, 60, 61};
+        enum { N = 60 };
+        ranked_t want[N];
+        int na = 0;
+        (void)state;
+        for (int k = 0; k < N; k++) {
+                want[k].m = 1 + 7 * k % 13;
+                snprintf(want[k].name, sizeof(want[k].name), "x%02d",
+                         (k * 37) % N);
+                na += want[k].m;
+        }
+        qsort(want, N, sizeof(*want), ranked_cmp);
+        for (size_t t = 0; t < sizeof(maxes) / sizeof(*maxes); t++) {
+                fixture_t fx;
+                char conf[64];
+                snprintf(conf, sizeof(conf), "    max_neighbors: %d\n",
+                         maxes[t]);
+                start(&fx, conf);
+                for (int k = 0; k < N; k++) /* in table order, not rank's */
+                        for (int r = 0; r < want[(k * 23) % N].m; r++)
+                                pair(&fx, "a", want[(k * 23) % N].name, 0);
+                const rs_neighbor_t *nb;
+                size_t n = rs_nbtable_neighbors(rs_local_table(fx.local),
+                                                id(&fx, "a"), &nb);
+                size_t expect = maxes[t] < N ? (size_t)maxes[t] : N;
+                assert_int_equal(n, expect);
+                for (size_t i = 0; i < n; i++) {
+                        assert_int_equal(nb[i].item, id(&fx, want[i].name));
+                        assert_near(nb[i].sim, sqrt(want[i].m / (double)na),
+                                    1e-6);
+                }
+                stop(&fx);
+        }
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -574,6 +629,7 @@ int main(void)
                 cmocka_unit_test(test_cooccur_transitions_by_hand),
                 cmocka_unit_test(test_cooccur_late_transition),
                 cmocka_unit_test(test_cooccur_transitions_evicted),
+                cmocka_unit_test(test_cooccur_list_ties),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
