@@ -55,6 +55,9 @@ size_t rs_nbtable_trending(const rs_nbtable_t *nt, const uint32_t **items);
  * partition's), RS_NO_POPULARITY when none. */
 double rs_nbtable_total(const rs_nbtable_t *nt);
 
+/* Records applied so far: changes when anything a reader sees may have. */
+uint64_t rs_nbtable_version(const rs_nbtable_t *nt);
+
 /* For metrics: items held, bytes, records refused, and the newest
  * updated_ts seen (INT64_MIN before the first). */
 size_t rs_nbtable_items(const rs_nbtable_t *nt);

@@ -56,7 +56,7 @@ typedef struct rs_worker_stats {
          * consumers' rebalance callbacks (both groups), and what the score
          * stage did not publish (rs_score_counts) */
         uint64_t rebalances;
-        uint64_t lists_debounced, lists_unchanged;
+        uint64_t lists_debounced, lists_unchanged, lists_empty;
         /* exactly_once: transactions committed, aborted */
         uint64_t txn_commits, txn_aborts;
         int restoring; /* partitions assigned and paused until restored */

@@ -2065,8 +2065,16 @@ static long users_step(rs_worker_t *w, int timeout_ms)
         }
         if (!w->ust.nq && rs_source_assigned(w->src))
                 w->consuming = 1;
-        if (n == 0)
+        if (n == 0) {
+                /* no events: the neighbour records read above may be what
+                 * users whose lists were empty wait for (score) */
+                if (w->nbr && !w->failed &&
+                    (err = rs_chain_flush(w->chain, w->event_time,
+                                          RS_FLUSH_DUE, &out)))
+                        fail_why(w, err, "a stage failed: %s",
+                                 rs_err_str(err));
                 return 0;
+        }
         size_t nev;
         w->st.consumed += (uint64_t)n;
         int64_t t0 = w->mon ? now_ns() : 0;
@@ -2400,6 +2408,7 @@ static void other_counts(const rs_worker_t *w, rs_worker_stats_t *st)
                 c = rs_score_counts(sc);
         st->lists_debounced = c.debounced;
         st->lists_unchanged = c.unchanged;
+        st->lists_empty = c.empty;
         st->rebalances = 0;
         for (int k = 0; k < 2; k++) {
                 const rs_source_t *src = k ? w->isrc : w->src;
@@ -2522,7 +2531,7 @@ void rs_worker_log_stats(const rs_worker_t *w)
                " checkpoint_keys=%" PRIu64 " checkpoint_corrupt=%" PRIu64
                " commits=%" PRIu64 " reloads=%" PRIu64 " rebalances=%" PRIu64
                " lists_debounced=%" PRIu64 " lists_unchanged=%" PRIu64
-               " restoring=%d partitions=%d%s%s",
+               " lists_empty=%" PRIu64 " restoring=%d partitions=%d%s%s",
                st.consumed, st.processed, st.dead_letters,
                st.dropped[RS_DROP_DUPLICATE], st.dropped[RS_DROP_RATE_LIMIT],
                st.decoded, st.decode_failed, st.produced, st.delivered,
@@ -2538,7 +2547,8 @@ void rs_worker_log_stats(const rs_worker_t *w)
                st.checkpoint_bytes, st.checkpoint_failed, st.checkpoint_loaded,
                st.checkpoint_keys, st.checkpoint_corrupt, st.commits,
                st.reloads, st.rebalances, st.lists_debounced,
-               st.lists_unchanged, st.restoring, st.assigned, drops, state);
+               st.lists_unchanged, st.lists_empty, st.restoring, st.assigned,
+               drops, state);
 }
 
 const char *rs_worker_error(const rs_worker_t *w)
@@ -2794,11 +2804,14 @@ static void render(rs_worker_t *w, rs_buf_t *b)
         rs_prom_family(b, "recstream_lists_suppressed_total", "counter",
                        "Refreshes not published: held back by "
                        "score.min_refresh_interval (debounce), or the same "
-                       "list as the last one (unchanged).");
+                       "list as the last one (unchanged), or empty: no "
+                       "candidate yet (empty).");
         rs_prom_sample(b, "recstream_lists_suppressed_total",
                        L("reason", "debounce"), (double)st.lists_debounced);
         rs_prom_sample(b, "recstream_lists_suppressed_total",
                        L("reason", "unchanged"), (double)st.lists_unchanged);
+        rs_prom_sample(b, "recstream_lists_suppressed_total",
+                       L("reason", "empty"), (double)st.lists_empty);
 
         /* gauges */
         if (w->table) {

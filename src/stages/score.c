@@ -19,8 +19,13 @@
  * A user is recomputed when one of their events arrives, but published at
  * most once per min_refresh_interval of event time, and only when the list
  * (items and order) changed; users waiting for their interval sit in a FIFO
- * that each batch drains up to its newest event time. Without an `out`
- * (replay, eval) nothing is computed until asked: rs_score_list or a flush.
+ * that each batch drains up to its newest event time. An empty list (nothing
+ * known yet, as before the first neighbour lists) is not published: it would
+ * only wipe what a reader shows. Its user is made again, once, each time the
+ * neighbour table has changed (rs_nbtable_version), at the next batch or
+ * flush, so users whose events all came before the model get their list
+ * when it comes. Without an `out` (replay, eval) nothing is computed until
+ * asked: rs_score_list or a flush, which writes every list, empty or not.
  *
  * Per-user state is indexed by user id, so it is bounded by the string
  * table's id bound (intern.h): it is kept only for users the user_window
@@ -81,13 +86,20 @@ typedef struct ustate {
         int64_t last_pub; /* event time of the last publication (hash != 0) */
         int64_t batch_ts; /* newest event of the user in this batch */
         int64_t due_at;   /* of the user's FIFO entry, when queued */
+        uint32_t wait_seq; /* of the user's entry in `waiting`, when there */
         uint8_t dirty, queued, known, in_batch;
+        uint8_t waiting; /* the last list computed was empty: not published */
 } ustate_t;
 
 typedef struct due {
         uint32_t user;
         int64_t at;
 } due_t;
+
+/* A user whose list was empty, tried again once the table changed. */
+typedef struct wait {
+        uint32_t user, seq;
+} wait_t;
 
 /* One candidate's accumulator: Σ a(i)·sim(i,c) and the largest term. */
 typedef struct acc {
@@ -114,6 +126,10 @@ typedef struct rs_score {
         due_t *queue; /* ring */
         size_t qhead, qlen, qcap;
         size_t nstale; /* entries of the ring no longer anyone's */
+        wait_t *waiting; /* users whose list was empty, oldest first */
+        size_t nwaiting, waiting_cap;
+        uint32_t wait_seq;
+        uint64_t waited_version; /* of the table when they were tried */
         rs_score_counts_t counts;
         /* sparse accumulator by item id, valid where stamp == gen */
         acc_t *acc;
@@ -668,6 +684,20 @@ static rs_err_t publish(score_t *sc, uint32_t user, int64_t now, int force,
         u->dirty = 0;
         if ((err = compute(sc, user, now)))
                 return err;
+        u->waiting = 0;
+        if (!force && !sc->recs.n) {
+                /* nothing known for them yet (no neighbour lists, no
+                 * trending): an empty list would only wipe what a reader
+                 * shows. Tried again when the table has changed. */
+                sc->counts.empty++;
+                if (rs_grow_zeroed((void **)&sc->waiting, &sc->waiting_cap,
+                                   sc->nwaiting, sizeof(*sc->waiting)))
+                        return RS_ERR_NOMEM;
+                u->waiting = 1;
+                u->wait_seq = ++sc->wait_seq;
+                sc->waiting[sc->nwaiting++] = (wait_t){user, u->wait_seq};
+                return RS_OK;
+        }
         uint64_t h = list_hash(sc, &sc->recs);
         if (!force && h == u->hash) {
                 sc->counts.unchanged++;
@@ -725,11 +755,60 @@ static int enqueue(score_t *sc, uint32_t user, int64_t at)
         return 0;
 }
 
+/* A user whose list is to be made again at ts: published now unless
+ * within min_refresh_interval of their last publication; then queued for
+ * the end of it. */
+static rs_err_t refresh_user(score_t *sc, uint32_t user, int64_t ts,
+                             const rs_emit_t *out)
+{
+        ustate_t *u = &sc->users[user];
+        const int64_t gap = sc->conf->min_refresh_interval;
+
+        if (!u->hash || ts - u->last_pub >= gap)
+                return publish(sc, user, ts, 0, out);
+        sc->counts.debounced++;
+        u->dirty = 1;
+        if (!u->queued && enqueue(sc, user, u->last_pub + gap))
+                return RS_ERR_NOMEM;
+        return RS_OK;
+}
+
+/* The users whose list was empty, made again at now once the table has
+ * changed since they were last tried (so a user seen before the first
+ * neighbour lists came gets a list when they come, without an event of
+ * their own): each at most once per change. Users of the current batch
+ * (in_batch) are made by the batch. */
+static rs_err_t retry_waiting(score_t *sc, int64_t now, const rs_emit_t *out)
+{
+        const uint64_t version = rs_nbtable_version(sc->nt);
+        const size_t n = sc->nwaiting;
+        rs_err_t err;
+
+        if (!n || version == sc->waited_version)
+                return RS_OK;
+        sc->waited_version = version;
+        for (size_t i = 0; i < n; i++) {
+                wait_t w = sc->waiting[i];
+                ustate_t *u = &sc->users[w.user];
+                if (!u->waiting || u->wait_seq != w.seq || u->in_batch)
+                        continue; /* made since, evicted, or the batch's */
+                if ((err = refresh_user(sc, w.user, now, out)))
+                        return err; /* the entries stay: stale ones skip */
+        }
+        /* those still empty were appended again */
+        memmove(sc->waiting, sc->waiting + n,
+                (sc->nwaiting - n) * sizeof(*sc->waiting));
+        sc->nwaiting -= n;
+        return RS_OK;
+}
+
 /* Publishes queued users that are due at now (or all of them). */
 static rs_err_t drain(score_t *sc, int64_t now, int all, const rs_emit_t *out)
 {
         rs_err_t err;
 
+        if ((err = retry_waiting(sc, now, out)))
+                return err;
         while (sc->qlen) {
                 due_t d = sc->queue[sc->qhead];
                 if (!all && d.at > now)
@@ -755,7 +834,6 @@ static rs_err_t score_process(void *st, rs_event_t *ev, size_t n,
                               const rs_emit_t *out)
 {
         score_t *sc = st;
-        const int64_t gap = sc->conf->min_refresh_interval;
         int64_t now = INT64_MIN;
         size_t nb = 0;
         rs_err_t err;
@@ -795,18 +873,14 @@ static rs_err_t score_process(void *st, rs_event_t *ev, size_t n,
                         sc->users[sc->batch_users[i]].in_batch = 0;
                 return RS_OK;
         }
+        if (now != INT64_MIN && (err = retry_waiting(sc, now, out)))
+                return err;
         for (size_t i = 0; i < nb; i++) {
                 uint32_t user = sc->batch_users[i];
-                ustate_t *u = &sc->users[user];
-                u->in_batch = 0;
-                if (!u->hash || u->batch_ts - u->last_pub >= gap) {
-                        if ((err = publish(sc, user, u->batch_ts, 0, out)))
-                                return err;
-                        continue;
-                }
-                sc->counts.debounced++;
-                if (!u->queued && enqueue(sc, user, u->last_pub + gap))
-                        return RS_ERR_NOMEM;
+                sc->users[user].in_batch = 0;
+                if ((err = refresh_user(sc, user, sc->users[user].batch_ts,
+                                        out)))
+                        return err;
         }
         return now == INT64_MIN ? RS_OK : drain(sc, now, 0, out);
 }
@@ -829,6 +903,7 @@ static rs_err_t score_flush(void *st, int64_t now, rs_flush_t mode,
                         0;
         sc->qlen = 0;
         sc->nstale = 0;
+        sc->nwaiting = 0; /* every list went, empty or not */
         return RS_OK;
 }
 
@@ -865,6 +940,7 @@ rs_score_counts_t rs_score_counts(const rs_score_t *sc)
 size_t rs_score_bytes(const rs_score_t *sc)
 {
         return sc->nusers * sizeof(*sc->users) +
+               sc->waiting_cap * sizeof(*sc->waiting) +
                sc->acc_cap * sizeof(*sc->acc) + sc->qcap * sizeof(*sc->queue) +
                sc->cands_cap * (sizeof(*sc->touched) + sizeof(*sc->info) +
                                 sizeof(*sc->cands) + sizeof(*sc->isc) +
@@ -880,6 +956,7 @@ static void score_destroy(void *st)
                 return;
         free(sc->users);
         free(sc->queue);
+        free(sc->waiting);
         free(sc->acc);
         free(sc->touched);
         free(sc->cands);
@@ -932,7 +1009,7 @@ static void score_save(void *st, uint32_t user, rs_user_state_t *s)
                 return;
         s->list_hash = u->hash;
         s->last_pub = u->last_pub;
-        s->pending = u->dirty;
+        s->pending = u->dirty || u->waiting;
 }
 
 static rs_err_t score_load(void *st, const rs_user_state_t *s)

@@ -39,7 +39,7 @@ struct rs_nbtable {
         size_t ntrend;
         int trend_stale;   /* a part changed since it was merged */
         double top, total; /* of every part: the best popularity, Σ N */
-        uint64_t refused;
+        uint64_t refused, version;
         int64_t updated;
 };
 
@@ -270,6 +270,8 @@ rs_err_t rs_nbtable_apply(rs_nbtable_t *nt, const rs_nb_rec_t *r)
         rs_err_t err = r->kind == RS_NB_PARTITION ? apply_partition(nt, r)
                                                   : apply_item(nt, r);
 
+        if (!err)
+                nt->version++;
         if (!err && r->updated_ts > nt->updated)
                 nt->updated = r->updated_ts;
         return err;
@@ -337,6 +339,11 @@ size_t rs_nbtable_bytes(const rs_nbtable_t *nt)
 uint64_t rs_nbtable_refused(const rs_nbtable_t *nt)
 {
         return nt->refused;
+}
+
+uint64_t rs_nbtable_version(const rs_nbtable_t *nt)
+{
+        return nt->version;
 }
 
 int64_t rs_nbtable_updated(const rs_nbtable_t *nt)

@@ -30,6 +30,8 @@ typedef struct fixture {
         rs_intern_t *in;
         rs_local_t *local; /* both sides, one item partition */
         rs_chain_t *ch;
+        rs_chain_t *own; /* when set, events go through it instead, a user
+                          * side whose item side is elsewhere */
         rs_catalog_t *cat;
         rs_recs_t last[16]; /* by user id, when small */
         int emits[16];      /* by user id, when small */
@@ -130,7 +132,9 @@ static int feed_at(fixture_t *fx, const char *eid, const char *user,
                 rs_event_from_fields(&f, fx->in, RS_ID_MAX_DEFAULT, &ev, &why),
                 RS_OK);
         ev.ingest_ts = ingest_ts;
-        assert_int_equal(rs_local_process(fx->local, &ev, 1, &out), RS_OK);
+        assert_int_equal(fx->own ? rs_chain_process(fx->own, &ev, 1, &out)
+                                 : rs_local_process(fx->local, &ev, 1, &out),
+                         RS_OK);
         if (fx->collect) /* the batch is over, as in the worker */
                 rs_intern_collect(fx->in);
         return ev.drop;
@@ -402,16 +406,106 @@ static void test_debounce(void **state)
         assert_int_equal(c.published, c0.published + 1);
         assert_int_equal(c.debounced, c0.debounced + 1);
         /* at 11 s u is due: o likes c, so u's list is [c]. o's own list
-         * (empty: it has seen everything) did not change: not published */
+         * is empty (it has seen everything): not published */
         feed(&fx, "5", "o", "c", RS_EV_LIKE, 11000, NULL);
         assert_int_equal(fx.nemits, before + 2);
+        assert_int_equal(fx.emits[id(&fx, "o")], 0);
         c = rs_score_counts(sc);
         assert_int_equal(c.published, c0.published + 2);
-        assert_int_equal(c.unchanged, c0.unchanged + 1);
+        assert_int_equal(c.unchanged, c0.unchanged);
+        assert_true(c.empty > c0.empty);
         assert_int_equal(c.debounced, c0.debounced + 1);
         assert_int_equal(fx.last[u].n, 1);
         assert_int_equal(fx.last[u].items[0].item, id(&fx, "c"));
         assert_int_equal(fx.last[u].generated_ts, 11000);
+        teardown(&fx);
+}
+
+/* A user side whose item side is elsewhere, as in the worker: until the
+ * neighbour table has anything, every list is empty, and an empty list is
+ * not published (a reader keeps the list it had). Such a user is made
+ * again once the table has changed, at the next batch or flush, without an
+ * event of their own; a list that stays empty is made once per change. */
+static void test_empty_list_waits_for_the_table(void **state)
+{
+        fixture_t fx;
+        char err[256];
+        rs_emit_t out = {capture, &fx};
+
+        (void)state;
+        setup(&fx, COOC("") "  - type: score\n    k: 2\n"
+                            "    min_refresh_interval: 10s\n");
+        rs_nbtable_t *nt = rs_nbtable_new(fx.in, 100, 10);
+        assert_non_null(nt);
+        fx.own = rs_chain_new(fx.pl, fx.in, fx.cat, nt, NULL, err, sizeof(err));
+        assert_non_null(fx.own);
+        const rs_score_t *sc = rs_chain_find(fx.own, "score");
+        uint32_t u = id(&fx, "u"), v = id(&fx, "v"), w = id(&fx, "w");
+        uint32_t a = id(&fx, "a"), c = id(&fx, "c"),
+                 d = id(&fx, "d"), x = id(&fx, "x");
+        feed(&fx, "1", "u", "a", RS_EV_LIKE, 1000, NULL);
+        feed(&fx, "2", "v", "b", RS_EV_LIKE, 1000, NULL);
+        assert_int_equal(fx.nemits, 0);
+        assert_int_equal(rs_score_counts(sc).empty, 2);
+        /* the table has not changed: nobody is made again */
+        assert_int_equal(rs_chain_flush(fx.own, 2000, RS_FLUSH_DUE, &out),
+                         RS_OK);
+        assert_int_equal(rs_score_counts(sc).empty, 2);
+        /* the item side's records come: a's neighbour c, and trending d */
+        rs_neighbor_t nb_a[] = {{c, 0.5f}};
+        rs_trend_t trend[] = {{d, 3.0}};
+        rs_nb_rec_t ra = {.kind = RS_NB_ITEM, .item = a, .nb = nb_a, .nnb = 1,
+                          .category = RS_ID_NONE, .popularity = 1.0,
+                          .updated_ts = 1500};
+        rs_nb_rec_t rp = {.kind = RS_NB_PARTITION, .partition = 0,
+                          .category = RS_ID_NONE,
+                          .popularity = RS_NO_POPULARITY, .trend = trend,
+                          .ntrend = 1, .total = 3.0, .updated_ts = 1500};
+        assert_int_equal(rs_nbtable_apply(nt, &ra), RS_OK);
+        assert_int_equal(rs_nbtable_apply(nt, &rp), RS_OK);
+        assert_int_equal(rs_chain_flush(fx.own, 3000, RS_FLUSH_DUE, &out),
+                         RS_OK);
+        /* u: c because of a, then d to fill; v: d alone (b has none) */
+        assert_int_equal(fx.nemits, 2);
+        assert_int_equal(fx.emits[u], 1);
+        assert_int_equal(fx.last[u].n, 2);
+        assert_int_equal(fx.last[u].items[0].item, c);
+        assert_int_equal(fx.last[u].items[0].because_of, a);
+        assert_int_equal(fx.last[u].items[1].item, d);
+        assert_int_equal(fx.last[u].generated_ts, 3000);
+        assert_int_equal(fx.emits[v], 1);
+        assert_int_equal(fx.last[v].n, 1);
+        assert_int_equal(fx.last[v].items[0].item, d);
+        rs_score_counts_t k = rs_score_counts(sc);
+        assert_int_equal(k.published, 2);
+        assert_int_equal(k.empty, 2);
+        /* w has seen all there is: empty, made again once per change */
+        feed(&fx, "3", "w", "d", RS_EV_LIKE, 4000, NULL);
+        assert_int_equal(rs_score_counts(sc).empty, 3);
+        for (int i = 0; i < 3; i++)
+                assert_int_equal(rs_chain_flush(fx.own, 5000 + i,
+                                                RS_FLUSH_DUE, &out),
+                                 RS_OK);
+        assert_int_equal(rs_score_counts(sc).empty, 3);
+        rs_nb_rec_t rx = {.kind = RS_NB_ITEM, .item = x,
+                          .category = RS_ID_NONE, .popularity = 0.5,
+                          .updated_ts = 6000};
+        assert_int_equal(rs_nbtable_apply(nt, &rx), RS_OK);
+        for (int i = 0; i < 3; i++)
+                assert_int_equal(rs_chain_flush(fx.own, 7000 + i,
+                                                RS_FLUSH_DUE, &out),
+                                 RS_OK);
+        assert_int_equal(rs_score_counts(sc).empty, 4);
+        assert_int_equal(fx.emits[w], 0);
+        /* a final flush writes every list, empty or not */
+        fx.nemits = 0;
+        assert_int_equal(rs_chain_flush(fx.own, 9000, RS_FLUSH_ALL, &out),
+                         RS_OK);
+        assert_int_equal(fx.nemits, 3);
+        assert_int_equal(fx.emits[w], 1);
+        assert_int_equal(fx.last[w].n, 0);
+        rs_chain_destroy(fx.own);
+        rs_nbtable_destroy(nt);
         teardown(&fx);
 }
 
@@ -887,16 +981,19 @@ static void test_evicted_user_state(void **state)
                                "    min_refresh_interval: 1h\n");
         fx.collect = 1;
         rs_uwin_t *win = rs_chain_find(fx.ch, "user_window");
+        /* o makes z trending, so that u1's first list is not empty (an
+         * empty one is not published) */
+        feed(&fx, "0", "o", "z", RS_EV_LIKE, 0, NULL);
         feed(&fx, "1", "u1", "a", RS_EV_LIKE, 0, NULL);
         uint32_t u1 = rs_intern_find(fx.in, "u1", 2);
         assert_true(u1 < 16);
         assert_int_equal(fx.emits[u1], 1); /* first list: at once */
         feed(&fx, "2", "u1", "b", RS_EV_LIKE, 1000, NULL);
         assert_int_equal(fx.emits[u1], 1); /* queued until 1 h */
-        /* u2, then u3: u1 is the least recently active, evicted */
+        /* u2, then u3: o, then u1 are the least recently active, evicted */
         feed(&fx, "3", "u2", "a", RS_EV_LIKE, 2000, NULL);
         feed(&fx, "4", "u3", "a", RS_EV_LIKE, 3000, NULL);
-        assert_int_equal(rs_uwin_evictions(win), 1);
+        assert_int_equal(rs_uwin_evictions(win), 2);
         assert_false(rs_uwin_holds(win, u1));
         assert_int_equal(rs_intern_find(fx.in, "u1", 2), RS_ID_NONE);
         /* u4 is new: it gets u1's id (u2 is evicted for it) and its first
@@ -1244,6 +1341,7 @@ int main(void)
                 cmocka_unit_test(test_cooccur_bounded_counterparts),
                 cmocka_unit_test(test_score_diversity_removed_cold_start),
                 cmocka_unit_test(test_debounce),
+                cmocka_unit_test(test_empty_list_waits_for_the_table),
                 cmocka_unit_test(test_clean_drops),
                 cmocka_unit_test(test_clean_partition_clocks),
                 cmocka_unit_test(test_weight_curve),
