@@ -22,10 +22,10 @@ size_t rs_score_bytes(const rs_score_t *sc);
 
 /* What became of the users' refreshes: lists published; recomputed but
  * the same as the last one (not published); held back by
- * min_refresh_interval (published later, when still changed); empty (no
- * candidate yet, e.g. before the first neighbour lists and trending came:
- * not published, so that a reader keeps the list it had, and made again
- * once the neighbour table has changed). */
+ * min_refresh_interval (published later, when still changed); empty (a
+ * user's first list with no candidate yet, e.g. before the first neighbour
+ * lists and trending came: not published, and made again once the
+ * neighbour table has changed). */
 typedef struct rs_score_counts {
         uint64_t published, unchanged, debounced, empty;
 } rs_score_counts_t;

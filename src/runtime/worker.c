@@ -2804,8 +2804,8 @@ static void render(rs_worker_t *w, rs_buf_t *b)
         rs_prom_family(b, "recstream_lists_suppressed_total", "counter",
                        "Refreshes not published: held back by "
                        "score.min_refresh_interval (debounce), or the same "
-                       "list as the last one (unchanged), or empty: no "
-                       "candidate yet (empty).");
+                       "list as the last one (unchanged), or a user's "
+                       "first list with no candidate yet (empty).");
         rs_prom_sample(b, "recstream_lists_suppressed_total",
                        L("reason", "debounce"), (double)st.lists_debounced);
         rs_prom_sample(b, "recstream_lists_suppressed_total",

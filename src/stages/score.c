@@ -19,12 +19,13 @@
  * A user is recomputed when one of their events arrives, but published at
  * most once per min_refresh_interval of event time, and only when the list
  * (items and order) changed; users waiting for their interval sit in a FIFO
- * that each batch drains up to its newest event time. An empty list (nothing
- * known yet, as before the first neighbour lists) is not published: it would
- * only wipe what a reader shows. Its user is made again, once, each time the
+ * that each batch drains up to its newest event time. A user's first list
+ * is not published while it is empty (nothing known yet, as before the
+ * first neighbour lists): its user is made again, once, each time the
  * neighbour table has changed (rs_nbtable_version), at the next batch or
  * flush, so users whose events all came before the model get their list
- * when it comes. Without an `out` (replay, eval) nothing is computed until
+ * when it comes. (A later empty list is published: the items it replaces
+ * were seen.) Without an `out` (replay, eval) nothing is computed until
  * asked: rs_score_list or a flush, which writes every list, empty or not.
  *
  * Per-user state is indexed by user id, so it is bounded by the string
@@ -88,7 +89,7 @@ typedef struct ustate {
         int64_t due_at;   /* of the user's FIFO entry, when queued */
         uint32_t wait_seq; /* of the user's entry in `waiting`, when there */
         uint8_t dirty, queued, known, in_batch;
-        uint8_t waiting; /* the last list computed was empty: not published */
+        uint8_t waiting; /* their first list was empty: not published */
 } ustate_t;
 
 typedef struct due {
@@ -96,7 +97,7 @@ typedef struct due {
         int64_t at;
 } due_t;
 
-/* A user whose list was empty, tried again once the table changed. */
+/* A user whose first list was empty, tried again once the table changed. */
 typedef struct wait {
         uint32_t user, seq;
 } wait_t;
@@ -685,10 +686,11 @@ static rs_err_t publish(score_t *sc, uint32_t user, int64_t now, int force,
         if ((err = compute(sc, user, now)))
                 return err;
         u->waiting = 0;
-        if (!force && !sc->recs.n) {
-                /* nothing known for them yet (no neighbour lists, no
-                 * trending): an empty list would only wipe what a reader
-                 * shows. Tried again when the table has changed. */
+        if (!force && !sc->recs.n && !u->hash) {
+                /* a first list with nothing in it (no neighbour lists, no
+                 * trending yet) tells a reader nothing: made again when
+                 * the table has changed. (Once a user has a list, an
+                 * empty one replaces it: its items were seen.) */
                 sc->counts.empty++;
                 if (rs_grow_zeroed((void **)&sc->waiting, &sc->waiting_cap,
                                    sc->nwaiting, sizeof(*sc->waiting)))
@@ -773,7 +775,7 @@ static rs_err_t refresh_user(score_t *sc, uint32_t user, int64_t ts,
         return RS_OK;
 }
 
-/* The users whose list was empty, made again at now once the table has
+/* The users whose first list was empty, made again at now once the table has
  * changed since they were last tried (so a user seen before the first
  * neighbour lists came gets a list when they come, without an event of
  * their own): each at most once per change. Users of the current batch

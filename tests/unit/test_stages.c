@@ -422,10 +422,12 @@ static void test_debounce(void **state)
 }
 
 /* A user side whose item side is elsewhere, as in the worker: until the
- * neighbour table has anything, every list is empty, and an empty list is
- * not published (a reader keeps the list it had). Such a user is made
- * again once the table has changed, at the next batch or flush, without an
- * event of their own; a list that stays empty is made once per change. */
+ * neighbour table has anything, every list is empty, and a user's first
+ * list is not published while empty (it tells a reader nothing). Such a
+ * user is made again once the table has changed, at the next batch or
+ * flush, without an event of their own; a list that stays empty is made
+ * once per change. A later empty list is published: the items it
+ * replaces were seen. */
 static void test_empty_list_waits_for_the_table(void **state)
 {
         fixture_t fx;
@@ -497,6 +499,16 @@ static void test_empty_list_waits_for_the_table(void **state)
                                  RS_OK);
         assert_int_equal(rs_score_counts(sc).empty, 4);
         assert_int_equal(fx.emits[w], 0);
+        /* once a user has a list, an empty one replaces it: u likes c,
+         * then d, and has seen all there is */
+        feed(&fx, "4", "u", "c", RS_EV_LIKE, 13000, NULL);
+        assert_int_equal(fx.emits[u], 2);
+        assert_int_equal(fx.last[u].n, 1);
+        assert_int_equal(fx.last[u].items[0].item, d);
+        feed(&fx, "5", "u", "d", RS_EV_LIKE, 23000, NULL);
+        assert_int_equal(fx.emits[u], 3);
+        assert_int_equal(fx.last[u].n, 0);
+        assert_int_equal(rs_score_counts(sc).empty, 4);
         /* a final flush writes every list, empty or not */
         fx.nemits = 0;
         assert_int_equal(rs_chain_flush(fx.own, 9000, RS_FLUSH_ALL, &out),
