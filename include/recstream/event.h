@@ -111,12 +111,24 @@ rs_err_t rs_event_from_fields(const rs_event_fields_t *f, rs_intern_t *in,
                               size_t max_id, rs_event_t *ev,
                               const char **reason);
 
+/* Why an item is listed: the UserRecs Reason symbols, in their order,
+ * then the channels finer than them. sequence is covisit led by the
+ * transition channel (the item is watched next after because_of): on the
+ * wire its reason is covisit, and UserRecs' channels say sequence. */
 typedef enum rs_reason {
         RS_REASON_COVISIT,
         RS_REASON_INTEREST,
         RS_REASON_TRENDING,
+        RS_REASON_SEQUENCE,
         RS_REASON__COUNT
 } rs_reason_t;
+#define RS_REASON__WIRE RS_REASON_SEQUENCE /* symbols of the Avro enum */
+
+/* The Avro reason of a reason: covisit for sequence. */
+static inline int rs_reason_wire(int reason)
+{
+        return reason == RS_REASON_SEQUENCE ? RS_REASON_COVISIT : reason;
+}
 
 const char *rs_reason_name(int reason);
 int rs_reason_parse(const char *s, size_t len);

@@ -27,7 +27,7 @@ typedef struct rs_item_meta {
 } rs_item_meta_t;
 
 /* The versions this build writes; readers skip (and count) others. */
-#define RS_RECORDS_VERSION 1 /* ItemNeighbors */
+#define RS_RECORDS_VERSION 2 /* ItemNeighbors: 2 adds each neighbour's seq */
 #define RS_DELTA_VERSION                                                       \
         3 /* CoocDelta: 2 names each update's event,                           \
            * 3 marks transitions (directed) */
@@ -85,9 +85,12 @@ void rs_delta_fini(rs_delta_t *d);
  * string (the same in every process and release), mod `partitions`. */
 int32_t rs_delta_partition(const char *id, size_t len, int32_t partitions);
 
+/* A neighbour of an item and its similarity; seq is the part of sim the
+ * transition channel gave (cooccur.transition_weight, 0 without), so a
+ * reader can tell "watched together" from "watched next". */
 typedef struct rs_neighbor {
         uint32_t item;
-        float sim;
+        float sim, seq;
 } rs_neighbor_t;
 
 typedef struct rs_trend {

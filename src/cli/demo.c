@@ -158,6 +158,10 @@ static void show_user(const recent_t *recent, int u, const rs_recs_t *r,
                     it->because_of != RS_ID_NONE)
                         printf("because you watched %s\n",
                                rs_intern_str(in, it->because_of, NULL));
+                else if (it->reason == RS_REASON_SEQUENCE &&
+                         it->because_of != RS_ID_NONE)
+                        printf("next after %s\n",
+                               rs_intern_str(in, it->because_of, NULL));
                 else
                         printf("%s\n", rs_reason_name(it->reason));
         }

@@ -201,9 +201,12 @@ int rs_buf_recs_json(rs_buf_t *b, const rs_recs_t *recs, const rs_intern_t *in)
                 const rs_rec_t *r = &recs->items[i];
                 rs_buf_adds(b, i ? ",{\"item_id\":" : "{\"item_id\":");
                 id_json(b, in, r->item);
-                rs_buf_printf(
-                        b, ",\"score\":%.6g,\"reason\":\"%s\",\"because_of\":",
-                        r->score, rs_reason_name(r->reason));
+                rs_buf_printf(b,
+                              ",\"score\":%.6g,\"reason\":\"%s\","
+                              "\"channel\":\"%s\",\"because_of\":",
+                              r->score,
+                              rs_reason_name(rs_reason_wire(r->reason)),
+                              rs_reason_name(r->reason));
                 id_json(b, in, r->because_of);
                 rs_buf_adds(b, "}");
         }

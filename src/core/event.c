@@ -14,6 +14,7 @@ static const char *const reason_names[RS_REASON__COUNT] = {
         "covisit",
         "interest",
         "trending",
+        "sequence",
 };
 
 static const char *const drop_names[RS_DROP__COUNT] = {

@@ -155,7 +155,7 @@ struct rs_codec {
 
         size_t max_id;     /* bytes of an id at most */
         int stamp;         /* rs_codec_set_stamp */
-        unsigned char *v1; /* a plain version 1 UserRecs, made version 2 */
+        unsigned char *v1; /* a plain earlier UserRecs, made current */
         size_t v1_size;
         uint64_t list_seed, list_seq;
         char pipeline[128];
@@ -1391,7 +1391,7 @@ rs_err_t rs_codec_encode_recs(rs_codec_t *codec, const rs_recs_t *recs,
                 if (avro_value_get_by_name(&it, "score", &f, NULL) ||
                     avro_value_set_double(&f, r->score) ||
                     avro_value_get_by_name(&it, "reason", &f, NULL) ||
-                    avro_value_set_enum(&f, r->reason) ||
+                    avro_value_set_enum(&f, rs_reason_wire(r->reason)) ||
                     set_nullable(&it, "because_of", has, &br))
                         return fail(codec, RS_ERR_ENCODE, "encode", "%s",
                                     avro_strerror());
@@ -1414,9 +1414,18 @@ rs_err_t rs_codec_encode_recs(rs_codec_t *codec, const rs_recs_t *recs,
         if (set_nullable(rec, "published_ts", published != 0, &br) ||
             (published && avro_value_set_long(&br, published)) ||
             set_nullable(rec, "list_id", list_id != 0, &br) ||
-            (list_id && avro_value_set_string_len(&br, hex, 17)))
+            (list_id && avro_value_set_string_len(&br, hex, 17)) ||
+            set_nullable(rec, "channels", 1, &br))
                 return fail(codec, RS_ERR_ENCODE, "encode", "%s",
                             avro_strerror());
+        for (uint32_t i = 0; i < recs->n && i < RS_RECS_MAX; i++) {
+                const char *name = rs_reason_name(recs->items[i].reason);
+                avro_value_t el;
+                if (avro_value_append(&br, &el, NULL) ||
+                    avro_value_set_string_len(&el, name, strlen(name) + 1))
+                        return fail(codec, RS_ERR_ENCODE, "encode", "%s",
+                                    avro_strerror());
+        }
         return frame_and_write(codec, rec, codec->recs.id, codec->recs.fp, out,
                                out_len);
 }
@@ -1440,36 +1449,43 @@ static rs_err_t intern_value(rs_codec_t *codec, avro_value_t *v, uint32_t *id)
 
 static int nullable(avro_value_t *rec, const char *name, avro_value_t *v);
 
-/* Number of fields version 2 of UserRecs added at its end, each a
- * ["null", X] union: a version 1 record's bytes followed by one 0 byte
- * (branch null) each are the version 2 encoding of that record. */
-#define RECS_V2_ADDED 2
+/* Fields each version of UserRecs added at its end, each a ["null", X]
+ * union: an earlier version's bytes followed by one 0 byte (branch null)
+ * per field added since are the current encoding of that record. */
+static const size_t recs_added[] = {
+        1, /* since version 2: channels (version 3) */
+        3, /* since version 1: published_ts, list_id (2), channels */
+};
+#define RECS_ADDED_MAX 3
 
 /* Reads one UserRecs after its framing. Plain framing carries no schema:
- * a record that does not read as version 2 is read as version 1 (what a
- * worker of the previous release publishes during a rolling upgrade). */
+ * a record that does not read as the current version is read as each
+ * earlier one (what a worker of a previous release publishes during a
+ * rolling upgrade). */
 static rs_err_t read_recs(rs_codec_t *codec, const unsigned char *p, size_t len)
 {
         rs_err_t err = read_value(codec, &codec->recs, p, len);
 
         if (err != RS_ERR_DECODE || codec->framing != RS_FRAMING_PLAIN)
                 return err;
-        if (len + RECS_V2_ADDED > codec->v1_size) {
-                unsigned char *q = realloc(codec->v1, len + RECS_V2_ADDED);
+        if (len + RECS_ADDED_MAX > codec->v1_size) {
+                unsigned char *q = realloc(codec->v1, len + RECS_ADDED_MAX);
                 if (!q)
                         return fail(codec, RS_ERR_NOMEM, "nomem",
                                     "out of memory");
                 codec->v1 = q;
-                codec->v1_size = len + RECS_V2_ADDED;
+                codec->v1_size = len + RECS_ADDED_MAX;
         }
         memcpy(codec->v1, p, len);
-        memset(codec->v1 + len, 0, RECS_V2_ADDED);
+        memset(codec->v1 + len, 0, RECS_ADDED_MAX);
         char why[sizeof(codec->err)];
         const char *reason = codec->reason;
         memcpy(why, codec->err, sizeof(why));
-        if (!read_value(codec, &codec->recs, codec->v1, len + RECS_V2_ADDED))
-                return RS_OK;
-        codec->reason = reason; /* the version 2 reading's error */
+        for (size_t i = 0; i < sizeof(recs_added) / sizeof(*recs_added); i++)
+                if (!read_value(codec, &codec->recs, codec->v1,
+                                len + recs_added[i]))
+                        return RS_OK;
+        codec->reason = reason; /* the current version's reading error */
         memcpy(codec->err, why, sizeof(why));
         return err;
 }
@@ -1522,7 +1538,7 @@ rs_err_t rs_codec_decode_recs(rs_codec_t *codec, const void *buf, size_t len,
                 avro_value_get_double(&f, &r->score);
                 avro_value_get_by_name(&it, "reason", &f, NULL);
                 avro_value_get_enum(&f, &sym);
-                if (sym < 0 || sym >= RS_REASON__COUNT)
+                if (sym < 0 || sym >= RS_REASON__WIRE)
                         return fail(codec, RS_ERR_DECODE, "bad_field",
                                     "reason symbol %d is unknown", sym);
                 r->reason = (uint8_t)sym;
@@ -1534,6 +1550,22 @@ rs_err_t rs_codec_decode_recs(rs_codec_t *codec, const void *buf, size_t len,
                         if ((err = intern_value(codec, &br, &r->because_of)))
                                 return err;
                 }
+        }
+        /* version 3: the finer channel; a name not known, or a covisit
+         * channel of another reason, leaves the reason as it is */
+        size_t nch = 0;
+        if (!nullable(rec, "channels", &f))
+                avro_value_get_size(&f, &nch);
+        for (size_t i = 0; i < nch && i < n; i++) {
+                avro_value_t el;
+                const char *s;
+                size_t slen;
+                int ch;
+                if (!avro_value_get_by_index(&f, i, &el, NULL) &&
+                    !avro_value_get_string(&el, &s, &slen) && slen &&
+                    (ch = rs_reason_parse(s, slen - 1)) >= 0 &&
+                    rs_reason_wire(ch) == recs->items[i].reason)
+                        recs->items[i].reason = (uint8_t)ch;
         }
         return RS_OK;
 }
@@ -1993,7 +2025,9 @@ rs_err_t rs_codec_encode_nb(rs_codec_t *codec, const rs_nb_rec_t *r,
                 if ((err = set_id(codec, &el, "item_id", r->nb[i].item)))
                         return err;
                 if (avro_value_get_by_name(&el, "sim", &x, NULL) ||
-                    avro_value_set_float(&x, r->nb[i].sim))
+                    avro_value_set_float(&x, r->nb[i].sim) ||
+                    avro_value_get_by_name(&el, "seq", &x, NULL) ||
+                    avro_value_set_float(&x, r->nb[i].seq))
                         return fail(codec, RS_ERR_ENCODE, "encode", "%s",
                                     avro_strerror());
         }
@@ -2072,6 +2106,8 @@ rs_err_t rs_codec_decode_nb(rs_codec_t *codec, const void *buf, size_t len,
                         return err;
                 avro_value_get_by_name(&el, "sim", &x, NULL);
                 avro_value_get_float(&x, &codec->dec_nb[i].sim);
+                avro_value_get_by_name(&el, "seq", &x, NULL);
+                avro_value_get_float(&x, &codec->dec_nb[i].seq);
         }
         r->nb = codec->dec_nb;
         r->nnb = n;
@@ -2466,6 +2502,8 @@ rs_err_t rs_codec_decode_item_state(rs_codec_t *codec, const void *buf,
                 if ((err = intern_value(codec, &x, &codec->dec_inb[i].item)))
                         return err;
                 codec->dec_inb[i].sim = get_f32(&el, "sim");
+                /* not kept: a list is published as refreshed, seq anew */
+                codec->dec_inb[i].seq = 0;
         }
         for (size_t i = 0; i < nwm; i++) {
                 avro_value_t el, x;

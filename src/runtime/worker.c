@@ -2069,10 +2069,9 @@ static long users_step(rs_worker_t *w, int timeout_ms)
                 /* no events: the neighbour records read above may be what
                  * users whose lists were empty wait for (score) */
                 if (w->nbr && !w->failed &&
-                    (err = rs_chain_flush(w->chain, w->event_time,
-                                          RS_FLUSH_DUE, &out)))
-                        fail_why(w, err, "a stage failed: %s",
-                                 rs_err_str(err));
+                    (err = rs_chain_flush(w->chain, w->event_time, RS_FLUSH_DUE,
+                                          &out)))
+                        fail_why(w, err, "a stage failed: %s", rs_err_str(err));
                 return 0;
         }
         size_t nev;

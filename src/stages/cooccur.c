@@ -186,7 +186,7 @@ typedef struct item {
         cp_t *cp;
         lows_t *lows;         /* full tables only; NULL until needed */
         uint32_t mask, count; /* slots - 1; entries */
-        double lp; /* log2 forward-decayed popularity (own items) */
+        double lp;            /* log2 forward-decayed popularity (own items) */
         rs_neighbor_t *nb;
         uint32_t nnb, nb_cap; /* listed; room, up to max_neighbors */
         uint32_t tb;          /* table base time, in quanta (cp_t) */
@@ -989,8 +989,7 @@ static size_t nb_partition(const rs_cooc_t *co, rs_neighbor_t *a, size_t n)
 }
 
 /* Moves the best k of a[0..n) to its front, in no order (quickselect). */
-static void nb_select(const rs_cooc_t *co, rs_neighbor_t *a, size_t n,
-                      size_t k)
+static void nb_select(const rs_cooc_t *co, rs_neighbor_t *a, size_t n, size_t k)
 {
         while (k > 0 && k < n) {
                 if (n < 3) {
@@ -1058,8 +1057,7 @@ static int refresh(rs_cooc_t *co, uint32_t id, item_t *it, int64_t now_ms)
         }
         if (it->count > co->cand_cap) {
                 if (rs_resize((void **)&co->sel, it->count, sizeof(*co->sel)) ||
-                    rs_resize((void **)&co->cand, it->count,
-                              sizeof(*co->cand)))
+                    rs_resize((void **)&co->cand, it->count, sizeof(*co->cand)))
                         return -1;
                 co->cand_cap = it->count;
         }
@@ -1082,9 +1080,8 @@ static int refresh(rs_cooc_t *co, uint32_t id, item_t *it, int64_t now_ms)
                 mass += c;
                 if (c < k->min_count)
                         continue;
-                double sim = similarity(
-                        co, c, ni, marginal(co, e->item, now),
-                        now);
+                double sim =
+                        similarity(co, c, ni, marginal(co, e->item, now), now);
                 if (sim <= 0)
                         continue;
                 if (tw > 0) {
@@ -1097,15 +1094,15 @@ static int refresh(rs_cooc_t *co, uint32_t id, item_t *it, int64_t now_ms)
                         dmax = dir > dmax ? dir : dmax;
                         continue;
                 }
-                co->sel[n++] = (rs_neighbor_t){e->item, (float)sim};
+                co->sel[n++] = (rs_neighbor_t){e->item, (float)sim, 0};
         }
         for (size_t x = 0; x < ncand; x++) {
                 const struct cand *c = &co->cand[x];
-                double v = c->sim;
-                if (dmax > 0)
-                        v += tw * smax * (c->dir / dmax);
+                double seq = dmax > 0 ? tw * smax * (c->dir / dmax) : 0;
+                double v = c->sim + seq;
                 co->sel[n++] = (rs_neighbor_t){
-                        c->item, v > FLT_MAX ? FLT_MAX : (float)v};
+                        c->item, v > FLT_MAX ? FLT_MAX : (float)v,
+                        seq > FLT_MAX ? FLT_MAX : (float)seq};
         }
         /* the best max, best first */
         if (n > max) {

@@ -7,7 +7,9 @@
  * shorter than K are filled with trending items (those in the user's own
  * categories first), and users with fewer than min_history positive items
  * get trending items only. Each item says why: covisit (because_of: the
- * window item that contributed most), interest or trending. Ties break by
+ * window item that contributed most), sequence (the same, where that
+ * item's similarity to it came mostly from the transition channel: it is
+ * watched next after because_of), interest or trending. Ties break by
  * item id string.
  *
  * The cost is per computation: one pass over the window items' neighbour
@@ -83,10 +85,10 @@ static const rs_prop_t props[] = {
 };
 
 typedef struct ustate {
-        uint64_t hash;    /* of the last published list, 0 none */
-        int64_t last_pub; /* event time of the last publication (hash != 0) */
-        int64_t batch_ts; /* newest event of the user in this batch */
-        int64_t due_at;   /* of the user's FIFO entry, when queued */
+        uint64_t hash;     /* of the last published list, 0 none */
+        int64_t last_pub;  /* event time of the last publication (hash != 0) */
+        int64_t batch_ts;  /* newest event of the user in this batch */
+        int64_t due_at;    /* of the user's FIFO entry, when queued */
         uint32_t wait_seq; /* of the user's entry in `waiting`, when there */
         uint8_t dirty, queued, known, in_batch;
         uint8_t waiting; /* their first list was empty: not published */
@@ -107,6 +109,7 @@ typedef struct acc {
         uint32_t stamp;   /* computation it belongs to (score_t.gen) */
         uint32_t because; /* window item of the largest term */
         double sum, best;
+        uint8_t seq; /* the largest term's sim is mostly its transition part */
 } acc_t;
 
 typedef struct cand {
@@ -126,7 +129,7 @@ typedef struct rs_score {
         size_t nusers;
         due_t *queue; /* ring */
         size_t qhead, qlen, qcap;
-        size_t nstale; /* entries of the ring no longer anyone's */
+        size_t nstale;   /* entries of the ring no longer anyone's */
         wait_t *waiting; /* users whose list was empty, oldest first */
         size_t nwaiting, waiting_cap;
         uint32_t wait_seq;
@@ -220,7 +223,7 @@ static acc_t *touch(score_t *sc, uint32_t c)
         acc_t *a = &sc->acc[c];
 
         if (a->stamp != sc->gen) {
-                *a = (acc_t){sc->gen, RS_ID_NONE, 0, -INFINITY};
+                *a = (acc_t){sc->gen, RS_ID_NONE, 0, -INFINITY, 0};
                 sc->touched[sc->ntouched++] = c;
         }
         return a;
@@ -320,11 +323,15 @@ static size_t select_best(score_t *sc, uint32_t user, size_t m, int interest,
                 double tr = info ? k->gamma * sc->info[i].popularity : 0;
                 if (cf + in <= 0)
                         continue; /* trending alone is the fill */
-                uint8_t why = cf >= in && cf >= tr ? RS_REASON_COVISIT
-                              : in >= tr           ? RS_REASON_INTEREST
-                                                   : RS_REASON_TRENDING;
+                uint8_t why = cf >= in && cf >= tr
+                                      ? (a->seq ? RS_REASON_SEQUENCE
+                                                : RS_REASON_COVISIT)
+                              : in >= tr ? RS_REASON_INTEREST
+                                         : RS_REASON_TRENDING;
                 cand_t x = {c,
-                            why == RS_REASON_COVISIT ? a->because : RS_ID_NONE,
+                            rs_reason_wire(why) == RS_REASON_COVISIT
+                                    ? a->because
+                                    : RS_ID_NONE,
                             cf + in + tr, why, RS_ID_NONE};
                 if (n == m && !before(sc, &x, &h[0])) {
                         *more = 1;
@@ -583,6 +590,7 @@ static rs_err_t compute(score_t *sc, uint32_t user, int64_t now)
                                 if (v > a->best) {
                                         a->best = v;
                                         a->because = sc->witems[i];
+                                        a->seq = nb[j].seq * 2 > nb[j].sim;
                                 }
                         }
                 }

@@ -33,8 +33,8 @@ struct rs_nbtable {
         size_t cap, count, bytes;
         part_t *parts;
         size_t nparts;
-        size_t *at;        /* merge_trending's place in each part */
-        uint32_t *trend;   /* merged, best first: made when read */
+        size_t *at;      /* merge_trending's place in each part */
+        uint32_t *trend; /* merged, best first: made when read */
         double *trend_pop;
         size_t ntrend;
         int trend_stale;   /* a part changed since it was merged */

@@ -361,7 +361,7 @@ def tail_every_field():
                          "items": [{"item_id": f"v{i}", "score": 0.25 * i,
                                     "reason": "trending", "because_of": None}],
                          "published_ts": None if i % 2 else 1796083200000,
-                         "list_id": None if i % 2 else f"{i:016x}"}, g
+                         "list_id": None if i % 2 else f"{i:016x}", "channels": None}, g
 
 
 def tail_exit_at_end_and_meta():

@@ -114,7 +114,7 @@ def scenario(removed):
                     continue
                 nb = avro.io.DatumReader(NEIGHBORS).read(
                     avro.io.BinaryDecoder(io.BytesIO(m.value())))
-                assert nb["version"] == 1 and nb["kind"] == "item", nb
+                assert nb["version"] == 2 and nb["kind"] == "item", nb
                 learnt = "s1e3" in [n["item_id"] for n in nb["neighbors"]]
             nbc.close()
             assert learnt, "no neighbour list of s1e2 with s1e3 on video.item-neighbors"

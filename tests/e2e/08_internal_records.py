@@ -125,10 +125,11 @@ def python_writes():
     # all at one event time (no decay). cosine = C / sqrt(N(i) N(j)):
     # a: b 1/sqrt(2) = 0.70711, c 0.5/sqrt(2) = 0.35355; b: a 0.70711;
     # c: a 0.35355. The update of C(a,b) is also a transition a -> b: D(a,b)
-    # = 1 = D_max(a), s_max(a) = 0.70711, so b's gains tw * 0.70711.
+    # = 1 = D_max(a), s_max(a) = 0.70711, so b's gains tw * 0.70711, which
+    # is its seq (ItemNeighbors 2); every other seq is 0.
     tw = transition_weight()
-    want = {"a": [("b", 0.70711 * (1 + tw)), ("c", 0.35355)], "b": [("a", 0.70711)],
-            "c": [("a", 0.35355)]}
+    want = {"a": [("b", 0.70711 * (1 + tw), 0.70711 * tw), ("c", 0.35355, 0)],
+            "b": [("a", 0.70711, 0)], "c": [("a", 0.35355, 0)]}
     upd = [(0, -1, 1.0), (0, -1, 1.0), (1, -1, 1.0), (2, -1, 1.0),
            (0, 1, 1.0), (1, 0, 1.0), (0, 2, 0.5), (2, 0, 0.5), (0, -2, 1.0)]
     delta = {"version": 3, "pipeline": "video", "partition": 0,
@@ -152,16 +153,16 @@ def python_writes():
             for _, key, value, _ in s.read_all("video.item-neighbors", 1):
                 if value is not None and key[:1] != b"\xff":
                     rec = decode(NEIGHBORS, value)
-                    assert rec["version"] == 1 and rec["kind"] == "item", rec
+                    assert rec["version"] == 2 and rec["kind"] == "item", rec
                     assert rec["id"] == key.decode(), (rec, key)
                     got[rec["id"]] = rec
             return got if set(got) == set(want) else None
         got = wait_for(lists, 60, "lists of a, b and c on video.item-neighbors")
         for item, nbs in want.items():
-            have = [(n["item_id"], n["sim"]) for n in got[item]["neighbors"]]
-            assert [x for x, _ in have] == [x for x, _ in nbs], (item, have)
-            for (_, sim), (_, w) in zip(have, nbs):
-                assert abs(sim - w) < 1e-4, (item, have, nbs)
+            have = [(n["item_id"], n["sim"], n["seq"]) for n in got[item]["neighbors"]]
+            assert [x[0] for x in have] == [x[0] for x in nbs], (item, have)
+            for (_, sim, seq), (_, w, wseq) in zip(have, nbs):
+                assert abs(sim - w) < 1e-4 and abs(seq - wseq) < 1e-4, (item, have, nbs)
         assert got["a"]["category"] == "music", got["a"]
         dlq = wait_for(lambda: (lambda r: r if len(r) == 2 else None)(
             s.read_all("video.cooc-deltas.dlq", 1)), 60, "two dead letters")
@@ -232,7 +233,7 @@ def recstream_writes():
             if value is None:
                 continue
             rec = decode(NEIGHBORS, value)
-            assert rec["version"] == 1, rec
+            assert rec["version"] == 2, rec
             if rec["kind"] == "partition":
                 assert key == b"\xffp" + rec["id"].encode(), (key, rec["id"])
                 assert rec["trending"], rec

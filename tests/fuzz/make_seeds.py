@@ -284,6 +284,9 @@ RECS_RECORDS = {
     "recs-3": recs_record(3),
     "recs-200": recs_record(200),  # RS_RECS_MAX
     "recs-201": recs_record(201),  # one more than RS_RECS_MAX
+    # version 3's channels: a finer one, one that does not match its
+    # reason, a name not known, and fewer names than items
+    "recs-channels": dict(recs_record(4), channels=["sequence", "trending", "no-such"]),
 }
 
 

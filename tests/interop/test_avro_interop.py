@@ -178,7 +178,8 @@ def fingerprints_agree():
 
 
 def recstream_recs_decode(framing):
-    lines = ["u1 1767225600999 s3e3:0.75:covisit:s3e2 hot:0.5:trending:-",
+    lines = ["u1 1767225600999 s3e3:0.75:covisit:s3e2 hot:0.5:trending:- "
+             "s3e4:0.25:sequence:s3e3",
              "u2 5",
              "ü 7 v/ü:1e-300:interest:-"]
     out = subprocess.run([TOOL, "encode-recs", framing, "video", "abc123"],
@@ -190,16 +191,20 @@ def recstream_recs_decode(framing):
          "items": [{"item_id": "s3e3", "score": 0.75, "reason": "covisit",
                     "because_of": "s3e2"},
                    {"item_id": "hot", "score": 0.5, "reason": "trending",
-                    "because_of": None}],
-         "published_ts": None, "list_id": None},
+                    "because_of": None},
+                   # the sequence channel: covisit for readers of reason
+                   {"item_id": "s3e4", "score": 0.25, "reason": "covisit",
+                    "because_of": "s3e3"}],
+         "published_ts": None, "list_id": None,
+         "channels": ["covisit", "trending", "sequence"]},
         {"user_id": "u2", "generated_ts": 5,
          "pipeline": {"name": "video", "config_hash": "abc123"}, "items": [],
-         "published_ts": None, "list_id": None},
+         "published_ts": None, "list_id": None, "channels": []},
         {"user_id": "ü", "generated_ts": 7,
          "pipeline": {"name": "video", "config_hash": "abc123"},
          "items": [{"item_id": "v/ü", "score": 1e-300, "reason": "interest",
                     "because_of": None}],
-         "published_ts": None, "list_id": None},
+         "published_ts": None, "list_id": None, "channels": ["interest"]},
     ]
     reader = avro.io.DatumReader(RECS)
     for blob_hex, w in zip(out, want):
@@ -221,7 +226,8 @@ def older_reader_reads_recs():
     because_of) reads what recstream writes, through Avro resolution."""
     schema = json.loads(open(os.path.join(SCHEMAS, "UserRecs.avsc")).read())
     schema["fields"] = [f for f in schema["fields"]
-                        if f["name"] not in ("pipeline", "published_ts", "list_id")]
+                        if f["name"] not in ("pipeline", "published_ts", "list_id",
+                                             "channels")]
     items = [f for f in schema["fields"] if f["name"] == "items"][0]["type"]["items"]
     items["fields"] = [f for f in items["fields"] if f["name"] != "because_of"]
     older = avro.schema.parse(json.dumps(schema))

@@ -1,10 +1,12 @@
-"""UserRecs schema evolution (issue 12, DESIGN §1), checked with python3-avro,
-an independent implementation: version 2 (schemas/UserRecs.avsc) adds
-published_ts and list_id as optional fields with defaults. A downstream
-reader still on version 1 (tests/interop/UserRecs.v1.avsc, the schema as it
-was before) resolves what recstream writes now, in every framing; a
-version 2 reader resolves version 1 records (the new fields null); and the
-lists the worker writes carry a wall-clock publish time and a list id
+"""UserRecs schema evolution (issues 12, 13, DESIGN §1), checked with
+python3-avro, an independent implementation: version 2 added published_ts
+and list_id, version 3 (schemas/UserRecs.avsc) channels, each an optional
+field with a default at the end. Downstream readers still on version 1 or
+2 (tests/interop/UserRecs.v1.avsc, UserRecs.v2.avsc, the schemas as they
+were) resolve what recstream writes now, in every framing, and a sequence
+item reads there as covisit; the current reader resolves their records
+(the new fields null), and so does recstream itself in plain framing; and
+the lists the worker writes carry a wall-clock publish time and a list id
 unique per list."""
 import datetime
 import io
@@ -23,18 +25,23 @@ import avro.io  # noqa: E402
 import avro.schema  # noqa: E402
 
 TOOL = os.path.join(BUILD, "tests", "codec_tool")
-V2_JSON = json.load(open(os.path.join(ROOT, "schemas", "UserRecs.avsc")))
-V1_JSON = json.load(open(os.path.join(os.path.dirname(__file__), "UserRecs.v1.avsc")))
+V2_JSON = json.load(open(os.path.join(ROOT, "schemas", "UserRecs.avsc")))  # the current
 V2 = avro.schema.parse(json.dumps(V2_JSON))
-V1 = avro.schema.parse(json.dumps(V1_JSON))
-NEW = ("published_ts", "list_id")
-LINES = ["u1 1767225600999 s3e3:0.75:covisit:s3e2 hot:0.5:trending:-",
+HERE = os.path.dirname(__file__)
+# each earlier version: its schema and the fields added since
+OLD = {v: (avro.schema.parse(open(os.path.join(HERE, f"UserRecs.{v}.avsc")).read()), added)
+       for v, added in (("v1", ("published_ts", "list_id", "channels")),
+                        ("v2", ("channels",)))}
+V1, NEW = OLD["v1"]
+LINES = ["u1 1767225600999 s3e3:0.75:covisit:s3e2 hot:0.5:trending:- s3e4:0.25:sequence:s3e3",
          "u2 5",
          "u3 7 v1:0.25:interest:- v2:0.5:covisit:v9"]
+CHANNELS = [["covisit", "trending", "sequence"], [], ["interest", "covisit"]]
 V1_WANT = [
     {"user_id": "u1", "pipeline": {"name": "video", "config_hash": "h1"},
      "items": [{"item_id": "s3e3", "score": 0.75, "reason": "covisit", "because_of": "s3e2"},
-               {"item_id": "hot", "score": 0.5, "reason": "trending", "because_of": None}]},
+               {"item_id": "hot", "score": 0.5, "reason": "trending", "because_of": None},
+               {"item_id": "s3e4", "score": 0.25, "reason": "covisit", "because_of": "s3e3"}]},
     {"user_id": "u2", "pipeline": {"name": "video", "config_hash": "h1"}, "items": []},
     {"user_id": "u3", "pipeline": {"name": "video", "config_hash": "h1"},
      "items": [{"item_id": "v1", "score": 0.25, "reason": "interest", "because_of": None},
@@ -68,70 +75,81 @@ def read(blob, writer, reader):
     return avro.io.DatumReader(writer, reader).read(avro.io.BinaryDecoder(io.BytesIO(blob)))
 
 
-def v1_is_the_previous_schema():
-    """The v1 copy is v2 without the new fields (docs aside: Parsing
-    Canonical Form drops them), and every v2 field v1 lacks has a default
-    — the Avro rule for a reader of old data."""
+def old_is_the_previous_schema(v):
+    """Each old copy is the current schema without the fields added since
+    (docs aside: Parsing Canonical Form drops them), and every field it
+    lacks has a default — the Avro rule for a reader of old data."""
+    old, new = OLD[v]
     stripped = dict(V2_JSON)
-    stripped["fields"] = [f for f in V2_JSON["fields"] if f["name"] not in NEW]
-    assert avro.schema.parse(json.dumps(stripped)).canonical_form == V1.canonical_form
-    v1_names = {f["name"] for f in V1_JSON["fields"]}
-    added = [f for f in V2_JSON["fields"] if f["name"] not in v1_names]
-    assert [f["name"] for f in added] == list(NEW), added
+    stripped["fields"] = [f for f in V2_JSON["fields"] if f["name"] not in new]
+    assert avro.schema.parse(json.dumps(stripped)).canonical_form == old.canonical_form
+    old_names = {f.name for f in old.fields}
+    added = [f for f in V2_JSON["fields"] if f["name"] not in old_names]
+    assert [f["name"] for f in added] == list(new), added
     for f in added:
         assert "default" in f and f["default"] is None and f["type"][0] == "null", f
 
 
-def old_reader_reads_new(framing):
+def want_in(v, want):
+    """A V1_WANT record as the reader of version v sees it."""
+    return dict(want, published_ts=None, list_id=None) if v == "v2" else want
+
+
+def old_reader_reads_new(v, framing):
+    old, new_fields = OLD[v]
     before = int(time.time() * 1000)
     blobs = encode_stamped(framing)
     after = int(time.time() * 1000)
     assert len(blobs) == len(V1_WANT)
-    for blob, want in zip(blobs, V1_WANT):
-        got = read(blob, V2, V1)
+    for blob, want, channels in zip(blobs, V1_WANT, CHANNELS):
+        got = read(blob, V2, old)
         gen = got.pop("generated_ts")
-        assert not set(NEW) & set(got), got
-        assert got == want, (got, want)
-        # and the same bytes as a v2 reader sees them
+        assert not set(new_fields) & set(got), got
+        if v == "v2":
+            got["published_ts"] = got["list_id"] = None
+        assert got == want_in(v, want), (got, want)
+        # and the same bytes as the current reader sees them
         new = read(blob, V2, V2)
         assert new["generated_ts"] == gen
         assert before <= ms(new["published_ts"]) <= after + 1, (before, new, after)
         assert re.fullmatch(r"[0-9a-f]{16}", new["list_id"]), new
+        assert new["channels"] == channels, new
 
 
-def new_reader_reads_old():
-    """Records written by python3-avro with the v1 schema (an old worker)
-    resolve under v2 with both new fields null."""
+def written_by(v, want):
+    old = OLD[v][0]
+    rec = dict(want_in(v, want), generated_ts=datetime.datetime(
+        2026, 1, 1, tzinfo=datetime.timezone.utc))
+    buf = io.BytesIO()
+    avro.io.DatumWriter(old).write(rec, avro.io.BinaryEncoder(buf))
+    return buf.getvalue()
+
+
+def new_reader_reads_old(v):
+    """Records written by python3-avro with an old schema (an old worker)
+    resolve under the current one with the new fields null."""
+    old = OLD[v][0]
     for want in V1_WANT:
-        rec = dict(want, generated_ts=datetime.datetime(2026, 1, 1,
-                                                         tzinfo=datetime.timezone.utc))
-        buf = io.BytesIO()
-        avro.io.DatumWriter(V1).write(rec, avro.io.BinaryEncoder(buf))
-        got = read(buf.getvalue(), V1, V2)
-        assert got["published_ts"] is None and got["list_id"] is None, got
+        got = read(written_by(v, want), old, V2)
+        for f in OLD[v][1]:
+            assert got[f] is None, got
         assert got["items"] == want["items"] and got["user_id"] == want["user_id"], got
         assert ms(got["generated_ts"]) == 1767225600000
 
 
-def recstream_reads_v1(framing):
-    """recstream (tail, demo) reads version 1 records written by
-    python3-avro, as the previous release's workers publish them during a
-    rolling upgrade, in plain framing, which carries no schema: a version
-    1 record's bytes plus one null branch per added field are its version
-    2 encoding."""
-    blobs = []
-    for want in V1_WANT:
-        rec = dict(want, generated_ts=datetime.datetime(2026, 1, 1,
-                                                         tzinfo=datetime.timezone.utc))
-        buf = io.BytesIO()
-        avro.io.DatumWriter(V1).write(rec, avro.io.BinaryEncoder(buf))
-        blobs.append(buf.getvalue())
+def recstream_reads_old(v, framing):
+    """recstream (tail, demo) reads records of an old version written by
+    python3-avro, as a previous release's workers publish them during a
+    rolling upgrade, in plain framing, which carries no schema: an old
+    record's bytes plus one null branch per added field are its current
+    encoding."""
+    blobs = [written_by(v, want) for want in V1_WANT]
     out = subprocess.run([TOOL, "decode-recs", framing],
                          input="".join(b.hex() + "\n" for b in blobs),
                          capture_output=True, text=True, check=True).stdout
     got = [json.loads(x) for x in out.splitlines()]
-    assert got == [dict(w, generated_ts=1767225600000, published_ts=None, list_id=None)
-                   for w in V1_WANT], got
+    assert got == [dict(w, generated_ts=1767225600000, published_ts=None, list_id=None,
+                        channels=None) for w in V1_WANT], got
     # a record cut short is still refused, not padded into something else
     out = subprocess.run([TOOL, "decode-recs", framing], input=blobs[0][:-3].hex() + "\n",
                          capture_output=True, text=True, check=True).stdout
@@ -165,13 +183,16 @@ def order_is_documented():
     assert "mmr" in score["doc"].lower() and "not monotone" in score["doc"].lower(), score
 
 
-check("UserRecs.v1.avsc is v2 without the new optional fields, which have defaults",
-      v1_is_the_previous_schema)
-for fr in ("plain", "confluent", "single-object"):
-    check(f"a v1 reader resolves what recstream writes now ({fr})", old_reader_reads_new, fr)
-check("a v2 reader resolves v1 records (published_ts, list_id null)", new_reader_reads_old)
-check("recstream reads plain version 1 records (a rolling upgrade)", recstream_reads_v1,
-      "plain")
+for v in OLD:
+    check(f"UserRecs.{v}.avsc is the current schema without the optional fields added "
+          "since, which have defaults", old_is_the_previous_schema, v)
+    for fr in ("plain", "confluent", "single-object"):
+        check(f"a {v} reader resolves what recstream writes now ({fr})",
+              old_reader_reads_new, v, fr)
+    check(f"the current reader resolves {v} records (the fields added since null)",
+          new_reader_reads_old, v)
+    check(f"recstream reads plain {v} records (a rolling upgrade)", recstream_reads_old,
+          v, "plain")
 check("list ids are unique per published list, across processes", list_ids_unique)
 check("without the worker's stamp published_ts and list_id are null", unstamped_is_null)
 check("the schema says the order is the rank where scores are not monotone",

@@ -537,12 +537,16 @@ static void test_recs_roundtrip(void **state)
         (void)state;
         recs.user = rs_intern_id(in, "u1", 2);
         recs.generated_ts = 123456;
-        recs.n = 2;
+        recs.n = 3;
         recs.items[0] =
                 (rs_rec_t){rs_intern_id(in, "ep3", 3),
                            rs_intern_id(in, "ep2", 3), 0.75, RS_REASON_COVISIT};
         recs.items[1] = (rs_rec_t){rs_intern_id(in, "hot", 3), RS_ID_NONE, 0.5,
                                    RS_REASON_TRENDING};
+        /* sequence: covisit on the wire, and channels say sequence */
+        recs.items[2] = (rs_rec_t){rs_intern_id(in, "ep4", 3),
+                                   rs_intern_id(in, "ep3", 3), 0.25,
+                                   RS_REASON_SEQUENCE};
         for (int f = 0; f < RS_FRAMING__COUNT; f++) {
                 rs_codec_t *codec = rs_codec_new(f, in, err, sizeof(err));
                 rs_codec_set_pipeline(codec, "video", "abc");
@@ -552,7 +556,11 @@ static void test_recs_roundtrip(void **state)
                                  RS_OK);
                 assert_int_equal(back.user, recs.user);
                 assert_int_equal(back.generated_ts, 123456);
-                assert_int_equal(back.n, 2);
+                assert_int_equal(back.n, 3);
+                assert_int_equal(back.items[0].reason, RS_REASON_COVISIT);
+                assert_int_equal(back.items[2].reason, RS_REASON_SEQUENCE);
+                assert_int_equal(back.items[2].because_of,
+                                 recs.items[2].because_of);
                 assert_int_equal(back.items[0].item, recs.items[0].item);
                 assert_int_equal(back.items[0].because_of,
                                  recs.items[0].because_of);
@@ -590,13 +598,15 @@ static void test_recs_v2_fields(void **state)
                 rs_codec_new(RS_FRAMING_PLAIN, in, err, sizeof(err));
         rs_codec_set_pipeline(codec, "p", "h");
         assert_int_equal(rs_codec_encode_recs(codec, &recs, &buf, &len), RS_OK);
-        /* the last field, as the schema says: branch 1 of ["null",
-         * string], then 16 hex digits (length 16, zigzag 0x20) */
-        assert_true(len > 18);
-        assert_memory_equal((const unsigned char *)buf + len - 18,
+        /* list_id, as the schema says: branch 1 of ["null", string],
+         * then 16 hex digits (length 16, zigzag 0x20); then channels,
+         * version 3's: branch 1, an array of no items */
+        assert_true(len > 20);
+        assert_memory_equal((const unsigned char *)buf + len - 20,
                             "\x02\x20"
-                            "0123456789abcdef",
-                            18);
+                            "0123456789abcdef"
+                            "\x02\x00",
+                            20);
         assert_int_equal(rs_codec_decode_recs(codec, buf, len, &back), RS_OK);
         assert_true(back.published_ts == 1796083200123);
         assert_true(back.list_id == 0x0123456789abcdefULL);

@@ -443,8 +443,8 @@ static void test_empty_list_waits_for_the_table(void **state)
         assert_non_null(fx.own);
         const rs_score_t *sc = rs_chain_find(fx.own, "score");
         uint32_t u = id(&fx, "u"), v = id(&fx, "v"), w = id(&fx, "w");
-        uint32_t a = id(&fx, "a"), c = id(&fx, "c"),
-                 d = id(&fx, "d"), x = id(&fx, "x");
+        uint32_t a = id(&fx, "a"), c = id(&fx, "c"), d = id(&fx, "d"),
+                 x = id(&fx, "x");
         feed(&fx, "1", "u", "a", RS_EV_LIKE, 1000, NULL);
         feed(&fx, "2", "v", "b", RS_EV_LIKE, 1000, NULL);
         assert_int_equal(fx.nemits, 0);
@@ -454,15 +454,23 @@ static void test_empty_list_waits_for_the_table(void **state)
                          RS_OK);
         assert_int_equal(rs_score_counts(sc).empty, 2);
         /* the item side's records come: a's neighbour c, and trending d */
-        rs_neighbor_t nb_a[] = {{c, 0.5f}};
+        rs_neighbor_t nb_a[] = {{c, 0.5f, 0}};
         rs_trend_t trend[] = {{d, 3.0}};
-        rs_nb_rec_t ra = {.kind = RS_NB_ITEM, .item = a, .nb = nb_a, .nnb = 1,
-                          .category = RS_ID_NONE, .popularity = 1.0,
-                          .updated_ts = 1500};
-        rs_nb_rec_t rp = {.kind = RS_NB_PARTITION, .partition = 0,
+        rs_nb_rec_t ra = {.kind = RS_NB_ITEM,
+                          .item = a,
+                          .nb = nb_a,
+                          .nnb = 1,
                           .category = RS_ID_NONE,
-                          .popularity = RS_NO_POPULARITY, .trend = trend,
-                          .ntrend = 1, .total = 3.0, .updated_ts = 1500};
+                          .popularity = 1.0,
+                          .updated_ts = 1500};
+        rs_nb_rec_t rp = {.kind = RS_NB_PARTITION,
+                          .partition = 0,
+                          .category = RS_ID_NONE,
+                          .popularity = RS_NO_POPULARITY,
+                          .trend = trend,
+                          .ntrend = 1,
+                          .total = 3.0,
+                          .updated_ts = 1500};
         assert_int_equal(rs_nbtable_apply(nt, &ra), RS_OK);
         assert_int_equal(rs_nbtable_apply(nt, &rp), RS_OK);
         assert_int_equal(rs_chain_flush(fx.own, 3000, RS_FLUSH_DUE, &out),
@@ -485,18 +493,20 @@ static void test_empty_list_waits_for_the_table(void **state)
         feed(&fx, "3", "w", "d", RS_EV_LIKE, 4000, NULL);
         assert_int_equal(rs_score_counts(sc).empty, 3);
         for (int i = 0; i < 3; i++)
-                assert_int_equal(rs_chain_flush(fx.own, 5000 + i,
-                                                RS_FLUSH_DUE, &out),
-                                 RS_OK);
+                assert_int_equal(
+                        rs_chain_flush(fx.own, 5000 + i, RS_FLUSH_DUE, &out),
+                        RS_OK);
         assert_int_equal(rs_score_counts(sc).empty, 3);
-        rs_nb_rec_t rx = {.kind = RS_NB_ITEM, .item = x,
-                          .category = RS_ID_NONE, .popularity = 0.5,
+        rs_nb_rec_t rx = {.kind = RS_NB_ITEM,
+                          .item = x,
+                          .category = RS_ID_NONE,
+                          .popularity = 0.5,
                           .updated_ts = 6000};
         assert_int_equal(rs_nbtable_apply(nt, &rx), RS_OK);
         for (int i = 0; i < 3; i++)
-                assert_int_equal(rs_chain_flush(fx.own, 7000 + i,
-                                                RS_FLUSH_DUE, &out),
-                                 RS_OK);
+                assert_int_equal(
+                        rs_chain_flush(fx.own, 7000 + i, RS_FLUSH_DUE, &out),
+                        RS_OK);
         assert_int_equal(rs_score_counts(sc).empty, 4);
         assert_int_equal(fx.emits[w], 0);
         /* once a user has a list, an empty one replaces it: u likes c,
@@ -518,6 +528,62 @@ static void test_empty_list_waits_for_the_table(void **state)
         assert_int_equal(fx.last[w].n, 0);
         rs_chain_destroy(fx.own);
         rs_nbtable_destroy(nt);
+        teardown(&fx);
+}
+
+/* The sequence channel, by hand: x1..x3 like p then q a second later
+ * (within transition_gap: C(p,q) = 3 and the transition D(p,q) = 3);
+ * y1..y3 like r then p (C(p,r) = 3, D(r,p) = 3, D(p,r) = 0). N(p) = 6,
+ * N(q) = N(r) = 3: cosine(p,q) = cosine(p,r) = 3/sqrt(18) = 0.70711 =
+ * s_max(p), D_max(p) = 3. With transition_weight 2, q's entry in p's list
+ * is 0.70711 + 2·0.70711·3/3 = 2.12132, of which seq = 1.41421, more than
+ * half: a user who likes p gets q first, reason sequence (covisit on the
+ * wire) because of p; r after it, covisit because of p. */
+static void test_sequence_reason(void **state)
+{
+        fixture_t fx;
+
+        (void)state;
+        setup(&fx, WINDOW_ONLY "  - type: user_window\n    horizon: 3650d\n"
+                               "  - type: pairs\n    damping: none\n"
+                               "    pair_gap: 3650d\n    transition_gap: 10m\n"
+                               "  - type: cooccur\n    refresh: 0\n"
+                               "    transition_weight: 2\n"
+                               "  - type: score\n    k: 3\n"
+                               "    min_refresh_interval: 0\n");
+        char eid[16], user[16];
+        int n = 0;
+        for (int i = 0; i < 3; i++) {
+                snprintf(user, sizeof(user), "x%d", i);
+                snprintf(eid, sizeof(eid), "e%d", n++);
+                feed(&fx, eid, user, "p", RS_EV_LIKE, 1000 * n, NULL);
+                snprintf(eid, sizeof(eid), "e%d", n++);
+                feed(&fx, eid, user, "q", RS_EV_LIKE, 1000 * n, NULL);
+                snprintf(user, sizeof(user), "y%d", i);
+                snprintf(eid, sizeof(eid), "e%d", n++);
+                feed(&fx, eid, user, "r", RS_EV_LIKE, 1000 * n, NULL);
+                snprintf(eid, sizeof(eid), "e%d", n++);
+                feed(&fx, eid, user, "p", RS_EV_LIKE, 1000 * n, NULL);
+        }
+        const rs_neighbor_t *nb;
+        uint32_t p = id(&fx, "p"), q = id(&fx, "q"), r = id(&fx, "r");
+        size_t nn = rs_nbtable_neighbors(table(&fx), p, &nb);
+        assert_int_equal(nn, 2);
+        assert_int_equal(nb[0].item, q);
+        assert_true(fabs(nb[0].sim - 2.12132) < 1e-4);
+        assert_true(fabs(nb[0].seq - 1.41421) < 1e-4);
+        assert_int_equal(nb[1].item, r);
+        assert_true(fabs(nb[1].sim - 0.70711) < 1e-4);
+        assert_true(nb[1].seq == 0);
+        feed(&fx, "t", "u", "p", RS_EV_LIKE, 1000 * n, NULL);
+        const rs_recs_t *got = &fx.last[id(&fx, "u")];
+        assert_true(got->n >= 2);
+        assert_int_equal(got->items[0].item, q);
+        assert_int_equal(got->items[0].reason, RS_REASON_SEQUENCE);
+        assert_int_equal(got->items[0].because_of, p);
+        assert_int_equal(got->items[1].item, r);
+        assert_int_equal(got->items[1].reason, RS_REASON_COVISIT);
+        assert_int_equal(got->items[1].because_of, p);
         teardown(&fx);
 }
 
@@ -1353,6 +1419,7 @@ int main(void)
                 cmocka_unit_test(test_cooccur_bounded_counterparts),
                 cmocka_unit_test(test_score_diversity_removed_cold_start),
                 cmocka_unit_test(test_debounce),
+                cmocka_unit_test(test_sequence_reason),
                 cmocka_unit_test(test_empty_list_waits_for_the_table),
                 cmocka_unit_test(test_clean_drops),
                 cmocka_unit_test(test_clean_partition_clocks),
