@@ -684,6 +684,27 @@ static uint64_t list_hash(const score_t *sc, const rs_recs_t *r)
         return h | 1;
 }
 
+/* Whether an entry of `waiting` is still its user's: not once the user
+ * got a list, was evicted, or waits again by a newer entry. */
+static int wait_live(const score_t *sc, wait_t w)
+{
+        const ustate_t *u = &sc->users[w.user];
+        return u->waiting && u->wait_seq == w.seq;
+}
+
+/* Drops the stale entries of `waiting`, keeping the order: a user has at
+ * most one live entry, so compacted when full it stays within twice the
+ * users held, however long the table does not change. */
+static void waiting_compact(score_t *sc)
+{
+        size_t n = 0;
+
+        for (size_t i = 0; i < sc->nwaiting; i++)
+                if (wait_live(sc, sc->waiting[i]))
+                        sc->waiting[n++] = sc->waiting[i];
+        sc->nwaiting = n;
+}
+
 static rs_err_t publish(score_t *sc, uint32_t user, int64_t now, int force,
                         const rs_emit_t *out)
 {
@@ -700,6 +721,8 @@ static rs_err_t publish(score_t *sc, uint32_t user, int64_t now, int force,
                  * the table has changed. (Once a user has a list, an
                  * empty one replaces it: its items were seen.) */
                 sc->counts.empty++;
+                if (sc->nwaiting == sc->waiting_cap)
+                        waiting_compact(sc);
                 if (rs_grow_zeroed((void **)&sc->waiting, &sc->waiting_cap,
                                    sc->nwaiting, sizeof(*sc->waiting)))
                         return RS_ERR_NOMEM;
@@ -799,8 +822,7 @@ static rs_err_t retry_waiting(score_t *sc, int64_t now, const rs_emit_t *out)
         sc->waited_version = version;
         for (size_t i = 0; i < n; i++) {
                 wait_t w = sc->waiting[i];
-                ustate_t *u = &sc->users[w.user];
-                if (!u->waiting || u->wait_seq != w.seq || u->in_batch)
+                if (!wait_live(sc, w) || sc->users[w.user].in_batch)
                         continue; /* made since, evicted, or the batch's */
                 if ((err = refresh_user(sc, w.user, now, out)))
                         return err; /* the entries stay: stale ones skip */

@@ -587,6 +587,42 @@ static void test_sequence_reason(void **state)
         teardown(&fx);
 }
 
+/* Users whose first lists stay empty while the table does not change (an
+ * item side that is away) wait in a list bounded by the users held, not
+ * by how many came: 5,000 users through a window of 4 leave the score's
+ * memory where 1,000 left it. */
+static void test_waiting_users_bounded(void **state)
+{
+        fixture_t fx;
+        char err[256], eid[16], user[16];
+        size_t at_1000 = 0;
+
+        (void)state;
+        setup(&fx, WINDOW_ONLY "  - type: user_window\n    max_users: 4\n"
+                               "  - type: pairs\n"
+                               "  - type: cooccur\n"
+                               "  - type: score\n");
+        rs_nbtable_t *nt = rs_nbtable_new(fx.in, 100, 10);
+        assert_non_null(nt);
+        fx.own = rs_chain_new(fx.pl, fx.in, fx.cat, nt, NULL, err, sizeof(err));
+        assert_non_null(fx.own);
+        fx.collect = 1;
+        const rs_score_t *sc = rs_chain_find(fx.own, "score");
+        for (int i = 1; i <= 5000; i++) {
+                snprintf(eid, sizeof(eid), "e%d", i);
+                snprintf(user, sizeof(user), "u%d", i);
+                feed(&fx, eid, user, "a", RS_EV_LIKE, i, NULL);
+                if (i == 1000)
+                        at_1000 = rs_score_bytes(sc);
+        }
+        assert_int_equal(rs_score_counts(sc).empty, 5000);
+        assert_int_equal(fx.nemits, 0);
+        assert_int_equal(rs_score_bytes(sc), at_1000);
+        rs_chain_destroy(fx.own);
+        rs_nbtable_destroy(nt);
+        teardown(&fx);
+}
+
 static void test_clean_drops(void **state)
 {
         fixture_t fx;
@@ -1420,6 +1456,7 @@ int main(void)
                 cmocka_unit_test(test_score_diversity_removed_cold_start),
                 cmocka_unit_test(test_debounce),
                 cmocka_unit_test(test_sequence_reason),
+                cmocka_unit_test(test_waiting_users_bounded),
                 cmocka_unit_test(test_empty_list_waits_for_the_table),
                 cmocka_unit_test(test_clean_drops),
                 cmocka_unit_test(test_clean_partition_clocks),
