@@ -125,10 +125,10 @@ def tail_prints_recs():
             {"user_id": "u1", "generated_ts": 5,
              "pipeline": {"name": "video", "config_hash": "h"}, "items": [
                 {"item_id": "s1e3", "score": 0.5, "reason": "covisit", "because_of": "s1e2"}],
-             "published_ts": None, "list_id": None},
+             "published_ts": None, "list_id": None, "channels": None},
             {"user_id": "u\"2", "generated_ts": 6,
              "pipeline": {"name": "video", "config_hash": "h"}, "items": [],
-             "published_ts": None, "list_id": None},
+             "published_ts": None, "list_id": None, "channels": None},
         ]
         assert lines == sorted(want, key=lambda rec: rec["user_id"]), r.stdout
         assert r.returncode == 1 and "video.recs[" in r.stderr, (r.returncode, r.stderr)
