@@ -354,10 +354,12 @@ static int walk_blocks(cur_t *c, const node_t *nd, int depth)
                         if (read_length(c, &size, "block size"))
                                 return -1;
                 }
-                total += count;
-                if (nd->empty ? total > MAX_EMPTY_ITEMS
+                /* compared before adding: counts read may be up to
+                 * INT64_MAX, and total must not overflow */
+                if (nd->empty ? count > MAX_EMPTY_ITEMS - total
                               : count > c->end - c->at)
                         return bad(c, "bad_length", "block count", count);
+                total += count;
                 for (int64_t k = 0; k < count; k++) {
                         if (nd->type == N_MAP) {
                                 int64_t len;
