@@ -154,13 +154,11 @@ static void show_user(const recent_t *recent, int u, const rs_recs_t *r,
                 const rs_rec_t *it = &r->items[i];
                 printf("    %2u. %-8s %.3f  ", i + 1,
                        rs_intern_str(in, it->item, NULL), it->score);
-                if (it->reason == RS_REASON_COVISIT &&
-                    it->because_of != RS_ID_NONE)
-                        printf("because you watched %s\n",
-                               rs_intern_str(in, it->because_of, NULL));
-                else if (it->reason == RS_REASON_SEQUENCE &&
-                         it->because_of != RS_ID_NONE)
-                        printf("next after %s\n",
+                if (it->because_of != RS_ID_NONE)
+                        printf("%s %s\n",
+                               it->reason == RS_REASON_SEQUENCE
+                                       ? "next after"
+                                       : "because you watched",
                                rs_intern_str(in, it->because_of, NULL));
                 else
                         printf("%s\n", rs_reason_name(it->reason));

@@ -1363,7 +1363,7 @@ static rs_err_t set_id(rs_codec_t *codec, avro_value_t *rec, const char *name,
 rs_err_t rs_codec_encode_recs(rs_codec_t *codec, const rs_recs_t *recs,
                               const void **out, size_t *out_len)
 {
-        avro_value_t *rec = &codec->recs.value, f, items, pl;
+        avro_value_t *rec = &codec->recs.value, f, items, pl, channels;
         rs_err_t err;
 
         avro_value_reset(rec);
@@ -1375,14 +1375,19 @@ rs_err_t rs_codec_encode_recs(rs_codec_t *codec, const rs_recs_t *recs,
             set_string(&pl, "name", codec->pipeline, strlen(codec->pipeline)) ||
             set_string(&pl, "config_hash", codec->config_hash,
                        strlen(codec->config_hash)) ||
-            avro_value_get_by_name(rec, "items", &items, NULL))
+            avro_value_get_by_name(rec, "items", &items, NULL) ||
+            set_nullable(rec, "channels", 1, &channels))
                 return fail(codec, RS_ERR_ENCODE, "encode", "%s",
                             avro_strerror());
 
         for (uint32_t i = 0; i < recs->n && i < RS_RECS_MAX; i++) {
                 const rs_rec_t *r = &recs->items[i];
+                const char *channel = rs_reason_name(r->reason);
                 avro_value_t it, br;
-                if (avro_value_append(&items, &it, NULL))
+                if (avro_value_append(&items, &it, NULL) ||
+                    avro_value_append(&channels, &br, NULL) ||
+                    avro_value_set_string_len(&br, channel,
+                                              strlen(channel) + 1))
                         return fail(codec, RS_ERR_ENCODE, "encode", "%s",
                                     avro_strerror());
                 if ((err = set_id(codec, &it, "item_id", r->item)))
@@ -1414,18 +1419,9 @@ rs_err_t rs_codec_encode_recs(rs_codec_t *codec, const rs_recs_t *recs,
         if (set_nullable(rec, "published_ts", published != 0, &br) ||
             (published && avro_value_set_long(&br, published)) ||
             set_nullable(rec, "list_id", list_id != 0, &br) ||
-            (list_id && avro_value_set_string_len(&br, hex, 17)) ||
-            set_nullable(rec, "channels", 1, &br))
+            (list_id && avro_value_set_string_len(&br, hex, 17)))
                 return fail(codec, RS_ERR_ENCODE, "encode", "%s",
                             avro_strerror());
-        for (uint32_t i = 0; i < recs->n && i < RS_RECS_MAX; i++) {
-                const char *name = rs_reason_name(recs->items[i].reason);
-                avro_value_t el;
-                if (avro_value_append(&br, &el, NULL) ||
-                    avro_value_set_string_len(&el, name, strlen(name) + 1))
-                        return fail(codec, RS_ERR_ENCODE, "encode", "%s",
-                                    avro_strerror());
-        }
         return frame_and_write(codec, rec, codec->recs.id, codec->recs.fp, out,
                                out_len);
 }

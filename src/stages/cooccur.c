@@ -867,7 +867,7 @@ static int pair_add(rs_cooc_t *co, item_t *it, uint32_t j, float w,
 /* Item id's marginal as of now (0 for an item not held). */
 static double marginal(const rs_cooc_t *co, uint32_t id, uint32_t now)
 {
-        return id < co->marg_cap && co->marg[id].n != 0
+        return id < co->marg_cap
                        ? co->marg[id].n * decay(co, co->marg[id].t, now)
                        : 0;
 }

@@ -839,8 +839,6 @@ static rs_err_t drain(score_t *sc, int64_t now, int all, const rs_emit_t *out)
 {
         rs_err_t err;
 
-        if ((err = retry_waiting(sc, now, out)))
-                return err;
         while (sc->qlen) {
                 due_t d = sc->queue[sc->qhead];
                 if (!all && d.at > now)
@@ -925,7 +923,9 @@ static rs_err_t score_flush(void *st, int64_t now, rs_flush_t mode,
 
         sc->trend_ready = 0;
         if (mode != RS_FLUSH_ALL)
-                return drain(sc, now, mode == RS_FLUSH_PENDING, out);
+                return (err = retry_waiting(sc, now, out))
+                               ? err
+                               : drain(sc, now, mode == RS_FLUSH_PENDING, out);
         for (size_t u = 0; u < sc->nusers; u++)
                 if (sc->users[u].known &&
                     (err = publish(sc, (uint32_t)u, now, 1, out)))

@@ -23,6 +23,7 @@ typedef struct part {
         int32_t partition;
         rs_trend_t *trend;
         size_t n;
+        size_t head;  /* merge_trending's place in trend */
         double total; /* log2 */
 } part_t;
 
@@ -33,7 +34,6 @@ struct rs_nbtable {
         size_t cap, count, bytes;
         part_t *parts;
         size_t nparts;
-        size_t *at;      /* merge_trending's place in each part */
         uint32_t *trend; /* merged, best first: made when read */
         double *trend_pop;
         size_t ntrend;
@@ -110,7 +110,6 @@ void rs_nbtable_destroy(rs_nbtable_t *nt)
         for (size_t i = 0; i < nt->nparts; i++)
                 part_clear(nt, &nt->parts[i]);
         free(nt->parts);
-        free(nt->at);
         free(nt->by_id);
         free(nt->trend);
         free(nt->trend_pop);
@@ -139,25 +138,25 @@ static int before(const rs_nbtable_t *nt, double pa, uint32_t a, double pb,
  * before it is read. */
 static void merge_trending(rs_nbtable_t *nt)
 {
-        size_t n = 0, *at = nt->at;
+        size_t n = 0;
 
-        memset(at, 0, nt->nparts * sizeof(*at));
+        for (size_t p = 0; p < nt->nparts; p++)
+                nt->parts[p].head = 0;
         while (n < nt->trending_size) {
-                size_t best = nt->nparts;
+                part_t *best = NULL;
                 for (size_t p = 0; p < nt->nparts; p++) {
-                        const part_t *pt = &nt->parts[p];
-                        if (at[p] == pt->n)
+                        part_t *pt = &nt->parts[p];
+                        if (pt->head == pt->n)
                                 continue;
-                        if (best == nt->nparts ||
-                            before(nt, pt->trend[at[p]].popularity,
-                                   pt->trend[at[p]].item,
-                                   nt->parts[best].trend[at[best]].popularity,
-                                   nt->parts[best].trend[at[best]].item))
-                                best = p;
+                        const rs_trend_t *a = &pt->trend[pt->head];
+                        if (!best || before(nt, a->popularity, a->item,
+                                            best->trend[best->head].popularity,
+                                            best->trend[best->head].item))
+                                best = pt;
                 }
-                if (best == nt->nparts)
+                if (!best)
                         break;
-                const rs_trend_t *t = &nt->parts[best].trend[at[best]++];
+                const rs_trend_t *t = &best->trend[best->head++];
                 nt->trend[n] = t->item;
                 nt->trend_pop[n++] = t->popularity;
         }
@@ -176,13 +175,9 @@ static rs_err_t apply_partition(rs_nbtable_t *nt, const rs_nb_rec_t *r)
                 return RS_ERR_FULL;
         if (!p) {
                 part_t *ps = realloc(nt->parts, (nt->nparts + 1) * sizeof(*ps));
-                if (ps)
-                        nt->parts = ps;
-                size_t *at = realloc(nt->at, (nt->nparts + 1) * sizeof(*at));
-                if (at)
-                        nt->at = at;
-                if (!ps || !at)
+                if (!ps)
                         return RS_ERR_NOMEM;
+                nt->parts = ps;
                 p = &ps[nt->nparts++];
                 *p = (part_t){.partition = r->partition};
         }
