@@ -97,6 +97,38 @@ static void test_item_status_out_of_range(void **state)
         rs_intern_destroy(in);
 }
 
+/* A block count near INT64_MAX after a first block: the walk added it to
+ * the array's running total before comparing it with the limit, a signed
+ * overflow (UBSan, in make asan; the fuzzer reached it through UserRecs
+ * 3's channels). items [], published_ts null, list_id null, channels: a
+ * block of one "covisit", then a block of INT64_MAX strings. */
+static void test_block_count_overflow(void **state)
+{
+        char err[256];
+        rs_intern_t *in = rs_intern_new();
+        rs_codec_t *codec =
+                rs_codec_new(RS_FRAMING_PLAIN, in, err, sizeof(err));
+        const unsigned char huge[] = {0x04, 'u',  '1',  0x02, 0x02, 'p',  0x02,
+                                      'h',  0x00, 0x00, 0x00, 0x02, 0x02, 0x0e,
+                                      'c',  'o',  'v',  'i',  's',  'i',  't',
+                                      0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                      0xff, 0xff, 0x01, 0x00};
+        const unsigned char good[] = {0x04, 'u',  '1',  0x02, 0x02, 'p', 0x02,
+                                      'h',  0x00, 0x00, 0x00, 0x02, 0x00};
+        static rs_recs_t recs;
+
+        (void)state;
+        assert_int_equal(rs_codec_decode_recs(codec, good, sizeof(good), &recs),
+                         RS_OK);
+        assert_int_equal(recs.n, 0);
+        assert_int_equal(rs_codec_decode_recs(codec, huge, sizeof(huge), &recs),
+                         RS_ERR_DECODE);
+        assert_string_equal(rs_codec_reason(codec), "bad_length");
+        assert_non_null(strstr(rs_codec_error(codec), "block count"));
+        rs_codec_destroy(codec);
+        rs_intern_destroy(in);
+}
+
 /* Every error is one line `file:line:col: error: ...`, also when
  * librdkafka's message ends with a newline (a value out of its range) and
  * when a quoted key or value holds one: fuzz_pipeline found an empty line
@@ -132,6 +164,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_recs_reason_out_of_range),
                 cmocka_unit_test(test_item_status_out_of_range),
+                cmocka_unit_test(test_block_count_overflow),
                 cmocka_unit_test(test_diag_one_line_each),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
