@@ -266,9 +266,12 @@ struct rs_cooc {
         /* refresh's candidates (cand_cap each): the neighbours to choose
          * from, and before them, when transitions rank
          * (transition_weight), their parts */
-        rs_neighbor_t *sel;
+        struct pick {
+                rs_neighbor_t nb;
+                uint32_t at; /* the pair's time (seconds) */
+        } * sel;
         struct cand {
-                uint32_t item;
+                uint32_t item, at;
                 float dir;
                 double sim;
         } * cand;
@@ -872,10 +875,31 @@ static double marginal(const rs_cooc_t *co, uint32_t id, uint32_t now)
                        : 0;
 }
 
-static double similarity(const rs_cooc_t *co, double c, double ni, double nj,
-                         uint32_t now)
+/* What a similarity needs of item i and the time, the same for each of
+ * its counterparts: made once per neighbour list. */
+typedef struct sim_of {
+        double ni, root, total; /* n_i; √n_i or n_i^α; the pair total */
+} sim_of_t;
+
+static sim_of_t sim_of(const rs_cooc_t *co, double ni, uint32_t now)
 {
         const cooc_conf_t *k = co->conf;
+
+        return (sim_of_t){ni,
+                          k->similarity == RS_SIM_COSINE ? sqrt(ni)
+                          : k->similarity == RS_SIM_ASYMMETRIC_COSINE
+                                  ? pow(ni, k->alpha)
+                                  : 0,
+                          k->similarity == RS_SIM_LIFT
+                                  ? co->total * decay(co, co->t_total, now)
+                                  : 0};
+}
+
+static double similarity(const rs_cooc_t *co, const sim_of_t *i, double c,
+                         double nj)
+{
+        const cooc_conf_t *k = co->conf;
+        const double ni = i->ni;
         double d;
 
         /* Long-decayed counts are tiny (2^-1000 after 1,000 half-lives):
@@ -885,17 +909,15 @@ static double similarity(const rs_cooc_t *co, double c, double ni, double nj,
         if (c <= 0 || ni <= 0 || nj <= 0)
                 return 0;
         switch (k->similarity) {
-        case RS_SIM_COSINE: d = c / sqrt(ni) / sqrt(nj); break;
+        case RS_SIM_COSINE: d = c / i->root / sqrt(nj); break;
         case RS_SIM_ASYMMETRIC_COSINE:
-                d = c / pow(ni, k->alpha) / pow(nj, 1 - k->alpha);
+                d = c / i->root / pow(nj, 1 - k->alpha);
                 break;
         case RS_SIM_JACCARD:
                 d = ni + nj - c;
                 d = d > 0 ? c / d : 0;
                 break;
-        case RS_SIM_LIFT:
-                d = c / ni * (co->total * decay(co, co->t_total, now)) / nj;
-                break;
+        case RS_SIM_LIFT: d = c / ni * i->total / nj; break;
         case RS_SIM_COVISIT: d = c / ni / nj; break;
         default: d = 0;
         }
@@ -935,8 +957,9 @@ double rs_cooc_marginal(const rs_cooc_t *co, uint32_t i, int64_t now)
 double rs_cooc_sim(const rs_cooc_t *co, uint32_t i, uint32_t j, int64_t now)
 {
         uint32_t t = secs(now);
-        return similarity(co, rs_cooc_count_min(co, i, j, now),
-                          marginal(co, i, t), marginal(co, j, t), t);
+        sim_of_t of = sim_of(co, marginal(co, i, t), t);
+        return similarity(co, &of, rs_cooc_count_min(co, i, j, now),
+                          marginal(co, j, t));
 }
 
 size_t rs_cooc_tracked(const rs_cooc_t *co, uint32_t i)
@@ -953,24 +976,25 @@ static int id_before(const rs_cooc_t *co, uint32_t a, uint32_t b)
                                 rs_intern_str(co->strings, b, NULL)) < 0;
 }
 
+typedef struct pick pick_t;
+
 /* Orders neighbours best first; ties by item id string. */
-static int nb_better(const rs_cooc_t *co, const rs_neighbor_t *a,
-                     const rs_neighbor_t *b)
+static int nb_better(const rs_cooc_t *co, const pick_t *a, const pick_t *b)
 {
-        return a->sim > b->sim ||
-               (a->sim == b->sim && id_before(co, a->item, b->item));
+        return a->nb.sim > b->nb.sim || (a->nb.sim == b->nb.sim &&
+                                         id_before(co, a->nb.item, b->nb.item));
 }
 
-static void nb_swap(rs_neighbor_t *a, rs_neighbor_t *b)
+static void nb_swap(pick_t *a, pick_t *b)
 {
-        rs_neighbor_t t = *a;
+        pick_t t = *a;
         *a = *b;
         *b = t;
 }
 
 /* Partitions a[0..n), n >= 3, around the median of its first, middle and
  * last entries: returns p with a[0..p) better than a[p], the rest worse. */
-static size_t nb_partition(const rs_cooc_t *co, rs_neighbor_t *a, size_t n)
+static size_t nb_partition(const rs_cooc_t *co, pick_t *a, size_t n)
 {
         size_t m = n / 2, p = 0;
 
@@ -989,7 +1013,7 @@ static size_t nb_partition(const rs_cooc_t *co, rs_neighbor_t *a, size_t n)
 }
 
 /* Moves the best k of a[0..n) to its front, in no order (quickselect). */
-static void nb_select(const rs_cooc_t *co, rs_neighbor_t *a, size_t n, size_t k)
+static void nb_select(const rs_cooc_t *co, pick_t *a, size_t n, size_t k)
 {
         while (k > 0 && k < n) {
                 if (n < 3) {
@@ -1011,7 +1035,7 @@ static void nb_select(const rs_cooc_t *co, rs_neighbor_t *a, size_t n, size_t k)
 }
 
 /* Sorts a[0..n) best first: quicksort, insertion sort below 16. */
-static void nb_sort(const rs_cooc_t *co, rs_neighbor_t *a, size_t n)
+static void nb_sort(const rs_cooc_t *co, pick_t *a, size_t n)
 {
         while (n > 16) {
                 size_t p = nb_partition(co, a, n);
@@ -1025,7 +1049,7 @@ static void nb_sort(const rs_cooc_t *co, rs_neighbor_t *a, size_t n)
                 }
         }
         for (size_t i = 1; i < n; i++) {
-                rs_neighbor_t x = a[i];
+                pick_t x = a[i];
                 size_t j = i;
                 for (; j > 0 && nb_better(co, &x, &a[j - 1]); j--)
                         a[j] = a[j - 1];
@@ -1039,7 +1063,11 @@ static int refresh(rs_cooc_t *co, uint32_t id, item_t *it, int64_t now_ms)
         uint32_t now = secs(now_ms), expired = 0, oldest = UINT32_MAX;
         size_t n = 0, max = (size_t)k->max_neighbors, ncand = 0;
         double ni = marginal(co, id, now), mass = 0;
+        const sim_of_t of = sim_of(co, ni, now);
         double tw = k->transition_weight, smax = 0, dmax = 0;
+        /* A full list's last similarity, less a margin for what moved
+         * since: the new list's best are likely above it (see below). */
+        float lo = it->nnb == max ? 0.9f * it->nb[max - 1].sim : 0;
 
         /* room for as many as it could list: most items have few
          * counterparts, so few neighbours */
@@ -1071,7 +1099,8 @@ static int refresh(rs_cooc_t *co, uint32_t id, item_t *it, int64_t now_ms)
                 const cp_t *e = &it->cp[s];
                 if (e->item == RS_ID_NONE)
                         continue;
-                double d = decay(co, cp_time(co, it, e), now);
+                uint32_t at = cp_time(co, it, e);
+                double d = decay(co, at, now);
                 if (d == 0) {
                         expired++;
                         continue;
@@ -1080,13 +1109,13 @@ static int refresh(rs_cooc_t *co, uint32_t id, item_t *it, int64_t now_ms)
                 mass += c;
                 if (c < k->min_count)
                         continue;
-                double sim =
-                        similarity(co, c, ni, marginal(co, e->item, now), now);
+                double sim = similarity(co, &of, c, marginal(co, e->item, now));
                 if (sim <= 0)
                         continue;
                 if (tw > 0) {
                         float dir = dv ? (float)(dv[s] * d) : 0;
-                        co->cand[ncand++] = (struct cand){e->item, dir, sim};
+                        co->cand[ncand++] =
+                                (struct cand){e->item, at, dir, sim};
                         if (sim > smax) {
                                 smax = sim;
                                 it->sim_top = e->item;
@@ -1094,31 +1123,40 @@ static int refresh(rs_cooc_t *co, uint32_t id, item_t *it, int64_t now_ms)
                         dmax = dir > dmax ? dir : dmax;
                         continue;
                 }
-                co->sel[n++] = (rs_neighbor_t){e->item, (float)sim, 0};
+                co->sel[n++] = (pick_t){{e->item, (float)sim, 0}, at};
         }
         for (size_t x = 0; x < ncand; x++) {
                 const struct cand *c = &co->cand[x];
                 double seq = dmax > 0 ? tw * smax * (c->dir / dmax) : 0;
                 double v = c->sim + seq;
-                co->sel[n++] = (rs_neighbor_t){
-                        c->item, v > FLT_MAX ? FLT_MAX : (float)v,
-                        seq > FLT_MAX ? FLT_MAX : (float)seq};
+                co->sel[n++] =
+                        (pick_t){{c->item, v > FLT_MAX ? FLT_MAX : (float)v,
+                                  seq > FLT_MAX ? FLT_MAX : (float)seq},
+                                 c->at};
         }
-        /* the best max, best first */
+        /* The best max, best first. Should max of them be at or above
+         * lo, the best max are among those (each of the rest has max
+         * better than it), and the selection looks at those only;
+         * else at all. */
+        if (n > max && lo > 0) {
+                size_t m = 0;
+                for (size_t x = 0; x < n; x++)
+                        if (co->sel[x].nb.sim >= lo)
+                                nb_swap(&co->sel[x], &co->sel[m++]);
+                if (m >= max)
+                        n = m;
+        }
         if (n > max) {
                 nb_select(co, co->sel, n, max);
                 n = max;
         }
         nb_sort(co, co->sel, n);
-        if (n)
-                memcpy(it->nb, co->sel, n * sizeof(*it->nb));
-        it->nnb = (uint32_t)n;
         for (size_t i = 0; i < n; i++) {
-                const cp_t *e = cp_find(it, it->nb[i].item);
-                uint32_t at = cp_time(co, it, e);
-                oldest = at < oldest ? at : oldest;
+                it->nb[i] = co->sel[i].nb;
+                oldest = co->sel[i].at < oldest ? co->sel[i].at : oldest;
                 rs_intern_ref(co->strings, it->nb[i].item);
         }
+        it->nnb = (uint32_t)n;
         it->nb_at = now_ms;
         it->nb_seq = co->seq;
         it->nb_oldest = oldest;

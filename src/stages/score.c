@@ -525,11 +525,6 @@ static rs_err_t compute(score_t *sc, uint32_t user, int64_t now)
         size_t na, positives = 0, ncats = 0;
         rs_err_t err;
 
-        if (!sc->trend_ready && (err = trend_prepare(sc)))
-                return err;
-        const uint32_t *trend = sc->trend;
-        const size_t ntrend = sc->ntrend;
-
         r->user = user;
         r->generated_ts = now;
         r->n = 0;
@@ -544,13 +539,24 @@ static rs_err_t compute(score_t *sc, uint32_t user, int64_t now)
                                 sc->acc[i].stamp = 0;
                         sc->gen = 1;
                 }
+                /* With the interest channel trending items are
+                 * candidates too, so they are made ready now; without
+                 * it only a short list's fill needs them. */
+                int interest = k->beta > 0 && sc->dim &&
+                               rs_uwin_interest(sc->win, user, now, sc->v);
+                /* a vector decayed to (nearly) nothing has no direction
+                 * left: its unit vector would not be finite in floats */
+                float unit = interest ? 1.0f / rs_vec_norm(sc->v, sc->dim) : 0;
+                interest = interest && isfinite(unit);
+                if (interest && !sc->trend_ready && (err = trend_prepare(sc)))
+                        return err;
                 /* Room made once, so the accumulation below needs no
                  * checks: an accumulator for every id (random access),
                  * and for as many candidates as this computation can
                  * touch (its neighbour lists and trending, at most every
-                 * id). The first pass also refreshes stale lists. */
+                 * id). */
                 uint32_t ids = rs_intern_id_bound(sc->strings);
-                size_t most = ntrend;
+                size_t most = interest ? sc->ntrend : 0;
                 for (size_t i = 0; i < na; i++) {
                         sc->wnn[i] = rs_nbtable_neighbors(sc->nt, sc->witems[i],
                                                           &sc->wnb[i]);
@@ -594,15 +600,7 @@ static rs_err_t compute(score_t *sc, uint32_t user, int64_t now)
                                 }
                         }
                 }
-                /* Category and popularity, when a channel needs them;
-                 * with the interest channel trending items are
-                 * candidates too. */
-                int interest = k->beta > 0 && sc->dim &&
-                               rs_uwin_interest(sc->win, user, now, sc->v);
-                /* a vector decayed to (nearly) nothing has no direction
-                 * left: its unit vector would not be finite in floats */
-                float unit = interest ? 1.0f / rs_vec_norm(sc->v, sc->dim) : 0;
-                interest = interest && isfinite(unit);
+                /* Category and popularity, when a channel needs them */
                 int info = k->gamma > 0 || interest;
                 for (size_t i = 0; info && i < sc->ntouched; i++)
                         sc->info[i] = rs_nbtable_item(sc->nt, sc->touched[i]);
@@ -637,7 +635,12 @@ static rs_err_t compute(score_t *sc, uint32_t user, int64_t now)
         }
         /* Fill with trending items below every scored item: first those
          * in the categories of the user's window (when known), then the
-         * rest; scores keep falling down the list. */
+         * rest; scores keep falling down the list. A full list needs no
+         * trending items, so they are made ready only here. */
+        if (r->n == (uint32_t)k->k)
+                return RS_OK;
+        if (!sc->trend_ready && (err = trend_prepare(sc)))
+                return err;
         uint32_t cats[16];
         size_t nucats = 0;
         for (size_t i = 0; i < na && nucats < 16; i++) {
@@ -650,8 +653,9 @@ static rs_err_t compute(score_t *sc, uint32_t user, int64_t now)
         }
         double floor_score = r->n ? r->items[r->n - 1].score : 1.0;
         for (int pass = nucats ? 0 : 1; pass < 2; pass++) {
-                for (size_t i = 0; i < ntrend && r->n < (uint32_t)k->k; i++) {
-                        uint32_t c = trend[i], cat = sc->tinfo[i].category;
+                for (size_t i = 0; i < sc->ntrend && r->n < (uint32_t)k->k;
+                     i++) {
+                        uint32_t c = sc->trend[i], cat = sc->tinfo[i].category;
                         size_t x;
                         for (x = 0; x < nucats && cats[x] != cat; x++)
                                 ;
