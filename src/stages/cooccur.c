@@ -226,6 +226,12 @@ typedef struct heap {
         size_t n, cap;
 } heap_t;
 
+/* A candidate neighbour of a refresh, with its pair's time (seconds). */
+typedef struct pick {
+        rs_neighbor_t nb;
+        uint32_t at;
+} pick_t;
+
 struct rs_cooc {
         const cooc_conf_t *conf;
         rs_intern_t *strings;
@@ -266,10 +272,7 @@ struct rs_cooc {
         /* refresh's candidates (cand_cap each): the neighbours to choose
          * from, and before them, when transitions rank
          * (transition_weight), their parts */
-        struct pick {
-                rs_neighbor_t nb;
-                uint32_t at; /* the pair's time (seconds) */
-        } * sel;
+        pick_t *sel;
         struct cand {
                 uint32_t item, at;
                 float dir;
@@ -877,29 +880,29 @@ static double marginal(const rs_cooc_t *co, uint32_t id, uint32_t now)
 
 /* What a similarity needs of item i and the time, the same for each of
  * its counterparts: made once per neighbour list. */
-typedef struct sim_of {
+typedef struct item_sim {
         double ni, root, total; /* n_i; √n_i or n_i^α; the pair total */
-} sim_of_t;
+} item_sim_t;
 
-static sim_of_t sim_of(const rs_cooc_t *co, double ni, uint32_t now)
+static item_sim_t sim_of(const rs_cooc_t *co, double ni, uint32_t now)
 {
         const cooc_conf_t *k = co->conf;
 
-        return (sim_of_t){ni,
-                          k->similarity == RS_SIM_COSINE ? sqrt(ni)
-                          : k->similarity == RS_SIM_ASYMMETRIC_COSINE
-                                  ? pow(ni, k->alpha)
-                                  : 0,
-                          k->similarity == RS_SIM_LIFT
-                                  ? co->total * decay(co, co->t_total, now)
-                                  : 0};
+        return (item_sim_t){ni,
+                            k->similarity == RS_SIM_COSINE ? sqrt(ni)
+                            : k->similarity == RS_SIM_ASYMMETRIC_COSINE
+                                    ? pow(ni, k->alpha)
+                                    : 0,
+                            k->similarity == RS_SIM_LIFT
+                                    ? co->total * decay(co, co->t_total, now)
+                                    : 0};
 }
 
-static double similarity(const rs_cooc_t *co, const sim_of_t *i, double c,
+static double similarity(const rs_cooc_t *co, const item_sim_t *of, double c,
                          double nj)
 {
         const cooc_conf_t *k = co->conf;
-        const double ni = i->ni;
+        const double ni = of->ni;
         double d;
 
         /* Long-decayed counts are tiny (2^-1000 after 1,000 half-lives):
@@ -909,15 +912,15 @@ static double similarity(const rs_cooc_t *co, const sim_of_t *i, double c,
         if (c <= 0 || ni <= 0 || nj <= 0)
                 return 0;
         switch (k->similarity) {
-        case RS_SIM_COSINE: d = c / i->root / sqrt(nj); break;
+        case RS_SIM_COSINE: d = c / of->root / sqrt(nj); break;
         case RS_SIM_ASYMMETRIC_COSINE:
-                d = c / i->root / pow(nj, 1 - k->alpha);
+                d = c / of->root / pow(nj, 1 - k->alpha);
                 break;
         case RS_SIM_JACCARD:
                 d = ni + nj - c;
                 d = d > 0 ? c / d : 0;
                 break;
-        case RS_SIM_LIFT: d = c / ni * i->total / nj; break;
+        case RS_SIM_LIFT: d = c / ni * of->total / nj; break;
         case RS_SIM_COVISIT: d = c / ni / nj; break;
         default: d = 0;
         }
@@ -957,7 +960,7 @@ double rs_cooc_marginal(const rs_cooc_t *co, uint32_t i, int64_t now)
 double rs_cooc_sim(const rs_cooc_t *co, uint32_t i, uint32_t j, int64_t now)
 {
         uint32_t t = secs(now);
-        sim_of_t of = sim_of(co, marginal(co, i, t), t);
+        item_sim_t of = sim_of(co, marginal(co, i, t), t);
         return similarity(co, &of, rs_cooc_count_min(co, i, j, now),
                           marginal(co, j, t));
 }
@@ -975,8 +978,6 @@ static int id_before(const rs_cooc_t *co, uint32_t a, uint32_t b)
         return a != b && strcmp(rs_intern_str(co->strings, a, NULL),
                                 rs_intern_str(co->strings, b, NULL)) < 0;
 }
-
-typedef struct pick pick_t;
 
 /* Orders neighbours best first; ties by item id string. */
 static int nb_better(const rs_cooc_t *co, const pick_t *a, const pick_t *b)
@@ -1063,7 +1064,7 @@ static int refresh(rs_cooc_t *co, uint32_t id, item_t *it, int64_t now_ms)
         uint32_t now = secs(now_ms), expired = 0, oldest = UINT32_MAX;
         size_t n = 0, max = (size_t)k->max_neighbors, ncand = 0;
         double ni = marginal(co, id, now), mass = 0;
-        const sim_of_t of = sim_of(co, ni, now);
+        const item_sim_t of = sim_of(co, ni, now);
         double tw = k->transition_weight, smax = 0, dmax = 0;
         /* A full list's last similarity, less a margin for what moved
          * since: the new list's best are likely above it (see below). */

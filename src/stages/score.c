@@ -166,7 +166,8 @@ typedef struct rs_score {
          * with their own (tdense), lists by slot for those with their
          * category's one-hot vector (tslot[slot_start[s]..slot_start[s+1])
          * in popularity order). The same for every user until
-         * co-occurrence changes: made once per batch (trend_ready). */
+         * co-occurrence changes: made at most once per batch, by the
+         * first list that needs them (trend_ready). */
         const uint32_t *trend;
         size_t ntrend, trend_cap, ndense;
         rs_nbtable_item_t *tinfo;
@@ -553,8 +554,8 @@ static rs_err_t compute(score_t *sc, uint32_t user, int64_t now)
                 /* Room made once, so the accumulation below needs no
                  * checks: an accumulator for every id (random access),
                  * and for as many candidates as this computation can
-                 * touch (its neighbour lists and trending, at most every
-                 * id). */
+                 * touch (its neighbour lists, and with the interest
+                 * channel trending; at most every id). */
                 uint32_t ids = rs_intern_id_bound(sc->strings);
                 size_t most = interest ? sc->ntrend : 0;
                 for (size_t i = 0; i < na; i++) {
@@ -636,7 +637,8 @@ static rs_err_t compute(score_t *sc, uint32_t user, int64_t now)
         /* Fill with trending items below every scored item: first those
          * in the categories of the user's window (when known), then the
          * rest; scores keep falling down the list. A full list needs no
-         * trending items, so they are made ready only here. */
+         * trending items: without the interest channel they are made
+         * ready only for a fill. */
         if (r->n == (uint32_t)k->k)
                 return RS_OK;
         if (!sc->trend_ready && (err = trend_prepare(sc)))
