@@ -52,6 +52,7 @@ typedef struct score_conf {
         int64_t min_history, max_per_category;
         double mmr_lambda;
         int64_t min_refresh_interval;
+        int normalize;
 } score_conf_t;
 
 #define SC(f) offsetof(score_conf_t, f)
@@ -81,6 +82,12 @@ static const rs_prop_t props[] = {
          "10s", 0, RS_DURATION_MAX_MS, NULL, RS_PROP_RELOAD,
          "A user is republished at most this often (event time), and only "
          "when the list changed."},
+        {"normalize", RS_PROP_BOOL, SC(normalize), "false", 0, -1, NULL,
+         RS_PROP_RELOAD,
+         "Each window item votes with its neighbour list's similarities "
+         "divided by their sum (Deshpande & Karypis' row normalisation): an "
+         "item with many strong neighbours spreads one vote over them "
+         "instead of outvoting the user's other items."},
         {0},
 };
 
@@ -576,7 +583,7 @@ static rs_err_t compute(score_t *sc, uint32_t user, int64_t now)
                 for (size_t i = 0; i < na; i++) {
                         const rs_neighbor_t *nb = sc->wnb[i];
                         const size_t nn = sc->wnn[i];
-                        const double w = sc->waff[i];
+                        double w = sc->waff[i], mass = 0;
                         /* accumulators are random accesses: ask for them
                          * a few ahead */
                         for (size_t j = 0; j < nn && j < 8; j++)
@@ -584,9 +591,13 @@ static rs_err_t compute(score_t *sc, uint32_t user, int64_t now)
                         /* and their string hashes, which the seen check
                          * in select_best reads: there the misses would
                          * come one after another */
-                        for (size_t j = 0; j < nn; j++)
+                        for (size_t j = 0; j < nn; j++) {
                                 rs_intern_prefetch_hash(sc->strings,
                                                         nb[j].item);
+                                mass += nb[j].sim;
+                        }
+                        if (k->normalize && mass > 0)
+                                w /= mass;
                         for (size_t j = 0; j < nn; j++) {
                                 if (j + 8 < nn)
                                         __builtin_prefetch(

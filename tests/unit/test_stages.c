@@ -587,6 +587,92 @@ static void test_sequence_reason(void **state)
         teardown(&fx);
 }
 
+/* score.normalize: each window item's votes are its neighbours'
+ * similarities over their sum. a's one counterpart c is weak (c is
+ * popular elsewhere), b's d strong: by raw similarity d leads, normalised
+ * c gets a's whole vote and leads. The scores are checked against the sum
+ * worked out here from the published lists. */
+static void normalize_case(fixture_t *fx, int normalize)
+{
+        char conf[512];
+        static const char *const pairs[][2] = {
+                {"a", "c"}, {"c", "g"}, {"c", "g"}, {"c", "g"},
+                {"b", "d"}, {"b", "d"}, {"b", "d"}, {"b", "e"},
+        };
+        char eid[16], user[16];
+        int n = 0;
+
+        snprintf(conf, sizeof(conf),
+                 WINDOW_ONLY "  - type: user_window\n    horizon: 3650d\n"
+                             "    half_life: 3650d\n"
+                             "  - type: pairs\n    damping: none\n"
+                             "    pair_gap: 3650d\n"
+                             "  - type: cooccur\n    refresh: 0\n"
+                             "    half_life: 0\n    horizon: 3650d\n"
+                             "  - type: score\n    k: 3\n"
+                             "    min_refresh_interval: 0\n"
+                             "    normalize: %s\n",
+                 normalize ? "true" : "false");
+        setup(fx, conf);
+        for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+                snprintf(user, sizeof(user), "x%zu", i);
+                for (int j = 0; j < 2; j++) {
+                        snprintf(eid, sizeof(eid), "e%d", n++);
+                        feed(fx, eid, user, pairs[i][j], RS_EV_LIKE, 1000 * n,
+                             NULL);
+                }
+        }
+        feed(fx, "u1", "u", "a", RS_EV_LIKE, 1000 * n, NULL);
+        feed(fx, "u2", "u", "b", RS_EV_LIKE, 1000 * n, NULL);
+}
+
+/* Σ over the window items a, b of sim(i, c) / (Σ_j sim(i, j) or 1). */
+static double normalized_vote(fixture_t *fx, uint32_t c, int normalize)
+{
+        const char *const window[] = {"a", "b"};
+        double total = 0;
+
+        for (int w = 0; w < 2; w++) {
+                const rs_neighbor_t *nb;
+                size_t nn =
+                        rs_nbtable_neighbors(table(fx), id(fx, window[w]), &nb);
+                double mass = 0, sim = 0;
+                for (size_t j = 0; j < nn; j++) {
+                        mass += nb[j].sim;
+                        if (nb[j].item == c)
+                                sim = nb[j].sim;
+                }
+                total += normalize ? sim / mass : sim;
+        }
+        return total;
+}
+
+static void test_score_normalize(void **state)
+{
+        fixture_t fx;
+
+        (void)state;
+        normalize_case(&fx, 0);
+        const rs_recs_t *got = &fx.last[id(&fx, "u")];
+        assert_true(got->n >= 2);
+        assert_int_equal(got->items[0].item, id(&fx, "d"));
+        teardown(&fx);
+
+        normalize_case(&fx, 1);
+        got = &fx.last[id(&fx, "u")];
+        const char *const want[] = {"c", "d", "e"};
+        assert_int_equal(got->n, 3);
+        for (int i = 0; i < 3; i++) {
+                uint32_t c = id(&fx, want[i]);
+                assert_int_equal(got->items[i].item, c);
+                assert_true(fabs(got->items[i].score -
+                                 normalized_vote(&fx, c, 1)) < 1e-4);
+        }
+        /* a's vote is c's but for the pair a-b that u made */
+        assert_true(got->items[0].score > 0.5);
+        teardown(&fx);
+}
+
 /* Users whose first lists stay empty while the table does not change (an
  * item side that is away) wait in a list bounded by the users held, not
  * by how many came: 5,000 users through a window of 4 leave the score's
@@ -1456,6 +1542,7 @@ int main(void)
                 cmocka_unit_test(test_score_diversity_removed_cold_start),
                 cmocka_unit_test(test_debounce),
                 cmocka_unit_test(test_sequence_reason),
+                cmocka_unit_test(test_score_normalize),
                 cmocka_unit_test(test_waiting_users_bounded),
                 cmocka_unit_test(test_empty_list_waits_for_the_table),
                 cmocka_unit_test(test_clean_drops),
