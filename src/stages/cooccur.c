@@ -884,7 +884,7 @@ typedef struct item_sim {
         double ni, root, total; /* n_i; √n_i or n_i^α; the pair total */
 } item_sim_t;
 
-static item_sim_t sim_of(const rs_cooc_t *co, double ni, uint32_t now)
+static item_sim_t item_sim(const rs_cooc_t *co, double ni, uint32_t now)
 {
         const cooc_conf_t *k = co->conf;
 
@@ -960,7 +960,7 @@ double rs_cooc_marginal(const rs_cooc_t *co, uint32_t i, int64_t now)
 double rs_cooc_sim(const rs_cooc_t *co, uint32_t i, uint32_t j, int64_t now)
 {
         uint32_t t = secs(now);
-        item_sim_t of = sim_of(co, marginal(co, i, t), t);
+        item_sim_t of = item_sim(co, marginal(co, i, t), t);
         return similarity(co, &of, rs_cooc_count_min(co, i, j, now),
                           marginal(co, j, t));
 }
@@ -1064,7 +1064,7 @@ static int refresh(rs_cooc_t *co, uint32_t id, item_t *it, int64_t now_ms)
         uint32_t now = secs(now_ms), expired = 0, oldest = UINT32_MAX;
         size_t n = 0, max = (size_t)k->max_neighbors, ncand = 0;
         double ni = marginal(co, id, now), mass = 0;
-        const item_sim_t of = sim_of(co, ni, now);
+        const item_sim_t of = item_sim(co, ni, now);
         double tw = k->transition_weight, smax = 0, dmax = 0;
         /* A full list's last similarity, less a margin for what moved
          * since: the new list's best are likely above it (see below). */

@@ -525,6 +525,17 @@ static int slot_candidates(score_t *sc, uint32_t user, size_t m)
         return more;
 }
 
+/* Weight w spread over a neighbour list (score.normalize): over the
+ * sum of its similarities, when it has any. */
+static double normalized(double w, const rs_neighbor_t *nb, size_t nn)
+{
+        double mass = 0;
+
+        for (size_t j = 0; j < nn; j++)
+                mass += nb[j].sim;
+        return mass > 0 ? w / mass : w;
+}
+
 /* Fills sc->recs with u's list at event time now. */
 static rs_err_t compute(score_t *sc, uint32_t user, int64_t now)
 {
@@ -583,7 +594,7 @@ static rs_err_t compute(score_t *sc, uint32_t user, int64_t now)
                 for (size_t i = 0; i < na; i++) {
                         const rs_neighbor_t *nb = sc->wnb[i];
                         const size_t nn = sc->wnn[i];
-                        double w = sc->waff[i], mass = 0;
+                        double w = sc->waff[i];
                         /* accumulators are random accesses: ask for them
                          * a few ahead */
                         for (size_t j = 0; j < nn && j < 8; j++)
@@ -591,13 +602,11 @@ static rs_err_t compute(score_t *sc, uint32_t user, int64_t now)
                         /* and their string hashes, which the seen check
                          * in select_best reads: there the misses would
                          * come one after another */
-                        for (size_t j = 0; j < nn; j++) {
+                        for (size_t j = 0; j < nn; j++)
                                 rs_intern_prefetch_hash(sc->strings,
                                                         nb[j].item);
-                                mass += nb[j].sim;
-                        }
-                        if (k->normalize && mass > 0)
-                                w /= mass;
+                        if (k->normalize)
+                                w = normalized(w, nb, nn);
                         for (size_t j = 0; j < nn; j++) {
                                 if (j + 8 < nn)
                                         __builtin_prefetch(
