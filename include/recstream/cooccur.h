@@ -79,6 +79,10 @@ size_t rs_cooc_pairs(const rs_cooc_t *co);
 size_t rs_cooc_bytes(const rs_cooc_t *co);
 size_t rs_cooc_items(const rs_cooc_t *co);
 uint64_t rs_cooc_evictions(const rs_cooc_t *co);
+/* Neighbour lists made, or with `partial` those of them made from the
+ * listed and the changed counterparts only, without a scan of the table
+ * (cosine and asymmetric cosine, large tables). */
+uint64_t rs_cooc_refreshes(const rs_cooc_t *co, int partial);
 
 /* The trending_size of a cooccur conf (for the neighbour table). */
 size_t rs_cooc_trending_size(const void *conf);

@@ -241,10 +241,14 @@ int rs_cmd_replay(int argc, char **argv)
                         (unsigned long long)rs_uwin_evictions(win));
         for (int32_t p = 0; items && p < rs_items_partitions(items); p++) {
                 const rs_cooc_t *co = rs_items_partition(items, p);
-                fprintf(stderr, "%s %zu items (%llu evicted), %zu pairs",
+                fprintf(stderr,
+                        "%s %zu items (%llu evicted), %zu pairs, %llu lists "
+                        "made (%llu partially)",
                         p ? ";" : ", item partitions:", rs_cooc_items(co),
                         (unsigned long long)rs_cooc_evictions(co),
-                        rs_cooc_pairs(co));
+                        rs_cooc_pairs(co),
+                        (unsigned long long)rs_cooc_refreshes(co, 0),
+                        (unsigned long long)rs_cooc_refreshes(co, 1));
         }
         fprintf(stderr, ", %u ids (%llu freed)", rs_intern_live(in),
                 (unsigned long long)rs_intern_freed(in));

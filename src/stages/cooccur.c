@@ -23,7 +23,10 @@
  * What the user side reads it publishes (rs_cooc_publish): a changed
  * item's neighbour list (top max_neighbors by similarity) with its
  * popularity and category, at most once per `refresh` of event time and
- * only once its counts moved by refresh_change of their mass; a
+ * only once its counts moved by refresh_change of their mass (a large
+ * table's list is made again from its listed, its next best few and its
+ * changed counterparts when a bound on the rest allows: refresh_partial,
+ * exact); a
  * tombstone for an item it evicted; its trending items and pair total
  * (one record for the partition) whenever they moved. A settle publishes
  * whatever changed at once.
@@ -119,10 +122,13 @@ static const rs_prop_t props[] = {
          "costs 128 B + 12 B per counterpart slot (16 B with "
          "transition_weight > 0; a power of two from 4, at most 4/5 full: "
          "3 KB at 200 tracked) + 8 B per listed neighbour (room doubles "
-         "from 4 up to max_neighbors) + 232 B once its table is full, and "
-         "its id ≈ 150 B (the string table and the tables by id of every "
+         "from 4 up to max_neighbors) + 232 B once its table is full + a "
+         "bit a slot and 5·max_neighbors + 36 B once it has "
+         "2·max_neighbors counterparts and 256 slots with cosine or "
+         "asymmetric_cosine (for partial refreshes), and its id ≈ 150 B (the "
+         "string table and the tables by id of every "
          "stage): ≈ 250 B + 150 B an item on a stream of ever new videos "
-         "(BENCHMARKS.md), 3.9 KB + 150 B at most with the defaults (4.9 "
+         "(BENCHMARKS.md), 4.2 KB + 150 B at most with the defaults (4.9 "
          "KB with transitions)."},
         {0},
 };
@@ -182,9 +188,24 @@ typedef struct lows {
         double c[LOWS];
 } lows_t;
 
+/* What a partial refresh of a large table looks at (refresh_partial):
+ * `bits`, a bit a slot, marks the listed counterparts, those in reserve
+ * and those changed since; `slots` (after the bits) holds the slots of
+ * the listed and the reserve in their order then, nslots of them. With
+ * what it needs of that moment: the item's marginal n as of t (seconds),
+ * a bound `out` on the similarity of every counterpart neither listed
+ * nor in reserve, and when the list was last made from the whole table
+ * (full). */
+typedef struct touch {
+        float n, out;
+        uint32_t t, full, nslots;
+        uint64_t bits[];
+} touch_t;
+
 typedef struct item {
         cp_t *cp;
         lows_t *lows;         /* full tables only; NULL until needed */
+        touch_t *tm;          /* large tables only (touch_keep) */
         uint32_t mask, count; /* slots - 1; entries */
         double lp;            /* log2 forward-decayed popularity (own items) */
         rs_neighbor_t *nb;
@@ -226,10 +247,11 @@ typedef struct heap {
         size_t n, cap;
 } heap_t;
 
-/* A candidate neighbour of a refresh, with its pair's time (seconds). */
+/* A candidate neighbour of a refresh, with its pair's time (seconds) and
+ * its slot in the table. */
 typedef struct pick {
         rs_neighbor_t nb;
-        uint32_t at;
+        uint32_t at, slot;
 } pick_t;
 
 struct rs_cooc {
@@ -247,9 +269,13 @@ struct rs_cooc {
         size_t marg_cap;
         size_t nitems, pairs, bytes;
         uint64_t evictions, applied, published_n;
+        uint64_t refreshes, partial; /* lists made; of them without a scan */
         uint32_t lru_head, lru_tail; /* most / least recently queued */
         uint32_t clock;              /* deltas applied (wraps) */
         uint64_t seq;                /* deltas applied (for staleness) */
+        /* co->seq when a marginal last went or was replaced: a similarity
+         * can then rise without its count moving */
+        uint64_t reset_seq;
         uint32_t span, q; /* seconds a count lives at most; a quantum */
         int directed;     /* tables keep directed counts (cp_dv) */
         int64_t now;      /* the newest event time applied, ms */
@@ -278,6 +304,13 @@ struct rs_cooc {
                 float dir;
                 double sim;
         } * cand;
+        uint64_t *keys; /* the candidates' sort keys (key_of), and as many
+                         * for a merge */
+        size_t nres;    /* install: the candidates in reserve */
+        float out;      /* ... and the best value of the others */
+        struct tie {
+                uint64_t pre, key; /* id_prefix; key_of */
+        } * ties;
         size_t cand_cap;
         /* per input partition, the newest event whose updates are all
          * applied here: an update of an event at or below it is one sent
@@ -336,6 +369,44 @@ static double decay(const rs_cooc_t *co, uint32_t t, uint32_t now)
 static item_t *item_find(const rs_cooc_t *co, uint32_t id)
 {
         return id < co->cap ? co->items[id] : NULL;
+}
+
+/*
+ * Slots changed since a list was made (touch_t).
+ */
+
+/* Candidates kept in reserve beyond a list of max (partial refreshes). */
+static size_t reserve_of(size_t max)
+{
+        return max / 4 + 4;
+}
+
+static size_t touch_bytes(const rs_cooc_t *co, const item_t *it)
+{
+        size_t max = (size_t)co->conf->max_neighbors;
+        return sizeof(touch_t) + ((size_t)it->mask + 1) / 8 +
+               (max + reserve_of(max)) * sizeof(uint32_t);
+}
+
+static uint32_t *touch_slots(const item_t *it)
+{
+        return (uint32_t *)(it->tm->bits + ((size_t)it->mask + 1) / 64);
+}
+
+static void touch_drop(rs_cooc_t *co, item_t *it)
+{
+        if (it->tm) {
+                co->bytes -= touch_bytes(co, it);
+                free(it->tm);
+                it->tm = NULL;
+        }
+}
+
+/* Slot s of it's table changed (or took another entry). */
+static void touch_slot(item_t *it, size_t s)
+{
+        if (it->tm)
+                it->tm->bits[s / 64] |= 1ull << (s % 64);
 }
 
 /*
@@ -418,6 +489,8 @@ static void item_free(rs_cooc_t *co, uint32_t id)
                 rs_intern_ref(co->strings, id);
         rs_intern_unref(co->strings, id);
         co->pairs -= it->count;
+        co->reset_seq = co->seq; /* its marginal goes */
+        touch_drop(co, it);
         co->bytes -= sizeof(*it) +
                      (it->cp ? ((size_t)it->mask + 1) * slot_bytes(co) : 0) +
                      (it->lows ? sizeof(*it->lows) : 0) +
@@ -606,6 +679,7 @@ static int cp_rebuild(rs_cooc_t *co, item_t *it, uint32_t slots, uint32_t now,
 
         if (!cp)
                 return -1;
+        touch_drop(co, it); /* every entry moves */
         for (uint32_t s = 0; s < slots; s++)
                 cp[s].item = RS_ID_NONE;
         for (uint32_t s = 0; it->cp && s <= it->mask; s++) {
@@ -652,6 +726,8 @@ static int cp_rebase(rs_cooc_t *co, item_t *it, uint32_t now)
         return 0;
 }
 
+/* Deletes e, moving up the entries its slot held back: each moved is
+ * touched where it lands. */
 static void cp_delete(const rs_cooc_t *co, item_t *it, cp_t *e)
 {
         uint32_t i = (uint32_t)(e - it->cp), j = i;
@@ -669,6 +745,7 @@ static void cp_delete(const rs_cooc_t *co, item_t *it, cp_t *e)
                         break;
                 }
                 it->cp[i] = it->cp[j];
+                touch_slot(it, i);
                 if (dv)
                         dv[i] = dv[j];
                 i = j;
@@ -816,6 +893,7 @@ static int pair_add(rs_cooc_t *co, item_t *it, uint32_t j, float w,
         it->moved += w;
         if (e) {
                 uint32_t te = cp_time(co, it, e);
+                touch_slot(it, (size_t)(e - it->cp));
                 if (now / co->q >= te / co->q) {
                         double c = cp_count(co, it, e, now, 0);
                         double err = c * err_dec(e->f);
@@ -857,7 +935,9 @@ static int pair_add(rs_cooc_t *co, item_t *it, uint32_t j, float w,
                         return -1;
         }
         double f = cp_set(co, it, &add, base + w, base, now);
-        dir_set(co, it, cp_put(it->cp, it->mask, add), directed ? w : 0, f);
+        cp_t *at = cp_put(it->cp, it->mask, add);
+        dir_set(co, it, at, directed ? w : 0, f);
+        touch_slot(it, (size_t)(at - it->cp));
         rs_intern_ref(co->strings, j);
         it->count++;
         co->pairs++;
@@ -979,100 +1059,228 @@ static int id_before(const rs_cooc_t *co, uint32_t a, uint32_t b)
                                 rs_intern_str(co->strings, b, NULL)) < 0;
 }
 
-/* Orders neighbours best first; ties by item id string. */
-static int nb_better(const rs_cooc_t *co, const pick_t *a, const pick_t *b)
+/* Candidates are chosen and sorted by key: a value's bits above the
+ * candidate's index in co->sel. Values are positive floats, whose bits
+ * order as they do, so integer comparisons order candidates best first
+ * (keys descending), ties by index; ties are then put in id string order
+ * (key_ties), the order every process gives. */
+static uint64_t key_of(const pick_t *p, size_t i)
 {
-        return a->nb.sim > b->nb.sim || (a->nb.sim == b->nb.sim &&
-                                         id_before(co, a->nb.item, b->nb.item));
+        uint32_t b;
+        memcpy(&b, &p->nb.sim, sizeof(b));
+        return (uint64_t)b << 32 | (uint32_t)i;
 }
 
-static void nb_swap(pick_t *a, pick_t *b)
+#define KEY_VALUE(k) ((uint32_t)((k) >> 32))
+
+static void key_swap(uint64_t *a, uint64_t *b)
 {
-        pick_t t = *a;
+        uint64_t t = *a;
         *a = *b;
         *b = t;
 }
 
-/* Partitions a[0..n), n >= 3, around the median of its first, middle and
- * last entries: returns p with a[0..p) better than a[p], the rest worse. */
-static size_t nb_partition(const rs_cooc_t *co, pick_t *a, size_t n)
+/* Partitions k[0..n), n >= 3, around the median of its first, middle
+ * and last keys: returns p with k[0..p) above k[p], the rest below. */
+static size_t key_partition(uint64_t *k, size_t n)
 {
         size_t m = n / 2, p = 0;
 
-        if (nb_better(co, &a[m], &a[0]))
-                nb_swap(&a[m], &a[0]);
-        if (nb_better(co, &a[n - 1], &a[0]))
-                nb_swap(&a[n - 1], &a[0]);
-        if (nb_better(co, &a[n - 1], &a[m]))
-                nb_swap(&a[n - 1], &a[m]);
-        nb_swap(&a[m], &a[n - 1]); /* the median, as the pivot, at the end */
+        if (k[m] > k[0])
+                key_swap(&k[m], &k[0]);
+        if (k[n - 1] > k[0])
+                key_swap(&k[n - 1], &k[0]);
+        if (k[n - 1] > k[m])
+                key_swap(&k[n - 1], &k[m]);
+        key_swap(&k[m], &k[n - 1]); /* the median, as the pivot, at the end */
         for (size_t i = 0; i < n - 1; i++)
-                if (nb_better(co, &a[i], &a[n - 1]))
-                        nb_swap(&a[i], &a[p++]);
-        nb_swap(&a[p], &a[n - 1]);
+                if (k[i] > k[n - 1])
+                        key_swap(&k[i], &k[p++]);
+        key_swap(&k[p], &k[n - 1]);
         return p;
 }
 
-/* Moves the best k of a[0..n) to its front, in no order (quickselect). */
-static void nb_select(const rs_cooc_t *co, pick_t *a, size_t n, size_t k)
+/* Moves the largest m of k[0..n) to its front, in no order (quickselect). */
+static void key_select(uint64_t *k, size_t n, size_t m)
 {
-        while (k > 0 && k < n) {
+        while (m > 0 && m < n) {
                 if (n < 3) {
-                        if (nb_better(co, &a[1], &a[0]))
-                                nb_swap(&a[0], &a[1]);
+                        if (k[1] > k[0])
+                                key_swap(&k[0], &k[1]);
                         return;
                 }
-                size_t p = nb_partition(co, a, n);
-                if (p == k || p + 1 == k)
+                size_t p = key_partition(k, n);
+                if (p == m || p + 1 == m)
                         return;
-                if (p > k) {
+                if (p > m) {
                         n = p;
                 } else {
-                        a += p + 1;
+                        k += p + 1;
                         n -= p + 1;
-                        k -= p + 1;
+                        m -= p + 1;
                 }
         }
 }
 
-/* Sorts a[0..n) best first: quicksort, insertion sort below 16. */
-static void nb_sort(const rs_cooc_t *co, pick_t *a, size_t n)
+/* Sorts k[0..n) descending by insertion: linear in n and in how far the
+ * keys are from that order (a list made again, mostly as it was). */
+static void key_isort(uint64_t *k, size_t n)
+{
+        for (size_t i = 1; i < n; i++) {
+                uint64_t x = k[i];
+                size_t j = i;
+                for (; j > 0 && x > k[j - 1]; j--)
+                        k[j] = k[j - 1];
+                k[j] = x;
+        }
+}
+
+/* Sorts k[0..n) descending: quicksort, insertion sort below 16. */
+static void key_sort(uint64_t *k, size_t n)
 {
         while (n > 16) {
-                size_t p = nb_partition(co, a, n);
+                size_t p = key_partition(k, n);
                 if (p < n - p - 1) { /* the smaller side by recursion */
-                        nb_sort(co, a, p);
-                        a += p + 1;
+                        key_sort(k, p);
+                        k += p + 1;
                         n -= p + 1;
                 } else {
-                        nb_sort(co, a + p + 1, n - p - 1);
+                        key_sort(k + p + 1, n - p - 1);
                         n = p;
                 }
         }
-        for (size_t i = 1; i < n; i++) {
-                pick_t x = a[i];
-                size_t j = i;
-                for (; j > 0 && nb_better(co, &x, &a[j - 1]); j--)
-                        a[j] = a[j - 1];
-                a[j] = x;
-        }
+        key_isort(k, n);
 }
 
-static int refresh(rs_cooc_t *co, uint32_t id, item_t *it, int64_t now_ms)
+/* The first 8 bytes of id's string as an integer that orders as their
+ * strcmp does (big-endian, zero-padded). */
+static uint64_t id_prefix(const rs_cooc_t *co, uint32_t id)
 {
-        const cooc_conf_t *k = co->conf;
-        uint32_t now = secs(now_ms), expired = 0, oldest = UINT32_MAX;
-        size_t n = 0, max = (size_t)k->max_neighbors, ncand = 0;
-        double ni = marginal(co, id, now), mass = 0;
-        const item_sim_t of = item_sim(co, ni, now);
-        double tw = k->transition_weight, smax = 0, dmax = 0;
-        /* A full list's last similarity, less a margin for what moved
-         * since: the new list's best are likely above it (see below). */
-        float lo = it->nnb == max ? 0.9f * it->nb[max - 1].sim : 0;
+        const unsigned char *p =
+                (const unsigned char *)rs_intern_str(co->strings, id, NULL);
+        uint64_t x = 0;
+        int i = 0;
 
-        /* room for as many as it could list: most items have few
-         * counterparts, so few neighbours */
+        for (; i < 8 && p[i]; i++)
+                x = x << 8 | p[i];
+        return x << (8 * (8 - i));
+}
+
+/* Sorts keys of one value, k[0..n), by their candidates' id strings:
+ * by their first 8 bytes, then (when those are equal) by strcmp. */
+static void key_ties(rs_cooc_t *co, uint64_t *k, size_t n)
+{
+        struct tie *t = co->ties;
+
+        for (size_t i = 0; i < n; i++)
+                t[i] = (struct tie){
+                        id_prefix(co, co->sel[(uint32_t)k[i]].nb.item), k[i]};
+        for (size_t i = 1; i < n; i++) {
+                struct tie x = t[i];
+                size_t j = i;
+                for (; j > 0 &&
+                       (x.pre < t[j - 1].pre ||
+                        (x.pre == t[j - 1].pre &&
+                         id_before(co, co->sel[(uint32_t)x.key].nb.item,
+                                   co->sel[(uint32_t)t[j - 1].key].nb.item)));
+                     j--)
+                        t[j] = t[j - 1];
+                t[j] = x;
+        }
+        for (size_t i = 0; i < n; i++)
+                k[i] = t[i].key;
+}
+
+/* The largest value among k[0..n), 0 when none. */
+static uint32_t key_max(const uint64_t *k, size_t n)
+{
+        uint32_t m = 0;
+        for (size_t i = 0; i < n; i++)
+                m = KEY_VALUE(k[i]) > m ? KEY_VALUE(k[i]) : m;
+        return m;
+}
+
+/* The best max of the n keys of co->keys, best first: selected and
+ * sorted by key (unless `sorted` says they are), then the candidates of
+ * the last value among the rest (a tie at the cut) join its run, and
+ * each run of one value is put in id string order, the cut's keeping its
+ * first. Returns how many. Those the cut left out follow in
+ * k[max..max + *nres) with the best of the rest, `reserve` in all at
+ * most; *out is the largest value after those (0 when none). */
+static size_t key_best(rs_cooc_t *co, size_t n, size_t max, size_t reserve,
+                       int sorted, size_t *nres, uint32_t *out)
+{
+        uint64_t *k = co->keys;
+        size_t top = n < max ? n : max, end = top;
+
+        *out = 0;
+        if (!sorted) {
+                if (n > max)
+                        key_select(k, n, max);
+                key_sort(k, top);
+        }
+        if (n > max) {
+                uint32_t cut = KEY_VALUE(k[max - 1]);
+                size_t run = max - 1;
+                while (run > 0 && KEY_VALUE(k[run - 1]) == cut)
+                        run--;
+                for (size_t i = max; i < n; i++)
+                        if (KEY_VALUE(k[i]) == cut)
+                                key_swap(&k[i], &k[end++]);
+                        else if (sorted)
+                                break;
+                key_ties(co, k + run, end - run);
+                if (end - max > reserve) { /* more tied than it holds */
+                        end = max + reserve;
+                        *out = cut;
+                } else if (n - end > max + reserve - end) {
+                        size_t r = max + reserve - end;
+                        if (!sorted && r)
+                                key_select(k + end, n - end, r);
+                        end += r;
+                        *out = sorted ? KEY_VALUE(k[end])
+                                      : key_max(k + end, n - end);
+                } else {
+                        end = n;
+                }
+        }
+        *nres = end - top;
+        for (size_t a = 0, b; a < top; a = b) {
+                for (b = a + 1; b < top && KEY_VALUE(k[b]) == KEY_VALUE(k[a]);
+                     b++)
+                        ;
+                if (b - a > 1 && (n <= max || b < max))
+                        key_ties(co, k + a, b - a);
+        }
+        return top;
+}
+
+/* co->keys[0..n) sorted descending, of which [0..a) came in the order of
+ * the last list (nearly sorted) and the rest in none. */
+static void key_sort_parts(rs_cooc_t *co, size_t a, size_t n)
+{
+        uint64_t *k = co->keys, *t = co->keys + co->cand_cap;
+        size_t i = 0, j = a, o = 0;
+
+        key_isort(k, a);
+        key_sort(k + a, n - a);
+        if (a == 0 || a == n)
+                return;
+        while (i < a && j < n)
+                t[o++] = k[i] > k[j] ? k[i++] : k[j++];
+        while (i < a)
+                t[o++] = k[i++];
+        memcpy(k, t, o * sizeof(*k)); /* k[j..n) is in place */
+}
+
+/* Room in it's list for as many as it could list (most items have few
+ * counterparts, so few neighbours), and in co->sel and co->cand for
+ * every counterpart. */
+static int refresh_room(rs_cooc_t *co, item_t *it)
+{
+        size_t max = (size_t)co->conf->max_neighbors;
         size_t want = it->count < max ? it->count : max;
+
         if (want > it->nb_cap) {
                 size_t cap = it->nb_cap ? it->nb_cap : 4;
                 while (cap < want)
@@ -1086,16 +1294,86 @@ static int refresh(rs_cooc_t *co, uint32_t id, item_t *it, int64_t now_ms)
         }
         if (it->count > co->cand_cap) {
                 if (rs_resize((void **)&co->sel, it->count, sizeof(*co->sel)) ||
-                    rs_resize((void **)&co->cand, it->count, sizeof(*co->cand)))
+                    rs_resize((void **)&co->cand, it->count,
+                              sizeof(*co->cand)) ||
+                    rs_resize((void **)&co->keys, 2 * (size_t)it->count,
+                              sizeof(*co->keys)) ||
+                    rs_resize((void **)&co->ties, it->count, sizeof(*co->ties)))
                         return -1;
                 co->cand_cap = it->count;
         }
+        return 0;
+}
+
+/* A partial refresh (refresh_partial) needs a similarity that a count
+ * untouched since the list was made cannot raise: cosine or asymmetric
+ * cosine, without transitions or min_count. */
+static int partial_kind(const rs_cooc_t *co)
+{
+        const cooc_conf_t *k = co->conf;
+        return (k->similarity == RS_SIM_COSINE ||
+                k->similarity == RS_SIM_ASYMMETRIC_COSINE) &&
+               k->transition_weight == 0 && k->min_count == 0;
+}
+
+/* The next partial refresh looks at the listed and the reserve that
+ * install chose (co->keys), in their order: their slots, found again
+ * when the table was rebuilt since. */
+static void touch_mark(rs_cooc_t *co, item_t *it, int rebuilt)
+{
+        uint32_t *slots = touch_slots(it), n = 0;
+
+        for (size_t i = 0; i < it->nnb + co->nres; i++) {
+                const pick_t *p = &co->sel[(uint32_t)co->keys[i]];
+                const cp_t *e = rebuilt ? cp_find(it, p->nb.item) : NULL;
+                if (rebuilt && !e)
+                        continue;
+                slots[n] = rebuilt ? (uint32_t)(e - it->cp) : p->slot;
+                touch_slot(it, slots[n++]);
+        }
+        it->tm->nslots = n;
+}
+
+/* After a refresh from the whole table at now: a large table with a full
+ * list keeps (or starts) its touched slots, those of the listed and the
+ * reserve; another drops them. Small tables cost little to scan, so
+ * they keep none. */
+static int touch_keep(rs_cooc_t *co, item_t *it, double ni, uint32_t now,
+                      int rebuilt)
+{
+        uint32_t max = (uint32_t)co->conf->max_neighbors;
+
+        if (!partial_kind(co) || it->nnb < max || it->mask < 255 ||
+            it->count < 2 * max) {
+                touch_drop(co, it);
+                return 0;
+        }
+        if (!it->tm) {
+                if (!(it->tm = malloc(touch_bytes(co, it))))
+                        return -1;
+                co->bytes += touch_bytes(co, it);
+        }
+        memset(it->tm->bits, 0, ((size_t)it->mask + 1) / 8);
+        it->tm->n = (float)ni;
+        it->tm->out = co->out;
+        it->tm->t = now;
+        it->tm->full = now;
+        touch_mark(co, it, rebuilt);
+        return 0;
+}
+
+/* Every counterpart of it that passes, into co->sel: with transitions
+ * into co->cand first, then their sums once D_max and s_max are known.
+ * Adds the live counts to *mass and counts those the horizon took. */
+static size_t collect_all(rs_cooc_t *co, item_t *it, const item_sim_t *of,
+                          uint32_t now, double *mass, uint32_t *expired)
+{
+        const cooc_conf_t *k = co->conf;
         const float *dv = cp_dv(co, it);
-        nb_release(co, it);
+        double tw = k->transition_weight, smax = 0, dmax = 0;
+        size_t n = 0, ncand = 0;
+
         it->sim_top = RS_ID_NONE;
-        /* every counterpart that passes, into co->sel; with transitions
-         * into co->cand first, then their sums once D_max and s_max are
-         * known */
         for (uint32_t s = 0; it->cp && s <= it->mask; s++) {
                 const cp_t *e = &it->cp[s];
                 if (e->item == RS_ID_NONE)
@@ -1103,14 +1381,14 @@ static int refresh(rs_cooc_t *co, uint32_t id, item_t *it, int64_t now_ms)
                 uint32_t at = cp_time(co, it, e);
                 double d = decay(co, at, now);
                 if (d == 0) {
-                        expired++;
+                        (*expired)++;
                         continue;
                 }
                 double c = e->c * (1 - err_dec(e->f)) * d;
-                mass += c;
+                *mass += c;
                 if (c < k->min_count)
                         continue;
-                double sim = similarity(co, &of, c, marginal(co, e->item, now));
+                double sim = similarity(co, of, c, marginal(co, e->item, now));
                 if (sim <= 0)
                         continue;
                 if (tw > 0) {
@@ -1124,7 +1402,7 @@ static int refresh(rs_cooc_t *co, uint32_t id, item_t *it, int64_t now_ms)
                         dmax = dir > dmax ? dir : dmax;
                         continue;
                 }
-                co->sel[n++] = (pick_t){{e->item, (float)sim, 0}, at};
+                co->sel[n++] = (pick_t){{e->item, (float)sim, 0}, at, s};
         }
         for (size_t x = 0; x < ncand; x++) {
                 const struct cand *c = &co->cand[x];
@@ -1133,44 +1411,188 @@ static int refresh(rs_cooc_t *co, uint32_t id, item_t *it, int64_t now_ms)
                 co->sel[n++] =
                         (pick_t){{c->item, v > FLT_MAX ? FLT_MAX : (float)v,
                                   seq > FLT_MAX ? FLT_MAX : (float)seq},
-                                 c->at};
+                                 c->at,
+                                 0}; /* no partial refresh */
         }
-        /* The best max, best first. Should max of them be at or above
-         * lo, the best max are among those (each of the rest has max
-         * better than it), and the selection looks at those only;
-         * else at all. */
-        if (n > max && lo > 0) {
-                size_t m = 0;
+        return n;
+}
+
+/* The best max of co->sel[0..n) become it's list, best first. Should
+ * max of them be above lo, the best max are among those (each of the
+ * rest has max better than it), and the choice looks at those only;
+ * else at all. `sorted`: co->keys holds the keys of all n, best first
+ * (lo is not looked at). With partial refreshes the next best few are kept in
+ * reserve (co->keys after the list's, co->nres of them: key_best), and
+ * co->out is at least the value of each candidate neither listed nor in
+ * reserve. */
+static void install(rs_cooc_t *co, item_t *it, size_t n, float lo, int sorted,
+                    int64_t now_ms)
+{
+        size_t max = (size_t)co->conf->max_neighbors, m = n;
+        uint32_t oldest = UINT32_MAX;
+
+        if (!sorted) {
+                m = 0;
                 for (size_t x = 0; x < n; x++)
-                        if (co->sel[x].nb.sim >= lo)
-                                nb_swap(&co->sel[x], &co->sel[m++]);
-                if (m >= max)
-                        n = m;
+                        if (co->sel[x].nb.sim > lo)
+                                co->keys[m++] = key_of(&co->sel[x], x);
         }
-        if (n > max) {
-                nb_select(co, co->sel, n, max);
-                n = max;
+        float out = m < n ? lo : 0; /* those not keyed are at most lo */
+        if (m < max && m < n) {
+                out = 0;
+                for (size_t x = m = 0; x < n; x++)
+                        co->keys[m++] = key_of(&co->sel[x], x);
         }
-        nb_sort(co, co->sel, n);
+        uint32_t bits;
+        float rest;
+        n = key_best(co, m, max, partial_kind(co) ? reserve_of(max) : 0, sorted,
+                     &co->nres, &bits);
+        memcpy(&rest, &bits, sizeof(rest));
+        co->out = rest > out ? rest : out;
+        nb_release(co, it);
         for (size_t i = 0; i < n; i++) {
-                it->nb[i] = co->sel[i].nb;
-                oldest = co->sel[i].at < oldest ? co->sel[i].at : oldest;
-                rs_intern_ref(co->strings, it->nb[i].item);
+                const pick_t *p = &co->sel[(uint32_t)co->keys[i]];
+                it->nb[i] = p->nb;
+                oldest = p->at < oldest ? p->at : oldest;
+                rs_intern_ref(co->strings, p->nb.item);
         }
         it->nnb = (uint32_t)n;
         it->nb_at = now_ms;
         it->nb_seq = co->seq;
         it->nb_oldest = oldest;
         it->moved = 0;
+}
+
+/* The counterpart in slot s as candidate co->sel[n] when above ub;
+ * returns how many candidates there are then. */
+static size_t pick_at(rs_cooc_t *co, const item_t *it, const item_sim_t *of,
+                      uint32_t s, uint32_t now, float ub, size_t n)
+{
+        const cp_t *e = &it->cp[s];
+
+        if (e->item == RS_ID_NONE)
+                return n;
+        uint32_t at = cp_time(co, it, e);
+        double d = decay(co, at, now);
+        if (d == 0)
+                return n;
+        double c = e->c * (1 - err_dec(e->f)) * d;
+        double sim = similarity(co, of, c, marginal(co, e->item, now));
+        if (sim > ub) {
+                co->sel[n] = (pick_t){{e->item, (float)sim, 0}, at, s};
+                co->keys[n] = key_of(&co->sel[n], n);
+                n++;
+        }
+        return n;
+}
+
+/* A partial refresh, without a scan of the table. With cosine (and
+ * asymmetric cosine) decay cancels out of a similarity, so a count not
+ * touched since the list was made keeps its similarity but for the
+ * marginals: N(j) only grows, which lowers it, and N(i)'s growth scales
+ * all of i's alike, by ρ = (N_then·decay / N_now)^α (α = ½ for cosine;
+ * to the power locality as listed). Each counterpart not listed was at
+ * most tm->out then (the best of those left out of list and reserve),
+ * so it is at most ub = out·ρ now. The listed, the reserve (the next
+ * best few, install) and the changed counterparts are looked at, their
+ * slots marked in tm: when at least max of them are above ub, the best
+ * max of them are the best of the table. Returns 1 when the table must
+ * be scanned instead:
+ * too few above ub (a tie at the cut is one), a marginal gone or
+ * replaced since (reset_seq: a similarity may have risen), or the
+ * horizon near enough to the list's making that expired counts may want
+ * dropping (a full refresh does it). */
+static int refresh_partial(rs_cooc_t *co, uint32_t id, item_t *it,
+                           int64_t now_ms)
+{
+        const cooc_conf_t *k = co->conf;
+        touch_t *tm = it->tm;
+        uint32_t now = secs(now_ms), max = (uint32_t)k->max_neighbors;
+        size_t n = 0;
+
+        if (!tm || it->nnb < max || it->nb_seq <= co->reset_seq ||
+            now < tm->t || now - tm->full > co->span / 8)
+                return 1;
+        double ni = marginal(co, id, now);
+        double then = tm->n * decay(co, tm->t, now);
+        if (ni <= 0 || then <= 0)
+                return 1;
+        double rho =
+                pow(then / ni, k->similarity == RS_SIM_COSINE ? 0.5 : k->alpha);
+        if (k->locality != 1)
+                rho = pow(rho, k->locality);
+        /* a margin for float rounding: ub is never below the truth */
+        float ub = (float)(tm->out * rho * (1 + 1e-5));
+        const item_sim_t of = item_sim(co, ni, now);
+
+        /* the listed and the reserve first, in their order, then the
+         * rest of the marked: their keys nearly sorted, then not */
+        const uint32_t *slots = touch_slots(it);
+        size_t a = 0;
+        for (uint32_t x = 0; x < tm->nslots; x++) {
+                uint32_t s = slots[x];
+                uint64_t bit = 1ull << (s % 64);
+                if (tm->bits[s / 64] & bit) {
+                        tm->bits[s / 64] &= ~bit;
+                        n = pick_at(co, it, &of, s, now, ub, n);
+                }
+        }
+        a = n;
+        for (size_t w = 0; w <= it->mask / 64; w++) {
+                uint64_t b = tm->bits[w];
+                tm->bits[w] = 0;
+                for (; b; b &= b - 1)
+                        n = pick_at(co, it, &of,
+                                    (uint32_t)(w * 64) +
+                                            (uint32_t)__builtin_ctzll(b),
+                                    now, ub, n);
+        }
+        if (n < max)
+                return 1;
+        co->partial++;
+        /* the mass as the counts' additions tell it (a scan would sum
+         * it): what it was, decayed, and what came since */
+        it->mass =
+                (float)(it->mass * decay(co, secs(it->nb_at), now) + it->moved);
+        key_sort_parts(co, a, n);
+        install(co, it, n, 0, 1, now_ms);
+        tm->n = (float)ni;
+        tm->t = now;
+        tm->out = co->out > ub ? co->out : ub; /* the rest are at most ub */
+        touch_mark(co, it, 0);
+        return 0;
+}
+
+/* Makes it's neighbour list from its counts at now_ms. */
+static int refresh(rs_cooc_t *co, uint32_t id, item_t *it, int64_t now_ms)
+{
+        const cooc_conf_t *k = co->conf;
+        uint32_t now = secs(now_ms), expired = 0;
+        size_t max = (size_t)k->max_neighbors;
+        double ni = marginal(co, id, now), mass = 0;
+        const item_sim_t of = item_sim(co, ni, now);
+        /* A full list's last similarity, less a margin for what moved
+         * since: the new list's best are likely above it (see below). */
+        float lo = it->nnb == max ? 0.9f * it->nb[max - 1].sim : 0;
+
+        if (refresh_room(co, it))
+                return -1;
+        co->refreshes++;
+        if (refresh_partial(co, id, it, now_ms) == 0)
+                return 0;
+        size_t n = collect_all(co, it, &of, now, &mass, &expired);
+        install(co, it, n, lo, 0, now_ms);
         it->mass = (float)(mass + ni);
         /* drop what the horizon took, so memory follows live pairs */
-        if (expired && expired * 4 >= it->count) {
+        int rebuilt = expired && expired * 4 >= it->count;
+        if (rebuilt) {
                 uint32_t live = it->count - expired, slots = 8;
                 while (slots < live * 2)
                         slots *= 2;
-                return cp_rebuild(co, it, slots, now, it->tb);
+                if (cp_rebuild(co, it, slots, now, it->tb))
+                        return -1;
         }
-        return 0;
+        return touch_keep(co, it, ni, now, rebuilt);
 }
 
 size_t rs_cooc_neighbors(const rs_cooc_t *co, uint32_t item,
@@ -1660,6 +2082,8 @@ void rs_cooc_destroy(rs_cooc_t *co)
         free(co->save_cp);
         free(co->cand);
         free(co->sel);
+        free(co->keys);
+        free(co->ties);
         for (size_t i = 0; i < co->nwm; i++)
                 free((char *)co->wm[i].topic);
         free(co->wm);
@@ -1942,6 +2366,11 @@ size_t rs_cooc_bytes(const rs_cooc_t *co)
 size_t rs_cooc_items(const rs_cooc_t *co)
 {
         return co->nitems;
+}
+
+uint64_t rs_cooc_refreshes(const rs_cooc_t *co, int partial)
+{
+        return partial ? co->partial : co->refreshes;
 }
 
 uint64_t rs_cooc_skipped(const rs_cooc_t *co)

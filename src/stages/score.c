@@ -233,6 +233,9 @@ static acc_t *touch(score_t *sc, uint32_t c)
         if (a->stamp != sc->gen) {
                 *a = (acc_t){sc->gen, RS_ID_NONE, 0, -INFINITY, 0};
                 sc->touched[sc->ntouched++] = c;
+                /* its string hash, which the seen check in select_best
+                 * reads: there the misses would come one after another */
+                rs_intern_prefetch_hash(sc->strings, c);
         }
         return a;
 }
@@ -599,12 +602,6 @@ static rs_err_t compute(score_t *sc, uint32_t user, int64_t now)
                          * a few ahead */
                         for (size_t j = 0; j < nn && j < 8; j++)
                                 __builtin_prefetch(&sc->acc[nb[j].item], 1);
-                        /* and their string hashes, which the seen check
-                         * in select_best reads: there the misses would
-                         * come one after another */
-                        for (size_t j = 0; j < nn; j++)
-                                rs_intern_prefetch_hash(sc->strings,
-                                                        nb[j].item);
                         if (k->normalize)
                                 w = normalized(w, nb, nn);
                         for (size_t j = 0; j < nn; j++) {

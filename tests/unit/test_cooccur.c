@@ -616,6 +616,133 @@ static void test_cooccur_list_ties(void **state)
         }
 }
 
+/* A partial refresh makes a large table's list from its listed and its
+ * changed counterparts only, trusting a bound on the rest: it must give
+ * the list a scan of every counterpart gives. a pairs with 300 items,
+ * then in each round with a few of them again while y pairs with a's
+ * listed ones (their marginals grow, so their similarities with a fall
+ * below ones not looked at), and after each round's settle a's list is
+ * checked against similarities worked out here from the counts the test
+ * made: the best max, best first, ties at the cut by id string. Once
+ * with cosine and no decay (integer counts: many ties), once with
+ * asymmetric cosine, locality and a half-life. */
+enum { PX = 300, PMAX = 8 };
+
+typedef struct pcase {
+        const char *conf;
+        double alpha, q, half_life; /* s; 0: no decay */
+} pcase_t;
+
+static double psim(const pcase_t *pc, double c, double ni, double nj)
+{
+        return pow(c / pow(ni, pc->alpha) / pow(nj, 1 - pc->alpha), pc->q);
+}
+
+static void test_cooccur_partial_refresh_exact(void **state)
+{
+        static const pcase_t cases[] = {
+                {"    max_neighbors: 8\n    max_neighbors_tracked: 1000\n"
+                 "    half_life: 0\n",
+                 0.5, 1, 0},
+                {"    max_neighbors: 8\n    max_neighbors_tracked: 1000\n"
+                 "    similarity: asymmetric_cosine\n    alpha: 0.3\n"
+                 "    locality: 0.5\n    half_life: 1d\n",
+                 0.3, 0.5, DAY},
+        };
+        (void)state;
+        for (size_t k = 0; k < sizeof(cases) / sizeof(*cases); k++) {
+                const pcase_t *pc = &cases[k];
+                double c[PX] = {0}, n[PX] = {0}, na = 0, now = 0;
+                char name[PX][8];
+                uint32_t lcg = 7;
+                fixture_t fx;
+                start(&fx, pc->conf);
+                uint32_t a = id(&fx, "a");
+                for (int x = 0; x < PX; x++) {
+                        snprintf(name[x], sizeof(name[x]), "x%03d",
+                                 (x * 97) % PX);
+                        for (int r = 0; r < 1 + x * 37 % 11; r++) {
+                                pair(&fx, "a", name[x], 0);
+                                c[x]++, n[x]++, na++;
+                        }
+                }
+                uint64_t before = rs_cooc_refreshes(fx.co, 1);
+                for (int round = 0; round < 40; round++) {
+                        double f =
+                                pc->half_life ? exp2(-3600 / pc->half_life) : 1;
+                        now += 3600;
+                        na *= f;
+                        for (int x = 0; x < PX; x++)
+                                c[x] *= f, n[x] *= f;
+                        const rs_neighbor_t *nb;
+                        size_t nn = rs_cooc_neighbors(fx.co, a, &nb);
+                        uint32_t listed[PMAX];
+                        for (size_t i = 0; i < nn && i < PMAX; i++)
+                                listed[i] = nb[i].item;
+                        for (size_t i = 0; i < nn && i < PMAX; i++)
+                                for (int x = 0; x < PX; x++)
+                                        if (id(&fx, name[x]) == listed[i])
+                                                for (int r = 0;
+                                                     r < 2 + round % 3; r++) {
+                                                        pair(&fx, "y", name[x],
+                                                             now);
+                                                        n[x]++;
+                                                }
+                        for (int r = 0; r < 6; r++) {
+                                lcg = lcg * 1103515245u + 12345u;
+                                int x = (int)((lcg >> 8) % PX);
+                                pair(&fx, "a", name[x], now);
+                                c[x]++, n[x]++, na++;
+                        }
+                        assert_int_equal(rs_local_settle(fx.local), RS_OK);
+
+                        /* the expected list: best first, ties by name */
+                        ranked_t want[PX];
+                        double v[PX];
+                        for (int x = 0; x < PX; x++) {
+                                v[x] = psim(pc, c[x], na, n[x]);
+                                strcpy(want[x].name, name[x]);
+                        }
+                        nn = rs_cooc_neighbors(fx.co, a, &nb);
+                        assert_int_equal(nn, PMAX);
+                        double last = nb[PMAX - 1].sim, tol = 1e-5 * last;
+                        for (size_t i = 0; i < PMAX; i++) {
+                                int x = 0;
+                                while (id(&fx, name[x]) != nb[i].item)
+                                        x++;
+                                assert_near(nb[i].sim, v[x], 1e-5 * v[x]);
+                                if (i)
+                                        assert_true(nb[i].sim <= nb[i - 1].sim);
+                                v[x] = -1; /* listed */
+                        }
+                        for (int x = 0; x < PX; x++) {
+                                if (v[x] < 0)
+                                        continue;
+                                if (v[x] > last + tol)
+                                        print_error("round %d: %s (%.9g) "
+                                                    "not listed, last %.9g\n",
+                                                    round, name[x], v[x], last);
+                                assert_true(v[x] <= last + tol);
+                                /* a tie at the cut: the listed come first */
+                                for (size_t i = 0;
+                                     v[x] >= last - tol && i < PMAX; i++)
+                                        if (fabs(nb[i].sim - last) <= tol)
+                                                assert_true(
+                                                        strcmp(rs_intern_str(
+                                                                       fx.in,
+                                                                       nb[i].item,
+                                                                       NULL),
+                                                               name[x]) < 0);
+                        }
+                }
+                /* a's lists were made without a scan, while a gained
+                 * counterparts and in the rounds */
+                assert_true(before > 0);
+                assert_true(rs_cooc_refreshes(fx.co, 1) > before);
+                stop(&fx);
+        }
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -630,6 +757,7 @@ int main(void)
                 cmocka_unit_test(test_cooccur_late_transition),
                 cmocka_unit_test(test_cooccur_transitions_evicted),
                 cmocka_unit_test(test_cooccur_list_ties),
+                cmocka_unit_test(test_cooccur_partial_refresh_exact),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
