@@ -1245,6 +1245,8 @@ static size_t key_best(rs_cooc_t *co, size_t n, size_t max, size_t reserve,
                 }
         }
         *nres = end - top;
+        if (!sorted) /* in order, so that a partial refresh finds them so */
+                key_sort(k + top, *nres);
         for (size_t a = 0, b; a < top; a = b) {
                 for (b = a + 1; b < top && KEY_VALUE(k[b]) == KEY_VALUE(k[a]);
                      b++)

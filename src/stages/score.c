@@ -226,7 +226,7 @@ static uint64_t cat_key(const score_t *sc, uint32_t category)
 
 /* c's accumulator in this computation, started at zero on first touch
  * (room for every id was made before). */
-static acc_t *touch(score_t *sc, uint32_t c)
+static inline acc_t *touch(score_t *sc, uint32_t c)
 {
         acc_t *a = &sc->acc[c];
 
