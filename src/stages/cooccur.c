@@ -126,8 +126,9 @@ static const rs_prop_t props[] = {
          "bit a slot and 5·max_neighbors + 36 B once it has "
          "2·max_neighbors counterparts and 256 slots with cosine or "
          "asymmetric_cosine (for partial refreshes), and its id ≈ 150 B (the "
-         "string table and the tables by id of every "
-         "stage): ≈ 250 B + 150 B an item on a stream of ever new videos "
+         "string table and the tables by id of every stage; 8 B more with "
+         "asymmetric_cosine, which keeps each N^(1−α)): ≈ 250 B + 150 B an "
+         "item on a stream of ever new videos "
          "(BENCHMARKS.md), 4.2 KB + 150 B at most with the defaults (4.9 "
          "KB with transitions)."},
         {0},
@@ -267,6 +268,10 @@ struct rs_cooc {
                 uint32_t t;
         } * marg;
         size_t marg_cap;
+        /* with asymmetric_cosine, n^(1−α) of each marginal as of its t
+         * (a pow made when it changes, not per similarity) */
+        double *mroot;
+        size_t mroot_cap;
         size_t nitems, pairs, bytes;
         uint64_t evictions, applied, published_n;
         uint64_t refreshes, partial; /* lists made; of them without a scan */
@@ -327,7 +332,7 @@ struct rs_cooc {
         struct decay_memo {
                 uint32_t dt; /* UINT32_MAX: empty */
                 double f;
-        } * memo;
+        } * memo, *memo_root; /* memo_root: decay^(1−α) */
 };
 
 #define MEMO 4096
@@ -345,9 +350,10 @@ static size_t slot_bytes(const rs_cooc_t *co)
         return sizeof(cp_t) + (co->directed ? sizeof(float) : 0);
 }
 
-/* The factor a count last updated at t has decayed by at now (seconds);
+/* 2^(−age·1000·e/half_life) from t to now (seconds), remembered in memo;
  * 0 beyond the span. */
-static double decay(const rs_cooc_t *co, uint32_t t, uint32_t now)
+static double decay_memo(const rs_cooc_t *co, struct decay_memo *memo, double e,
+                         uint32_t t, uint32_t now)
 {
         uint32_t age = now > t ? now - t : 0;
         double dt = (double)age;
@@ -358,12 +364,19 @@ static double decay(const rs_cooc_t *co, uint32_t t, uint32_t now)
         if (!co->conf->half_life || age == 0)
                 return 1;
         /* exp2 is the cost of every update: ages repeat, so remember */
-        m = &co->memo[age & (MEMO - 1)];
+        m = &memo[age & (MEMO - 1)];
         if (m->dt != age) {
                 m->dt = age;
-                m->f = exp2(-dt * 1000 / (double)co->conf->half_life);
+                m->f = exp2(-dt * 1000 * e / (double)co->conf->half_life);
         }
         return m->f;
+}
+
+/* The factor a count last updated at t has decayed by at now (seconds);
+ * 0 beyond the span. */
+static double decay(const rs_cooc_t *co, uint32_t t, uint32_t now)
+{
+        return decay_memo(co, co->memo, 1, t, now);
 }
 
 static item_t *item_find(const rs_cooc_t *co, uint32_t id)
@@ -501,6 +514,8 @@ static void item_free(rs_cooc_t *co, uint32_t id)
         free(it);
         co->items[id] = NULL;
         co->marg[id] = (struct marg){0, 0};
+        if (co->mroot)
+                co->mroot[id] = 0;
         co->nitems--;
 }
 
@@ -511,7 +526,10 @@ static item_t *item_get(rs_cooc_t *co, uint32_t id)
         if (rs_grow_zeroed((void **)&co->items, &co->cap, id,
                            sizeof(*co->items)) ||
             rs_grow_zeroed((void **)&co->marg, &co->marg_cap, id,
-                           sizeof(*co->marg)))
+                           sizeof(*co->marg)) ||
+            (co->memo_root &&
+             rs_grow_zeroed((void **)&co->mroot, &co->mroot_cap, id,
+                            sizeof(*co->mroot))))
                 return NULL;
         if ((it = co->items[id]))
                 return it;
@@ -958,6 +976,24 @@ static double marginal(const rs_cooc_t *co, uint32_t id, uint32_t now)
                        : 0;
 }
 
+/* With asymmetric_cosine, remembers n^(1−α) of id's marginal as it is
+ * now kept. */
+static void marg_changed(rs_cooc_t *co, uint32_t id)
+{
+        if (co->mroot)
+                co->mroot[id] = pow(co->marg[id].n, 1 - co->conf->alpha);
+}
+
+/* Item id's marginal to the power 1 − α, as of now (asymmetric_cosine). */
+static double marginal_root(const rs_cooc_t *co, uint32_t id, uint32_t now)
+{
+        return id < co->mroot_cap
+                       ? co->mroot[id] * decay_memo(co, co->memo_root,
+                                                    1 - co->conf->alpha,
+                                                    co->marg[id].t, now)
+                       : 0;
+}
+
 /* What a similarity needs of item i and the time, the same for each of
  * its counterparts: made once per neighbour list. */
 typedef struct item_sim {
@@ -978,11 +1014,15 @@ static item_sim_t item_sim(const rs_cooc_t *co, double ni, uint32_t now)
                                     : 0};
 }
 
+/* sim(i,j) of a guaranteed count c at now, i's part in of. */
 static double similarity(const rs_cooc_t *co, const item_sim_t *of, double c,
-                         double nj)
+                         uint32_t j, uint32_t now)
 {
         const cooc_conf_t *k = co->conf;
         const double ni = of->ni;
+        const double nj = k->similarity == RS_SIM_ASYMMETRIC_COSINE
+                                  ? marginal_root(co, j, now)
+                                  : marginal(co, j, now);
         double d;
 
         /* Long-decayed counts are tiny (2^-1000 after 1,000 half-lives):
@@ -993,8 +1033,8 @@ static double similarity(const rs_cooc_t *co, const item_sim_t *of, double c,
                 return 0;
         switch (k->similarity) {
         case RS_SIM_COSINE: d = c / of->root / sqrt(nj); break;
-        case RS_SIM_ASYMMETRIC_COSINE:
-                d = c / of->root / pow(nj, 1 - k->alpha);
+        case RS_SIM_ASYMMETRIC_COSINE: /* nj is n_j^(1−α) */
+                d = c / of->root / nj;
                 break;
         case RS_SIM_JACCARD:
                 d = ni + nj - c;
@@ -1041,8 +1081,7 @@ double rs_cooc_sim(const rs_cooc_t *co, uint32_t i, uint32_t j, int64_t now)
 {
         uint32_t t = secs(now);
         item_sim_t of = item_sim(co, marginal(co, i, t), t);
-        return similarity(co, &of, rs_cooc_count_min(co, i, j, now),
-                          marginal(co, j, t));
+        return similarity(co, &of, rs_cooc_count_min(co, i, j, now), j, t);
 }
 
 size_t rs_cooc_tracked(const rs_cooc_t *co, uint32_t i)
@@ -1390,7 +1429,7 @@ static size_t collect_all(rs_cooc_t *co, item_t *it, const item_sim_t *of,
                 *mass += c;
                 if (c < k->min_count)
                         continue;
-                double sim = similarity(co, of, c, marginal(co, e->item, now));
+                double sim = similarity(co, of, c, e->item, now);
                 if (sim <= 0)
                         continue;
                 if (tw > 0) {
@@ -1479,7 +1518,7 @@ static size_t pick_at(rs_cooc_t *co, const item_t *it, const item_sim_t *of,
         if (d == 0)
                 return n;
         double c = e->c * (1 - err_dec(e->f)) * d;
-        double sim = similarity(co, of, c, marginal(co, e->item, now));
+        double sim = similarity(co, of, c, e->item, now);
         if (sim > ub) {
                 co->sel[n] = (pick_t){{e->item, (float)sim, 0}, at, s};
                 co->keys[n] = key_of(&co->sel[n], n);
@@ -1790,6 +1829,7 @@ static rs_err_t apply_one(rs_cooc_t *co, const rs_delta_upd_t *u)
         case RS_DELTA_MARGINAL:
                 decayed_add(co, &co->marg[u->item].n, &co->marg[u->item].t,
                             u->w, t);
+                marg_changed(co, u->item);
                 it->n_seq = co->seq;
                 decayed_add(co, &co->total, &co->t_total, u->w, t);
                 co->total_seq = co->seq;
@@ -2097,6 +2137,8 @@ void rs_cooc_destroy(rs_cooc_t *co)
         free(co->fresh.q);
         free(co->later.h);
         free(co->memo);
+        free(co->memo_root);
+        free(co->mroot);
         free(co);
 }
 
@@ -2231,6 +2273,7 @@ static rs_err_t load_item(rs_cooc_t *co, const rs_item_state_t *s)
                 it->category = s->category;
         }
         co->marg[id] = (struct marg){s->n, s->t_n};
+        marg_changed(co, id);
         it->lp = it->own ? s->lp : RS_NO_POPULARITY;
         if (it->own && it->lp > RS_NO_POPULARITY)
                 trend_update(co, id, it);
@@ -2340,8 +2383,17 @@ rs_cooc_t *rs_cooc_new(const void *conf, rs_intern_t *strings,
                 rs_seterr(errstr, errstr_size, RS_ERR_NOMEM, "out of memory");
                 return NULL;
         }
-        for (size_t i = 0; i < MEMO; i++)
+        if (k->similarity == RS_SIM_ASYMMETRIC_COSINE &&
+            !(co->memo_root = malloc(MEMO * sizeof(*co->memo_root)))) {
+                rs_cooc_destroy(co);
+                rs_seterr(errstr, errstr_size, RS_ERR_NOMEM, "out of memory");
+                return NULL;
+        }
+        for (size_t i = 0; i < MEMO; i++) {
                 co->memo[i].dt = UINT32_MAX;
+                if (co->memo_root)
+                        co->memo_root[i].dt = UINT32_MAX;
+        }
         co->conf = k;
         co->strings = strings;
         co->partition = partition;

@@ -297,11 +297,13 @@ static void test_cooccur_small_error_share(void **state)
 static void test_cooccur_similarity_of_decayed_counts(void **state)
 {
         static const char *const sims[] = {"cosine", "asymmetric_cosine",
-                                           "jaccard"};
+                                           "jaccard",
+                                           "asymmetric_cosine\n    alpha: 0.3"};
         /* a with x twice, a with y once: C(a,x) = 2, N(a) = 3, N(x) = 2;
          * cosine 2/√(3·2), asymmetric cosine at α 0.5 the same, Jaccard
-         * 2/(3 + 2 − 2) */
-        const double want[] = {2 / sqrt(6), 2 / sqrt(6), 2 / 3.0};
+         * 2/(3 + 2 − 2), asymmetric cosine at α 0.3 2/(3^0.3·2^0.7) */
+        const double want[] = {2 / sqrt(6), 2 / sqrt(6), 2 / 3.0,
+                               2 / (pow(3, 0.3) * pow(2, 0.7))};
         (void)state;
         for (size_t k = 0; k < sizeof(sims) / sizeof(*sims); k++) {
                 fixture_t fx;
