@@ -104,14 +104,18 @@ def reload():
                         avro.io.BinaryDecoder(io.BytesIO(m.value())))
                     latest[rec["user_id"]] = rec
 
-            def list_of(user, config_hash, item=None):
+            def list_of(user, config_hash, item=None, since=None):
+                """The user's latest list once it has the config hash (and
+                holds item; and was made at or after event time since)."""
                 def got():
                     drain()
                     r = latest.get(user)
                     return r is not None and r["pipeline"]["config_hash"] == config_hash \
-                        and (item is None or item in [x["item_id"] for x in r["items"]])
+                        and (item is None or item in [x["item_id"] for x in r["items"]]) \
+                        and (since is None or r["generated_ts"] >= since)
                 wait_for(got, 60, f"a list for {user} with config hash {config_hash}"
-                         + (f" holding {item}" if item else ""))
+                         + (f" holding {item}" if item else "")
+                         + (f" made at {since} or later" if since else ""))
                 return latest[user]
 
             def send(events):
@@ -172,9 +176,12 @@ def reload():
             # u1 likes b0: its list changes. Had the reload lost u1's
             # window, b0's neighbours a0..a3 would be its list now.
             like = event(n, "u1", "b0", "like")
+            like_ts = EPOCH + datetime.timedelta(seconds=T0 + n)
             n += 1
             send(watches + [like])
-            rec = list_of("u1", h2)
+            # the list made for the like (a list debounced before it may
+            # be published after the reload, with the new hash, first)
+            rec = list_of("u1", h2, since=like_ts)
             items = [x["item_id"] for x in rec["items"]]
             assert not set(items) & {"a0", "a1", "a2", "a3", "b0"}, items
             send([event(n, "u9", "a0", "like")])  # a new user, the same table
