@@ -603,12 +603,19 @@ static uint32_t cp_time(const rs_cooc_t *co, const item_t *it, const cp_t *e)
         return (it->tb + e->u) * co->q;
 }
 
+/* e's guaranteed count c − err, decayed by d: what similarities are of
+ * (the one arithmetic for scans, partial refreshes and rs_cooc_sim). */
+static double cp_min(const cp_t *e, double d)
+{
+        return e->c * (1 - err_dec(e->f)) * d;
+}
+
 /* e's count at now: c, or with `min` the guaranteed c − err. */
 static double cp_count(const rs_cooc_t *co, const item_t *it, const cp_t *e,
                        uint32_t now, int min)
 {
-        double c = e->c * decay(co, cp_time(co, it, e), now);
-        return min ? c * (1 - err_dec(e->f)) : c;
+        double d = decay(co, cp_time(co, it, e), now);
+        return min ? cp_min(e, d) : e->c * d;
 }
 
 /* The directed counts of it's table, by slot; NULL when not kept. */
@@ -1230,13 +1237,22 @@ static void key_ties(rs_cooc_t *co, uint64_t *k, size_t n)
                 k[i] = t[i].key;
 }
 
-/* The largest value among k[0..n), 0 when none. */
-static uint32_t key_max(const uint64_t *k, size_t n)
+/* The value a key was made of. */
+static float key_value(uint64_t k)
 {
-        uint32_t m = 0;
+        uint32_t b = KEY_VALUE(k);
+        float v;
+        memcpy(&v, &b, sizeof(v));
+        return v;
+}
+
+/* The largest value among k[0..n), 0 when none. */
+static float key_max(const uint64_t *k, size_t n)
+{
+        uint64_t m = 0; /* the largest key holds the largest value */
         for (size_t i = 0; i < n; i++)
-                m = KEY_VALUE(k[i]) > m ? KEY_VALUE(k[i]) : m;
-        return m;
+                m = k[i] > m ? k[i] : m;
+        return key_value(m);
 }
 
 /* The best max of the n keys of co->keys, best first: selected and
@@ -1247,7 +1263,7 @@ static uint32_t key_max(const uint64_t *k, size_t n)
  * k[max..max + *nres) with the best of the rest, `reserve` in all at
  * most; *out is the largest value after those (0 when none). */
 static size_t key_best(rs_cooc_t *co, size_t n, size_t max, size_t reserve,
-                       int sorted, size_t *nres, uint32_t *out)
+                       int sorted, size_t *nres, float *out)
 {
         uint64_t *k = co->keys;
         size_t top = n < max ? n : max, end = top;
@@ -1271,13 +1287,13 @@ static size_t key_best(rs_cooc_t *co, size_t n, size_t max, size_t reserve,
                 key_ties(co, k + run, end - run);
                 if (end - max > reserve) { /* more tied than it holds */
                         end = max + reserve;
-                        *out = cut;
+                        *out = key_value(k[max - 1]);
                 } else if (n - end > max + reserve - end) {
                         size_t r = max + reserve - end;
                         if (!sorted && r)
                                 key_select(k + end, n - end, r);
                         end += r;
-                        *out = sorted ? KEY_VALUE(k[end])
+                        *out = sorted ? key_value(k[end])
                                       : key_max(k + end, n - end);
                 } else {
                         end = n;
@@ -1425,7 +1441,7 @@ static size_t collect_all(rs_cooc_t *co, item_t *it, const item_sim_t *of,
                         (*expired)++;
                         continue;
                 }
-                double c = e->c * (1 - err_dec(e->f)) * d;
+                double c = cp_min(e, d);
                 *mass += c;
                 if (c < k->min_count)
                         continue;
@@ -1484,11 +1500,9 @@ static void install(rs_cooc_t *co, item_t *it, size_t n, float lo, int sorted,
                 for (size_t x = m = 0; x < n; x++)
                         co->keys[m++] = key_of(&co->sel[x], x);
         }
-        uint32_t bits;
         float rest;
         n = key_best(co, m, max, partial_kind(co) ? reserve_of(max) : 0, sorted,
-                     &co->nres, &bits);
-        memcpy(&rest, &bits, sizeof(rest));
+                     &co->nres, &rest);
         co->out = rest > out ? rest : out;
         nb_release(co, it);
         for (size_t i = 0; i < n; i++) {
@@ -1515,10 +1529,7 @@ static size_t pick_at(rs_cooc_t *co, const item_t *it, const item_sim_t *of,
                 return n;
         uint32_t at = cp_time(co, it, e);
         double d = decay(co, at, now);
-        if (d == 0)
-                return n;
-        double c = e->c * (1 - err_dec(e->f)) * d;
-        double sim = similarity(co, of, c, e->item, now);
+        double sim = d > 0 ? similarity(co, of, cp_min(e, d), e->item, now) : 0;
         if (sim > ub) {
                 co->sel[n] = (pick_t){{e->item, (float)sim, 0}, at, s};
                 co->keys[n] = key_of(&co->sel[n], n);
@@ -1538,11 +1549,10 @@ static size_t pick_at(rs_cooc_t *co, const item_t *it, const item_sim_t *of,
  * best few, install) and the changed counterparts are looked at, their
  * slots marked in tm: when at least max of them are above ub, the best
  * max of them are the best of the table. Returns 1 when the table must
- * be scanned instead:
- * too few above ub (a tie at the cut is one), a marginal gone or
- * replaced since (reset_seq: a similarity may have risen), or the
- * horizon near enough to the list's making that expired counts may want
- * dropping (a full refresh does it). */
+ * be scanned instead: too few above ub (a tie at the cut is one), a
+ * marginal gone or replaced since (reset_seq: a similarity may have
+ * risen), or the horizon near enough to the list's making that expired
+ * counts may want dropping (a full refresh does it). */
 static int refresh_partial(rs_cooc_t *co, uint32_t id, item_t *it,
                            int64_t now_ms)
 {
@@ -1569,7 +1579,6 @@ static int refresh_partial(rs_cooc_t *co, uint32_t id, item_t *it,
         /* the listed and the reserve first, in their order, then the
          * rest of the marked: their keys nearly sorted, then not */
         const uint32_t *slots = touch_slots(it);
-        size_t a = 0;
         for (uint32_t x = 0; x < tm->nslots; x++) {
                 uint32_t s = slots[x];
                 uint64_t bit = 1ull << (s % 64);
@@ -1578,7 +1587,7 @@ static int refresh_partial(rs_cooc_t *co, uint32_t id, item_t *it,
                         n = pick_at(co, it, &of, s, now, ub, n);
                 }
         }
-        a = n;
+        size_t a = n;
         for (size_t w = 0; w <= it->mask / 64; w++) {
                 uint64_t b = tm->bits[w];
                 tm->bits[w] = 0;
@@ -1610,10 +1619,8 @@ static int refresh(rs_cooc_t *co, uint32_t id, item_t *it, int64_t now_ms)
         const cooc_conf_t *k = co->conf;
         uint32_t now = secs(now_ms), expired = 0;
         size_t max = (size_t)k->max_neighbors;
-        double ni = marginal(co, id, now), mass = 0;
-        const item_sim_t of = item_sim(co, ni, now);
         /* A full list's last similarity, less a margin for what moved
-         * since: the new list's best are likely above it (see below). */
+         * since: the new list's best are likely above it (install). */
         float lo = it->nnb == max ? 0.9f * it->nb[max - 1].sim : 0;
 
         if (refresh_room(co, it))
@@ -1621,6 +1628,8 @@ static int refresh(rs_cooc_t *co, uint32_t id, item_t *it, int64_t now_ms)
         co->refreshes++;
         if (refresh_partial(co, id, it, now_ms) == 0)
                 return 0;
+        double ni = marginal(co, id, now), mass = 0;
+        const item_sim_t of = item_sim(co, ni, now);
         size_t n = collect_all(co, it, &of, now, &mass, &expired);
         install(co, it, n, lo, 0, now_ms);
         it->mass = (float)(mass + ni);
